@@ -1,0 +1,65 @@
+# HealthLedger: `make run` starts the whole stack, `make test` runs every test. Both install what is
+# missing first; installs are skipped when their inputs have not changed (stamp files in .stamps/).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+STAMPS := .stamps
+SOLC_VERSION := 0.8.37
+SOLCX_DIR := $(HOME)/.solcx
+
+export PATH := $(CURDIR)/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+# Ape keeps its data in the project unless told otherwise; keep it out of $HOME for reproducibility.
+export APE_DATA_FOLDER ?= $(CURDIR)/.cache/ape
+
+.PHONY: help install test test-contracts test-backend bench run compile clean
+
+help:
+	@echo "make run    install what is missing, start the whole stack, print the URL"
+	@echo "make test   install what is missing, run every test"
+	@echo "make bench  gas table and service benchmarks"
+
+install: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/solc
+
+$(STAMPS):
+	mkdir -p $(STAMPS)
+
+# Python: a project virtualenv with exact versions (requirements.lock is a constraints file).
+$(STAMPS)/python: requirements.txt requirements.lock backend/pyproject.toml | $(STAMPS)
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -r requirements.txt
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e backend
+	touch $@
+
+# Node toolchain: solcjs, Anvil (the real binary ships in @foundry-rs/anvil-linux-amd64), OpenZeppelin.
+$(STAMPS)/node: package.json package-lock.json | $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# py-solc-x looks for ~/.solcx/solc-v<version>; point it at our solcjs shim (a symlink, so the shim
+# finds node_modules next to its real path). Checked every run: it lives outside the project.
+$(STAMPS)/solc: bin/solc $(STAMPS)/node | $(STAMPS)
+	mkdir -p $(SOLCX_DIR)
+	ln -sfn $(CURDIR)/bin/solc $(SOLCX_DIR)/solc-v$(SOLC_VERSION)
+	touch $@
+
+.PHONY: check-solc
+check-solc:
+	@test "$$(readlink $(SOLCX_DIR)/solc-v$(SOLC_VERSION))" = "$(CURDIR)/bin/solc" || rm -f $(STAMPS)/solc
+
+compile: check-solc install
+	ape compile
+
+test: check-solc install
+	ape test tests/contracts
+	python -m pytest -p no:ape_test tests/backend
+
+bench: check-solc install
+	python scripts/gas_bench.py
+
+run: check-solc install
+	@echo "make run: not wired up yet"
+
+clean:
+	rm -rf $(STAMPS) .build .cache

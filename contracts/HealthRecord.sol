@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {IDoctorRegistry} from "./interfaces/IDoctorRegistry.sol";
+
+/// @title HealthRecord
+/// @notice One patient's medical-record ledger: content hashes of their files and the time-limited,
+///         per-record read grants they gave to doctors. It stores only hashes, addresses and
+///         timestamps; the files themselves are encrypted off chain.
+/// @dev Deployed once as an implementation by {HealthRecordFactory}; every patient gets an EIP-1167
+///      clone whose immutable argument is the patient's address, so ownership needs no storage and
+///      no initialiser (nothing to front-run). The implementation itself has no argument and refuses
+///      every call that needs a patient. Each patient action also has an EIP-712 `...BySig` variant
+///      that anyone may submit, so a relayer can pay the gas for patients and doctors.
+contract HealthRecord is EIP712, Nonces {
+    /// @notice The kinds of record a patient can hold.
+    enum RecordKind {
+        Prescription,
+        Bill,
+        Report
+    }
+
+    /// @dev Two storage slots: the hash, then kind (1 byte) + timestamp (8) + author (20).
+    struct Record {
+        bytes32 contentHash;
+        RecordKind kind;
+        uint64 timestamp;
+        address author;
+    }
+
+    /// @dev One slot per doctor. `generation` grows with every approval and selects the record bitmap
+    ///      in force, so replacing a grant never has to clear the old bitmap word by word.
+    struct Grant {
+        uint64 expiresAt;
+        uint64 pendingExtension;
+        uint32 generation;
+        bool requestPending;
+    }
+
+    bytes32 public constant ADD_RECORD_TYPEHASH =
+        keccak256("AddRecord(uint8 kind,bytes32 contentHash,uint256 nonce,uint256 deadline)");
+    bytes32 public constant APPROVE_ACCESS_TYPEHASH = keccak256(
+        "ApproveAccess(address doctor,uint64 duration,uint256[] recordIds,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 public constant DENY_ACCESS_TYPEHASH =
+        keccak256("DenyAccess(address doctor,uint256 nonce,uint256 deadline)");
+    bytes32 public constant REVOKE_ACCESS_TYPEHASH =
+        keccak256("RevokeAccess(address doctor,uint256 nonce,uint256 deadline)");
+    bytes32 public constant REVOKE_RECORDS_TYPEHASH =
+        keccak256("RevokeRecords(address doctor,uint256[] recordIds,uint256 nonce,uint256 deadline)");
+    bytes32 public constant APPROVE_EXTENSION_TYPEHASH =
+        keccak256("ApproveExtension(address doctor,uint64 extra,uint256 nonce,uint256 deadline)");
+    bytes32 public constant REQUEST_ACCESS_TYPEHASH =
+        keccak256("RequestAccess(address doctor,uint256 nonce,uint256 deadline)");
+    bytes32 public constant REQUEST_EXTENSION_TYPEHASH =
+        keccak256("RequestExtension(address doctor,uint64 extra,uint256 nonce,uint256 deadline)");
+
+    /// @notice The doctor registry (the factory that deployed the implementation).
+    IDoctorRegistry public immutable registry;
+    address private immutable _implementation;
+
+    uint256 private _recordCount;
+    mapping(uint256 recordId => Record) private _records;
+    mapping(address doctor => Grant) private _grants;
+    mapping(address doctor => mapping(uint32 generation => mapping(uint256 word => uint256 bits))) private _grantBits;
+
+    /// @notice A record was added. `author` is the patient (directly or through a signature).
+    event RecordAdded(uint256 indexed recordId, RecordKind indexed kind, address indexed author, bytes32 contentHash);
+    /// @notice A registered doctor asked the patient for access.
+    event AccessRequested(address indexed doctor);
+    /// @notice The patient granted `doctor` read access to `recordIds` until `expiresAt`, replacing any earlier grant.
+    event AccessApproved(address indexed doctor, uint64 expiresAt, uint256[] recordIds);
+    /// @notice The patient turned down the doctor's pending request.
+    event AccessDenied(address indexed doctor);
+    /// @notice The patient withdrew the doctor's whole grant.
+    event AccessRevoked(address indexed doctor);
+    /// @notice The patient withdrew some records from the doctor's grant.
+    event RecordsRevoked(address indexed doctor, uint256[] recordIds);
+    /// @notice A doctor with a live grant asked for `extra` more seconds.
+    event ExtensionRequested(address indexed doctor, uint64 extra);
+    /// @notice The patient accepted the extension; the grant now ends at `expiresAt`.
+    event ExtensionApproved(address indexed doctor, uint64 expiresAt);
+
+    error ImplementationNotUsable();
+    error NotPatient(address caller);
+    error NotRegisteredDoctor(address account);
+    error InvalidRecordKind(uint8 kind);
+    error EmptyContentHash();
+    error UnknownRecord(uint256 recordId);
+    error NoRecordsSelected();
+    error ZeroDuration();
+    error DurationTooLong(uint256 duration);
+    error NoPendingRequest(address doctor);
+    error NoActiveGrant(address doctor);
+    error NoPendingExtension(address doctor);
+    error ExtensionMismatch(uint64 pending, uint64 signed);
+    error SignatureExpired(uint256 deadline);
+    error InvalidSignature();
+
+    modifier onlyPatient() {
+        if (msg.sender != patient()) revert NotPatient(msg.sender);
+        _;
+    }
+
+    /// @dev The deployer is the factory, which is also the doctor registry every clone consults.
+    constructor() EIP712("HealthRecord", "1") {
+        registry = IDoctorRegistry(msg.sender);
+        _implementation = address(this);
+    }
+
+    // ------------------------------------------------------------------ identity
+
+    /// @notice The patient who owns this record contract.
+    /// @return The patient's address (read from the clone's immutable argument).
+    function patient() public view returns (address) {
+        if (address(this) == _implementation) revert ImplementationNotUsable();
+        return address(bytes20(Clones.fetchCloneArgs(address(this))));
+    }
+
+    /// @notice Alias of {patient}, for tools that expect an `owner()`.
+    /// @return The patient's address.
+    function owner() external view returns (address) {
+        return patient();
+    }
+
+    /// @notice The EIP-712 domain separator that every `...BySig` signature is bound to.
+    /// @return The domain separator for this contract on this chain.
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    // ------------------------------------------------------------------ records
+
+    /// @notice Add a record of any kind.
+    /// @param kind 0 = prescription, 1 = bill, 2 = report.
+    /// @param contentHash SHA-256 of the plaintext file.
+    /// @return recordId The new record's id (sequential from 0).
+    function addRecord(uint8 kind, bytes32 contentHash) external onlyPatient returns (uint256 recordId) {
+        return _addRecord(kind, contentHash, msg.sender);
+    }
+
+    /// @notice Add a prescription.
+    /// @param contentHash SHA-256 of the plaintext file.
+    /// @return recordId The new record's id.
+    function addPrescription(bytes32 contentHash) external onlyPatient returns (uint256 recordId) {
+        return _addRecord(uint8(RecordKind.Prescription), contentHash, msg.sender);
+    }
+
+    /// @notice Add a bill.
+    /// @param contentHash SHA-256 of the plaintext file.
+    /// @return recordId The new record's id.
+    function addBill(bytes32 contentHash) external onlyPatient returns (uint256 recordId) {
+        return _addRecord(uint8(RecordKind.Bill), contentHash, msg.sender);
+    }
+
+    /// @notice Add a report.
+    /// @param contentHash SHA-256 of the plaintext file.
+    /// @return recordId The new record's id.
+    function addReport(bytes32 contentHash) external onlyPatient returns (uint256 recordId) {
+        return _addRecord(uint8(RecordKind.Report), contentHash, msg.sender);
+    }
+
+    /// @notice {addRecord} authorised by the patient's EIP-712 signature; anyone may submit it.
+    /// @param kind Record kind (see {addRecord}).
+    /// @param contentHash SHA-256 of the plaintext file.
+    /// @param nonce The patient's current nonce.
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature The patient's signature over `AddRecord`.
+    /// @return recordId The new record's id.
+    function addRecordBySig(uint8 kind, bytes32 contentHash, uint256 nonce, uint256 deadline, bytes calldata signature)
+        external
+        returns (uint256 recordId)
+    {
+        address owner_ = patient();
+        _useSignature(
+            owner_, keccak256(abi.encode(ADD_RECORD_TYPEHASH, kind, contentHash, nonce, deadline)), nonce, deadline, signature
+        );
+        return _addRecord(kind, contentHash, owner_);
+    }
+
+    /// @notice Number of records; ids run from 0 to `recordCount() - 1`.
+    /// @return The number of records.
+    function recordCount() external view returns (uint256) {
+        return _recordCount;
+    }
+
+    /// @notice One record's integrity data.
+    /// @param recordId The record's id.
+    /// @return kind The record kind.
+    /// @return contentHash SHA-256 of the plaintext file.
+    /// @return timestamp Block time at which it was added.
+    /// @return author Who added it.
+    function getRecord(uint256 recordId)
+        external
+        view
+        returns (RecordKind kind, bytes32 contentHash, uint64 timestamp, address author)
+    {
+        if (recordId >= _recordCount) revert UnknownRecord(recordId);
+        Record storage record = _records[recordId];
+        return (record.kind, record.contentHash, record.timestamp, record.author);
+    }
+
+    // ------------------------------------------------------------------ doctor actions
+
+    /// @notice A registered doctor asks the patient for access.
+    function requestAccess() external {
+        _requestAccess(msg.sender);
+    }
+
+    /// @notice {requestAccess} authorised by the doctor's EIP-712 signature; anyone may submit it.
+    /// @param doctor The requesting doctor (the signer).
+    /// @param nonce The doctor's current nonce in this contract.
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature The doctor's signature over `RequestAccess`.
+    function requestAccessBySig(address doctor, uint256 nonce, uint256 deadline, bytes calldata signature) external {
+        _useSignature(
+            doctor, keccak256(abi.encode(REQUEST_ACCESS_TYPEHASH, doctor, nonce, deadline)), nonce, deadline, signature
+        );
+        _requestAccess(doctor);
+    }
+
+    /// @notice A doctor with a live grant asks for `extra` more seconds.
+    /// @param extra Seconds to add to the grant's expiry; must be > 0.
+    function requestExtension(uint64 extra) external {
+        _requestExtension(msg.sender, extra);
+    }
+
+    /// @notice {requestExtension} authorised by the doctor's EIP-712 signature.
+    /// @param doctor The doctor (the signer).
+    /// @param extra Seconds asked for.
+    /// @param nonce The doctor's current nonce in this contract.
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature The doctor's signature over `RequestExtension`.
+    function requestExtensionBySig(
+        address doctor,
+        uint64 extra,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _useSignature(
+            doctor,
+            keccak256(abi.encode(REQUEST_EXTENSION_TYPEHASH, doctor, extra, nonce, deadline)),
+            nonce,
+            deadline,
+            signature
+        );
+        _requestExtension(doctor, extra);
+    }
+
+    // ------------------------------------------------------------------ patient decisions
+
+    /// @notice Grant `doctor` read access to `recordIds` for `duration` seconds, replacing any earlier grant.
+    /// @param doctor A registered doctor.
+    /// @param duration Seconds from now; must be > 0.
+    /// @param recordIds Existing record ids (duplicates are harmless).
+    function approveAccess(address doctor, uint64 duration, uint256[] calldata recordIds) external onlyPatient {
+        _approveAccess(doctor, duration, recordIds);
+    }
+
+    /// @notice {approveAccess} authorised by the patient's EIP-712 signature.
+    /// @param doctor A registered doctor.
+    /// @param duration Seconds from now.
+    /// @param recordIds Record ids to share.
+    /// @param nonce The patient's current nonce.
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature The patient's signature over `ApproveAccess`.
+    function approveAccessBySig(
+        address doctor,
+        uint64 duration,
+        uint256[] calldata recordIds,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                APPROVE_ACCESS_TYPEHASH, doctor, duration, keccak256(abi.encodePacked(recordIds)), nonce, deadline
+            )
+        );
+        _useSignature(patient(), structHash, nonce, deadline, signature);
+        _approveAccess(doctor, duration, recordIds);
+    }
+
+    /// @notice Turn down the doctor's pending request. An existing grant is left as it is.
+    /// @param doctor The doctor whose request is denied.
+    function denyAccess(address doctor) external onlyPatient {
+        _denyAccess(doctor);
+    }
+
+    /// @notice {denyAccess} authorised by the patient's EIP-712 signature.
+    /// @param doctor The doctor whose request is denied.
+    /// @param nonce The patient's current nonce.
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature The patient's signature over `DenyAccess`.
+    function denyAccessBySig(address doctor, uint256 nonce, uint256 deadline, bytes calldata signature) external {
+        _useSignature(
+            patient(), keccak256(abi.encode(DENY_ACCESS_TYPEHASH, doctor, nonce, deadline)), nonce, deadline, signature
+        );
+        _denyAccess(doctor);
+    }
+
+    /// @notice Withdraw the doctor's whole grant (all records, any pending extension).
+    /// @param doctor The doctor whose grant ends now.
+    function revokeAccess(address doctor) external onlyPatient {
+        _revokeAccess(doctor);
+    }
+
+    /// @notice {revokeAccess} authorised by the patient's EIP-712 signature.
+    /// @param doctor The doctor whose grant ends now.
+    /// @param nonce The patient's current nonce.
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature The patient's signature over `RevokeAccess`.
+    function revokeAccessBySig(address doctor, uint256 nonce, uint256 deadline, bytes calldata signature) external {
+        _useSignature(
+            patient(), keccak256(abi.encode(REVOKE_ACCESS_TYPEHASH, doctor, nonce, deadline)), nonce, deadline, signature
+        );
+        _revokeAccess(doctor);
+    }
+
+    /// @notice Withdraw some records from the doctor's live grant; the rest stays readable until expiry.
+    /// @param doctor The doctor.
+    /// @param recordIds Record ids to withdraw.
+    function revokeRecords(address doctor, uint256[] calldata recordIds) external onlyPatient {
+        _revokeRecords(doctor, recordIds);
+    }
+
+    /// @notice {revokeRecords} authorised by the patient's EIP-712 signature.
+    /// @param doctor The doctor.
+    /// @param recordIds Record ids to withdraw.
+    /// @param nonce The patient's current nonce.
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature The patient's signature over `RevokeRecords`.
+    function revokeRecordsBySig(
+        address doctor,
+        uint256[] calldata recordIds,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        bytes32 structHash =
+            keccak256(abi.encode(REVOKE_RECORDS_TYPEHASH, doctor, keccak256(abi.encodePacked(recordIds)), nonce, deadline));
+        _useSignature(patient(), structHash, nonce, deadline, signature);
+        _revokeRecords(doctor, recordIds);
+    }
+
+    /// @notice Accept the doctor's pending extension request.
+    /// @param doctor The doctor whose grant is extended.
+    function approveExtension(address doctor) external onlyPatient {
+        _approveExtension(doctor, 0);
+    }
+
+    /// @notice {approveExtension} authorised by the patient's EIP-712 signature. The signed `extra`
+    ///         must equal the pending request, so a doctor cannot change it after the patient signed.
+    /// @param doctor The doctor whose grant is extended.
+    /// @param extra The extension (seconds) the patient agreed to.
+    /// @param nonce The patient's current nonce.
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature The patient's signature over `ApproveExtension`.
+    function approveExtensionBySig(
+        address doctor,
+        uint64 extra,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        _useSignature(
+            patient(),
+            keccak256(abi.encode(APPROVE_EXTENSION_TYPEHASH, doctor, extra, nonce, deadline)),
+            nonce,
+            deadline,
+            signature
+        );
+        if (extra == 0) revert ZeroDuration();
+        _approveExtension(doctor, extra);
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /// @notice Whether `reader` may read record `recordId` right now.
+    /// @dev True for the patient; for anyone else exactly when an approved, unexpired, unrevoked grant covers it.
+    /// @param reader The address asking.
+    /// @param recordId The record.
+    /// @return allowed Whether the read is allowed now.
+    function canRead(address reader, uint256 recordId) external view returns (bool allowed) {
+        if (recordId >= _recordCount) return false;
+        if (reader == patient()) return true;
+        Grant memory grant = _grants[reader];
+        if (grant.expiresAt <= block.timestamp) return false;
+        uint256 bits = _grantBits[reader][grant.generation][recordId >> 8];
+        return (bits >> (recordId & 0xff)) & 1 == 1;
+    }
+
+    /// @notice What `doctor` can read now: empty after expiry or revocation.
+    /// @param doctor The doctor.
+    /// @return ids Readable record ids, ascending.
+    /// @return hashes Their content hashes, in the same order.
+    /// @return expiresAt When the grant ends (0 when there is no live grant).
+    function getApprovedRecords(address doctor)
+        external
+        view
+        returns (uint256[] memory ids, bytes32[] memory hashes, uint64 expiresAt)
+    {
+        Grant memory grant = _grants[doctor];
+        if (grant.expiresAt <= block.timestamp) return (new uint256[](0), new bytes32[](0), 0);
+        mapping(uint256 => uint256) storage words = _grantBits[doctor][grant.generation];
+        uint256 wordCount = (_recordCount + 255) >> 8;
+        uint256 total;
+        for (uint256 w; w < wordCount; ++w) {
+            for (uint256 bits = words[w]; bits != 0; bits &= bits - 1) {
+                ++total;
+            }
+        }
+        ids = new uint256[](total);
+        hashes = new bytes32[](total);
+        uint256 n;
+        for (uint256 w; w < wordCount; ++w) {
+            for (uint256 bits = words[w]; bits != 0; bits &= bits - 1) {
+                uint256 id = (w << 8) | Math.log2(bits & (~bits + 1));
+                ids[n] = id;
+                hashes[n] = _records[id].contentHash;
+                ++n;
+            }
+        }
+        return (ids, hashes, grant.expiresAt);
+    }
+
+    /// @notice The state of `doctor`'s relation with this patient.
+    /// @param doctor The doctor.
+    /// @return expiresAt When the current grant ends (may lie in the past; 0 when never granted or revoked).
+    /// @return pendingExtension Seconds of extension the doctor asked for (0 = none).
+    /// @return requestPending Whether an access request awaits the patient's answer.
+    function getGrant(address doctor)
+        external
+        view
+        returns (uint64 expiresAt, uint64 pendingExtension, bool requestPending)
+    {
+        Grant memory grant = _grants[doctor];
+        return (grant.expiresAt, grant.pendingExtension, grant.requestPending);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _addRecord(uint8 kind, bytes32 contentHash, address author) private returns (uint256 recordId) {
+        if (kind > uint8(type(RecordKind).max)) revert InvalidRecordKind(kind);
+        if (contentHash == bytes32(0)) revert EmptyContentHash();
+        recordId = _recordCount;
+        _recordCount = recordId + 1;
+        _records[recordId] = Record(contentHash, RecordKind(kind), uint64(block.timestamp), author);
+        emit RecordAdded(recordId, RecordKind(kind), author, contentHash);
+    }
+
+    function _requestAccess(address doctor) private {
+        if (address(this) == _implementation) revert ImplementationNotUsable();
+        _requireDoctor(doctor);
+        _grants[doctor].requestPending = true;
+        emit AccessRequested(doctor);
+    }
+
+    function _requestExtension(address doctor, uint64 extra) private {
+        if (extra == 0) revert ZeroDuration();
+        Grant storage grant = _grants[doctor];
+        if (grant.expiresAt <= block.timestamp) revert NoActiveGrant(doctor);
+        grant.pendingExtension = extra;
+        emit ExtensionRequested(doctor, extra);
+    }
+
+    function _approveAccess(address doctor, uint64 duration, uint256[] calldata recordIds) private {
+        _requireDoctor(doctor);
+        if (duration == 0) revert ZeroDuration();
+        if (recordIds.length == 0) revert NoRecordsSelected();
+        uint64 expiresAt = _expiryAfter(block.timestamp, duration);
+        uint32 generation = _grants[doctor].generation + 1;
+        _grants[doctor] = Grant(expiresAt, 0, generation, false);
+        _applyToBitmap(_grantBits[doctor][generation], recordIds, true);
+        emit AccessApproved(doctor, expiresAt, recordIds);
+    }
+
+    function _denyAccess(address doctor) private {
+        Grant storage grant = _grants[doctor];
+        if (!grant.requestPending) revert NoPendingRequest(doctor);
+        grant.requestPending = false;
+        emit AccessDenied(doctor);
+    }
+
+    function _revokeAccess(address doctor) private {
+        Grant storage grant = _grants[doctor];
+        if (grant.expiresAt <= block.timestamp) revert NoActiveGrant(doctor);
+        grant.expiresAt = 0;
+        grant.pendingExtension = 0;
+        emit AccessRevoked(doctor);
+    }
+
+    function _revokeRecords(address doctor, uint256[] calldata recordIds) private {
+        Grant storage grant = _grants[doctor];
+        if (grant.expiresAt <= block.timestamp) revert NoActiveGrant(doctor);
+        if (recordIds.length == 0) revert NoRecordsSelected();
+        _applyToBitmap(_grantBits[doctor][grant.generation], recordIds, false);
+        emit RecordsRevoked(doctor, recordIds);
+    }
+
+    /// @dev `signedExtra` 0 means "whatever is pending" (the direct call by the patient).
+    function _approveExtension(address doctor, uint64 signedExtra) private {
+        Grant storage grant = _grants[doctor];
+        uint64 extra = grant.pendingExtension;
+        if (extra == 0) revert NoPendingExtension(doctor);
+        if (signedExtra != 0 && signedExtra != extra) revert ExtensionMismatch(extra, signedExtra);
+        if (grant.expiresAt <= block.timestamp) revert NoActiveGrant(doctor);
+        uint64 expiresAt = _expiryAfter(grant.expiresAt, extra);
+        grant.expiresAt = expiresAt;
+        grant.pendingExtension = 0;
+        emit ExtensionApproved(doctor, expiresAt);
+    }
+
+    /// @dev Sets or clears the bits of `recordIds`, buffering them per 256-id word so consecutive ids
+    ///      cost one storage write per word rather than one per id.
+    function _applyToBitmap(mapping(uint256 => uint256) storage words, uint256[] calldata recordIds, bool grant)
+        private
+    {
+        uint256 count = _recordCount;
+        uint256 currentWord;
+        uint256 mask;
+        for (uint256 i; i < recordIds.length; ++i) {
+            uint256 recordId = recordIds[i];
+            if (recordId >= count) revert UnknownRecord(recordId);
+            uint256 word = recordId >> 8;
+            if (word != currentWord && mask != 0) {
+                _writeWord(words, currentWord, mask, grant);
+                mask = 0;
+            }
+            currentWord = word;
+            mask |= 1 << (recordId & 0xff);
+        }
+        _writeWord(words, currentWord, mask, grant);
+    }
+
+    function _writeWord(mapping(uint256 => uint256) storage words, uint256 word, uint256 mask, bool grant) private {
+        if (grant) words[word] |= mask;
+        else words[word] &= ~mask;
+    }
+
+    function _expiryAfter(uint256 start, uint64 duration) private pure returns (uint64) {
+        uint256 expiresAt = start + duration;
+        if (expiresAt > type(uint64).max) revert DurationTooLong(duration);
+        return uint64(expiresAt);
+    }
+
+    function _requireDoctor(address account) private view {
+        if (!registry.isDoctor(account)) revert NotRegisteredDoctor(account);
+    }
+
+    /// @dev Checks deadline, consumes the signer's nonce (replays fail here) and verifies the
+    ///      signature (EOA or ERC-1271 wallet) over this contract's EIP-712 domain, which binds chain id
+    ///      and contract address.
+    function _useSignature(
+        address signer,
+        bytes32 structHash,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) private {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+        _useCheckedNonce(signer, nonce);
+        if (!SignatureChecker.isValidSignatureNowCalldata(signer, _hashTypedDataV4(structHash), signature)) {
+            revert InvalidSignature();
+        }
+    }
+}
