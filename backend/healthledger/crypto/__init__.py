@@ -1,0 +1,110 @@
+"""HealthLedger's encryption layer.
+
+* `kek`: the patient's key-encryption key, derived from their wallet's signature of a fixed message.
+* `envelope`: the streamed AES-256-CBC + HMAC-SHA256 (encrypt-then-MAC) container for file contents.
+* `keywrap`: AES-256-GCM wrapping of per-record data keys under the KEK (or a grant key).
+* `hashing`: streaming SHA-256 as `0x` hex and `bytes32`.
+
+Import from here; the submodules are an implementation detail.
+"""
+
+from .envelope import (
+    DATA_KEY_SIZE,
+    HEADER,
+    HEADER_SIZE,
+    MAC_SIZE,
+    MIN_CONTAINER_SIZE,
+    PREFIX_SIZE,
+    ContainerHeader,
+    Decryptor,
+    Encryptor,
+    MacVerifier,
+    adecrypt_stream,
+    aencrypt_stream,
+    averify_stream,
+    container_size,
+    decrypt_bytes,
+    decrypt_stream,
+    encrypt_bytes,
+    encrypt_stream,
+    new_data_key,
+    overhead,
+    parse_header,
+    plaintext_size_range,
+    verify_stream,
+)
+from .errors import (
+    CryptoError,
+    IntegrityError,
+    InvalidKeyMaterial,
+    MalformedData,
+    PaddingError,
+    StateError,
+    UnsupportedVersion,
+)
+from .hashing import (
+    Sha256Stream,
+    asha256_stream,
+    bytes32_to_hex,
+    hex_to_bytes32,
+    sha256_bytes32,
+    sha256_hex,
+    sha256_stream,
+)
+from .kek import (
+    KEY_DERIVATION_MESSAGE,
+    address_bytes,
+    canonical_signature,
+    derive_kek,
+    is_key_signature_by,
+    key_signature_signer,
+)
+from .keywrap import unwrap_key, wrap_key
+
+__all__ = [
+    "DATA_KEY_SIZE",
+    "HEADER",
+    "HEADER_SIZE",
+    "KEY_DERIVATION_MESSAGE",
+    "MAC_SIZE",
+    "MIN_CONTAINER_SIZE",
+    "PREFIX_SIZE",
+    "ContainerHeader",
+    "CryptoError",
+    "Decryptor",
+    "Encryptor",
+    "IntegrityError",
+    "InvalidKeyMaterial",
+    "MacVerifier",
+    "MalformedData",
+    "PaddingError",
+    "Sha256Stream",
+    "StateError",
+    "UnsupportedVersion",
+    "address_bytes",
+    "adecrypt_stream",
+    "aencrypt_stream",
+    "asha256_stream",
+    "averify_stream",
+    "bytes32_to_hex",
+    "canonical_signature",
+    "container_size",
+    "decrypt_bytes",
+    "decrypt_stream",
+    "derive_kek",
+    "encrypt_bytes",
+    "encrypt_stream",
+    "hex_to_bytes32",
+    "is_key_signature_by",
+    "key_signature_signer",
+    "new_data_key",
+    "overhead",
+    "parse_header",
+    "plaintext_size_range",
+    "sha256_bytes32",
+    "sha256_hex",
+    "sha256_stream",
+    "unwrap_key",
+    "verify_stream",
+    "wrap_key",
+]

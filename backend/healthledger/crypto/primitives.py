@@ -1,0 +1,123 @@
+"""Thin, separately testable wrappers around the pycryptodome primitives we rely on.
+
+Everything else in this package goes through these functions, so the known-answer tests
+(RFC 5869 HKDF, NIST SP 800-38A CBC, RFC 4231 HMAC) exercise exactly the calls production uses,
+not a parallel re-implementation.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from Crypto.Cipher import AES
+from Crypto.Hash import HMAC, SHA256
+from Crypto.Protocol.KDF import HKDF
+from Crypto.Random import get_random_bytes
+
+from .errors import InvalidKeyMaterial, PaddingError
+
+BLOCK_SIZE = 16
+"""AES block size in bytes (also the CBC IV size)."""
+
+AES256_KEY_SIZE = 32
+SHA256_SIZE = 32
+
+
+def random_bytes(n: int) -> bytes:
+    """Cryptographically secure random bytes (pycryptodome's OS-backed generator)."""
+    return get_random_bytes(n)
+
+
+def hkdf_sha256(ikm: bytes, length: int, salt: bytes | None, info: bytes) -> bytes:
+    """RFC 5869 HKDF with SHA-256: extract with `salt`, expand with `info` to `length` bytes.
+
+    An empty or None salt means HashLen zero bytes, exactly as RFC 5869 specifies (and pycryptodome
+    implements), which is what RFC 5869 test case 3 checks.
+    """
+    if not isinstance(ikm, (bytes, bytearray)):
+        raise InvalidKeyMaterial("HKDF input keying material must be bytes")
+    return cast(bytes, HKDF(bytes(ikm), length, salt or b"", SHA256, num_keys=1, context=info))
+
+
+def new_hmac_sha256(key: bytes) -> HMAC.HMAC:
+    """A fresh incremental HMAC-SHA256 object (RFC 2104)."""
+    return HMAC.new(key, digestmod=SHA256)
+
+
+def _check_aes256_key(key: bytes) -> None:
+    if not isinstance(key, (bytes, bytearray)) or len(key) != AES256_KEY_SIZE:
+        raise InvalidKeyMaterial("an AES-256 key must be exactly 32 bytes")
+
+
+def _check_iv(iv: bytes) -> None:
+    if not isinstance(iv, (bytes, bytearray)) or len(iv) != BLOCK_SIZE:
+        raise InvalidKeyMaterial("a CBC IV must be exactly 16 bytes")
+
+
+class CbcEncrypter:
+    """Raw AES-256-CBC encryption of whole blocks, chaining across calls. No padding, no MAC.
+
+    Factored out so the NIST SP 800-38A vectors can test the exact CBC step the envelope uses.
+    """
+
+    def __init__(self, key: bytes, iv: bytes) -> None:
+        _check_aes256_key(key)
+        _check_iv(iv)
+        self._cipher = AES.new(bytes(key), AES.MODE_CBC, iv=bytes(iv))
+
+    def process(self, blocks: bytes) -> bytes:
+        """Encrypt `blocks` (a multiple of 16 bytes, possibly empty), continuing the chain."""
+        if len(blocks) % BLOCK_SIZE:
+            raise ValueError("CBC input must be a whole number of 16-byte blocks")
+        return self._cipher.encrypt(blocks) if blocks else b""
+
+    def __repr__(self) -> str:
+        return "CbcEncrypter(<redacted>)"
+
+
+class CbcDecrypter:
+    """Raw AES-256-CBC decryption of whole blocks, chaining across calls. No unpadding, no MAC."""
+
+    def __init__(self, key: bytes, iv: bytes) -> None:
+        _check_aes256_key(key)
+        _check_iv(iv)
+        self._cipher = AES.new(bytes(key), AES.MODE_CBC, iv=bytes(iv))
+
+    def process(self, blocks: bytes) -> bytes:
+        """Decrypt `blocks` (a multiple of 16 bytes, possibly empty), continuing the chain."""
+        if len(blocks) % BLOCK_SIZE:
+            raise ValueError("CBC input must be a whole number of 16-byte blocks")
+        return self._cipher.decrypt(blocks) if blocks else b""
+
+    def __repr__(self) -> str:
+        return "CbcDecrypter(<redacted>)"
+
+
+def pkcs7_padding(tail_len: int) -> bytes:
+    """The PKCS#7 padding to append after a final partial block of `tail_len` (0..15) bytes.
+
+    Always 1..16 bytes, so a plaintext that fills its last block still gets a full padding block;
+    that is what makes the padding unambiguous to remove.
+    """
+    if not 0 <= tail_len < BLOCK_SIZE:
+        raise ValueError("tail length must be 0..15")
+    n = BLOCK_SIZE - tail_len
+    return bytes([n]) * n
+
+
+def pkcs7_unpad_block(last_block: bytes) -> bytes:
+    """Strip PKCS#7 padding from the final decrypted block; return the plaintext bytes it holds.
+
+    Checked without early exit. Padding-oracle attacks are already prevented by verifying the MAC
+    before decrypting, so this is defence in depth rather than the primary protection.
+    """
+    if len(last_block) != BLOCK_SIZE:
+        raise PaddingError("invalid padding")
+    n = last_block[-1]
+    bad = int(n == 0) | int(n > BLOCK_SIZE)
+    for i in range(BLOCK_SIZE):
+        in_pad = i >= BLOCK_SIZE - n
+        bad |= int(in_pad and last_block[i] != n)
+    if bad:
+        raise PaddingError("invalid padding")
+    return last_block[: BLOCK_SIZE - n]
