@@ -1,0 +1,217 @@
+"""Small helpers to run local dev/test servers (IPFS, Anvil, SecantusDB, ...) as child processes.
+
+Typical use::
+
+    port = free_port()
+    with ManagedProcess(["anvil", "--port", str(port)], name="anvil", log_path=tmp / "anvil.log") as proc:
+        proc.wait_ready(lambda: port_open("127.0.0.1", port), timeout=10)
+        ...
+
+Readiness is always polled against a deadline (`wait_until`), never assumed after a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, TypeVar
+
+T = TypeVar("T")
+
+__all__ = ["ManagedProcess", "ProcessExitedError", "free_port", "port_open", "wait_until"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (the OS picks it; another process may still take it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float,
+    interval: float = 0.05,
+    *,
+    description: str = "condition",
+) -> T:
+    """Call `predicate` until it returns a truthy value, and return that value.
+
+    Raises TimeoutError after `timeout` seconds. Exceptions raised by `predicate` propagate (so a
+    predicate can abort the wait early, e.g. when the process it waits for has exited).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"timed out after {timeout:.1f} s waiting for {description}")
+        time.sleep(min(interval, remaining))
+
+
+class ProcessExitedError(RuntimeError):
+    """The child process exited while we waited for it to become ready."""
+
+
+class ManagedProcess:
+    """A child process with its output in a log file, stopped with SIGTERM then SIGKILL.
+
+    The child runs in its own session (process group), so `stop` also reaches its children and a
+    Ctrl-C in the terminal does not kill it before the parent's clean-up runs. Processes still
+    running when the interpreter exits are stopped by an atexit hook.
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str | os.PathLike[str]],
+        *,
+        name: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        log_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.args = [os.fspath(a) for a in args]
+        self.name = name or Path(self.args[0]).name
+        self.env = dict(env) if env is not None else None
+        self.cwd = cwd
+        self.log_path = Path(log_path) if log_path is not None else None
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> ManagedProcess:
+        if self._popen is not None:
+            raise RuntimeError(f"{self.name} was already started")
+        if self.log_path is None:
+            fd, path = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(path)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        try:
+            self._popen = subprocess.Popen(
+                self.args,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        except BaseException:
+            self._log.close()
+            self._log = None
+            raise
+        _running.add(self)
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self._popen.pid if self._popen is not None else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll() if self._popen is not None else None
+
+    def is_running(self) -> bool:
+        return self._popen is not None and self._popen.poll() is None
+
+    def wait_ready(
+        self, probe: Callable[[], T], timeout: float, interval: float = 0.05, *, description: str | None = None
+    ) -> T:
+        """Poll `probe` until it is truthy; fail early, with the log's tail, if the process exits."""
+        what = description or f"{self.name} to become ready"
+
+        def check() -> T:
+            if not self.is_running():
+                raise ProcessExitedError(
+                    f"{self.name} exited with code {self.returncode} while waiting for {what}; "
+                    f"log {self.log_path}:\n{self.log_tail()}"
+                )
+            return probe()
+
+        try:
+            return wait_until(check, timeout, interval, description=what)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; log {self.log_path}:\n{self.log_tail()}") from None
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM the process group, wait up to `timeout` s, then SIGKILL. Returns the exit code."""
+        popen = self._popen
+        if popen is None:
+            return None
+        if self not in _running:  # already stopped: never signal a process group id twice
+            return popen.returncode
+        try:
+            if popen.poll() is None:
+                self._signal(signal.SIGTERM)
+                try:
+                    popen.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self._signal(signal.SIGKILL)
+                    popen.wait(5)
+            else:
+                # The leader died by itself; make sure nothing it started lingers in its group.
+                self._signal(signal.SIGKILL)
+            return popen.returncode
+        finally:
+            _running.discard(self)
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def _signal(self, sig: signal.Signals) -> None:
+        assert self._popen is not None
+        try:
+            os.killpg(self._popen.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def log_tail(self, max_bytes: int = 4000) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - max_bytes))
+            return f.read().decode(errors="replace")
+
+    def __enter__(self) -> ManagedProcess:
+        if self._popen is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running() else f"exited {self.returncode}" if self._popen else "not started"
+        return f"<ManagedProcess {self.name} pid={self.pid} {state}>"
+
+
+# Strong references: a process nobody stopped is still stopped at exit, even if its object was dropped.
+_running: set[ManagedProcess] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for proc in list(_running):
+        proc.stop(timeout=5)
