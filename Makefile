@@ -20,7 +20,7 @@ help:
 	@echo "make test   install what is missing, run every test"
 	@echo "make bench  gas table and service benchmarks"
 
-install: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/solc
+install: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/solc $(STAMPS)/ipfs
 
 $(STAMPS):
 	mkdir -p $(STAMPS)
@@ -35,6 +35,11 @@ $(STAMPS)/python: requirements.txt requirements.lock backend/pyproject.toml | $(
 # Node toolchain: solcjs, Anvil (the real binary ships in @foundry-rs/anvil-linux-amd64), OpenZeppelin.
 $(STAMPS)/node: package.json package-lock.json | $(STAMPS)
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# js-ipfs (the embedded IPFS node for tests and `make run`) lives in its own folder and lockfile.
+$(STAMPS)/ipfs: tools/ipfs/package.json tools/ipfs/package-lock.json | $(STAMPS)
+	npm ci --prefix tools/ipfs --no-audit --no-fund --loglevel=error
 	touch $@
 
 # py-solc-x looks for ~/.solcx/solc-v<version>; point it at our solcjs shim (a symlink, so the shim

@@ -1,0 +1,1 @@
+"""Wallet login (SIWE), tokens (JWT) and roles read from the chain."""

@@ -1,0 +1,90 @@
+"""Wallet login: nonce, SIWE sign-in, token refresh."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ..auth.roles import resolve_role
+from ..auth.siwe_login import LoginError
+from ..auth.tokens import TokenError
+from ..errors import unauthorized
+from .deps import ServicesDep
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class NonceResponse(BaseModel):
+    nonce: str
+    expires_at: datetime
+    domain: str
+    uri: str
+    chain_id: int
+    statement: str
+
+
+class LoginRequest(BaseModel):
+    message: str = Field(min_length=1, max_length=4096, description="The EIP-4361 message, as signed")
+    signature: str = Field(min_length=1, max_length=1024, description="personal_sign signature of the message")
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    role: str
+    address: str
+
+
+SIGN_IN_STATEMENT = "Sign in to HealthLedger. This proves you hold this wallet; it costs nothing and approves nothing."
+
+
+@router.get("/nonce", response_model=NonceResponse, summary="A fresh single-use nonce for a SIWE message")
+async def nonce(services: ServicesDep) -> NonceResponse:
+    value, expires_at = await services.login.issue_nonce()
+    return NonceResponse(
+        nonce=value,
+        expires_at=expires_at,
+        domain=services.login.domain,
+        uri=services.settings.origin,
+        chain_id=services.login.chain_id,
+        statement=SIGN_IN_STATEMENT,
+    )
+
+
+@router.post("/login", response_model=TokenResponse, summary="Exchange a signed SIWE message for tokens")
+async def login(body: LoginRequest, services: ServicesDep) -> TokenResponse:
+    try:
+        address = await services.login.verify(body.message, body.signature)
+    except LoginError as exc:
+        raise unauthorized("login_failed", str(exc)) from exc
+    return await _tokens_for(services, address)
+
+
+@router.post("/refresh", response_model=TokenResponse, summary="Trade a refresh token (once) for new tokens")
+async def refresh(body: RefreshRequest, services: ServicesDep) -> TokenResponse:
+    try:
+        claims = services.tokens.decode(body.refresh_token, "refresh")
+    except TokenError as exc:
+        raise unauthorized("invalid_token", f"refresh token rejected: {exc}") from exc
+    if not await services.refresh_tokens.spend(claims.jti, datetime.fromtimestamp(claims.expires_at, UTC)):
+        raise unauthorized("invalid_token", "refresh token rejected: already used")
+    return await _tokens_for(services, claims.address)
+
+
+async def _tokens_for(services, address: str) -> TokenResponse:
+    # The role is read from the chain at every sign-in and refresh, so a doctor removed from the
+    # registry loses the role within one access-token lifetime.
+    role = await resolve_role(services.chain, address)
+    return TokenResponse(
+        access_token=services.tokens.issue(address, role, "access"),
+        refresh_token=services.tokens.issue(address, role, "refresh"),
+        role=role,
+        address=address,
+    )

@@ -1,0 +1,133 @@
+"""Patients' records: upload, list, view (decrypted, after double verification), verify."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Header, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from ..db.records import RecordDoc
+from ..errors import ApiError, bad_request, forbidden, not_found
+from ..storage.ipfs import validate_cid
+from ..services.integrity import RecordIntegrity, patient_key_source
+from ..services.upload import UploadPipeline, UploadRequest
+from .deps import CallerDep, PatientDep, ServicesDep
+
+router = APIRouter(prefix="/api/medical-records", tags=["records"])
+
+MAX_NAME_LENGTH = 200
+
+
+@router.post("/upload", status_code=201, summary="Encrypt, pin and anchor a file (patients)")
+async def upload(
+    caller: PatientDep,
+    services: ServicesDep,
+    file: Annotated[UploadFile, File(description="The file to store")],
+    recordType: Annotated[str, Form(description="prescription | bill | report")],
+    name: Annotated[str, Form(description="A name for the record, shown only to you and those you share it with")],
+    walletSignature: Annotated[str, Form(description="Your personal_sign of the key-derivation message")],
+    recordSignature: Annotated[str, Form(description="Your EIP-712 AddRecord signature for this file")],
+    nonce: Annotated[int, Form(ge=0)],
+    deadline: Annotated[int, Form(ge=0)],
+) -> Any:
+    clean_name = name.strip()
+    if not clean_name or len(clean_name) > MAX_NAME_LENGTH:
+        raise bad_request("invalid_name", f"name must be 1 to {MAX_NAME_LENGTH} characters")
+    outcome = await UploadPipeline(services).run(
+        UploadRequest(
+            patient=caller.address,
+            record_type=recordType.strip().lower(),
+            name=clean_name,
+            content_type=file.content_type or "application/octet-stream",
+            file=file,
+            wallet_signature=walletSignature,
+            record_signature=recordSignature,
+            nonce=nonce,
+            deadline=deadline,
+        )
+    )
+    body = outcome.record.public()
+    if not outcome.mined:
+        # Pinned and sent, not yet mined: the record stays `pending` until the reconciler confirms it.
+        return JSONResponse(body, status_code=202)
+    return body
+
+
+@router.get("/patient-records", summary="Your records (patients)")
+async def patient_records(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
+    records = await services.records.list_for_patient(caller.address)
+    return {"records": [record.public() for record in records]}
+
+
+async def _readable_record(services, caller, cid: str) -> RecordDoc:
+    try:
+        validate_cid(cid)
+    except ValueError as exc:
+        raise bad_request("invalid_cid", "not a valid IPFS CID") from exc
+    record = await services.records.get_by_cid(cid)
+    if record is None:
+        raise not_found("record_not_found", "no record with this CID")
+    if caller.role == "patient" and record.patient == caller.address.lower():
+        return record
+    raise forbidden("not_allowed", "this record is not yours, and it was not shared with you")
+
+
+@router.get(
+    "/view/{cid}",
+    summary="The decrypted file, after checking it against MongoDB and the chain",
+    response_class=StreamingResponse,
+)
+async def view(
+    cid: str,
+    caller: CallerDep,
+    services: ServicesDep,
+    x_wallet_signature: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    record = await _readable_record(services, caller, cid)
+    if not x_wallet_signature:
+        raise bad_request("missing_wallet_signature", "send your key-derivation signature in X-Wallet-Signature")
+    chunks = await RecordIntegrity(services).open(record, patient_key_source(x_wallet_signature))
+    filename = quote(record.name)
+    return StreamingResponse(
+        chunks,
+        media_type=record.content_type,
+        headers={
+            "X-Integrity-Verified": "true",
+            "X-Blockchain-Hash-Verified": "true",
+            "X-Content-SHA256": record.content_hash,
+            "Content-Disposition": f"inline; filename*=UTF-8''{filename}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/verify/{cid}", summary="Integrity checks as JSON (with X-Wallet-Signature, also re-hash the file)")
+async def verify(
+    cid: str,
+    caller: CallerDep,
+    services: ServicesDep,
+    x_wallet_signature: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    record = await _readable_record(services, caller, cid)
+    integrity = RecordIntegrity(services)
+    if x_wallet_signature:
+        try:
+            result = await integrity.check_with_key(record, patient_key_source(x_wallet_signature))
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            mismatched = exc.details.get("mismatched", [])
+            return {
+                "cid": cid,
+                "database": "database" not in mismatched,
+                "blockchain": None if "database" in mismatched else "blockchain" not in mismatched,
+                "ipfs": "ipfs" not in mismatched,
+                "plaintext_rehashed": False,
+                "verified": False,
+                "problems": [exc.message],
+            }
+    else:
+        result = await integrity.check_stored(record)
+    return {"cid": cid, **result.as_json()}

@@ -1,0 +1,33 @@
+"""Signing payloads: the exact text and EIP-712 data a wallet must sign, for any client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ..crypto import KEY_DERIVATION_MESSAGE
+from ..crypto.kek import KEK_INFO
+from .deps import CallerDep, ServicesDep
+
+router = APIRouter(prefix="/api/signing", tags=["signing"])
+
+
+class TypedDataRequest(BaseModel):
+    action: str = Field(description="addRecord | approveAccess | denyAccess | revokeAccess | requestAccess | requestExtension | approveExtension")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.get("/key-derivation-message", summary="The exact text to personal_sign to derive your encryption key")
+async def key_derivation_message() -> dict[str, Any]:
+    return {
+        "message": KEY_DERIVATION_MESSAGE,
+        "version": KEK_INFO.decode(),
+        "method": "personal_sign",
+    }
+
+
+@router.post("/typed-data", summary="A complete EIP-712 payload for eth_signTypedData_v4")
+async def typed_data(body: TypedDataRequest, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    return await services.typed_data.for_action(caller.address, caller.role, body.action, body.params)

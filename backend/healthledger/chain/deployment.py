@@ -1,0 +1,285 @@
+"""Deploying the contracts, recording where they are, and checking a recorded deployment.
+
+Why here and not only in an ape script: tests, `make run` and operators all deploy the same way,
+with nothing but the packaged artifacts and a key (no compiler, no ape). A deployment is saved as a
+small JSON file (`deployments/<chain-id>.json` by convention); `verify` proves a saved file still
+describes the chain it points at (a restarted Anvil without `--state` forgets everything), and
+`ensure_deployed` reuses a verified deployment or deploys afresh.
+
+Synchronous web3 on purpose: this runs in scripts and test fixtures, never inside the API's loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, to_checksum_address
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from web3 import Web3
+from web3.exceptions import ContractLogicError
+from web3.types import TxReceipt
+
+from .artifacts import health_record, health_record_factory
+from .client import REGISTRAR_ROLE
+
+__all__ = [
+    "Deployment",
+    "DeploymentError",
+    "deploy",
+    "ensure_deployed",
+    "load",
+    "save",
+    "verify",
+    "verify_problems",
+]
+
+DEFAULT_TIMEOUT_SECONDS = 120.0
+
+
+class DeploymentError(RuntimeError):
+    """A deployment failed, or a saved deployment does not match the chain."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = problems or []
+        detail = "".join(f"\n  - {p}" for p in self.problems)
+        super().__init__(message + detail)
+
+
+class Deployment(BaseModel):
+    """Where the contracts are on one chain, and how they got there."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chain_id: int
+    factory: str
+    implementation: str
+    deployer: str
+    registrar: str | None = None  # extra REGISTRAR_ROLE holder granted at deploy time, if any
+    block_number: int
+    tx_hashes: list[str] = Field(default_factory=list)  # factory creation first, then role grants
+    compiler_version: str
+    deployed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("factory", "implementation", "deployer", "registrar")
+    @classmethod
+    def _checksummed(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not is_address(value):
+            raise ValueError(f"not an Ethereum address: {value!r}")
+        return to_checksum_address(value)
+
+
+def _web3(w3_or_url: Web3 | str, timeout: float = 30.0) -> Web3:
+    if isinstance(w3_or_url, Web3):
+        return w3_or_url
+    return Web3(Web3.HTTPProvider(w3_or_url, request_kwargs={"timeout": timeout}))
+
+
+def _send(w3: Web3, account: LocalAccount, tx: dict, timeout: float) -> TxReceipt:
+    """Fill nonce/gas/fees, sign locally, send raw, wait; DeploymentError if it fails."""
+    tx = dict(tx)
+    tx.setdefault("from", account.address)
+    tx["nonce"] = w3.eth.get_transaction_count(account.address, "pending")
+    tx["chainId"] = w3.eth.chain_id
+    try:
+        tx["gas"] = int(w3.eth.estimate_gas(tx) * 1.2) + 10_000
+    except ContractLogicError as exc:
+        raise DeploymentError(f"transaction would revert: {exc}") from None
+    base_fee = w3.eth.get_block("latest").get("baseFeePerGas")
+    if base_fee is not None:
+        tip = w3.eth.max_priority_fee
+        tx["maxPriorityFeePerGas"] = tip
+        tx["maxFeePerGas"] = 2 * base_fee + tip
+    else:
+        tx["gasPrice"] = w3.eth.gas_price
+    signed = account.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.1)
+    if receipt["status"] != 1:
+        raise DeploymentError(f"transaction {tx_hash.to_0x_hex()} failed (status 0)")
+    return receipt
+
+
+def deploy(
+    w3_or_url: Web3 | str,
+    deployer_private_key: str,
+    registrar: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Deployment:
+    """Deploy HealthRecordFactory (whose constructor deploys the HealthRecord implementation).
+
+    The deployer keeps DEFAULT_ADMIN_ROLE and REGISTRAR_ROLE (the constructor grants both); when
+    `registrar` is another address it is granted REGISTRAR_ROLE too.
+    """
+    w3 = _web3(w3_or_url)
+    account: LocalAccount = Account.from_key(deployer_private_key)
+    factory_artifact = health_record_factory()
+    creation = _send(w3, account, {"data": factory_artifact.bytecode, "value": 0}, timeout)
+    factory_address = to_checksum_address(creation["contractAddress"])
+    factory = w3.eth.contract(address=factory_address, abi=factory_artifact.abi)
+    tx_hashes = [creation["transactionHash"].to_0x_hex()]
+    if registrar is not None and to_checksum_address(registrar) != account.address:
+        data = factory.encode_abi("grantRole", args=[REGISTRAR_ROLE, to_checksum_address(registrar)])
+        receipt = _send(w3, account, {"to": factory_address, "data": data, "value": 0}, timeout)
+        tx_hashes.append(receipt["transactionHash"].to_0x_hex())
+    return Deployment(
+        chain_id=w3.eth.chain_id,
+        factory=factory_address,
+        implementation=factory.functions.implementation().call(),
+        deployer=account.address,
+        registrar=to_checksum_address(registrar) if registrar else None,
+        block_number=creation["blockNumber"],
+        tx_hashes=tx_hashes,
+        compiler_version=factory_artifact.compiler_version,
+    )
+
+
+def save(deployment: Deployment, path: str | os.PathLike[str]) -> Path:
+    """Write the deployment as JSON, atomically (a crash never leaves half a file)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(deployment.model_dump_json(indent=2) + "\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def load(path: str | os.PathLike[str]) -> Deployment:
+    """Read a deployment file written by `save`."""
+    return Deployment.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+def _expected_runtime(w3: Web3, deployment: Deployment) -> tuple[bytes, bytes]:
+    """The runtime code the artifacts produce *at these addresses*, by simulating the deployments.
+
+    Immutables (the implementation's address, the registry, EIP-712's cached domain separator)
+    depend on the addresses, so artifact bytecode cannot be compared directly. Instead the creation
+    code is executed with `eth_call`, from the same sender and nonce, with state overrides that
+    empty the target addresses: the returned runtime must then be byte-identical to what is deployed.
+    """
+    factory_tx = w3.eth.get_transaction(deployment.tx_hashes[0])
+    empty = {"code": "0x", "nonce": 0}
+    factory_runtime = w3.eth.call(
+        {"from": deployment.deployer, "data": health_record_factory().bytecode},
+        "latest",
+        {
+            deployment.deployer: {"nonce": factory_tx["nonce"]},
+            deployment.factory: empty,
+            deployment.implementation: empty,
+        },
+    )
+    # The factory's constructor created the implementation with its first CREATE (nonce 1, EIP-161).
+    implementation_runtime = w3.eth.call(
+        {"from": deployment.factory, "data": health_record().bytecode},
+        "latest",
+        {deployment.factory: {"nonce": 1}, deployment.implementation: empty},
+    )
+    return bytes(factory_runtime), bytes(implementation_runtime)
+
+
+def verify_problems(deployment: Deployment, w3_or_url: Web3 | str, *, check_bytecode: bool = True) -> list[str]:
+    """Everything that makes `deployment` not describe this chain; empty when it does."""
+    w3 = _web3(w3_or_url)
+    problems: list[str] = []
+    chain_id = w3.eth.chain_id
+    if chain_id != deployment.chain_id:
+        return [f"the node serves chain {chain_id}, the deployment is for chain {deployment.chain_id}"]
+    factory_code = bytes(w3.eth.get_code(deployment.factory))
+    implementation_code = bytes(w3.eth.get_code(deployment.implementation))
+    if not factory_code:
+        problems.append(f"no code at factory {deployment.factory}")
+    if not implementation_code:
+        problems.append(f"no code at implementation {deployment.implementation}")
+    if problems:
+        return problems
+    factory = w3.eth.contract(address=deployment.factory, abi=health_record_factory().abi)
+    try:
+        actual_impl = to_checksum_address(factory.functions.implementation().call())
+    except Exception as exc:
+        return [f"factory.implementation() failed: {exc}"]
+    if actual_impl != deployment.implementation:
+        problems.append(f"factory.implementation() is {actual_impl}, the deployment says {deployment.implementation}")
+    if check_bytecode and not problems:
+        try:
+            factory_expected, implementation_expected = _expected_runtime(w3, deployment)
+        except Exception as exc:  # node without state overrides, or the creation tx is gone
+            problems.append(f"could not simulate the deployment to compare bytecode: {exc}")
+        else:
+            if factory_code != factory_expected:
+                problems.append("factory runtime bytecode differs from the packaged artifact")
+            if implementation_code != implementation_expected:
+                problems.append("implementation runtime bytecode differs from the packaged artifact")
+    if deployment.registrar is not None:
+        if not factory.functions.hasRole(REGISTRAR_ROLE, deployment.registrar).call():
+            problems.append(f"{deployment.registrar} does not hold REGISTRAR_ROLE")
+    return problems
+
+
+def verify(deployment: Deployment, w3_or_url: Web3 | str, *, check_bytecode: bool = True) -> Deployment:
+    """Check that `deployment` describes this chain; returns it, or raises DeploymentError.
+
+    Checks: same chain id; code at both addresses; `factory.implementation()` matches; the
+    deployed runtime code equals the packaged artifacts' (see `_expected_runtime`); the recorded
+    registrar still holds REGISTRAR_ROLE.
+    """
+    problems = verify_problems(deployment, w3_or_url, check_bytecode=check_bytecode)
+    if problems:
+        raise DeploymentError(f"deployment of factory {deployment.factory} does not match the chain", problems)
+    return deployment
+
+
+def ensure_deployed(
+    w3_or_url: Web3 | str,
+    deployer_private_key: str,
+    path: str | os.PathLike[str],
+    registrar: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> tuple[Deployment, bool]:
+    """The deployment saved at `path` if it verifies against this chain, else a fresh one (saved).
+
+    Returns (deployment, deployed_now). Idempotent: a second call with the same chain deploys nothing.
+    """
+    w3 = _web3(w3_or_url)
+    target = Path(path)
+    if target.exists():
+        try:
+            existing = load(target)
+        except (ValueError, OSError):
+            existing = None
+        if existing is not None and not verify_problems(existing, w3):
+            if registrar is None or to_checksum_address(registrar) in (existing.deployer, existing.registrar):
+                return existing, False
+    deployment = deploy(w3, deployer_private_key, registrar, timeout=timeout)
+    save(deployment, target)
+    return deployment, True
+
+
+def _main() -> None:  # pragma: no cover - convenience for operators
+    """`python -m healthledger.chain.deployment RPC_URL OUT.json`, DEPLOYER_PRIVATE_KEY (+ REGISTRAR) in the env."""
+    import sys
+
+    if len(sys.argv) != 3:
+        raise SystemExit("usage: python -m healthledger.chain.deployment RPC_URL OUT.json")
+    key = os.environ.get("DEPLOYER_PRIVATE_KEY")
+    if not key:
+        raise SystemExit("DEPLOYER_PRIVATE_KEY is not set")
+    deployment, fresh = ensure_deployed(sys.argv[1], key, sys.argv[2], os.environ.get("REGISTRAR") or None)
+    print(json.dumps({"deployed_now": fresh, **json.loads(deployment.model_dump_json())}, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()

@@ -1,0 +1,82 @@
+"""The service container: every long-lived client the API uses, built once per process."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .auth.siwe_login import SiweLogin
+from .auth.tokens import TokenService
+from .chain.client import ChainClient
+from .chain.relayer import Relayer
+from .db.auth_store import NonceStore, RefreshTokenStore
+from .db.mongo import connect, ensure_indexes
+from .db.records import RecordStore
+from .services.typed_data_factory import TypedDataFactory
+from .settings import Settings
+from .storage.ipfs import IpfsClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    mongo: AsyncMongoClient
+    db: AsyncDatabase
+    records: RecordStore
+    nonces: NonceStore
+    refresh_tokens: RefreshTokenStore
+    login: SiweLogin
+    tokens: TokenService
+    ipfs: IpfsClient
+    chain: ChainClient
+    relayer: Relayer
+    typed_data: TypedDataFactory
+
+    async def close(self) -> None:
+        await self.ipfs.aclose()
+        await self.chain.aclose()
+        await self.mongo.close()
+
+
+async def build_services(settings: Settings) -> Services:
+    """Connect to MongoDB, IPFS and the chain; fail fast with a clear message when misconfigured."""
+    if not settings.factory_address:
+        raise RuntimeError("FACTORY_ADDRESS is not set: deploy the contracts first (see README)")
+    if not settings.relayer_private_key.get_secret_value():
+        raise RuntimeError("RELAYER_PRIVATE_KEY is not set")
+    jwt_secret = settings.jwt_secret.get_secret_value()
+    if not jwt_secret:
+        # Tokens then last only as long as this process; fine for local runs, set JWT_SECRET in production.
+        log.warning("JWT_SECRET not set: using a random per-process secret")
+        jwt_secret = secrets.token_urlsafe(48)
+
+    chain = ChainClient(settings.eth_rpc_url, settings.factory_address, timeout_seconds=settings.rpc_timeout_seconds)
+    chain_id = await chain.chain_id()
+    if settings.chain_id is not None and chain_id != settings.chain_id:
+        raise RuntimeError(f"ETH_RPC_URL serves chain {chain_id}, but CHAIN_ID says {settings.chain_id}")
+    relayer = Relayer(chain, settings.relayer_private_key.get_secret_value())
+
+    mongo = connect(settings.mongodb_uri, settings.mongodb_timeout_seconds)
+    db = mongo[settings.mongodb_database]
+    await ensure_indexes(db)
+    nonces = NonceStore(db, settings.siwe_nonce_ttl_seconds)
+    return Services(
+        settings=settings,
+        mongo=mongo,
+        db=db,
+        records=RecordStore(db),
+        nonces=nonces,
+        refresh_tokens=RefreshTokenStore(db),
+        login=SiweLogin(nonces, settings.login_domain, chain_id),
+        tokens=TokenService(jwt_secret, settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds),
+        ipfs=IpfsClient(settings.ipfs_api_url, timeout_seconds=settings.ipfs_timeout_seconds),
+        chain=chain,
+        relayer=relayer,
+        typed_data=TypedDataFactory(chain, chain_id, settings.signature_ttl_seconds),
+    )

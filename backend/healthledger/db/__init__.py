@@ -1,0 +1,1 @@
+"""MongoDB access: the client, the indexes and one repository per collection."""

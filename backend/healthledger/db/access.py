@@ -1,0 +1,129 @@
+"""Off-chain halves of doctor access: request reasons, and data keys re-wrapped for grants.
+
+The chain decides who may read what; these documents only carry what must not go on chain (the
+free-text reason) and what a doctor needs to decrypt an approved record (its data key, wrapped
+under the server's grant key, never under anything stored here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .mongo import ACCESS_REQUESTS, GRANT_KEYS
+
+RequestState = Literal["pending", "approved", "denied", "superseded"]
+
+
+@dataclass
+class AccessRequest:
+    patient: str
+    doctor: str
+    reason: str
+    tx_hash: str
+    state: RequestState = "pending"
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    responded_at: datetime | None = None
+    id: str = ""
+
+    @classmethod
+    def from_mongo(cls, doc: dict[str, Any]) -> "AccessRequest":
+        known = set(cls.__dataclass_fields__) - {"id"}
+        return cls(id=str(doc["_id"]), **{key: value for key, value in doc.items() if key in known})
+
+    def public(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("created_at", "responded_at"):
+            if data[key] is not None:
+                data[key] = data[key].isoformat()
+        return data
+
+
+class AccessRequestStore:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._requests = db[ACCESS_REQUESTS]
+
+    async def add(self, request: AccessRequest) -> AccessRequest:
+        # A new request from the same doctor replaces any still pending one (as on chain).
+        await self._requests.update_many(
+            {"patient": request.patient, "doctor": request.doctor, "state": "pending"},
+            {"$set": {"state": "superseded", "responded_at": datetime.now(UTC)}},
+        )
+        doc = asdict(request)
+        doc.pop("id")
+        result = await self._requests.insert_one(doc)
+        request.id = str(result.inserted_id)
+        return request
+
+    async def get(self, request_id: str) -> AccessRequest | None:
+        try:
+            oid = ObjectId(request_id)
+        except (InvalidId, TypeError):
+            return None
+        doc = await self._requests.find_one({"_id": oid})
+        return AccessRequest.from_mongo(doc) if doc else None
+
+    async def set_state(self, request_id: str, state: RequestState) -> None:
+        await self._requests.update_one(
+            {"_id": ObjectId(request_id)}, {"$set": {"state": state, "responded_at": datetime.now(UTC)}}
+        )
+
+    async def pending_for_patient(self, patient: str) -> list[AccessRequest]:
+        cursor = self._requests.find({"patient": patient, "state": "pending"}).sort("created_at", DESCENDING)
+        return [AccessRequest.from_mongo(doc) async for doc in cursor]
+
+    async def for_doctor(self, doctor: str) -> list[AccessRequest]:
+        cursor = self._requests.find({"doctor": doctor}).sort("created_at", DESCENDING).limit(500)
+        return [AccessRequest.from_mongo(doc) async for doc in cursor]
+
+
+@dataclass
+class GrantKey:
+    patient: str
+    doctor: str
+    cid: str
+    record_id: int
+    wrapped_key: str
+    expires_at: int
+
+
+class GrantKeyStore:
+    """Data keys shared with a doctor, one per (doctor, record)."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._keys = db[GRANT_KEYS]
+
+    async def replace_grant(self, patient: str, doctor: str, keys: list[GrantKey]) -> None:
+        """A new approval replaces the doctor's previous grant from this patient, as on chain."""
+        await self._keys.delete_many({"patient": patient, "doctor": doctor})
+        if keys:
+            await self._keys.insert_many([asdict(key) for key in keys])
+
+    async def set_expiry(self, patient: str, doctor: str, expires_at: int) -> None:
+        await self._keys.update_many({"patient": patient, "doctor": doctor}, {"$set": {"expires_at": expires_at}})
+
+    async def revoke(self, patient: str, doctor: str, record_ids: list[int] | None = None) -> int:
+        query: dict[str, Any] = {"patient": patient, "doctor": doctor}
+        if record_ids is not None:
+            query["record_id"] = {"$in": record_ids}
+        return (await self._keys.delete_many(query)).deleted_count
+
+    async def get(self, doctor: str, cid: str) -> GrantKey | None:
+        doc = await self._keys.find_one({"doctor": doctor, "cid": cid})
+        if doc is None:
+            return None
+        doc.pop("_id", None)
+        return GrantKey(**doc)
+
+    async def for_doctor(self, doctor: str) -> list[GrantKey]:
+        result = []
+        async for doc in self._keys.find({"doctor": doctor}):
+            doc.pop("_id", None)
+            result.append(GrantKey(**doc))
+        return result

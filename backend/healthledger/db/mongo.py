@@ -1,0 +1,59 @@
+"""The MongoDB connection (PyMongo's async API) and the indexes the queries rely on."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+RECORDS = "records"
+LOGIN_NONCES = "login_nonces"
+REFRESH_TOKENS = "refresh_tokens"
+RECORD_VIEWS = "record_views"
+ACCESS_REQUESTS = "access_requests"
+GRANT_KEYS = "grant_keys"
+PROFILES = "profiles"
+SIGNING_PAYLOADS = "signing_payloads"
+
+
+def connect(uri: str, timeout_seconds: float) -> AsyncMongoClient:
+    """A client whose every operation gives up after `timeout_seconds` (no call waits forever)."""
+    timeout_ms = int(timeout_seconds * 1000)
+    return AsyncMongoClient(
+        uri,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms,
+        timeoutMS=timeout_ms,
+        tz_aware=True,
+    )
+
+
+async def ensure_indexes(db: AsyncDatabase) -> None:
+    """Create the indexes at start-up; unique where identity demands it.
+
+    - a CID names exactly one stored ciphertext;
+    - an on-chain record id belongs to exactly one metadata document per patient;
+    - a login nonce and a refresh-token id are single-use, so they are unique too.
+    """
+    records = db[RECORDS]
+    await records.create_index([("cid", ASCENDING)], unique=True)
+    await records.create_index([("patient", ASCENDING), ("created_at", DESCENDING)])
+    await records.create_index([("state", ASCENDING), ("created_at", ASCENDING)])
+    await records.create_index(
+        [("patient", ASCENDING), ("record_id", ASCENDING)],
+        unique=True,
+        partialFilterExpression={"record_id": {"$type": "number"}},
+    )
+    await db[LOGIN_NONCES].create_index([("nonce", ASCENDING)], unique=True)
+    await db[REFRESH_TOKENS].create_index([("jti", ASCENDING)], unique=True)
+    await db[RECORD_VIEWS].create_index([("patient", ASCENDING), ("at", DESCENDING)])
+    await db[RECORD_VIEWS].create_index([("at", DESCENDING)])
+    requests = db[ACCESS_REQUESTS]
+    await requests.create_index([("patient", ASCENDING), ("state", ASCENDING), ("created_at", DESCENDING)])
+    await requests.create_index([("doctor", ASCENDING), ("created_at", DESCENDING)])
+    # One shared data key per (grant holder, record): re-approval replaces it.
+    await db[GRANT_KEYS].create_index([("doctor", ASCENDING), ("cid", ASCENDING)], unique=True)
+    await db[GRANT_KEYS].create_index([("patient", ASCENDING), ("doctor", ASCENDING)])
+    await db[PROFILES].create_index([("address", ASCENDING)], unique=True)
+    await db[PROFILES].create_index([("role", ASCENDING), ("name_lower", ASCENDING)])
+    await db[SIGNING_PAYLOADS].create_index([("signer", ASCENDING), ("primary_type", ASCENDING), ("created_at", DESCENDING)])

@@ -1,0 +1,52 @@
+"""The log of every file view: who read which record, when, and whether it verified.
+
+A view is logged before its first byte is returned, so the audit trail never misses a read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .mongo import RECORD_VIEWS
+
+
+@dataclass
+class ViewEntry:
+    patient: str
+    reader: str
+    reader_role: str
+    cid: str
+    record_id: int | None
+    verified: bool
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_mongo(cls, doc: dict[str, Any]) -> "ViewEntry":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in doc.items() if key in known})
+
+
+class ViewLog:
+    """Repository over `record_views`."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._views = db[RECORD_VIEWS]
+
+    async def log(self, entry: ViewEntry) -> None:
+        doc = asdict(entry)
+        doc["patient"] = entry.patient.lower()
+        doc["reader"] = entry.reader.lower()
+        await self._views.insert_one(doc)
+
+    async def for_patient(self, patient: str, limit: int = 1000) -> list[ViewEntry]:
+        cursor = self._views.find({"patient": patient.lower()}).sort("at", DESCENDING).limit(limit)
+        return [ViewEntry.from_mongo(doc) async for doc in cursor]
+
+    async def page(self, skip: int, limit: int) -> list[ViewEntry]:
+        cursor = self._views.find({}).sort("at", DESCENDING).skip(skip).limit(limit)
+        return [ViewEntry.from_mongo(doc) async for doc in cursor]

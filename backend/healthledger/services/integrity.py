@@ -1,0 +1,204 @@
+"""Reading a record back and proving it unchanged: IPFS bytes, MongoDB metadata and the chain agree.
+
+A view runs three passes over the ciphertext, so memory stays flat whatever the file size and no
+plaintext byte leaves the service before every check passed:
+1. download from IPFS into a spooled temporary file (ciphertext only), checking its MAC on the way;
+2. decrypt once to hash the plaintext, compare with MongoDB's hash and the chain's `getRecord` hash;
+3. decrypt again while streaming the file to the client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from ..container import Services
+from ..crypto import Decryptor, IntegrityError, MacVerifier, derive_kek, unwrap_key
+from ..db.records import RecordDoc
+from ..errors import ApiError, conflict
+from ..storage.ipfs import IpfsError, IpfsNotFound
+from .signatures import check_key_signature, parse_signature
+from .upload import record_aad
+
+CHUNK_SIZE = 1024 * 1024
+SPOOL_BYTES = 1024 * 1024
+
+DataKeySource = Callable[[RecordDoc], Awaitable[bytes]]
+
+
+@dataclass
+class IntegrityResult:
+    """Outcome of the checks. `None` means "not checked" (e.g. no key given for the plaintext)."""
+
+    database: bool | None = None
+    blockchain: bool | None = None
+    ipfs: bool | None = None
+    plaintext: bool | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        checks = [self.database, self.blockchain, self.ipfs]
+        return all(check is True for check in checks) and self.plaintext is not False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "blockchain": self.blockchain,
+            "ipfs": self.ipfs,
+            "plaintext_rehashed": self.plaintext is not None,
+            "verified": self.verified,
+            "problems": self.problems,
+        }
+
+
+def patient_key_source(wallet_signature_hex: str) -> DataKeySource:
+    """Data keys unwrapped with the KEK derived from the patient's key-derivation signature."""
+
+    async def source(record: RecordDoc) -> bytes:
+        signature = parse_signature(wallet_signature_hex, "X-Wallet-Signature")
+        check_key_signature(signature, record.patient)
+        kek = derive_kek(signature, record.patient)
+        try:
+            return unwrap_key(record.wrapped_key, kek, record_aad(record.patient, record.content_hash))
+        except IntegrityError as exc:
+            raise conflict(
+                "integrity_mismatch",
+                "the stored data key does not authenticate for this record: its metadata was changed",
+                mismatched=["database"],
+            ) from exc
+
+    return source
+
+
+class RecordIntegrity:
+    """Runs the checks for one record."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    async def chain_hash(self, record: RecordDoc) -> str | None:
+        """The content hash the chain holds for this record, or None if it holds none."""
+        if record.record_id is None:
+            return None
+        onchain = await self._s.chain.get_record(record.patient, record.record_id)
+        return onchain.content_hash.lower() if onchain else None
+
+    async def check_stored(self, record: RecordDoc) -> IntegrityResult:
+        """Checks needing no key: MongoDB vs chain, and IPFS bytes vs the stored ciphertext hash."""
+        result = IntegrityResult()
+        await self._compare_with_chain(record, record.content_hash.lower(), result)
+        digest = hashlib.sha256()
+        try:
+            async for chunk in self._s.ipfs.cat_stream(record.cid):
+                digest.update(chunk)
+            result.ipfs = "0x" + digest.hexdigest() == record.ciphertext_hash.lower()
+            if not result.ipfs:
+                result.problems.append("the ciphertext on IPFS differs from the one stored")
+        except IpfsNotFound:
+            result.ipfs = False
+            result.problems.append("the ciphertext is not available on IPFS")
+        return result
+
+    async def _compare_with_chain(self, record: RecordDoc, content_hash: str, result: IntegrityResult) -> None:
+        if record.state != "confirmed":
+            result.blockchain = False
+            result.problems.append("the record is still pending on chain")
+            return
+        onchain = await self.chain_hash(record)
+        result.database = content_hash == record.content_hash.lower()
+        result.blockchain = onchain is not None and onchain == content_hash
+        if not result.blockchain:
+            result.problems.append("the chain holds a different hash for this record")
+
+    async def check_with_key(self, record: RecordDoc, key_source: DataKeySource) -> IntegrityResult:
+        """All checks including re-hashing the decrypted plaintext (nothing is returned)."""
+        data_key = await key_source(record)
+        spool = await self._download(record, data_key)
+        try:
+            return await self._rehash(record, data_key, spool)
+        finally:
+            spool.close()
+
+    async def open(self, record: RecordDoc, key_source: DataKeySource) -> AsyncIterator[bytes]:
+        """Verify everything, then return an iterator of plaintext chunks (409 before any byte otherwise)."""
+        if record.state != "confirmed":
+            raise conflict("record_pending", "the record is not confirmed on chain yet; try again shortly")
+        data_key = await key_source(record)
+        spool = await self._download(record, data_key)
+        try:
+            result = await self._rehash(record, data_key, spool)
+        except BaseException:
+            spool.close()
+            raise
+        if not result.verified:
+            spool.close()
+            mismatched = [name for name in ("database", "blockchain", "ipfs") if getattr(result, name) is False]
+            raise conflict(
+                "integrity_mismatch",
+                "integrity check failed: " + "; ".join(result.problems),
+                mismatched=mismatched,
+            )
+        return _stream_plaintext(spool, data_key)
+
+    async def _download(self, record: RecordDoc, data_key: bytes) -> IO[bytes]:
+        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        verifier = MacVerifier(data_key)
+        try:
+            async for chunk in self._s.ipfs.cat_stream(record.cid):
+                verifier.update(chunk)
+                spool.write(chunk)
+            verifier.verify()
+        except IntegrityError as exc:
+            spool.close()
+            raise conflict(
+                "integrity_mismatch",
+                "the ciphertext from IPFS failed authentication (it was changed or corrupted)",
+                mismatched=["ipfs"],
+            ) from exc
+        except IpfsNotFound as exc:
+            spool.close()
+            raise ApiError(502, "ipfs_unavailable", "the record's ciphertext could not be fetched from IPFS") from exc
+        except IpfsError as exc:
+            spool.close()
+            raise ApiError(502, "ipfs_unavailable", "IPFS did not answer; try again") from exc
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return spool
+
+    async def _rehash(self, record: RecordDoc, data_key: bytes, spool: IO[bytes]) -> IntegrityResult:
+        digest = hashlib.sha256()
+        for chunk in _decrypt_chunks(spool, data_key):
+            digest.update(chunk)
+        plaintext_hash = "0x" + digest.hexdigest()
+        result = IntegrityResult(ipfs=True, plaintext=True)
+        await self._compare_with_chain(record, plaintext_hash, result)
+        if result.database is False:
+            result.plaintext = False
+            result.problems.insert(0, "the decrypted file's hash differs from the one in the database")
+        return result
+
+
+def _decrypt_chunks(spool: IO[bytes], data_key: bytes):
+    spool.seek(0)
+    decryptor = Decryptor(data_key)
+    while chunk := spool.read(CHUNK_SIZE):
+        out = decryptor.update(chunk)
+        if out:
+            yield out
+    tail = decryptor.finalize()
+    if tail:
+        yield tail
+
+
+async def _stream_plaintext(spool: IO[bytes], data_key: bytes) -> AsyncIterator[bytes]:
+    try:
+        for chunk in _decrypt_chunks(spool, data_key):
+            yield chunk
+    finally:
+        spool.close()

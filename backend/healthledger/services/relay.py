@@ -1,0 +1,125 @@
+"""Check a client's EIP-712 signature against the payload the server expects, then relay it.
+
+The relayer pays gas but decides nothing: it only ever submits what a patient or doctor signed,
+and only after the signature was checked here against the action the request body describes
+(the contract checks it once more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..chain.relayer import Relayer, TransactionReverted, TxResult
+from ..container import Services
+from ..errors import ApiError, bad_request, conflict, forbidden
+from .signatures import parse_signature
+
+RelayCall = Callable[[Relayer, str, dict[str, Any], bytes, float], Awaitable[TxResult]]
+
+# primaryType -> how to submit it (patient, message, signature, timeout).
+_RELAYS: dict[str, RelayCall] = {
+    "ApproveAccess": lambda r, p, m, s, t: r.approve_access_by_sig(
+        p, m["doctor"], m["duration"], m["recordIds"], m["nonce"], m["deadline"], s, timeout=t
+    ),
+    "DenyAccess": lambda r, p, m, s, t: r.deny_access_by_sig(p, m["doctor"], m["nonce"], m["deadline"], s, timeout=t),
+    "RevokeAccess": lambda r, p, m, s, t: r.revoke_access_by_sig(
+        p, m["doctor"], m["nonce"], m["deadline"], s, timeout=t
+    ),
+    "RevokeRecords": lambda r, p, m, s, t: r.revoke_records_by_sig(
+        p, m["doctor"], m["recordIds"], m["nonce"], m["deadline"], s, timeout=t
+    ),
+    "ApproveExtension": lambda r, p, m, s, t: r.approve_extension_by_sig(
+        p, m["doctor"], m["extra"], m["nonce"], m["deadline"], s, timeout=t
+    ),
+    "RequestAccess": lambda r, p, m, s, t: r.request_access_by_sig(
+        p, m["doctor"], m["nonce"], m["deadline"], s, timeout=t
+    ),
+    "RequestExtension": lambda r, p, m, s, t: r.request_extension_by_sig(
+        p, m["doctor"], m["extra"], m["nonce"], m["deadline"], s, timeout=t
+    ),
+}
+
+_FREE_FIELDS = ("nonce", "deadline")
+
+
+async def find_signed_payload(
+    services: Services,
+    *,
+    action: str,
+    patient: str,
+    signer: str,
+    fields: dict[str, Any],
+    signature: str,
+    nonce: int | None = None,
+    deadline: int | None = None,
+) -> tuple[dict[str, Any], bytes]:
+    """The payload `signature` was made over, if it authorises exactly `action` with `fields`.
+
+    With `nonce` and `deadline` the payload is rebuilt directly; without them, it is looked up
+    among the payloads /api/signing/typed-data issued to this signer.
+    """
+    raw = parse_signature(signature, "signature")
+    expected = await services.typed_data.payload(action, patient, signer, fields, nonce=nonce, deadline=deadline)
+    if nonce is not None and deadline is not None:
+        candidates = [expected]
+    else:
+        candidates = await services.signing_payloads.candidates(
+            signer, expected["primaryType"], expected["domain"]["verifyingContract"]
+        )
+    current_nonce = expected["message"]["nonce"] if nonce is None else await services.chain.nonce_of(patient, signer)
+    stale = False
+    for candidate in candidates:
+        message = candidate["message"]
+        if any(message[key] != value for key, value in expected["message"].items() if key not in _FREE_FIELDS):
+            continue
+        if not services.typed_data.verify(candidate, raw, signer):
+            continue
+        if message["nonce"] != current_nonce:
+            stale = True
+            continue
+        if message["deadline"] < await services.chain.latest_timestamp():
+            raise bad_request("signature_expired", "the signature's deadline has passed: sign again")
+        return candidate, raw
+    if stale:
+        raise conflict("stale_nonce", "this signature was already used or superseded: sign again")
+    raise bad_request(
+        "invalid_signature",
+        f"the signature does not authorise this {expected['primaryType']}: request the payload from "
+        "/api/signing/typed-data with exactly these parameters and sign it with your wallet",
+    )
+
+
+async def relay(services: Services, patient: str, signer: str, payload: dict[str, Any], signature: bytes) -> TxResult:
+    """Submit a checked payload and wait for it; contract refusals become 4xx errors."""
+    call = _RELAYS[payload["primaryType"]]
+    try:
+        result = await call(
+            services.relayer, patient, payload["message"], signature, services.settings.tx_timeout_seconds
+        )
+    except TransactionReverted as exc:
+        raise revert_to_api_error(exc) from exc
+    await services.signing_payloads.forget(signer, payload)
+    return result
+
+
+def revert_to_api_error(exc: TransactionReverted) -> ApiError:
+    """What a contract refusal means for the client."""
+    name = exc.error_name or "reverted"
+    messages = {
+        "InvalidAccountNonce": (409, "stale_nonce", "the signature's nonce was already used: sign again"),
+        "SignatureExpired": (400, "signature_expired", "the signature's deadline has passed: sign again"),
+        "InvalidSignature": (400, "invalid_signature", "the chain rejected the signature"),
+        "NotRegisteredDoctor": (403, "not_registered_doctor", "the doctor is not registered in the provider registry"),
+        "UnknownRecord": (400, "unknown_record", "a selected record does not exist on chain"),
+        "NoPendingRequest": (409, "no_pending_request", "the doctor has no pending request"),
+        "NoActiveGrant": (409, "no_active_grant", "the doctor has no live grant (expired or revoked)"),
+        "NoPendingExtension": (409, "no_pending_extension", "the doctor has not asked for an extension"),
+        "ExtensionMismatch": (409, "extension_mismatch", "the doctor changed the extension request: sign again"),
+        "ZeroDuration": (400, "invalid_duration", "the duration must be more than zero"),
+        "NoRecordsSelected": (400, "no_records_selected", "select at least one record"),
+    }
+    status, code, message = messages.get(name, (409, "transaction_rejected", f"the chain rejected the action ({name})"))
+    if status == 403:
+        return forbidden(code, message)
+    return ApiError(status, code, message)

@@ -1,0 +1,207 @@
+"""The upload pipeline: check everything, then encrypt, pin, anchor on chain, and only then confirm.
+
+Order matters. Every check that can fail because of the client (size, signatures, nonce, deadline)
+runs before anything is written, so bad input leaves no trace. After that the ciphertext is pinned
+and a `pending` document is stored before the transaction is sent, so a crash at any later point
+leaves a record the reconciler can finish or remove, never one that looks valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..chain.relayer import TransactionReverted, TransactionTimeout
+from ..container import Services
+from ..crypto import Encryptor, derive_kek, new_data_key, wrap_key
+from ..db.records import RecordDoc
+from ..errors import ApiError, bad_request, conflict
+from .relay import revert_to_api_error
+from .signatures import check_key_signature, parse_signature
+from ..chain.typed_data import RECORD_KINDS
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1024 * 1024
+
+
+class AsyncReadable(Protocol):
+    async def read(self, size: int = -1) -> bytes: ...
+
+    async def seek(self, offset: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """Everything a patient sends with a file."""
+
+    patient: str
+    record_type: str
+    name: str
+    content_type: str
+    file: AsyncReadable
+    wallet_signature: str
+    record_signature: str
+    nonce: int
+    deadline: int
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    record: RecordDoc
+    mined: bool
+
+
+def record_aad(patient: str, content_hash: str) -> bytes:
+    """Associated data binding a wrapped data key to its patient and file."""
+    return f"healthledger/record-key/v1|{patient.lower()}|{content_hash.lower()}".encode()
+
+
+async def _hash_and_measure(file: AsyncReadable, limit: int) -> tuple[str, int]:
+    await file.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := await file.read(CHUNK_SIZE):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "file_too_large", f"file exceeds the {limit} byte limit")
+        digest.update(chunk)
+    if size == 0:
+        raise bad_request("empty_file", "the file is empty")
+    return "0x" + digest.hexdigest(), size
+
+
+async def _ciphertext(file: AsyncReadable, data_key: bytes, digest: "hashlib._Hash") -> AsyncIterator[bytes]:
+    """Encrypt the file chunk by chunk (constant memory), hashing the ciphertext on the way."""
+    await file.seek(0)
+    encryptor = Encryptor(data_key)
+    head = encryptor.header_and_iv
+    digest.update(head)
+    yield head
+    while chunk := await file.read(CHUNK_SIZE):
+        out = encryptor.update(chunk)
+        if out:
+            digest.update(out)
+            yield out
+    tail = encryptor.finalize()
+    digest.update(tail)
+    yield tail
+
+
+class UploadPipeline:
+    """Runs one upload end to end."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    async def run(self, request: UploadRequest) -> UploadOutcome:
+        settings = self._s.settings
+        kind = RECORD_KINDS.get(request.record_type)
+        if kind is None:
+            raise bad_request(
+                "invalid_record_type",
+                f"recordType must be one of {', '.join(RECORD_KINDS)}; got {request.record_type!r}",
+            )
+        if request.deadline < await self._s.chain.latest_timestamp():
+            raise bad_request("signature_expired", "the record signature's deadline has passed: sign again")
+        wallet_signature = parse_signature(request.wallet_signature, "walletSignature")
+        record_signature = parse_signature(request.record_signature, "recordSignature")
+        check_key_signature(wallet_signature, request.patient)
+
+        content_hash, size = await _hash_and_measure(request.file, settings.max_upload_bytes)
+        await self._check_record_signature(request, kind, content_hash, record_signature)
+
+        data_key = new_data_key()
+        kek = derive_kek(wallet_signature, request.patient)
+        wrapped = wrap_key(data_key, kek, record_aad(request.patient, content_hash))
+        del kek
+
+        ciphertext_digest = hashlib.sha256()
+        added = await self._s.ipfs.add_stream(_ciphertext(request.file, data_key, ciphertext_digest))
+        del data_key
+        record = RecordDoc(
+            patient=request.patient.lower(),
+            record_type=request.record_type,
+            name=request.name,
+            content_type=request.content_type,
+            cid=added.cid,
+            content_hash=content_hash,
+            ciphertext_hash="0x" + ciphertext_digest.hexdigest(),
+            size=size,
+            ciphertext_size=added.size,
+            wrapped_key=wrapped,
+            record_contract=(await self._s.chain.record_address(request.patient)).lower(),
+        )
+        try:
+            await self._s.records.insert_pending(record)
+        except Exception:
+            await self._forget_ciphertext(added.cid)
+            raise
+        return await self._anchor(record, request, kind, record_signature)
+
+    async def _check_record_signature(
+        self, request: UploadRequest, kind: int, content_hash: str, signature: bytes
+    ) -> None:
+        chain = self._s.chain
+        current_nonce = await chain.nonce_of(request.patient, request.patient)
+        if request.nonce != current_nonce:
+            raise conflict(
+                "stale_nonce",
+                f"the record signature uses nonce {request.nonce} but the current nonce is {current_nonce}: sign again",
+            )
+        payload = await self._s.typed_data.payload(
+            "addRecord",
+            request.patient,
+            request.patient,
+            {"kind": kind, "content_hash": content_hash},
+            nonce=request.nonce,
+            deadline=request.deadline,
+        )
+        if not self._s.typed_data.verify(payload, signature, request.patient):
+            raise bad_request(
+                "invalid_record_signature",
+                "recordSignature does not authorise this file: it must be your EIP-712 AddRecord signature "
+                "over this file's SHA-256, record type, nonce and deadline",
+            )
+
+    async def _anchor(self, record: RecordDoc, request: UploadRequest, kind: int, signature: bytes) -> UploadOutcome:
+        relayer = self._s.relayer
+        try:
+            await relayer.ensure_record_contract(request.patient, timeout=self._s.settings.tx_timeout_seconds)
+            tx_hash = await relayer.send_add_record_by_sig(
+                request.patient, kind, record.content_hash, request.nonce, request.deadline, signature
+            )
+        except TransactionReverted as exc:
+            await self._abandon(record)
+            raise revert_to_api_error(exc) from exc
+        except BaseException:
+            await self._abandon(record)
+            raise
+        await self._s.records.set_tx_hash(record.cid, tx_hash)
+        try:
+            receipt = await relayer.wait_for_receipt(tx_hash, self._s.settings.tx_timeout_seconds)
+        except TransactionTimeout:
+            # Still pending: the reconciler confirms it once mined. Say so rather than fail.
+            log.warning("upload %s: transaction not mined in time; left pending", record.cid)
+            record.tx_hash = tx_hash
+            return UploadOutcome(record=record, mined=False)
+        if receipt["status"] != 1:
+            await self._abandon(record)
+            raise conflict("transaction_failed", "the record transaction failed on chain; nothing was stored")
+        record_id = self._s.chain.record_id_from_receipt(request.patient, receipt)
+        confirmed = await self._s.records.confirm(record.cid, record_id, tx_hash)
+        assert confirmed is not None
+        return UploadOutcome(record=confirmed, mined=True)
+
+    async def _abandon(self, record: RecordDoc) -> None:
+        await self._s.records.delete(record.cid)
+        await self._forget_ciphertext(record.cid)
+
+    async def _forget_ciphertext(self, cid: str) -> None:
+        try:
+            await self._s.ipfs.unpin(cid)
+        except Exception:  # best effort: an unpinned orphan is garbage-collected, a pinned one is harmless
+            log.warning("could not unpin abandoned upload %s", cid)

@@ -1,0 +1,109 @@
+"""chain/deployment.py against a real Anvil: deploy, save/load, verify, ensure_deployed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from healthledger.chain.artifacts import health_record_factory
+from healthledger.chain.client import REGISTRAR_ROLE
+from healthledger.chain.deployment import (
+    Deployment,
+    DeploymentError,
+    deploy,
+    ensure_deployed,
+    load,
+    save,
+    verify,
+    verify_problems,
+)
+from healthledger.devstack.anvil import AnvilNode, DevAccount
+
+
+def test_session_deployment_verifies(anvil: AnvilNode, deployment: Deployment, deployer_account: DevAccount) -> None:
+    assert deployment.chain_id == 31337
+    assert deployment.deployer == deployer_account.address
+    assert deployment.compiler_version == health_record_factory().compiler_version
+    assert len(deployment.tx_hashes) == 1
+    assert verify(deployment, anvil.rpc_url) is deployment
+    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    factory = w3.eth.contract(address=deployment.factory, abi=health_record_factory().abi)
+    assert factory.functions.implementation().call() == deployment.implementation
+    assert factory.functions.hasRole(b"\x00" * 32, deployer_account.address).call()
+    assert factory.functions.hasRole(REGISTRAR_ROLE, deployer_account.address).call()
+    receipt = w3.eth.get_transaction_receipt(deployment.tx_hashes[0])
+    assert receipt["blockNumber"] == deployment.block_number
+    assert receipt["contractAddress"] == deployment.factory
+
+
+def test_deploy_grants_registrar(anvil: AnvilNode, dev_accounts: tuple[DevAccount, ...]) -> None:
+    registrar = dev_accounts[1].address
+    deployment = deploy(anvil.rpc_url, dev_accounts[0].private_key, registrar)
+    assert deployment.registrar == registrar
+    assert len(deployment.tx_hashes) == 2
+    verify(deployment, anvil.rpc_url)
+    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    factory = w3.eth.contract(address=deployment.factory, abi=health_record_factory().abi)
+    assert factory.functions.hasRole(REGISTRAR_ROLE, registrar).call()
+
+
+def test_save_load_roundtrip(tmp_path, deployment: Deployment) -> None:
+    path = save(deployment, tmp_path / "deployments" / "31337.json")
+    assert load(path) == deployment
+    data = json.loads(path.read_text())
+    assert data["factory"] == deployment.factory and data["chain_id"] == 31337
+    assert not list(path.parent.glob(".*.tmp"))  # atomic write left nothing behind
+
+
+def test_verify_reports_mismatches(anvil: AnvilNode, deployment: Deployment) -> None:
+    random_address = Account.create().address
+    elsewhere = deployment.model_copy(update={"factory": random_address})
+    assert "no code at factory" in verify_problems(elsewhere, anvil.rpc_url)[0]
+    wrong_impl = deployment.model_copy(update={"implementation": deployment.factory})
+    assert any("implementation()" in p for p in verify_problems(wrong_impl, anvil.rpc_url))
+    wrong_chain = deployment.model_copy(update={"chain_id": 1})
+    assert "chain" in verify_problems(wrong_chain, anvil.rpc_url)[0]
+    with pytest.raises(DeploymentError) as info:
+        verify(wrong_chain, anvil.rpc_url)
+    assert info.value.problems
+    not_registrar = deployment.model_copy(update={"registrar": random_address})
+    assert any("REGISTRAR_ROLE" in p for p in verify_problems(not_registrar, anvil.rpc_url))
+
+
+def test_verify_compares_runtime_bytecode(anvil: AnvilNode, dev_accounts: tuple[DevAccount, ...]) -> None:
+    """A contract at the recorded address whose code is not the artifact's is caught."""
+    deployment = deploy(anvil.rpc_url, dev_accounts[2].private_key)
+    assert verify_problems(deployment, anvil.rpc_url) == []
+    snapshot = anvil.snapshot()
+    try:
+        w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+        code = bytearray(w3.eth.get_code(deployment.implementation))
+        code[-1] ^= 0xFF  # tamper with one byte of the metadata
+        anvil.rpc("anvil_setCode", [deployment.implementation, "0x" + code.hex()])
+        problems = verify_problems(deployment, anvil.rpc_url)
+        assert problems == ["implementation runtime bytecode differs from the packaged artifact"]
+    finally:
+        anvil.revert(snapshot)
+
+
+def test_ensure_deployed_is_idempotent(tmp_path, anvil: AnvilNode, dev_accounts: tuple[DevAccount, ...]) -> None:
+    path = tmp_path / "31337.json"
+    first, fresh = ensure_deployed(anvil.rpc_url, dev_accounts[3].private_key, path)
+    assert fresh and path.exists()
+    second, fresh_again = ensure_deployed(anvil.rpc_url, dev_accounts[3].private_key, path)
+    assert not fresh_again and second == first
+    path.write_text(path.read_text().replace(first.factory, Account.create().address))  # stale file
+    third, redeployed = ensure_deployed(anvil.rpc_url, dev_accounts[3].private_key, path)
+    assert redeployed and third.factory != first.factory and load(path) == third
+
+
+def test_deployment_model_validates_addresses(deployment: Deployment) -> None:
+    data = deployment.model_dump()
+    data["factory"] = data["factory"].lower()
+    assert Deployment.model_validate(data).factory == deployment.factory  # checksummed again
+    data["factory"] = "0x1234"
+    with pytest.raises(ValueError):
+        Deployment.model_validate(data)

@@ -1,0 +1,76 @@
+"""A restarted service finishes or cleans up uploads left pending."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from healthledger.container import build_services
+from healthledger.crypto import encrypt_bytes, new_data_key
+from healthledger.db.records import RecordDoc
+from healthledger.services.reconcile import reconcile_pending
+
+from .support.records import upload
+from .support.wallet import Wallet
+
+
+async def _pin(services, data: bytes) -> str:
+    async def chunks():
+        yield data
+
+    return (await services.ipfs.add_stream(chunks())).cid
+
+
+def _pending_doc(patient: str, cid: str, created_at: datetime, tx_hash: str | None = None) -> RecordDoc:
+    return RecordDoc(
+        patient=patient.lower(),
+        record_type="report",
+        name="interrupted",
+        content_type="application/pdf",
+        cid=cid,
+        content_hash="0x" + hashlib.sha256(cid.encode()).hexdigest(),
+        ciphertext_hash="0x" + "00" * 32,
+        size=1,
+        ciphertext_size=1,
+        wrapped_key="hlkw1.unused",
+        record_contract="0x" + "00" * 20,
+        tx_hash=tx_hash,
+        created_at=created_at,
+    )
+
+
+@pytest.mark.asyncio
+async def test_reconcile_confirms_mined_and_removes_abandoned(client: httpx.Client, api_settings) -> None:
+    wallet = Wallet.random()
+    wallet.login(client)
+    finished = upload(client, wallet, os.urandom(200)).json()
+
+    services = await build_services(api_settings)
+    try:
+        # 1. Mined while the service was down: its document still says pending.
+        await services.db["records"].update_one(
+            {"cid": finished["cid"]}, {"$set": {"state": "pending", "record_id": None, "confirmed_at": None}}
+        )
+        # 2. Pinned, never sent, and older than the grace period: abandoned.
+        abandoned_cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()))
+        old = datetime.now(UTC) - timedelta(hours=1)
+        await services.records.insert_pending(_pending_doc(wallet.address, abandoned_cid, old))
+        # 3. Fresh and never sent: may still be in flight in another process, left alone.
+        fresh_cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()))
+        await services.records.insert_pending(_pending_doc(wallet.address, fresh_cid, datetime.now(UTC)))
+
+        report = await reconcile_pending(services, grace_seconds=600)
+
+        assert (report.confirmed, report.removed, report.still_pending) == (1, 1, 1)
+        confirmed = await services.records.get_by_cid(finished["cid"])
+        assert confirmed.state == "confirmed" and confirmed.record_id == finished["record_id"]
+        assert await services.records.get_by_cid(abandoned_cid) is None
+        assert not await services.ipfs.has(abandoned_cid)
+        assert (await services.records.get_by_cid(fresh_cid)).state == "pending"
+    finally:
+        await services.db["records"].delete_many({"patient": wallet.address.lower(), "state": "pending"})
+        await services.close()

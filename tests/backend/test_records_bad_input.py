@@ -1,0 +1,181 @@
+"""Bad input gets a clear 4xx JSON error and writes nothing: no metadata, no on-chain record."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+
+import httpx
+import jwt
+import pytest
+from pymongo import MongoClient
+from pymongo.collection import Collection
+
+from tests.backend.fixtures.api import ApiServer
+
+from .support.records import upload
+from .support.wallet import Wallet
+
+
+@pytest.fixture
+def records_collection(api_server: ApiServer) -> Iterator[Collection]:
+    with MongoClient(api_server.settings.mongodb_uri, serverSelectionTimeoutMS=5000) as mongo:
+        yield mongo[api_server.settings.mongodb_database]["records"]
+
+
+@pytest.fixture
+def patient_wallet(client: httpx.Client) -> Wallet:
+    wallet = Wallet.random()
+    wallet.login(client)
+    return wallet
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    return error
+
+
+def assert_nothing_written(records: Collection, wallet: Wallet) -> None:
+    assert records.count_documents({"patient": wallet.address.lower()}) == 0
+
+
+def test_unknown_record_type(client, patient_wallet, records_collection) -> None:
+    response = upload(client, patient_wallet, b"data", overrides={"recordType": "xray"})
+    assert_error(response, 400, "invalid_record_type")
+    assert_nothing_written(records_collection, patient_wallet)
+
+
+def test_empty_file(client, patient_wallet, records_collection) -> None:
+    assert_error(upload(client, patient_wallet, b""), 400, "empty_file")
+    assert_nothing_written(records_collection, patient_wallet)
+
+
+def test_oversized_file(client, patient_wallet, records_collection, api_server: ApiServer) -> None:
+    too_big = os.urandom(api_server.settings.max_upload_bytes + 1)
+    assert_error(upload(client, patient_wallet, too_big), 413, "file_too_large")
+    assert_nothing_written(records_collection, patient_wallet)
+
+
+@pytest.mark.parametrize("field", ["walletSignature", "recordSignature"])
+def test_malformed_signature(client, patient_wallet, records_collection, field: str) -> None:
+    assert_error(upload(client, patient_wallet, b"data", overrides={field: "0x1234"}), 400, "malformed_signature")
+    assert_nothing_written(records_collection, patient_wallet)
+
+
+def test_wallet_signature_from_another_wallet(client, patient_wallet, records_collection) -> None:
+    stranger = Wallet.random()
+    response = upload(client, patient_wallet, b"data", overrides={"walletSignature": stranger.key_signature(client)})
+    assert_error(response, 400, "invalid_wallet_signature")
+    assert_nothing_written(records_collection, patient_wallet)
+
+
+def test_record_signature_for_other_content(client, patient_wallet, records_collection) -> None:
+    other_hash = "0x" + hashlib.sha256(b"other file").hexdigest()
+    payload = patient_wallet.typed_data(client, "addRecord", {"recordType": "report", "contentHash": other_hash})
+    response = upload(
+        client,
+        patient_wallet,
+        b"this file",
+        overrides={
+            "recordSignature": patient_wallet.sign_typed_data(payload),
+            "nonce": str(payload["message"]["nonce"]),
+            "deadline": str(payload["message"]["deadline"]),
+        },
+    )
+    assert_error(response, 400, "invalid_record_signature")
+    assert_nothing_written(records_collection, patient_wallet)
+
+
+def test_record_signature_by_another_wallet(client, patient_wallet, records_collection) -> None:
+    content = b"data"
+    payload = patient_wallet.typed_data(
+        client, "addRecord", {"recordType": "report", "contentHash": "0x" + hashlib.sha256(content).hexdigest()}
+    )
+    forged = Wallet.random().sign_typed_data(payload)
+    response = upload(client, patient_wallet, content, overrides={"recordSignature": forged})
+    assert_error(response, 400, "invalid_record_signature")
+    assert_nothing_written(records_collection, patient_wallet)
+
+
+def test_expired_deadline(client, patient_wallet, records_collection, anvil) -> None:
+    content = b"data"
+    payload = patient_wallet.typed_data(
+        client, "addRecord", {"recordType": "report", "contentHash": "0x" + hashlib.sha256(content).hexdigest()}
+    )
+    payload["message"]["deadline"] = anvil.latest_timestamp() - 1
+    response = upload(
+        client,
+        patient_wallet,
+        content,
+        overrides={
+            "recordSignature": patient_wallet.sign_typed_data(payload),
+            "deadline": str(payload["message"]["deadline"]),
+        },
+    )
+    assert_error(response, 400, "signature_expired")
+    assert_nothing_written(records_collection, patient_wallet)
+
+
+def test_replayed_nonce(client, patient_wallet, records_collection) -> None:
+    content = os.urandom(100)
+    payload = patient_wallet.typed_data(
+        client, "addRecord", {"recordType": "report", "contentHash": "0x" + hashlib.sha256(content).hexdigest()}
+    )
+    fields = {
+        "recordSignature": patient_wallet.sign_typed_data(payload),
+        "nonce": str(payload["message"]["nonce"]),
+        "deadline": str(payload["message"]["deadline"]),
+    }
+    assert upload(client, patient_wallet, content, overrides=fields).status_code == 201
+    assert_error(upload(client, patient_wallet, content, overrides=fields), 409, "stale_nonce")
+    assert records_collection.count_documents({"patient": patient_wallet.address.lower()}) == 1
+
+
+def test_missing_and_forged_tokens(client, api_server: ApiServer) -> None:
+    assert_error(client.get("/api/medical-records/patient-records"), 401, "missing_token")
+    forged = jwt.encode(
+        {"iss": "healthledger", "sub": Wallet.random().address, "role": "patient", "typ": "access",
+         "iat": int(time.time()), "exp": int(time.time()) + 60, "jti": "x"},
+        "not-the-server-secret-but-long-enough-to-pass",
+        algorithm="HS256",
+    )
+    headers = {"Authorization": f"Bearer {forged}"}
+    assert_error(client.get("/api/medical-records/patient-records", headers=headers), 401, "invalid_token")
+
+
+def test_expired_token(client, api_server: ApiServer) -> None:
+    secret = api_server.settings.jwt_secret.get_secret_value()
+    expired = jwt.encode(
+        {"iss": "healthledger", "sub": Wallet.random().address, "role": "patient", "typ": "access",
+         "iat": int(time.time()) - 120, "exp": int(time.time()) - 60, "jti": "x"},
+        secret,
+        algorithm="HS256",
+    )
+    response = client.get("/api/medical-records/patient-records", headers={"Authorization": f"Bearer {expired}"})
+    error = assert_error(response, 401, "invalid_token")
+    assert "expired" in error["message"]
+
+
+def test_another_patients_cid_unknown_cid_and_garbage(client, patient_wallet) -> None:
+    owner = Wallet.random()
+    owner.login(client)
+    record = upload(client, owner, os.urandom(64)).json()
+    headers = {**patient_wallet.headers, "X-Wallet-Signature": patient_wallet.key_signature(client)}
+    assert_error(client.get(f"/api/medical-records/view/{record['cid']}", headers=headers), 403, "not_allowed")
+    assert_error(client.get(f"/api/medical-records/verify/{record['cid']}", headers=headers), 403, "not_allowed")
+    unknown = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+    assert_error(client.get(f"/api/medical-records/view/{unknown}", headers=headers), 404, "record_not_found")
+    assert_error(client.get("/api/medical-records/view/not-a-cid!", headers=headers), 400, "invalid_cid")
+
+
+def test_view_with_wrong_key_signature(client, patient_wallet) -> None:
+    record = upload(client, patient_wallet, os.urandom(64)).json()
+    headers = {**patient_wallet.headers, "X-Wallet-Signature": Wallet.random().key_signature(client)}
+    assert_error(client.get(f"/api/medical-records/view/{record['cid']}", headers=headers), 400, "invalid_wallet_signature")
+    headers = {**patient_wallet.headers}
+    assert_error(client.get(f"/api/medical-records/view/{record['cid']}", headers=headers), 400, "missing_wallet_signature")

@@ -1,0 +1,89 @@
+"""Signing payloads for any client, and the dependency status endpoint."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+from healthledger.crypto import KEY_DERIVATION_MESSAGE
+
+from .support.wallet import Wallet
+
+
+@pytest.fixture
+def patient_wallet(client: httpx.Client) -> Wallet:
+    wallet = Wallet.random()
+    wallet.login(client)
+    return wallet
+
+
+def test_key_derivation_message(client: httpx.Client) -> None:
+    body = client.get("/api/signing/key-derivation-message").json()
+    assert body["message"] == KEY_DERIVATION_MESSAGE
+    assert body["method"] == "personal_sign"
+    assert body["version"].endswith("v1")
+
+
+def test_typed_data_payloads_are_complete_and_signable(client: httpx.Client, patient_wallet: Wallet, deployment) -> None:
+    doctor = Wallet.random().address
+    cases = {
+        "addRecord": ({"recordType": "bill", "contentHash": "0x" + "11" * 32}, "AddRecord"),
+        "approveAccess": ({"doctor": doctor, "recordIds": [0, 2], "duration": 86400}, "ApproveAccess"),
+        "revokeAccess": ({"doctor": doctor}, "RevokeAccess"),
+    }
+    for action, (params, primary_type) in cases.items():
+        payload = patient_wallet.typed_data(client, action, params)
+        assert payload["primaryType"] == primary_type
+        assert payload["domain"]["chainId"] == 31337
+        assert payload["domain"]["name"] == "HealthRecord"
+        assert payload["message"]["nonce"] == 0
+        assert payload["message"]["deadline"] > 0
+        signature = patient_wallet.sign_typed_data(payload)
+        assert Account.recover_message(encode_typed_data(full_message=payload), signature=signature) == patient_wallet.address
+    revoke_some = patient_wallet.typed_data(client, "revokeAccess", {"doctor": doctor, "recordIds": [1]})
+    assert revoke_some["primaryType"] == "RevokeRecords"
+    assert revoke_some["message"]["recordIds"] == [1]
+
+
+@pytest.mark.parametrize(
+    ("action", "params", "code"),
+    [
+        ("launchRocket", {}, "unknown_action"),
+        ("addRecord", {"recordType": "xray", "contentHash": "0x" + "11" * 32}, "invalid_record_type"),
+        ("addRecord", {"recordType": "bill", "contentHash": "0x1234"}, "invalid_params"),
+        ("approveAccess", {"doctor": "nobody", "recordIds": [0], "duration": 60}, "invalid_params"),
+        ("approveAccess", {"doctor": "0x" + "22" * 20, "recordIds": [], "duration": 60}, "invalid_params"),
+        ("approveAccess", {"doctor": "0x" + "22" * 20, "recordIds": [0], "duration": 0}, "invalid_params"),
+    ],
+)
+def test_typed_data_bad_params(client: httpx.Client, patient_wallet: Wallet, action, params, code) -> None:
+    response = client.post(
+        "/api/signing/typed-data", json={"action": action, "params": params}, headers=patient_wallet.headers
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
+
+
+def test_status_reports_every_dependency(client: httpx.Client, deployment) -> None:
+    body = client.get("/api/system/status").json()
+    assert body["status"] == "ok"
+    deps = body["dependencies"]
+    assert set(deps) == {"mongodb", "ipfs", "chain", "relayer"}
+    assert all(dep["state"] == "ok" and dep["latency_ms"] >= 0 for dep in deps.values())
+    assert deps["chain"]["chain_id"] == 31337
+    assert deps["chain"]["factory_address"] == deployment.factory
+    assert deps["relayer"]["funded"] is True
+
+
+def test_openapi_docs_are_served(client: httpx.Client) -> None:
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/api/medical-records/upload" in paths
+
+
+def test_unknown_route_is_json(client: httpx.Client) -> None:
+    response = client.get("/api/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
