@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from .api import auth, records, signing, system
+from .api import access, auth, records, signing, system
 from .container import build_services
 from .errors import install_error_handlers
 from .services.reconcile import reconcile_pending
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (auth, signing, records, system):
+    for module in (auth, signing, records, access, system):
         app.include_router(module.router)
     _serve_frontend(app, settings)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -13,9 +13,11 @@ from .auth.siwe_login import SiweLogin
 from .auth.tokens import TokenService
 from .chain.client import ChainClient
 from .chain.relayer import Relayer
+from .db.access import AccessRequestStore, GrantKeyStore
 from .db.auth_store import NonceStore, RefreshTokenStore
 from .db.mongo import connect, ensure_indexes
 from .db.records import RecordStore
+from .db.signing_payloads import SigningPayloadStore
 from .services.typed_data_factory import TypedDataFactory
 from .settings import Settings
 from .storage.ipfs import IpfsClient
@@ -37,11 +39,31 @@ class Services:
     chain: ChainClient
     relayer: Relayer
     typed_data: TypedDataFactory
+    access_requests: AccessRequestStore
+    grant_keys: GrantKeyStore
+    signing_payloads: SigningPayloadStore
+    grant_key: bytes = field(repr=False)
 
     async def close(self) -> None:
         await self.ipfs.aclose()
         await self.chain.aclose()
         await self.mongo.close()
+
+
+def _grant_key(settings: Settings) -> bytes:
+    """The key that wraps data keys shared with doctors (32 bytes from GRANT_KEY's 64 hex digits)."""
+    text = settings.grant_key.get_secret_value()
+    if not text:
+        # Grants made now become unreadable after a restart; fine for throwaway runs only.
+        log.warning("GRANT_KEY not set: using a random per-process key")
+        return secrets.token_bytes(32)
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise RuntimeError("GRANT_KEY must be 64 hex characters (32 bytes)")
+    return key
 
 
 async def build_services(settings: Settings) -> Services:
@@ -79,4 +101,8 @@ async def build_services(settings: Settings) -> Services:
         chain=chain,
         relayer=relayer,
         typed_data=TypedDataFactory(chain, chain_id, settings.signature_ttl_seconds),
+        access_requests=AccessRequestStore(db),
+        grant_keys=GrantKeyStore(db),
+        signing_payloads=SigningPayloadStore(db),
+        grant_key=_grant_key(settings),
     )

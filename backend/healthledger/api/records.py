@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ..db.records import RecordDoc
 from ..errors import ApiError, bad_request, forbidden, not_found
 from ..storage.ipfs import validate_cid
+from ..services.access import grant_key_source, require_doctor_can_read
 from ..services.integrity import RecordIntegrity, patient_key_source
 from ..services.upload import UploadPipeline, UploadRequest
 from .deps import CallerDep, PatientDep, ServicesDep
@@ -71,7 +72,19 @@ async def _readable_record(services, caller, cid: str) -> RecordDoc:
         raise not_found("record_not_found", "no record with this CID")
     if caller.role == "patient" and record.patient == caller.address.lower():
         return record
+    if caller.role == "doctor":
+        await require_doctor_can_read(services, caller.address, record)
+        return record
     raise forbidden("not_allowed", "this record is not yours, and it was not shared with you")
+
+
+def _key_source(services, caller, record: RecordDoc, wallet_signature: str | None):
+    """Patients unlock with their key-derivation signature; doctors through their grant."""
+    if caller.role == "doctor":
+        return grant_key_source(services, caller.address)
+    if not wallet_signature:
+        raise bad_request("missing_wallet_signature", "send your key-derivation signature in X-Wallet-Signature")
+    return patient_key_source(wallet_signature)
 
 
 @router.get(
@@ -86,9 +99,7 @@ async def view(
     x_wallet_signature: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     record = await _readable_record(services, caller, cid)
-    if not x_wallet_signature:
-        raise bad_request("missing_wallet_signature", "send your key-derivation signature in X-Wallet-Signature")
-    chunks = await RecordIntegrity(services).open(record, patient_key_source(x_wallet_signature))
+    chunks = await RecordIntegrity(services).open(record, _key_source(services, caller, record, x_wallet_signature))
     filename = quote(record.name)
     return StreamingResponse(
         chunks,
@@ -112,9 +123,9 @@ async def verify(
 ) -> dict[str, Any]:
     record = await _readable_record(services, caller, cid)
     integrity = RecordIntegrity(services)
-    if x_wallet_signature:
+    if x_wallet_signature or caller.role == "doctor":
         try:
-            result = await integrity.check_with_key(record, patient_key_source(x_wallet_signature))
+            result = await integrity.check_with_key(record, _key_source(services, caller, record, x_wallet_signature))
         except ApiError as exc:
             if exc.status != 409:
                 raise

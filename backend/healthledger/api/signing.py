@@ -30,4 +30,7 @@ async def key_derivation_message() -> dict[str, Any]:
 
 @router.post("/typed-data", summary="A complete EIP-712 payload for eth_signTypedData_v4")
 async def typed_data(body: TypedDataRequest, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
-    return await services.typed_data.for_action(caller.address, caller.role, body.action, body.params)
+    payload = await services.typed_data.for_action(caller.address, caller.role, body.action, body.params)
+    # Remembered so endpoints that receive only a signature can check it against what was issued.
+    await services.signing_payloads.remember(caller.address, payload)
+    return payload

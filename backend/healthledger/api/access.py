@@ -1,0 +1,119 @@
+"""Doctor access workflow: request, respond (approve chosen records for a time, or deny), revoke, extend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ..services.access import AccessService, days_to_seconds
+from ..services.authorized import authorized_from_chain, authorized_from_database
+from .deps import DoctorDep, PatientDep, ServicesDep
+
+router = APIRouter(prefix="/api/access-requests", tags=["access"])
+
+
+class SignedBody(BaseModel):
+    signature: str = Field(description="EIP-712 signature of the payload from /api/signing/typed-data")
+    nonce: int | None = Field(default=None, ge=0, description="Optional: the nonce that was signed")
+    deadline: int | None = Field(default=None, ge=0, description="Optional: the deadline that was signed")
+
+
+class DoctorRequestBody(SignedBody):
+    patientAddress: str
+    requestReason: str = Field(max_length=2000)
+
+
+class RespondBody(BaseModel):
+    requestId: str
+    action: str = Field(description="approve | deny")
+    selectedRecords: list[int] = Field(default_factory=list)
+    accessDuration: float | None = Field(default=None, description="Days")
+    walletSignature: str | None = Field(default=None, description="Key-derivation signature (approve only)")
+    approvalSignature: str
+    nonce: int | None = Field(default=None, ge=0)
+    deadline: int | None = Field(default=None, ge=0)
+
+
+class RevokeBody(SignedBody):
+    doctorAddress: str
+    recordIds: list[int] | None = None
+
+
+class ExtendBody(SignedBody):
+    patientAddress: str
+    extraDays: float | None = Field(default=None, description="Days to add (or extraSeconds)")
+    extraSeconds: int | None = Field(default=None, gt=0)
+
+
+class ApproveExtensionBody(SignedBody):
+    doctorAddress: str
+
+
+@router.post("/doctor/request", status_code=201, summary="Ask a patient for access (registered doctors)")
+async def doctor_request(body: DoctorRequestBody, caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
+    request = await AccessService(services).request_access(
+        caller.address, body.patientAddress, body.requestReason, body.signature, body.nonce, body.deadline
+    )
+    return request.public()
+
+
+@router.get("/doctor/requests", summary="Your requests and their state (doctors)")
+async def doctor_requests(caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
+    requests = await services.access_requests.for_doctor(caller.address.lower())
+    return {"requests": [request.public() for request in requests]}
+
+
+@router.post("/doctor/extend", summary="Ask for more time on a live grant (doctors)")
+async def doctor_extend(body: ExtendBody, caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
+    extra = body.extraSeconds if body.extraSeconds is not None else days_to_seconds(body.extraDays, "extraDays")
+    return await AccessService(services).request_extension(
+        caller.address, body.patientAddress, extra, body.signature, body.nonce, body.deadline
+    )
+
+
+@router.get("/doctor/authorized-records", summary="Records shared with you, as the database knows them")
+async def authorized_records(caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
+    return await authorized_from_database(services, caller.address)
+
+
+@router.get("/doctor/blockchain-authorized-records", summary="Records shared with you, read from the chain")
+async def blockchain_authorized_records(caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
+    return await authorized_from_chain(services, caller.address)
+
+
+@router.get("/patient/requests", summary="Pending requests for your records (patients)")
+async def patient_requests(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
+    return {"requests": await AccessService(services).pending_requests(caller.address)}
+
+
+@router.post("/patient/respond", summary="Approve chosen records for a time, or deny (patients)")
+async def patient_respond(body: RespondBody, caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
+    return await AccessService(services).respond(
+        caller.address,
+        body.requestId,
+        body.action,
+        body.selectedRecords,
+        body.accessDuration,
+        body.walletSignature,
+        body.approvalSignature,
+        body.nonce,
+        body.deadline,
+    )
+
+
+@router.post("/patient/revoke", summary="Withdraw a doctor's access to some or all records (patients)")
+async def patient_revoke(body: RevokeBody, caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
+    return await AccessService(services).revoke(
+        caller.address, body.doctorAddress, body.recordIds, body.signature, body.nonce, body.deadline
+    )
+
+
+@router.post("/patient/approve-extension", summary="Accept a doctor's extension request (patients)")
+async def patient_approve_extension(
+    body: ApproveExtensionBody, caller: PatientDep, services: ServicesDep
+) -> dict[str, Any]:
+    return await AccessService(services).approve_extension(
+        caller.address, body.doctorAddress, body.signature, body.nonce, body.deadline
+    )

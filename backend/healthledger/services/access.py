@@ -1,0 +1,265 @@
+"""Doctor access: requests, approvals of chosen records for a time, denial, revocation, extension.
+
+The chain is the source of truth for who may read what. This module checks signatures, relays
+them, and keeps the off-chain halves in step: the request reason, and the records' data keys
+re-wrapped for the grant under the server's grant key (never under anything in the database).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import is_address, to_checksum_address
+
+from ..container import Services
+from ..crypto import IntegrityError, derive_kek, unwrap_key, wrap_key
+from ..db.access import AccessRequest, GrantKey
+from ..db.records import RecordDoc
+from ..errors import bad_request, conflict, forbidden, not_found
+from .relay import find_signed_payload, relay
+from .signatures import check_key_signature, parse_signature
+from .upload import record_aad
+
+SECONDS_PER_DAY = 86400
+MAX_REASON_LENGTH = 500
+
+
+def grant_aad(patient: str, doctor: str, cid: str) -> bytes:
+    """Associated data binding a grant-wrapped key to its patient, doctor and record."""
+    return f"healthledger/grant-key/v1|{patient.lower()}|{doctor.lower()}|{cid}".encode()
+
+
+def checksum(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise bad_request("invalid_address", f"{field} is not an Ethereum address")
+    return to_checksum_address(value)
+
+
+def days_to_seconds(days: Any, field: str) -> int:
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 < days <= 3650:
+        raise bad_request("invalid_duration", f"{field} must be a number of days between 0 and 3650")
+    return max(1, round(days * SECONDS_PER_DAY))
+
+
+class AccessService:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    # ---------------------------------------------------------------- doctor side
+
+    async def request_access(
+        self, doctor: str, patient: str, reason: str, signature: str, nonce: int | None, deadline: int | None
+    ) -> AccessRequest:
+        await self._require_registered(doctor)
+        patient = checksum(patient, "patientAddress")
+        reason = (reason or "").strip()
+        if not reason or len(reason) > MAX_REASON_LENGTH:
+            raise bad_request("invalid_reason", f"requestReason must be 1 to {MAX_REASON_LENGTH} characters")
+        if patient == doctor:
+            raise bad_request("invalid_address", "you cannot request access to your own records")
+        payload, raw = await find_signed_payload(
+            self._s, action="requestAccess", patient=patient, signer=doctor, fields={"doctor": doctor},
+            signature=signature, nonce=nonce, deadline=deadline,
+        )
+        await self._s.relayer.ensure_record_contract(patient, timeout=self._s.settings.tx_timeout_seconds)
+        result = await relay(self._s, patient, doctor, payload, raw)
+        return await self._s.access_requests.add(
+            AccessRequest(patient=patient.lower(), doctor=doctor.lower(), reason=reason, tx_hash=result.tx_hash)
+        )
+
+    async def request_extension(
+        self, doctor: str, patient: str, extra_seconds: int, signature: str, nonce: int | None, deadline: int | None
+    ) -> dict[str, Any]:
+        await self._require_registered(doctor)
+        patient = checksum(patient, "patientAddress")
+        payload, raw = await find_signed_payload(
+            self._s, action="requestExtension", patient=patient, signer=doctor,
+            fields={"doctor": doctor, "extra": extra_seconds}, signature=signature, nonce=nonce, deadline=deadline,
+        )
+        result = await relay(self._s, patient, doctor, payload, raw)
+        return {"patient": patient, "extra_seconds": extra_seconds, "tx_hash": result.tx_hash}
+
+    # ---------------------------------------------------------------- patient side
+
+    async def pending_requests(self, patient: str) -> list[dict[str, Any]]:
+        requests = await self._s.access_requests.pending_for_patient(patient.lower())
+        rows = []
+        for request in requests:
+            profile = await self._s.db["profiles"].find_one({"address": request.doctor})
+            rows.append(
+                {
+                    **request.public(),
+                    "doctor_name": profile.get("name") if profile else None,
+                    "doctor_registered": await self._s.chain.is_doctor(request.doctor),
+                }
+            )
+        return rows
+
+    async def respond(
+        self,
+        patient: str,
+        request_id: str,
+        action: str,
+        record_ids: list[int],
+        access_days: Any,
+        wallet_signature: str | None,
+        approval_signature: str,
+        nonce: int | None,
+        deadline: int | None,
+    ) -> dict[str, Any]:
+        request = await self._s.access_requests.get(request_id)
+        if request is None or request.patient != patient.lower():
+            raise not_found("request_not_found", "no such access request for your records")
+        if request.state != "pending":
+            raise conflict("request_closed", f"this request was already {request.state}")
+        doctor = to_checksum_address(request.doctor)
+        if action == "deny":
+            payload, raw = await find_signed_payload(
+                self._s, action="denyAccess", patient=patient, signer=patient, fields={"doctor": doctor},
+                signature=approval_signature, nonce=nonce, deadline=deadline,
+            )
+            result = await relay(self._s, patient, patient, payload, raw)
+            await self._s.access_requests.set_state(request_id, "denied")
+            return {"request_id": request_id, "state": "denied", "tx_hash": result.tx_hash}
+        if action != "approve":
+            raise bad_request("invalid_action", "action must be 'approve' or 'deny'")
+        duration = days_to_seconds(access_days, "accessDuration")
+        records = await self._selected_records(patient, record_ids)
+        # Everything that can fail for the client is checked before the chain is touched.
+        data_keys = self._unwrap_all(patient, records, wallet_signature)
+        payload, raw = await find_signed_payload(
+            self._s, action="approveAccess", patient=patient, signer=patient,
+            fields={"doctor": doctor, "duration": duration, "record_ids": record_ids},
+            signature=approval_signature, nonce=nonce, deadline=deadline,
+        )
+        result = await relay(self._s, patient, patient, payload, raw)
+        grant = await self._s.chain.get_grant(patient, doctor)
+        grant_key = self._s.grant_key
+        keys = [
+            GrantKey(
+                patient=patient.lower(),
+                doctor=doctor.lower(),
+                cid=record.cid,
+                record_id=record.record_id,
+                wrapped_key=wrap_key(data_keys[record.cid], grant_key, grant_aad(patient, doctor, record.cid)),
+                expires_at=grant.expires_at,
+            )
+            for record in records
+        ]
+        await self._s.grant_keys.replace_grant(patient.lower(), doctor.lower(), keys)
+        await self._s.access_requests.set_state(request_id, "approved")
+        return {
+            "request_id": request_id,
+            "state": "approved",
+            "doctor": doctor,
+            "record_ids": sorted({record.record_id for record in records}),
+            "expires_at": grant.expires_at,
+            "tx_hash": result.tx_hash,
+        }
+
+    async def revoke(
+        self, patient: str, doctor: Any, record_ids: list[int] | None, signature: str, nonce: int | None,
+        deadline: int | None,
+    ) -> dict[str, Any]:
+        doctor = checksum(doctor, "doctorAddress")
+        if record_ids is not None:
+            _check_ids(record_ids)
+            action, fields = "revokeRecords", {"doctor": doctor, "record_ids": record_ids}
+        else:
+            action, fields = "revokeAccess", {"doctor": doctor}
+        payload, raw = await find_signed_payload(
+            self._s, action=action, patient=patient, signer=patient, fields=fields, signature=signature,
+            nonce=nonce, deadline=deadline,
+        )
+        result = await relay(self._s, patient, patient, payload, raw)
+        removed = await self._s.grant_keys.revoke(patient.lower(), doctor.lower(), record_ids)
+        return {"doctor": doctor, "record_ids": record_ids, "keys_removed": removed, "tx_hash": result.tx_hash}
+
+    async def approve_extension(
+        self, patient: str, doctor: Any, signature: str, nonce: int | None, deadline: int | None
+    ) -> dict[str, Any]:
+        doctor = checksum(doctor, "doctorAddress")
+        grant = await self._s.chain.get_grant(patient, doctor)
+        if grant.pending_extension == 0:
+            raise conflict("no_pending_extension", "the doctor has not asked for an extension")
+        payload, raw = await find_signed_payload(
+            self._s, action="approveExtension", patient=patient, signer=patient,
+            fields={"doctor": doctor, "extra": grant.pending_extension}, signature=signature, nonce=nonce,
+            deadline=deadline,
+        )
+        result = await relay(self._s, patient, patient, payload, raw)
+        updated = await self._s.chain.get_grant(patient, doctor)
+        await self._s.grant_keys.set_expiry(patient.lower(), doctor.lower(), updated.expires_at)
+        return {"doctor": doctor, "expires_at": updated.expires_at, "tx_hash": result.tx_hash}
+
+    # ---------------------------------------------------------------- helpers
+
+    async def _require_registered(self, doctor: str) -> None:
+        if not await self._s.chain.is_doctor(doctor):
+            raise forbidden("not_registered_doctor", "your address is not in the provider registry")
+
+    async def _selected_records(self, patient: str, record_ids: list[int]) -> list[RecordDoc]:
+        _check_ids(record_ids)
+        by_id = {
+            record.record_id: record
+            for record in await self._s.records.list_for_patient(patient)
+            if record.state == "confirmed"
+        }
+        unknown = [record_id for record_id in record_ids if record_id not in by_id]
+        if unknown:
+            raise bad_request("unknown_record", f"no confirmed record with id {unknown[0]} among your records")
+        return [by_id[record_id] for record_id in dict.fromkeys(record_ids)]
+
+    def _unwrap_all(self, patient: str, records: list[RecordDoc], wallet_signature: str | None) -> dict[str, bytes]:
+        if not wallet_signature:
+            raise bad_request("missing_wallet_signature", "walletSignature (your key-derivation signature) is required")
+        signature = parse_signature(wallet_signature, "walletSignature")
+        check_key_signature(signature, patient)
+        kek = derive_kek(signature, patient)
+        keys = {}
+        for record in records:
+            try:
+                keys[record.cid] = unwrap_key(record.wrapped_key, kek, record_aad(patient, record.content_hash))
+            except IntegrityError as exc:
+                raise conflict(
+                    "integrity_mismatch", f"record {record.record_id}'s stored key does not authenticate"
+                ) from exc
+        return keys
+
+
+def _check_ids(record_ids: Any) -> None:
+    valid = isinstance(record_ids, list) and record_ids and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in record_ids
+    )
+    if not valid:
+        raise bad_request("invalid_records", "select at least one record (a list of record ids)")
+
+
+def grant_key_source(services: Services, doctor: str):
+    """Data keys for a doctor: unwrapped from the grant copy with the server's grant key."""
+
+    async def source(record: RecordDoc) -> bytes:
+        grant = await services.grant_keys.get(doctor.lower(), record.cid)
+        if grant is None:
+            raise forbidden("not_allowed", "this record is not shared with you")
+        try:
+            return unwrap_key(grant.wrapped_key, services.grant_key, grant_aad(record.patient, doctor, record.cid))
+        except IntegrityError as exc:
+            raise conflict(
+                "integrity_mismatch", "the shared key for this record does not authenticate", mismatched=["database"]
+            ) from exc
+
+    return source
+
+
+async def require_doctor_can_read(services: Services, doctor: str, record: RecordDoc) -> None:
+    """The chain decides, at this moment: registered, and `canRead` true for this record."""
+    if not await services.chain.is_doctor(doctor):
+        raise forbidden("not_registered_doctor", "your address is no longer in the provider registry")
+    if record.state != "confirmed" or record.record_id is None:
+        raise forbidden("not_allowed", "this record is not shared with you")
+    if not await services.chain.can_read(record.patient, doctor, record.record_id):
+        raise forbidden(
+            "access_denied",
+            "you have no live approval for this record (it expired, was revoked, or was never granted)",
+        )

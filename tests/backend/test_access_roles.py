@@ -1,0 +1,152 @@
+"""Role checks on every access endpoint, and forged or replayed signatures: 4xx, nothing written."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from pymongo import MongoClient
+
+from .support import access
+from .support.records import upload
+from .support.wallet import Wallet
+
+DOCTOR_ENDPOINTS = [
+    ("POST", "/api/access-requests/doctor/request"),
+    ("GET", "/api/access-requests/doctor/requests"),
+    ("POST", "/api/access-requests/doctor/extend"),
+    ("GET", "/api/access-requests/doctor/authorized-records"),
+    ("GET", "/api/access-requests/doctor/blockchain-authorized-records"),
+]
+PATIENT_ENDPOINTS = [
+    ("GET", "/api/access-requests/patient/requests"),
+    ("POST", "/api/access-requests/patient/respond"),
+    ("POST", "/api/access-requests/patient/revoke"),
+    ("POST", "/api/access-requests/patient/approve-extension"),
+    ("POST", "/api/medical-records/upload"),
+    ("GET", "/api/medical-records/patient-records"),
+]
+
+
+@pytest.fixture
+def patient_wallet(client: httpx.Client) -> Wallet:
+    wallet = Wallet.random()
+    wallet.login(client)
+    return wallet
+
+
+@pytest_asyncio.fixture
+async def doctor_wallet(client: httpx.Client, registrar_relayer) -> Wallet:
+    wallet = Wallet.random()
+    await registrar_relayer.register_doctor(wallet.address)
+    wallet.login(client)
+    return wallet
+
+
+@pytest.fixture
+def db(api_server) -> Iterator:
+    with MongoClient(api_server.settings.mongodb_uri, serverSelectionTimeoutMS=5000) as mongo:
+        yield mongo[api_server.settings.mongodb_database]
+
+
+def _call(client: httpx.Client, wallet: Wallet, method: str, path: str) -> httpx.Response:
+    return client.request(method, path, headers=wallet.headers, json={} if method == "POST" else None)
+
+
+@pytest.mark.parametrize(("method", "path"), DOCTOR_ENDPOINTS)
+def test_patient_cannot_call_doctor_endpoints(client, patient_wallet, method, path) -> None:
+    response = _call(client, patient_wallet, method, path)
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == "wrong_role"
+
+
+@pytest.mark.parametrize(("method", "path"), PATIENT_ENDPOINTS)
+@pytest.mark.asyncio
+async def test_doctor_cannot_call_patient_endpoints(client, doctor_wallet, method, path) -> None:
+    response = _call(client, doctor_wallet, method, path)
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == "wrong_role"
+
+
+@pytest.mark.parametrize(("method", "path"), DOCTOR_ENDPOINTS + PATIENT_ENDPOINTS)
+def test_anonymous_is_refused(client, method, path) -> None:
+    response = client.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code == 401
+
+
+@pytest.mark.asyncio
+async def test_unregistered_doctor_gets_403(client, patient_wallet, registrar_relayer, db) -> None:
+    doctor = Wallet.random()
+    await registrar_relayer.register_doctor(doctor.address)
+    doctor.login(client)
+    payload = doctor.typed_data(client, "requestAccess", {"patientAddress": patient_wallet.address})
+    await registrar_relayer.unregister_doctor(doctor.address)  # struck off after signing in
+    response = client.post(
+        "/api/access-requests/doctor/request",
+        json={"patientAddress": patient_wallet.address, "requestReason": "x", "signature": doctor.sign_typed_data(payload)},
+        headers=doctor.headers,
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "not_registered_doctor"
+    assert db["access_requests"].count_documents({"doctor": doctor.address.lower()}) == 0
+
+
+@pytest.mark.asyncio
+async def test_forged_and_replayed_signatures(client, patient_wallet, doctor_wallet, db, chain_client) -> None:
+    upload(client, patient_wallet, os.urandom(100))
+    patient = patient_wallet.address
+
+    # A request signed by someone else than the calling doctor.
+    payload = doctor_wallet.typed_data(client, "requestAccess", {"patientAddress": patient})
+    forged = Wallet.random().sign_typed_data(payload)
+    response = client.post(
+        "/api/access-requests/doctor/request",
+        json={"patientAddress": patient, "requestReason": "x", "signature": forged},
+        headers=doctor_wallet.headers,
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_signature"
+    assert db["access_requests"].count_documents({"doctor": doctor_wallet.address.lower()}) == 0
+
+    request = access.request_access(client, doctor_wallet, patient).json()
+    # An approval signed for other records than the ones posted.
+    payload = patient_wallet.typed_data(
+        client, "approveAccess", {"doctor": doctor_wallet.address, "recordIds": [0], "duration": 3600}
+    )
+    response = client.post(
+        "/api/access-requests/patient/respond",
+        json={
+            "requestId": request["id"], "action": "approve", "selectedRecords": [0], "accessDuration": 2,
+            "walletSignature": patient_wallet.key_signature(client),
+            "approvalSignature": patient_wallet.sign_typed_data(payload),
+        },
+        headers=patient_wallet.headers,
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_signature"
+    assert db["grant_keys"].count_documents({"doctor": doctor_wallet.address.lower()}) == 0
+    assert not await chain_client.can_read(patient, doctor_wallet.address, 0)
+
+    # A valid revoke cannot be replayed.
+    assert access.approve(client, patient_wallet, request["id"], doctor_wallet.address, [0], 1).status_code == 200
+    revoke_payload = patient_wallet.typed_data(client, "revokeAccess", {"doctor": doctor_wallet.address})
+    body = {"doctorAddress": doctor_wallet.address, "signature": patient_wallet.sign_typed_data(revoke_payload)}
+    assert client.post("/api/access-requests/patient/revoke", json=body, headers=patient_wallet.headers).status_code == 200
+    replay = client.post("/api/access-requests/patient/revoke", json=body, headers=patient_wallet.headers)
+    assert replay.status_code in (400, 409), replay.text
+
+
+@pytest.mark.asyncio
+async def test_patient_cannot_answer_or_read_another_patients_things(client, patient_wallet, doctor_wallet) -> None:
+    other = Wallet.random()
+    other.login(client)
+    record = upload(client, other, os.urandom(100)).json()
+    request = access.request_access(client, doctor_wallet, other.address).json()
+    response = access.approve(client, patient_wallet, request["id"], doctor_wallet.address, [0], 1)
+    assert response.status_code == 404
+    view = client.get(
+        f"/api/medical-records/view/{record['cid']}",
+        headers={**patient_wallet.headers, "X-Wallet-Signature": patient_wallet.key_signature(client)},
+    )
+    assert view.status_code == 403
