@@ -1,0 +1,157 @@
+// Shapes of the backend's JSON. Fields marked optional are tolerated missing (endpoints still evolving).
+
+export type Role = 'patient' | 'doctor' | 'registrar'
+export type RecordType = 'prescription' | 'bill' | 'report'
+export const RECORD_TYPES: readonly RecordType[] = ['prescription', 'bill', 'report']
+
+export interface NonceResponse {
+  nonce: string
+  expires_at: string
+  domain: string
+  uri: string
+  chain_id: number
+  statement: string
+}
+
+export interface TokenResponse {
+  access_token: string
+  refresh_token: string
+  token_type?: string
+  role: Role
+  address: string
+}
+
+export interface KeyDerivationMessage {
+  message: string
+  version: number | string
+  method: string
+}
+
+export type TypedDataAction =
+  | 'addRecord'
+  | 'requestAccess'
+  | 'approveAccess'
+  | 'denyAccess'
+  | 'revokeAccess'
+  | 'requestExtension'
+  | 'approveExtension'
+
+export interface TypedDataField {
+  name: string
+  type: string
+}
+
+export interface TypedDataPayload {
+  types: Record<string, TypedDataField[]>
+  domain: {
+    name?: string
+    version?: string
+    chainId?: number | string
+    verifyingContract?: string
+    salt?: string
+  }
+  primaryType: string
+  message: Record<string, unknown> & { nonce?: number | string; deadline?: number | string }
+}
+
+export type RecordState = 'pending' | 'confirmed'
+
+export interface MedicalRecord {
+  cid: string
+  name: string
+  record_type: RecordType | string
+  content_hash: string
+  content_type?: string
+  state: RecordState
+  record_id: number | null
+  tx_hash: string | null
+  created_at: string
+  confirmed_at?: string | null
+  size: number
+  ciphertext_hash?: string
+  ciphertext_size?: number
+  record_contract?: string
+  patient?: string
+}
+
+export interface VerifyResult {
+  cid?: string
+  database: boolean | null
+  blockchain: boolean | null
+  ipfs: boolean | null
+  plaintext_rehashed?: boolean
+  verified: boolean
+  problems: string[]
+}
+
+export interface ViewedFile {
+  blob: Blob
+  contentType: string
+  filename: string
+  integrityVerified: boolean
+  blockchainVerified: boolean
+  sha256: string | null
+}
+
+export interface AccessRequest {
+  id?: string
+  requestId?: string
+  doctor?: string
+  doctorAddress?: string
+  doctor_address?: string
+  doctorName?: string
+  doctor_name?: string
+  reason?: string
+  requestReason?: string
+  status?: string
+  created_at?: string
+  createdAt?: string
+}
+
+export interface AuthorizedRecord {
+  cid: string
+  name?: string
+  record_type?: string
+  patient?: string
+  patientAddress?: string
+  record_id?: number
+  expires_at?: string | number
+  expiresAt?: string | number
+}
+
+export interface AuditEvent {
+  event?: string
+  type?: string
+  actor?: string
+  doctor?: string
+  record_ids?: number[]
+  tx_hash?: string
+  block_number?: number
+  timestamp?: string | number
+  [key: string]: unknown
+}
+
+export interface PersonSummary {
+  address: string
+  name?: string
+  [key: string]: unknown
+}
+
+export interface DependencyStatus {
+  state: 'ok' | 'down' | string
+  latency_ms?: number
+  [key: string]: unknown
+}
+
+export interface SystemStatus {
+  status: 'ok' | 'degraded' | string
+  dependencies: Record<string, DependencyStatus>
+}
+
+/** Client configuration the backend may publish (GET /api/config); every field optional. */
+export interface ClientConfig {
+  chain_id?: number
+  rpc_url?: string
+  chain_name?: string
+  block_explorer_url?: string
+}

@@ -1,0 +1,123 @@
+/** Everything before a signed-in session: finding a wallet, connecting it, signing in with it. */
+import { useState } from 'react'
+import { ErrorNotice, Notice, SignButton } from '../../components/ui'
+import { useSession } from '../../session/SessionContext'
+import { useWallet } from '../../wallet/WalletContext'
+
+export function NoWallet() {
+  return (
+    <section className="card" aria-labelledby="no-wallet-title">
+      <h2 id="no-wallet-title">No wallet found in this browser</h2>
+      <p>
+        HealthLedger has no passwords: you sign in and approve every change with an Ethereum wallet, so only you control
+        your records.
+      </p>
+      <ol>
+        <li>Install a browser wallet extension (for example MetaMask, Rabby or Frame) and create or import an account.</li>
+        <li>Reload this page. The wallet will appear here, and you can connect it.</li>
+      </ol>
+      <p className="muted">Using the app costs nothing: HealthLedger pays the network fees for the transactions you sign.</p>
+    </section>
+  )
+}
+
+export function ConnectWallet() {
+  const wallet = useWallet()
+  const [error, setError] = useState<unknown>(null)
+  const connect = async (index: number) => {
+    setError(null)
+    try {
+      await wallet.connect(wallet.providers[index])
+    } catch (err) {
+      setError(err)
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="connect-title">
+      <h2 id="connect-title">Connect your wallet</h2>
+      <p>Your wallet will ask which account to share with HealthLedger. Connecting only shares your address; it signs nothing.</p>
+      <ul className="wallet-list">
+        {wallet.providers.map((detail, index) => (
+          <li key={detail.info.uuid}>
+            <button type="button" className="btn btn-primary" onClick={() => connect(index)} disabled={wallet.connecting}>
+              {detail.info.icon && <img src={detail.info.icon} alt="" width={20} height={20} />}
+              Connect {detail.info.name}
+            </button>
+          </li>
+        ))}
+      </ul>
+      <ErrorNotice error={error} title="Could not connect" />
+    </section>
+  )
+}
+
+export function SignIn() {
+  const wallet = useWallet()
+  const { signIn, endedReason } = useSession()
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  const run = async () => {
+    setBusy(true)
+    setError(null)
+    try {
+      await signIn()
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="signin-title">
+      <h2 id="signin-title">Sign in</h2>
+      {endedReason && <Notice kind="warning">{endedReason}</Notice>}
+      <p>
+        Connected as <code>{wallet.account}</code>.
+      </p>
+      <SignButton
+        onClick={run}
+        busy={busy}
+        explain={
+          <>
+            Your wallet will show a short text (“Sign-In with Ethereum”) naming this site, your address and a one-time code. Signing it
+            proves you hold this account. It is not a transaction: it costs nothing, moves nothing and approves nothing.
+          </>
+        }
+      >
+        Sign in (signs a one-time sign-in text)
+      </SignButton>
+      <ErrorNotice error={error} title="Sign-in failed" />
+    </section>
+  )
+}
+
+export function WrongChainBanner() {
+  const wallet = useWallet()
+  const [error, setError] = useState<unknown>(null)
+  const [busy, setBusy] = useState(false)
+  if (!wallet.wrongChain || !wallet.expectedChain) return null
+  const run = async () => {
+    setBusy(true)
+    setError(null)
+    try {
+      await wallet.switchChain()
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <Notice kind="warning" title="Your wallet is on another network">
+      <p>
+        HealthLedger runs on network {wallet.expectedChain.chainId} ({wallet.expectedChain.chainName}); your wallet is on network {wallet.chainId}.
+        Signatures made for another network are refused.
+      </p>
+      <button type="button" className="btn btn-secondary" onClick={run} disabled={busy}>
+        Switch network to {wallet.expectedChain.chainName}
+      </button>
+      <p className="muted small">If your wallet does not know this network yet, it will ask to add it (RPC {wallet.expectedChain.rpcUrls[0]}).</p>
+      <ErrorNotice error={error} title="Could not switch network" />
+    </Notice>
+  )
+}

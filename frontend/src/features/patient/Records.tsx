@@ -1,0 +1,208 @@
+/** The patient's records: state, integrity, open (decrypted after verification) and verify. */
+import { useCallback, useEffect, useState } from 'react'
+import { ApiError, readableError } from '../../api/errors'
+import type { MedicalRecord, VerifyResult, ViewedFile } from '../../api/types'
+import { Badge, ErrorNotice, LoadState, Notice } from '../../components/ui'
+import { formatBytes, formatDate, RECORD_TYPE_LABELS, shortHash } from '../../lib/format'
+import { sha256Chunked } from '../../lib/sha256'
+import { useLoad } from '../../lib/useLoad'
+import { useSession } from '../../session/SessionContext'
+import { KeySignatureExplain } from './KeySignatureStep'
+
+type Integrity = { state: 'checking' } | { state: 'done'; result: VerifyResult } | { state: 'error'; message: string }
+
+function IntegrityBadge({ value }: { value: Integrity | undefined }) {
+  if (!value) return <Badge kind="neutral">not checked</Badge>
+  if (value.state === 'checking') return <Badge kind="neutral">checking…</Badge>
+  if (value.state === 'error') return <Badge kind="bad" title={value.message}>check failed</Badge>
+  const { result } = value
+  if (result.verified) return <Badge kind="ok" title={result.plaintext_rehashed ? 'file re-hashed and matched' : 'stored hashes match'}>✓ verified</Badge>
+  return (
+    <Badge kind="bad" title={result.problems.join('; ')}>
+      ✗ mismatch
+    </Badge>
+  )
+}
+
+interface Opened {
+  record: MedicalRecord
+  file: ViewedFile
+  url: string
+  localHash: string
+}
+
+function Preview({ opened, onClose }: { opened: Opened; onClose: () => void }) {
+  const { record, file, url, localHash } = opened
+  const matches = localHash.toLowerCase() === record.content_hash.toLowerCase()
+  const type = file.contentType.split(';')[0].trim()
+  return (
+    <section className="card preview" aria-labelledby="preview-title">
+      <div className="row between">
+        <h3 id="preview-title">{record.name}</h3>
+        <button type="button" className="btn btn-secondary" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      <p className="badges">
+        <Badge kind={file.integrityVerified ? 'ok' : 'bad'}>{file.integrityVerified ? '✓' : '✗'} server integrity check</Badge>{' '}
+        <Badge kind={file.blockchainVerified ? 'ok' : 'bad'}>{file.blockchainVerified ? '✓' : '✗'} matches the on-chain fingerprint</Badge>{' '}
+        <Badge kind={matches ? 'ok' : 'bad'} title={localHash}>
+          {matches ? '✓ re-checked in your browser' : '✗ your browser computed a different fingerprint'}
+        </Badge>
+      </p>
+      <p>
+        <a className="btn btn-primary" href={url} download={file.filename}>
+          Download {file.filename}
+        </a>
+      </p>
+      {type.startsWith('image/') && <img className="preview-body" src={url} alt={record.name} />}
+      {(type === 'application/pdf' || type.startsWith('text/')) && <iframe className="preview-body" src={url} title={record.name} sandbox="" />}
+    </section>
+  )
+}
+
+export function Records({ refreshKey = 0 }: { refreshKey?: number }) {
+  const { api, keySignature, signKeyMessage } = useSession()
+  const list = useLoad(() => api.records.patientRecords(), [api, refreshKey])
+  const [integrity, setIntegrity] = useState<Record<string, Integrity>>({})
+  const [opened, setOpened] = useState<Opened | null>(null)
+  const [busyCid, setBusyCid] = useState<string | null>(null)
+  const [error, setError] = useState<unknown>(null)
+  const records = list.data ?? []
+  const hasPending = records.some((r) => r.state === 'pending')
+
+  // Pending records turn confirmed when the reconciler sees the transaction mined: poll while any are.
+  const { reload } = list
+  useEffect(() => {
+    if (!hasPending) return
+    const timer = setInterval(() => void reload(), 5000)
+    return () => clearInterval(timer)
+  }, [hasPending, reload])
+
+  useEffect(() => () => (opened ? URL.revokeObjectURL(opened.url) : undefined), [opened])
+
+  const verify = useCallback(
+    async (record: MedicalRecord) => {
+      setIntegrity((m) => ({ ...m, [record.cid]: { state: 'checking' } }))
+      try {
+        const result = await api.records.verify(record.cid, keySignature ?? undefined)
+        setIntegrity((m) => ({ ...m, [record.cid]: { state: 'done', result } }))
+      } catch (err) {
+        setIntegrity((m) => ({ ...m, [record.cid]: { state: 'error', message: readableError(err) } }))
+      }
+    },
+    [api, keySignature],
+  )
+
+  const verifyAll = async () => {
+    for (const record of records.filter((r) => r.state === 'confirmed')) await verify(record)
+  }
+
+  const open = async (record: MedicalRecord) => {
+    setError(null)
+    setBusyCid(record.cid)
+    try {
+      const signature = keySignature ?? (await signKeyMessage())
+      const file = await api.records.view(record.cid, signature)
+      const localHash = await sha256Chunked(file.blob)
+      setOpened({ record, file, url: URL.createObjectURL(file.blob), localHash })
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusyCid(null)
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="records-title">
+      <div className="row between">
+        <h2 id="records-title">My records</h2>
+        <div className="row">
+          <button type="button" className="btn btn-secondary" onClick={() => void list.reload()}>
+            Refresh
+          </button>
+          <button type="button" className="btn btn-secondary" onClick={() => void verifyAll()} disabled={!records.length}>
+            Verify all
+          </button>
+        </div>
+      </div>
+      {!keySignature && records.length > 0 && (
+        <p className="hint">
+          Opening a record asks your wallet to sign the key message once for this session (no transaction): <KeySignatureExplain />
+        </p>
+      )}
+      <LoadState
+        loading={list.loading && !list.data}
+        error={list.error}
+        notAvailable={list.notAvailable}
+        empty={records.length === 0}
+        emptyText="No records yet. Upload one to get started."
+        what="records"
+      />
+      <ErrorNotice error={error} title="Could not open the record" />
+      {error instanceof ApiError && error.status === 409 && (
+        <Notice kind="error">The stored file does not match its fingerprint on the chain. It was not shown. Contact support.</Notice>
+      )}
+      {records.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Type</th>
+                <th scope="col">Name</th>
+                <th scope="col">Added</th>
+                <th scope="col">Size</th>
+                <th scope="col">State</th>
+                <th scope="col">Integrity</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {records.map((record) => (
+                <tr key={record.cid}>
+                  <td>{RECORD_TYPE_LABELS[record.record_type] ?? record.record_type}</td>
+                  <td>
+                    {record.name}
+                    <div className="muted small" title={record.content_hash}>
+                      {shortHash(record.content_hash)}
+                    </div>
+                  </td>
+                  <td>{formatDate(record.created_at)}</td>
+                  <td>{formatBytes(record.size)}</td>
+                  <td>
+                    {record.state === 'confirmed' ? (
+                      <Badge kind="ok" title={record.tx_hash ?? undefined}>
+                        confirmed{record.record_id !== null && record.record_id !== undefined ? ` #${record.record_id}` : ''}
+                      </Badge>
+                    ) : (
+                      <Badge kind="warn">waiting for transaction</Badge>
+                    )}
+                  </td>
+                  <td>
+                    <IntegrityBadge value={integrity[record.cid]} />
+                  </td>
+                  <td className="actions">
+                    <button
+                      type="button"
+                      className="btn btn-small"
+                      onClick={() => void open(record)}
+                      disabled={record.state !== 'confirmed' || busyCid !== null}
+                    >
+                      {busyCid === record.cid ? 'Opening…' : keySignature ? 'Open' : 'Open (signs key message)'}
+                    </button>
+                    <button type="button" className="btn btn-small btn-secondary" onClick={() => void verify(record)} disabled={record.state !== 'confirmed'}>
+                      Verify
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {opened && <Preview opened={opened} onClose={() => setOpened(null)} />}
+    </section>
+  )
+}

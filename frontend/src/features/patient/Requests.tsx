@@ -1,0 +1,138 @@
+/** Access requests from doctors: approve (choosing records and a duration) or deny, each signed. */
+import { useState } from 'react'
+import type { AccessRequest, MedicalRecord } from '../../api/types'
+import { Address, ErrorNotice, LoadState, Notice, SignButton } from '../../components/ui'
+import { formatDate, RECORD_TYPE_LABELS } from '../../lib/format'
+import { useLoad } from '../../lib/useLoad'
+import { useSession } from '../../session/SessionContext'
+import { KeySignatureStep } from './KeySignatureStep'
+
+const DAY = 86_400
+
+function requestId(r: AccessRequest): string {
+  return String(r.requestId ?? r.id ?? '')
+}
+function doctorOf(r: AccessRequest): string {
+  return String(r.doctorAddress ?? r.doctor_address ?? r.doctor ?? '')
+}
+
+function RequestCard({ request, records, onDone }: { request: AccessRequest; records: MedicalRecord[]; onDone: () => void }) {
+  const { api, signAction, keySignature } = useSession()
+  const [selected, setSelected] = useState<number[]>([])
+  const [days, setDays] = useState(7)
+  const [busy, setBusy] = useState<'approve' | 'deny' | null>(null)
+  const [error, setError] = useState<unknown>(null)
+  const [done, setDone] = useState<string | null>(null)
+  const doctor = doctorOf(request)
+  const confirmed = records.filter((r) => r.state === 'confirmed' && r.record_id !== null)
+
+  const respond = async (action: 'approve' | 'deny') => {
+    setBusy(action)
+    setError(null)
+    try {
+      const signed =
+        action === 'approve'
+          ? await signAction('approveAccess', { doctor, recordIds: selected, duration: days * DAY })
+          : await signAction('denyAccess', { doctor })
+      await api.access.respond({
+        requestId: requestId(request),
+        action,
+        selectedRecords: action === 'approve' ? selected : [],
+        accessDuration: action === 'approve' ? days : 0,
+        walletSignature: keySignature ?? undefined,
+        approvalSignature: signed.signature,
+        nonce: signed.nonce,
+        deadline: signed.deadline,
+      })
+      setDone(action === 'approve' ? `Approved ${selected.length} record(s) for ${days} day(s).` : 'Request denied.')
+      onDone()
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(null)
+    }
+  }
+
+  if (done) return <Notice kind="success">{done}</Notice>
+  return (
+    <article className="card inner">
+      <h3>
+        Request from {request.doctorName ?? request.doctor_name ?? 'a doctor'} <Address value={doctor} />
+      </h3>
+      <p>
+        <strong>Reason:</strong> {request.requestReason ?? request.reason ?? <span className="muted">none given</span>}
+      </p>
+      <p className="muted small">{formatDate(request.created_at ?? request.createdAt)}</p>
+      <fieldset>
+        <legend>Records to share</legend>
+        {confirmed.length === 0 && <p className="muted">You have no confirmed records to share.</p>}
+        {confirmed.map((record) => (
+          <label key={record.cid} className="check">
+            <input
+              type="checkbox"
+              checked={selected.includes(record.record_id as number)}
+              onChange={(e) =>
+                setSelected((s) => (e.target.checked ? [...s, record.record_id as number] : s.filter((id) => id !== record.record_id)))
+              }
+            />
+            {RECORD_TYPE_LABELS[record.record_type] ?? record.record_type}: {record.name}
+          </label>
+        ))}
+      </fieldset>
+      <label className="field inline">
+        <span>For how many days</span>
+        <input type="number" min={1} max={365} value={days} onChange={(e) => setDays(Math.max(1, Math.min(365, Number(e.target.value) || 1)))} />
+      </label>
+      <p className="hint">Sharing needs your encryption key so the doctor can be given access to these files:</p>
+      <KeySignatureStep compact />
+      <div className="row">
+        <SignButton
+          onClick={() => void respond('approve')}
+          disabled={selected.length === 0 || !keySignature || busy !== null}
+          busy={busy === 'approve'}
+          explain={`Signs an “ApproveAccess” authorisation (EIP-712): this doctor may read the ${selected.length} selected record(s) for ${days} day(s). You can revoke it at any time.`}
+        >
+          Sign approval ({selected.length} record(s), {days} day(s))
+        </SignButton>
+        <SignButton
+          variant="danger"
+          onClick={() => void respond('deny')}
+          disabled={busy !== null}
+          busy={busy === 'deny'}
+          explain="Signs a “DenyAccess” answer (EIP-712): the request is closed and nothing is shared."
+        >
+          Sign denial
+        </SignButton>
+      </div>
+      <ErrorNotice error={error} title="Your answer was not sent" />
+    </article>
+  )
+}
+
+export function Requests() {
+  const { api } = useSession()
+  const requests = useLoad(() => api.access.patientRequests(), [api])
+  const records = useLoad(() => api.records.patientRecords(), [api])
+  const items = requests.data ?? []
+  return (
+    <section className="card" aria-labelledby="requests-title">
+      <div className="row between">
+        <h2 id="requests-title">Access requests</h2>
+        <button type="button" className="btn btn-secondary" onClick={() => void requests.reload()}>
+          Refresh
+        </button>
+      </div>
+      <LoadState
+        loading={requests.loading && !requests.data}
+        error={requests.error}
+        notAvailable={requests.notAvailable}
+        empty={items.length === 0}
+        emptyText="No doctor has asked for access."
+        what="access requests"
+      />
+      {items.map((request, index) => (
+        <RequestCard key={requestId(request) || index} request={request} records={records.data ?? []} onDone={() => void requests.reload()} />
+      ))}
+    </section>
+  )
+}

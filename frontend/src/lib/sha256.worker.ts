@@ -1,0 +1,31 @@
+/// <reference lib="webworker" />
+// Hashes a File off the main thread: {id, file, chunkSize} in; progress, then the digest (or an error) out.
+import { sha256Chunked } from './sha256'
+
+export type HashRequest = { id: number; file: Blob; chunkSize?: number }
+export type HashReply =
+  | { id: number; type: 'progress'; done: number; total: number }
+  | { id: number; type: 'done'; hash: `0x${string}` }
+  | { id: number; type: 'error'; message: string }
+
+const scope = self as unknown as DedicatedWorkerGlobalScope
+
+scope.onmessage = async (event: MessageEvent<HashRequest>) => {
+  const { id, file, chunkSize } = event.data
+  let lastReport = 0
+  try {
+    const hash = await sha256Chunked(file, {
+      chunkSize,
+      onProgress(done, total) {
+        const now = Date.now()
+        if (done === total || now - lastReport > 100) {
+          lastReport = now
+          scope.postMessage({ id, type: 'progress', done, total } satisfies HashReply)
+        }
+      },
+    })
+    scope.postMessage({ id, type: 'done', hash } satisfies HashReply)
+  } catch (error) {
+    scope.postMessage({ id, type: 'error', message: error instanceof Error ? error.message : String(error) } satisfies HashReply)
+  }
+}

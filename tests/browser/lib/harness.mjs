@@ -1,0 +1,387 @@
+// Reusable browser-test harness for HealthLedger (node --test; not wired into make yet).
+//
+// - launchBrowser(): Debian's Chromium through playwright-core (no browser download), headless, in a
+//   fresh user-data-dir that is deleted on close.
+// - startStaticServer(): serves frontend/dist; `/api` is proxied to a backend when given one.
+// - startAnvil(): a throwaway Anvil node on a free port (or ANVIL_URL to reuse a running one).
+// - installWallet(): injects an EIP-1193 provider into every page of a context (or one page). Its
+//   `request` is forwarded to Anvil's JSON-RPC, which signs (personal_sign, eth_signTypedData_v4) with
+//   its dev accounts; it exposes one chosen account, announces itself via EIP-6963 and sets
+//   window.ethereum.
+// - screenshot(): PNGs under test-artifacts/browser/ (git-ignored).
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, createReadStream } from 'node:fs'
+import { createServer, request as httpRequest } from 'node:http'
+import { createServer as createNetServer } from 'node:net'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const REPO_ROOT = resolve(here, '../../..')
+export const FRONTEND_DIR = join(REPO_ROOT, 'frontend')
+export const DIST_DIR = join(FRONTEND_DIR, 'dist')
+export const ARTIFACTS_DIR = join(REPO_ROOT, 'test-artifacts', 'browser')
+
+// playwright-core and viem are devDependencies of frontend/, resolved from there.
+export const frontendRequire = createRequire(join(FRONTEND_DIR, 'package.json'))
+
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+
+/** Anvil's default dev accounts (public test keys from the default mnemonic; never use on a real chain). */
+export const DEV_ACCOUNTS = [
+  { address: '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266', privateKey: '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80' },
+  { address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', privateKey: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' },
+  { address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC', privateKey: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a' },
+  { address: '0x90F79bf6EB2c4f870365E785982E1f101E93b906', privateKey: '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6' },
+]
+
+export function chromiumPath() {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean)
+  const found = candidates.find((path) => existsSync(path))
+  if (!found) throw new Error(`Chromium not found (looked at ${candidates.join(', ')}): apt-get install -y chromium, or set CHROMIUM_PATH`)
+  return found
+}
+
+/** A headless Chromium context in a fresh profile. `close()` ends it and removes the profile. */
+export async function launchBrowser({ viewport = { width: 1280, height: 900 }, extraArgs = [] } = {}) {
+  const { chromium } = frontendRequire('playwright-core')
+  const userDataDir = mkdtempSync(join(tmpdir(), 'healthledger-chromium-'))
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath(),
+    headless: true,
+    args: [...CHROMIUM_FLAGS, ...extraArgs],
+    viewport,
+    timeout: 60_000,
+  })
+  return {
+    context,
+    userDataDir,
+    async close() {
+      await context.close().catch(() => undefined)
+      rmSync(userDataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/**
+ * A new page with console errors and page errors collected (tests can assert there are none; failed
+ * /api loads show up as console errors with their URL, see `withoutApiNoise`).
+ */
+export async function openPage(context) {
+  const page = await context.newPage()
+  const problems = []
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
+  page.on('console', (message) => {
+    if (message.type() === 'error') {
+      const where = message.location()?.url
+      problems.push(`console: ${message.text()}${where ? ` (${where})` : ''}`)
+    }
+  })
+  return { page, problems }
+}
+
+/** The problems that are not the browser's own report of an /api response with an error status. */
+export function withoutApiNoise(problems) {
+  return problems.filter((p) => !/^console: Failed to load resource: .*\(https?:\/\/[^/]+\/api\//.test(p))
+}
+
+export async function freePort(host = '127.0.0.1') {
+  return new Promise((resolvePort, reject) => {
+    const server = createNetServer()
+    server.once('error', reject)
+    server.listen(0, host, () => {
+      const { port } = server.address()
+      server.close(() => resolvePort(port))
+    })
+  })
+}
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+}
+
+/**
+ * Serve `root` (frontend/dist) on 127.0.0.1. Requests under /api go to `apiTarget` when given
+ * (e.g. 'http://127.0.0.1:8000'); without one they get the backend's error shape with 503, so the
+ * app shows its "service unreachable" state.
+ */
+export async function startStaticServer({ root = DIST_DIR, port = 0, apiTarget } = {}) {
+  if (!existsSync(join(root, 'index.html'))) throw new Error(`${root}/index.html is missing: run \`npm run build\` in frontend/ first`)
+  const rootDir = resolve(root)
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
+      if (!apiTarget) {
+        res.writeHead(503, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ error: { code: 'no_backend', message: 'no backend behind the test server' } }))
+        return
+      }
+      const target = new URL(req.url ?? '/', apiTarget)
+      const upstream = httpRequest(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      })
+      upstream.on('error', () => {
+        res.writeHead(502, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ error: { code: 'bad_gateway', message: 'backend not reachable' } }))
+      })
+      req.pipe(upstream)
+      return
+    }
+    let path = normalize(join(rootDir, decodeURIComponent(url.pathname)))
+    if (path !== rootDir && !path.startsWith(rootDir + sep)) {
+      res.writeHead(403).end()
+      return
+    }
+    if (!existsSync(path) || statSync(path).isDirectory()) path = join(rootDir, 'index.html')
+    res.writeHead(200, { 'content-type': MIME[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store' })
+    createReadStream(path).pipe(res)
+  })
+  await new Promise((ok, fail) => {
+    server.once('error', fail)
+    server.listen(port, '127.0.0.1', ok)
+  })
+  const url = `http://127.0.0.1:${server.address().port}`
+  return {
+    url,
+    close: () => new Promise((ok) => server.close(() => ok())),
+  }
+}
+
+/** One JSON-RPC call (Node side). Throws an Error carrying `code` and `data` on RPC errors. */
+export async function rpc(url, method, params = []) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  })
+  const body = await response.json()
+  if (body.error) throw Object.assign(new Error(body.error.message), { code: body.error.code, data: body.error.data })
+  return body.result
+}
+
+export function anvilBinary() {
+  const candidates = [
+    process.env.ANVIL_BIN,
+    join(REPO_ROOT, 'bin', 'anvil'),
+    join(REPO_ROOT, 'node_modules', '@foundry-rs', 'anvil-linux-amd64', 'bin', 'anvil'),
+  ].filter(Boolean)
+  return candidates.find((path) => existsSync(path)) ?? null
+}
+
+/**
+ * Anvil for a test: ANVIL_URL if set (left running), else a new node on a free port, stopped by
+ * `close()`. Resolves once it answers eth_chainId.
+ */
+export async function startAnvil({ chainId = 31337, args = [] } = {}) {
+  if (process.env.ANVIL_URL) {
+    const url = process.env.ANVIL_URL
+    return { url, chainId: Number(BigInt(await rpc(url, 'eth_chainId'))), close: async () => undefined }
+  }
+  const binary = anvilBinary()
+  if (!binary) throw new Error('anvil not found: run `make install` (npm ci at the repo root) or set ANVIL_BIN / ANVIL_URL')
+  const port = await freePort()
+  const child = spawn(binary, ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  // If the test process dies without calling close(), take Anvil down with it.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.removeListener('exit', killOnExit))
+  let stderr = ''
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`anvil exited early (${child.exitCode}): ${stderr}`)
+    try {
+      await rpc(url, 'eth_chainId')
+      break
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL')
+        throw new Error(`anvil did not answer on ${url}: ${stderr}`)
+      }
+      await new Promise((ok) => setTimeout(ok, 100))
+    }
+  }
+  return {
+    url,
+    chainId,
+    process: child,
+    async close() {
+      if (child.exitCode !== null) return
+      const exited = new Promise((ok) => child.once('exit', ok))
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+const WALLET_ICON =
+  'data:image/svg+xml;base64,' +
+  Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#6b4fbb"/><path d="M4 5h8v6H4z" fill="#fff"/></svg>').toString('base64')
+
+// Runs in the page (serialised by addInitScript): the provider object and its EIP-6963 announcement.
+function injectedWallet(config) {
+  const listeners = new Map()
+  let account = config.account
+  const emit = (event, ...args) => {
+    for (const listener of [...(listeners.get(event) ?? [])]) {
+      try {
+        listener(...args)
+      } catch (error) {
+        console.error('wallet listener failed', error)
+      }
+    }
+  }
+  const rpcError = (code, message) => Object.assign(new Error(message), { code })
+  const same = (a, b) => typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase()
+  const provider = {
+    isHealthLedgerTestWallet: true,
+    async request(args) {
+      if (!args || typeof args.method !== 'string') throw rpcError(-32600, 'invalid request')
+      const { method } = args
+      const params = Array.isArray(args.params) ? args.params : args.params === undefined ? [] : [args.params]
+      switch (method) {
+        case 'eth_requestAccounts':
+        case 'eth_accounts':
+          return account ? [account.toLowerCase()] : []
+        case 'wallet_requestPermissions':
+          return [{ parentCapability: 'eth_accounts' }]
+        case 'personal_sign':
+          if (!same(params[1], account)) throw rpcError(4100, `the wallet holds ${account}, not ${params[1]}`)
+          break
+        case 'eth_signTypedData_v4':
+          if (!same(params[0], account)) throw rpcError(4100, `the wallet holds ${account}, not ${params[0]}`)
+          break
+        case 'eth_sendTransaction':
+          if (!same(params[0]?.from, account)) throw rpcError(4100, 'transaction from another account')
+          break
+      }
+      const answer = await window[config.binding]({ method, params })
+      if (answer.error) throw Object.assign(rpcError(answer.error.code ?? -32603, answer.error.message), { data: answer.error.data })
+      return answer.result
+    },
+    on(event, listener) {
+      if (!listeners.has(event)) listeners.set(event, new Set())
+      listeners.get(event).add(listener)
+      return provider
+    },
+    removeListener(event, listener) {
+      listeners.get(event)?.delete(listener)
+      return provider
+    },
+  }
+  // Test controls (not part of EIP-1193).
+  const controls = {
+    provider,
+    setAccount(next) {
+      account = next
+      emit('accountsChanged', next ? [next.toLowerCase()] : [])
+    },
+    emitChainChanged(chainIdHex) {
+      emit('chainChanged', chainIdHex)
+    },
+    emit,
+  }
+  Object.defineProperty(window, '__healthledgerTestWallet', { value: controls, configurable: true })
+
+  const detail = Object.freeze({ info: Object.freeze({ ...config.info }), provider })
+  const announce = () => window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail }))
+  if (config.announce) {
+    window.addEventListener('eip6963:requestProvider', announce)
+    announce()
+  }
+  if (config.legacy) Object.defineProperty(window, 'ethereum', { value: provider, configurable: true, writable: true })
+}
+
+let walletCount = 0
+
+/**
+ * Inject the test wallet into `target` (a BrowserContext for every page, or one Page) before any
+ * page script runs. Returns the Node-side log of forwarded requests and helpers to drive the wallet.
+ *
+ * options: rpcUrl (Anvil), account (one of its dev accounts), name, rdns, uuid, announce (EIP-6963,
+ * default true), legacy (window.ethereum, default true), intercept(method, params) -> undefined to
+ * forward, or { result } / { error: {code, message} } to answer in the harness (e.g. refuse a switch).
+ */
+export async function installWallet(target, options) {
+  const {
+    rpcUrl,
+    account = DEV_ACCOUNTS[0].address,
+    name = 'HealthLedger Test Wallet',
+    rdns = 'org.healthledger.testwallet',
+    uuid = `00000000-0000-4000-8000-${String(++walletCount).padStart(12, '0')}`,
+    announce = true,
+    legacy = true,
+    intercept,
+  } = options
+  if (!rpcUrl) throw new Error('installWallet needs rpcUrl (an Anvil JSON-RPC URL)')
+  const binding = `__healthledgerWalletRpc${walletCount}`
+  const requests = []
+  const chainIdHex = await rpc(rpcUrl, 'eth_chainId')
+
+  await target.exposeBinding(binding, async (_source, { method, params }) => {
+    requests.push({ method, params })
+    try {
+      const local = intercept ? await intercept(method, params) : undefined
+      if (local) return local
+      if (method === 'wallet_switchEthereumChain') {
+        // Anvil is one chain: "switching" to it succeeds, to any other chain is unknown (4902).
+        return params?.[0]?.chainId?.toLowerCase() === chainIdHex.toLowerCase()
+          ? { result: null }
+          : { error: { code: 4902, message: `Unrecognized chain ID ${params?.[0]?.chainId}` } }
+      }
+      if (method === 'wallet_addEthereumChain') return { result: null }
+      return { result: await rpc(rpcUrl, method, params) }
+    } catch (error) {
+      return { error: { code: typeof error.code === 'number' ? error.code : -32603, message: error.message, data: error.data } }
+    }
+  })
+  await target.addInitScript(injectedWallet, {
+    binding,
+    account,
+    announce,
+    legacy,
+    info: { uuid, name, icon: WALLET_ICON, rdns },
+  })
+  return {
+    requests,
+    account,
+    chainIdHex,
+    /** Switch the selected account in `page` (emits accountsChanged). */
+    setAccount: (page, next) => page.evaluate((a) => window.__healthledgerTestWallet.setAccount(a), next),
+    emitChainChanged: (page, id) => page.evaluate((c) => window.__healthledgerTestWallet.emitChainChanged(c), id),
+  }
+}
+
+/** Save a full-page screenshot as test-artifacts/browser/<name>.png and return its path. */
+export async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS_DIR, { recursive: true })
+  const path = join(ARTIFACTS_DIR, `${name.replace(/[^A-Za-z0-9._-]+/g, '-')}.png`)
+  await page.screenshot({ path, fullPage: true })
+  return path
+}
