@@ -7,10 +7,12 @@ not a parallel re-implementation.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import cast
 
 from Crypto.Cipher import AES
-from Crypto.Hash import HMAC, SHA256
+from Crypto.Hash import SHA256
 from Crypto.Protocol.KDF import HKDF
 from Crypto.Random import get_random_bytes
 
@@ -39,9 +41,13 @@ def hkdf_sha256(ikm: bytes, length: int, salt: bytes | None, info: bytes) -> byt
     return cast(bytes, HKDF(bytes(ikm), length, salt or b"", SHA256, num_keys=1, context=info))
 
 
-def new_hmac_sha256(key: bytes) -> HMAC.HMAC:
-    """A fresh incremental HMAC-SHA256 object (RFC 2104)."""
-    return HMAC.new(key, digestmod=SHA256)
+def new_hmac_sha256(key: bytes) -> hmac.HMAC:
+    """A fresh incremental HMAC-SHA256 object (RFC 2104).
+
+    The standard library's (OpenSSL) HMAC, not pycryptodome's: it is about 3x faster on large files,
+    and the MAC runs over every byte of every upload and view.
+    """
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def _check_aes256_key(key: bytes) -> None:

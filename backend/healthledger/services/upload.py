@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+import anyio
+
 from ..chain.relayer import TransactionReverted, TransactionTimeout
 from ..container import Services
 from ..crypto import Encryptor, derive_kek, new_data_key, wrap_key
@@ -81,10 +83,16 @@ async def _ciphertext(file: AsyncReadable, data_key: bytes, digest: "hashlib._Ha
     head = encryptor.header_and_iv
     digest.update(head)
     yield head
-    while chunk := await file.read(CHUNK_SIZE):
+
+    def encrypt(chunk: bytes) -> bytes:
         out = encryptor.update(chunk)
+        digest.update(out)
+        return out
+
+    while chunk := await file.read(CHUNK_SIZE):
+        # In a worker thread: the event loop keeps serving (and sending to IPFS) meanwhile.
+        out = await anyio.to_thread.run_sync(encrypt, chunk)
         if out:
-            digest.update(out)
             yield out
     tail = encryptor.finalize()
     digest.update(tail)
