@@ -16,8 +16,10 @@ from .chain.relayer import Relayer
 from .db.access import AccessRequestStore, GrantKeyStore
 from .db.auth_store import NonceStore, RefreshTokenStore
 from .db.mongo import connect, ensure_indexes
+from .db.profiles import ProfileStore
 from .db.records import RecordStore
 from .db.signing_payloads import SigningPayloadStore
+from .db.views import ViewLog
 from .services.typed_data_factory import TypedDataFactory
 from .settings import Settings
 from .storage.ipfs import IpfsClient
@@ -42,6 +44,8 @@ class Services:
     access_requests: AccessRequestStore
     grant_keys: GrantKeyStore
     signing_payloads: SigningPayloadStore
+    views: ViewLog
+    profiles: ProfileStore
     grant_key: bytes = field(repr=False)
 
     async def close(self) -> None:
@@ -105,4 +109,6 @@ async def build_services(settings: Settings) -> Services:
         grant_keys=GrantKeyStore(db),
         signing_payloads=SigningPayloadStore(db),
         grant_key=_grant_key(settings),
+        views=ViewLog(db),
+        profiles=ProfileStore(db),
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..db.records import RecordDoc
+from ..db.views import ViewEntry
 from ..errors import ApiError, bad_request, forbidden, not_found
 from ..storage.ipfs import validate_cid
 from ..services.access import grant_key_source, require_doctor_can_read
@@ -87,6 +88,20 @@ def _key_source(services, caller, record: RecordDoc, wallet_signature: str | Non
     return patient_key_source(wallet_signature)
 
 
+async def _log_view(services, caller, record: RecordDoc, *, verified: bool) -> None:
+    """Add the view to `record_views` (the patient's audit trail): who, with which role, whether it verified."""
+    await services.views.log(
+        ViewEntry(
+            patient=record.patient,
+            reader=caller.address,
+            reader_role=caller.role,
+            cid=record.cid,
+            record_id=record.record_id,
+            verified=verified,
+        )
+    )
+
+
 @router.get(
     "/view/{cid}",
     summary="The decrypted file, after checking it against MongoDB and the chain",
@@ -99,7 +114,14 @@ async def view(
     x_wallet_signature: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     record = await _readable_record(services, caller, cid)
-    chunks = await RecordIntegrity(services).open(record, _key_source(services, caller, record, x_wallet_signature))
+    try:
+        chunks = await RecordIntegrity(services).open(record, _key_source(services, caller, record, x_wallet_signature))
+    except ApiError as exc:
+        if exc.status == 409 and exc.code == "integrity_mismatch":
+            await _log_view(services, caller, record, verified=False)
+        raise
+    # Logged before the first byte leaves: the audit trail never misses a read.
+    await _log_view(services, caller, record, verified=True)
     filename = quote(record.name)
     return StreamingResponse(
         chunks,

@@ -51,6 +51,8 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     requests = db[ACCESS_REQUESTS]
     await requests.create_index([("patient", ASCENDING), ("state", ASCENDING), ("created_at", DESCENDING)])
     await requests.create_index([("doctor", ASCENDING), ("created_at", DESCENDING)])
+    # The audit trail joins AccessRequested events to their off-chain reason by transaction.
+    await requests.create_index([("tx_hash", ASCENDING)])
     # One shared data key per (grant holder, record): re-approval replaces it.
     await db[GRANT_KEYS].create_index([("doctor", ASCENDING), ("cid", ASCENDING)], unique=True)
     await db[GRANT_KEYS].create_index([("patient", ASCENDING), ("doctor", ASCENDING)])

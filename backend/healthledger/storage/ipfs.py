@@ -245,6 +245,25 @@ class IpfsClient:
 
     pin_ls = has
 
+    async def pinned_cids(self) -> set[str]:
+        """Every recursively pinned CID, in one `pin/ls` call, as base32 CIDv1 text.
+
+        js-ipfs answers CIDv1 in base58btc (`zb2rh...`), Kubo in base32: both are normalised with
+        `to_base32_v1` so they compare equal to the CIDs `add_stream` returns (CIDv0 stays as is).
+        Listing pins needs no content, so no node-side timeout is passed; the client's timeouts apply.
+        """
+        data = await self._call_json("pin/ls", {"type": "recursive"})
+        keys = data.get("Keys") or {}
+        if not isinstance(keys, dict):
+            raise IpfsError(f"IPFS pin/ls returned unexpected Keys: {str(keys)[:200]!r}")
+        pinned = set()
+        for cid in keys:
+            try:
+                pinned.add(to_base32_v1(cid))
+            except Exception:  # an unparsable key cannot match any record's CID
+                continue
+        return pinned
+
     async def unpin(self, cid: str) -> bool:
         """Remove the recursive pin of `cid`: True if removed, False if it was not pinned.
 

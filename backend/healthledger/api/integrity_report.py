@@ -1,0 +1,31 @@
+"""`GET /api/system/integrity-report`: your records (patients) or all records (registrar), each
+checked against MongoDB, the chain and IPFS (see services/integrity_report.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ..errors import bad_request, forbidden
+from ..services.integrity_report import STATUSES, build_report
+from .deps import CallerDep, ServicesDep
+
+router = APIRouter(prefix="/api/system", tags=["system"])
+
+
+@router.get(
+    "/integrity-report",
+    summary="Every record checked against MongoDB, the chain and IPFS (patients: theirs; registrar: all)",
+)
+async def integrity_report(caller: CallerDep, services: ServicesDep, status: str | None = None) -> dict[str, Any]:
+    if caller.role == "patient":
+        patient: str | None = caller.address
+    elif caller.role == "registrar":
+        patient = None
+    else:
+        raise forbidden("wrong_role", f"this endpoint is for patient or registrar accounts; you are signed in as {caller.role}")
+    if status is not None and status not in STATUSES:
+        raise bad_request("invalid_status", f"status must be one of {', '.join(STATUSES)}")
+    report = await build_report(services, patient)
+    return report.as_json(status)

@@ -1,0 +1,173 @@
+"""Off-chain profiles: doctors' display names and licence ids, and patients' published names.
+
+The chain only knows addresses (and whether one is a registered doctor); people look each other up
+by name. One document per address (lower-case, unique):
+
+- doctor:  {address, role "doctor", name, name_lower, licence_id, registered, updated_at}, written by
+  the registrar when registering / unregistering the doctor (`registered` mirrors the last action;
+  readers who need the truth ask the chain's `isDoctor`);
+- patient: {address, role "patient", display_name, name_lower, published, updated_at}, written by
+  the patient. An unpublished name is never searchable; the patient is then found by exact address
+  only.
+
+Searches match `name_lower` by case-insensitive substring (a regex over escaped text, never the
+user's own regex) and doctors' addresses by prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .mongo import PROFILES
+
+ProfileRole = Literal["doctor", "patient"]
+
+
+@dataclass
+class DoctorProfile:
+    address: str
+    name: str
+    licence_id: str
+    registered: bool
+    updated_at: datetime
+
+    @classmethod
+    def from_mongo(cls, doc: dict[str, Any]) -> "DoctorProfile":
+        return cls(
+            address=doc["address"],
+            name=doc.get("name", ""),
+            licence_id=doc.get("licence_id", ""),
+            registered=bool(doc.get("registered", False)),
+            updated_at=doc.get("updated_at") or datetime.now(UTC),
+        )
+
+
+@dataclass
+class PatientProfile:
+    address: str
+    display_name: str
+    published: bool
+    updated_at: datetime
+
+    @classmethod
+    def from_mongo(cls, doc: dict[str, Any]) -> "PatientProfile":
+        return cls(
+            address=doc["address"],
+            display_name=doc.get("display_name", ""),
+            published=bool(doc.get("published", False)),
+            updated_at=doc.get("updated_at") or datetime.now(UTC),
+        )
+
+
+def contains_pattern(text: str) -> dict[str, Any]:
+    """A Mongo regex matching `text` anywhere, literally (lower-cased fields: no `i` flag needed)."""
+    return {"$regex": re.escape(text.lower())}
+
+
+def prefix_pattern(text: str) -> dict[str, Any]:
+    return {"$regex": "^" + re.escape(text.lower())}
+
+
+class ProfileStore:
+    """Repository over `profiles`."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._profiles = db[PROFILES]
+
+    # -- doctors ------------------------------------------------------------------------------
+
+    async def upsert_doctor(self, address: str, name: str, licence_id: str, registered: bool) -> DoctorProfile:
+        """Create or replace the doctor profile of `address` (a patient profile there is replaced)."""
+        doc = await self._profiles.find_one_and_update(
+            {"address": address.lower()},
+            {
+                "$set": {
+                    "role": "doctor",
+                    "name": name,
+                    "name_lower": name.lower(),
+                    "licence_id": licence_id,
+                    "registered": registered,
+                    "updated_at": datetime.now(UTC),
+                },
+                "$unset": {"display_name": "", "published": ""},
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return DoctorProfile.from_mongo(doc)
+
+    async def set_doctor_registered(self, address: str, registered: bool) -> DoctorProfile | None:
+        doc = await self._profiles.find_one_and_update(
+            {"address": address.lower(), "role": "doctor"},
+            {"$set": {"registered": registered, "updated_at": datetime.now(UTC)}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return DoctorProfile.from_mongo(doc) if doc else None
+
+    async def get_doctor(self, address: str) -> DoctorProfile | None:
+        doc = await self._profiles.find_one({"address": address.lower(), "role": "doctor"})
+        return DoctorProfile.from_mongo(doc) if doc else None
+
+    async def search_doctors(self, query: str, skip: int, limit: int) -> tuple[list[DoctorProfile], int]:
+        """Doctors whose name contains `query` or whose address starts with it; (page, total)."""
+        text = query.strip().lower()
+        condition: dict[str, Any] = {"role": "doctor"}
+        if text:
+            alternatives: list[dict[str, Any]] = [{"name_lower": contains_pattern(text)}]
+            if re.fullmatch(r"(0x)?[0-9a-f]{1,40}", text):
+                prefix = text if text.startswith("0x") else "0x" + text
+                alternatives.append({"address": prefix_pattern(prefix)})
+            condition["$or"] = alternatives
+        return await self._page(condition, skip, limit, DoctorProfile.from_mongo)
+
+    # -- patients -----------------------------------------------------------------------------
+
+    async def set_patient_profile(self, address: str, display_name: str, published: bool) -> PatientProfile:
+        doc = await self._profiles.find_one_and_update(
+            {"address": address.lower()},
+            {
+                "$set": {
+                    "role": "patient",
+                    "display_name": display_name,
+                    "name_lower": display_name.lower(),
+                    "published": published,
+                    "updated_at": datetime.now(UTC),
+                },
+                "$unset": {"name": "", "licence_id": "", "registered": ""},
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return PatientProfile.from_mongo(doc)
+
+    async def get_patient(self, address: str) -> PatientProfile | None:
+        doc = await self._profiles.find_one({"address": address.lower(), "role": "patient"})
+        return PatientProfile.from_mongo(doc) if doc else None
+
+    async def search_published_patients(
+        self, query: str, skip: int, limit: int
+    ) -> tuple[list[PatientProfile], int]:
+        """Published patients whose display name contains `query`; (page, total)."""
+        condition: dict[str, Any] = {"role": "patient", "published": True}
+        text = query.strip().lower()
+        if text:
+            condition["name_lower"] = contains_pattern(text)
+        return await self._page(condition, skip, limit, PatientProfile.from_mongo)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _page(self, condition: dict[str, Any], skip: int, limit: int, convert):
+        total = await self._profiles.count_documents(condition)
+        cursor = (
+            self._profiles.find(condition)
+            .sort([("name_lower", ASCENDING), ("address", ASCENDING)])
+            .skip(skip)
+            .limit(limit)
+        )
+        return [convert(doc) async for doc in cursor], total

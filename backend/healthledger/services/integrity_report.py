@@ -1,0 +1,228 @@
+"""The integrity report: every record checked against MongoDB, the chain and IPFS, without any key.
+
+For each record the hash MongoDB holds is compared with the hash the patient's contract holds, and
+the ciphertext's CID is looked up among the IPFS node's pins. Nothing is downloaded or decrypted, so
+the report is cheap enough to run over thousands of records:
+
+- MongoDB: one query for the records in scope;
+- chain: `get_records_batch` once per patient (a `recordCount` call, then JSON-RPC batches of
+  `getRecord` calls: ceil(n / 500) HTTP requests for n records), patients in parallel (bounded);
+- IPFS: one `pin/ls` listing every recursive pin.
+
+Statuses, in the order they are decided:
+- `pending`: the upload is not confirmed on chain yet (nothing to compare);
+- `missing`: the chain has no such record (no record id, no contract, or an id past the count);
+- `mismatched`: the chain's hash differs from MongoDB's (the metadata or the chain entry was changed);
+- `missing`: the ciphertext is not pinned on the IPFS node;
+- `verified`: all three agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pymongo import ASCENDING
+
+from ..chain.client import OnChainRecord
+from ..container import Services
+from ..db.mongo import RECORDS
+from ..db.records import RecordDoc
+from ..errors import ApiError
+from ..storage.ipfs import IpfsError, to_base32_v1
+
+Status = Literal["verified", "mismatched", "missing", "pending"]
+STATUSES: tuple[Status, ...] = ("verified", "mismatched", "missing", "pending")
+
+# Patients whose chain records are read at the same time (each read is a few HTTP requests).
+CHAIN_CONCURRENCY = 8
+
+
+@dataclass
+class ReportRow:
+    cid: str
+    record_id: int | None
+    patient: str
+    state: str
+    record_type: str
+    database: bool
+    blockchain: bool | None
+    ipfs: bool
+    status: Status
+    database_hash: str
+    blockchain_hash: str | None
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cid": self.cid,
+            "record_id": self.record_id,
+            "patient": self.patient,
+            "state": self.state,
+            "record_type": self.record_type,
+            "database": self.database,
+            "blockchain": self.blockchain,
+            "ipfs": self.ipfs,
+            "status": self.status,
+            "database_hash": self.database_hash,
+            "blockchain_hash": self.blockchain_hash,
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class IntegrityReport:
+    scope: str
+    rows: list[ReportRow]
+    checked_at: datetime
+    timings_ms: dict[str, float]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {status: 0 for status in STATUSES}
+        for row in self.rows:
+            counts[row.status] += 1
+        return counts
+
+    def as_json(self, status_filter: str | None = None) -> dict[str, Any]:
+        rows = [r for r in self.rows if status_filter is None or r.status == status_filter]
+        return {
+            "scope": self.scope,
+            "checked_at": self.checked_at.isoformat(),
+            "total": len(self.rows),
+            "counts": self.counts,
+            "patients": len({r.patient for r in self.rows}),
+            "timings_ms": self.timings_ms,
+            "records": [r.as_json() for r in rows],
+        }
+
+
+def _normal_cid(cid: str) -> str:
+    try:
+        return to_base32_v1(cid)
+    except Exception:  # a malformed stored CID cannot be pinned under any name
+        return cid
+
+
+async def _load_records(services: Services, patient: str | None) -> list[RecordDoc]:
+    query: dict[str, Any] = {} if patient is None else {"patient": patient.lower()}
+    # Only what the report needs: no wrapped keys leave MongoDB for this.
+    projection = {"_id": 0, "wrapped_key": 0}
+    cursor = services.db[RECORDS].find(query, projection).sort([("patient", ASCENDING), ("created_at", ASCENDING)])
+    records = []
+    async for doc in cursor:
+        doc.setdefault("wrapped_key", "")
+        records.append(RecordDoc.from_mongo(doc))
+    return records
+
+
+async def _chain_records(services: Services, patients: list[str]) -> dict[str, dict[int, OnChainRecord]]:
+    """Every on-chain record of each patient, by id (one `get_records_batch` per patient)."""
+    limit = asyncio.Semaphore(CHAIN_CONCURRENCY)
+
+    async def one(patient: str) -> tuple[str, dict[int, OnChainRecord]]:
+        async with limit:
+            records = await services.chain.get_records_batch(patient)
+        return patient, {r.record_id: r for r in records}
+
+    try:
+        return dict(await asyncio.gather(*(one(p) for p in patients)))
+    except ApiError:
+        raise
+    except Exception as exc:
+        raise ApiError(502, "chain_unavailable", "the chain did not answer; try again") from exc
+
+
+def check_record(record: RecordDoc, onchain: dict[int, OnChainRecord], pinned: set[str], clone: str | None) -> ReportRow:
+    """The row of one record, given its patient's on-chain records and the node's pins."""
+    db_hash = (record.content_hash or "").lower()
+    problems: list[str] = []
+    database = db_hash.startswith("0x") and len(db_hash) == 66
+    if not database:
+        problems.append("the database holds no well-formed content hash")
+    ipfs = _normal_cid(record.cid) in pinned
+    if not ipfs:
+        problems.append("the ciphertext is not pinned on the IPFS node")
+    chain_hash: str | None = None
+    blockchain: bool | None
+    if record.state != "confirmed":
+        blockchain = None
+        problems.insert(0, "the upload is not confirmed on chain yet")
+        status: Status = "pending"
+    else:
+        entry = onchain.get(record.record_id) if record.record_id is not None else None
+        if entry is None:
+            blockchain = False
+            problems.insert(0, "the chain holds no such record")
+            status = "missing"
+        else:
+            chain_hash = entry.content_hash.lower()
+            blockchain = chain_hash == db_hash
+            if clone is not None and record.record_contract and record.record_contract.lower() != clone.lower():
+                blockchain = False
+                problems.insert(0, "the database names another record contract than the patient's")
+            if not blockchain:
+                if chain_hash != db_hash:
+                    problems.insert(0, "the chain holds a different hash than the database")
+                status = "mismatched"
+            elif not ipfs:
+                status = "missing"
+            else:
+                status = "verified"
+    if database is False and status == "verified":
+        status = "mismatched"
+    return ReportRow(
+        cid=record.cid,
+        record_id=record.record_id,
+        patient=record.patient,
+        state=record.state,
+        record_type=record.record_type,
+        database=database,
+        blockchain=blockchain,
+        ipfs=ipfs,
+        status=status,
+        database_hash=db_hash,
+        blockchain_hash=chain_hash,
+        problems=problems,
+    )
+
+
+async def build_report(services: Services, patient: str | None) -> IntegrityReport:
+    """The report for one patient's records, or for every record when `patient` is None."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    records = await _load_records(services, patient)
+    timings["database"] = round((time.perf_counter() - started) * 1000, 2)
+
+    patients = sorted({r.patient for r in records if r.state == "confirmed"})
+
+    async def pins() -> set[str]:
+        began = time.perf_counter()
+        try:
+            return await services.ipfs.pinned_cids()
+        except IpfsError as exc:
+            raise ApiError(502, "ipfs_unavailable", "the IPFS node did not list its pins; try again") from exc
+        finally:
+            timings["ipfs"] = round((time.perf_counter() - began) * 1000, 2)
+
+    async def chain() -> dict[str, dict[int, OnChainRecord]]:
+        began = time.perf_counter()
+        try:
+            return await _chain_records(services, patients)
+        finally:
+            timings["chain"] = round((time.perf_counter() - began) * 1000, 2)
+
+    # IPFS and the chain are independent: ask both at once.
+    pinned, onchain = await asyncio.gather(pins(), chain())
+    clones = {p: await services.chain.record_address(p) for p in patients}  # computed locally
+    rows = [check_record(r, onchain.get(r.patient, {}), pinned, clones.get(r.patient)) for r in records]
+    timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+    return IntegrityReport(
+        scope="patient" if patient else "all",
+        rows=rows,
+        checked_at=datetime.now(UTC),
+        timings_ms=timings,
+    )

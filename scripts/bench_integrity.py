@@ -1,0 +1,439 @@
+"""Benchmark of GET /api/system/integrity-report over 1,000 confirmed records of one patient.
+
+Run with the project venv: `python scripts/bench_integrity.py`. It starts its own SecantusDB,
+js-ipfs, Anvil (fresh deployment) and the API (uvicorn, a separate single process) on free
+127.0.0.1 ports in a temporary directory, and stops them all at the end.
+
+Seeding (not timed), done directly rather than through 1,000 uploads:
+- the relayer creates the patient's record contract (clone); the patient's account is funded and
+  sends 1,000 `addRecord(kind, contentHash)` transactions itself, signed locally with nonces
+  0..999 and submitted as raw transactions in JSON-RPC batches without waiting for receipts (Anvil
+  mines each at once, in nonce order, so record i has id i); then the last receipt is awaited and
+  `recordCount() == 1000` checked;
+- 1,000 tiny distinct "ciphertexts" are added (and pinned) on IPFS in multipart requests of 250 files
+  each, giving 1,000 distinct pins;
+- 1,000 matching `confirmed` documents go into MongoDB (`insert_many`).
+
+Measured: the patient signs in (SIWE), one warm-up request, then `--runs` (default 5) timed requests
+of the report over real HTTP; the median is compared with the target (< 5 s). Every answer must
+report 1,000 verified records. The report's own timings (MongoDB, IPFS `pin/ls`, chain) are shown
+too. Separately, one `ChainClient.get_records_batch` over the 1,000 records is run in this process
+with its HTTP requests counted, to show that the chain reads really are batched.
+
+Prints a table and the JSON, writes the JSON to `.cache/bench/integrity.json`, and exits 1 when the
+target is missed (2 when the benchmark cannot run). `--records N` changes the count (the target is
+only checked for N = 1000); `--keep` keeps the temporary directory and its logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_support import ROOT, prepare_environment  # noqa: E402
+
+OUT = ROOT / ".cache" / "bench" / "integrity.json"
+TARGET_RECORDS = 1000
+TARGET_MEDIAN_SECONDS = 5.0
+DEFAULT_RUNS = 5
+RELAYER_INDEX = 9
+FUNDER_INDEX = 1
+SEND_BATCH = 100
+IPFS_FILES_PER_ADD = 250
+API_START_TIMEOUT_SECONDS = 90.0
+HTTP_TIMEOUT_SECONDS = 120.0
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------- stack
+
+
+class Stack:
+    """SecantusDB, js-ipfs, Anvil (+ deployment) and the API process, all on free local ports."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self.tmp = Path(tempfile.mkdtemp(prefix="healthledger-bench-integrity-"))
+        self._stoppers: list[tuple[str, Any]] = []
+        self.api: Any = None
+
+    def start(self) -> "Stack":
+        from healthledger.chain.deployment import deploy
+        from healthledger.devstack.anvil import AnvilNode
+        from healthledger.devstack.ipfs import JsIpfsNode
+        from healthledger.devstack.mongo import SecantusServer
+        from healthledger.devstack.process import ManagedProcess, free_port
+
+        logs = self.tmp / "logs"
+        logs.mkdir(parents=True)
+        began = time.perf_counter()
+        mongo = SecantusServer(self.tmp / "mongo", log_path=logs / "secantus.log")
+        self._stoppers.append(("secantusdb", mongo.stop))
+        mongo.start()
+        ipfs = JsIpfsNode(self.tmp / "ipfs", log_path=logs / "ipfs.log")
+        self._stoppers.append(("js-ipfs", ipfs.stop))
+        ipfs.start()
+        anvil = AnvilNode(log_path=logs / "anvil.log")
+        self._stoppers.append(("anvil", anvil.stop))
+        anvil.start()
+        self.mongo_uri, self.database = mongo.uri, "healthledger_bench_integrity"
+        self.ipfs_api_url, self.rpc_url, self.anvil = ipfs.api_url, anvil.rpc_url, anvil
+        self.accounts = anvil.accounts
+        self.factory = deploy(anvil.rpc_url, self.accounts[0].private_key).factory
+        say(f"  services up in {time.perf_counter() - began:.1f} s (data in {self.tmp})")
+
+        port = free_port()
+        env = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "MONGODB_URI": mongo.uri,
+            "MONGODB_DATABASE": self.database,
+            "IPFS_API_URL": ipfs.api_url,
+            "ETH_RPC_URL": anvil.rpc_url,
+            "FACTORY_ADDRESS": self.factory,
+            "CHAIN_ID": "31337",
+            "RELAYER_PRIVATE_KEY": self.accounts[RELAYER_INDEX].private_key,
+            "JWT_SECRET": secrets.token_urlsafe(36),
+            "GRANT_KEY": secrets.token_hex(32),
+        }
+        command = [
+            sys.executable, "-m", "uvicorn", "--factory", "healthledger.app:create_app",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        ]
+        api_dir = self.tmp / "api"  # no `.env` here: only the settings above apply
+        api_dir.mkdir()
+        self.api = ManagedProcess(command, name="api", env=env, cwd=api_dir, log_path=logs / "api.log")
+        self._stoppers.append(("api", self.api.stop))
+        self.api.start()
+        self.api_url = f"http://127.0.0.1:{port}"
+        self.api.wait_ready(self._ready, API_START_TIMEOUT_SECONDS, interval=0.2, description="GET /api/system/status")
+        say(f"  API up (pid {self.api.pid}) after {time.perf_counter() - began:.1f} s")
+        return self
+
+    def _ready(self) -> bool:
+        try:
+            response = httpx.get(f"{self.api_url}/api/system/status", timeout=5.0, trust_env=False)
+        except httpx.TransportError:
+            return False
+        return response.status_code == 200 and response.json().get("status") == "ok"
+
+    def api_log_tail(self) -> str:
+        return self.api.log_tail() if self.api is not None else ""
+
+    def stop(self) -> None:
+        while self._stoppers:
+            name, stop = self._stoppers.pop()
+            try:
+                stop()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the others
+                say(f"  warning: could not stop {name}: {type(exc).__name__}: {exc}")
+        if self.keep:
+            say(f"  kept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------- seeding
+
+
+def content_hash(i: int) -> bytes:
+    return hashlib.sha256(f"healthledger bench record {i}".encode()).digest()
+
+
+async def create_clone(stack: Stack, patient: str) -> str:
+    from healthledger.chain.client import ChainClient
+    from healthledger.chain.relayer import Relayer
+
+    chain = ChainClient(stack.rpc_url, stack.factory)
+    try:
+        relayer = Relayer(chain, stack.accounts[RELAYER_INDEX].private_key)
+        return await relayer.ensure_record_contract(patient)
+    finally:
+        await chain.aclose()
+
+
+def seed_chain(stack: Stack, patient_key: str, count: int) -> tuple[str, float]:
+    """`count` addRecord transactions from the patient, sent without waiting; returns (clone, seconds)."""
+    from eth_account import Account
+    from web3 import Web3
+
+    from healthledger.chain.artifacts import health_record
+
+    began = time.perf_counter()
+    account = Account.from_key(patient_key)
+    clone = asyncio.run(create_clone(stack, account.address))
+    stack.anvil.set_balance(account.address, 10**21)  # 1,000 ETH for gas
+    w3 = Web3(Web3.HTTPProvider(stack.rpc_url, request_kwargs={"timeout": 120}))
+    contract = w3.eth.contract(address=clone, abi=health_record().abi)
+    kinds = (0, 1, 2)
+    sample = contract.functions.addRecord(0, content_hash(0)).build_transaction(
+        {"from": account.address, "nonce": 0, "chainId": 31337}
+    )
+    gas = int(w3.eth.estimate_gas({"from": account.address, "to": clone, "data": sample["data"]}) * 1.5)
+    base_fee = int(w3.eth.get_block("latest")["baseFeePerGas"])
+    fees = {"maxFeePerGas": 4 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9}
+    start_nonce = w3.eth.get_transaction_count(account.address)
+    raw = []
+    for i in range(count):
+        data = contract.encode_abi("addRecord", args=[kinds[i % 3], content_hash(i)])
+        tx = {"chainId": 31337, "nonce": start_nonce + i, "to": clone, "data": data, "value": 0, "gas": gas, **fees}
+        raw.append("0x" + bytes(account.sign_transaction(tx).raw_transaction).hex())
+    last_hash = None
+    with httpx.Client(timeout=120.0, trust_env=False) as http:
+        for start in range(0, len(raw), SEND_BATCH):
+            batch = [
+                {"jsonrpc": "2.0", "id": n, "method": "eth_sendRawTransaction", "params": [tx]}
+                for n, tx in enumerate(raw[start : start + SEND_BATCH])
+            ]
+            answers = http.post(stack.rpc_url, json=batch).json()
+            errors = [a["error"] for a in answers if "error" in a]
+            if errors:
+                raise RuntimeError(f"eth_sendRawTransaction failed: {errors[:3]}")
+            last_hash = max(answers, key=lambda a: a["id"])["result"]
+    receipt = w3.eth.wait_for_transaction_receipt(last_hash, timeout=120)
+    if receipt["status"] != 1:
+        raise RuntimeError("the last addRecord transaction reverted")
+    onchain = contract.functions.recordCount().call()
+    if onchain != count:
+        raise RuntimeError(f"recordCount() is {onchain}, expected {count}")
+    return clone, time.perf_counter() - began
+
+
+def seed_ipfs(stack: Stack, count: int) -> tuple[list[str], float]:
+    """`count` tiny distinct files added and pinned (CIDv1, raw leaves), in a few multipart requests."""
+    from healthledger.storage.ipfs import ADD_PARAMS, to_base32_v1
+
+    began = time.perf_counter()
+    cids: list[str] = []
+    with httpx.Client(timeout=300.0, trust_env=False) as http:
+        for start in range(0, count, IPFS_FILES_PER_ADD):
+            files = [
+                ("file", (f"r{i}.bin", b"ciphertext " + i.to_bytes(4, "big") + os.urandom(32), "application/octet-stream"))
+                for i in range(start, min(start + IPFS_FILES_PER_ADD, count))
+            ]
+            response = http.post(f"{stack.ipfs_api_url}/api/v0/add", params=ADD_PARAMS, files=files)
+            response.raise_for_status()
+            added = [json.loads(line) for line in response.text.splitlines() if line.strip()]
+            hashes = [to_base32_v1(a["Hash"]) for a in added if "Hash" in a]
+            if len(hashes) != len(files):
+                raise RuntimeError(f"IPFS add returned {len(hashes)} hashes for {len(files)} files")
+            cids.extend(hashes)
+        pins = http.post(f"{stack.ipfs_api_url}/api/v0/pin/ls", params={"type": "recursive"}).json()["Keys"]
+    pinned = {to_base32_v1(c) for c in pins}
+    if not set(cids) <= pinned or len(set(cids)) != count:
+        raise RuntimeError("the seeded files are not all pinned, or not distinct")
+    return cids, time.perf_counter() - began
+
+
+def seed_mongo(stack: Stack, patient: str, clone: str, cids: list[str]) -> float:
+    from pymongo import MongoClient
+
+    from healthledger.db.records import RecordDoc
+
+    began = time.perf_counter()
+    now = datetime.now(UTC)
+    docs = []
+    for i, cid in enumerate(cids):
+        doc = RecordDoc(
+            patient=patient.lower(),
+            record_type=("prescription", "bill", "report")[i % 3],
+            name=f"record {i}.pdf",
+            content_type="application/pdf",
+            cid=cid,
+            content_hash="0x" + content_hash(i).hex(),
+            ciphertext_hash="0x" + "00" * 32,
+            size=1000,
+            ciphertext_size=1100,
+            wrapped_key="",
+            record_contract=clone,
+            state="confirmed",
+            record_id=i,
+            tx_hash="0x" + "00" * 32,
+            created_at=now,
+            confirmed_at=now,
+        )
+        docs.append(asdict(doc))
+    with MongoClient(stack.mongo_uri, serverSelectionTimeoutMS=10000, tz_aware=True) as mongo:
+        mongo[stack.database]["records"].insert_many(docs)
+    return time.perf_counter() - began
+
+
+async def count_chain_requests(stack: Stack, patient: str) -> dict[str, Any]:
+    """One get_records_batch over every record, with the HTTP requests it makes counted."""
+    import aiohttp
+
+    from healthledger.chain.client import ChainClient
+
+    counter = {"requests": 0}
+    original = aiohttp.ClientSession._request
+
+    async def counting(self, method, url, **kwargs):  # type: ignore[no-untyped-def]
+        counter["requests"] += 1
+        return await original(self, method, url, **kwargs)
+
+    chain = ChainClient(stack.rpc_url, stack.factory)
+    try:
+        await chain.implementation_address()  # cached once per process, not part of the read
+        aiohttp.ClientSession._request = counting  # type: ignore[method-assign]
+        began = time.perf_counter()
+        records = await chain.get_records_batch(patient)
+        elapsed = time.perf_counter() - began
+    finally:
+        aiohttp.ClientSession._request = original  # type: ignore[method-assign]
+        await chain.aclose()
+    return {
+        "records": len(records),
+        "http_requests": counter["requests"],
+        "batch_size": chain.batch_size,
+        "seconds": round(elapsed, 4),
+    }
+
+
+# ------------------------------------------------------------------------------------------- measuring
+
+
+def measure(stack: Stack, count: int, runs: int) -> dict[str, Any]:
+    from eth_account import Account
+
+    from tests.backend.support.wallet import Wallet
+
+    patient = Account.create()
+    clone, chain_s = seed_chain(stack, patient.key.hex(), count)
+    say(f"  {count} records added on chain in {chain_s:.1f} s")
+    cids, ipfs_s = seed_ipfs(stack, count)
+    say(f"  {count} files pinned on IPFS in {ipfs_s:.1f} s")
+    mongo_s = seed_mongo(stack, patient.address, clone, cids)
+    say(f"  {count} documents inserted in MongoDB in {mongo_s:.2f} s")
+    batching = asyncio.run(count_chain_requests(stack, patient.address))
+    say(f"  get_records_batch: {batching['records']} records in {batching['http_requests']} HTTP requests")
+
+    wallet = Wallet(patient)
+    timings: list[float] = []
+    server: list[dict[str, float]] = []
+    with httpx.Client(base_url=stack.api_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
+        wallet.login(client)
+        for run in range(runs + 1):  # run 0 is the warm-up
+            began = time.perf_counter()
+            response = client.get("/api/system/integrity-report", headers=wallet.headers)
+            elapsed = time.perf_counter() - began
+            if response.status_code != 200:
+                raise RuntimeError(f"integrity report: HTTP {response.status_code}: {response.text[:500]}")
+            body = response.json()
+            if body["total"] != count or body["counts"]["verified"] != count:
+                raise RuntimeError(f"expected {count} verified records, got {body['counts']} of {body['total']}")
+            label = "warm-up" if run == 0 else f"run {run}"
+            say(f"  {label}: {elapsed:.3f} s (server: {body['timings_ms']})")
+            if run == 0:
+                warmup = elapsed
+                continue
+            timings.append(elapsed)
+            server.append(body["timings_ms"])
+    return {
+        "records": count,
+        "seed_seconds": {"chain": round(chain_s, 2), "ipfs": round(ipfs_s, 2), "mongo": round(mongo_s, 2)},
+        "chain_batching": batching,
+        "warmup_s": round(warmup, 4),
+        "runs_s": [round(t, 4) for t in timings],
+        "median_s": round(statistics.median(timings), 4),
+        "server_median_ms": {
+            key: round(statistics.median(s[key] for s in server), 2) for key in ("database", "ipfs", "chain", "total")
+        },
+    }
+
+
+def report(measured: dict[str, Any]) -> dict[str, Any]:
+    targets = {}
+    if measured["records"] == TARGET_RECORDS:
+        targets["median_report_seconds_1000_records"] = {
+            "value": measured["median_s"],
+            "target": f"< {TARGET_MEDIAN_SECONDS}",
+            "ok": measured["median_s"] < TARGET_MEDIAN_SECONDS,
+        }
+    return {
+        "benchmark": "integrity-report",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        **measured,
+        "targets": targets,
+    }
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(f"integrity report over {result['records']} confirmed records of one patient (real HTTP)")
+    print(f"{'':<22}{'seconds':>10}")
+    print(f"{'warm-up':<22}{result['warmup_s']:>10.3f}")
+    for n, t in enumerate(result["runs_s"], 1):
+        print(f"{'run ' + str(n):<22}{t:>10.3f}")
+    print(f"{'median':<22}{result['median_s']:>10.3f}")
+    server = result["server_median_ms"]
+    print(
+        f"\nserver-side medians: MongoDB {server['database']:.0f} ms, IPFS pin/ls {server['ipfs']:.0f} ms, "
+        f"chain {server['chain']:.0f} ms (IPFS and chain in parallel), total {server['total']:.0f} ms"
+    )
+    b = result["chain_batching"]
+    print(f"get_records_batch: {b['records']} records in {b['http_requests']} HTTP requests ({b['seconds']:.3f} s)")
+    for name, t in result["targets"].items():
+        print(f"\n{name:<40} {t['value']:>8} (target {t['target']}) {'ok' if t['ok'] else 'MISSED'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=TARGET_RECORDS)
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
+    args = parser.parse_args(argv)
+    prepare_environment()
+    stack = Stack(args.keep)
+    say("integrity benchmark: starting SecantusDB, js-ipfs, Anvil and the API ...")
+    try:
+        stack.start()
+        measured = measure(stack, args.records, args.runs)
+    except Exception as exc:  # noqa: BLE001 - any failure here means no figures
+        traceback.print_exc()
+        tail = stack.api_log_tail()
+        if tail:
+            say(f"--- API log tail ---\n{tail}")
+        say(f"integrity benchmark could not run: {type(exc).__name__}: {exc}")
+        return 2
+    finally:
+        stack.stop()
+
+    result = report(measured)
+    print_table(result)
+    print()
+    text = json.dumps(result, indent=2)
+    print(text)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text + "\n")
+    failed = [name for name, t in result["targets"].items() if not t["ok"]]
+    if failed:
+        print(f"\nintegrity target missed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Service benchmark of record upload and view, on the real stack (part of `make bench`).
+
+Run with the project venv: `python scripts/bench_records.py`. It starts its own SecantusDB, js-ipfs,
+Anvil (with a fresh deployment) and the API (uvicorn, a separate single process) on free 127.0.0.1
+ports in a temporary directory, and stops them all at the end.
+
+For each size (1, 10 and 100 MB of random bytes, fresh bytes every run) and run:
+- upload: the web app's flow (`tests/backend/support/records.py`): SHA-256 of the file, typed data
+  for addRecord, EIP-712 signature, POST /api/medical-records/upload (multipart), until the answer
+  (the record is pinned, the transaction mined and the record confirmed);
+- view: GET /api/medical-records/view/{cid} with X-Wallet-Signature, until the last byte (checked);
+- bare IPFS add: the same plaintext bytes straight to the node's /api/v0/add (cid-version=1,
+  raw-leaves=true, pin=true), what the upload would cost with no service in between.
+Rates are medians over the runs; the target ratio is median upload rate / median bare-add rate
+(`upload_vs_ipfs_add_paired_median`, the median of per-run ratios, is reported alongside). The
+patient logs in (SIWE) once and makes a small warm-up upload first, so the one-time
+record-contract creation is not counted in any run.
+
+Memory: VmRSS of the API process is read before the first 100 MB upload, then sampled every 20 ms
+in a background thread during each 100 MB upload and view; growth = peak - that baseline. VmHWM
+(the process's lifetime peak) is reported too.
+
+MB means MiB (2**20 bytes) throughout. Prints a table and the JSON, writes the JSON to
+`.cache/bench/records.json`, and exits 1 when a target is missed (2 when the benchmark cannot run).
+
+Options: `--sizes 1,10` (MB; targets are checked only when 100 is included), `--runs 5,3,3` (one
+count per size), `--keep` (keep the temporary directory and its logs), `--profile-api FILE` (run
+the API under cProfile and write its stats to FILE when it stops: only the event-loop thread is
+profiled, and the figures are inflated, so they are printed but neither saved nor checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_support import ROOT, BenchStack, RssSampler, hwm_mib, prepare_environment, rss_mib  # noqa: E402
+
+OUT = ROOT / ".cache" / "bench" / "records.json"
+MB = 1024 * 1024
+DEFAULT_RUNS = {1: 5, 10: 3, 100: 3}
+TARGET_SIZE_MB = 100
+TARGET_MIN_UPLOAD_VS_ADD = 0.5
+TARGET_MAX_RSS_GROWTH_MB = 64.0
+IPFS_ADD_PARAMS = {"cid-version": "1", "raw-leaves": "true", "pin": "true", "progress": "false"}
+HTTP_TIMEOUT_SECONDS = 600.0
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ client
+
+
+def timed_upload(client, wallet, content: bytes) -> tuple[float, dict]:
+    """The web app's upload flow (tests' `upload` helper), timed end to end; returns (seconds, record)."""
+    from tests.backend.support.records import upload
+
+    began = time.perf_counter()
+    response = upload(client, wallet, content, "report", "bench.bin", content_type="application/octet-stream")
+    elapsed = time.perf_counter() - began
+    if response.status_code != 201:
+        raise RuntimeError(f"upload of {len(content)} bytes: HTTP {response.status_code}: {response.text[:500]}")
+    record = response.json()
+    if record.get("state") != "confirmed":
+        raise RuntimeError(f"upload of {len(content)} bytes not confirmed: {record}")
+    return elapsed, record
+
+
+def timed_view(client, wallet, cid: str, content: bytes) -> float:
+    """GET /view/{cid} until the last byte; the bytes are checked after the clock stops."""
+    headers = {**wallet.headers, "X-Wallet-Signature": wallet.key_signature(client)}
+    received = bytearray()
+    began = time.perf_counter()
+    with client.stream("GET", f"/api/medical-records/view/{cid}", headers=headers) as response:
+        if response.status_code != 200:
+            response.read()
+            raise RuntimeError(f"view {cid}: HTTP {response.status_code}: {response.text[:500]}")
+        for chunk in response.iter_bytes():
+            received += chunk
+    elapsed = time.perf_counter() - began
+    if len(received) != len(content) or hashlib.sha256(received).digest() != hashlib.sha256(content).digest():
+        raise RuntimeError(f"view {cid} returned {len(received)} bytes that differ from the {len(content)} uploaded")
+    return elapsed
+
+
+def timed_ipfs_add(ipfs, content: bytes) -> float:
+    """The same bytes straight to the node's /api/v0/add (multipart, as the API sends them)."""
+    began = time.perf_counter()
+    response = ipfs.post(
+        "/api/v0/add", params=IPFS_ADD_PARAMS, files={"file": ("blob", content, "application/octet-stream")}
+    )
+    elapsed = time.perf_counter() - began
+    if response.status_code != 200 or "Hash" not in response.text:
+        raise RuntimeError(f"IPFS add of {len(content)} bytes: HTTP {response.status_code}: {response.text[:300]}")
+    return elapsed
+
+
+# ------------------------------------------------------------------------------------------ measure
+
+
+def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int]) -> dict:
+    import httpx
+    from tests.backend.support.wallet import Wallet
+
+    pid = stack.api_pid
+    timeout = httpx.Timeout(HTTP_TIMEOUT_SECONDS, connect=10.0)
+    results: dict[str, dict] = {}
+    memory: dict = {}
+    with (
+        httpx.Client(base_url=stack.api_url, timeout=timeout, trust_env=False) as client,
+        httpx.Client(base_url=stack.ipfs_api_url, timeout=timeout, trust_env=False) as ipfs,
+    ):
+        wallet = Wallet.random()
+        wallet.login(client)
+        timed_upload(client, wallet, os.urandom(1024))  # creates the patient's record contract
+        memory["rss_after_warmup_mb"] = round(rss_mib(pid), 1)
+
+        for size_mb in sizes:
+            n = runs[size_mb]
+            size = size_mb * MB
+            uploads: list[float] = []
+            views: list[float] = []
+            adds: list[float] = []
+            tracked = size_mb == TARGET_SIZE_MB
+            if tracked:
+                baseline = rss_mib(pid)
+                memory.update(
+                    baseline_mb=round(baseline, 1),
+                    vmhwm_before_mb=round(hwm_mib(pid), 1),
+                    upload_peaks_mb=[],
+                    view_peaks_mb=[],
+                    samples=0,
+                )
+            for i in range(n):
+                content = os.urandom(size)
+                if tracked:
+                    with RssSampler(pid) as sampler:
+                        upload_s, record = timed_upload(client, wallet, content)
+                    memory["upload_peaks_mb"].append(round(sampler.peak_mib, 1))
+                    memory["samples"] += sampler.samples
+                    with RssSampler(pid) as sampler:
+                        view_s = timed_view(client, wallet, record["cid"], content)
+                    memory["view_peaks_mb"].append(round(sampler.peak_mib, 1))
+                    memory["samples"] += sampler.samples
+                else:
+                    upload_s, record = timed_upload(client, wallet, content)
+                    view_s = timed_view(client, wallet, record["cid"], content)
+                add_s = timed_ipfs_add(ipfs, content)
+                uploads.append(upload_s)
+                views.append(view_s)
+                adds.append(add_s)
+                say(
+                    f"  {size_mb:>4} MB run {i + 1}/{n}: upload {upload_s:7.3f} s, view {view_s:7.3f} s, "
+                    f"bare IPFS add {add_s:7.3f} s"
+                )
+                del content
+            upload_rate = size_mb / statistics.median(uploads)
+            view_rate = size_mb / statistics.median(views)
+            add_rate = size_mb / statistics.median(adds)
+            results[f"{size_mb}MB"] = {
+                "bytes": size,
+                "runs": n,
+                "upload_s": [round(t, 4) for t in uploads],
+                "view_s": [round(t, 4) for t in views],
+                "ipfs_add_s": [round(t, 4) for t in adds],
+                "upload_mb_s": round(upload_rate, 2),
+                "view_mb_s": round(view_rate, 2),
+                "ipfs_add_mb_s": round(add_rate, 2),
+                "upload_vs_ipfs_add": round(upload_rate / add_rate, 3),
+                # Each run's upload against the bare add of the same bytes right after it: less
+                # sensitive to load that drifts between runs (informative; the target uses the above).
+                "upload_vs_ipfs_add_paired_median": round(statistics.median(a / u for a, u in zip(adds, uploads)), 3),
+            }
+        if "baseline_mb" in memory:
+            base = memory["baseline_mb"]
+            memory["upload_peak_mb"] = max(memory["upload_peaks_mb"])
+            memory["view_peak_mb"] = max(memory["view_peaks_mb"])
+            memory["upload_growth_mb"] = round(memory["upload_peak_mb"] - base, 1)
+            memory["view_growth_mb"] = round(memory["view_peak_mb"] - base, 1)
+            memory["vmhwm_after_mb"] = round(hwm_mib(pid), 1)
+            memory["rss_end_mb"] = round(rss_mib(pid), 1)
+    return {"sizes": results, "api_memory": memory}
+
+
+def report(measured: dict, sizes: list[int]) -> dict:
+    targets: dict[str, dict] = {}
+    key = f"{TARGET_SIZE_MB}MB"
+    if key in measured["sizes"]:
+        ratio = measured["sizes"][key]["upload_vs_ipfs_add"]
+        targets[f"upload_vs_ipfs_add_{key}"] = {
+            "value": ratio,
+            "target": f">= {TARGET_MIN_UPLOAD_VS_ADD}",
+            "ok": ratio >= TARGET_MIN_UPLOAD_VS_ADD,
+        }
+        growth = measured["api_memory"]["upload_growth_mb"]
+        targets[f"api_rss_growth_upload_{key}_mb"] = {
+            "value": growth,
+            "target": f"<= {TARGET_MAX_RSS_GROWTH_MB:g}",
+            "ok": growth <= TARGET_MAX_RSS_GROWTH_MB,
+        }
+    return {
+        "benchmark": "records",
+        "unit_note": "MB = 2**20 bytes; rates are medians of the runs",
+        **measured,
+        "targets": targets,
+        "ok": all(t["ok"] for t in targets.values()),
+        "environment": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+    }
+
+
+def print_table(result: dict) -> None:
+    print(f"{'size':>7} {'runs':>4} {'upload MB/s':>12} {'view MB/s':>10} {'IPFS add MB/s':>14} {'upload/add':>11}")
+    for name, row in result["sizes"].items():
+        print(
+            f"{name:>7} {row['runs']:>4} {row['upload_mb_s']:>12.2f} {row['view_mb_s']:>10.2f} "
+            f"{row['ipfs_add_mb_s']:>14.2f} {row['upload_vs_ipfs_add']:>11.3f}"
+        )
+    mem = result["api_memory"]
+    if "baseline_mb" in mem:
+        print(
+            f"\nAPI RSS ({TARGET_SIZE_MB} MB): baseline {mem['baseline_mb']:.1f} MB, "
+            f"peak during upload {mem['upload_peak_mb']:.1f} MB (+{mem['upload_growth_mb']:.1f}), "
+            f"during view {mem['view_peak_mb']:.1f} MB (+{mem['view_growth_mb']:.1f}), "
+            f"VmHWM {mem['vmhwm_after_mb']:.1f} MB"
+        )
+    if result["targets"]:
+        print()
+        for name, t in result["targets"].items():
+            print(f"{name:<36} {t['value']:>9} (target {t['target']}) {'ok' if t['ok'] else 'MISSED'}")
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1,10,100", help="file sizes in MB, comma-separated")
+    parser.add_argument("--runs", default="", help="runs per size, comma-separated (default 5,3,3 / 3)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
+    parser.add_argument("--profile-api", metavar="FILE", help="cProfile the API process into FILE")
+    args = parser.parse_args(argv)
+    args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.runs:
+        counts = [int(s) for s in args.runs.split(",") if s.strip()]
+        if len(counts) != len(args.sizes):
+            parser.error("--runs needs one count per size")
+        args.runs = dict(zip(args.sizes, counts))
+    else:
+        args.runs = {size: DEFAULT_RUNS.get(size, 3) for size in args.sizes}
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    prepare_environment()
+    profile_args = []
+    if args.profile_api:  # bench_support.py runs `-m uvicorn ...` under cProfile (see _profile_module)
+        profile_args = [str(Path(__file__).resolve().parent / "bench_support.py"), str(Path(args.profile_api).resolve())]
+    stack = BenchStack(
+        max_upload_bytes=max(200, 2 * max(args.sizes)) * MB, keep_dir=args.keep, api_python_args=profile_args, say=say
+    )
+    say("records benchmark: starting SecantusDB, js-ipfs, Anvil and the API ...")
+    try:
+        stack.start()
+        measured = measure(stack, args.sizes, args.runs)
+    except Exception as exc:  # noqa: BLE001 - any failure here means no figures
+        traceback.print_exc()
+        tail = stack.api_log_tail()
+        if tail:
+            say(f"--- API log tail ---\n{tail}")
+        say(f"records benchmark could not run: {type(exc).__name__}: {exc}")
+        return 2
+    finally:
+        stack.stop()
+        if args.keep:
+            say(f"  kept {stack.tmp}")
+
+    result = report(measured, args.sizes)
+    print_table(result)
+    print()
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.profile_api:
+        say(f"profiled run: figures not saved nor checked; API profile in {args.profile_api}")
+        return 0
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text + "\n")
+
+    failed = [name for name, t in result["targets"].items() if not t["ok"]]
+    if failed:
+        print(f"\nrecords targets missed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""Helpers for the service benchmarks: a throw-away stack with the API in its own process, and RSS sampling.
+
+`BenchStack` starts SecantusDB, js-ipfs and Anvil on free 127.0.0.1 ports with all their data in a
+temporary directory, deploys the contracts, then runs the API as a separate process
+(`python -m uvicorn --factory healthledger.app:create_app`, one process, no reloader, no workers) so
+the process being measured is the server itself. `stop()` stops everything it started, in reverse
+order, and is safe to call after a partial start.
+
+`RssSampler` polls `/proc/<pid>/status` in a background thread and keeps the peak VmRSS.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RELAYER_INDEX = 9  # Anvil dev key #9 pays the relayer's gas, as in `make run`
+API_START_TIMEOUT_SECONDS = 90.0
+
+
+def prepare_environment() -> None:
+    """Make `anvil`, `node`, the venv's tools and `tests.backend.support` reachable."""
+    path = os.environ.get("PATH", "")
+    extra = [str(ROOT / "bin"), str(Path(sys.executable).parent)]
+    os.environ["PATH"] = os.pathsep.join([*extra, path])
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+# ------------------------------------------------------------------------------------------- /proc
+
+
+def proc_status_kib(pid: int, *fields: str) -> dict[str, int]:
+    """Selected `VmXxx:  N kB` lines of /proc/<pid>/status, in KiB (missing fields are left out)."""
+    wanted = set(fields)
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            name, _, rest = line.partition(b":")
+            key = name.decode()
+            if key in wanted:
+                out[key] = int(rest.split()[0])
+    return out
+
+
+def rss_mib(pid: int) -> float:
+    return proc_status_kib(pid, "VmRSS")["VmRSS"] / 1024
+
+
+def hwm_mib(pid: int) -> float:
+    return proc_status_kib(pid, "VmHWM")["VmHWM"] / 1024
+
+
+class RssSampler:
+    """Samples VmRSS of `pid` every `interval` seconds while active; `peak_mib` is the highest seen.
+
+        with RssSampler(pid) as sampler:
+            do_work()
+        sampler.peak_mib, sampler.samples
+    """
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_mib = 0.0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            value = rss_mib(self.pid)
+        except (OSError, KeyError):
+            return
+        self.samples += 1
+        self.peak_mib = max(self.peak_mib, value)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+# ------------------------------------------------------------------------------------------- stack
+
+
+@dataclass
+class BenchStack:
+    """Every component on free 127.0.0.1 ports, data and logs under one temporary directory."""
+
+    max_upload_bytes: int = 200 * 1024 * 1024
+    keep_dir: bool = False
+    api_python_args: list[str] = field(default_factory=list)  # e.g. ["-m", "cProfile", "-o", FILE]
+    say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)
+    tmp: Path = field(init=False)
+    api_url: str = ""
+    ipfs_api_url: str = ""
+    rpc_url: str = ""
+    factory: str = ""
+    _stoppers: list[tuple[str, Callable[[], object]]] = field(default_factory=list, init=False)
+    _api: object = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="healthledger-bench-"))
+
+    @property
+    def logs(self) -> Path:
+        return self.tmp / "logs"
+
+    @property
+    def api_pid(self) -> int:
+        pid = getattr(self._api, "pid", None)
+        if pid is None:
+            raise RuntimeError("the API is not running")
+        return pid
+
+    def api_log_tail(self) -> str:
+        return self._api.log_tail() if self._api is not None else ""  # type: ignore[attr-defined]
+
+    def start(self) -> BenchStack:
+        from healthledger.chain.deployment import deploy
+        from healthledger.devstack.anvil import AnvilNode
+        from healthledger.devstack.ipfs import JsIpfsNode
+        from healthledger.devstack.mongo import SecantusServer
+        from healthledger.devstack.process import ManagedProcess, free_port
+
+        self.logs.mkdir(parents=True, exist_ok=True)
+        began = time.perf_counter()
+
+        mongo = SecantusServer(self.tmp / "mongo", log_path=self.logs / "secantus.log")
+        self._stoppers.append(("secantusdb", mongo.stop))
+        mongo.start()
+        ipfs = JsIpfsNode(self.tmp / "ipfs", log_path=self.logs / "ipfs.log")
+        self._stoppers.append(("js-ipfs", ipfs.stop))
+        ipfs.start()
+        self.ipfs_api_url = ipfs.api_url
+        anvil = AnvilNode(log_path=self.logs / "anvil.log")
+        self._stoppers.append(("anvil", anvil.stop))
+        anvil.start()
+        self.rpc_url = anvil.rpc_url
+        accounts = anvil.accounts
+        self.factory = deploy(anvil.rpc_url, accounts[0].private_key).factory
+        self.say(f"  services up in {time.perf_counter() - began:.1f} s (data in {self.tmp})")
+
+        port = free_port()
+        env = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "MONGODB_URI": mongo.uri,
+            "MONGODB_DATABASE": "healthledger_bench",
+            "IPFS_API_URL": ipfs.api_url,
+            "ETH_RPC_URL": anvil.rpc_url,
+            "FACTORY_ADDRESS": self.factory,
+            "CHAIN_ID": "31337",
+            "RELAYER_PRIVATE_KEY": accounts[RELAYER_INDEX].private_key,
+            "JWT_SECRET": secrets.token_urlsafe(36),  # 48 characters
+            "GRANT_KEY": secrets.token_hex(32),
+            "MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
+            "TX_TIMEOUT_SECONDS": "60",
+            "IPFS_TIMEOUT_SECONDS": "120",
+        }
+        # The interpreter itself (not a console-script wrapper), no --reload, no --workers: the PID
+        # we get is the one process that serves requests, whose memory we measure.
+        command = [
+            sys.executable, *self.api_python_args, "-m", "uvicorn", "--factory", "healthledger.app:create_app",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        ]
+        api_dir = self.tmp / "api"  # cwd without a `.env`: only the settings above apply
+        api_dir.mkdir()
+        self._api = ManagedProcess(command, name="api", env=env, cwd=api_dir, log_path=self.logs / "api.log")
+        self._stoppers.append(("api", self._api.stop))
+        self._api.start()
+        self.api_url = f"http://127.0.0.1:{port}"
+        status = self._api.wait_ready(
+            self._status_ok, API_START_TIMEOUT_SECONDS, interval=0.2, description="GET /api/system/status"
+        )
+        if status.get("status") != "ok":
+            raise RuntimeError(f"the API reports {status}")
+        self.say(f"  API up (pid {self.api_pid}) after {time.perf_counter() - began:.1f} s")
+        return self
+
+    def _status_ok(self) -> dict | None:
+        try:
+            response = httpx.get(f"{self.api_url}/api/system/status", timeout=5.0, trust_env=False)
+        except httpx.TransportError:
+            return None
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        return body if body.get("status") == "ok" else None
+
+    def stop(self) -> None:
+        """Stop everything started, newest first; every stop runs even if one fails."""
+        errors = []
+        while self._stoppers:
+            name, stop = self._stoppers.pop()
+            try:
+                stop()
+            except Exception as exc:  # noqa: BLE001 - report, keep stopping the others
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        if not self.keep_dir:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        for error in errors:
+            self.say(f"  warning: could not stop {error}")
+
+    def __enter__(self) -> BenchStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# ------------------------------------------------------------------------------------------- profiling
+
+
+def _profile_module(argv: list[str]) -> None:
+    """`python bench_support.py OUT.prof -m MODULE ARGS...`: run MODULE under cProfile, dump at exit.
+
+    Unlike `python -m cProfile`, the stats are also written when the process is stopped with SIGTERM
+    (uvicorn re-raises the signal after its graceful shutdown, which would otherwise kill the process
+    before cProfile writes anything).
+    """
+    import cProfile
+    import runpy
+    import signal
+
+    if len(argv) < 3 or argv[1] != "-m":
+        raise SystemExit("usage: bench_support.py OUT.prof -m MODULE [ARGS...]")
+    out, module, rest = argv[0], argv[2], argv[3:]
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+    sys.argv = [module, *rest]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit:
+        pass
+    finally:
+        profiler.disable()
+        profiler.dump_stats(out)
+
+
+if __name__ == "__main__":
+    _profile_module(sys.argv[1:])
