@@ -15,7 +15,10 @@ from typing import Any, TypeVar
 
 import typer
 
+from .api.directory import register_doctor_with_profile
 from .container import Services, build_services
+from .errors import ApiError
+from .services.integrity_report import build_report
 from .services.reconcile import reconcile_pending
 from .services.status import collect_status
 from .settings import Settings
@@ -41,6 +44,9 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except typer.Exit:
         raise
+    except ApiError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from None
     except Exception as exc:  # one readable line, no traceback, no secrets
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
@@ -68,6 +74,31 @@ def reconcile(
     """Finish or clean up uploads left pending (confirm mined ones, remove failed or abandoned ones)."""
     report = _run(lambda services: reconcile_pending(services, grace_seconds))
     _print({"confirmed": report.confirmed, "removed": report.removed, "still_pending": report.still_pending})
+
+
+@app.command("register-doctor")
+def register_doctor(
+    address: str = typer.Argument(..., help="The doctor's wallet address."),
+    name: str = typer.Option(..., "--name", help="Display name, e.g. 'Dr. Jane Doe'."),
+    licence: str = typer.Option(..., "--licence", help="Medical licence number (kept off chain)."),
+) -> None:
+    """Register a doctor on chain (the relayer must hold REGISTRAR_ROLE) and store name and licence."""
+    _print(_run(lambda services: register_doctor_with_profile(services, address, name, licence)))
+
+
+@app.command("integrity-report")
+def integrity_report(
+    patient: str | None = typer.Option(None, help="Only this patient's records (default: all)."),
+) -> None:
+    """Check every record against MongoDB, the chain and IPFS; exit 3 if any is not verified."""
+
+    async def report(services: Services) -> dict[str, Any]:
+        return (await build_report(services, patient.lower() if patient else None)).as_json()
+
+    result = _run(report)
+    _print(result)
+    if result["counts"].get("verified", 0) != result["total"]:
+        raise typer.Exit(code=3)
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

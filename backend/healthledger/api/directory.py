@@ -187,9 +187,14 @@ class DoctorBody(BaseModel):
 
 @router.post("/api/admin/doctors", status_code=201, summary="Register a doctor on chain, with name and licence (registrar)")
 async def register_doctor(body: DoctorBody, caller: RegistrarDep, services: ServicesDep) -> dict[str, Any]:
-    doctor = _address(body.address)
-    name = _text(body.name, "name", MAX_NAME_LENGTH)
-    licence_id = _text(body.licenceId, "licenceId", MAX_LICENCE_LENGTH)
+    return await register_doctor_with_profile(services, body.address, body.name, body.licenceId)
+
+
+async def register_doctor_with_profile(services: Services, address: str, name: str, licence_id: str) -> dict[str, Any]:
+    """Register on chain through the registry, then keep name and licence off chain (API and CLI)."""
+    doctor = _address(address)
+    name = _text(name, "name", MAX_NAME_LENGTH)
+    licence_id = _text(licence_id, "licenceId", MAX_LICENCE_LENGTH)
     if int(doctor, 16) == 0:
         raise bad_request("invalid_address", "the zero address cannot be a doctor")
     await _require_relayer_is_registrar(services)
