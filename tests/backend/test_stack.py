@@ -1,0 +1,355 @@
+"""`make run` (scripts/run_stack.py): start, reuse across restarts, clean stop, crash report, port check.
+
+The orchestrator runs as a real subprocess with a temporary data dir (HEALTHLEDGER_DATA_DIR) and
+free ports (PORT, ANVIL_PORT), exactly as `make run` runs it. Its children are found independently
+of its own bookkeeping: every process whose environment carries our temporary HEALTHLEDGER_DATA_DIR
+(they all inherit it), so "nothing left behind" is checked against /proc, not against what the
+orchestrator claims.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from healthledger.devstack import stack
+from healthledger.devstack.process import free_port, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_STACK = ROOT / "scripts" / "run_stack.py"
+READY_LINE = "Press Ctrl-C to stop."
+START_TIMEOUT = 180.0  # cold start is ~5-10 s; generous for loaded CI machines
+STOP_TIMEOUT = 60.0
+ADDRESS = r"0x[0-9a-fA-F]{40}"
+# Settings that would make the orchestrator use outside services; the tests use the embedded ones.
+OUTSIDE_SETTINGS = (
+    "ETH_RPC_URL", "FACTORY_ADDRESS", "IPFS_API_URL", "MONGODB_URI", "RELAYER_PRIVATE_KEY", "CHAIN_ID",
+    "JWT_SECRET", "GRANT_KEY", "FRONTEND_DIST", "PUBLIC_URL", "SIWE_DOMAIN", "HOST",
+)
+
+
+def _app_import_error() -> str | None:
+    try:
+        importlib.import_module("healthledger.app")
+    except Exception as exc:  # the API is still being written: skip only the test that needs it
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def processes_using(data_dir: Path) -> dict[int, str]:
+    """pid -> command of every live (non-zombie) process whose environment names `data_dir`."""
+    marker = f"HEALTHLEDGER_DATA_DIR={data_dir}".encode()
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+class StackRun:
+    """One `python scripts/run_stack.py` with its output collected line by line."""
+
+    def __init__(
+        self, data_dir: Path, port: int, anvil_port: int, *args: str, env: dict[str, str] | None = None
+    ) -> None:
+        run_env = {k: v for k, v in os.environ.items() if k not in OUTSIDE_SETTINGS}
+        run_env.update(
+            HEALTHLEDGER_DATA_DIR=str(data_dir),
+            HEALTHLEDGER_ENV_FILE=os.devnull,  # a developer's .env must not change what the test runs
+            PORT=str(port),
+            ANVIL_PORT=str(anvil_port),
+            **(env or {}),
+        )
+        self.port = port
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, str(RUN_STACK), *args],
+            cwd=ROOT,
+            env=run_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> str:
+        """Wait for the summary's last line; fail (with the output) if the orchestrator exits first."""
+
+        def ready() -> bool:
+            if READY_LINE in self.lines:
+                return True
+            if self.proc.poll() is not None:
+                self._reader.join(5)
+                pytest.fail(f"run_stack exited with {self.proc.returncode} before it was ready:\n{self.output}")
+            return False
+
+        wait_until(ready, timeout, 0.1, description="run_stack to print its summary")
+        return self.output
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
+        self.proc.send_signal(sig)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = STOP_TIMEOUT) -> int:
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"run_stack did not exit within {timeout} s:\n{self.output}")
+        self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def factory_in(output: str) -> tuple[str, str]:
+    """(factory address, how it came: "deployed now" / "reused from ...") from the summary."""
+    match = re.search(rf"Factory\s+({ADDRESS})\s+\(([^)]*)", output)
+    assert match, output
+    return match.group(1), match.group(2)
+
+
+def assert_nothing_left(data_dir: Path) -> None:
+    """No process of this stack survives it (a short grace for ones being reaped right now)."""
+    deadline = time.monotonic() + 5
+    while (remaining := processes_using(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not remaining, f"processes left behind: {remaining}"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A fresh data dir; whatever still runs on it at the end (a failed test) is killed."""
+    path = tmp_path / "data"
+    yield path
+    for pid in processes_using(path):
+        try:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def lock_children(data_dir: Path) -> dict[str, int]:
+    return json.loads((data_dir / "stack.lock").read_text())["children"]
+
+
+# ------------------------------------------------------------------------------------------- tests
+
+
+def test_services_alone_outside_services_and_crashes(tmp_path: Path, data_dir: Path) -> None:
+    """--no-api starts chain + IPFS + MongoDB; a second stack given their settings starts only the
+    API and leaves them alone. Then the launcher itself is SIGKILLed: the next run stops what it left
+    and reuses the deployment. Then a child dies: it is reported, the rest stopped, the exit code is 1."""
+    port, anvil_port = free_port(), free_port()
+    services = StackRun(data_dir, port, anvil_port, "--no-api")
+    api_dir = tmp_path / "api-only"
+    try:
+        output = services.wait_ready()
+        factory, origin = factory_in(output)
+        assert origin == "deployed now"
+        assert re.search(r"local Anvil, chain id 31337, RPC http://127\.0\.0\.1:\d+", output), output
+        assert "LOCAL ONLY" in output and "demo doctor (registered now)" in output
+        children = lock_children(data_dir)
+        assert set(children) == {"anvil", "ipfs", "mongodb"}
+        running = processes_using(data_dir)
+        assert set(children.values()) <= set(running), (children, running)
+        assert (data_dir / "secrets.json").stat().st_mode & 0o777 == 0o600
+        assert (data_dir / "api.env").stat().st_mode & 0o777 == 0o600
+        settings = dict(
+            shlex.split(line)[0].split("=", 1) for line in (data_dir / "api.env").read_text().splitlines()
+        )
+        assert settings["FACTORY_ADDRESS"] == factory and settings["CHAIN_ID"] == "31337"
+
+        if _app_import_error() is None:
+            outside = {
+                k: settings[k]
+                for k in ("ETH_RPC_URL", "FACTORY_ADDRESS", "RELAYER_PRIVATE_KEY", "IPFS_API_URL", "MONGODB_URI")
+            }
+            port = free_port()
+            api_only = StackRun(api_dir, port, free_port(), env=outside)
+            try:
+                output = api_only.wait_ready()
+                assert set(lock_children(api_dir)) == {"api"}
+                assert "(FACTORY_ADDRESS)" in output and "(IPFS_API_URL)" in output and "(MONGODB_URI)" in output
+                assert "Demo accounts" not in output  # dev keys are shown for the local chain only
+                status = httpx.get(f"http://127.0.0.1:{port}/api/system/status", timeout=10, trust_env=False)
+                assert status.json()["status"] == "ok", status.text
+                assert api_only.stop() == 0, api_only.output
+            finally:
+                api_only.kill()
+            assert_nothing_left(api_dir)
+            assert services.proc.poll() is None  # the outside services were left alone
+            assert lock_children(data_dir) == children
+
+        # The launcher is killed outright: its children (own sessions) outlive it ...
+        services.kill()
+        assert set(children.values()) <= set(processes_using(data_dir))
+    finally:
+        services.kill()
+        for pid in processes_using(api_dir):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+    # ... and the next run stops them first, then starts afresh on the same data.
+    again = StackRun(data_dir, port, anvil_port, "--no-api")
+    try:
+        output = again.wait_ready()
+        assert "stopping what an earlier run left behind" in output, output
+        again_factory, origin = factory_in(output)
+        assert again_factory == factory and origin.startswith("reused from"), output
+        assert not set(children.values()) & set(processes_using(data_dir))
+        # A child dies: it is named with how it ended, the others are stopped, the exit code is 1.
+        os.kill(lock_children(data_dir)["ipfs"], signal.SIGKILL)
+        assert again.wait() == 1, again.output
+    finally:
+        again.kill()
+    assert re.search(r"error: ipfs \(pid \d+\) was killed by SIGKILL unexpectedly", again.output), again.output
+    assert "anvil: stopped" in again.output and "mongodb: stopped" in again.output
+    assert_nothing_left(data_dir)
+
+
+@pytest.mark.skipif(bool(_app_import_error()), reason=f"the API app cannot be imported yet: {_app_import_error()}")
+def test_full_stack_serves_and_restarts(data_dir: Path) -> None:
+    anvil_port, port = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    first = StackRun(data_dir, port, anvil_port)
+    try:
+        output = first.wait_ready()
+        assert f"HealthLedger is running: {url}" in output
+        factory, origin = factory_in(output)
+        assert origin == "deployed now"
+        status = httpx.get(f"{url}/api/system/status", timeout=10, trust_env=False)
+        assert status.status_code == 200
+        body = status.json()
+        assert body["dependencies"]["chain"]["factory_address"] == factory
+        assert body["dependencies"]["chain"]["chain_id"] == 31337
+        assert set(lock_children(data_dir)) == {"anvil", "ipfs", "mongodb", "api"}
+        assert len(processes_using(data_dir)) >= 4
+        assert first.stop(signal.SIGINT) == 0, first.output  # Ctrl-C
+    finally:
+        first.kill()
+    assert first.output.index("api: stopped") < first.output.index("anvil: stopped")  # reverse order
+    assert_nothing_left(data_dir)
+
+    second = StackRun(data_dir, port, anvil_port)
+    try:
+        output = second.wait_ready()
+        again, origin = factory_in(output)
+        assert (again, origin.startswith("reused from")) == (factory, True), output
+        status = httpx.get(f"{url}/api/system/status", timeout=10, trust_env=False).json()
+        assert status["dependencies"]["chain"]["factory_address"] == factory
+        assert second.stop(signal.SIGTERM) == 0, second.output
+    finally:
+        second.kill()
+    assert_nothing_left(data_dir)
+
+
+def test_port_in_use_is_reported_before_anything_starts(data_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = StackRun(data_dir, port, free_port())
+        try:
+            code = run.wait(60)
+        finally:
+            run.kill()
+    assert code == 1
+    assert f"port {port} is in use" in run.output and "set PORT" in run.output, run.output
+    assert not data_dir.exists()  # failed before creating anything
+
+
+# -------------------------------------------------------------------------------------- unit tests
+
+
+def test_secrets_are_created_once_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    first = stack.load_or_create_secrets(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(bytes.fromhex(first["GRANT_KEY"])) == 32 and len(first["JWT_SECRET"]) >= 32
+    path.chmod(0o644)
+    assert stack.load_or_create_secrets(path) == first
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_config_outside_services_and_errors(tmp_path: Path) -> None:
+    base = {"HEALTHLEDGER_DATA_DIR": str(tmp_path), "HEALTHLEDGER_ENV_FILE": os.devnull}
+    config = stack.StackConfig.from_environ(ROOT, base)
+    assert (config.port, config.anvil_port, config.data_dir) == (8000, 8545, tmp_path.resolve())
+    assert not config.external_chain
+
+    with pytest.raises(stack.StackError, match="FACTORY_ADDRESS is not"):
+        stack.StackConfig.from_environ(ROOT, {**base, "ETH_RPC_URL": "http://127.0.0.1:1"})
+    with pytest.raises(stack.StackError, match="RELAYER_PRIVATE_KEY"):
+        stack.StackConfig.from_environ(
+            ROOT, {**base, "ETH_RPC_URL": "http://127.0.0.1:1", "FACTORY_ADDRESS": "0x" + "11" * 20}
+        )
+    with pytest.raises(stack.StackError, match="not a port"):
+        stack.StackConfig.from_environ(ROOT, {**base, "PORT": "eighty"})
+
+    # `.env` counts, the process environment wins, and empty values (as in .env.example) are unset.
+    env_file = tmp_path / ".env"
+    env_file.write_text("MONGODB_URI=mongodb://db.example:27017\nPORT=9000\nFACTORY_ADDRESS=\n")
+    config = stack.StackConfig.from_environ(ROOT, {**base, "HEALTHLEDGER_ENV_FILE": str(env_file), "PORT": "9100"})
+    assert config.port == 9100
+    assert config.setting("MONGODB_URI") == "mongodb://db.example:27017"
+    assert config.setting("FACTORY_ADDRESS") is None
+
+
+def test_redacted_urls_hide_credentials_and_keys() -> None:
+    assert stack._redact_url("https://eth-sepolia.g.alchemy.com/v2/SECRETKEY") == "https://eth-sepolia.g.alchemy.com/..."
+    assert stack._redact_url("mongodb://user:pw@db:27017/?tls=true") == "mongodb://db:27017/..."
+    assert stack._redact_url("http://127.0.0.1:5001") == "http://127.0.0.1:5001"
+
+
+def test_damaged_anvil_state_falls_back_to_the_last_good_copy(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text('{"block": 7}')
+    messages: list[str] = []
+    stack.guard_anvil_state(state, messages.append)  # good: a backup is taken
+    assert (tmp_path / "state.json.bak").read_text() == '{"block": 7}' and not messages
+    state.write_text('{"block": 8, "accou')  # killed halfway through a periodic dump
+    stack.guard_anvil_state(state, messages.append)
+    assert state.read_text() == '{"block": 7}'
+    assert messages and "restored" in messages[0]
+    assert list(tmp_path.glob("state.json.damaged-*"))
