@@ -20,7 +20,7 @@ help:
 	@echo "make test   install what is missing, run every test"
 	@echo "make bench  gas table and service benchmarks"
 
-install: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/solc $(STAMPS)/ipfs
+install: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/solc $(STAMPS)/ipfs $(STAMPS)/frontend $(STAMPS)/chromium
 
 $(STAMPS):
 	mkdir -p $(STAMPS)
@@ -42,6 +42,20 @@ $(STAMPS)/ipfs: tools/ipfs/package.json tools/ipfs/package-lock.json | $(STAMPS)
 	npm ci --prefix tools/ipfs --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The web app's toolchain (Vite, TypeScript, vitest, playwright-core) and its build.
+$(STAMPS)/frontend: frontend/package.json frontend/package-lock.json | $(STAMPS)
+	npm ci --prefix frontend --no-audit --no-fund --loglevel=error
+	touch $@
+
+FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts -type f 2>/dev/null)
+frontend/dist/index.html: $(STAMPS)/frontend $(FRONTEND_SOURCES)
+	npm --prefix frontend run build --silent
+
+# Browser tests drive Debian's Chromium through playwright-core (never a downloaded browser).
+$(STAMPS)/chromium: | $(STAMPS)
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	touch $@
+
 # py-solc-x looks for ~/.solcx/solc-v<version>; point it at our solcjs shim (a symlink, so the shim
 # finds node_modules next to its real path). Checked every run: it lives outside the project.
 $(STAMPS)/solc: bin/solc $(STAMPS)/node | $(STAMPS)
@@ -56,15 +70,19 @@ check-solc:
 compile: check-solc install
 	ape compile
 
-test: check-solc install
+test: check-solc install frontend/dist/index.html
 	ape test tests/contracts
 	python -m pytest -p no:ape_test tests/backend
+	npm --prefix frontend test --silent
+	node --test tests/browser/*.test.mjs
 
 bench: check-solc install
 	python scripts/gas_bench.py
+	python scripts/bench_records.py
+	python scripts/bench_integrity.py
 
-run: check-solc install
-	@echo "make run: not wired up yet"
+run: check-solc install frontend/dist/index.html
+	python scripts/run_stack.py
 
 clean:
 	rm -rf $(STAMPS) .build .cache

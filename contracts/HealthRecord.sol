@@ -224,7 +224,8 @@ contract HealthRecord is EIP712, Nonces {
         _requestAccess(doctor);
     }
 
-    /// @notice A doctor with a live grant asks for `extra` more seconds.
+    /// @notice A registered doctor with a live grant asks for `extra` more seconds; a new request
+    ///         replaces a pending one.
     /// @param extra Seconds to add to the grant's expiry; must be > 0.
     function requestExtension(uint64 extra) external {
         _requestExtension(msg.sender, extra);
@@ -350,9 +351,12 @@ contract HealthRecord is EIP712, Nonces {
     }
 
     /// @notice Accept the doctor's pending extension request.
+    /// @dev `extra` must equal the pending request: the doctor can replace a pending request at any
+    ///      time, so without it a doctor could front-run the patient's transaction with a larger one.
     /// @param doctor The doctor whose grant is extended.
-    function approveExtension(address doctor) external onlyPatient {
-        _approveExtension(doctor, 0);
+    /// @param extra The extension (seconds) the patient agrees to; must equal the pending request.
+    function approveExtension(address doctor, uint64 extra) external onlyPatient {
+        _approveExtension(doctor, extra);
     }
 
     /// @notice {approveExtension} authorised by the patient's EIP-712 signature. The signed `extra`
@@ -376,7 +380,6 @@ contract HealthRecord is EIP712, Nonces {
             deadline,
             signature
         );
-        if (extra == 0) revert ZeroDuration();
         _approveExtension(doctor, extra);
     }
 
@@ -463,7 +466,9 @@ contract HealthRecord is EIP712, Nonces {
     }
 
     function _requestExtension(address doctor, uint64 extra) private {
+        if (address(this) == _implementation) revert ImplementationNotUsable();
         if (extra == 0) revert ZeroDuration();
+        _requireDoctor(doctor);
         Grant storage grant = _grants[doctor];
         if (grant.expiresAt <= block.timestamp) revert NoActiveGrant(doctor);
         grant.pendingExtension = extra;
@@ -504,12 +509,14 @@ contract HealthRecord is EIP712, Nonces {
         emit RecordsRevoked(doctor, recordIds);
     }
 
-    /// @dev `signedExtra` 0 means "whatever is pending" (the direct call by the patient).
-    function _approveExtension(address doctor, uint64 signedExtra) private {
+    /// @dev `agreedExtra` is what the patient saw and accepted; it must equal the pending request.
+    function _approveExtension(address doctor, uint64 agreedExtra) private {
+        if (agreedExtra == 0) revert ZeroDuration();
+        _requireDoctor(doctor);
         Grant storage grant = _grants[doctor];
         uint64 extra = grant.pendingExtension;
         if (extra == 0) revert NoPendingExtension(doctor);
-        if (signedExtra != 0 && signedExtra != extra) revert ExtensionMismatch(extra, signedExtra);
+        if (agreedExtra != extra) revert ExtensionMismatch(extra, agreedExtra);
         if (grant.expiresAt <= block.timestamp) revert NoActiveGrant(doctor);
         uint64 expiresAt = _expiryAfter(grant.expiresAt, extra);
         grant.expiresAt = expiresAt;
@@ -525,15 +532,31 @@ contract HealthRecord is EIP712, Nonces {
         uint256 count = _recordCount;
         uint256 currentWord;
         uint256 mask;
-        for (uint256 i; i < recordIds.length; ++i) {
-            uint256 recordId = recordIds[i];
+        // Walk the calldata array by pointer: the ABI decoder already checked that all
+        // `recordIds.length` words lie inside calldata, so the per-element bounds check and the
+        // checked index arithmetic of `recordIds[i]` are redundant (~85 gas per id: approving 200 ids
+        // drops from 209k to 192k gas).
+        uint256 cursor;
+        uint256 end;
+        assembly ("memory-safe") {
+            cursor := recordIds.offset
+            end := add(cursor, shl(5, recordIds.length))
+        }
+        while (cursor != end) {
+            uint256 recordId;
+            assembly ("memory-safe") {
+                recordId := calldataload(cursor)
+                cursor := add(cursor, 0x20)
+            }
             if (recordId >= count) revert UnknownRecord(recordId);
             uint256 word = recordId >> 8;
-            if (word != currentWord && mask != 0) {
-                _writeWord(words, currentWord, mask, grant);
-                mask = 0;
+            if (word != currentWord) {
+                if (mask != 0) {
+                    _writeWord(words, currentWord, mask, grant);
+                    mask = 0;
+                }
+                currentWord = word;
             }
-            currentWord = word;
             mask |= 1 << (recordId & 0xff);
         }
         _writeWord(words, currentWord, mask, grant);

@@ -1,7 +1,7 @@
 """Copy the compiled contracts' ABI and bytecode from ape's build into the backend package.
 
 Why: the backend and its deploy code run without ape or a Solidity compiler (production installs
-only the `healthledger` package), so the artifacts ship inside it. `make artifacts` refreshes them
+only the `healthledger` package), so the artifacts ship inside it. `python scripts/export_artifacts.py` refreshes them
 and `tests/contracts/test_artifacts.py` fails when they no longer match a fresh compile.
 """
 

@@ -1,0 +1,214 @@
+"""Gas benchmark for HealthRecordFactory / HealthRecord on a fresh local Anvil (through ape-foundry).
+
+Run with the project venv: `python scripts/gas_bench.py` (or `make bench`). It starts its own Anvil
+(`ethereum:local:foundry`, random port), deploys everything from ape's compiled artifacts and reads
+the gas of every step from its receipt (`getApprovedRecords` is a view: eth_estimateGas, which
+includes the 21,000 base cost of a transaction).
+
+Prints a table and the JSON, writes the JSON to `.cache/bench/gas.json`, and exits with status 1 when a
+target is missed (2 when the benchmark itself cannot run).
+
+Every "approveAccess k" row is a first approval for a fresh doctor (new grant slot and new bitmap
+word: the expensive case) over record ids 0..k-1; ids below 256 share one bitmap word.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / ".cache" / "bench" / "gas.json"
+
+# Gas ceilings the contracts must stay under.
+TARGETS = {
+    "createRecord": 150_000,
+    "addRecord (10th)": 80_000,
+    "approveAccess k=20": 120_000,
+    "approveAccess k=200": 200_000,
+}
+APPROVE_KS = (1, 5, 20, 200)
+DAY = 24 * 3600
+
+
+def _prepare_environment() -> None:
+    """ape-foundry finds `anvil` on PATH and ape reads the project from the working directory."""
+    os.chdir(ROOT)
+    path = os.environ.get("PATH", "")
+    extra = [str(ROOT / "bin"), str(ROOT / ".venv" / "bin")]
+    os.environ["PATH"] = os.pathsep.join([*extra, path])
+    os.environ.setdefault("APE_DATA_FOLDER", str(ROOT / ".cache" / "ape"))
+
+
+def _content_hash(i: int) -> bytes:
+    return (i + 1).to_bytes(32, "big")
+
+
+def measure() -> dict:
+    import ape
+    from eth_account import Account
+
+    project = ape.project
+    chain = ape.chain
+    accounts = ape.accounts.test_accounts
+    deployer, patient, relayer = accounts[0], accounts[1], accounts[2]
+    doctors = {k: accounts[3 + i] for i, k in enumerate(APPROVE_KS)}
+    spare_doctor = accounts[3 + len(APPROVE_KS)]
+
+    gas: dict[str, int] = {}
+
+    def used(receipt) -> int:
+        if receipt.failed:
+            raise RuntimeError(f"transaction {receipt.txn_hash} failed")
+        return int(receipt.gas_used)
+
+    factory = deployer.deploy(project.HealthRecordFactory)
+    gas["factory deploy"] = used(chain.get_receipt(factory.txn_hash))
+
+    gas["createRecord"] = used(factory.createRecord(patient, sender=relayer))
+    record = project.HealthRecord.at(factory.predictRecordAddress(patient))
+
+    for doctor in (*doctors.values(), spare_doctor):
+        factory.registerDoctor(doctor, sender=deployer)
+
+    receipts = [record.addRecord(i % 3, _content_hash(i), sender=patient) for i in range(10)]
+    gas["addRecord (1st)"] = used(receipts[0])
+    gas["addRecord (10th)"] = used(receipts[9])
+
+    # addRecordBySig: the patient signs, the relayer submits.
+    patient_key = _dev_key(1)
+    assert Account.from_key(patient_key).address == patient.address
+    nonce = record.nonces(patient)
+    deadline = chain.pending_timestamp + 3600
+    content = _content_hash(10)
+    payload = _typed_data(
+        "AddRecord",
+        [("kind", "uint8"), ("contentHash", "bytes32"), ("nonce", "uint256"), ("deadline", "uint256")],
+        {"kind": 2, "contentHash": content, "nonce": nonce, "deadline": deadline},
+        chain.chain_id,
+        record.address,
+    )
+    signature = bytes(Account.sign_typed_data(patient_key, full_message=payload).signature)
+    gas["addRecordBySig"] = used(record.addRecordBySig(2, content, nonce, deadline, signature, sender=relayer))
+
+    # Fill up to 200 records (cheapest direct path; not measured).
+    for i in range(int(record.recordCount()), max(APPROVE_KS)):
+        record.addReport(_content_hash(i), sender=patient)
+    assert record.recordCount() >= max(APPROVE_KS)
+
+    gas["requestAccess"] = used(record.requestAccess(sender=spare_doctor))
+
+    for k, doctor in doctors.items():
+        receipt = record.approveAccess(doctor, 30 * DAY, list(range(k)), sender=patient)
+        gas[f"approveAccess k={k}"] = used(receipt)
+        assert record.canRead(doctor, k - 1) and not record.canRead(doctor, k)
+
+    # Replacing an existing grant (grant slot already non-zero, new generation's word is fresh).
+    gas["approveAccess k=20 (replacing a grant)"] = used(
+        record.approveAccess(doctors[20], 30 * DAY, list(range(20)), sender=patient)
+    )
+
+    estimate = record.getApprovedRecords.estimate_gas_cost(doctors[20], sender=relayer)
+    gas["getApprovedRecords k=20 (estimateGas)"] = int(estimate)
+    ids, _hashes, _expires = record.getApprovedRecords(doctors[20])
+    assert list(ids) == list(range(20))
+
+    gas["revokeAccess"] = used(record.revokeAccess(doctors[5], sender=patient))
+    return gas
+
+
+def _dev_key(index: int) -> bytes:
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    mnemonic = "test test test test test test test test test test test junk"
+    return bytes(Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{index}").key)
+
+
+def _typed_data(primary: str, fields: list[tuple[str, str]], message: dict, chain_id: int, contract: str) -> dict:
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            primary: [{"name": n, "type": t} for n, t in fields],
+        },
+        "primaryType": primary,
+        "domain": {"name": "HealthRecord", "version": "1", "chainId": chain_id, "verifyingContract": contract},
+        "message": message,
+    }
+
+
+def report(gas: dict[str, int], meta: dict) -> dict:
+    targets = {
+        name: {"limit": limit, "gas": gas.get(name), "ok": gas.get(name) is not None and gas[name] <= limit}
+        for name, limit in TARGETS.items()
+    }
+    return {"gas": gas, "targets": targets, "ok": all(t["ok"] for t in targets.values()), **meta}
+
+
+def print_table(result: dict) -> None:
+    width = max(len(name) for name in result["gas"])
+    print(f"{'operation':<{width}}  {'gas':>9}  {'target':>9}  status")
+    print(f"{'-' * width}  {'-' * 9}  {'-' * 9}  ------")
+    for name, value in result["gas"].items():
+        target = result["targets"].get(name)
+        limit = f"{target['limit']:>9,}" if target else " " * 9
+        status = ("ok" if target["ok"] else "FAIL") if target else ""
+        print(f"{name:<{width}}  {value:>9,}  {limit}  {status}")
+
+
+def main() -> int:
+    _prepare_environment()
+    try:
+        import ape
+        from ape.logging import logger
+
+        logger.set_level("WARNING")  # no per-transaction "Confirmed ..." lines
+        with ape.networks.parse_network_choice("ethereum:local:foundry") as provider:
+            gas = measure()
+            meta = {
+                "network": "ethereum:local:foundry",
+                "chain_id": ape.chain.chain_id,
+                "client": str(provider.make_request("web3_clientVersion", [])),
+                "hardfork": provider.make_request("anvil_nodeInfo", []).get("hardFork"),
+                "solc": _solc_settings(),
+            }
+    except Exception as exc:  # noqa: BLE001 - any failure here means no figures
+        print(f"gas benchmark could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+    result = report(gas, meta)
+    print_table(result)
+    print()
+    text = json.dumps(result, indent=2)
+    print(text)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text + "\n")
+
+    failed = [name for name, t in result["targets"].items() if not t["ok"]]
+    if failed:
+        print(f"\ngas targets missed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _solc_settings() -> dict:
+    try:
+        import yaml
+
+        config = yaml.safe_load((ROOT / "ape-config.yaml").read_text())
+        solidity = config.get("solidity", {})
+        keys = ("version", "evm_version", "optimize", "optimization_runs", "via_ir")
+        return {k: solidity[k] for k in keys if k in solidity}
+    except Exception:  # noqa: BLE001 - informational only
+        return {}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

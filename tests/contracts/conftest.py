@@ -1,0 +1,98 @@
+"""Fixtures for the contract tests (run with `ape test tests/contracts` on Anvil via ape-foundry).
+
+Roles (ape's test accounts are Anvil's dev accounts, from the mnemonic "test test ... junk"):
+accounts[0] deploys the factory (admin + registrar), accounts[1] is the patient, accounts[2] and
+accounts[3] are registered doctors, accounts[4] is a relayer/stranger, accounts[5] a second patient,
+accounts[6] an address that is not a doctor.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import ape_test.accounts
+import pytest
+
+from .helpers import transact_fast
+
+# Speed: on every revert ape prints an enriched call trace, and the enrichment asks "is this address
+# a test account?", which re-derives all ten HD keys in pure Python (~0.1 s per revert). The derived
+# accounts never change, so memoise the derivation for this test session.
+ape_test.accounts.generate_dev_accounts = functools.lru_cache(maxsize=None)(
+    ape_test.accounts.generate_dev_accounts
+)
+
+HASH_A = bytes.fromhex("11" * 32)
+HASH_B = bytes.fromhex("22" * 32)
+HASH_C = bytes.fromhex("33" * 32)
+DAY = 24 * 3600
+
+
+@pytest.fixture(scope="session")
+def deployer(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def patient(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def doctor(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def doctor2(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def relayer(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def patient2(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def stranger(accounts):
+    return accounts[6]
+
+
+@pytest.fixture(scope="session")
+def factory(project, deployer, doctor, doctor2):
+    factory = deployer.deploy(project.HealthRecordFactory)
+    factory.registerDoctor(doctor, sender=deployer)
+    factory.registerDoctor(doctor2, sender=deployer)
+    return factory
+
+
+@pytest.fixture(scope="session")
+def implementation(project, factory):
+    return project.HealthRecord.at(factory.implementation())
+
+
+@pytest.fixture
+def record(project, factory, patient, relayer):
+    """The patient's clone, created by a relayer (anyone may create; the patient owns it)."""
+    transact_fast(factory, "createRecord", patient, sender=relayer)
+    return project.HealthRecord.at(factory.predictRecordAddress(patient))
+
+
+@pytest.fixture
+def seeded(record, patient):
+    """The patient's clone holding three records: ids 0 (prescription), 1 (bill), 2 (report)."""
+    transact_fast(record, "addPrescription", HASH_A, sender=patient)
+    transact_fast(record, "addBill", HASH_B, sender=patient)
+    transact_fast(record, "addReport", HASH_C, sender=patient)
+    assert record.recordCount() == 3
+    return record
+
+
+@pytest.fixture(scope="session")
+def chain_id(chain):
+    return chain.chain_id

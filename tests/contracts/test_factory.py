@@ -1,0 +1,222 @@
+"""HealthRecordFactory: per-patient clones (CREATE2 + immutable arg) and the doctor registry."""
+
+from __future__ import annotations
+
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
+
+from .helpers import addr, one_event, reverts_with
+
+ZERO = "0x0000000000000000000000000000000000000000"
+DEFAULT_ADMIN_ROLE = b"\x00" * 32
+REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
+ADMIN = DEFAULT_ADMIN_ROLE
+
+
+def clone_init_code(implementation: str, patient: str) -> bytes:
+    """OpenZeppelin Clones' EIP-1167 init code with the patient's address as immutable argument."""
+    args = bytes.fromhex(patient[2:])
+    return (
+        bytes.fromhex("61")
+        + (len(args) + 0x2D).to_bytes(2, "big")
+        + bytes.fromhex("3d81600a3d39f3363d3d373d3d3d363d73")
+        + bytes.fromhex(implementation[2:])
+        + bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
+        + args
+    )
+
+
+def create2_address(deployer: str, salt: bytes, init_code: bytes) -> str:
+    digest = keccak(b"\xff" + bytes.fromhex(deployer[2:]) + salt + keccak(init_code))
+    return to_checksum_address(digest[12:])
+
+
+# ------------------------------------------------------------------ deployment
+
+
+def test_deployer_holds_admin_and_registrar_roles(factory, deployer, stranger):
+    assert HexBytes(factory.REGISTRAR_ROLE()) == HexBytes(REGISTRAR_ROLE)
+    assert HexBytes(factory.DEFAULT_ADMIN_ROLE()) == HexBytes(DEFAULT_ADMIN_ROLE)
+    assert factory.hasRole(DEFAULT_ADMIN_ROLE, deployer)
+    assert factory.hasRole(REGISTRAR_ROLE, deployer)
+    assert not factory.hasRole(REGISTRAR_ROLE, stranger)
+    assert not factory.hasRole(DEFAULT_ADMIN_ROLE, stranger)
+    assert HexBytes(factory.getRoleAdmin(REGISTRAR_ROLE)) == HexBytes(DEFAULT_ADMIN_ROLE)
+    assert HexBytes(factory.getRoleAdmin(DEFAULT_ADMIN_ROLE)) == HexBytes(DEFAULT_ADMIN_ROLE)
+
+
+def test_implementation_is_deployed_by_factory_and_uses_it_as_registry(factory, implementation, chain):
+    assert len(chain.provider.get_code(factory.implementation())) > 0
+    assert implementation.registry() == factory.address
+
+
+def test_supports_interface(factory):
+    assert factory.supportsInterface(bytes.fromhex("01ffc9a7"))  # ERC-165
+    assert factory.supportsInterface(bytes.fromhex("7965db0b"))  # IAccessControl
+    assert not factory.supportsInterface(bytes.fromhex("ffffffff"))
+    assert not factory.supportsInterface(bytes.fromhex("12345678"))
+
+
+# ------------------------------------------------------------------ createRecord
+
+
+def test_predicted_address_matches_create2_off_chain(factory, patient, patient2):
+    salt = int(patient.address, 16).to_bytes(32, "big")
+    expected = create2_address(factory.address, salt, clone_init_code(factory.implementation(), patient.address))
+    assert factory.predictRecordAddress(patient) == expected
+    assert factory.predictRecordAddress(patient2) != expected
+
+
+def test_create_record_by_relayer_patient_owns_it(factory, project, chain, patient, relayer):
+    predicted = factory.predictRecordAddress(patient)
+    assert factory.recordOf(patient) == ZERO
+    assert len(chain.provider.get_code(predicted)) == 0
+    assert factory.createRecord.call(patient, sender=relayer) == predicted  # the return value
+
+    receipt = factory.createRecord(patient, sender=relayer)
+
+    event = one_event(receipt, factory, "PatientRecordCreated")
+    assert event["patient"] == patient.address
+    assert event["record"] == predicted
+    assert factory.recordOf(patient) == predicted
+
+    record = project.HealthRecord.at(predicted)
+    assert record.patient() == patient.address
+    assert record.owner() == patient.address
+    assert record.patient() != relayer.address
+    assert record.registry() == factory.address
+    assert record.recordCount() == 0
+
+    # The clone is EIP-1167 code delegating to the implementation, with the patient appended.
+    code = HexBytes(chain.provider.get_code(predicted))
+    assert code == HexBytes(
+        clone_init_code(factory.implementation(), patient.address)[10:]
+    ), "runtime code is the init code minus its 10-byte constructor prefix"
+    assert code[-20:] == HexBytes(patient.address)
+
+
+def test_patient_can_create_own_record(factory, project, patient2):
+    receipt = factory.createRecord(patient2, sender=patient2)
+    record = project.HealthRecord.at(factory.predictRecordAddress(patient2))
+    assert one_event(receipt, factory, "PatientRecordCreated")["record"] == record.address
+    assert record.patient() == patient2.address
+
+
+def test_second_create_record_reverts(factory, record, patient, patient2, relayer):
+    with reverts_with(factory.RecordAlreadyExists, patient=patient.address, record=record.address):
+        factory.createRecord(patient, sender=relayer)
+    with reverts_with(factory.RecordAlreadyExists, patient=patient.address, record=record.address):
+        factory.createRecord(patient, sender=patient)
+    # A different patient is unaffected.
+    factory.createRecord(patient2, sender=relayer)
+    assert factory.recordOf(patient2) == factory.predictRecordAddress(patient2)
+    assert factory.recordOf(patient2) != record.address
+
+
+def test_create_record_rejects_zero_address(factory, relayer):
+    with reverts_with(factory.ZeroAddress):
+        factory.createRecord(ZERO, sender=relayer)
+
+
+def test_clones_are_independent(factory, project, record, patient, patient2, relayer):
+    factory.createRecord(patient2, sender=relayer)
+    other = project.HealthRecord.at(factory.recordOf(patient2))
+    record.addReport(b"\x01" * 32, sender=patient)
+    assert record.recordCount() == 1
+    assert other.recordCount() == 0
+    with reverts_with(other.NotPatient, caller=patient.address):
+        other.addReport(b"\x01" * 32, sender=patient)
+
+
+# ------------------------------------------------------------------ doctor registry
+
+
+def test_register_doctor(factory, deployer, stranger):
+    assert not factory.isDoctor(stranger)
+    receipt = factory.registerDoctor(stranger, sender=deployer)
+    event = one_event(receipt, factory, "DoctorRegistered")
+    assert event == {"doctor": stranger.address, "registrar": deployer.address}
+    assert factory.isDoctor(stranger)
+
+
+def test_register_doctor_reverts(factory, deployer, doctor, stranger, patient):
+    with reverts_with(factory.AccessControlUnauthorizedAccount, account=patient.address, neededRole=REGISTRAR_ROLE):
+        factory.registerDoctor(stranger, sender=patient)
+    with reverts_with(factory.AccessControlUnauthorizedAccount, account=doctor.address):
+        factory.registerDoctor(stranger, sender=doctor)  # doctors cannot register doctors
+    with reverts_with(factory.ZeroAddress):
+        factory.registerDoctor(ZERO, sender=deployer)
+    with reverts_with(factory.DoctorAlreadyRegistered, doctor=doctor.address):
+        factory.registerDoctor(doctor, sender=deployer)
+    assert not factory.isDoctor(stranger)
+
+
+def test_unregister_doctor(factory, deployer, doctor):
+    assert factory.isDoctor(doctor)
+    receipt = factory.unregisterDoctor(doctor, sender=deployer)
+    event = one_event(receipt, factory, "DoctorUnregistered")
+    assert event == {"doctor": doctor.address, "registrar": deployer.address}
+    assert not factory.isDoctor(doctor)
+    # and can be registered again
+    factory.registerDoctor(doctor, sender=deployer)
+    assert factory.isDoctor(doctor)
+
+
+def test_unregister_doctor_reverts(factory, deployer, doctor, stranger):
+    with reverts_with(factory.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=REGISTRAR_ROLE):
+        factory.unregisterDoctor(doctor, sender=stranger)
+    with reverts_with(factory.DoctorNotRegistered, doctor=stranger.address):
+        factory.unregisterDoctor(stranger, sender=deployer)
+    assert factory.isDoctor(doctor)
+
+
+def test_admin_grants_and_revokes_registrar_role(factory, deployer, relayer, stranger):
+    receipt = factory.grantRole(REGISTRAR_ROLE, relayer, sender=deployer)
+    event = one_event(receipt, factory, "RoleGranted")
+    assert addr(event["account"]) == relayer.address and addr(event["sender"]) == deployer.address
+    assert factory.hasRole(REGISTRAR_ROLE, relayer)
+    factory.registerDoctor(stranger, sender=relayer)
+    assert factory.isDoctor(stranger)
+
+    receipt = factory.revokeRole(REGISTRAR_ROLE, relayer, sender=deployer)
+    assert addr(one_event(receipt, factory, "RoleRevoked")["account"]) == relayer.address
+    assert not factory.hasRole(REGISTRAR_ROLE, relayer)
+    with reverts_with(factory.AccessControlUnauthorizedAccount, account=relayer.address):
+        factory.unregisterDoctor(stranger, sender=relayer)
+
+
+def test_only_admin_manages_roles(factory, deployer, doctor, relayer, stranger):
+    with reverts_with(factory.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=ADMIN):
+        factory.grantRole(REGISTRAR_ROLE, stranger, sender=stranger)
+    # A registrar is not an admin.
+    factory.grantRole(REGISTRAR_ROLE, relayer, sender=deployer)
+    with reverts_with(factory.AccessControlUnauthorizedAccount, account=relayer.address, neededRole=ADMIN):
+        factory.grantRole(REGISTRAR_ROLE, stranger, sender=relayer)
+    with reverts_with(factory.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=ADMIN):
+        factory.revokeRole(REGISTRAR_ROLE, deployer, sender=stranger)
+    assert not factory.hasRole(REGISTRAR_ROLE, stranger)
+    assert factory.hasRole(REGISTRAR_ROLE, deployer)
+
+
+def test_renounce_role(factory, deployer, relayer):
+    factory.grantRole(REGISTRAR_ROLE, relayer, sender=deployer)
+    with reverts_with(factory.AccessControlBadConfirmation):
+        factory.renounceRole(REGISTRAR_ROLE, deployer, sender=relayer)  # only for oneself
+    receipt = factory.renounceRole(REGISTRAR_ROLE, relayer, sender=relayer)
+    assert addr(one_event(receipt, factory, "RoleRevoked")["account"]) == relayer.address
+    assert not factory.hasRole(REGISTRAR_ROLE, relayer)
+
+
+def test_unregistered_doctor_cannot_request_or_be_granted(factory, seeded, deployer, doctor, patient):
+    factory.unregisterDoctor(doctor, sender=deployer)
+    with reverts_with(seeded.NotRegisteredDoctor, account=doctor.address):
+        seeded.requestAccess(sender=doctor)
+    with reverts_with(seeded.NotRegisteredDoctor, account=doctor.address):
+        seeded.approveAccess(doctor, 3600, [0], sender=patient)
+
+
+def test_record_of_and_predict_are_views(factory, patient, stranger):
+    # Pure reads: no revert for any address, zero before creation.
+    assert factory.recordOf(stranger) == ZERO
+    assert factory.predictRecordAddress(stranger) != ZERO
+    assert factory.predictRecordAddress(ZERO) != ZERO
