@@ -17,6 +17,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ import httpx
 import pytest
 
 from healthledger.devstack import stack
+from tests.backend.support.records import upload
+from tests.backend.support.wallet import Wallet
 from healthledger.devstack.process import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,8 +249,26 @@ def test_services_alone_outside_services_and_crashes(tmp_path: Path, data_dir: P
 
 
 @pytest.mark.skipif(bool(_app_import_error()), reason=f"the API app cannot be imported yet: {_app_import_error()}")
+def assert_page_loads_in_chromium(url: str) -> None:
+    """The built web app, served by the API at `/`, renders in headless Chromium."""
+    assert (ROOT / "frontend" / "dist" / "index.html").is_file(), "build the web app first (make test does)"
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [
+                os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", url + "/",
+            ],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout
+    assert "HealthLedger" in dom
+    assert 'id="root"' in dom and '<div id="root"></div>' not in dom, "the app did not render"
+
+
 def test_full_stack_serves_and_restarts(data_dir: Path) -> None:
     anvil_port, port = free_port(), free_port()
+    patient, content = Wallet.random(), os.urandom(4096)
     url = f"http://127.0.0.1:{port}"
 
     first = StackRun(data_dir, port, anvil_port)
@@ -263,6 +284,11 @@ def test_full_stack_serves_and_restarts(data_dir: Path) -> None:
         assert body["dependencies"]["chain"]["chain_id"] == 31337
         assert set(lock_children(data_dir)) == {"anvil", "ipfs", "mongodb", "api"}
         assert len(processes_using(data_dir)) >= 4
+        assert_page_loads_in_chromium(url)
+        with httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
+            patient.login(client)
+            uploaded = upload(client, patient, content)
+            assert uploaded.status_code == 201, uploaded.text
         assert first.stop(signal.SIGINT) == 0, first.output  # Ctrl-C
     finally:
         first.kill()
@@ -276,6 +302,15 @@ def test_full_stack_serves_and_restarts(data_dir: Path) -> None:
         assert (again, origin.startswith("reused from")) == (factory, True), output
         status = httpx.get(f"{url}/api/system/status", timeout=10, trust_env=False).json()
         assert status["dependencies"]["chain"]["factory_address"] == factory
+        with httpx.Client(base_url=url, timeout=60, trust_env=False) as client:  # the record survived
+            patient.login(client)
+            records = client.get("/api/medical-records/patient-records", headers=patient.headers).json()["records"]
+            assert [r["cid"] for r in records] == [uploaded.json()["cid"]]
+            view = client.get(
+                f"/api/medical-records/view/{records[0]['cid']}",
+                headers={**patient.headers, "X-Wallet-Signature": patient.key_signature(client)},
+            )
+            assert view.status_code == 200 and view.content == content
         assert second.stop(signal.SIGTERM) == 0, second.output
     finally:
         second.kill()
