@@ -17,13 +17,13 @@ from typing import Protocol
 import anyio
 
 from ..chain.relayer import TransactionReverted, TransactionTimeout
+from ..chain.typed_data import RECORD_KINDS
 from ..container import Services
 from ..crypto import Encryptor, derive_kek, new_data_key, wrap_key
 from ..db.records import RecordDoc
 from ..errors import ApiError, bad_request, conflict
 from .relay import revert_to_api_error
 from .signatures import check_key_signature, parse_signature
-from ..chain.typed_data import RECORD_KINDS
 
 log = logging.getLogger(__name__)
 
