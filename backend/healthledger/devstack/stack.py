@@ -636,7 +636,10 @@ class Stack:
                 self.info.factory, self.info.implementation = existing.factory, existing.implementation
                 return
             self.info.redeploy_reason = problems
-        fresh = deployments.deploy(w3, accounts[DEPLOYER_INDEX].private_key)
+        # The relayer also gets REGISTRAR_ROLE so the registrar's screen (POST /api/admin/doctors) works.
+        fresh = deployments.deploy(
+            w3, accounts[DEPLOYER_INDEX].private_key, registrar=accounts[RELAYER_INDEX].address
+        )
         deployments.save(fresh, path)
         self.info.factory, self.info.implementation = fresh.factory, fresh.implementation
         self.info.deployed_now = True
