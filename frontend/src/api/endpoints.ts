@@ -125,7 +125,17 @@ export function createApi(client: ApiClient) {
       request: (body: { patientAddress: string; requestReason: string; signature: string; nonce?: number | string; deadline?: number | string }) =>
         client.request<unknown>('/api/access-requests/doctor/request', { method: 'POST', json: body }),
       async authorizedRecords(): Promise<AuthorizedRecord[]> {
-        return listFrom<AuthorizedRecord>(await client.request('/api/access-requests/doctor/authorized-records'), 'records', 'items')
+        const body = await client.request('/api/access-requests/doctor/authorized-records')
+        // The API answers { grants: [{ patient, expires_at, records: [...] }] }: one row per shared record.
+        const grants = listFrom<{ patient?: string; expires_at?: number | string; records?: AuthorizedRecord[] }>(body, 'grants')
+        if (grants.length) {
+          return grants.flatMap((grant) =>
+            (grant.records ?? [])
+              .filter((record) => record.cid)
+              .map((record) => ({ ...record, patient: record.patient ?? grant.patient, expires_at: record.expires_at ?? grant.expires_at })),
+          )
+        }
+        return listFrom<AuthorizedRecord>(body, 'records', 'items')
       },
       extend: (body: { patientAddress: string; extraDays: number; signature: string; nonce?: number | string; deadline?: number | string }) =>
         client.request<unknown>('/api/access-requests/doctor/extend', { method: 'POST', json: body }),

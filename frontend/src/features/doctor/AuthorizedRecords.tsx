@@ -64,6 +64,9 @@ export function AuthorizedRecords() {
       if (opened) URL.revokeObjectURL(opened.url)
       setOpened({ name: record.name ?? record.cid, file, url: URL.createObjectURL(file.blob) })
     } catch (err) {
+      // Do not leave an earlier "Verified" result on screen next to the refusal.
+      if (opened) URL.revokeObjectURL(opened.url)
+      setOpened(null)
       setError(err)
     }
   }

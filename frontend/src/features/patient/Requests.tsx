@@ -16,7 +16,7 @@ function doctorOf(r: AccessRequest): string {
   return String(r.doctorAddress ?? r.doctor_address ?? r.doctor ?? '')
 }
 
-function RequestCard({ request, records, onDone }: { request: AccessRequest; records: MedicalRecord[]; onDone: () => void }) {
+function RequestCard({ request, records, onDone }: { request: AccessRequest; records: MedicalRecord[]; onDone: (outcome: string) => void }) {
   const { api, signAction, keySignature } = useSession()
   const [selected, setSelected] = useState<number[]>([])
   const [days, setDays] = useState(7)
@@ -44,8 +44,10 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
         nonce: signed.nonce,
         deadline: signed.deadline,
       })
-      setDone(action === 'approve' ? `Approved ${selected.length} record(s) for ${days} day(s).` : 'Request denied.')
-      onDone()
+      const outcome = action === 'approve' ? `Approved ${selected.length} record(s) for ${days} day(s).` : 'Request denied.'
+      setDone(outcome)
+      // The reload drops the answered request (and this card): the parent keeps the outcome on screen.
+      onDone(outcome)
     } catch (err) {
       setError(err)
     } finally {
@@ -114,6 +116,7 @@ export function Requests() {
   const requests = useLoad(() => api.access.patientRequests(), [api])
   const records = useLoad(() => api.records.patientRecords(), [api])
   const items = requests.data ?? []
+  const [outcome, setOutcome] = useState<string | null>(null)
   return (
     <section className="card" aria-labelledby="requests-title">
       <div className="row between">
@@ -122,6 +125,7 @@ export function Requests() {
           Refresh
         </button>
       </div>
+      {outcome && <Notice kind="success">{outcome}</Notice>}
       <LoadState
         loading={requests.loading && !requests.data}
         error={requests.error}
@@ -131,7 +135,15 @@ export function Requests() {
         what="access requests"
       />
       {items.map((request, index) => (
-        <RequestCard key={requestId(request) || index} request={request} records={records.data ?? []} onDone={() => void requests.reload()} />
+        <RequestCard
+          key={requestId(request) || index}
+          request={request}
+          records={records.data ?? []}
+          onDone={(text) => {
+            setOutcome(text)
+            void requests.reload()
+          }}
+        />
       ))}
     </section>
   )
