@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     chain_id: int | None = Field(default=None, description="Expected chain id; checked at start-up when set")
     rpc_timeout_seconds: float = 10.0
     tx_timeout_seconds: float = 120.0
+    # Published to browsers (GET /api/system/config) so a wallet can add the network. Never the
+    # ETH_RPC_URL itself: provider URLs usually carry an API key.
+    chain_name: str = Field(default="", description="Network name wallets show, e.g. Sepolia")
+    wallet_rpc_url: str = Field(default="", description="Public JSON-RPC URL wallets may add for this chain")
+    block_explorer_url: str = Field(default="", description="Block explorer for transaction links")
 
     # Login (SIWE + JWT)
     siwe_domain: str = Field(default="", description="Domain users sign in to; defaults to HOST:PORT")

@@ -8,6 +8,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from healthledger.crypto import KEY_DERIVATION_MESSAGE
+from healthledger.settings import Settings
 
 from .support.wallet import Wallet
 
@@ -75,6 +76,16 @@ def test_status_reports_every_dependency(client: httpx.Client, deployment) -> No
     assert deps["chain"]["chain_id"] == 31337
     assert deps["chain"]["factory_address"] == deployment.factory
     assert deps["relayer"]["funded"] is True
+
+
+def test_client_config_is_public_and_does_not_leak_the_rpc_url(client: httpx.Client, api_settings: Settings) -> None:
+    response = client.get("/api/system/config")  # no token: the page asks before anyone signs in
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["chain_id"] == 31337
+    assert body.get("rpc_url") == (api_settings.wallet_rpc_url or None)
+    if not api_settings.wallet_rpc_url:
+        assert api_settings.eth_rpc_url not in response.text
 
 
 def test_openapi_docs_are_served(client: httpx.Client) -> None:

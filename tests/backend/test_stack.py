@@ -282,6 +282,12 @@ def test_full_stack_serves_and_restarts(data_dir: Path) -> None:
         body = status.json()
         assert body["dependencies"]["chain"]["factory_address"] == factory
         assert body["dependencies"]["chain"]["chain_id"] == 31337
+        wallet_config = httpx.get(f"{url}/api/system/config", timeout=10, trust_env=False).json()
+        assert wallet_config == {
+            "chain_id": 31337,
+            "chain_name": "HealthLedger local (Anvil)",
+            "rpc_url": f"http://127.0.0.1:{anvil_port}",
+        }
         assert set(lock_children(data_dir)) == {"anvil", "ipfs", "mongodb", "api"}
         assert len(processes_using(data_dir)) >= 4
         assert_page_loads_in_chromium(url)

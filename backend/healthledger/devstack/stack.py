@@ -615,6 +615,8 @@ class Stack:
             "FACTORY_ADDRESS": str(self.info.factory),
             "CHAIN_ID": str(LOCAL_CHAIN_ID),
             "RELAYER_PRIVATE_KEY": accounts[RELAYER_INDEX].private_key,
+            "CHAIN_NAME": "HealthLedger local (Anvil)",
+            "WALLET_RPC_URL": node.rpc_url,
         }
 
     def _deploy(self, rpc_url: str, accounts: tuple[DevAccount, ...]) -> None:
