@@ -36,6 +36,10 @@ def _ok(response: httpx.Response, status: int = 200) -> dict:
     return response.json()
 
 
+def _patient_grants(client: httpx.Client, patient: Wallet) -> list[dict]:
+    return _ok(client.get("/api/access-requests/patient/grants", headers=patient.headers))["grants"]
+
+
 def _denied(response: httpx.Response, code: str | None = None) -> None:
     assert response.status_code == 403, response.text
     if code:
@@ -83,11 +87,19 @@ async def test_full_access_lifecycle(client, patient_wallet, doctors, chain_clie
     assert db_view["grants"] == chain_view["grants"]
     assert [r["cid"] for r in chain_view["grants"][0]["records"]] == cids[:2]
 
+    # The patient sees the same grant from their side: whom, which records, until when.
+    [shared] = _patient_grants(client, patient_wallet)
+    assert shared["doctor"] == doctor.address and shared["doctor_registered"] is True
+    assert [r["cid"] for r in shared["records"]] == cids[:2]
+    assert shared["expires_at"] == approved["expires_at"] and shared["pending_extension_seconds"] == 0
+    _denied(client.get("/api/access-requests/patient/grants", headers=doctor.headers))
+
     # Past expiry: refused at once, and the chain agrees.
     anvil.advance(DAY + 1)
     _denied(access.doctor_view(client, doctor, cids[0]), "access_denied")
     assert not await chain_client.can_read(patient, doctor.address, 0)
     assert _ok(client.get("/api/access-requests/doctor/blockchain-authorized-records", headers=doctor.headers))["grants"] == []
+    assert _patient_grants(client, patient_wallet) == []  # expired grants are not "shared"
 
     # Approve again (a new request), extend, revoke one record, revoke all.
     request = _ok(access.request_access(client, doctor, patient, "second opinion"), 201)
@@ -96,6 +108,7 @@ async def test_full_access_lifecycle(client, patient_wallet, doctors, chain_clie
     _denied(access.doctor_view(client, doctor, cids[1]), "access_denied")  # replaced grant
 
     _ok(access.request_extension(client, doctor, patient, 2 * DAY))
+    assert [g["pending_extension_seconds"] for g in _patient_grants(client, patient_wallet)] == [2 * DAY]
     extended = _ok(access.approve_extension(client, patient_wallet, doctor.address, 2 * DAY))
     assert extended["expires_at"] == approved["expires_at"] + 2 * DAY
     assert (await chain_client.get_grant(patient, doctor.address)).expires_at == extended["expires_at"]
@@ -111,6 +124,7 @@ async def test_full_access_lifecycle(client, patient_wallet, doctors, chain_clie
     _ok(access.revoke(client, patient_wallet, doctor.address))
     _denied(access.doctor_view(client, doctor, cids[2]), "access_denied")
     assert (await chain_client.get_approved_records(patient, doctor.address)).record_ids == ()
+    assert _patient_grants(client, patient_wallet) == []
     assert _ok(client.get("/api/access-requests/doctor/authorized-records", headers=doctor.headers))["grants"] == []
 
 

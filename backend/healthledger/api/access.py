@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ..services.access import AccessService, days_to_seconds
-from ..services.authorized import authorized_from_chain, authorized_from_database
+from ..services.authorized import authorized_from_chain, authorized_from_database, grants_of_patient
 from .deps import DoctorDep, PatientDep, ServicesDep
 
 router = APIRouter(prefix="/api/access-requests", tags=["access"])
@@ -86,6 +86,11 @@ async def blockchain_authorized_records(caller: DoctorDep, services: ServicesDep
 @router.get("/patient/requests", summary="Pending requests for your records (patients)")
 async def patient_requests(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
     return {"requests": await AccessService(services).pending_requests(caller.address)}
+
+
+@router.get("/patient/grants", summary="Whom you share records with now: records, expiry, extension asked (patients)")
+async def patient_grants(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
+    return await grants_of_patient(services, caller.address)
 
 
 @router.post("/patient/respond", summary="Approve chosen records for a time, or deny (patients)")

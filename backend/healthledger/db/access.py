@@ -82,6 +82,10 @@ class AccessRequestStore:
         cursor = self._requests.find({"doctor": doctor}).sort("created_at", DESCENDING).limit(500)
         return [AccessRequest.from_mongo(doc) async for doc in cursor]
 
+    async def doctors_of_patient(self, patient: str) -> set[str]:
+        """Every doctor who ever asked this patient for access (lower-case addresses)."""
+        return {d for d in await self._requests.distinct("doctor", {"patient": patient}) if isinstance(d, str)}
+
 
 @dataclass
 class GrantKey:
@@ -127,3 +131,7 @@ class GrantKeyStore:
             doc.pop("_id", None)
             result.append(GrantKey(**doc))
         return result
+
+    async def doctors_of_patient(self, patient: str) -> set[str]:
+        """Every doctor holding a shared data key from this patient (lower-case addresses)."""
+        return {d for d in await self._keys.distinct("doctor", {"patient": patient}) if isinstance(d, str)}

@@ -1,8 +1,8 @@
-"""What a doctor may read, as the database records it and as the chain says; the chain wins.
+"""Who may read what, as the database records it and as the chain says; the chain wins.
 
 The database view (grant-wrapped keys) is what lets the service decrypt for the doctor; the chain
 view (`getApprovedRecords`) is what decides. Any disagreement is reported, and the chain's answer
-is the one returned.
+is the one returned. Doctors see what is shared with them; patients see whom they share with.
 """
 
 from __future__ import annotations
@@ -90,3 +90,31 @@ async def authorized_from_database(services: Services, doctor: str) -> dict[str,
         "disagreements": disagreements,
         "grants": grants,
     }
+
+
+async def grants_of_patient(services: Services, patient: str) -> dict[str, Any]:
+    """The patient's live grants, one per doctor, read from the chain (with any pending extension).
+
+    Candidates are the doctors the database knows for this patient (requests, shared keys); the
+    chain then decides whether each has a live grant, so an expired or revoked one never shows.
+    """
+    doctors = await services.access_requests.doctors_of_patient(patient.lower())
+    doctors |= await services.grant_keys.doctors_of_patient(patient.lower())
+    grants = []
+    for doctor in sorted(doctors):
+        approved = await services.chain.get_approved_records(patient, doctor)
+        if not approved.record_ids:
+            continue
+        state = await services.chain.get_grant(patient, doctor)
+        profile = await services.profiles.get_doctor(doctor)
+        grants.append(
+            {
+                "doctor": to_checksum_address(doctor),
+                "doctor_name": profile.name if profile else None,
+                "doctor_registered": await services.chain.is_doctor(doctor),
+                "expires_at": approved.expires_at,
+                "pending_extension_seconds": state.pending_extension,
+                "records": await _record_rows(services, patient, list(approved.record_ids)),
+            }
+        )
+    return {"patient": to_checksum_address(patient), "source": "chain", "grants": grants}
