@@ -9,6 +9,7 @@ import { Records } from './features/patient/Records'
 import { Requests } from './features/patient/Requests'
 import { Sharing } from './features/patient/Sharing'
 import { Upload } from './features/patient/Upload'
+import { AuditAll } from './features/registrar/AuditAll'
 import { Doctors } from './features/registrar/Doctors'
 import { Status } from './features/system/Status'
 import { useHashRoute } from './lib/useHashRoute'
@@ -33,7 +34,10 @@ const SCREENS: Record<Role, Screen[]> = {
     { route: 'find', label: 'Find patient', render: () => <FindPatient /> },
     { route: 'authorized', label: 'Authorized records', render: () => <AuthorizedRecords /> },
   ],
-  registrar: [{ route: 'doctors', label: 'Doctors', render: () => <Doctors /> }],
+  registrar: [
+    { route: 'doctors', label: 'Doctors', render: () => <Doctors /> },
+    { route: 'audit', label: 'Audit trail', render: () => <AuditAll /> },
+  ],
 }
 const STATUS_SCREEN: Screen = { route: 'status', label: 'Status', render: () => <Status /> }
 

@@ -4,10 +4,12 @@ import { ApiError } from './errors'
 import type {
   AccessRequest,
   AuditEvent,
+  AuditPage,
   AuthorizedRecord,
   ClientConfig,
   KeyDerivationMessage,
   MedicalRecord,
+  PatientGrant,
   NonceResponse,
   PersonSummary,
   RecordType,
@@ -122,6 +124,12 @@ export function createApi(client: ApiClient) {
       }) => client.request<unknown>('/api/access-requests/patient/respond', { method: 'POST', json: body }),
       revoke: (body: { doctorAddress: string; recordIds?: number[]; signature: string; nonce?: number | string; deadline?: number | string }) =>
         client.request<unknown>('/api/access-requests/patient/revoke', { method: 'POST', json: body }),
+      /** Whom the patient shares with now, read from the chain. */
+      async patientGrants(): Promise<PatientGrant[]> {
+        return listFrom<PatientGrant>(await client.request('/api/access-requests/patient/grants'), 'grants')
+      },
+      approveExtension: (body: { doctorAddress: string; signature: string; nonce?: number | string; deadline?: number | string }) =>
+        client.request<unknown>('/api/access-requests/patient/approve-extension', { method: 'POST', json: body }),
       request: (body: { patientAddress: string; requestReason: string; signature: string; nonce?: number | string; deadline?: number | string }) =>
         client.request<unknown>('/api/access-requests/doctor/request', { method: 'POST', json: body }),
       async authorizedRecords(): Promise<AuthorizedRecord[]> {
@@ -144,6 +152,12 @@ export function createApi(client: ApiClient) {
       async patient(): Promise<AuditEvent[]> {
         return listFrom<AuditEvent>(await client.request('/api/audit/patient'), 'events', 'items', 'audit')
       },
+      /** Every patient's trail (registrars), one page at a time. */
+      async all(page: number, pageSize: number): Promise<AuditPage> {
+        const body = await client.request<Partial<AuditPage>>(`/api/audit/all?page=${page}&page_size=${pageSize}`)
+        const events = listFrom<AuditEvent>(body, 'events')
+        return { events, page: body?.page ?? page, pages: body?.pages ?? 1, total: body?.total ?? events.length, patients: body?.patients }
+      },
     },
     directory: {
       async doctors(q: string): Promise<PersonSummary[]> {
@@ -154,7 +168,7 @@ export function createApi(client: ApiClient) {
       },
     },
     admin: {
-      registerDoctor: (body: { address: string; name?: string }) =>
+      registerDoctor: (body: { address: string; name: string; licenceId: string }) =>
         client.request<unknown>('/api/admin/doctors', { method: 'POST', json: body }),
       unregisterDoctor: (address: string) => client.request<unknown>(path('/api/admin/doctors/{}', address), { method: 'DELETE' }),
     },
@@ -163,7 +177,7 @@ export function createApi(client: ApiClient) {
       /** Optional client configuration; an older server without it yields `{}`. */
       async config(): Promise<ClientConfig> {
         try {
-          return (await client.request<ClientConfig>('/api/config', { auth: false })) ?? {}
+          return (await client.request<ClientConfig>('/api/system/config', { auth: false })) ?? {}
         } catch (error) {
           if (error instanceof ApiError && error.status === 404) return {}
           throw error

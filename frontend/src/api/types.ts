@@ -120,6 +120,8 @@ export interface AuthorizedRecord {
 }
 
 export interface AuditEvent {
+  id?: string
+  patient?: string
   event?: string
   type?: string
   actor?: string
@@ -129,6 +131,25 @@ export interface AuditEvent {
   block_number?: number
   timestamp?: string | number
   [key: string]: unknown
+}
+
+/** A doctor's live grant on the patient's records, as the chain says (the patient's Sharing view). */
+export interface PatientGrant {
+  doctor: string
+  doctor_name?: string | null
+  doctor_registered?: boolean
+  expires_at: number
+  pending_extension_seconds: number
+  records: { record_id: number; cid?: string | null; name?: string | null; record_type?: string | null }[]
+}
+
+/** One page of the registrar's audit trail (every patient), newest first. */
+export interface AuditPage {
+  events: AuditEvent[]
+  page: number
+  pages: number
+  total: number
+  patients?: number
 }
 
 export interface PersonSummary {

@@ -1,14 +1,8 @@
-/** The audit trail: every on-chain event about the patient's records and grants. */
-import type { AuditEvent } from '../../api/types'
-import { Address, LoadState } from '../../components/ui'
-import { formatDate, shortHash } from '../../lib/format'
+/** The audit trail: every on-chain event about the patient's records and grants, and every view. */
+import { LoadState } from '../../components/ui'
 import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
-
-function describe(event: AuditEvent): string {
-  const ids = event.record_ids?.length ? ` (records ${event.record_ids.join(', ')})` : ''
-  return `${event.event ?? event.type ?? 'event'}${ids}`
-}
+import { AuditTable } from '../audit/AuditTable'
 
 export function Audit() {
   const { api } = useSession()
@@ -30,34 +24,7 @@ export function Audit() {
         emptyText="Nothing has happened yet."
         what="audit events"
       />
-      {events.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">What</th>
-                <th scope="col">Who</th>
-                <th scope="col">Transaction</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((event, index) => (
-                <tr key={`${event.tx_hash ?? ''}-${index}`}>
-                  <td>{formatDate(event.timestamp)}</td>
-                  <td>{describe(event)}</td>
-                  <td>
-                    <Address value={event.doctor ?? event.actor} />
-                  </td>
-                  <td>
-                    <code title={event.tx_hash}>{shortHash(event.tx_hash)}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {events.length > 0 && <AuditTable events={events} />}
     </section>
   )
 }

@@ -2,13 +2,14 @@
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
 import type { PersonSummary } from '../../api/types'
-import { Address, ErrorNotice, Notice } from '../../components/ui'
+import { Address, Badge, ErrorNotice, Notice } from '../../components/ui'
 import { useSession } from '../../session/SessionContext'
 
 export function Doctors() {
   const { api } = useSession()
   const [address, setAddress] = useState('')
   const [name, setName] = useState('')
+  const [licence, setLicence] = useState('')
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>(null)
   const [done, setDone] = useState<string | null>(null)
@@ -32,7 +33,7 @@ export function Doctors() {
   const register = (event: FormEvent) => {
     event.preventDefault()
     const addr = address.trim()
-    void act(() => api.admin.registerDoctor({ address: addr, ...(name.trim() ? { name: name.trim() } : {}) }), `Doctor ${addr} registered.`)
+    void act(() => api.admin.registerDoctor({ address: addr, name: name.trim(), licenceId: licence.trim() }), `Doctor ${addr} registered.`)
   }
   const search = (event: FormEvent) => {
     event.preventDefault()
@@ -49,11 +50,17 @@ export function Doctors() {
           <input type="text" value={address} onChange={(e) => setAddress(e.target.value)} placeholder="0x…" spellCheck={false} />
         </label>
         <label className="field">
-          <span>Name (optional)</span>
-          <input type="text" value={name} onChange={(e) => setName(e.target.value)} />
+          <span>Name</span>
+          <input type="text" value={name} maxLength={100} onChange={(e) => setName(e.target.value)} />
+          <span className="hint">Patients see this name on the doctor's access requests.</span>
+        </label>
+        <label className="field">
+          <span>Licence number</span>
+          <input type="text" value={licence} maxLength={64} onChange={(e) => setLicence(e.target.value)} spellCheck={false} />
+          <span className="hint">Kept off chain, with the name; only the address goes into the on-chain registry.</span>
         </label>
         <div>
-          <button type="submit" className="btn btn-primary" disabled={busy || !isAddress(address.trim())}>
+          <button type="submit" className="btn btn-primary" disabled={busy || !isAddress(address.trim()) || !name.trim() || !licence.trim()}>
             Register doctor
           </button>{' '}
           <button
@@ -82,6 +89,8 @@ export function Doctors() {
             <li key={doctor.address} className="row between">
               <span>
                 {doctor.name ?? 'Doctor'} <Address value={doctor.address} />
+                {typeof doctor.licence_id === 'string' && <span className="muted small"> licence {doctor.licence_id}</span>}{' '}
+                {doctor.registered === false ? <Badge kind="warn">not registered</Badge> : <Badge kind="ok">registered</Badge>}
               </span>
               <button
                 type="button"
