@@ -1,53 +1,134 @@
-/** Revoke a doctor's access, to everything or to some records. */
+/**
+ * Sharing: whom the patient shares records with right now (read from the chain), until when, and
+ * what each doctor asked for. Revoke one record or everything; accept an extension request.
+ */
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
-import { ErrorNotice, Notice, SignButton } from '../../components/ui'
-import { parseIds } from '../../lib/format'
+import type { PatientGrant } from '../../api/types'
+import { Address, Badge, Countdown, ErrorNotice, LoadState, Notice, SignButton } from '../../components/ui'
+import { formatDate, parseIds, RECORD_TYPE_LABELS } from '../../lib/format'
+import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
 
-export function Sharing() {
+const DAY = 86_400
+
+function days(seconds: number): string {
+  const value = seconds / DAY
+  return Number.isInteger(value) ? `${value} day(s)` : `${value.toFixed(1)} day(s)`
+}
+
+/** Sign and send a revocation: some records, or everything when `recordIds` is empty. */
+function useRevoke() {
   const { api, signAction } = useSession()
+  return async (doctor: string, recordIds: number[]) => {
+    const params: Record<string, unknown> = { doctor }
+    if (recordIds.length) params.recordIds = recordIds
+    const signed = await signAction('revokeAccess', params)
+    await api.access.revoke({
+      doctorAddress: doctor,
+      ...(recordIds.length ? { recordIds } : {}),
+      signature: signed.signature,
+      nonce: signed.nonce,
+      deadline: signed.deadline,
+    })
+  }
+}
+
+function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: (key: string, fn: () => Promise<unknown>, done: string) => void; busy: string | null }) {
+  const { api, signAction } = useSession()
+  const revoke = useRevoke()
+  const who = grant.doctor_name ?? 'A doctor'
+  const extra = grant.pending_extension_seconds
+  const approveExtension = async () => {
+    const signed = await signAction('approveExtension', { doctor: grant.doctor, extra })
+    await api.access.approveExtension({ doctorAddress: grant.doctor, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
+  }
+  return (
+    <article className="card inner" aria-label={`Shared with ${who}`}>
+      <h3>
+        {who} <Address value={grant.doctor} />{' '}
+        {grant.doctor_registered === false ? <Badge kind="warn">no longer registered</Badge> : <Badge kind="ok">registered doctor</Badge>}
+      </h3>
+      <p>
+        Access ends {formatDate(grant.expires_at)} <Countdown until={grant.expires_at} />
+      </p>
+      {extra > 0 && (
+        <Notice kind="info" title={`${who} asks for ${days(extra)} more`}>
+          <SignButton
+            variant="secondary"
+            onClick={() => act(`extend:${grant.doctor}`, approveExtension, `Access for ${who} extended by ${days(extra)}.`)}
+            busy={busy === `extend:${grant.doctor}`}
+            disabled={busy !== null}
+            explain="Signs an “ApproveExtension” instruction (EIP-712) for exactly this extra time; the same records stay shared."
+          >
+            Sign extension approval (+{days(extra)})
+          </SignButton>
+        </Notice>
+      )}
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Type</th>
+            <th scope="col">Name</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {grant.records.map((record) => (
+            <tr key={record.record_id}>
+              <td>{record.record_id}</td>
+              <td>{RECORD_TYPE_LABELS[record.record_type ?? ''] ?? record.record_type ?? ''}</td>
+              <td>{record.name ?? <span className="muted">not in this service's list</span>}</td>
+              <td>
+                <button
+                  type="button"
+                  className="btn btn-small btn-danger"
+                  disabled={busy !== null}
+                  aria-label={`Revoke record ${record.record_id}${record.name ? ` (${record.name})` : ''}`}
+                  onClick={() =>
+                    act(`record:${grant.doctor}:${record.record_id}`, () => revoke(grant.doctor, [record.record_id]), `Access to record ${record.record_id} revoked for ${who}.`)
+                  }
+                >
+                  {busy === `record:${grant.doctor}:${record.record_id}` ? 'Waiting for your wallet…' : 'Revoke'}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <SignButton
+        variant="danger"
+        onClick={() => act(`all:${grant.doctor}`, () => revoke(grant.doctor, []), `All access for ${who} revoked.`)}
+        busy={busy === `all:${grant.doctor}`}
+        disabled={busy !== null}
+        explain="Signs a “RevokeAccess” instruction (EIP-712) for this doctor; HealthLedger sends it to your record contract and pays the fee. Access ends when it is mined."
+      >
+        Sign revocation of everything shared with {who}
+      </SignButton>
+    </article>
+  )
+}
+
+/** For a grant this service does not list (e.g. approved from another app): revoke by address. */
+function RevokeByAddress({ act, busy }: { act: (key: string, fn: () => Promise<unknown>, done: string) => void; busy: string | null }) {
+  const revoke = useRevoke()
   const [doctor, setDoctor] = useState('')
   const [ids, setIds] = useState('')
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<unknown>(null)
-  const [done, setDone] = useState<string | null>(null)
   const recordIds = ids.trim() ? parseIds(ids) : []
   const valid = isAddress(doctor.trim()) && recordIds !== null
-
-  const revoke = async (event?: FormEvent) => {
+  const submit = (event?: FormEvent) => {
     event?.preventDefault()
     if (!valid || recordIds === null) return
-    setBusy(true)
-    setError(null)
-    setDone(null)
-    try {
-      const params: Record<string, unknown> = { doctor: doctor.trim() }
-      if (recordIds.length) params.recordIds = recordIds
-      const signed = await signAction('revokeAccess', params)
-      await api.access.revoke({
-        doctorAddress: doctor.trim(),
-        ...(recordIds.length ? { recordIds } : {}),
-        signature: signed.signature,
-        nonce: signed.nonce,
-        deadline: signed.deadline,
-      })
-      setDone(recordIds.length ? `Access to record(s) ${recordIds.join(', ')} revoked.` : 'All access for this doctor revoked.')
-    } catch (err) {
-      setError(err)
-    } finally {
-      setBusy(false)
-    }
+    const done = recordIds.length ? `Access to record(s) ${recordIds.join(', ')} revoked.` : 'All access for this doctor revoked.'
+    act('manual', () => revoke(doctor.trim(), recordIds), done)
   }
-
   return (
-    <section className="card" aria-labelledby="sharing-title">
-      <h2 id="sharing-title">Sharing</h2>
-      <p>
-        Doctors see only what you approved, and only until the approval expires. You can take access back at any moment; it ends
-        as soon as the transaction is mined.
-      </p>
-      <form onSubmit={revoke} className="stack">
+    <details>
+      <summary>Revoke by doctor's address</summary>
+      <form onSubmit={submit} className="stack">
         <label className="field">
           <span>Doctor's address</span>
           <input type="text" value={doctor} onChange={(e) => setDoctor(e.target.value)} placeholder="0x…" spellCheck={false} />
@@ -57,18 +138,61 @@ export function Sharing() {
           <input type="text" value={ids} onChange={(e) => setIds(e.target.value)} placeholder="e.g. 0, 3, 4 — empty means all records" />
           {recordIds === null && <span className="hint error-text">Use record numbers separated by commas.</span>}
         </label>
-        <SignButton
-          variant="danger"
-          onClick={() => void revoke()}
-          disabled={!valid}
-          busy={busy}
-          explain="Signs a “RevokeAccess” instruction (EIP-712) for this doctor; HealthLedger sends it to your record contract and pays the fee."
-        >
+        <SignButton variant="danger" onClick={() => submit()} disabled={!valid || (busy !== null && busy !== 'manual')} busy={busy === 'manual'}>
           {recordIds && recordIds.length ? `Sign revocation of ${recordIds.length} record(s)` : 'Sign revocation of all access'}
         </SignButton>
       </form>
+    </details>
+  )
+}
+
+export function Sharing() {
+  const { api } = useSession()
+  const grants = useLoad(() => api.access.patientGrants(), [api])
+  const [busy, setBusy] = useState<string | null>(null)
+  const [error, setError] = useState<unknown>(null)
+  const [done, setDone] = useState<string | null>(null)
+  const list = grants.data ?? []
+
+  const act = (key: string, fn: () => Promise<unknown>, message: string) => {
+    setBusy(key)
+    setError(null)
+    setDone(null)
+    fn()
+      .then(async () => {
+        setDone(message)
+        await grants.reload()
+      })
+      .catch(setError)
+      .finally(() => setBusy(null))
+  }
+
+  return (
+    <section className="card" aria-labelledby="sharing-title">
+      <div className="row between">
+        <h2 id="sharing-title">Sharing</h2>
+        <button type="button" className="btn btn-secondary" onClick={() => void grants.reload()}>
+          Refresh
+        </button>
+      </div>
+      <p>
+        Doctors see only what you approved, and only until the approval expires. You can take access back at any moment; it ends as soon
+        as the transaction is mined.
+      </p>
       {done && <Notice kind="success">{done}</Notice>}
-      <ErrorNotice error={error} title="Access was not revoked" />
+      <ErrorNotice error={error} title="Nothing was changed" />
+      <LoadState
+        loading={grants.loading && !grants.data}
+        error={grants.error}
+        notAvailable={grants.notAvailable}
+        empty={list.length === 0}
+        emptyText="You are not sharing any record right now."
+        what="shared records"
+      />
+      {list.map((grant) => (
+        <GrantCard key={grant.doctor} grant={grant} act={act} busy={busy} />
+      ))}
+      <RevokeByAddress act={act} busy={busy} />
     </section>
   )
 }
