@@ -1,118 +1,22 @@
 // End-to-end scenario in headless Chromium against the real stack (scripts/run_stack.py: Anvil,
 // js-ipfs, SecantusDB, the API serving frontend/dist). Roles are played by Anvil dev accounts through
 // the harness's injected wallet, each in its own fresh browser profile:
-//   patient (#2) uploads a report -> doctor (#1, registered by the stack) requests access ->
-//   patient approves 1 day for that record -> doctor opens it (verified) -> patient revokes ->
-//   doctor is refused -> patient's audit trail lists the steps.
-// The registrar screen is not exercised: the stack's relayer (#9) does not hold REGISTRAR_ROLE, so
-// POST /api/admin/doctors answers 503 relayer_not_registrar on the local stack.
+//   registrar (#0) registers a doctor (#3) -> patient (#2) uploads a report -> the doctor requests
+//   access -> patient approves 1 day for that record -> doctor opens it (verified) -> doctor asks for
+//   2 more days, patient accepts -> patient revokes -> doctor is refused -> the patient's audit
+//   trail, and the registrar's, list the steps.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DEV_ACCOUNTS, REPO_ROOT, freePort, installWallet, launchBrowser, openPage, screenshot, withoutApiNoise } from './lib/harness.mjs'
+import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
+import { CHAIN_TIMEOUT, chooseFile, signedIn, startStack, tab, until } from './lib/stack.mjs'
 
-const STACK_START_TIMEOUT = 180_000
-const UI_TIMEOUT = 30_000
-const CHAIN_TIMEOUT = 90_000 // waits that include a mined transaction and the reconciler
-
-const DOCTOR = DEV_ACCOUNTS[1].address
+const REGISTRAR = DEV_ACCOUNTS[0].address
+const DOCTOR = DEV_ACCOUNTS[3].address
+const DOCTOR_NAME = 'Dr. Ada Scenario'
 const PATIENT = DEV_ACCOUNTS[2].address
 const RECORD_NAME = `Scenario blood test ${Date.now()}`
 const REASON = 'Follow-up consultation: please share your latest blood test.'
-
-/** Poll `check` (async, returns truthy when done) until it succeeds or `timeout` passes. */
-async function until(what, check, { timeout = UI_TIMEOUT, interval = 250 } = {}) {
-  const deadline = Date.now() + timeout
-  let last
-  for (;;) {
-    try {
-      const value = await check()
-      if (value) return value
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? `: ${last.message}` : ''}`)
-    await new Promise((ok) => setTimeout(ok, interval))
-  }
-}
-
-/** Start scripts/run_stack.py on free ports with a temp data dir; resolves on its ready line. */
-async function startStack() {
-  const python = [join(REPO_ROOT, '.venv', 'bin', 'python'), 'python3'].find((p) => p === 'python3' || existsSync(p))
-  const dataDir = mkdtempSync(join(tmpdir(), 'healthledger-scenario-'))
-  const port = await freePort()
-  let anvilPort = await freePort()
-  while (anvilPort === port) anvilPort = await freePort()
-  const child = spawn(python, [join(REPO_ROOT, 'scripts', 'run_stack.py')], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      HEALTHLEDGER_DATA_DIR: dataDir,
-      PORT: String(port),
-      ANVIL_PORT: String(anvilPort),
-      HEALTHLEDGER_ENV_FILE: '/dev/null',
-      PYTHONUNBUFFERED: '1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  child.once('exit', () => process.removeListener('exit', killOnExit))
-  let output = ''
-  child.stderr.on('data', (chunk) => (output += chunk))
-  const url = await new Promise((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`run_stack.py not ready after ${STACK_START_TIMEOUT} ms:\n${output}`)), STACK_START_TIMEOUT)
-    child.stdout.on('data', (chunk) => {
-      output += chunk
-      const match = output.match(/HealthLedger is running: (http:\/\/\S+)/)
-      if (match) {
-        clearTimeout(timer)
-        resolveUrl(match[1])
-      }
-    })
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`run_stack.py exited (${code}) before it was ready:\n${output}`))
-    })
-  })
-  return {
-    url,
-    rpcUrl: `http://127.0.0.1:${anvilPort}`,
-    output: () => output,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((ok) => child.once('exit', ok))
-        child.kill('SIGTERM')
-        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-        await exited
-        clearTimeout(timer)
-      }
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
-}
-
-/** A fresh browser profile with the wallet holding `account`, connected and signed in. */
-async function signedIn(stack, account, role) {
-  const browser = await launchBrowser()
-  await installWallet(browser.context, { rpcUrl: stack.rpcUrl, account })
-  const { page, problems } = await openPage(browser.context)
-  page.setDefaultTimeout(UI_TIMEOUT)
-  await page.goto(stack.url, { waitUntil: 'load' })
-  await page.getByRole('button', { name: 'Connect HealthLedger Test Wallet' }).click()
-  await page.getByRole('button', { name: /Sign in \(signs a one-time sign-in text\)/ }).click()
-  await page.getByRole('navigation', { name: 'Sections' }).waitFor()
-  await page.getByLabel('Wallet').getByText(role, { exact: true }).waitFor()
-  return { browser, page, problems }
-}
-
-async function tab(page, label) {
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: label, exact: true }).click()
-}
 
 describe('browser scenario: patient shares a record with a doctor, then revokes', { timeout: 600_000 }, () => {
   // Each step builds on the previous one: after a failure the rest are skipped, not timed out.
@@ -124,10 +28,15 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
         await fn()
       } catch (error) {
         broken = true
+        // What each role's page showed when it went wrong, for the reviewer (test-artifacts/browser).
+        for (const [role, user] of Object.entries({ registrar, patient, doctor })) {
+          if (user) await screenshot(user.page, `scenario-failed-${role}`).catch(() => undefined)
+        }
         throw error
       }
     })
   let stack
+  let registrar
   let patient
   let doctor
 
@@ -138,7 +47,24 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
   after(async () => {
     await doctor?.browser.close()
     await patient?.browser.close()
+    await registrar?.browser.close()
     await stack?.stop()
+  })
+
+  step('0. registrar registers the doctor in the on-chain registry', async () => {
+    registrar = await signedIn(stack, REGISTRAR, 'registrar')
+    const { page } = registrar
+    await page.getByRole('heading', { name: 'Doctor registry' }).waitFor()
+    await page.getByLabel("Doctor's wallet address").fill(DOCTOR)
+    await page.getByRole('textbox', { name: /^Name/ }).fill(DOCTOR_NAME)
+    await page.getByLabel('Licence number').fill('GMC-7654321')
+    await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
+    await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await page.getByLabel('Find registered doctors').fill('Ada')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await page.getByRole('listitem').filter({ hasText: DOCTOR_NAME }).waitFor()
+    await screenshot(page, 'scenario-00-registrar-registered-doctor')
+    assert.deepEqual(withoutApiNoise(registrar.problems), [])
   })
 
   step('1. patient signs in and uploads a report that is confirmed and verified', async () => {
@@ -148,13 +74,11 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     await screenshot(page, 'scenario-01-patient-records-empty')
 
     await tab(page, 'Upload')
-    await page.getByLabel('File', { exact: true }).setInputFiles({
-      name: 'blood-test.txt',
-      mimeType: 'text/plain',
+    await chooseFile(page, {
+      name: RECORD_NAME,
+      fileName: 'blood-test.txt',
       buffer: Buffer.from(`HealthLedger scenario report\nHaemoglobin: 14.1 g/dL\nGenerated ${new Date().toISOString()}\n`),
     })
-    await page.getByRole('textbox', { name: /^Name/ }).fill(RECORD_NAME)
-    await page.getByText('Fingerprint ready').waitFor()
     await page.getByRole('button', { name: /Sign the key message/ }).click()
     await page.getByText('Encryption key unlocked').waitFor()
     await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
@@ -192,6 +116,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
       await page.getByRole('button', { name: 'Refresh' }).click()
       return false
     }, { interval: 1000 })
+    assert.match(await card.innerText(), new RegExp(DOCTOR_NAME), "the request names the doctor from the registry")
     await card.getByRole('checkbox', { name: new RegExp(RECORD_NAME) }).check()
     await card.getByLabel('For how many days').fill('1')
     // The key was unlocked during the upload (same session); sign it again only if asked.
@@ -221,13 +146,39 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     await screenshot(page, 'scenario-07-doctor-opened-verified')
   })
 
-  step('5. patient revokes; the doctor is then refused with a clear message', async () => {
+  step('5. doctor asks for two more days; the patient sees it under Sharing and accepts', async () => {
+    const d = doctor.page
+    const article = d.getByRole('article').filter({ hasText: RECORD_NAME })
+    await article.getByLabel('Extra days').fill('2')
+    await article.getByRole('button', { name: /Sign extension request \(\+2 days\)/ }).click()
+    await article.getByRole('status').filter({ hasText: 'Extension requested' }).waitFor({ timeout: CHAIN_TIMEOUT })
+
     const { page } = patient
     await tab(page, 'Sharing')
-    await page.getByLabel("Doctor's address").fill(DOCTOR)
-    await page.getByRole('button', { name: 'Sign revocation of all access' }).click()
-    await page.getByRole('status').filter({ hasText: 'All access for this doctor revoked.' }).waitFor({ timeout: CHAIN_TIMEOUT })
-    await screenshot(page, 'scenario-08-patient-revoked')
+    const card = page.getByRole('article', { name: `Shared with ${DOCTOR_NAME}` })
+    await until('the extension request on the sharing card', async () => {
+      if (await card.getByText(`${DOCTOR_NAME} asks for 2 day(s) more`).count()) return true
+      await page.getByRole('button', { name: 'Refresh' }).click()
+      return false
+    }, { timeout: CHAIN_TIMEOUT, interval: 1000 })
+    assert.match(await card.innerText(), new RegExp(RECORD_NAME), 'the card lists the shared record')
+    assert.match(await card.innerText(), /registered doctor/)
+    await screenshot(page, 'scenario-08-patient-sharing-extension-asked')
+    await card.getByRole('button', { name: /Sign extension approval \(\+2 day\(s\)\)/ }).click()
+    await page.getByRole('status').filter({ hasText: `Access for ${DOCTOR_NAME} extended by 2 day(s).` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await card.getByText(/asks for .* more/).waitFor({ state: 'detached' })
+    // One day approved plus two: the countdown now shows more than two days left.
+    assert.match(await card.getByText(/ left$/).innerText(), /^(2 d 2[0-3] h|3 d 0 h) left$/)
+  })
+
+  step('6. patient revokes everything from the sharing card; the doctor is then refused with a clear message', async () => {
+    const { page } = patient
+    const card = page.getByRole('article', { name: `Shared with ${DOCTOR_NAME}` })
+    await card.getByRole('button', { name: `Sign revocation of everything shared with ${DOCTOR_NAME}` }).click()
+    await page.getByRole('status').filter({ hasText: `All access for ${DOCTOR_NAME} revoked.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await card.waitFor({ state: 'detached' })
+    await page.getByText('You are not sharing any record right now.').waitFor()
+    await screenshot(page, 'scenario-09-patient-revoked')
 
     // The doctor's list is still on screen from before: opening the record again is refused.
     const d = doctor.page
@@ -237,7 +188,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const text = await refusal.innerText()
     assert.match(text, /not allowed to do this: you have no live approval for this record/, `refusal message: ${text}`)
     assert.equal(await d.getByText('Verified against the chain.').count(), 0, 'the earlier verified result is no longer shown')
-    await screenshot(d, 'scenario-09-doctor-refused')
+    await screenshot(d, 'scenario-10-doctor-refused')
     console.log(`doctor refusal message: ${JSON.stringify(text)}`)
 
     // A refresh no longer lists the record for the doctor.
@@ -248,11 +199,11 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     })
   })
 
-  step('6. patient audit trail lists upload, request, approval, view and revocation', async () => {
+  step('7. patient audit trail lists upload, request, approval, view and revocation', async () => {
     const { page } = patient
     await tab(page, 'Audit trail')
     const table = page.getByRole('table')
-    const steps = [/RecordAdded \(records \d+\)/, /AccessRequested/, /AccessApproved \(records \d+\)/, /RecordViewed/, /AccessRevoked/]
+    const steps = [/RecordAdded \(records \d+\)/, /AccessRequested/, /AccessApproved \(records \d+\)/, /RecordViewed/, /ExtensionRequested/, /ExtensionApproved/, /AccessRevoked/]
     await until('the audit trail to list every step', async () => {
       const text = (await table.count()) ? await table.innerText() : ''
       if (steps.every((re) => re.test(text))) return true
@@ -261,9 +212,27 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     }, { timeout: CHAIN_TIMEOUT, interval: 1000 })
     const text = await table.innerText()
     console.log(`audit trail:\n${text}`)
-    assert.match(text, /0x7099…79C8/, 'the doctor appears in the trail')
-    await screenshot(page, 'scenario-10-patient-audit')
+    assert.match(text, /0x90F7…b906/, 'the doctor appears in the trail')
+    await screenshot(page, 'scenario-11-patient-audit')
     assert.deepEqual(withoutApiNoise(patient.problems), [])
     assert.deepEqual(withoutApiNoise(doctor.problems), [])
+  })
+
+  step("8. registrar's audit trail covers every patient and shows this one's steps", async () => {
+    const { page } = registrar
+    await tab(page, 'Audit trail')
+    const table = page.getByRole('table')
+    const steps = [/RecordAdded/, /AccessRequested/, /AccessApproved/, /RecordViewed/, /AccessRevoked/]
+    await until("the registrar's audit trail to list every step", async () => {
+      const text = (await table.count()) ? await table.innerText() : ''
+      if (steps.every((re) => re.test(text))) return true
+      await page.getByRole('button', { name: 'Refresh' }).click()
+      return false
+    }, { timeout: CHAIN_TIMEOUT, interval: 1000 })
+    const text = await table.innerText()
+    assert.match(text, /0x3C44…93BC/, 'each entry names its patient')
+    assert.match(await page.getByText(/event\(s\) across \d+ patient\(s\)/).innerText(), /across 1 patient/)
+    await screenshot(page, 'scenario-12-registrar-audit')
+    assert.deepEqual(withoutApiNoise(registrar.problems), [])
   })
 })

@@ -1,4 +1,4 @@
-// Reusable browser-test harness for HealthLedger (node --test; not wired into make yet).
+// Reusable browser-test harness for HealthLedger (node --test, run by `make test`).
 //
 // - launchBrowser(): Debian's Chromium through playwright-core (no browser download), headless, in a
 //   fresh user-data-dir that is deleted on close.
@@ -7,7 +7,8 @@
 // - installWallet(): injects an EIP-1193 provider into every page of a context (or one page). Its
 //   `request` is forwarded to Anvil's JSON-RPC, which signs (personal_sign, eth_signTypedData_v4) with
 //   its dev accounts; it exposes one chosen account, announces itself via EIP-6963 and sets
-//   window.ethereum.
+//   window.ethereum. It can start on another network (switching to Anvil's works, like a real
+//   wallet's) and can decline a request the way a person clicking "Reject" does (code 4001).
 // - screenshot(): PNGs under test-artifacts/browser/ (git-ignored).
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, createReadStream } from 'node:fs'
@@ -44,6 +45,9 @@ export const DEV_ACCOUNTS = [
   { address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', privateKey: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' },
   { address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC', privateKey: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a' },
   { address: '0x90F79bf6EB2c4f870365E785982E1f101E93b906', privateKey: '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6' },
+  { address: '0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65', privateKey: '0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a' },
+  { address: '0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc', privateKey: '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba' },
+  { address: '0x976EA74026E726554dB657fA54763abd0C3a0aa9', privateKey: '0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e' },
 ]
 
 export function chromiumPath() {
@@ -325,8 +329,14 @@ let walletCount = 0
  * page script runs. Returns the Node-side log of forwarded requests and helpers to drive the wallet.
  *
  * options: rpcUrl (Anvil), account (one of its dev accounts), name, rdns, uuid, announce (EIP-6963,
- * default true), legacy (window.ethereum, default true), intercept(method, params) -> undefined to
- * forward, or { result } / { error: {code, message} } to answer in the harness (e.g. refuse a switch).
+ * default true), legacy (window.ethereum, default true), chainId (the network the wallet starts on;
+ * default Anvil's), intercept(method, params) -> undefined to forward, or { result } /
+ * { error: {code, message} } to answer in the harness.
+ *
+ * Like MetaMask, the wallet answers eth_chainId with its current network, refuses to sign typed data
+ * whose domain names another one, and on wallet_switchEthereumChain to Anvil's id switches and emits
+ * chainChanged (other ids: 4902 unknown chain). `declineNext(method)` makes the next request of that
+ * method fail as a person's "Reject" would (4001), before anything reaches Anvil.
  */
 export async function installWallet(target, options) {
   const {
@@ -337,25 +347,48 @@ export async function installWallet(target, options) {
     uuid = `00000000-0000-4000-8000-${String(++walletCount).padStart(12, '0')}`,
     announce = true,
     legacy = true,
+    chainId,
     intercept,
   } = options
   if (!rpcUrl) throw new Error('installWallet needs rpcUrl (an Anvil JSON-RPC URL)')
   const binding = `__healthledgerWalletRpc${walletCount}`
   const requests = []
+  const declined = new Set()
   const chainIdHex = await rpc(rpcUrl, 'eth_chainId')
+  let walletChainHex = chainId === undefined ? chainIdHex : `0x${BigInt(chainId).toString(16)}`
+  const sameChain = (a, b) => a !== undefined && b !== undefined && BigInt(a) === BigInt(b)
 
-  await target.exposeBinding(binding, async (_source, { method, params }) => {
+  await target.exposeBinding(binding, async (source, { method, params }) => {
     requests.push({ method, params })
     try {
+      if (declined.delete(method)) return { error: { code: 4001, message: 'User rejected the request.' } }
       const local = intercept ? await intercept(method, params) : undefined
       if (local) return local
-      if (method === 'wallet_switchEthereumChain') {
-        // Anvil is one chain: "switching" to it succeeds, to any other chain is unknown (4902).
-        return params?.[0]?.chainId?.toLowerCase() === chainIdHex.toLowerCase()
-          ? { result: null }
-          : { error: { code: 4902, message: `Unrecognized chain ID ${params?.[0]?.chainId}` } }
+      switch (method) {
+        case 'eth_chainId':
+          return { result: walletChainHex }
+        case 'net_version':
+          return { result: BigInt(walletChainHex).toString(10) }
+        case 'wallet_addEthereumChain':
+          return { result: null }
+        case 'wallet_switchEthereumChain': {
+          // Anvil is the one other network this wallet knows; any other id is unknown (4902).
+          const wanted = params?.[0]?.chainId
+          if (!sameChain(wanted, chainIdHex)) return { error: { code: 4902, message: `Unrecognized chain ID ${wanted}` } }
+          if (!sameChain(walletChainHex, chainIdHex)) {
+            walletChainHex = chainIdHex
+            await source.page.evaluate((id) => window.__healthledgerTestWallet.emitChainChanged(id), chainIdHex)
+          }
+          return { result: null }
+        }
+        case 'eth_signTypedData_v4': {
+          const domainChain = JSON.parse(params[1])?.domain?.chainId
+          if (domainChain !== undefined && !sameChain(domainChain, walletChainHex)) {
+            return { error: { code: -32602, message: `Provided chainId "${domainChain}" must match the active chainId "${BigInt(walletChainHex)}"` } }
+          }
+          break
+        }
       }
-      if (method === 'wallet_addEthereumChain') return { result: null }
       return { result: await rpc(rpcUrl, method, params) }
     } catch (error) {
       return { error: { code: typeof error.code === 'number' ? error.code : -32603, message: error.message, data: error.data } }
@@ -372,6 +405,10 @@ export async function installWallet(target, options) {
     requests,
     account,
     chainIdHex,
+    /** The network the wallet is on now (hex). */
+    walletChainId: () => walletChainHex,
+    /** The next `method` request is declined as by the person (4001) and never reaches Anvil. */
+    declineNext: (method) => declined.add(method),
     /** Switch the selected account in `page` (emits accountsChanged). */
     setAccount: (page, next) => page.evaluate((a) => window.__healthledgerTestWallet.setAccount(a), next),
     emitChainChanged: (page, id) => page.evaluate((c) => window.__healthledgerTestWallet.emitChainChanged(c), id),

@@ -1,0 +1,147 @@
+// What a patient meets when something goes wrong, in headless Chromium against the real stack: a
+// wallet on another network, a signature they decline, an upload the server refuses. Each case must
+// show a clear message, leave nothing half done (no record stored, nothing anchored, no nonce spent),
+// and let the same form succeed once the cause is gone. (No wallet at all: see smoke.test.mjs.)
+// Needs frontend/dist, /usr/bin/chromium, .venv with the backend.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
+import { CHAIN_TIMEOUT, chooseFile, connected, signIn, signedIn, startStack, tab } from './lib/stack.mjs'
+
+const UPLOAD_LIMIT = 256 * 1024 // MAX_UPLOAD_BYTES for this stack, so a too-large file stays small
+const DECLINED = 'You declined the request in your wallet. Nothing was signed or sent.'
+const UPLOAD_CALL = 'POST /api/medical-records/upload'
+
+const smallReport = (label) => Buffer.from(`HealthLedger ${label}\nCreated ${new Date().toISOString()}\n`)
+
+/** The records table shows nothing for this patient (the database holds no record, pending or not). */
+async function assertNoRecords(page) {
+  await tab(page, 'My records')
+  await page.getByText('No records yet. Upload one to get started.').waitFor()
+}
+
+/** Upload what the form holds and wait until it is anchored as record #0 (so nothing was before it). */
+async function uploadSucceedsAsFirstRecord(page, name) {
+  await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
+  await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).waitFor({ timeout: CHAIN_TIMEOUT })
+  assert.match(await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).innerText(), new RegExp(`“${name}”.* as record #0\\.`))
+}
+
+describe('browser failures: clear messages, nothing half done', { timeout: 600_000 }, () => {
+  let stack
+  const browsers = []
+
+  before(async () => {
+    stack = await startStack({ env: { MAX_UPLOAD_BYTES: String(UPLOAD_LIMIT) } })
+  })
+
+  after(async () => {
+    for (const browser of browsers) await browser.close()
+    await stack?.stop()
+  })
+
+  it('wrong network: explains it, signs nothing for the wrong chain, and works after switching', async () => {
+    const user = await connected(stack, DEV_ACCOUNTS[4].address, { chainId: 1 })
+    browsers.push(user.browser)
+    const { page, wallet } = user
+
+    const banner = page.getByRole('status').filter({ hasText: 'Your wallet is on another network' })
+    await banner.waitFor()
+    assert.match(await banner.innerText(), /HealthLedger runs on network 31337 .*; your wallet is on network 1\./)
+    assert.match(await page.locator('header').innerText(), /chain 1\b/)
+    await screenshot(page, 'failure-wrong-chain-banner')
+
+    // Declining the switch keeps the wallet where it was and says so.
+    wallet.declineNext('wallet_switchEthereumChain')
+    await banner.getByRole('button', { name: /^Switch network to / }).click()
+    await banner.getByRole('alert').filter({ hasText: 'Could not switch network' }).waitFor()
+    assert.ok((await banner.getByRole('alert').innerText()).includes(DECLINED), 'says the request was declined')
+    assert.equal(wallet.walletChainId(), '0x1')
+
+    // Sign-in text is not chain-bound; the record authorisation is, so the app refuses to ask for it.
+    await signIn(page, 'patient')
+    await tab(page, 'Upload')
+    await chooseFile(page, { name: 'Wrong network report', buffer: smallReport('wrong network') })
+    await page.getByRole('button', { name: /Sign the key message/ }).click()
+    await page.getByText('Encryption key unlocked').waitFor()
+    await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
+    const failure = page.getByRole('alert').filter({ hasText: 'The upload did not complete' })
+    await failure.waitFor()
+    assert.match(await failure.innerText(), /Your wallet is on network 1, but this signature is for network 31337\. Use "Switch network" above, then try again\./)
+    assert.equal(wallet.requests.filter((r) => r.method === 'eth_signTypedData_v4').length, 0, 'nothing was put to the wallet to sign')
+    assert.ok(!user.apiCalls.includes(UPLOAD_CALL), 'the file was not sent')
+    await screenshot(page, 'failure-wrong-chain-upload-refused')
+
+    // Switching clears the warning; the same form then uploads.
+    await banner.getByRole('button', { name: /^Switch network to / }).click()
+    await banner.waitFor({ state: 'detached' })
+    assert.match(await page.locator('header').innerText(), /chain 31337/)
+    await uploadSucceedsAsFirstRecord(page, 'Wrong network report')
+    assert.deepEqual(withoutApiNoise(user.problems), [])
+  })
+
+  it('declined signatures: sign-in, key message and record authorisation each stop cleanly', async () => {
+    const user = await connected(stack, DEV_ACCOUNTS[5].address)
+    browsers.push(user.browser)
+    const { page, wallet } = user
+
+    wallet.declineNext('personal_sign')
+    await page.getByRole('button', { name: /Sign in \(signs a one-time sign-in text\)/ }).click()
+    const signInFailure = page.getByRole('alert').filter({ hasText: 'Sign-in failed' })
+    await signInFailure.waitFor()
+    assert.ok((await signInFailure.innerText()).includes(DECLINED), 'says the request was declined')
+    assert.ok(!user.apiCalls.includes('POST /api/auth/login'), 'no login was attempted')
+    assert.equal(await page.getByRole('navigation', { name: 'Sections' }).count(), 0, 'still signed out')
+    await screenshot(page, 'failure-declined-sign-in')
+
+    await signIn(page, 'patient')
+    await tab(page, 'Upload')
+    await chooseFile(page, { name: 'Declined report', buffer: smallReport('declined') })
+
+    wallet.declineNext('personal_sign')
+    await page.getByRole('button', { name: /Sign the key message/ }).click()
+    const keyFailure = page.getByRole('alert').filter({ hasText: 'The key message was not signed' })
+    await keyFailure.waitFor()
+    assert.ok((await keyFailure.innerText()).includes(DECLINED), 'says the request was declined')
+    assert.ok(await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).isDisabled(), 'no upload without the key')
+    await page.getByRole('button', { name: /Sign the key message/ }).click()
+    await page.getByText('Encryption key unlocked').waitFor()
+
+    wallet.declineNext('eth_signTypedData_v4')
+    await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
+    const uploadFailure = page.getByRole('alert').filter({ hasText: 'The upload did not complete' })
+    await uploadFailure.waitFor()
+    assert.ok((await uploadFailure.innerText()).includes(DECLINED), 'says the request was declined')
+    assert.ok(!user.apiCalls.includes(UPLOAD_CALL), 'the file was not sent')
+    await screenshot(page, 'failure-declined-record-signature')
+
+    // The form kept the file and name; signing this time uploads it as the first record.
+    await uploadSucceedsAsFirstRecord(page, 'Declined report')
+    assert.deepEqual(withoutApiNoise(user.problems), [])
+  })
+
+  it('failed upload: a file over the limit is refused, nothing is stored, and a retry works', async () => {
+    const user = await signedIn(stack, DEV_ACCOUNTS[6].address, 'patient')
+    browsers.push(user.browser)
+    const { page } = user
+
+    await tab(page, 'Upload')
+    await chooseFile(page, { name: 'Too large scan', fileName: 'scan.txt', buffer: Buffer.alloc(UPLOAD_LIMIT + 1, 'x') })
+    await page.getByRole('button', { name: /Sign the key message/ }).click()
+    await page.getByText('Encryption key unlocked').waitFor()
+    await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
+    const failure = page.getByRole('alert').filter({ hasText: 'The upload did not complete' })
+    await failure.waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.match(await failure.innerText(), new RegExp(`The file is too large: file exceeds the ${UPLOAD_LIMIT} byte limit`))
+    assert.ok(user.apiCalls.includes(UPLOAD_CALL), 'the upload did reach the server')
+    await screenshot(page, 'failure-upload-too-large')
+
+    await assertNoRecords(page)
+
+    // Same session, a file within the limit: it becomes record #0, so nothing was anchored before.
+    await tab(page, 'Upload')
+    await chooseFile(page, { name: 'Smaller scan', buffer: smallReport('retry') })
+    await uploadSucceedsAsFirstRecord(page, 'Smaller scan')
+    assert.deepEqual(withoutApiNoise(user.problems), [])
+  })
+})
