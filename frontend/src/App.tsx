@@ -4,6 +4,7 @@ import { Address, Badge } from './components/ui'
 import { ConnectWallet, NoWallet, SignIn, WrongChainBanner } from './features/auth/WalletGate'
 import { AuthorizedRecords } from './features/doctor/AuthorizedRecords'
 import { FindPatient } from './features/doctor/FindPatient'
+import { MyRequests } from './features/doctor/MyRequests'
 import { Audit } from './features/patient/Audit'
 import { Records } from './features/patient/Records'
 import { Requests } from './features/patient/Requests'
@@ -31,7 +32,16 @@ const SCREENS: Record<Role, Screen[]> = {
     { route: 'audit', label: 'Audit trail', render: () => <Audit /> },
   ],
   doctor: [
-    { route: 'find', label: 'Find patient', render: () => <FindPatient /> },
+    {
+      route: 'find',
+      label: 'Find patient',
+      render: ({ bump, refreshKey }) => (
+        <>
+          <FindPatient onSent={bump} />
+          <MyRequests refreshKey={refreshKey} />
+        </>
+      ),
+    },
     { route: 'authorized', label: 'Authorized records', render: () => <AuthorizedRecords /> },
   ],
   registrar: [

@@ -104,6 +104,8 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     await page.getByLabel('Reason (the patient reads this)').fill(REASON)
     await page.getByRole('button', { name: /Sign access request to 0x3C44…93BC/ }).click()
     await page.getByRole('status').filter({ hasText: 'Request sent.' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    const mine = page.getByRole('region', { name: 'My requests' }).getByRole('row').filter({ hasText: REASON })
+    await mine.getByText('waiting for the patient').waitFor()
     await screenshot(page, 'scenario-04-doctor-requested')
   })
 
@@ -116,7 +118,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
       await page.getByRole('button', { name: 'Refresh' }).click()
       return false
     }, { interval: 1000 })
-    assert.match(await card.innerText(), new RegExp(DOCTOR_NAME), "the request names the doctor from the registry")
+    assert.match(await card.innerText(), new RegExp(`${DOCTOR_NAME}.*registered doctor`), 'the request names the doctor and their registry status')
     await card.getByRole('checkbox', { name: new RegExp(RECORD_NAME) }).check()
     await card.getByLabel('For how many days').fill('1')
     // The key was unlocked during the upload (same session); sign it again only if asked.
@@ -131,6 +133,12 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
 
   step('4. doctor opens the shared record and sees it verified', async () => {
     const { page } = doctor
+    const mine = page.getByRole('region', { name: 'My requests' }).getByRole('row').filter({ hasText: REASON })
+    await until('the request to show as approved', async () => {
+      if (await mine.getByText('approved', { exact: true }).count()) return true
+      await page.getByRole('region', { name: 'My requests' }).getByRole('button', { name: 'Refresh' }).click()
+      return false
+    }, { interval: 1000 })
     await tab(page, 'Authorized records')
     const row = page.getByRole('row').filter({ hasText: RECORD_NAME })
     await until('the shared record in the doctor\'s list', async () => {

@@ -7,6 +7,7 @@ import type {
   AuditPage,
   AuthorizedRecord,
   ClientConfig,
+  DoctorRequest,
   KeyDerivationMessage,
   MedicalRecord,
   PatientGrant,
@@ -132,6 +133,10 @@ export function createApi(client: ApiClient) {
         client.request<unknown>('/api/access-requests/patient/approve-extension', { method: 'POST', json: body }),
       request: (body: { patientAddress: string; requestReason: string; signature: string; nonce?: number | string; deadline?: number | string }) =>
         client.request<unknown>('/api/access-requests/doctor/request', { method: 'POST', json: body }),
+      /** The doctor's own requests, newest first, with their state. */
+      async doctorRequests(): Promise<DoctorRequest[]> {
+        return listFrom<DoctorRequest>(await client.request('/api/access-requests/doctor/requests'), 'requests')
+      },
       async authorizedRecords(): Promise<AuthorizedRecord[]> {
         const body = await client.request('/api/access-requests/doctor/authorized-records')
         // The API answers { grants: [{ patient, expires_at, records: [...] }] }: one row per shared record.

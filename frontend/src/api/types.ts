@@ -106,6 +106,18 @@ export interface AccessRequest {
   status?: string
   created_at?: string
   createdAt?: string
+  doctor_registered?: boolean
+}
+
+/** One of the doctor's own requests, with what became of it. */
+export interface DoctorRequest {
+  id: string
+  patient: string
+  reason: string
+  state: 'pending' | 'approved' | 'denied' | 'superseded'
+  created_at: string
+  responded_at?: string | null
+  tx_hash?: string
 }
 
 export interface AuthorizedRecord {

@@ -5,7 +5,7 @@ import type { PersonSummary } from '../../api/types'
 import { Address, ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { useSession } from '../../session/SessionContext'
 
-export function FindPatient() {
+export function FindPatient({ onSent }: { onSent?: () => void }) {
   const { api, signAction } = useSession()
   const [query, setQuery] = useState('')
   const [results, setResults] = useState<PersonSummary[] | null>(null)
@@ -43,6 +43,7 @@ export function FindPatient() {
       await api.access.request({ patientAddress: patient, requestReason: reason.trim(), signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
       setSent(patient)
       setReason('')
+      onSent?.()
     } catch (err) {
       setError(err)
     } finally {

@@ -1,7 +1,7 @@
 /** Access requests from doctors: approve (choosing records and a duration) or deny, each signed. */
 import { useState } from 'react'
 import type { AccessRequest, MedicalRecord } from '../../api/types'
-import { Address, ErrorNotice, LoadState, Notice, SignButton } from '../../components/ui'
+import { Address, Badge, ErrorNotice, LoadState, Notice, SignButton } from '../../components/ui'
 import { formatDate, RECORD_TYPE_LABELS } from '../../lib/format'
 import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
@@ -59,7 +59,12 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
   return (
     <article className="card inner">
       <h3>
-        Request from {request.doctorName ?? request.doctor_name ?? 'a doctor'} <Address value={doctor} />
+        Request from {request.doctorName ?? request.doctor_name ?? 'a doctor'} <Address value={doctor} />{' '}
+        {request.doctor_registered === false ? (
+          <Badge kind="bad" title="The doctor registry no longer lists this address">not a registered doctor</Badge>
+        ) : request.doctor_registered ? (
+          <Badge kind="ok" title="Listed in the on-chain doctor registry">registered doctor</Badge>
+        ) : null}
       </h3>
       <p>
         <strong>Reason:</strong> {request.requestReason ?? request.reason ?? <span className="muted">none given</span>}
