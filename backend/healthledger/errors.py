@@ -1,7 +1,9 @@
 """One error shape for every failure the API reports: `{"error": {"code", "message"}}`.
 
 Handlers here turn our `ApiError`, FastAPI's validation errors and Starlette's HTTP errors into that
-shape, and turn anything unexpected into a 500 whose message reveals nothing internal.
+shape. A chain node that cannot be reached becomes a 502 `chain_unavailable` wherever it happens
+(only the chain client speaks aiohttp), and anything else unexpected a 500 whose message reveals
+nothing internal.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import traceback
 from typing import Any
 
+from aiohttp import ClientError as ChainConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -77,6 +80,11 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(ChainConnectionError)
+    async def _chain_unreachable(_: Request, exc: ChainConnectionError) -> JSONResponse:
+        log.warning("chain node unreachable: %s", type(exc).__name__)
+        return JSONResponse(error_body("chain_unavailable", "the chain did not answer; try again"), status_code=502)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
