@@ -1,7 +1,7 @@
 /** Doctors: what patients shared, with the time left on each grant; open a record; ask for more time. */
 import { useState } from 'react'
 import type { AuthorizedRecord, ViewedFile } from '../../api/types'
-import { Address, Countdown, ErrorNotice, LoadState, Notice, SignButton } from '../../components/ui'
+import { Address, Countdown, ErrorNotice, LoadState, Notice, RefreshHeader, SignButton } from '../../components/ui'
 import { RECORD_TYPE_LABELS } from '../../lib/format'
 import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
@@ -73,16 +73,11 @@ export function AuthorizedRecords() {
 
   return (
     <section className="card" aria-labelledby="authorized-title">
-      <div className="row between">
-        <h2 id="authorized-title">Authorized records</h2>
-        <button type="button" className="btn btn-secondary" onClick={() => void list.reload()}>
-          Refresh
-        </button>
-      </div>
+      <RefreshHeader id="authorized-title" onRefresh={list.reload}>
+        Authorized records
+      </RefreshHeader>
       <LoadState
-        loading={list.loading && !list.data}
-        error={list.error}
-        notAvailable={list.notAvailable}
+        loaded={list}
         empty={records.length === 0}
         emptyText="No patient has shared records with you, or every grant has expired."
         what="authorized records"

@@ -1,6 +1,6 @@
 /** Doctors: their own access requests and what became of each (pending, approved, denied, replaced). */
 import type { DoctorRequest } from '../../api/types'
-import { Address, Badge, LoadState } from '../../components/ui'
+import { Address, Badge, LoadState, RefreshHeader } from '../../components/ui'
 import { formatDate } from '../../lib/format'
 import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
@@ -18,16 +18,11 @@ export function MyRequests({ refreshKey = 0 }: { refreshKey?: number }) {
   const list = requests.data ?? []
   return (
     <section className="card" aria-labelledby="my-requests-title">
-      <div className="row between">
-        <h2 id="my-requests-title">My requests</h2>
-        <button type="button" className="btn btn-secondary" onClick={() => void requests.reload()}>
-          Refresh
-        </button>
-      </div>
+      <RefreshHeader id="my-requests-title" onRefresh={requests.reload}>
+        My requests
+      </RefreshHeader>
       <LoadState
-        loading={requests.loading && !requests.data}
-        error={requests.error}
-        notAvailable={requests.notAvailable}
+        loaded={requests}
         empty={list.length === 0}
         emptyText="You have not asked any patient for access yet."
         what="your requests"

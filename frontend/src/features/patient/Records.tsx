@@ -132,9 +132,7 @@ export function Records({ refreshKey = 0 }: { refreshKey?: number }) {
         </p>
       )}
       <LoadState
-        loading={list.loading && !list.data}
-        error={list.error}
-        notAvailable={list.notAvailable}
+        loaded={list}
         empty={records.length === 0}
         emptyText="No records yet. Upload one to get started."
         what="records"

@@ -1,7 +1,7 @@
 /** Access requests from doctors: approve (choosing records and a duration) or deny, each signed. */
 import { useState } from 'react'
 import type { AccessRequest, MedicalRecord } from '../../api/types'
-import { Address, Badge, ErrorNotice, LoadState, Notice, SignButton } from '../../components/ui'
+import { Address, Badge, ErrorNotice, LoadState, Notice, RefreshHeader, SignButton } from '../../components/ui'
 import { formatDate, RECORD_TYPE_LABELS } from '../../lib/format'
 import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
@@ -124,17 +124,12 @@ export function Requests() {
   const [outcome, setOutcome] = useState<string | null>(null)
   return (
     <section className="card" aria-labelledby="requests-title">
-      <div className="row between">
-        <h2 id="requests-title">Access requests</h2>
-        <button type="button" className="btn btn-secondary" onClick={() => void requests.reload()}>
-          Refresh
-        </button>
-      </div>
+      <RefreshHeader id="requests-title" onRefresh={requests.reload}>
+        Access requests
+      </RefreshHeader>
       {outcome && <Notice kind="success">{outcome}</Notice>}
       <LoadState
-        loading={requests.loading && !requests.data}
-        error={requests.error}
-        notAvailable={requests.notAvailable}
+        loaded={requests}
         empty={items.length === 0}
         emptyText="No doctor has asked for access."
         what="access requests"

@@ -5,7 +5,7 @@
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
 import type { PatientGrant } from '../../api/types'
-import { Address, Badge, Countdown, ErrorNotice, LoadState, Notice, SignButton } from '../../components/ui'
+import { Address, Badge, Countdown, ErrorNotice, LoadState, Notice, RefreshHeader, SignButton } from '../../components/ui'
 import { formatDate, parseIds, RECORD_TYPE_LABELS } from '../../lib/format'
 import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
@@ -169,12 +169,9 @@ export function Sharing() {
 
   return (
     <section className="card" aria-labelledby="sharing-title">
-      <div className="row between">
-        <h2 id="sharing-title">Sharing</h2>
-        <button type="button" className="btn btn-secondary" onClick={() => void grants.reload()}>
-          Refresh
-        </button>
-      </div>
+      <RefreshHeader id="sharing-title" onRefresh={grants.reload}>
+        Sharing
+      </RefreshHeader>
       <p>
         Doctors see only what you approved, and only until the approval expires. You can take access back at any moment; it ends as soon
         as the transaction is mined.
@@ -182,9 +179,7 @@ export function Sharing() {
       {done && <Notice kind="success">{done}</Notice>}
       <ErrorNotice error={error} title="Nothing was changed" />
       <LoadState
-        loading={grants.loading && !grants.data}
-        error={grants.error}
-        notAvailable={grants.notAvailable}
+        loaded={grants}
         empty={list.length === 0}
         emptyText="You are not sharing any record right now."
         what="shared records"

@@ -3,7 +3,7 @@
  * Paged by the server, because on a busy deployment this is the one list that grows without bound.
  */
 import { useState } from 'react'
-import { LoadState } from '../../components/ui'
+import { LoadState, RefreshHeader } from '../../components/ui'
 import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
 import { AuditTable } from '../audit/AuditTable'
@@ -19,21 +19,16 @@ export function AuditAll() {
   const pages = Math.max(1, data?.pages ?? 1)
   return (
     <section className="card" aria-labelledby="audit-all-title">
-      <div className="row between">
-        <h2 id="audit-all-title">Audit trail (all patients)</h2>
-        <button type="button" className="btn btn-secondary" onClick={() => void audit.reload()}>
-          Refresh
-        </button>
-      </div>
+      <RefreshHeader id="audit-all-title" onRefresh={audit.reload}>
+        Audit trail (all patients)
+      </RefreshHeader>
       {data && (
         <p className="muted">
           {data.total} event(s){data.patients !== undefined ? ` across ${data.patients} patient(s)` : ''}. Page {data.page} of {pages}.
         </p>
       )}
       <LoadState
-        loading={audit.loading && !audit.data}
-        error={audit.error}
-        notAvailable={audit.notAvailable}
+        loaded={audit}
         empty={events.length === 0}
         emptyText="Nothing has happened yet."
         what="audit events"

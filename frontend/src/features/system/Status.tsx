@@ -1,5 +1,5 @@
 /** Service status: MongoDB, IPFS, the chain and the relayer, as the backend sees them. */
-import { Badge, LoadState } from '../../components/ui'
+import { Badge, LoadState, RefreshHeader } from '../../components/ui'
 import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
 
@@ -9,15 +9,10 @@ export function Status() {
   const deps = Object.entries(status.data?.dependencies ?? {})
   return (
     <section className="card" aria-labelledby="status-title">
-      <div className="row between">
-        <h2 id="status-title">
-          Service status {status.data && <Badge kind={status.data.status === 'ok' ? 'ok' : 'warn'}>{status.data.status}</Badge>}
-        </h2>
-        <button type="button" className="btn btn-secondary" onClick={() => void status.reload()}>
-          Refresh
-        </button>
-      </div>
-      <LoadState loading={status.loading && !status.data} error={status.error} notAvailable={status.notAvailable} empty={false} emptyText="" what="service status" />
+      <RefreshHeader id="status-title" onRefresh={status.reload}>
+        Service status {status.data && <Badge kind={status.data.status === 'ok' ? 'ok' : 'warn'}>{status.data.status}</Badge>}
+      </RefreshHeader>
+      <LoadState loaded={status} empty={false} emptyText="" what="service status" />
       {deps.length > 0 && (
         <table>
           <thead>
