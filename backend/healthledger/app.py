@@ -12,9 +12,11 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from .api import access, audit, auth, directory, integrity_report, records, signing, system
+from .api.error_handling import install_error_handling
 from .container import build_services
-from .errors import error_body, install_error_handlers
-from .services.reconcile import reconcile_pending
+from .errors import error_body
+from .logging_setup import configure_logging
+from .services.maintenance import Maintenance
 from .settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -26,15 +28,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
         services = await build_services(settings)
         app.state.services = services
+        maintenance = Maintenance(services)
         try:
-            # Uploads interrupted by a previous stop are finished or cleaned up before serving.
-            report = await reconcile_pending(services)
-            if report.total:
-                log.info("reconciled pending uploads: %s", report)
+            # Uploads interrupted by a previous stop, and records a lost chain state took back, are
+            # settled before serving; a failure here is logged and retried, never fatal.
+            await maintenance.run_once()
+            maintenance.start()
             yield
         finally:
+            await maintenance.stop()
             await services.close()
 
     app = FastAPI(
@@ -43,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Patients own encrypted medical records; the chain proves none was changed.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handling(app)
     _limit_upload_size(app, settings)
     for module in (auth, signing, records, access, system, audit, integrity_report, directory):
         app.include_router(module.router)

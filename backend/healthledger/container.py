@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from .auth.roles import RoleCache
 from .auth.siwe_login import SiweLogin
 from .auth.tokens import TokenService
 from .chain.client import ChainClient
@@ -46,6 +47,7 @@ class Services:
     signing_payloads: SigningPayloadStore
     views: ViewLog
     profiles: ProfileStore
+    roles: RoleCache
     grant_key: bytes = field(repr=False)
 
     async def close(self) -> None:
@@ -86,7 +88,9 @@ async def build_services(settings: Settings) -> Services:
     chain_id = await chain.chain_id()
     if settings.chain_id is not None and chain_id != settings.chain_id:
         raise RuntimeError(f"ETH_RPC_URL serves chain {chain_id}, but CHAIN_ID says {settings.chain_id}")
-    relayer = Relayer(chain, settings.relayer_private_key.get_secret_value())
+    relayer = Relayer(
+        chain, settings.relayer_private_key.get_secret_value(), resend_after=settings.tx_resend_seconds
+    )
 
     mongo = connect(settings.mongodb_uri, settings.mongodb_timeout_seconds)
     db = mongo[settings.mongodb_database]
@@ -99,7 +103,14 @@ async def build_services(settings: Settings) -> Services:
         records=RecordStore(db),
         nonces=nonces,
         refresh_tokens=RefreshTokenStore(db),
-        login=SiweLogin(nonces, settings.login_domain, chain_id),
+        login=SiweLogin(
+            nonces,
+            settings.origins,
+            chain_id,
+            nonce_ttl_seconds=settings.siwe_nonce_ttl_seconds,
+            clock_skew_seconds=settings.siwe_clock_skew_seconds,
+            main_domain=settings.siwe_domain or None,
+        ),
         tokens=TokenService(jwt_secret, settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds),
         ipfs=IpfsClient(settings.ipfs_api_url, timeout_seconds=settings.ipfs_timeout_seconds),
         chain=chain,
@@ -111,4 +122,5 @@ async def build_services(settings: Settings) -> Services:
         grant_key=_grant_key(settings),
         views=ViewLog(db),
         profiles=ProfileStore(db),
+        roles=RoleCache(chain, settings.role_cache_seconds),
     )

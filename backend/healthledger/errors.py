@@ -1,18 +1,16 @@
 """One error shape for every failure the API reports: `{"error": {"code", "message"}}`.
 
 Handlers here turn our `ApiError`, FastAPI's validation errors and Starlette's HTTP errors into that
-shape. A chain node that cannot be reached becomes a 502 `chain_unavailable` wherever it happens
-(only the chain client speaks aiohttp), and anything else unexpected a 500 whose message reveals
-nothing internal.
+shape. Failures of MongoDB, IPFS, the chain and the relayer get their own codes
+(api/dependency_errors.py); anything else unexpected becomes a 500 whose message reveals nothing
+internal (api/error_handling.py).
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any
 
-from aiohttp import ClientError as ChainConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,11 +22,14 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error meant for the client: an HTTP status, a stable machine code and a readable message."""
 
-    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **details: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         self.details = details
 
 
@@ -63,7 +64,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, **exc.details), status_code=exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -80,15 +83,3 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
-
-    @app.exception_handler(ChainConnectionError)
-    async def _chain_unreachable(_: Request, exc: ChainConnectionError) -> JSONResponse:
-        log.warning("chain node unreachable: %s", type(exc).__name__)
-        return JSONResponse(error_body("chain_unavailable", "the chain did not answer; try again"), status_code=502)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # Frames only, no exception text: messages of library errors can quote request data.
-        frames = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("unhandled %s\n%s", type(exc).__name__, frames)
-        return JSONResponse(error_body("internal_error", "internal error"), status_code=500)

@@ -7,6 +7,7 @@ appear in reprs, logs or error messages.
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,7 +22,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = Field(default="", description="Origin users reach; defaults to http://HOST:PORT")
+    public_origins: str = Field(
+        default="",
+        description="Comma-separated origins users may reach the app at (sign-in accepts each); "
+        "default: PUBLIC_URL, or http://HOST:PORT (plus http://localhost:PORT when HOST is 127.0.0.1)",
+    )
     frontend_dist: str = Field(default="", description="Built web app to serve at /, if present")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     # MongoDB (real MongoDB in production; SecantusDB in tests and `make run`)
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
@@ -39,6 +46,20 @@ class Settings(BaseSettings):
     chain_id: int | None = Field(default=None, description="Expected chain id; checked at start-up when set")
     rpc_timeout_seconds: float = 10.0
     tx_timeout_seconds: float = 120.0
+    # A relayed transaction not mined after this long is re-sent (if the node forgot it) or replaced
+    # with a higher fee (if it is stuck), instead of being waited on for the whole TX_TIMEOUT_SECONDS.
+    tx_resend_seconds: float = 30.0
+    # Blocks on top of a record's block before it counts as `confirmed` (until then: `anchored`).
+    # 0 suits the local dev chain; use 2 or more on Sepolia and other public networks.
+    confirmations: int = Field(default=0, ge=0, le=256)
+    # How deep a reorganisation (or a lost dev-chain state) the reconciler looks for: records mined
+    # within this many blocks of the head are re-checked against the chain.
+    reorg_window_blocks: int = Field(default=64, ge=1)
+    # Seconds between two passes of the background reconciler (pending uploads, reorgs, expiries).
+    reconcile_interval_seconds: float = Field(default=15.0, gt=0)
+    # A signature must stay valid this long after "now" when it is relayed: the time a transaction
+    # needs to land (a few blocks). Deadlines closer than this are refused before anything is sent.
+    deadline_margin_seconds: int = Field(default=60, ge=0)
     # Published to browsers (GET /api/system/config) so a wallet can add the network. Never the
     # ETH_RPC_URL itself: provider URLs usually carry an API key.
     chain_name: str = Field(default="", description="Network name wallets show, e.g. Sepolia")
@@ -48,6 +69,10 @@ class Settings(BaseSettings):
     # Login (SIWE + JWT)
     siwe_domain: str = Field(default="", description="Domain users sign in to; defaults to HOST:PORT")
     siwe_nonce_ttl_seconds: int = 300
+    # Seconds a sign-in message's Issued At may lie in the future (clock skew between browser and server).
+    siwe_clock_skew_seconds: int = 60
+    # How long a doctor's or registrar's role read from the chain is trusted before it is read again.
+    role_cache_seconds: float = Field(default=15.0, ge=0, le=30)
     jwt_secret: SecretStr = SecretStr("")
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 43200
@@ -71,16 +96,39 @@ class Settings(BaseSettings):
         return to_checksum_address(value)
 
     @property
+    def origins(self) -> list[str]:
+        """Every origin (scheme://host[:port]) users may reach the service at; the first is the main one."""
+        if self.public_origins.strip():
+            listed = [normalize_origin(item) for item in self.public_origins.split(",") if item.strip()]
+        elif self.public_url:
+            listed = [normalize_origin(self.public_url)]
+        else:
+            listed = [f"http://{self.host}:{self.port}"]
+            # A browser may open the local app by either loopback name; both are the same service.
+            twin = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(self.host)
+            if twin:
+                listed.append(f"http://{twin}:{self.port}")
+        return list(dict.fromkeys(listed))
+
+    @property
     def origin(self) -> str:
-        """The public origin (scheme://host:port) of the service."""
-        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+        """The main public origin (scheme://host:port) of the service."""
+        return self.origins[0]
 
     @property
     def login_domain(self) -> str:
-        """The EIP-4361 domain a sign-in message must name."""
+        """The EIP-4361 domain of the main origin (SIWE_DOMAIN overrides it)."""
         if self.siwe_domain:
             return self.siwe_domain
         return self.origin.split("://", 1)[-1]
+
+
+def normalize_origin(value: str) -> str:
+    """`scheme://host[:port]` of a URL, lower-cased, without path or trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} is not an http(s) origin")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 @lru_cache

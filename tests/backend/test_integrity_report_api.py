@@ -92,7 +92,7 @@ def test_each_status_for_the_patient(client, scenario) -> None:
     report = _report(client, wallet)
     assert report["scope"] == "patient"
     assert report["total"] == 4 and report["patients"] == 1
-    assert report["counts"] == {"verified": 1, "mismatched": 1, "missing": 1, "pending": 1}
+    assert report["counts"] == {"verified": 1, "mismatched": 1, "missing": 1, "pending": 1, "unanchored": 0}
     rows = {row["cid"]: row for row in report["records"]}
     assert set(rows) == {*(r["cid"] for r in by_status.values()), pending_cid}
     assert all(row["patient"] == wallet.address.lower() for row in rows.values())
@@ -111,6 +111,7 @@ def test_each_status_for_the_patient(client, scenario) -> None:
         "database_hash": by_status["verified"]["content_hash"],
         "blockchain_hash": by_status["verified"]["content_hash"],
         "problems": None,
+        "reanchored": 0,
     }
     assert healthy["problems"] == []
 
@@ -155,11 +156,11 @@ def test_patient_sees_only_their_records(client, scenario) -> None:
     other = _patient(client)
     empty = _report(client, other)
     assert (empty["total"], empty["patients"], empty["records"]) == (0, 0, [])
-    assert empty["counts"] == {"verified": 0, "mismatched": 0, "missing": 0, "pending": 0}
+    assert empty["counts"] == {"verified": 0, "mismatched": 0, "missing": 0, "pending": 0, "unanchored": 0}
     record = _ok(upload(client, other, os.urandom(500)), 201)
     report = _report(client, other)
     assert [row["cid"] for row in report["records"]] == [record["cid"]]
-    assert report["counts"] == {"verified": 1, "mismatched": 0, "missing": 0, "pending": 0}
+    assert report["counts"] == {"verified": 1, "mismatched": 0, "missing": 0, "pending": 0, "unanchored": 0}
 
 
 @pytest.mark.asyncio

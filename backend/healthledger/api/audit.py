@@ -14,6 +14,7 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+MAX_PAGE = 1_000_000
 
 
 @router.get("/patient", summary="Everything that happened to your records, newest first (patients)")
@@ -26,8 +27,8 @@ async def patient_audit(caller: PatientDep, services: ServicesDep) -> dict[str, 
 async def all_audit(
     caller: RegistrarDep, services: ServicesDep, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> dict[str, Any]:
-    if page < 1:
-        raise bad_request("invalid_page", "page starts at 1")
+    if not 1 <= page <= MAX_PAGE:
+        raise bad_request("invalid_page", f"page must be between 1 and {MAX_PAGE}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise bad_request("invalid_page_size", f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     return await all_timeline(services, page, page_size)

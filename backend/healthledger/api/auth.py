@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from ..auth.roles import resolve_role
@@ -45,14 +45,28 @@ class TokenResponse(BaseModel):
 SIGN_IN_STATEMENT = "Sign in to HealthLedger. This proves you hold this wallet; it costs nothing and approves nothing."
 
 
+def requested_origin(request: Request) -> str:
+    """The origin the browser used: its `Origin` header, else this request's scheme and `Host`.
+
+    Browsers send `Origin` on cross-origin and POST requests but not on a same-origin GET, so the
+    Host header is the fallback. Either is only a choice among the configured origins, never trusted
+    as a new one.
+    """
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        return origin
+    host = request.headers.get("host", "")
+    return f"{request.url.scheme}://{host}" if host else ""
+
+
 @router.get("/nonce", response_model=NonceResponse, summary="A fresh single-use nonce for a SIWE message")
-async def nonce(services: ServicesDep) -> NonceResponse:
-    value, expires_at = await services.login.issue_nonce()
+async def nonce(request: Request, services: ServicesDep) -> NonceResponse:
+    grant = await services.login.issue_nonce(requested_origin(request))
     return NonceResponse(
-        nonce=value,
-        expires_at=expires_at,
-        domain=services.login.domain,
-        uri=services.settings.origin,
+        nonce=grant.nonce,
+        expires_at=grant.expires_at,
+        domain=grant.domain,
+        uri=grant.origin,
         chain_id=services.login.chain_id,
         statement=SIGN_IN_STATEMENT,
     )

@@ -27,7 +27,12 @@ class Caller:
     role: Role
 
 
-def current_caller(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Caller:
+async def current_caller(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Caller:
+    """The token's holder, if the role the token names is still the role the chain gives them.
+
+    A doctor struck off the registry (or a registrar whose role was revoked) loses access to data at
+    once, not when the access token expires (the chain is read at most every ROLE_CACHE_SECONDS).
+    """
     if not authorization:
         raise unauthorized("missing_token", "sign in first: Authorization: Bearer <access token> is missing")
     scheme, _, token = authorization.partition(" ")
@@ -37,6 +42,13 @@ def current_caller(services: ServicesDep, authorization: Annotated[str | None, H
         claims = services.tokens.decode(token.strip(), "access")
     except TokenError as exc:
         raise unauthorized("invalid_token", f"access token rejected: {exc}") from exc
+    current = await services.roles.role_of(claims.address)
+    if current != claims.role:
+        if claims.role == "doctor":
+            raise forbidden("not_registered_doctor", "your address is no longer in the provider registry: sign in again")
+        if claims.role == "registrar":
+            raise forbidden("not_registrar", "your address no longer holds the registrar role: sign in again")
+        raise unauthorized("role_changed", f"your account is now a {current} account: sign in again")
     return Caller(address=claims.address, role=claims.role)
 
 

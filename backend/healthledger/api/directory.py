@@ -20,11 +20,12 @@ from fastapi import APIRouter, Query
 from hexbytes import HexBytes
 from pydantic import BaseModel, Field
 
-from ..chain.relayer import TransactionReverted, TransactionTimeout
+from ..chain.relayer import RelayerUnavailable, TransactionReverted, TransactionTimeout
 from ..container import Services
 from ..db.mongo import RECORDS
 from ..db.profiles import DoctorProfile, PatientProfile
 from ..errors import ApiError, bad_request, conflict, not_found
+from ..services.relay import relayer_unavailable, transaction_timeout
 from .deps import CallerDep, DoctorDep, PatientDep, RegistrarDep, ServicesDep
 
 router = APIRouter(tags=["directory"])
@@ -57,9 +58,12 @@ def _text(value: str, field: str, maximum: int, *, required: bool = True) -> str
     return text
 
 
+MAX_PAGE = 1_000_000
+
+
 def _paging(page: int, page_size: int) -> tuple[int, int]:
-    if page < 1:
-        raise bad_request("invalid_page", "page starts at 1")
+    if not 1 <= page <= MAX_PAGE:
+        raise bad_request("invalid_page", f"page must be between 1 and {MAX_PAGE}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise bad_request("invalid_page_size", f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     return (page - 1) * page_size, page_size
@@ -168,12 +172,7 @@ def _registry_error(services: Services, exc: TransactionReverted, doctor: str) -
 
 
 def _timeout_error(exc: TransactionTimeout) -> ApiError:
-    return ApiError(
-        504,
-        "transaction_timeout",
-        f"the transaction {exc.tx_hash} was sent but not mined in time; check again shortly",
-        tx_hash=exc.tx_hash,
-    )
+    return transaction_timeout(exc)
 
 
 # ----------------------------------------------------------------------------- admin: doctors
@@ -206,6 +205,9 @@ async def register_doctor_with_profile(services: Services, address: str, name: s
         raise _registry_error(services, exc, doctor) from exc
     except TransactionTimeout as exc:
         raise _timeout_error(exc) from exc
+    except RelayerUnavailable as exc:
+        raise relayer_unavailable(exc) from exc
+    services.roles.forget(doctor)
     profile = await services.profiles.upsert_doctor(doctor, name, licence_id, registered=True)
     return {**_doctor_json(profile, True), "tx_hash": result.tx_hash, "block_number": result.block_number}
 
@@ -215,6 +217,7 @@ async def unregister_doctor(address: str, caller: RegistrarDep, services: Servic
     doctor = _address(address)
     profile = await services.profiles.get_doctor(doctor)
     if not await services.chain.is_doctor(doctor):
+        services.roles.forget(doctor)
         if profile is not None and profile.registered:
             # Unregistered on chain by other means: bring the profile in line.
             profile = await services.profiles.set_doctor_registered(doctor, False)
@@ -227,6 +230,9 @@ async def unregister_doctor(address: str, caller: RegistrarDep, services: Servic
         raise _registry_error(services, exc, doctor) from exc
     except TransactionTimeout as exc:
         raise _timeout_error(exc) from exc
+    except RelayerUnavailable as exc:
+        raise relayer_unavailable(exc) from exc
+    services.roles.forget(doctor)
     profile = await services.profiles.set_doctor_registered(doctor, False)
     body = (
         _doctor_json(profile, False)

@@ -20,6 +20,9 @@ from .deps import CallerDep, PatientDep, ServicesDep
 router = APIRouter(prefix="/api/medical-records", tags=["records"])
 
 MAX_NAME_LENGTH = 200
+# Types the browser may show inline (the app previews them); anything else is a download, so a
+# patient-chosen `text/html` or `image/svg+xml` can never run in the service's origin.
+PREVIEW_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
 
 
 @router.post("/upload", status_code=201, summary="Encrypt, pin and anchor a file (patients)")
@@ -122,7 +125,6 @@ async def view(
         raise
     # Logged before the first byte leaves: the audit trail never misses a read.
     await _log_view(services, caller, record, verified=True)
-    filename = quote(record.name)
     return StreamingResponse(
         chunks,
         media_type=record.content_type,
@@ -130,10 +132,18 @@ async def view(
             "X-Integrity-Verified": "true",
             "X-Blockchain-Hash-Verified": "true",
             "X-Content-SHA256": record.content_hash,
-            "Content-Disposition": f"inline; filename*=UTF-8''{filename}",
+            "Content-Disposition": content_disposition(record.content_type, record.name),
+            "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-store",
         },
     )
+
+
+def content_disposition(content_type: str, name: str) -> str:
+    """`inline` only for the preview types, else `attachment`; the name RFC 5987-encoded."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    disposition = "inline" if kind in PREVIEW_TYPES else "attachment"
+    return f"{disposition}; filename*=UTF-8''{quote(name)}"
 
 
 @router.get("/verify/{cid}", summary="Integrity checks as JSON (with X-Wallet-Signature, also re-hash the file)")

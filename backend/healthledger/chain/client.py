@@ -271,6 +271,25 @@ class ChainClient:
         except TransactionNotFound:
             return None
 
+    async def transaction_pending(self, tx_hash: str | bytes) -> bool:
+        """Whether the node holds the transaction unmined in its pool (False if unknown or mined)."""
+        try:
+            tx = await self.w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return False
+        return tx.get("blockNumber") is None
+
+    async def block_hashes(self, numbers: Iterable[int]) -> dict[int, str | None]:
+        """number -> hash of the canonical block at that height now (None above the head), one batch."""
+        wanted = sorted({int(n) for n in numbers if n is not None and int(n) >= 0})
+        if not wanted:
+            return {}
+        blocks = await self._batch([("eth_getBlockByNumber", [hex(n), False]) for n in wanted], "blocks")
+        return {
+            n: (str(b["hash"]).lower() if isinstance(b, Mapping) and b.get("hash") else None)
+            for n, b in zip(wanted, blocks, strict=True)
+        }
+
     async def _batch(self, calls: Sequence[tuple[str, list[Any]]], what: str) -> list[Any]:
         """Send raw JSON-RPC requests in batches of `batch_size`; results in request order."""
         results: list[Any] = []

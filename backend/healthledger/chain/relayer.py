@@ -8,14 +8,20 @@ How it sends, and why:
 - every call is first estimated (`eth_estimateGas`): a call that would revert is refused *before*
   anything is broadcast, with the contract's custom error decoded from the ABI
   (`TransactionReverted.error_name`, e.g. "InvalidSignature", "InvalidAccountNonce");
-- nonce allocation, signing and broadcast run under one asyncio.Lock, and the nonce is the larger
-  of the node's pending count and our own next nonce, so concurrent requests never reuse or skip
-  a nonce (the node's pending count alone can lag behind a send we just made);
-- transactions are signed locally (the node never sees the key) and sent raw;
-- `send_*` returns the hash as soon as the node accepted the transaction, so the upload pipeline
-  can record it before waiting; `wait_for_receipt` then waits with a timeout
-  (`TransactionTimeout`); the plain methods (`add_record_by_sig`, ...) do both and raise
-  `TransactionReverted` for a mined-but-failed transaction too.
+- the nonce follows the chain, not this process's memory: under one asyncio.Lock, each send reads
+  the node's pending count and takes the lowest nonce at or above it that no transaction of ours
+  still known to the node holds. A node that forgot our transactions (a reorg, a rollback of a dev
+  chain, a dropped transaction) therefore never leaves a gap that stalls every later send, and a
+  node whose pending count lags behind a send we just made never gets a nonce twice;
+- transactions are signed locally (the node never sees the key) and their hash is known before
+  they are broadcast: `before_broadcast(tx_hash)` lets the caller save it first, so no crash can
+  leave a mined transaction nobody knows about;
+- waiting is active: a transaction not mined after `resend_after` seconds is re-sent if the node
+  forgot it, replaced with a higher fee (same nonce, +12.5 % or the current fee, whichever is more)
+  if it is stuck, and re-sent with a new nonce if its nonce was used by something else; a receipt
+  for any of its versions ends the wait;
+- failures to reach the node while sending are `RelayerUnavailable` (`maybe_sent` tells whether
+  the transaction may have reached it), never a bare transport error.
 
 The private key comes from settings (a SecretStr) and is never logged; `repr()` shows the address only.
 """
@@ -24,17 +30,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from aiohttp import ClientConnectorError, ClientError
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_utils import function_abi_to_4byte_selector, function_signature_to_4byte_selector, to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import AsyncContract
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
 from .artifacts import health_record, health_record_factory
@@ -48,6 +56,8 @@ __all__ = [
     "DecodedRevert",
     "Relayer",
     "RelayerError",
+    "RelayerUnavailable",
+    "SentTransaction",
     "TransactionReverted",
     "TransactionTimeout",
     "TxResult",
@@ -57,7 +67,14 @@ __all__ = [
 DEFAULT_GAS_MARGIN = 1.25  # estimates are exact on a quiet chain; state can move before inclusion
 DEFAULT_TX_TIMEOUT_SECONDS = 120.0
 DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000  # 1 gwei, when the node cannot suggest one
+DEFAULT_RESEND_AFTER_SECONDS = 30.0
 RECEIPT_POLL_SECONDS = 0.1
+# Nodes accept a replacement (same nonce) only if both fees rise by at least 10 %; 12.5 % leaves room.
+FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
+# Attempts to broadcast one version of a transaction when the node answers a fixable error.
+BROADCAST_ATTEMPTS = 3
+
+BeforeBroadcast = Callable[[str], Awaitable[None]]
 
 
 # ----------------------------------------------------------------------------- errors
@@ -176,6 +193,19 @@ class TransactionReverted(RelayerError):
         super().__init__(f"{action} reverted{where}: {reason}")
 
 
+class RelayerUnavailable(RelayerError):
+    """The node could not be reached (or refused the relayer's transaction for a reason no retry fixes).
+
+    `maybe_sent` is False when the transaction certainly did not reach the node (the connection
+    failed), True when it may have (e.g. a timeout after the request was written): then its hash,
+    already handed to `before_broadcast`, is what tells later whether it landed.
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
 class TransactionTimeout(RelayerError):
     """The transaction was sent but no receipt arrived in time; it may still be mined later."""
 
@@ -211,6 +241,27 @@ class _PreparedCall:
     gas: int
 
 
+@dataclass
+class SentTransaction:
+    """One relayed call and every signed version of it (re-sends and fee replacements), newest last."""
+
+    call: _PreparedCall
+    nonce: int
+    fees: dict[str, int]
+    hashes: list[str] = field(default_factory=list)
+    last_sent: float = 0.0  # time.monotonic() of the newest broadcast
+    lost: bool = False  # the node forgot it while its nonce went to another transaction
+
+    @property
+    def action(self) -> str:
+        return self.call.action
+
+    @property
+    def tx_hash(self) -> str:
+        """The newest version's hash."""
+        return self.hashes[-1]
+
+
 def _bytes(value: str | bytes, what: str, length: int | None = None) -> bytes:
     raw = bytes(HexBytes(value)) if isinstance(value, str) else bytes(value)
     if length is not None and len(raw) != length:
@@ -222,15 +273,52 @@ def _hash_hex(tx_hash: Any) -> str:
     return "0x" + bytes(HexBytes(tx_hash)).hex()
 
 
+def _node_refusal(exc: Web3RPCError) -> str | None:
+    """What a node's refusal of a raw transaction means, from its message (nodes word them alike)."""
+    text = str(getattr(exc, "message", "") or exc).lower()
+    if "already known" in text or "known transaction" in text or "already imported" in text:
+        return "known"
+    if "nonce too low" in text or "nonce has already been used" in text or "invalid nonce" in text:
+        return "nonce_used"
+    if "underpriced" in text or "base fee" in text or "fee too low" in text or "fee cap" in text:
+        return "fee_too_low"
+    if "insufficient funds" in text:
+        return "insufficient funds"
+    return None
+
+
+def _at_least(fees: Mapping[str, int], fresh: Mapping[str, int]) -> dict[str, int]:
+    """Fees no lower than `fees` nor than `fresh` (fresh wins when the kinds differ)."""
+    if set(fees) != set(fresh):
+        return dict(fresh)
+    return {key: max(int(fees[key]), int(fresh[key])) for key in fresh}
+
+
+def _bumped(fees: Mapping[str, int], fresh: Mapping[str, int]) -> dict[str, int]:
+    """Fees for a replacement: every fee +12.5 % (what nodes require, with room), or `fresh` if higher."""
+    raised = {key: int(value) * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR + 1 for key, value in fees.items()}
+    bumped = _at_least(raised, fresh)
+    if "maxFeePerGas" in bumped and bumped["maxFeePerGas"] < bumped.get("maxPriorityFeePerGas", 0):
+        bumped["maxFeePerGas"] = bumped["maxPriorityFeePerGas"]
+    return bumped
+
+
 # ----------------------------------------------------------------------------- relayer
 
 
 class Relayer:
     """Signs and sends transactions from the relayer account (see the module docstring)."""
 
-    __slots__ = ("chain", "gas_margin", "_account", "_lock", "_next_nonce")
+    __slots__ = ("chain", "gas_margin", "resend_after", "_account", "_lock", "_in_flight")
 
-    def __init__(self, chain: ChainClient, private_key: str, *, gas_margin: float = DEFAULT_GAS_MARGIN) -> None:
+    def __init__(
+        self,
+        chain: ChainClient,
+        private_key: str,
+        *,
+        gas_margin: float = DEFAULT_GAS_MARGIN,
+        resend_after: float = DEFAULT_RESEND_AFTER_SECONDS,
+    ) -> None:
         if not private_key:
             raise ValueError("the relayer private key is empty")
         try:
@@ -240,9 +328,11 @@ class Relayer:
             raise ValueError("the relayer private key is not a valid secp256k1 private key") from None
         self.chain = chain
         self.gas_margin = gas_margin
+        self.resend_after = resend_after
         self._account = account
         self._lock = asyncio.Lock()
-        self._next_nonce: int | None = None
+        # Transactions sent and not yet seen mined, by nonce: the only memory the nonce choice uses.
+        self._in_flight: dict[int, SentTransaction] = {}
 
     @property
     def address(self) -> str:
@@ -264,26 +354,36 @@ class Relayer:
 
     async def _prepare(self, contract: AsyncContract, fn_name: str, args: Sequence[Any]) -> _PreparedCall:
         """Encode and estimate; a call that would revert raises TransactionReverted here, unsent."""
-        action = fn_name
-        data = contract.encode_abi(fn_name, args=list(args))
-        call = {"from": self.address, "to": contract.address, "data": data}
+        return await self._estimate(
+            _PreparedCall(action=fn_name, to=contract.address, data=contract.encode_abi(fn_name, args=list(args)), gas=0)
+        )
+
+    async def _estimate(self, call: _PreparedCall) -> _PreparedCall:
+        request = {"from": self.address, "to": call.to, "data": call.data}
         try:
-            estimate = await self.chain.w3.eth.estimate_gas(call)  # type: ignore[arg-type]
+            estimate = await self.chain.w3.eth.estimate_gas(request)  # type: ignore[arg-type]
         except ContractLogicError as exc:  # ContractCustomError, ContractPanicError, plain reverts
             revert = decode_revert_data(_revert_data_from_exception(exc))
-            raise TransactionReverted(action, revert, detail=str(exc.message or exc)) from None
+            raise TransactionReverted(call.action, revert, detail=str(exc.message or exc)) from None
         except Web3RPCError as exc:
             data_hex = _revert_data_from_exception(exc)
             if data_hex is None:
                 raise
-            raise TransactionReverted(action, decode_revert_data(data_hex), detail=str(exc)) from None
+            raise TransactionReverted(call.action, decode_revert_data(data_hex), detail=str(exc)) from None
         gas = int(estimate * self.gas_margin) + 10_000
-        return _PreparedCall(action=action, to=contract.address, data=data, gas=gas)
+        return _PreparedCall(action=call.action, to=call.to, data=call.data, gas=gas)
 
     async def _fees(self) -> dict[str, int]:
-        """EIP-1559 fees (2 x base fee + tip, the usual headroom for a few full blocks), else legacy."""
+        """EIP-1559 fees for the next block (2 x its base fee + tip: headroom for a few full blocks), else legacy.
+
+        The base fee is read from the pending block where the node offers one (it is the next
+        block's), else from the latest.
+        """
         w3 = self.chain.w3
-        block = await w3.eth.get_block("latest")
+        try:
+            block = await w3.eth.get_block("pending")
+        except (Web3RPCError, ValueError):
+            block = await w3.eth.get_block("latest")
         base_fee = block.get("baseFeePerGas")
         if base_fee is None:
             return {"gasPrice": int(await w3.eth.gas_price)}
@@ -293,46 +393,192 @@ class Relayer:
             tip = DEFAULT_PRIORITY_FEE_WEI
         return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * int(base_fee) + tip}
 
-    async def _send_prepared(self, prepared: _PreparedCall) -> str:
-        """Allocate the nonce, sign and broadcast, all under the lock. Returns the 0x tx hash."""
-        w3 = self.chain.w3
-        chain_id = await self.chain.chain_id()
+    async def _known_to_node(self, sent: SentTransaction) -> bool:
+        """Whether the node still has any version of `sent` (in its pool or mined)."""
+        for tx_hash in sent.hashes:
+            try:
+                await self.chain.w3.eth.get_transaction(HexBytes(tx_hash))
+            except TransactionNotFound:
+                continue
+            return True
+        return False
+
+    async def _allocate_nonce(self) -> int:
+        """The lowest nonce at or above the node's pending count not held by a live transaction of ours.
+
+        Called under the lock. Our in-flight transactions the node no longer knows are marked
+        lost: their waiters send them again (see `_rescue`).
+        """
+        pending = int(await self.chain.w3.eth.get_transaction_count(self.address, "pending"))
+        held: set[int] = set()
+        for nonce, sent in sorted(self._in_flight.items()):
+            if nonce < pending or sent.lost:
+                continue
+            if await self._known_to_node(sent):
+                held.add(nonce)  # the node's count lags behind our send, or it sits behind a gap
+            else:
+                sent.lost = True
+                log.warning(
+                    "relayer transaction forgotten by the node", extra={"action": sent.action, "nonce": nonce}
+                )
+        nonce = pending
+        while nonce in held:
+            nonce += 1
+        return nonce
+
+    async def send(
+        self, call: _PreparedCall, *, before_broadcast: BeforeBroadcast | None = None
+    ) -> SentTransaction:
+        """Sign and broadcast an estimated call with a fresh nonce; `before_broadcast(hash)` runs first."""
         fees = await self._fees()
         async with self._lock:
-            pending = int(await w3.eth.get_transaction_count(self.address, "pending"))
-            nonce = pending if self._next_nonce is None else max(pending, self._next_nonce)
-            tx: dict[str, Any] = {
-                "chainId": chain_id,
-                "nonce": nonce,
-                "to": prepared.to,
-                "data": prepared.data,
-                "value": 0,
-                "gas": prepared.gas,
-                **fees,
-            }
-            signed = self._account.sign_transaction(tx)
+            nonce = await self._allocate_nonce()
+            sent = SentTransaction(call=call, nonce=nonce, fees=fees)
+            await self._broadcast(sent, before_broadcast)
+        return sent
+
+    async def _broadcast(self, sent: SentTransaction, before_broadcast: BeforeBroadcast | None) -> None:
+        """Sign `sent` at its nonce and fees, hand the hash to the caller, then broadcast (under the lock).
+
+        Node answers a retry can fix are handled here: a nonce already used (a new nonce), a fee
+        below the base fee or a replacement the node finds too cheap (higher fees), a transaction
+        the node already has (nothing to do).
+        """
+        chain_id = await self.chain.chain_id()  # cached after the first call
+        for attempt in range(BROADCAST_ATTEMPTS):
+            signed = self._account.sign_transaction(self._transaction(sent, chain_id))
+            tx_hash = _hash_hex(signed.hash)
+            if tx_hash not in sent.hashes:
+                if before_broadcast is not None:
+                    await before_broadcast(tx_hash)
+                sent.hashes.append(tx_hash)
             try:
-                tx_hash = _hash_hex(await w3.eth.send_raw_transaction(signed.raw_transaction))
-            except BaseException:
-                # The node's view wins next time (e.g. "nonce too low" after an outside send).
-                self._next_nonce = None
-                raise
-            self._next_nonce = nonce + 1
-        log.info("relayer sent %s nonce=%d gas=%d tx=%s", prepared.action, nonce, prepared.gas, tx_hash)
-        return tx_hash
+                await self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Web3RPCError as exc:
+                problem = _node_refusal(exc)
+                if problem == "known":
+                    break
+                if attempt + 1 < BROADCAST_ATTEMPTS and problem == "nonce_used":
+                    self._in_flight.pop(sent.nonce, None)
+                    sent.nonce = await self._allocate_nonce()
+                    continue
+                if attempt + 1 < BROADCAST_ATTEMPTS and problem == "fee_too_low":
+                    sent.fees = _bumped(sent.fees, await self._fees())
+                    continue
+                raise RelayerUnavailable(
+                    f"the node refused the relayer's {sent.action} transaction ({problem or 'rejected'})",
+                    maybe_sent=False,
+                ) from None
+            except ClientConnectorError:
+                raise RelayerUnavailable("the chain node could not be reached to send the transaction", maybe_sent=False) from None
+            except (ClientError, asyncio.TimeoutError):
+                raise RelayerUnavailable("the chain node did not confirm it received the transaction", maybe_sent=True) from None
+            break
+        sent.last_sent = time.monotonic()
+        sent.lost = False
+        self._in_flight[sent.nonce] = sent
+        log.info(
+            "relayer sent",
+            extra={"action": sent.action, "nonce": sent.nonce, "gas": sent.call.gas, "tx_hash": sent.tx_hash,
+                   "version": len(sent.hashes)},
+        )
+
+    @staticmethod
+    def _transaction(sent: SentTransaction, chain_id: int) -> dict[str, Any]:
+        return {
+            "chainId": chain_id,
+            "nonce": sent.nonce,
+            "to": sent.call.to,
+            "data": sent.call.data,
+            "value": 0,
+            "gas": sent.call.gas,
+            **sent.fees,
+        }
 
     async def send_call(self, contract: AsyncContract, fn_name: str, *args: Any) -> str:
         """Estimate, then send `contract.fn_name(*args)`; returns the tx hash (not waiting)."""
-        return await self._send_prepared(await self._prepare(contract, fn_name, args))
+        return (await self.send(await self._prepare(contract, fn_name, args))).tx_hash
+
+    async def wait(
+        self,
+        sent: SentTransaction,
+        timeout: float = DEFAULT_TX_TIMEOUT_SECONDS,
+        *,
+        before_broadcast: BeforeBroadcast | None = None,
+    ) -> TxReceipt:
+        """The receipt (status 1 or 0) of whichever version of `sent` is mined.
+
+        Re-sends, replaces or re-nonces the transaction when it is not mined within `resend_after`
+        seconds of its last broadcast (see `_rescue`); TransactionTimeout after `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            receipt = await self._receipt_of(sent)
+            if receipt is not None:
+                if self._in_flight.get(sent.nonce) is sent:
+                    del self._in_flight[sent.nonce]
+                return receipt
+            now = time.monotonic()
+            if now >= deadline:
+                raise TransactionTimeout(sent.tx_hash, timeout)
+            if sent.lost or now - sent.last_sent >= self.resend_after:
+                await self._rescue(sent, before_broadcast)
+            await asyncio.sleep(min(RECEIPT_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+
+    async def _receipt_of(self, sent: SentTransaction) -> TxReceipt | None:
+        for tx_hash in reversed(sent.hashes):
+            receipt = await self.chain.receipt_or_none(tx_hash)
+            if receipt is not None:
+                return receipt
+        return None
+
+    async def _rescue(self, sent: SentTransaction, before_broadcast: BeforeBroadcast | None) -> None:
+        """Get a transaction that is not being mined moving again.
+
+        - the node has it pending: replace it (same nonce) with higher fees;
+        - the node forgot it and its nonce is still free: broadcast it again at current fees;
+        - its nonce went to another transaction: estimate again (the action may have become
+          invalid: TransactionReverted) and send it with a new nonce.
+        """
+        fresh = await self._fees()
+        async with self._lock:
+            if await self._receipt_of(sent) is not None:
+                return
+            latest = int(await self.chain.w3.eth.get_transaction_count(self.address, "latest"))
+            known = await self._known_to_node(sent)
+            if known and sent.nonce >= latest:
+                sent.fees = _bumped(sent.fees, fresh)
+                why = "stuck"
+            elif not known and sent.nonce >= latest and not sent.lost:
+                sent.fees = _at_least(sent.fees, fresh)
+                why = "forgotten"
+            else:
+                self._in_flight.pop(sent.nonce, None)
+                sent.call = await self._estimate(sent.call)
+                sent.fees = fresh
+                sent.nonce = await self._allocate_nonce()
+                why = "nonce taken"
+            log.warning("relayer re-sends", extra={"action": sent.action, "nonce": sent.nonce, "reason": why})
+            await self._broadcast(sent, before_broadcast)
 
     async def wait_for_receipt(self, tx_hash: str, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> TxReceipt:
-        """The receipt (status 1 or 0) once mined; TransactionTimeout after `timeout` seconds."""
-        try:
-            return await self.chain.w3.eth.wait_for_transaction_receipt(
-                HexBytes(tx_hash), timeout=timeout, poll_latency=RECEIPT_POLL_SECONDS
-            )
-        except TimeExhausted:
-            raise TransactionTimeout(_hash_hex(tx_hash), timeout) from None
+        """The receipt (status 1 or 0) once mined; TransactionTimeout after `timeout` seconds.
+
+        A hash this relayer sent is waited on with `wait` (so it is re-sent or replaced if it gets
+        stuck); any other hash is only polled.
+        """
+        wanted = _hash_hex(tx_hash)
+        for sent in list(self._in_flight.values()):
+            if wanted in sent.hashes:
+                return await self.wait(sent, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            receipt = await self.chain.receipt_or_none(wanted)
+            if receipt is not None:
+                return receipt
+            if time.monotonic() >= deadline:
+                raise TransactionTimeout(wanted, timeout)
+            await asyncio.sleep(RECEIPT_POLL_SECONDS)
 
     async def require_success(self, tx_hash: str, receipt: TxReceipt, action: str = "transaction") -> TxResult:
         """TxResult for a status-1 receipt; for status 0, TransactionReverted with the reason.
@@ -384,9 +630,17 @@ class Relayer:
         self, contract: AsyncContract, fn_name: str, *args: Any, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS
     ) -> TxResult:
         """Send and wait; raises TransactionReverted (before sending or after mining) or TransactionTimeout."""
-        tx_hash = await self.send_call(contract, fn_name, *args)
-        receipt = await self.wait_for_receipt(tx_hash, timeout)
-        return await self.require_success(tx_hash, receipt, fn_name)
+        sent = await self.send(await self._prepare(contract, fn_name, args))
+        receipt = await self.wait(sent, timeout)
+        return await self.require_success(_hash_hex(receipt["transactionHash"]), receipt, fn_name)
+
+    async def prepare(self, contract: AsyncContract, fn_name: str, *args: Any) -> _PreparedCall:
+        """Encode and estimate `contract.fn_name(*args)` (TransactionReverted if it would revert), for `send`."""
+        return await self._prepare(contract, fn_name, args)
+
+    async def prepare_on_clone(self, patient: str, fn_name: str, *args: Any) -> _PreparedCall:
+        """`prepare` for a call on `patient`'s record contract."""
+        return await self._prepare(await self.chain.record_contract(patient), fn_name, args)
 
     # -- factory ----------------------------------------------------------------------------------
 
@@ -422,7 +676,7 @@ class Relayer:
 
     async def _finish(self, tx_hash: str, action: str, timeout: float) -> TxResult:
         receipt = await self.wait_for_receipt(tx_hash, timeout)
-        return await self.require_success(tx_hash, receipt, action)
+        return await self.require_success(_hash_hex(receipt["transactionHash"]), receipt, action)
 
     # -- signed actions on a patient's clone ------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -10,24 +11,46 @@ from pymongo.errors import DuplicateKeyError
 from .mongo import LOGIN_NONCES, REFRESH_TOKENS
 
 
+@dataclass(frozen=True)
+class IssuedNonce:
+    """What was issued with a nonce: when, and for which of the service's origins."""
+
+    issued_at: datetime
+    expires_at: datetime
+    origin: str | None
+    domain: str | None
+
+
 class NonceStore:
-    """Issues SIWE nonces and consumes each at most once, before it expires."""
+    """Issues SIWE nonces and consumes each at most once, before it expires.
+
+    Expired nonces are removed by MongoDB's TTL monitor (index on `expires_at`, see mongo.py) and by
+    `purge_expired`, which the background maintenance calls, so the collection never grows without end.
+    """
 
     def __init__(self, db: AsyncDatabase, ttl_seconds: int) -> None:
         self._nonces = db[LOGIN_NONCES]
         self._ttl = timedelta(seconds=ttl_seconds)
 
-    async def issue(self, nonce: str) -> datetime:
-        expires_at = datetime.now(UTC) + self._ttl
-        await self._nonces.insert_one({"nonce": nonce, "expires_at": expires_at})
+    async def issue(self, nonce: str, *, origin: str | None = None, domain: str | None = None) -> datetime:
+        issued_at = datetime.now(UTC)
+        expires_at = issued_at + self._ttl
+        await self._nonces.insert_one(
+            {"nonce": nonce, "issued_at": issued_at, "expires_at": expires_at, "origin": origin, "domain": domain}
+        )
         return expires_at
 
-    async def consume(self, nonce: str) -> bool:
-        """True exactly once for a nonce that was issued and has not expired."""
+    async def consume(self, nonce: str) -> IssuedNonce | None:
+        """What the nonce was issued with, exactly once for a nonce that was issued and has not expired."""
         doc = await self._nonces.find_one_and_delete({"nonce": nonce})
-        if doc is None:
-            return False
-        return doc["expires_at"] > datetime.now(UTC)
+        if doc is None or doc["expires_at"] <= datetime.now(UTC):
+            return None
+        return IssuedNonce(
+            issued_at=doc.get("issued_at") or doc["expires_at"] - self._ttl,
+            expires_at=doc["expires_at"],
+            origin=doc.get("origin"),
+            domain=doc.get("domain"),
+        )
 
     async def purge_expired(self) -> int:
         result = await self._nonces.delete_many({"expires_at": {"$lte": datetime.now(UTC)}})
@@ -39,6 +62,11 @@ class RefreshTokenStore:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._tokens = db[REFRESH_TOKENS]
+
+    async def purge_expired(self) -> int:
+        """Forget spent ids whose token has expired anyway (the TTL index does the same)."""
+        result = await self._tokens.delete_many({"expires_at": {"$lte": datetime.now(UTC)}})
+        return result.deleted_count
 
     async def spend(self, jti: str, expires_at: datetime) -> bool:
         """Mark `jti` used; False if it had been used already."""

@@ -39,6 +39,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await records.create_index([("cid", ASCENDING)], unique=True)
     await records.create_index([("patient", ASCENDING), ("created_at", DESCENDING)])
     await records.create_index([("state", ASCENDING), ("created_at", ASCENDING)])
+    await records.create_index([("state", ASCENDING), ("block_number", ASCENDING)])
     await records.create_index(
         [("patient", ASCENDING), ("record_id", ASCENDING)],
         unique=True,
@@ -46,6 +47,10 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     )
     await db[LOGIN_NONCES].create_index([("nonce", ASCENDING)], unique=True)
     await db[REFRESH_TOKENS].create_index([("jti", ASCENDING)], unique=True)
+    # Entries that only matter until they expire: MongoDB's TTL monitor deletes them (about once a
+    # minute); the maintenance loop also purges them, for servers without a TTL monitor.
+    for collection in (LOGIN_NONCES, REFRESH_TOKENS, SIGNING_PAYLOADS):
+        await db[collection].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
     await db[RECORD_VIEWS].create_index([("patient", ASCENDING), ("at", DESCENDING)])
     await db[RECORD_VIEWS].create_index([("at", DESCENDING)])
     requests = db[ACCESS_REQUESTS]

@@ -1,8 +1,18 @@
 """Metadata of encrypted records: where the ciphertext is, what its hashes are, how far it got.
 
-A record document is created `pending` once its ciphertext is pinned, and turns `confirmed` only
-after the `addRecordBySig` transaction is mined. Pending documents never look valid to readers:
-listing and viewing show their state, and the reconciler finishes or removes them.
+A record's life, and what each state promises:
+- `pending`: the ciphertext is pinned and the document stored; its `addRecordBySig` transaction is
+  being sent or waits to be mined. Every transaction hash is saved *before* it is broadcast
+  (`tx_hashes`), so whatever happens next, the reconciler can find out whether it landed.
+- `anchored`: the transaction is mined (`record_id`, `block_number`, `block_hash` known) but fewer
+  than CONFIRMATIONS blocks sit on top of it.
+- `confirmed`: CONFIRMATIONS blocks deep. Recently mined records are still re-checked against the
+  chain, so a reorganisation (or a dev chain that lost its state) is noticed.
+- `unanchored`: the chain lost the record and its signature can no longer be used; `unanchored_reason`
+  says why. The ciphertext and wrapped key are kept: nothing the patient uploaded is thrown away.
+
+Pending documents never look valid to readers: listing and viewing show their state. A pending
+upload that never reached the chain is removed by the reconciler after the grace period.
 """
 
 from __future__ import annotations
@@ -16,7 +26,29 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from .mongo import RECORDS
 
-RecordState = Literal["pending", "confirmed"]
+RecordState = Literal["pending", "anchored", "confirmed", "unanchored"]
+# States in which the record is on chain with a record id.
+ON_CHAIN_STATES: tuple[RecordState, ...] = ("anchored", "confirmed")
+
+
+@dataclass(frozen=True)
+class RelayAuthorization:
+    """The patient's signed AddRecord, kept so a record lost in a reorg can be sent again.
+
+    It is public once relayed (it is the transaction's calldata); the key-derivation signature,
+    which does unlock data, is never stored.
+    """
+
+    kind: int
+    nonce: int
+    deadline: int
+    signature: str  # 0x-hex, 65 bytes
+
+    @classmethod
+    def from_mongo(cls, doc: dict[str, Any] | None) -> "RelayAuthorization | None":
+        if not isinstance(doc, dict):
+            return None
+        return cls(int(doc["kind"]), int(doc["nonce"]), int(doc["deadline"]), str(doc["signature"]))
 
 
 @dataclass
@@ -37,19 +69,40 @@ class RecordDoc:
     state: RecordState = "pending"
     record_id: int | None = None
     tx_hash: str | None = None
+    tx_hashes: list[str] = field(default_factory=list)
+    block_number: int | None = None
+    block_hash: str | None = None
+    relay: RelayAuthorization | None = None
+    unanchored_reason: str | None = None
+    # Times the record was sent again after the chain lost it (a reorganisation, a reset dev chain).
+    reanchored: int = 0
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    anchored_at: datetime | None = None
     confirmed_at: datetime | None = None
+
+    @property
+    def on_chain(self) -> bool:
+        """Whether the record is mined with a known record id (anchored or confirmed)."""
+        return self.state in ON_CHAIN_STATES and self.record_id is not None
 
     @classmethod
     def from_mongo(cls, doc: dict[str, Any]) -> "RecordDoc":
         known = {name for name in cls.__dataclass_fields__}
-        return cls(**{key: value for key, value in doc.items() if key in known})
+        values = {key: value for key, value in doc.items() if key in known}
+        values["relay"] = RelayAuthorization.from_mongo(doc.get("relay"))
+        values["tx_hashes"] = list(doc.get("tx_hashes") or ([doc["tx_hash"]] if doc.get("tx_hash") else []))
+        return cls(**values)
+
+    def to_mongo(self) -> dict[str, Any]:
+        return asdict(self)
 
     def public(self) -> dict[str, Any]:
-        """What the API shows: everything but the wrapped key."""
+        """What the API shows: everything but the wrapped key and the relay authorization."""
         data = asdict(self)
         data.pop("wrapped_key")
-        for key in ("created_at", "confirmed_at"):
+        data.pop("relay")
+        data.pop("tx_hashes")
+        for key in ("created_at", "anchored_at", "confirmed_at"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
@@ -62,25 +115,80 @@ class RecordStore:
         self._records = db[RECORDS]
 
     async def insert_pending(self, record: RecordDoc) -> None:
-        await self._records.insert_one(asdict(record))
+        await self._records.insert_one(record.to_mongo())
 
-    async def set_tx_hash(self, cid: str, tx_hash: str) -> None:
-        await self._records.update_one({"cid": cid}, {"$set": {"tx_hash": tx_hash}})
+    async def add_tx_hash(self, cid: str, tx_hash: str) -> None:
+        """Remember a transaction hash of this record before it is broadcast (the newest is `tx_hash`)."""
+        await self._records.update_one({"cid": cid}, {"$set": {"tx_hash": tx_hash}, "$addToSet": {"tx_hashes": tx_hash}})
+
+    set_tx_hash = add_tx_hash
+
+    async def mark_mined(
+        self, cid: str, *, record_id: int, tx_hash: str, block_number: int, block_hash: str, confirmed: bool
+    ) -> RecordDoc | None:
+        """The record is on chain as `record_id` in that block: `anchored`, or `confirmed` if deep enough.
+
+        Raises DuplicateKeyError when another document of the patient holds the same record id
+        (only possible after the chain lost that one): the caller settles the conflict.
+        """
+        now = datetime.now(UTC)
+        changes: dict[str, Any] = {
+            "state": "confirmed" if confirmed else "anchored",
+            "record_id": record_id,
+            "tx_hash": tx_hash,
+            "block_number": block_number,
+            "block_hash": block_hash,
+            "unanchored_reason": None,
+            "anchored_at": now,
+        }
+        if confirmed:
+            changes["confirmed_at"] = now
+        doc = await self._records.find_one_and_update(
+            {"cid": cid},
+            {"$set": changes, "$addToSet": {"tx_hashes": tx_hash}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return RecordDoc.from_mongo(doc) if doc else None
 
     async def confirm(self, cid: str, record_id: int, tx_hash: str) -> RecordDoc | None:
+        """Mark confirmed without block details (kept for callers that have only a receipt's id)."""
         doc = await self._records.find_one_and_update(
             {"cid": cid},
             {
-                "$set": {
-                    "state": "confirmed",
-                    "record_id": record_id,
-                    "tx_hash": tx_hash,
-                    "confirmed_at": datetime.now(UTC),
-                }
+                "$set": {"state": "confirmed", "record_id": record_id, "tx_hash": tx_hash, "confirmed_at": datetime.now(UTC)},
+                "$addToSet": {"tx_hashes": tx_hash},
             },
             return_document=ReturnDocument.AFTER,
         )
         return RecordDoc.from_mongo(doc) if doc else None
+
+    async def promote(self, cid: str, block_hash: str) -> bool:
+        """`anchored` -> `confirmed`, only if it is still in the block it was seen in."""
+        result = await self._records.update_one(
+            {"cid": cid, "state": "anchored", "block_hash": block_hash},
+            {"$set": {"state": "confirmed", "confirmed_at": datetime.now(UTC)}},
+        )
+        return result.modified_count == 1
+
+    async def back_to_pending(self, cid: str, *, resent: bool = False) -> None:
+        """The chain no longer holds the record (a reorg) but it is on its way again: no record id."""
+        update: dict[str, Any] = {
+            "$set": {"state": "pending"},
+            "$unset": {"record_id": "", "block_number": "", "block_hash": ""},
+        }
+        if resent:
+            update["$inc"] = {"reanchored": 1}
+        await self._records.update_one({"cid": cid}, update)
+
+    async def mark_unanchored(self, cid: str, reason: str) -> None:
+        """The chain lost the record for good; keep the document (and the file) with the reason."""
+        await self._records.update_one(
+            {"cid": cid},
+            {
+                "$set": {"state": "unanchored", "unanchored_reason": reason},
+                "$unset": {"record_id": "", "block_number": "", "block_hash": ""},
+            },
+        )
 
     async def delete(self, cid: str) -> None:
         await self._records.delete_one({"cid": cid})
@@ -88,6 +196,15 @@ class RecordStore:
     async def get_by_cid(self, cid: str) -> RecordDoc | None:
         doc = await self._records.find_one({"cid": cid})
         return RecordDoc.from_mongo(doc) if doc else None
+
+    async def holder_of(self, patient: str, record_id: int) -> RecordDoc | None:
+        """The document that claims `patient`'s on-chain record `record_id`, if any."""
+        doc = await self._records.find_one({"patient": patient.lower(), "record_id": record_id})
+        return RecordDoc.from_mongo(doc) if doc else None
+
+    async def claimed_ids(self, patient: str) -> set[int]:
+        ids = await self._records.distinct("record_id", {"patient": patient.lower(), "record_id": {"$type": "number"}})
+        return {int(i) for i in ids}
 
     async def list_for_patient(self, patient: str) -> list[RecordDoc]:
         cursor = self._records.find({"patient": patient.lower()}).sort("created_at", DESCENDING)
@@ -97,4 +214,18 @@ class RecordStore:
         query: dict[str, Any] = {"state": "pending"}
         if older_than is not None:
             query["created_at"] = {"$lt": older_than}
+        return [RecordDoc.from_mongo(doc) async for doc in self._records.find(query)]
+
+    async def list_to_recheck(self, since_block: int) -> list[RecordDoc]:
+        """Records the chain may still take back: anchored ones, confirmed ones mined after `since_block`
+        (or without block details, from before they were kept), and unanchored ones (the chain may
+        hold them again)."""
+        query = {
+            "$or": [
+                {"state": "anchored"},
+                {"state": "unanchored"},
+                {"state": "confirmed", "block_number": {"$gt": since_block}},
+                {"state": "confirmed", "block_number": None},
+            ]
+        }
         return [RecordDoc.from_mongo(doc) async for doc in self._records.find(query)]

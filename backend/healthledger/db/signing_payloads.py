@@ -7,7 +7,7 @@ body says should have been signed) before relaying. A payload is used at most on
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import DESCENDING
@@ -23,15 +23,24 @@ class SigningPayloadStore:
         self._payloads = db[SIGNING_PAYLOADS]
 
     async def remember(self, signer: str, payload: dict[str, Any]) -> None:
+        now = datetime.now(UTC)
+        deadline = payload.get("message", {}).get("deadline")
+        # Useless once its deadline has passed: the TTL index (mongo.py) and `purge_expired` drop it then.
+        expires_at = datetime.fromtimestamp(int(deadline), UTC) if isinstance(deadline, int) else now + timedelta(days=1)
         await self._payloads.insert_one(
             {
                 "signer": signer.lower(),
                 "primary_type": payload["primaryType"],
                 "verifying_contract": payload["domain"]["verifyingContract"].lower(),
                 "payload": payload,
-                "created_at": datetime.now(UTC),
+                "created_at": now,
+                "expires_at": max(expires_at, now),
             }
         )
+
+    async def purge_expired(self) -> int:
+        result = await self._payloads.delete_many({"expires_at": {"$lte": datetime.now(UTC)}})
+        return result.deleted_count
 
     async def candidates(self, signer: str, primary_type: str, verifying_contract: str) -> list[dict[str, Any]]:
         """Newest first: the payloads a signature of this kind may have been made over."""

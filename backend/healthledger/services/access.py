@@ -203,11 +203,11 @@ class AccessService:
         by_id = {
             record.record_id: record
             for record in await self._s.records.list_for_patient(patient)
-            if record.state == "confirmed"
+            if record.on_chain
         }
         unknown = [record_id for record_id in record_ids if record_id not in by_id]
         if unknown:
-            raise bad_request("unknown_record", f"no confirmed record with id {unknown[0]} among your records")
+            raise bad_request("unknown_record", f"no record on chain with id {unknown[0]} among your records")
         return [by_id[record_id] for record_id in dict.fromkeys(record_ids)]
 
     def _unwrap_all(self, patient: str, records: list[RecordDoc], wallet_signature: str | None) -> dict[str, bytes]:
@@ -256,7 +256,7 @@ async def require_doctor_can_read(services: Services, doctor: str, record: Recor
     """The chain decides, at this moment: registered, and `canRead` true for this record."""
     if not await services.chain.is_doctor(doctor):
         raise forbidden("not_registered_doctor", "your address is no longer in the provider registry")
-    if record.state != "confirmed" or record.record_id is None:
+    if not record.on_chain or record.record_id is None:
         raise forbidden("not_allowed", "this record is not shared with you")
     if not await services.chain.can_read(record.patient, doctor, record.record_id):
         raise forbidden(

@@ -106,9 +106,13 @@ class RecordIntegrity:
         return result
 
     async def _compare_with_chain(self, record: RecordDoc, content_hash: str, result: IntegrityResult) -> None:
-        if record.state != "confirmed":
+        if not record.on_chain:
             result.blockchain = False
-            result.problems.append("the record is still pending on chain")
+            result.problems.append(
+                f"the record is {record.state}: {record.unanchored_reason}"
+                if record.state == "unanchored"
+                else "the record is still pending on chain"
+            )
             return
         onchain = await self.chain_hash(record)
         result.database = content_hash == record.content_hash.lower()
@@ -127,7 +131,9 @@ class RecordIntegrity:
 
     async def open(self, record: RecordDoc, key_source: DataKeySource) -> AsyncIterator[bytes]:
         """Verify everything, then return an iterator of plaintext chunks (409 before any byte otherwise)."""
-        if record.state != "confirmed":
+        if record.state == "unanchored":
+            raise conflict("record_unanchored", f"this record is not on chain: {record.unanchored_reason}")
+        if not record.on_chain:
             raise conflict("record_pending", "the record is not confirmed on chain yet; try again shortly")
         data_key = await key_source(record)
         spool = await self._download(record, data_key)

@@ -10,7 +10,9 @@ the report is cheap enough to run over thousands of records:
 - IPFS: one `pin/ls` listing every recursive pin.
 
 Statuses, in the order they are decided:
-- `pending`: the upload is not confirmed on chain yet (nothing to compare);
+- `pending`: the upload is not on chain yet (nothing to compare);
+- `unanchored`: the chain lost the record (a reorganisation, a reset dev chain) and it could not be
+  sent again; `problems` carries the reason;
 - `missing`: the chain has no such record (no record id, no contract, or an id past the count);
 - `mismatched`: the chain's hash differs from MongoDB's (the metadata or the chain entry was changed);
 - `missing`: the ciphertext is not pinned on the IPFS node;
@@ -34,8 +36,8 @@ from ..db.records import RecordDoc
 from ..errors import ApiError
 from ..storage.ipfs import IpfsError, to_base32_v1
 
-Status = Literal["verified", "mismatched", "missing", "pending"]
-STATUSES: tuple[Status, ...] = ("verified", "mismatched", "missing", "pending")
+Status = Literal["verified", "mismatched", "missing", "pending", "unanchored"]
+STATUSES: tuple[Status, ...] = ("verified", "mismatched", "missing", "pending", "unanchored")
 
 # Patients whose chain records are read at the same time (each read is a few HTTP requests).
 CHAIN_CONCURRENCY = 8
@@ -55,6 +57,7 @@ class ReportRow:
     database_hash: str
     blockchain_hash: str | None
     problems: list[str] = field(default_factory=list)
+    reanchored: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +73,7 @@ class ReportRow:
             "database_hash": self.database_hash,
             "blockchain_hash": self.blockchain_hash,
             "problems": self.problems,
+            "reanchored": self.reanchored,
         }
 
 
@@ -148,10 +152,14 @@ def check_record(record: RecordDoc, onchain: dict[int, OnChainRecord], pinned: s
         problems.append("the ciphertext is not pinned on the IPFS node")
     chain_hash: str | None = None
     blockchain: bool | None
-    if record.state != "confirmed":
+    if record.state == "unanchored":
+        blockchain = False
+        problems.insert(0, record.unanchored_reason or "the chain lost this record")
+        status: Status = "unanchored"
+    elif not record.on_chain:
         blockchain = None
         problems.insert(0, "the upload is not confirmed on chain yet")
-        status: Status = "pending"
+        status = "pending"
     else:
         entry = onchain.get(record.record_id) if record.record_id is not None else None
         if entry is None:
@@ -187,6 +195,7 @@ def check_record(record: RecordDoc, onchain: dict[int, OnChainRecord], pinned: s
         database_hash=db_hash,
         blockchain_hash=chain_hash,
         problems=problems,
+        reanchored=record.reanchored,
     )
 
 
@@ -197,7 +206,7 @@ async def build_report(services: Services, patient: str | None) -> IntegrityRepo
     records = await _load_records(services, patient)
     timings["database"] = round((time.perf_counter() - started) * 1000, 2)
 
-    patients = sorted({r.patient for r in records if r.state == "confirmed"})
+    patients = sorted({r.patient for r in records if r.on_chain})
 
     async def pins() -> set[str]:
         began = time.perf_counter()

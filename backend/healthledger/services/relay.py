@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..chain.relayer import Relayer, TransactionReverted, TxResult
+from ..chain.relayer import Relayer, RelayerUnavailable, TransactionReverted, TransactionTimeout, TxResult
 from ..container import Services
 from ..errors import ApiError, bad_request, conflict, forbidden
+from .deadlines import require_landable
 from .signatures import parse_signature
 
 RelayCall = Callable[[Relayer, str, dict[str, Any], bytes, float], Awaitable[TxResult]]
@@ -78,8 +79,7 @@ async def find_signed_payload(
         if message["nonce"] != current_nonce:
             stale = True
             continue
-        if message["deadline"] < await services.chain.latest_timestamp():
-            raise bad_request("signature_expired", "the signature's deadline has passed: sign again")
+        await require_landable(services.chain, int(message["deadline"]), services.settings.deadline_margin_seconds)
         return candidate, raw
     if stale:
         raise conflict("stale_nonce", "this signature was already used or superseded: sign again")
@@ -99,8 +99,31 @@ async def relay(services: Services, patient: str, signer: str, payload: dict[str
         )
     except TransactionReverted as exc:
         raise revert_to_api_error(exc) from exc
+    except RelayerUnavailable as exc:
+        raise relayer_unavailable(exc) from exc
+    except TransactionTimeout as exc:
+        raise transaction_timeout(exc) from exc
     await services.signing_payloads.forget(signer, payload)
     return result
+
+
+def relayer_unavailable(exc: RelayerUnavailable) -> ApiError:
+    """502 `relayer_unavailable`: the relayer could not get the transaction to the chain."""
+    if exc.maybe_sent:
+        message = "the chain node did not confirm the transaction; it may still land: check again shortly"
+    else:
+        message = "the relayer could not send the transaction; nothing was done: try again"
+    return ApiError(502, "relayer_unavailable", message)
+
+
+def transaction_timeout(exc: TransactionTimeout) -> ApiError:
+    """504: sent, not mined in time (it may still be mined)."""
+    return ApiError(
+        504,
+        "transaction_timeout",
+        f"the transaction {exc.tx_hash} was sent but not mined in time; check again shortly",
+        tx_hash=exc.tx_hash,
+    )
 
 
 def revert_to_api_error(exc: TransactionReverted) -> ApiError:

@@ -9,6 +9,7 @@ from eth_utils import is_address, to_checksum_address
 
 from ..chain import typed_data
 from ..errors import bad_request, forbidden
+from .deadlines import issue_deadline
 
 
 class NonceSource(Protocol):
@@ -61,8 +62,8 @@ class TypedDataFactory:
         if nonce is None:
             nonce = await self._chain.nonce_of(patient, signer)
         if deadline is None:
-            # The contract compares deadlines with block time, so count from the chain's clock.
-            deadline = await self._chain.latest_timestamp() + self._ttl
+            # From the wall clock or the chain's clock, whichever is ahead (see services/deadlines.py).
+            deadline = await issue_deadline(self._chain, self._ttl)
         try:
             return builder(
                 chain_id=self._chain_id, verifying_contract=verifying_contract, nonce=nonce, deadline=deadline, **fields

@@ -1,9 +1,12 @@
 """The upload pipeline: check everything, then encrypt, pin, anchor on chain, and only then confirm.
 
-Order matters. Every check that can fail because of the client (size, signatures, nonce, deadline)
-runs before anything is written, so bad input leaves no trace. After that the ciphertext is pinned
-and a `pending` document is stored before the transaction is sent, so a crash at any later point
-leaves a record the reconciler can finish or remove, never one that looks valid.
+Order matters. Every check that can fail because of the client (size, signatures, nonce, a
+deadline that leaves time to land) runs before anything is written or paid for, so bad input
+leaves no trace and costs the relayer nothing. After that the ciphertext is pinned and a `pending`
+document is stored, and each transaction hash is saved before the transaction is broadcast, so a
+crash at any later point leaves a record the reconciler can finish or remove, never one that looks
+valid and never an anchored hash without its document. A mined record is `anchored`, and
+`confirmed` once CONFIRMATIONS blocks deep (services/anchoring.py).
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from typing import Protocol
 
 import anyio
 
-from ..chain.relayer import TransactionReverted, TransactionTimeout
+from ..chain.relayer import RelayerError, RelayerUnavailable, TransactionReverted, TransactionTimeout
 from ..chain.typed_data import RECORD_KINDS
 from ..container import Services
 from ..crypto import Encryptor, derive_kek, new_data_key, wrap_key
-from ..db.records import RecordDoc
+from ..db.records import RecordDoc, RelayAuthorization
 from ..errors import ApiError, bad_request, conflict
-from .relay import revert_to_api_error
+from ..storage.ipfs import IpfsError
+from .anchoring import RecordAnchoring
+from .deadlines import require_landable
+from .relay import relayer_unavailable, revert_to_api_error
 from .signatures import check_key_signature, parse_signature
 
 log = logging.getLogger(__name__)
@@ -113,8 +119,7 @@ class UploadPipeline:
                 "invalid_record_type",
                 f"recordType must be one of {', '.join(RECORD_KINDS)}; got {request.record_type!r}",
             )
-        if request.deadline < await self._s.chain.latest_timestamp():
-            raise bad_request("signature_expired", "the record signature's deadline has passed: sign again")
+        await require_landable(self._s.chain, request.deadline, settings.deadline_margin_seconds, "record signature")
         wallet_signature = parse_signature(request.wallet_signature, "walletSignature")
         record_signature = parse_signature(request.record_signature, "recordSignature")
         check_key_signature(wallet_signature, request.patient)
@@ -128,8 +133,12 @@ class UploadPipeline:
         del kek
 
         ciphertext_digest = hashlib.sha256()
-        added = await self._s.ipfs.add_stream(_ciphertext(request.file, data_key, ciphertext_digest))
-        del data_key
+        try:
+            added = await self._s.ipfs.add_stream(_ciphertext(request.file, data_key, ciphertext_digest))
+        except IpfsError as exc:
+            raise ApiError(502, "ipfs_unavailable", "IPFS did not store the file; nothing was saved: try again") from exc
+        finally:
+            del data_key
         record = RecordDoc(
             patient=request.patient.lower(),
             record_type=request.record_type,
@@ -142,10 +151,11 @@ class UploadPipeline:
             ciphertext_size=added.size,
             wrapped_key=wrapped,
             record_contract=(await self._s.chain.record_address(request.patient)).lower(),
+            relay=RelayAuthorization(kind, request.nonce, request.deadline, "0x" + record_signature.hex()),
         )
         try:
             await self._s.records.insert_pending(record)
-        except Exception:
+        except BaseException:
             await self._forget_ciphertext(added.cid)
             raise
         return await self._anchor(record, request, kind, record_signature)
@@ -177,39 +187,67 @@ class UploadPipeline:
 
     async def _anchor(self, record: RecordDoc, request: UploadRequest, kind: int, signature: bytes) -> UploadOutcome:
         relayer = self._s.relayer
+        settings = self._s.settings
         try:
-            await relayer.ensure_record_contract(request.patient, timeout=self._s.settings.tx_timeout_seconds)
-            tx_hash = await relayer.send_add_record_by_sig(
-                request.patient, kind, record.content_hash, request.nonce, request.deadline, signature
+            await relayer.ensure_record_contract(request.patient, timeout=settings.tx_timeout_seconds)
+            call = await relayer.prepare_on_clone(
+                request.patient,
+                "addRecordBySig",
+                kind,
+                bytes.fromhex(record.content_hash[2:]),
+                request.nonce,
+                request.deadline,
+                signature,
             )
         except TransactionReverted as exc:
             await self._abandon(record)
             raise revert_to_api_error(exc) from exc
+        except RelayerUnavailable as exc:
+            await self._abandon(record)
+            raise relayer_unavailable(exc) from exc
         except BaseException:
             await self._abandon(record)
             raise
-        await self._s.records.set_tx_hash(record.cid, tx_hash)
+
+        async def save_hash(tx_hash: str) -> None:
+            # Before the broadcast: a crash right after it still leaves the hash to look up.
+            await self._s.records.add_tx_hash(record.cid, tx_hash)
+
         try:
-            receipt = await relayer.wait_for_receipt(tx_hash, self._s.settings.tx_timeout_seconds)
-        except TransactionTimeout:
-            # Still pending: the reconciler confirms it once mined. Say so rather than fail.
-            log.warning("upload %s: transaction not mined in time; left pending", record.cid)
-            record.tx_hash = tx_hash
+            sent = await relayer.send(call, before_broadcast=save_hash)
+        except RelayerUnavailable as exc:
+            if not exc.maybe_sent:
+                await self._abandon(record)
+            # Else the transaction may have reached the node: the reconciler finds out from its hash.
+            raise relayer_unavailable(exc) from exc
+        except BaseException:
+            # Nothing was broadcast (the hash could not be saved, or the node refused it).
+            await self._abandon(record)
+            raise
+        try:
+            receipt = await relayer.wait(sent, settings.tx_timeout_seconds, before_broadcast=save_hash)
+        except (TransactionTimeout, RelayerError):
+            # Sent, not mined yet (or the node went away meanwhile): the reconciler finishes it.
+            log.warning("upload not mined in time; left pending", extra={"cid": record.cid})
+            record.tx_hash = sent.tx_hash
             return UploadOutcome(record=record, mined=False)
         if receipt["status"] != 1:
             await self._abandon(record)
             raise conflict("transaction_failed", "the record transaction failed on chain; nothing was stored")
-        record_id = self._s.chain.record_id_from_receipt(request.patient, receipt)
-        confirmed = await self._s.records.confirm(record.cid, record_id, tx_hash)
-        assert confirmed is not None
-        return UploadOutcome(record=confirmed, mined=True)
+        anchored = await RecordAnchoring(self._s).mined(record, receipt)
+        return UploadOutcome(record=anchored, mined=True)
 
     async def _abandon(self, record: RecordDoc) -> None:
-        await self._s.records.delete(record.cid)
+        """Undo an upload that certainly did not reach the chain (best effort: the reconciler retries)."""
+        try:
+            await self._s.records.delete(record.cid)
+        except Exception:  # the database is down: the reconciler removes the pending document later
+            log.warning("could not remove an abandoned upload", extra={"cid": record.cid})
+            return
         await self._forget_ciphertext(record.cid)
 
     async def _forget_ciphertext(self, cid: str) -> None:
         try:
             await self._s.ipfs.unpin(cid)
         except Exception:  # best effort: an unpinned orphan is garbage-collected, a pinned one is harmless
-            log.warning("could not unpin abandoned upload %s", cid)
+            log.warning("could not unpin an abandoned upload", extra={"cid": cid})

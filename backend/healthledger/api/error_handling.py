@@ -1,0 +1,99 @@
+"""The outermost layer of every request: last-resort errors, the access log, and security headers.
+
+- An exception nothing else handled becomes a 500 `internal_error` here and stops here. Starlette's
+  own error middleware re-raises after answering, so the server would log the exception with its
+  message (addresses, URLs, request data); this layer logs its type and frames only.
+- The access log names the route template (`/api/medical-records/view/{cid}`), never the path or
+  query string, with status and duration.
+- Every response carries `X-Content-Type-Options: nosniff`; the web app's pages also get a
+  Content-Security-Policy that allows only this origin's scripts, styles and connections, and may
+  not be framed by other sites.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import install_error_handlers
+from .dependency_errors import install_dependency_error_handlers
+
+log = logging.getLogger("healthledger.http")
+
+# The built app (frontend/dist) loads its module scripts, styles, worker and assets from this
+# origin; previews are blob: URLs in frames; wallets talk to their extension, not through the page.
+APP_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_INTERNAL_ERROR = b'{"error":{"code":"internal_error","message":"internal error"}}'
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path:
+        return str(path)
+    return "/api/*" if str(scope.get("path", "")).startswith("/api/") else "app"
+
+
+class OutermostMiddleware:
+    """Catch-all, access log and security headers (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        is_api = str(scope.get("path", "")).startswith("/api/")
+        status = {"code": 500, "sent": False}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["sent"] = message["status"], True
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-content-type-options"]
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if not is_api:
+                    headers.append((b"content-security-policy", APP_CSP.encode()))
+                    headers.append((b"x-frame-options", b"DENY"))
+                    headers.append((b"referrer-policy", b"no-referrer"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:  # the last resort: nothing may leave as a bare exception
+            log.error("unhandled exception", exc_info=(type(exc), exc, exc.__traceback__))
+            if not status["sent"]:
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(_INTERNAL_ERROR)).encode())],
+                    }
+                )
+                await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "route": _route_template(scope),
+                    "status": status["code"],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+
+
+def install_error_handling(app: FastAPI) -> None:
+    """Every error path of the app: ApiError and validation shapes, dependency failures, the catch-all."""
+    install_error_handlers(app)
+    install_dependency_error_handlers(app)
+    app.add_middleware(OutermostMiddleware)

@@ -1,0 +1,292 @@
+"""Keep record documents in step with what the chain holds, through reorgs and lost chain state.
+
+The upload pipeline reports a mined transaction here (`mined`); the reconciler (`settle`,
+`recheck`) looks again at everything the chain could still take back. The rules:
+
+- A record is `anchored` when one of its transactions is mined, `confirmed` once CONFIRMATIONS
+  blocks sit on top. The record id comes from the receipt, never from a guess.
+- Recently mined records are re-checked by block hash. A record whose block left the canonical
+  chain is found again if its transaction was mined elsewhere, waits if its transaction is back in
+  the pool, is sent again with the patient's original signature if that can still land (the
+  patient's nonce rolled back with the chain), and otherwise becomes `unanchored` with the reason.
+- Two documents can claim the same on-chain record id only after the chain lost one of them: the
+  receipt says which transaction made the record, so the other claim is the stale one. A unique
+  index conflict is settled here and never reaches a client as a 500.
+- A pending upload that never reached the chain is removed after the grace period (its client
+  never got a 201), as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hexbytes import HexBytes
+from pymongo.errors import DuplicateKeyError
+
+from ..chain.client import AuditEvent
+from ..chain.relayer import RelayerError, TransactionReverted, TransactionTimeout
+from ..container import Services
+from ..db.records import RecordDoc
+from ..errors import conflict
+from .deadlines import can_still_land
+
+log = logging.getLogger(__name__)
+
+# How long the reconciler waits for a re-sent record before leaving it to the next pass.
+RESUBMIT_WAIT_SECONDS = 10.0
+
+
+def _hex(value: Any) -> str:
+    return "0x" + bytes(HexBytes(value)).hex()
+
+
+@dataclass
+class AnchorReport:
+    """What one reconcile pass did (counts), for logs, the CLI and tests."""
+
+    confirmed: int = 0
+    anchored: int = 0
+    removed: int = 0
+    still_pending: int = 0
+    resubmitted: int = 0
+    unanchored: int = 0
+    rechecked: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.confirmed + self.anchored + self.removed + self.still_pending + self.resubmitted + self.unanchored
+
+    def count(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "confirmed": self.confirmed,
+            "anchored": self.anchored,
+            "removed": self.removed,
+            "still_pending": self.still_pending,
+            "resubmitted": self.resubmitted,
+            "unanchored": self.unanchored,
+            "rechecked": self.rechecked,
+        }
+
+
+class RecordAnchoring:
+    """Moves record documents between pending, anchored, confirmed and unanchored, as the chain says."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    # -- a receipt is in ---------------------------------------------------------------------
+
+    async def mined(self, record: RecordDoc, receipt: Mapping[str, Any], *, head: int | None = None) -> RecordDoc:
+        """Record a successful receipt of one of `record`'s transactions (anchored or confirmed)."""
+        record_id = self._s.chain.record_id_from_receipt(record.patient, receipt)
+        return await self._claim(
+            record,
+            record_id=record_id,
+            tx_hash=_hex(receipt["transactionHash"]),
+            block_number=int(receipt["blockNumber"]),
+            block_hash=_hex(receipt["blockHash"]).lower(),
+            head=head,
+        )
+
+    async def _claim(
+        self, record: RecordDoc, *, record_id: int, tx_hash: str, block_number: int, block_hash: str, head: int | None
+    ) -> RecordDoc:
+        head = head if head is not None else await self._s.chain.block_number()
+        confirmed = head - block_number >= self._s.settings.confirmations
+        for _ in range(3):
+            try:
+                updated = await self._s.records.mark_mined(
+                    record.cid,
+                    record_id=record_id,
+                    tx_hash=tx_hash,
+                    block_number=block_number,
+                    block_hash=block_hash,
+                    confirmed=confirmed,
+                )
+            except DuplicateKeyError:
+                holder = await self._s.records.holder_of(record.patient, record_id)
+                if holder is not None and holder.cid != record.cid:
+                    # This receipt made record `record_id`; the other document's claim predates a
+                    # rollback that took its own transaction away.
+                    await self._s.records.mark_unanchored(holder.cid, _displaced_reason(record_id))
+                    log.warning("record displaced after a chain rollback", extra={"cid": holder.cid, "record_id": record_id})
+                continue
+            if updated is None:
+                raise conflict("record_gone", "the record was removed while it was being anchored")
+            return updated
+        raise conflict("record_conflict", "another record claims the same on-chain id; try again shortly")
+
+    # -- the reconciler ----------------------------------------------------------------------
+
+    async def recheck(self, records: list[RecordDoc], report: AnchorReport) -> None:
+        """Anchored / recently confirmed / unanchored records: still where we saw them on chain?"""
+        chain = self._s.chain
+        head = await chain.block_number()
+        canonical = await chain.block_hashes(r.block_number for r in records if r.block_number is not None)
+        for record in records:
+            report.rechecked += 1
+            if record.state == "unanchored":
+                await self._readopt(record, head, report)
+                continue
+            seen = canonical.get(record.block_number) if record.block_number is not None else None
+            if record.block_number is not None and record.block_hash and seen == record.block_hash.lower():
+                if record.state == "anchored" and head - record.block_number >= self._s.settings.confirmations:
+                    if await self._s.records.promote(record.cid, record.block_hash):
+                        report.confirmed += 1
+                continue
+            # Its block is gone (reorg, lost dev-chain state) or was never noted: find out afresh.
+            report.count(await self.settle(record, head=head))
+
+    async def settle(self, record: RecordDoc, *, head: int, grace_cutoff: datetime | None = None) -> str:
+        """Decide one record's state from the chain; returns the report field to count."""
+        chain = self._s.chain
+        pooled = False
+        for tx_hash in reversed(record.tx_hashes):
+            receipt = await chain.receipt_or_none(tx_hash)
+            if receipt is None:
+                pooled = pooled or await chain.transaction_pending(tx_hash)
+                continue
+            if receipt["status"] == 1:
+                updated = await self.mined(record, receipt, head=head)
+                return "confirmed" if updated.state == "confirmed" else "anchored"
+        if pooled:
+            if record.on_chain:
+                await self._s.records.back_to_pending(record.cid)
+            return "still_pending"
+        found = await self._find_on_chain(record)
+        if found is not None:
+            updated = await self._claim_event(record, found, head)
+            return "confirmed" if updated.state == "confirmed" else "anchored"
+        was_stored = record.anchored_at is not None or record.state in ("anchored", "confirmed")
+        if not was_stored:
+            # Never on chain, and its client never got a 201: remove it once nobody can be waiting.
+            if grace_cutoff is not None and record.created_at < grace_cutoff:
+                await self._remove(record)
+                return "removed"
+            return "still_pending"
+        reason = await self._why_not_resubmittable(record)
+        if reason is None:
+            return await self._resubmit(record, head)
+        await self._s.records.mark_unanchored(record.cid, reason)
+        log.warning("record unanchored", extra={"cid": record.cid})
+        return "unanchored"
+
+    async def _readopt(self, record: RecordDoc, head: int, report: AnchorReport) -> None:
+        found = await self._find_on_chain(record)
+        if found is not None:
+            updated = await self._claim_event(record, found, head)
+            report.count("confirmed" if updated.state == "confirmed" else "anchored")
+
+    async def _find_on_chain(self, record: RecordDoc) -> AuditEvent | None:
+        """A RecordAdded in the patient's contract with this file's hash that no other document claims."""
+        events = await self._s.chain.get_events(record.patient, names=["RecordAdded"], with_timestamps=False)
+        claimed = await self._s.records.claimed_ids(record.patient)
+        claimed.discard(record.record_id if record.record_id is not None else -1)
+        patient = record.patient.lower()
+        for event in events:
+            args = event.args
+            if (
+                str(args.get("contentHash", "")).lower() == record.content_hash.lower()
+                and str(args.get("author", "")).lower() == patient
+                and int(args["recordId"]) not in claimed
+            ):
+                return event
+        return None
+
+    async def _claim_event(self, record: RecordDoc, event: AuditEvent, head: int) -> RecordDoc:
+        return await self._claim(
+            record,
+            record_id=int(event.args["recordId"]),
+            tx_hash=event.tx_hash,
+            block_number=event.block_number,
+            block_hash=event.block_hash.lower(),
+            head=head,
+        )
+
+    async def _why_not_resubmittable(self, record: RecordDoc) -> str | None:
+        """None if the patient's original signature can still put the record on chain, else why not."""
+        relay = record.relay
+        lost = "the chain lost this record's transaction (a reorganisation or a reset of the chain)"
+        if relay is None:
+            return f"{lost}, and no signature was kept to send it again: upload the file again"
+        current = await self._s.chain.nonce_of(record.patient, record.patient)
+        if current != relay.nonce:
+            return (
+                f"{lost}, and its signature can no longer be used (its nonce {relay.nonce} now belongs to "
+                "another action): upload the file again"
+            )
+        if not await can_still_land(self._s.chain, relay.deadline, self._s.settings.deadline_margin_seconds):
+            return f"{lost}, and its signature has expired: upload the file again"
+        return None
+
+    async def _resubmit(self, record: RecordDoc, head: int) -> str:
+        """Send the patient's AddRecord again (its nonce rolled back with the chain)."""
+        relay = record.relay
+        assert relay is not None
+        relayer = self._s.relayer
+        try:
+            await relayer.ensure_record_contract(record.patient, timeout=self._s.settings.tx_timeout_seconds)
+            call = await relayer.prepare_on_clone(
+                record.patient,
+                "addRecordBySig",
+                relay.kind,
+                bytes(HexBytes(record.content_hash)),
+                relay.nonce,
+                relay.deadline,
+                bytes(HexBytes(relay.signature)),
+            )
+        except TransactionReverted as exc:
+            reason = f"the chain lost this record's transaction and refuses to take it again ({exc.error_name or 'reverted'}): upload the file again"
+            await self._s.records.mark_unanchored(record.cid, reason)
+            return "unanchored"
+
+        async def save(tx_hash: str) -> None:
+            await self._s.records.add_tx_hash(record.cid, tx_hash)
+
+        sent = await relayer.send(call, before_broadcast=save)
+        await self._s.records.back_to_pending(record.cid, resent=True)
+        log.warning("record sent again after the chain lost it", extra={"cid": record.cid, "tx_hash": sent.tx_hash})
+        try:
+            receipt = await relayer.wait(sent, min(RESUBMIT_WAIT_SECONDS, self._s.settings.tx_timeout_seconds), before_broadcast=save)
+        except (TransactionTimeout, RelayerError):
+            return "resubmitted"  # the next pass finds the receipt
+        if receipt["status"] == 1:
+            await self.mined(record, receipt, head=max(head, int(receipt["blockNumber"])))
+        return "resubmitted"
+
+    async def _remove(self, record: RecordDoc) -> None:
+        await self._s.records.delete(record.cid)
+        try:
+            await self._s.ipfs.unpin(record.cid)
+        except Exception:  # best effort: an unpinned orphan is garbage-collected, a pinned one is harmless
+            log.warning("could not unpin a removed upload", extra={"cid": record.cid})
+
+
+def _displaced_reason(record_id: int) -> str:
+    return (
+        f"the chain lost this record (a reorganisation or a reset of the chain) and its place #{record_id} "
+        "now holds another record: upload the file again"
+    )
+
+
+async def reconcile_records(services: Services, grace_seconds: float | None = None) -> AnchorReport:
+    """One pass over everything not yet settled: pending uploads, then records the chain may take back."""
+    anchoring = RecordAnchoring(services)
+    settings = services.settings
+    grace = timedelta(seconds=grace_seconds if grace_seconds is not None else settings.tx_timeout_seconds)
+    cutoff = datetime.now(UTC) - grace
+    report = AnchorReport()
+    head = await services.chain.block_number()
+    for record in await services.records.list_pending():
+        report.count(await anchoring.settle(record, head=head, grace_cutoff=cutoff))
+    window_start = max(head - settings.reorg_window_blocks, -1)
+    await anchoring.recheck(await services.records.list_to_recheck(window_start), report)
+    return report

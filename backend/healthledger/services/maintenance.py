@@ -1,0 +1,61 @@
+"""Background upkeep of one API process: reconcile records with the chain, forget expired entries.
+
+Runs once at start-up (before serving) and then every RECONCILE_INTERVAL_SECONDS. A failing pass
+(the chain or the database is down) is logged by type and retried at the next interval; it never
+stops the process or its start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from ..container import Services
+from .anchoring import AnchorReport
+from .reconcile import reconcile_pending
+
+log = logging.getLogger(__name__)
+
+
+class Maintenance:
+    """The periodic reconcile and purge loop of one process."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+        self._task: asyncio.Task[None] | None = None
+        self.last_report: AnchorReport | None = None
+
+    async def run_once(self) -> AnchorReport | None:
+        """One pass; returns the reconcile report, or None if the pass failed."""
+        report = None
+        try:
+            report = await reconcile_pending(self._s)
+            self.last_report = report
+            if report.total:
+                log.info("reconciled records", extra=report.as_dict())
+        except Exception as exc:  # an outage: try again next time
+            log.warning("reconcile pass failed", extra={"error_type": type(exc).__name__})
+        try:
+            await self._s.nonces.purge_expired()
+            await self._s.refresh_tokens.purge_expired()
+            await self._s.signing_payloads.purge_expired()
+        except Exception as exc:
+            log.warning("purge of expired entries failed", extra={"error_type": type(exc).__name__})
+        return report
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="healthledger-maintenance")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._s.settings.reconcile_interval_seconds)
+            await self.run_once()
