@@ -22,13 +22,25 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """An error meant for the client: an HTTP status, a stable machine code and a readable message."""
+    """An error meant for the client: an HTTP status, a stable machine code and a readable message.
 
-    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+    `headers` are sent with the response (e.g. `Retry-After` on a 429); `details` go into the body.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **details: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers) if headers else None
         self.details = details
 
 
@@ -63,7 +75,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, **exc.details), status_code=exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
