@@ -20,6 +20,7 @@ from .db.profiles import ProfileStore
 from .db.records import RecordStore
 from .db.signing_payloads import SigningPayloadStore
 from .db.views import ViewLog
+from .services.rate_limits import RateLimits
 from .services.typed_data_factory import TypedDataFactory
 from .settings import Settings
 from .storage.ipfs import IpfsClient
@@ -46,6 +47,7 @@ class Services:
     signing_payloads: SigningPayloadStore
     views: ViewLog
     profiles: ProfileStore
+    rate_limits: RateLimits
     grant_key: bytes = field(repr=False)
 
     async def close(self) -> None:
@@ -111,4 +113,6 @@ async def build_services(settings: Settings) -> Services:
         grant_key=_grant_key(settings),
         views=ViewLog(db),
         profiles=ProfileStore(db),
+        # Its TTL index is created by ensure_indexes above, with the others.
+        rate_limits=RateLimits.from_settings(db, settings),
     )
