@@ -21,6 +21,7 @@ from .db.profiles import ProfileStore
 from .db.records import RecordStore
 from .db.signing_payloads import SigningPayloadStore
 from .db.views import ViewLog
+from .services.rate_limits import RateLimits
 from .services.typed_data_factory import TypedDataFactory
 from .settings import Settings
 from .storage.ipfs import IpfsClient
@@ -48,6 +49,7 @@ class Services:
     views: ViewLog
     profiles: ProfileStore
     roles: RoleCache
+    rate_limits: RateLimits
     grant_key: bytes = field(repr=False)
 
     async def close(self) -> None:
@@ -123,4 +125,6 @@ async def build_services(settings: Settings) -> Services:
         views=ViewLog(db),
         profiles=ProfileStore(db),
         roles=RoleCache(chain, settings.role_cache_seconds),
+        # Its TTL index is created by ensure_indexes above, with the others.
+        rate_limits=RateLimits.from_settings(db, settings),
     )

@@ -20,16 +20,25 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """An error meant for the client: an HTTP status, a stable machine code and a readable message."""
+    """An error meant for the client: an HTTP status, a stable machine code and a readable message.
+
+    `headers` are sent with the response (e.g. `Retry-After` on a 429); `details` go into the body.
+    """
 
     def __init__(
-        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **details: Any
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **details: Any,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
-        self.headers = headers
+        self.headers = dict(headers) if headers else None
         self.details = details
 
 

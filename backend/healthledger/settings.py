@@ -84,6 +84,62 @@ class Settings(BaseSettings):
     # Doctor grants (wrapping key for data keys shared with doctors; never stored in the database)
     grant_key: SecretStr = SecretStr("")
 
+    # Rate limits (services/rate_limits.py), counted in MongoDB so every API process shares them.
+    # Each value is a `limits` string ("N/second|minute|hour|day", or "N/M seconds"); an empty
+    # string turns that one limit off. Per-IP limits are generous because a clinic or a mobile
+    # carrier puts many people behind one address; per-address limits are tighter (one person).
+    rate_limits_enabled: bool = True
+    # How long one limiter call may wait for MongoDB before the policy's fail-open/closed rule applies.
+    rate_limit_timeout_seconds: float = 1.0
+    # Sign-in nonces: one MongoDB insert each, fetched before every sign-in and on page loads; no
+    # address is known yet. 60/minute covers a busy clinic and stops nonce flooding.
+    rate_limit_nonce_per_ip: str = "60/minute"
+    # Sign-in: a signature check plus chain reads for the role. A person signs in a few times a
+    # session; 10/minute per wallet leaves room for retries, 30/minute per IP for a shared network.
+    rate_limit_login_per_ip: str = "30/minute"
+    rate_limit_login_per_address: str = "10/minute"
+    # Uploads: each relays an addRecord transaction (the relayer pays gas) and pins up to
+    # MAX_UPLOAD_BYTES. 60/hour lets a patient digitise a folder of documents in one sitting.
+    rate_limit_upload_per_ip: str = "120/hour"
+    rate_limit_upload_per_address: str = "60/hour"
+    # New record contracts: the relayer pays about 182k gas to deploy a patient's contract (first
+    # upload, or a doctor's request to a patient who has none). New wallets cost nothing, so the
+    # per-IP limit is the main guard and the global cap bounds the relayer's daily spend whatever
+    # the number of IPs and wallets (500 x 182k gas = 91M gas a day). Per address it counts the
+    # account that causes the deployment: a patient needs one ever, a doctor one per new patient.
+    rate_limit_new_record_contract_per_ip: str = "10/hour"
+    rate_limit_new_record_contract_per_address: str = "20/day"
+    rate_limit_new_record_contract_global: str = "500/day"
+    # Doctors' access and extension requests: each relays a transaction the relayer pays for.
+    rate_limit_access_request_per_ip: str = "60/hour"
+    rate_limit_access_request_per_address: str = "30/hour"
+
+    @field_validator(
+        "rate_limit_nonce_per_ip",
+        "rate_limit_login_per_ip",
+        "rate_limit_login_per_address",
+        "rate_limit_upload_per_ip",
+        "rate_limit_upload_per_address",
+        "rate_limit_new_record_contract_per_ip",
+        "rate_limit_new_record_contract_per_address",
+        "rate_limit_new_record_contract_global",
+        "rate_limit_access_request_per_ip",
+        "rate_limit_access_request_per_address",
+    )
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        """Reject a malformed limit at start-up rather than on the first request it guards."""
+        value = value.strip()
+        if value:
+            from limits import parse_many
+
+            items = parse_many(value)  # ValueError -> a settings validation error naming the variable
+            if len(items) != 1:
+                raise ValueError("one limit per setting, e.g. 10/minute")
+            if items[0].amount < 1 or items[0].get_expiry() < 1:
+                raise ValueError("a limit needs at least 1 hit per window of at least 1 second")
+        return value
+
     @field_validator("factory_address")
     @classmethod
     def _checksum_factory(cls, value: str) -> str:

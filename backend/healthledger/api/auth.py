@@ -11,7 +11,7 @@ from ..auth.roles import resolve_role
 from ..auth.siwe_login import LoginError
 from ..auth.tokens import TokenError
 from ..errors import unauthorized
-from .deps import ServicesDep
+from .deps import ClientIpDep, ServicesDep
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -60,7 +60,8 @@ def requested_origin(request: Request) -> str:
 
 
 @router.get("/nonce", response_model=NonceResponse, summary="A fresh single-use nonce for a SIWE message")
-async def nonce(request: Request, services: ServicesDep) -> NonceResponse:
+async def nonce(request: Request, services: ServicesDep, ip: ClientIpDep) -> NonceResponse:
+    await services.rate_limits.hit("nonce", ip=ip)
     grant = await services.login.issue_nonce(requested_origin(request))
     return NonceResponse(
         nonce=grant.nonce,
@@ -73,7 +74,8 @@ async def nonce(request: Request, services: ServicesDep) -> NonceResponse:
 
 
 @router.post("/login", response_model=TokenResponse, summary="Exchange a signed SIWE message for tokens")
-async def login(body: LoginRequest, services: ServicesDep) -> TokenResponse:
+async def login(body: LoginRequest, services: ServicesDep, ip: ClientIpDep) -> TokenResponse:
+    await services.rate_limits.hit("login", ip=ip, address=claimed_address(body.message))
     try:
         address = await services.login.verify(body.message, body.signature)
     except LoginError as exc:
@@ -90,6 +92,13 @@ async def refresh(body: RefreshRequest, services: ServicesDep) -> TokenResponse:
     if not await services.refresh_tokens.spend(claims.jti, datetime.fromtimestamp(claims.expires_at, UTC)):
         raise unauthorized("invalid_token", "refresh token rejected: already used")
     return await _tokens_for(services, claims.address)
+
+
+def claimed_address(message: str) -> str | None:
+    """The address a sign-in message names (its second line), for rate limiting before it is verified."""
+    lines = message.split("\n", 2)
+    candidate = lines[1].strip() if len(lines) > 1 else ""
+    return candidate if len(candidate) == 42 and candidate.startswith("0x") else None
 
 
 async def _tokens_for(services, address: str) -> TokenResponse:

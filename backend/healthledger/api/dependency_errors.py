@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 
 def _answer(error: ApiError) -> JSONResponse:
-    return JSONResponse(error_body(error.code, error.message, **error.details), status_code=error.status)
+    return JSONResponse(
+        error_body(error.code, error.message, **error.details), status_code=error.status, headers=error.headers
+    )
 
 
 def install_dependency_error_handlers(app: FastAPI) -> None:

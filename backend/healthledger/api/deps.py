@@ -19,6 +19,14 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def client_ip(request: Request) -> str | None:
+    """The client's IP as the ASGI server reports it (behind a proxy: see uvicorn --forwarded-allow-ips)."""
+    return request.client.host if request.client else None
+
+
+ClientIpDep = Annotated[str | None, Depends(client_ip)]
+
+
 @dataclass(frozen=True)
 class Caller:
     """The authenticated wallet behind a request."""

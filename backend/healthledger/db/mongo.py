@@ -13,6 +13,7 @@ ACCESS_REQUESTS = "access_requests"
 GRANT_KEYS = "grant_keys"
 PROFILES = "profiles"
 SIGNING_PAYLOADS = "signing_payloads"
+RATE_LIMITS = "rate_limits"
 
 
 def connect(uri: str, timeout_seconds: float) -> AsyncMongoClient:
@@ -33,7 +34,9 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
 
     - a CID names exactly one stored ciphertext;
     - an on-chain record id belongs to exactly one metadata document per patient;
-    - a login nonce and a refresh-token id are single-use, so they are unique too.
+    - a login nonce and a refresh-token id are single-use, so they are unique too;
+    - rate-limit counters are deleted by MongoDB's TTL monitor once their window has ended
+      (`expireAfterSeconds=0`: at the `expires_at` stored in each document).
     """
     records = db[RECORDS]
     await records.create_index([("cid", ASCENDING)], unique=True)
@@ -64,3 +67,4 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[PROFILES].create_index([("address", ASCENDING)], unique=True)
     await db[PROFILES].create_index([("role", ASCENDING), ("name_lower", ASCENDING)])
     await db[SIGNING_PAYLOADS].create_index([("signer", ASCENDING), ("primary_type", ASCENDING), ("created_at", DESCENDING)])
+    await db[RATE_LIMITS].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
