@@ -4,7 +4,7 @@ Imported rather than listed in `pytest_plugins`, so that `pytest tests` works to
 `pytest_plugins` in a non-root conftest).
 """
 
-from tests.backend.fixtures.api import api_server, api_settings, client  # noqa: F401
+from tests.backend.fixtures.api import api_server, api_settings, client, other_api_server  # noqa: F401
 from tests.backend.fixtures.chain import (  # noqa: F401
     add_record,
     anvil,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..services.access import AccessService, days_to_seconds
 from ..services.authorized import authorized_from_chain, authorized_from_database, grants_of_patient
-from .deps import DoctorDep, PatientDep, ServicesDep
+from .deps import ClientIpDep, DoctorDep, PatientDep, ServicesDep
 
 router = APIRouter(prefix="/api/access-requests", tags=["access"])
 
@@ -52,9 +52,11 @@ class ApproveExtensionBody(SignedBody):
 
 
 @router.post("/doctor/request", status_code=201, summary="Ask a patient for access (registered doctors)")
-async def doctor_request(body: DoctorRequestBody, caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
+async def doctor_request(
+    body: DoctorRequestBody, caller: DoctorDep, services: ServicesDep, ip: ClientIpDep
+) -> dict[str, Any]:
     request = await AccessService(services).request_access(
-        caller.address, body.patientAddress, body.requestReason, body.signature, body.nonce, body.deadline
+        caller.address, body.patientAddress, body.requestReason, body.signature, body.nonce, body.deadline, ip
     )
     return request.public()
 

@@ -15,7 +15,7 @@ from ..storage.ipfs import validate_cid
 from ..services.access import grant_key_source, require_doctor_can_read
 from ..services.integrity import RecordIntegrity, patient_key_source
 from ..services.upload import UploadPipeline, UploadRequest
-from .deps import CallerDep, PatientDep, ServicesDep
+from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
 
 router = APIRouter(prefix="/api/medical-records", tags=["records"])
 
@@ -29,6 +29,7 @@ PREVIEW_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
 async def upload(
     caller: PatientDep,
     services: ServicesDep,
+    ip: ClientIpDep,
     file: Annotated[UploadFile, File(description="The file to store")],
     recordType: Annotated[str, Form(description="prescription | bill | report")],
     name: Annotated[str, Form(description="A name for the record, shown only to you and those you share it with")],
@@ -51,6 +52,7 @@ async def upload(
             record_signature=recordSignature,
             nonce=nonce,
             deadline=deadline,
+            client_ip=ip,
         )
     )
     body = outcome.record.public()

@@ -48,7 +48,14 @@ class AccessService:
     # ---------------------------------------------------------------- doctor side
 
     async def request_access(
-        self, doctor: str, patient: str, reason: str, signature: str, nonce: int | None, deadline: int | None
+        self,
+        doctor: str,
+        patient: str,
+        reason: str,
+        signature: str,
+        nonce: int | None,
+        deadline: int | None,
+        client_ip: str | None = None,
     ) -> AccessRequest:
         await self._require_registered(doctor)
         patient = checksum(patient, "patientAddress")
@@ -61,6 +68,10 @@ class AccessService:
             self._s, action="requestAccess", patient=patient, signer=doctor, fields={"doctor": doctor},
             signature=signature, nonce=nonce, deadline=deadline,
         )
+        await self._s.rate_limits.hit("access_request", ip=client_ip, address=doctor)
+        if not await self._s.chain.record_exists(patient):
+            # The relayer would deploy a contract for an address the doctor chose: counted against the doctor.
+            await self._s.rate_limits.hit("new_record_contract", ip=client_ip, address=doctor)
         await self._s.relayer.ensure_record_contract(patient, timeout=self._s.settings.tx_timeout_seconds)
         result = await relay(self._s, patient, doctor, payload, raw)
         return await self._s.access_requests.add(

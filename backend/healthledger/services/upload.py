@@ -55,6 +55,7 @@ class UploadRequest:
     record_signature: str
     nonce: int
     deadline: int
+    client_ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class UploadPipeline:
         wallet_signature = parse_signature(request.wallet_signature, "walletSignature")
         record_signature = parse_signature(request.record_signature, "recordSignature")
         check_key_signature(wallet_signature, request.patient)
+        await self._check_rate_limits(request)
 
         content_hash, size = await _hash_and_measure(request.file, settings.max_upload_bytes)
         await self._check_record_signature(request, kind, content_hash, record_signature)
@@ -159,6 +161,13 @@ class UploadPipeline:
             await self._forget_ciphertext(added.cid)
             raise
         return await self._anchor(record, request, kind, record_signature)
+
+    async def _check_rate_limits(self, request: UploadRequest) -> None:
+        """Uploads per client, and the record-contract deployment a first upload makes the relayer pay for."""
+        limits = self._s.rate_limits
+        await limits.hit("upload", ip=request.client_ip, address=request.patient)
+        if not await self._s.chain.record_exists(request.patient):
+            await limits.hit("new_record_contract", ip=request.client_ip, address=request.patient)
 
     async def _check_record_signature(
         self, request: UploadRequest, kind: int, content_hash: str, signature: bytes
