@@ -21,6 +21,7 @@ from .db.profiles import ProfileStore
 from .db.records import RecordStore
 from .db.signing_payloads import SigningPayloadStore
 from .db.views import ViewLog
+from .keyed_locks import KeyedLocks
 from .services.rate_limits import RateLimits
 from .services.typed_data_factory import TypedDataFactory
 from .settings import Settings
@@ -51,6 +52,8 @@ class Services:
     roles: RoleCache
     rate_limits: RateLimits
     grant_key: bytes = field(repr=False)
+    # Per-patient serialisation of record settling (services/anchoring.py).
+    patient_locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
 
     async def close(self) -> None:
         await self.ipfs.aclose()

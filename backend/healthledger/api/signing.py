@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..crypto import KEY_DERIVATION_MESSAGE
 from ..crypto.kek import KEK_INFO
+from ..services.anchoring import RecordAnchoring
 from .deps import CallerDep, ServicesDep
 
 router = APIRouter(prefix="/api/signing", tags=["signing"])
@@ -30,6 +31,10 @@ async def key_derivation_message() -> dict[str, Any]:
 
 @router.post("/typed-data", summary="A complete EIP-712 payload for eth_signTypedData_v4")
 async def typed_data(body: TypedDataRequest, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    if caller.role == "patient":
+        # A record the chain lost is sent again first, with its own signature: a new signature
+        # must not take the nonce it needs (services/anchoring.py).
+        await RecordAnchoring(services).repair_lost(caller.address)
     payload = await services.typed_data.for_action(caller.address, caller.role, body.action, body.params)
     # Remembered so endpoints that receive only a signature can check it against what was issued.
     await services.signing_payloads.remember(caller.address, payload)

@@ -126,15 +126,20 @@ class RecordAnchoring:
 
     # -- the reconciler ----------------------------------------------------------------------
 
-    async def recheck(self, records: list[RecordDoc], report: AnchorReport) -> None:
-        """Anchored / recently confirmed / unanchored records: still where we saw them on chain?"""
+    async def recheck(self, records: list[RecordDoc], report: AnchorReport) -> list[RecordDoc]:
+        """Anchored / recently confirmed / unanchored records: still where we saw them on chain?
+
+        Promotes anchored records that are deep enough; returns those whose block left the chain
+        (or was never noted), for `settle_all`.
+        """
         chain = self._s.chain
         head = await chain.block_number()
         canonical = await chain.block_hashes(r.block_number for r in records if r.block_number is not None)
+        unsettled = []
         for record in records:
             report.rechecked += 1
             if record.state == "unanchored":
-                await self._readopt(record, head, report)
+                unsettled.append(record)
                 continue
             seen = canonical.get(record.block_number) if record.block_number is not None else None
             if record.block_number is not None and record.block_hash and seen == record.block_hash.lower():
@@ -142,8 +147,48 @@ class RecordAnchoring:
                     if await self._s.records.promote(record.cid, record.block_hash):
                         report.confirmed += 1
                 continue
-            # Its block is gone (reorg, lost dev-chain state) or was never noted: find out afresh.
-            report.count(await self.settle(record, head=head))
+            unsettled.append(record)
+        return unsettled
+
+    async def settle_all(
+        self, records: list[RecordDoc], report: AnchorReport, *, grace_cutoff: datetime | None = None
+    ) -> None:
+        """Settle records patient by patient, each patient's in the order of their signatures' nonces
+        (a lost record can only be sent again once the ones signed before it are back)."""
+        by_patient: dict[str, list[RecordDoc]] = {}
+        for record in records:
+            by_patient.setdefault(record.patient, []).append(record)
+        for patient, mine in by_patient.items():
+            mine.sort(key=lambda r: (r.relay.nonce if r.relay else -1, r.created_at))
+            async with self._s.patient_locks.hold(patient):
+                head = await self._s.chain.block_number()
+                for record in mine:
+                    fresh = await self._s.records.get_by_cid(record.cid)  # another path may have settled it
+                    if fresh is None:
+                        continue
+                    if fresh.state == "unanchored":
+                        await self._readopt(fresh, head, report)
+                        continue
+                    report.count(await self.settle(fresh, head=head, grace_cutoff=grace_cutoff))
+
+    async def repair_lost(self, patient: str) -> int:
+        """Before a patient signs a new AddRecord: send again what the chain lost of theirs.
+
+        A record the database holds as on chain with an id at or past the contract's record count
+        was taken back (a reorg, a reset dev chain). Its signature's nonce is free again, and a new
+        signature would take it: so the old record is settled first and the new one gets the next
+        nonce. One `recordCount` call when nothing was lost.
+        """
+        mine = [r for r in await self._s.records.list_for_patient(patient) if r.on_chain]
+        if not mine:
+            return 0
+        count = await self._s.chain.record_count(patient)
+        lost = [r for r in mine if r.record_id is not None and r.record_id >= count]
+        if lost:
+            report = AnchorReport()
+            await self.settle_all(lost, report)
+            log.warning("records the chain lost were settled", extra=report.as_dict())
+        return len(lost)
 
     async def settle(self, record: RecordDoc, *, head: int, grace_cutoff: datetime | None = None) -> str:
         """Decide one record's state from the chain; returns the report field to count."""
@@ -244,7 +289,13 @@ class RecordAnchoring:
                 bytes(HexBytes(relay.signature)),
             )
         except TransactionReverted as exc:
-            reason = f"the chain lost this record's transaction and refuses to take it again ({exc.error_name or 'reverted'}): upload the file again"
+            fresh = await self._s.records.get_by_cid(record.cid)
+            if fresh is not None and fresh.tx_hashes != record.tx_hashes:
+                return "still_pending"  # sent meanwhile by another process: its receipt decides
+            reason = (
+                "the chain lost this record's transaction and refuses to take it again "
+                f"({exc.error_name or 'reverted'}): upload the file again"
+            )
             await self._s.records.mark_unanchored(record.cid, reason)
             return "unanchored"
 
@@ -285,8 +336,7 @@ async def reconcile_records(services: Services, grace_seconds: float | None = No
     cutoff = datetime.now(UTC) - grace
     report = AnchorReport()
     head = await services.chain.block_number()
-    for record in await services.records.list_pending():
-        report.count(await anchoring.settle(record, head=head, grace_cutoff=cutoff))
     window_start = max(head - settings.reorg_window_blocks, -1)
-    await anchoring.recheck(await services.records.list_to_recheck(window_start), report)
+    unsettled = await anchoring.recheck(await services.records.list_to_recheck(window_start), report)
+    await anchoring.settle_all([*await services.records.list_pending(), *unsettled], report, grace_cutoff=cutoff)
     return report

@@ -173,6 +173,8 @@ class UploadPipeline:
         self, request: UploadRequest, kind: int, content_hash: str, signature: bytes
     ) -> None:
         chain = self._s.chain
+        # What the chain lost of this patient's is sent again first (it may need this nonce).
+        await RecordAnchoring(self._s).repair_lost(request.patient)
         current_nonce = await chain.nonce_of(request.patient, request.patient)
         if request.nonce != current_nonce:
             raise conflict(
