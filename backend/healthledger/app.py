@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .api import access, audit, auth, directory, integrity_report, records, signing, system
+from .api.body_limit import BodyLimitMiddleware
 from .container import build_services
-from .errors import error_body, install_error_handlers
+from .errors import install_error_handlers
 from .services.reconcile import reconcile_pending
 from .settings import Settings, get_settings
 
@@ -44,27 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    _limit_upload_size(app, settings)
     for module in (auth, signing, records, access, system, audit, integrity_report, directory):
         app.include_router(module.router)
     _serve_frontend(app, settings)
+    # Added last, so it wraps every other middleware: no body byte over the limit reaches any of them.
+    app.add_middleware(BodyLimitMiddleware, **BodyLimitMiddleware.limits(settings))
     return app
-
-
-def _limit_upload_size(app: FastAPI, settings: Settings) -> None:
-    """Refuse an oversized upload from its Content-Length, before the body is read and spooled to disk."""
-    # Room for the multipart envelope and the other form fields around the file.
-    limit = settings.max_upload_bytes + 64 * 1024
-
-    @app.middleware("http")
-    async def reject_oversized(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length", "")
-        if request.method == "POST" and length.isdigit() and int(length) > limit:
-            return JSONResponse(
-                error_body("file_too_large", f"file exceeds the {settings.max_upload_bytes} byte limit"),
-                status_code=413,
-            )
-        return await call_next(request)
 
 
 def _serve_frontend(app: FastAPI, settings: Settings) -> None:

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str = Field(default="", description="Origin users reach; defaults to http://HOST:PORT")
     frontend_dist: str = Field(default="", description="Built web app to serve at /, if present")
+    # Largest body of any request but a file upload (which MAX_UPLOAD_BYTES bounds); counted as it arrives.
+    max_json_body_bytes: int = 65536
 
     # MongoDB (real MongoDB in production; SecantusDB in tests and `make run`)
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
