@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .api import access, audit, auth, directory, integrity_report, records, signing, system
+from .api.body_limit import BodyLimitMiddleware
 from .api.error_handling import install_error_handling
 from .container import build_services
-from .errors import error_body
 from .logging_setup import configure_logging
 from .services.maintenance import Maintenance
 from .settings import Settings, get_settings
@@ -48,28 +47,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Patients own encrypted medical records; the chain proves none was changed.",
         lifespan=lifespan,
     )
-    install_error_handling(app)
-    _limit_upload_size(app, settings)
     for module in (auth, signing, records, access, system, audit, integrity_report, directory):
         app.include_router(module.router)
     _serve_frontend(app, settings)
+    # No body byte over the limit reaches the app; added before the error handling's middleware,
+    # which therefore wraps it (its 413s get the security headers and the access log too).
+    app.add_middleware(BodyLimitMiddleware, **BodyLimitMiddleware.limits(settings))
+    install_error_handling(app)
     return app
-
-
-def _limit_upload_size(app: FastAPI, settings: Settings) -> None:
-    """Refuse an oversized upload from its Content-Length, before the body is read and spooled to disk."""
-    # Room for the multipart envelope and the other form fields around the file.
-    limit = settings.max_upload_bytes + 64 * 1024
-
-    @app.middleware("http")
-    async def reject_oversized(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length", "")
-        if request.method == "POST" and length.isdigit() and int(length) > limit:
-            return JSONResponse(
-                error_body("file_too_large", f"file exceeds the {settings.max_upload_bytes} byte limit"),
-                status_code=413,
-            )
-        return await call_next(request)
 
 
 def _serve_frontend(app: FastAPI, settings: Settings) -> None:

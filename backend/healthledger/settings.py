@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     )
     frontend_dist: str = Field(default="", description="Built web app to serve at /, if present")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    # Largest body of any request but a file upload (which MAX_UPLOAD_BYTES bounds); counted as it arrives.
+    max_json_body_bytes: int = 65536
 
     # MongoDB (real MongoDB in production; SecantusDB in tests and `make run`)
     mongodb_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"

@@ -5,6 +5,7 @@ Imported rather than listed in `pytest_plugins`, so that `pytest tests` works to
 """
 
 from tests.backend.fixtures.api import api_server, api_settings, client, other_api_server  # noqa: F401
+from tests.backend.fixtures.api_process import api_process_launcher, start_api_process  # noqa: F401
 from tests.backend.fixtures.chain import (  # noqa: F401
     add_record,
     anvil,

@@ -10,17 +10,16 @@ import httpx
 from .wallet import Wallet
 
 
-def upload(
+def upload_form(
     client: httpx.Client,
     wallet: Wallet,
     content: bytes,
     record_type: str = "report",
     name: str = "blood test.pdf",
     *,
-    content_type: str = "application/pdf",
     overrides: dict[str, Any] | None = None,
-) -> httpx.Response:
-    """Sign the AddRecord payload for `content` and upload it; `overrides` replace form fields."""
+) -> dict[str, str]:
+    """The signed form fields (all but the file) of an upload of `content`; `overrides` replace fields."""
     content_hash = "0x" + hashlib.sha256(content).hexdigest()
     payload = wallet.typed_data(client, "addRecord", {"recordType": record_type, "contentHash": content_hash})
     form = {
@@ -32,9 +31,23 @@ def upload(
         "deadline": str(payload["message"]["deadline"]),
     }
     form.update(overrides or {})
+    return form
+
+
+def upload(
+    client: httpx.Client,
+    wallet: Wallet,
+    content: bytes,
+    record_type: str = "report",
+    name: str = "blood test.pdf",
+    *,
+    content_type: str = "application/pdf",
+    overrides: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """Sign the AddRecord payload for `content` and upload it; `overrides` replace form fields."""
     return client.post(
         "/api/medical-records/upload",
-        data=form,
+        data=upload_form(client, wallet, content, record_type, name, overrides=overrides),
         files={"file": (name, content, content_type)},
         headers=wallet.headers,
     )
