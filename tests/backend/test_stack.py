@@ -26,7 +26,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from healthledger.devstack import stack
+from healthledger.devstack import chainstate, stack
+from healthledger.devstack.anvil import AnvilNode, dev_accounts, rpc_call
+from healthledger.devstack.chainstate import ChainFiles, ChainHead, ChainLoss
+from healthledger.devstack.ipfs import JsIpfsNode
+from healthledger.devstack.mongo import SecantusServer
 from tests.backend.support.records import upload
 from tests.backend.support.wallet import Wallet
 from healthledger.devstack.process import free_port, wait_until
@@ -174,6 +178,48 @@ def lock_children(data_dir: Path) -> dict[str, int]:
     return json.loads((data_dir / "stack.lock").read_text())["children"]
 
 
+def kill_everything(run: StackRun, data_dir: Path) -> None:
+    """A crash of the whole stack (power cut, OOM of the box): SIGKILL the orchestrator and every child at once."""
+    victims = [run.proc.pid, *(pid for pid in processes_using(data_dir) if pid != run.proc.pid)]
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    run.wait(10)
+    assert_nothing_left(data_dir)
+
+
+def transfer(rpc_url: str) -> tuple[str, int, str]:
+    """Send 1 wei between two dev accounts (Anvil signs for them): (tx hash, block number, block hash)."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
+    accounts = dev_accounts()
+    tx_hash = w3.eth.send_transaction({"from": accounts[3].address, "to": accounts[4].address, "value": 1})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
+    return tx_hash.to_0x_hex(), receipt["blockNumber"], receipt["blockHash"].to_0x_hex()
+
+
+def on_chain(rpc_url: str, tx: tuple[str, int, str]) -> bool:
+    """Whether the chain holds `tx` in the same block (same number and hash) as when it was mined."""
+    receipt = rpc_call(rpc_url, "eth_getTransactionReceipt", [tx[0]])
+    return receipt is not None and (int(receipt["blockNumber"], 16), receipt["blockHash"]) == tx[1:]
+
+
+def saved_state(data_dir: Path) -> dict:
+    """The chain state on disk (what the next start loads); {} before the first save."""
+    try:
+        return json.loads((data_dir / "anvil" / "state.json").read_bytes())
+    except FileNotFoundError:
+        return {}
+
+
+def saved_transactions(data_dir: Path) -> set[str]:
+    """The hashes of the transactions in the chain state on disk."""
+    return {t["info"]["transaction_hash"] for t in saved_state(data_dir).get("transactions", [])}
+
+
 # ------------------------------------------------------------------------------------------- tests
 
 
@@ -235,6 +281,7 @@ def test_services_alone_outside_services_and_crashes(tmp_path: Path, data_dir: P
     try:
         output = again.wait_ready()
         assert "stopping what an earlier run left behind" in output, output
+        assert "saved the chain of that anvil first" in output, output
         again_factory, origin = factory_in(output)
         assert again_factory == factory and origin.startswith("reused from"), output
         assert not set(children.values()) & set(processes_using(data_dir))
@@ -323,6 +370,72 @@ def test_full_stack_serves_and_restarts(data_dir: Path) -> None:
     assert_nothing_left(data_dir)
 
 
+def test_chain_survives_a_kill_and_a_clean_stop_and_a_lost_block_is_reported(
+    data_dir: Path, ipfs_node: JsIpfsNode, mongo_server: SecantusServer
+) -> None:
+    """Each block is on disk a moment after it is mined, so a SIGKILL of everything right then loses
+    nothing; SIGTERM right after a transaction saves it too; and a state file older than the chain the
+    last run saw (a crash between a block and its save) is named at start: which blocks were lost.
+
+    Three starts, so the stack uses the session's IPFS node and MongoDB as outside services: it then
+    starts only Anvil (about 2 s a start instead of 6-10 s), and the chain is all this test is about.
+    """
+    port, anvil_port = free_port(), free_port()
+    rpc = f"http://127.0.0.1:{anvil_port}"
+    state_file = data_dir / "anvil" / "state.json"
+    outside = {"IPFS_API_URL": ipfs_node.api_url, "MONGODB_URI": mongo_server.uri}
+
+    first = StackRun(data_dir, port, anvil_port, "--no-api", env=outside)
+    try:
+        first.wait_ready()
+        # Recognisable as this stack's even without HEALTHLEDGER_DATA_DIR in its environment (`make run`
+        # sets none) and before a state file names the data dir on its command line.
+        assert Path(os.readlink(f"/proc/{lock_children(data_dir)['anvil']}/cwd")) == data_dir
+        head = chainstate.chain_head(rpc)  # deployment and demo doctor: keep this state for the last part
+
+        def head_saved() -> bytes | None:
+            data = state_file.read_bytes() if state_file.exists() else b"{}"
+            return data if json.loads(data).get("best_block_number") == head.number else None
+
+        earlier_state = wait_until(head_saved, 10, description="the start-up blocks saved")
+        tx1 = transfer(rpc)
+        wait_until(lambda: tx1[0] in saved_transactions(data_dir), 10, description="the block of tx1 saved")
+        kill_everything(first, data_dir)  # right after the save: nothing may be lost
+    finally:
+        first.kill()
+
+    second = StackRun(data_dir, port, anvil_port, "--no-api", env=outside)
+    try:
+        output = second.wait_ready()
+        assert "warning" not in output and "left behind" not in output, output
+        assert factory_in(output)[1].startswith("reused from"), output
+        assert on_chain(rpc, tx1), "the transaction saved before the SIGKILL is gone"
+        tx2 = transfer(rpc)
+        assert second.stop(signal.SIGTERM) == 0, second.output  # at once: the final save must keep tx2
+    finally:
+        second.kill()
+    assert "anvil: stopped in" in second.output and f"(chain saved at block {tx2[1]})" in second.output
+    assert_nothing_left(data_dir)
+    # What the next start loads holds tx2 in the same block (checked on a bare Anvil: no third stack).
+    with AnvilNode(load_state_path=state_file, log_path=data_dir / "logs" / "check-anvil.log") as check:
+        assert on_chain(check.rpc_url, tx2) and chainstate.chain_head(check.rpc_url).number == tx2[1]
+
+    # The state on disk is older than the chain the last run saw: blocks after `head` are lost.
+    state_file.write_bytes(earlier_state)
+    third = StackRun(data_dir, port, anvil_port, "--no-api", env=outside)
+    try:
+        output = third.wait_ready()
+        lost = f"blocks {head.number + 1}-{tx2[1]}"
+        assert f"warning: the local chain lost {lost} when it was last stopped (crash?)" in output, output
+        assert "integrity-report" in output and f"the chain lost {lost} since the last run" in output, output
+        assert output.index("lost blocks") < output.index("Factory")  # said before the summary too
+        assert not on_chain(rpc, tx1) and not on_chain(rpc, tx2)
+        assert third.stop(signal.SIGTERM) == 0, third.output
+    finally:
+        third.kill()
+    assert_nothing_left(data_dir)
+
+
 def test_port_in_use_is_reported_before_anything_starts(data_dir: Path) -> None:
     import socket
 
@@ -383,14 +496,87 @@ def test_redacted_urls_hide_credentials_and_keys() -> None:
     assert stack._redact_url("http://127.0.0.1:5001") == "http://127.0.0.1:5001"
 
 
-def test_damaged_anvil_state_falls_back_to_the_last_good_copy(tmp_path: Path) -> None:
-    state = tmp_path / "state.json"
-    state.write_text('{"block": 7}')
+def test_write_atomic_leaves_a_whole_old_or_new_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "anvil" / "state.json"
+    chainstate.write_atomic(path, b'{"block": 7}')
+    chainstate.write_atomic(path, b'{"block": 8}')
+    assert path.read_bytes() == b'{"block": 8}' and path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in path.parent.iterdir()] == ["state.json"]  # no temporary file left
+
+    def interrupted(src: object, dst: object) -> None:  # a failure between writing and renaming
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(chainstate.os, "replace", interrupted)
+    with pytest.raises(OSError):
+        chainstate.write_atomic(path, b'{"block": 9, "acc')
+    assert path.read_bytes() == b'{"block": 8}'
+    assert [p.name for p in path.parent.iterdir()] == ["state.json"]
+
+
+def test_damaged_state_file_is_moved_aside_and_interrupted_writes_removed(tmp_path: Path) -> None:
+    files = ChainFiles.in_dir(tmp_path)
+    files.state.write_text('{"block": 8, "accou')  # e.g. half of an in-place dump by an older version
+    (tmp_path / ".state.json.x1y2.tmp").write_text('{"blo')  # a write a SIGKILL interrupted
+    (tmp_path / ".head.json.a1b2.tmp").write_text("")
     messages: list[str] = []
-    stack.guard_anvil_state(state, messages.append)  # good: a backup is taken
-    assert (tmp_path / "state.json.bak").read_text() == '{"block": 7}' and not messages
-    state.write_text('{"block": 8, "accou')  # killed halfway through a periodic dump
-    stack.guard_anvil_state(state, messages.append)
-    assert state.read_text() == '{"block": 7}'
-    assert messages and "restored" in messages[0]
-    assert list(tmp_path.glob("state.json.damaged-*"))
+    chainstate.prepare_state_dir(files, messages.append)
+    assert not files.state.exists() and len(list(tmp_path.glob("state.json.damaged-*"))) == 1
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert len(messages) == 1 and "damaged" in messages[0] and "new chain" in messages[0]
+    files.state.write_text('{"block": 9}')
+    chainstate.prepare_state_dir(files, messages.append)  # a good file is left alone
+    assert files.state.read_text() == '{"block": 9}' and len(messages) == 1
+
+
+def test_lost_blocks_from_the_recorded_head() -> None:
+    recorded = ChainHead(14, "0xaa")
+    hashes = {11: "0x11", 14: "0xAA"}
+    assert chainstate.find_lost_blocks(None, 3, hashes.get) is None  # first run: nothing recorded
+    assert chainstate.find_lost_blocks(recorded, 14, hashes.get) is None  # same head (hash case-insensitive)
+    assert chainstate.find_lost_blocks(recorded, 16, hashes.get) is None  # saved beyond the marker: no loss
+    loss = chainstate.find_lost_blocks(recorded, 11, hashes.get)
+    assert loss == ChainLoss(first=12, last=14, now_at=11) and loss.count == 3
+    message = chainstate.lost_blocks_warning(loss)
+    assert message.startswith("warning: the local chain lost blocks 12-14 when it was last stopped (crash?)")
+    assert "ends at block 11" in message and "integrity-report" in message and "missing" in message
+    assert "lost block 14 " in chainstate.lost_blocks_warning(chainstate.find_lost_blocks(recorded, 13, hashes.get))
+    replaced = chainstate.find_lost_blocks(recorded, 20, {14: "0xbb"}.get)  # same height, another block
+    assert replaced is not None and replaced.replaced and (replaced.first, replaced.last) == (14, 14)
+    assert "block 14 has another hash" in chainstate.lost_blocks_warning(replaced)
+
+
+def test_saver_writes_each_new_block_and_the_file_loads(tmp_path: Path) -> None:
+    """Real Anvil, no stack: a block is saved (marker first) within a few polls, stop saves once more,
+    and the file reloads into Anvil with the same head. The orchestrator finds a leftover Anvil's URL."""
+    files = ChainFiles.in_dir(tmp_path / "anvil")
+    messages: list[str] = []
+    with AnvilNode(load_state_path=files.state, log_path=tmp_path / "anvil.log") as node:
+        assert "--load-state" not in node._process.args  # type: ignore[union-attr] - no file yet
+        assert stack._anvil_url_of(node._process.pid) == node.rpc_url  # type: ignore[union-attr]
+        saver = chainstate.ChainSaver(node.rpc_url, files, messages.append, interval=0.05).start()
+        try:
+            tx = transfer(node.rpc_url)
+            # The marker can trail the state by one save (a dump may already hold a block mined after
+            # the head it recorded), never lead it for long: wait for both.
+            wait_until(
+                lambda: tx[0] in saved_transactions(tmp_path) and chainstate.read_head(files.head) == ChainHead(tx[1], tx[2]),
+                10,
+                description="the block saved and recorded",
+            )
+            node.set_balance(dev_accounts()[5].address, 123)  # state without a block: only the stop saves it
+        finally:
+            head = saver.stop()
+        assert head == ChainHead(tx[1], tx[2]) and not messages
+    with AnvilNode(load_state_path=files.state, log_path=tmp_path / "again.log") as again:
+        assert chainstate.chain_head(again.rpc_url) == ChainHead(tx[1], tx[2])
+        assert int(again.rpc("eth_getBalance", [dev_accounts()[5].address, "latest"]), 16) == 123
+
+
+def test_saver_reports_a_failing_save_once(tmp_path: Path) -> None:
+    """A node that does not answer (while it is said to run) is reported once, not at every poll."""
+    messages: list[str] = []
+    saver = chainstate.ChainSaver(f"http://127.0.0.1:{free_port()}", ChainFiles.in_dir(tmp_path), messages.append)
+    assert not saver.save_if_new() and not saver.save_if_new()
+    assert len(messages) == 1 and "could not save the local chain" in messages[0] and "retrying" in messages[0]
+    assert saver.stop() is None and "could not save the local chain at stop" in messages[1]
+    assert not list(tmp_path.iterdir())  # nothing half written

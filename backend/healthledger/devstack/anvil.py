@@ -3,7 +3,9 @@
 Anvil (the real Foundry binary, from npm `@foundry-rs/anvil-linux-amd64`, linked at `bin/anvil`)
 starts in well under a second, so every test session gets its own node on a free 127.0.0.1 port
 instead of sharing a long-lived one. With `state_path` the chain is loaded from and dumped to a file
-(`--state`), which is how `make run` keeps deployments across restarts.
+by Anvil itself (`--state`, written at exit only, in place). With `load_state_path` Anvil only loads
+the file (`--load-state`) and never writes it: `make run` saves it itself, atomically, after every
+block with the `anvil_dumpState` RPC (see `chainstate.py`).
 
     with AnvilNode() as node:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
@@ -15,6 +17,7 @@ test never has to scrape Anvil's banner for keys.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -38,7 +41,9 @@ __all__ = [
     "AnvilRpcError",
     "DevAccount",
     "dev_accounts",
+    "decode_state_dump",
     "find_anvil",
+    "rpc_call",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -49,6 +54,8 @@ START_TIMEOUT_SECONDS = 15.0
 STOP_TIMEOUT_SECONDS = 10.0
 # A free port can be taken between `free_port()` and Anvil's bind; retry with a new one.
 START_ATTEMPTS = 3
+# The RPC is always local: never send it through an HTTP(S)_PROXY from the environment.
+_LOCAL_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class AnvilNotInstalled(RuntimeError):
@@ -57,6 +64,36 @@ class AnvilNotInstalled(RuntimeError):
 
 class AnvilRpcError(RuntimeError):
     """Anvil answered a JSON-RPC request with an error."""
+
+
+def rpc_call(url: str, method: str, params: Sequence[Any] = (), *, timeout: float = 10.0, request_id: int = 1) -> Any:
+    """One synchronous JSON-RPC call to a local node (stdlib only, so the launcher needs no web3 provider).
+
+    A module function, not only a method, so that a node this process did not start (the leftover of
+    a killed run) can be asked too. Raises OSError (urllib.error.URLError included) when the node does
+    not answer, AnvilRpcError when it answers with an error.
+    """
+    body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)})
+    request = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST")
+    with _LOCAL_OPENER.open(request, timeout=timeout) as response:
+        answer = json.loads(response.read())
+    if answer.get("error"):
+        raise AnvilRpcError(f"{method}: {answer['error']}")
+    return answer.get("result")
+
+
+def decode_state_dump(result: str) -> bytes:
+    """`anvil_dumpState`'s answer ("0x" + hex of gzip-compressed JSON) as the JSON `--load-state` reads.
+
+    Anvil 1.7 refuses the gzip form in `--load-state` ("stream did not contain valid UTF-8"), so the
+    file must hold the plain JSON. gzip's CRC also proves the dump arrived whole.
+    """
+    if not isinstance(result, str) or not result.startswith("0x"):
+        raise ValueError(f"anvil_dumpState answered {str(result)[:40]!r}, not 0x-prefixed hex")
+    try:
+        return gzip.decompress(bytes.fromhex(result[2:]))
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"anvil_dumpState answered something that is not gzip-compressed hex: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -101,6 +138,8 @@ class AnvilNode:
 
     The port is free and chosen at `start()` unless given. `chain_id` defaults to Anvil's 31337.
     `state_path` makes the chain persistent (`--state`: loaded at start if present, written at stop).
+    `load_state_path` only loads the file at start, if present (`--load-state`); Anvil never writes
+    it, the caller saves it (e.g. `dump_state()`), so no write of Anvil's can leave it half done.
     """
 
     def __init__(
@@ -110,22 +149,28 @@ class AnvilNode:
         host: str = "127.0.0.1",
         chain_id: int | None = None,
         state_path: str | os.PathLike[str] | None = None,
+        load_state_path: str | os.PathLike[str] | None = None,
         mnemonic: str = DEFAULT_MNEMONIC,
         account_count: int = 10,
         log_path: str | os.PathLike[str] | None = None,
         binary: str | os.PathLike[str] | None = None,
         extra_args: Sequence[str] = (),
+        cwd: str | os.PathLike[str] | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
         self.port: int | None = port
         self.chain_id = chain_id if chain_id is not None else DEFAULT_CHAIN_ID
+        if state_path is not None and load_state_path is not None:
+            raise ValueError("give state_path (Anvil loads and writes) or load_state_path (Anvil only loads), not both")
         self.state_path = Path(state_path) if state_path is not None else None
+        self.load_state_path = Path(load_state_path) if load_state_path is not None else None
         self.mnemonic = mnemonic
         self.account_count = account_count
         self.log_path = Path(log_path) if log_path is not None else None
         self._binary = Path(binary) if binary is not None else None
         self.extra_args = list(extra_args)
+        self.cwd = cwd
         self._process: ManagedProcess | None = None
         self._rpc_id = 0
 
@@ -159,6 +204,8 @@ class AnvilNode:
         if self.state_path is not None:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             command += ["--state", str(self.state_path)]
+        if self.load_state_path is not None and self.load_state_path.exists():
+            command += ["--load-state", str(self.load_state_path)]
         return command + self.extra_args
 
     def start(self) -> AnvilNode:
@@ -168,7 +215,7 @@ class AnvilNode:
         attempts = 1 if self._requested_port is not None else START_ATTEMPTS
         for attempt in range(attempts):
             self.port = self._requested_port or free_port(self.host)
-            process = ManagedProcess(self._command(self.port), name="anvil", log_path=self.log_path)
+            process = ManagedProcess(self._command(self.port), name="anvil", log_path=self.log_path, cwd=self.cwd)
             process.start()
             self._process = process
             try:
@@ -218,17 +265,9 @@ class AnvilNode:
         return True
 
     def rpc(self, method: str, params: Sequence[Any] = (), *, timeout: float = 10.0) -> Any:
-        """One synchronous JSON-RPC call (stdlib only, so the launcher needs no web3 provider)."""
+        """One synchronous JSON-RPC call (see `rpc_call`)."""
         self._rpc_id += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": self._rpc_id, "method": method, "params": list(params)})
-        request = urllib.request.Request(
-            self.rpc_url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - local http URL
-            answer = json.loads(response.read())
-        if answer.get("error"):
-            raise AnvilRpcError(f"{method}: {answer['error']}")
-        return answer.get("result")
+        return rpc_call(self.rpc_url, method, params, timeout=timeout, request_id=self._rpc_id)
 
     def rpc_chain_id(self) -> int:
         """The chain id the node serves."""
@@ -236,6 +275,10 @@ class AnvilNode:
 
     def block_number(self) -> int:
         return int(self.rpc("eth_blockNumber"), 16)
+
+    def dump_state(self, timeout: float = 30.0) -> bytes:
+        """The whole chain (accounts, blocks, transactions) as the JSON `--load-state` reads."""
+        return decode_state_dump(self.rpc("anvil_dumpState", timeout=timeout))
 
     def latest_timestamp(self) -> int:
         """Timestamp of the latest block (what `block.timestamp` was for the last mined tx)."""

@@ -1,6 +1,7 @@
 """`make run`: the whole HealthLedger stack on 127.0.0.1, in one foreground process.
 
-Starts Anvil (chain 31337, state kept in `.data/anvil/state.json`), a js-ipfs node (`.data/ipfs`) and
+Starts Anvil (chain 31337, state kept in `.data/anvil/state.json`, saved after every block and at
+stop: see `chainstate.py`), a js-ipfs node (`.data/ipfs`) and
 SecantusDB (`.data/mongo`); deploys the contracts, or reuses the deployment recorded in
 `.data/deployment.json` when it still verifies against the chain; registers a demo doctor; then runs
 the API (`uvicorn --factory healthledger.app:create_app`) with every setting in its environment,
@@ -15,7 +16,8 @@ Ctrl-C, SIGTERM or SIGHUP stops every child in reverse start order and exits 0. 
 reported (name, exit code, the tail of its log in `.data/logs/`), the others are stopped, and the
 exit code is 1. Children run in their own process groups, so the terminal's Ctrl-C reaches only
 this process, which then stops them in order; after each stop the child's whole process group is
-checked to be empty.
+checked to be empty. The chain is saved once more before Anvil is stopped. At start, a chain that
+lost blocks since the last run (a crash between a block and its save) is reported with a warning.
 
 Environment of this launcher (besides the service settings above): PORT (API, default 8000),
 ANVIL_PORT (default 8545), HEALTHLEDGER_DATA_DIR (default `<repo>/.data`), HEALTHLEDGER_ENV_FILE
@@ -31,7 +33,6 @@ import os
 import re
 import secrets
 import shlex
-import shutil
 import signal
 import sys
 import threading
@@ -45,6 +46,19 @@ from typing import IO, Any, Protocol
 import httpx
 
 from .anvil import DEFAULT_CHAIN_ID, AnvilNode, DevAccount, dev_accounts
+from .chainstate import (
+    SAVE_ERRORS,
+    ChainFiles,
+    ChainLoss,
+    ChainSaver,
+    block_hash,
+    chain_head,
+    find_lost_blocks,
+    lost_blocks_warning,
+    prepare_state_dir,
+    read_head,
+    save_chain,
+)
 from .ipfs import JsIpfsNode, wait_for_api
 from .mongo import SecantusServer
 from .ports import PortInUse, check_port_free
@@ -64,8 +78,6 @@ DOCTOR_INDEX = 1  # registered as a doctor at start-up
 PATIENT_INDEX = 2  # any unregistered account can be a patient; this one is suggested
 RELAYER_INDEX = 9  # the API's relayer (pays gas for signed actions)
 
-# Anvil writes --state only at exit; also dump it this often, so a crash loses at most this much.
-ANVIL_STATE_INTERVAL_SECONDS = 5
 API_START_TIMEOUT_SECONDS = 90.0
 EXTERNAL_SERVICE_TIMEOUT_SECONDS = 10.0
 WATCH_INTERVAL_SECONDS = 0.25
@@ -182,8 +194,9 @@ class StackConfig:
         return self.data_dir / "logs"
 
     @property
-    def anvil_state(self) -> Path:
-        return self.data_dir / "anvil" / "state.json"
+    def chain_files(self) -> ChainFiles:
+        """`.data/anvil/state.json` (the chain) and `head.json` (the last head seen, to detect losses)."""
+        return ChainFiles.in_dir(self.data_dir / "anvil")
 
     @property
     def deployment_file(self) -> Path:
@@ -260,39 +273,6 @@ def load_or_create_secrets(path: Path) -> dict[str, str]:
     return stored
 
 
-# ------------------------------------------------------------------------------------ anvil state
-
-
-def _json_file_ok(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            json.load(f)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def guard_anvil_state(state: Path, say: Callable[[str], None]) -> None:
-    """Keep a last-known-good copy of Anvil's state file, and fall back to it if the file is damaged.
-
-    Anvil rewrites the file in place (open with O_TRUNC, no rename), so a kill during a periodic
-    dump can leave half a file, which Anvil then refuses to load.
-    """
-    backup = state.with_name(state.name + ".bak")
-    if not state.exists():
-        return
-    if _json_file_ok(state):
-        shutil.copy2(state, backup)
-        return
-    damaged = state.with_name(f"{state.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-    state.rename(damaged)
-    if backup.exists() and _json_file_ok(backup):
-        shutil.copy2(backup, state)
-        say(f"warning: {state} was damaged (moved to {damaged.name}); restored the copy from the last start")
-    else:
-        say(f"warning: {state} was damaged (moved to {damaged.name}) and no good copy exists: starting a new chain")
-
-
 # --------------------------------------------------------------------------------------- children
 
 
@@ -358,6 +338,17 @@ def _is_ours(pid: int, data_dir: Path) -> bool:
         return False
 
 
+def _anvil_url_of(pid: int) -> str | None:
+    """The RPC URL of the Anvil process `pid`, from its command line (`--host H --port P`)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    options = dict(zip(args, args[1:], strict=False))
+    port = options.get("--port", "")
+    return f"http://{options.get('--host', HOST)}:{port}" if port.isdigit() else None
+
+
 def _zombie_only_group(pgid: int) -> bool:
     """True when every process left in group `pgid` is a zombie (exited, not yet reaped)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -386,6 +377,7 @@ class StackInfo:
     implementation: str | None = None
     deployed_now: bool = False
     redeploy_reason: list[str] = field(default_factory=list)
+    lost_blocks: ChainLoss | None = None
     doctor_registered_now: bool = False
     ipfs_api_url: str | None = None
     ipfs_external: bool = False
@@ -407,6 +399,8 @@ class Stack:
         self._threads: list[threading.Thread] = []
         self._previous_children: dict[str, int] = {}
         self._children_lock = threading.Lock()
+        self._chain_saver: ChainSaver | None = None
+        self._chain_node: AnvilNode | None = None
 
     # -- start --------------------------------------------------------------------------------------
 
@@ -544,6 +538,8 @@ class Stack:
             return
         listed = ", ".join(f"{name} (pid {pid})" for name, pid in leftovers.items())
         self.say(f"stopping what an earlier run left behind (it did not stop cleanly): {listed}")
+        if "anvil" in leftovers:
+            self._save_leftover_chain(leftovers["anvil"])
         for pid in leftovers.values():
             try:
                 os.killpg(pid, signal.SIGTERM)
@@ -558,6 +554,22 @@ class Stack:
                     os.killpg(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+    def _save_leftover_chain(self, pid: int) -> None:
+        """Save the chain of an Anvil that outlived its run before stopping it.
+
+        Its run's saver died with the run, so blocks mined since (the API may have outlived the run
+        too) are only in that Anvil's memory, and Anvil does not write the state file itself.
+        """
+        url = _anvil_url_of(pid)
+        try:
+            if url is None:
+                raise ValueError("its command line names no --port")
+            head = save_chain(url, self.config.chain_files)
+        except SAVE_ERRORS as exc:
+            self.say(f"  warning: could not save the chain of that anvil first ({exc}); blocks since its last save are lost")
+            return
+        self.say(f"  saved the chain of that anvil first (block {head.number})")
 
     def _write_lock(self) -> None:
         """The lock file also says who runs and what it started (for `ps`-free checks and tests)."""
@@ -589,19 +601,29 @@ class Stack:
     def _start_chain(self) -> dict[str, str]:
         cfg = self.config
         check_port_free(cfg.host, cfg.anvil_port, "Anvil (the local chain)", "stop the other process or set ANVIL_PORT")
-        guard_anvil_state(cfg.anvil_state, self.say)
+        files = cfg.chain_files
+        prepare_state_dir(files, self.say)
+        # Anvil only loads the state; every write of it is the saver's (atomic), none is Anvil's (in place).
+        # Its cwd is the data dir: before the first save its command line names no path there, and a
+        # later run must still recognise it as ours if this one is killed (`_is_ours`).
         node = AnvilNode(
             port=cfg.anvil_port,
             host=cfg.host,
             chain_id=LOCAL_CHAIN_ID,
-            state_path=cfg.anvil_state,
+            load_state_path=files.state,
             log_path=_rotate_log(cfg.logs_dir / "anvil.log"),
-            extra_args=["--state-interval", str(ANVIL_STATE_INTERVAL_SECONDS)],
+            cwd=cfg.data_dir,
         )
         try:
             self._launch("anvil", node)
         except ProcessExitedError as exc:
             raise StackError(f"Anvil did not start: {exc}") from None
+        # Before anything mines a block (the deployment would hide a shorter chain) or the saver
+        # overwrites the marker with the new head.
+        self._report_lost_blocks(node.rpc_url, files)
+        saver = ChainSaver(node.rpc_url, files, self.say, node_alive=node.is_running)
+        self._chain_node, self._chain_saver = node, saver  # before start(): stop() must find it
+        saver.start()
         if cfg.setting("RELAYER_PRIVATE_KEY"):
             self.say("note: RELAYER_PRIVATE_KEY is ignored on the local chain (the relayer is Anvil dev account #9)")
         accounts = dev_accounts()
@@ -618,6 +640,17 @@ class Stack:
             "CHAIN_NAME": "HealthLedger local (Anvil)",
             "WALLET_RPC_URL": node.rpc_url,
         }
+
+    def _report_lost_blocks(self, rpc_url: str, files: ChainFiles) -> None:
+        """Warn now when the chain Anvil loaded lacks blocks the last run saw (see chainstate.py)."""
+        try:
+            loss = find_lost_blocks(read_head(files.head), chain_head(rpc_url).number, lambda n: block_hash(rpc_url, n))
+        except SAVE_ERRORS as exc:  # Anvil answered its readiness probe; if it fails now, the next steps say so
+            self.say(f"warning: could not compare the chain with the last head seen ({exc})")
+            return
+        if loss is not None:
+            self.info.lost_blocks = loss
+            self.say(lost_blocks_warning(loss))
 
     def _deploy(self, rpc_url: str, accounts: tuple[DevAccount, ...]) -> None:
         from web3 import Web3
@@ -809,6 +842,22 @@ class Stack:
 
     # -- stop -------------------------------------------------------------------------------------------
 
+    def _save_chain_before_stop(self, child: Child, running: bool) -> int | None:
+        """For the local Anvil: stop the saver and, if Anvil runs, save once more (it writes nothing at exit).
+
+        Returns the block number saved, or None (another child, Anvil already dead, or the save
+        failed: the saver says why).
+        """
+        if self._chain_saver is None or child.service is not self._chain_node:
+            return None
+        saver, self._chain_saver = self._chain_saver, None
+        try:
+            head = saver.stop(final_save=running)
+        except Exception as exc:  # never let a failed save keep Anvil (or anything after it) running
+            self.say(f"  {child.name}: error while saving the chain: {exc}")
+            return None
+        return head.number if head is not None else None
+
     def stop(self) -> list[str]:
         """Stop every child, last started first; returns the names of any whose group had to be killed."""
         leftovers: list[str] = []
@@ -822,6 +871,7 @@ class Stack:
             began = time.perf_counter()
             pgid = child.pid
             was_running = child.is_running()
+            saved = self._save_chain_before_stop(child, was_running)
             try:
                 child.service.stop()
             except Exception as exc:  # keep stopping the others
@@ -838,7 +888,12 @@ class Stack:
             if pgid is None:
                 continue  # never started
             state = f"stopped in {time.perf_counter() - began:.1f} s" if was_running else "had already exited"
+            if saved is not None:
+                state += f" (chain saved at block {saved})"
             self.say(f"  {child.name}: {state}")
+        if self._chain_saver is not None:  # its node was never registered as running: just end the thread
+            self._chain_saver.stop(final_save=False)
+            self._chain_saver = None
         if self._lock_file is not None:
             self._lock_file.seek(0)
             self._lock_file.truncate()
@@ -890,6 +945,10 @@ def summary(config: StackConfig, info: StackInfo) -> str:
     lines.append("")
     if info.local_chain:
         lines.append(f"Chain             local Anvil, chain id {info.chain_id}, RPC {info.rpc_url}")
+        if info.lost_blocks is not None:
+            lost = info.lost_blocks
+            which = "was replaced" if lost.replaced else f"lost {lost.blocks}"
+            lines.append(f"  warning: the chain {which} since the last run (see the warning above)")
     else:
         lines.append(f"Chain             ETH_RPC_URL ({info.rpc_url}), chain id {info.chain_id}")
     if info.deployed_now:
