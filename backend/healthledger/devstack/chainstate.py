@@ -236,12 +236,13 @@ def find_lost_blocks(
 def lost_blocks_warning(loss: ChainLoss) -> str:
     """The start-up warning for `loss` (two lines): which blocks, what it means for records, where to look.
 
-    The API does not anchor a lost record again; the integrity report is where such records show.
+    The API's reconciler (services/anchoring.py) sends a lost record again with the patient's own
+    signature, or marks it unanchored with the reason; the integrity report shows which.
     """
     consequence = (
-        "  Records the API had confirmed in them are no longer on chain and are not anchored again: "
-        "`healthledger integrity-report` (or GET /api/system/integrity-report) lists them as missing "
-        "(or mismatched, once newer records take their ids)."
+        "  Records the API had anchored in them are sent again with the patients' signatures when it "
+        "starts, or marked unanchored with the reason: `healthledger integrity-report` (or GET "
+        "/api/system/integrity-report) shows which (`reanchored`, status `unanchored`)."
     )
     if loss.replaced:
         return (
