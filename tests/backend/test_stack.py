@@ -538,7 +538,7 @@ def test_lost_blocks_from_the_recorded_head() -> None:
     assert loss == ChainLoss(first=12, last=14, now_at=11) and loss.count == 3
     message = chainstate.lost_blocks_warning(loss)
     assert message.startswith("warning: the local chain lost blocks 12-14 when it was last stopped (crash?)")
-    assert "ends at block 11" in message and "integrity-report" in message and "missing" in message
+    assert "ends at block 11" in message and "integrity-report" in message and "unanchored" in message
     assert "lost block 14 " in chainstate.lost_blocks_warning(chainstate.find_lost_blocks(recorded, 13, hashes.get))
     replaced = chainstate.find_lost_blocks(recorded, 20, {14: "0xbb"}.get)  # same height, another block
     assert replaced is not None and replaced.replaced and (replaced.first, replaced.last) == (14, 14)
