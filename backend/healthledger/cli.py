@@ -71,9 +71,10 @@ def reconcile(
         None, help="Leave pending uploads younger than this alone (default: TX_TIMEOUT_SECONDS)."
     ),
 ) -> None:
-    """Finish or clean up uploads left pending (confirm mined ones, remove failed or abandoned ones)."""
+    """Settle records with the chain: finish or remove pending uploads, re-send or mark `unanchored` what a
+    reorganisation or a reset chain took back (see README, Confirmations and reorganisations)."""
     report = _run(lambda services: reconcile_pending(services, grace_seconds))
-    _print({"confirmed": report.confirmed, "removed": report.removed, "still_pending": report.still_pending})
+    _print(report.as_dict())
 
 
 @app.command("register-doctor")

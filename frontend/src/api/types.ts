@@ -54,7 +54,17 @@ export interface TypedDataPayload {
   message: Record<string, unknown> & { nonce?: number | string; deadline?: number | string }
 }
 
-export type RecordState = 'pending' | 'confirmed'
+/**
+ * `pending`: sent, not mined yet. `anchored`: mined, fewer than the server's CONFIRMATIONS blocks deep.
+ * `confirmed`: deep enough. `unanchored`: the chain lost it (reorganisation, reset chain) and it could
+ * not be sent again; `unanchored_reason` says why.
+ */
+export type RecordState = 'pending' | 'anchored' | 'confirmed' | 'unanchored'
+
+/** Whether a record is on chain with an id (it can be opened, verified and shared). */
+export function isOnChain(record: { state: RecordState | string; record_id?: number | null }): boolean {
+  return (record.state === 'confirmed' || record.state === 'anchored') && record.record_id !== null && record.record_id !== undefined
+}
 
 export interface MedicalRecord {
   cid: string
@@ -67,6 +77,10 @@ export interface MedicalRecord {
   tx_hash: string | null
   created_at: string
   confirmed_at?: string | null
+  anchored_at?: string | null
+  block_number?: number | null
+  unanchored_reason?: string | null
+  reanchored?: number
   size: number
   ciphertext_hash?: string
   ciphertext_size?: number

@@ -1,7 +1,7 @@
 /** The patient's records: state, integrity, open (decrypted after verification) and verify. */
 import { useCallback, useEffect, useState } from 'react'
 import { ApiError, readableError } from '../../api/errors'
-import type { MedicalRecord, VerifyResult, ViewedFile } from '../../api/types'
+import { isOnChain, type MedicalRecord, type VerifyResult, type ViewedFile } from '../../api/types'
 import { Badge, ErrorNotice, LoadState, Notice } from '../../components/ui'
 import { formatBytes, formatDate, RECORD_TYPE_LABELS, shortHash } from '../../lib/format'
 import { sha256Chunked } from '../../lib/sha256'
@@ -61,6 +61,32 @@ function Preview({ opened, onClose }: { opened: Opened; onClose: () => void }) {
   )
 }
 
+function StateBadge({ record }: { record: MedicalRecord }) {
+  const id = record.record_id !== null && record.record_id !== undefined ? ` #${record.record_id}` : ''
+  switch (record.state) {
+    case 'confirmed':
+      return (
+        <Badge kind="ok" title={record.tx_hash ?? undefined}>
+          confirmed{id}
+        </Badge>
+      )
+    case 'anchored':
+      return (
+        <Badge kind="warn" title="Mined; waiting for a few more blocks before it counts as final">
+          anchored{id}, confirming
+        </Badge>
+      )
+    case 'unanchored':
+      return (
+        <Badge kind="bad" title={record.unanchored_reason ?? undefined}>
+          not on chain: upload again
+        </Badge>
+      )
+    default:
+      return <Badge kind="warn">waiting for transaction</Badge>
+  }
+}
+
 export function Records({ refreshKey = 0 }: { refreshKey?: number }) {
   const { api, keySignature, signKeyMessage } = useSession()
   const list = useLoad(() => api.records.patientRecords(), [api, refreshKey])
@@ -69,9 +95,9 @@ export function Records({ refreshKey = 0 }: { refreshKey?: number }) {
   const [busyCid, setBusyCid] = useState<string | null>(null)
   const [error, setError] = useState<unknown>(null)
   const records = list.data ?? []
-  const hasPending = records.some((r) => r.state === 'pending')
+  const hasPending = records.some((r) => r.state === 'pending' || r.state === 'anchored')
 
-  // Pending records turn confirmed when the reconciler sees the transaction mined: poll while any are.
+  // Pending records turn anchored, then confirmed, as the reconciler sees them mined and buried: poll while any are.
   const { reload } = list
   useEffect(() => {
     if (!hasPending) return
@@ -95,7 +121,7 @@ export function Records({ refreshKey = 0 }: { refreshKey?: number }) {
   )
 
   const verifyAll = async () => {
-    for (const record of records.filter((r) => r.state === 'confirmed')) await verify(record)
+    for (const record of records.filter(isOnChain)) await verify(record)
   }
 
   const open = async (record: MedicalRecord) => {
@@ -170,13 +196,7 @@ export function Records({ refreshKey = 0 }: { refreshKey?: number }) {
                   <td>{formatDate(record.created_at)}</td>
                   <td>{formatBytes(record.size)}</td>
                   <td>
-                    {record.state === 'confirmed' ? (
-                      <Badge kind="ok" title={record.tx_hash ?? undefined}>
-                        confirmed{record.record_id !== null && record.record_id !== undefined ? ` #${record.record_id}` : ''}
-                      </Badge>
-                    ) : (
-                      <Badge kind="warn">waiting for transaction</Badge>
-                    )}
+                    <StateBadge record={record} />
                   </td>
                   <td>
                     <IntegrityBadge value={integrity[record.cid]} />
@@ -186,11 +206,11 @@ export function Records({ refreshKey = 0 }: { refreshKey?: number }) {
                       type="button"
                       className="btn btn-small"
                       onClick={() => void open(record)}
-                      disabled={record.state !== 'confirmed' || busyCid !== null}
+                      disabled={!isOnChain(record) || busyCid !== null}
                     >
                       {busyCid === record.cid ? 'Opening…' : keySignature ? 'Open' : 'Open (signs key message)'}
                     </button>
-                    <button type="button" className="btn btn-small btn-secondary" onClick={() => void verify(record)} disabled={record.state !== 'confirmed'}>
+                    <button type="button" className="btn btn-small btn-secondary" onClick={() => void verify(record)} disabled={!isOnChain(record)}>
                       Verify
                     </button>
                   </td>

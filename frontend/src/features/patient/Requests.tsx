@@ -1,6 +1,6 @@
 /** Access requests from doctors: approve (choosing records and a duration) or deny, each signed. */
 import { useState } from 'react'
-import type { AccessRequest, MedicalRecord } from '../../api/types'
+import { isOnChain, type AccessRequest, type MedicalRecord } from '../../api/types'
 import { Address, Badge, ErrorNotice, LoadState, Notice, RefreshHeader, SignButton } from '../../components/ui'
 import { formatDate, RECORD_TYPE_LABELS } from '../../lib/format'
 import { useLoad } from '../../lib/useLoad'
@@ -24,7 +24,7 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
   const [error, setError] = useState<unknown>(null)
   const [done, setDone] = useState<string | null>(null)
   const doctor = doctorOf(request)
-  const confirmed = records.filter((r) => r.state === 'confirmed' && r.record_id !== null)
+  const confirmed = records.filter(isOnChain)
 
   const respond = async (action: 'approve' | 'deny') => {
     setBusy(action)

@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import type { MedicalRecord, RecordType } from '../../api/types'
-import { RECORD_TYPES } from '../../api/types'
+import { isOnChain, RECORD_TYPES } from '../../api/types'
 import { Badge, ErrorNotice, Notice, Progress, SignButton } from '../../components/ui'
 import { formatBytes, RECORD_TYPE_LABELS, shortHash } from '../../lib/format'
 import { hashFile } from '../../lib/hashFile'
@@ -55,7 +55,7 @@ export function Upload({ onUploaded }: { onUploaded?: () => void }) {
     return () => controller.abort()
   }, [file])
 
-  // A record sent but not yet mined: poll the list until it is confirmed.
+  // A record sent but not yet mined: poll the list until it is on chain.
   useEffect(() => {
     if (phase.step !== 'pending') return
     let tries = 0
@@ -64,7 +64,7 @@ export function Upload({ onUploaded }: { onUploaded?: () => void }) {
       try {
         const records = await api.records.patientRecords()
         const found = records.find((r) => r.cid === phase.record.cid)
-        if (found?.state === 'confirmed') {
+        if (found && isOnChain(found)) {
           setPhase({ step: 'done', record: found })
           onUploaded?.()
         }
