@@ -80,6 +80,8 @@ bench: check-solc install
 	python scripts/gas_bench.py
 	python scripts/bench_records.py
 	python scripts/bench_integrity.py
+	python scripts/bench_hardening.py
+	python scripts/bench_chain_state.py
 
 run: check-solc install frontend/dist/index.html
 	python scripts/run_stack.py

@@ -180,6 +180,8 @@ class BenchStack:
             "MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
             "TX_TIMEOUT_SECONDS": "60",
             "IPFS_TIMEOUT_SECONDS": "120",
+            # Benchmarks measure throughput from one client address: limits would refuse most of it.
+            "RATE_LIMITS_ENABLED": "false",
         }
         # The interpreter itself (not a console-script wrapper), no --reload, no --workers: the PID
         # we get is the one process that serves requests, whose memory we measure.

@@ -135,3 +135,32 @@ async def test_an_underpriced_transaction_is_resent_at_the_current_fee(own_anvil
     receipt = waiting.result()
     assert receipt["status"] == 1
     assert sent.fees["maxFeePerGas"] > spike // 50 and len(sent.hashes) >= 2
+
+
+async def test_the_hash_is_handed_over_before_the_node_sees_the_transaction(own_anvil, relayer: Relayer) -> None:
+    """Before: the hash was saved after `send_raw_transaction` returned; a crash in between left a
+    mined record whose document had no hash, and the reconciler deleted it. Now the caller saves
+    the hash (computed from the signed transaction) first, while the node does not know it yet."""
+    seen: list[tuple[str, bool]] = []
+
+    async def save(tx_hash: str) -> None:
+        known = await relayer.chain.transaction_pending(tx_hash) or await relayer.chain.receipt_or_none(tx_hash) is not None
+        seen.append((tx_hash, known))
+
+    call = await relayer.prepare(relayer.chain.factory, "createRecord", Account.create().address)
+    sent = await relayer.send(call, before_broadcast=save)
+    assert seen == [(sent.tx_hash, False)]
+    assert (await relayer.wait(sent, timeout=10))["status"] == 1
+
+
+async def test_a_failing_save_means_nothing_is_broadcast(own_anvil, relayer: Relayer) -> None:
+    node, _ = own_anvil
+    count = int(node.rpc("eth_getTransactionCount", [relayer.address, "pending"]), 16)
+
+    async def database_down(tx_hash: str) -> None:
+        raise ConnectionError("the database is down")
+
+    call = await relayer.prepare(relayer.chain.factory, "createRecord", Account.create().address)
+    with pytest.raises(ConnectionError):
+        await relayer.send(call, before_broadcast=database_down)
+    assert int(node.rpc("eth_getTransactionCount", [relayer.address, "pending"]), 16) == count

@@ -210,8 +210,11 @@ def _decrypt_chunks(spool: IO[bytes], data_key: bytes):
 
 
 async def _stream_plaintext(spool: IO[bytes], data_key: bytes) -> AsyncIterator[bytes]:
+    """Decrypt chunk by chunk in a worker thread (a 1 MiB AES pass is CPU work the event loop must not do)."""
+    chunks = _decrypt_chunks(spool, data_key)
     try:
-        for chunk in _decrypt_chunks(spool, data_key):
+        while (chunk := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
             yield chunk
     finally:
+        chunks.close()
         spool.close()
