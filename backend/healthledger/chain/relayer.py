@@ -73,6 +73,8 @@ RECEIPT_POLL_SECONDS = 0.1
 FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
 # Attempts to broadcast one version of a transaction when the node answers a fixable error.
 BROADCAST_ATTEMPTS = 3
+# Transactions remembered while nobody waits for their receipt, at most (older ones are forgotten).
+MAX_IN_FLIGHT = 256
 
 BeforeBroadcast = Callable[[str], Awaitable[None]]
 
@@ -424,6 +426,10 @@ class Relayer:
         nonce = pending
         while nonce in held:
             nonce += 1
+        if len(self._in_flight) > MAX_IN_FLIGHT:
+            # Sent and never waited on (a caller that gave up): long mined or replaced by now.
+            for stale in [n for n in self._in_flight if n < pending - MAX_IN_FLIGHT // 2]:
+                del self._in_flight[stale]
         return nonce
 
     async def send(
