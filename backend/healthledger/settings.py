@@ -13,6 +13,21 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+# Every per-policy limit setting ("N/period" strings; empty turns that one limit off).
+RATE_LIMIT_FIELDS: tuple[str, ...] = (
+    "rate_limit_nonce_per_ip",
+    "rate_limit_login_per_ip",
+    "rate_limit_login_per_address",
+    "rate_limit_upload_per_ip",
+    "rate_limit_upload_per_address",
+    "rate_limit_new_record_contract_per_ip",
+    "rate_limit_new_record_contract_per_address",
+    "rate_limit_new_record_contract_global",
+    "rate_limit_access_request_per_ip",
+    "rate_limit_access_request_per_address",
+)
+
+
 class Settings(BaseSettings):
     """All runtime settings of the API service."""
 
@@ -116,18 +131,7 @@ class Settings(BaseSettings):
     rate_limit_access_request_per_ip: str = "60/hour"
     rate_limit_access_request_per_address: str = "30/hour"
 
-    @field_validator(
-        "rate_limit_nonce_per_ip",
-        "rate_limit_login_per_ip",
-        "rate_limit_login_per_address",
-        "rate_limit_upload_per_ip",
-        "rate_limit_upload_per_address",
-        "rate_limit_new_record_contract_per_ip",
-        "rate_limit_new_record_contract_per_address",
-        "rate_limit_new_record_contract_global",
-        "rate_limit_access_request_per_ip",
-        "rate_limit_access_request_per_address",
-    )
+    @field_validator(*RATE_LIMIT_FIELDS)
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
         """Reject a malformed limit at start-up rather than on the first request it guards."""

@@ -11,6 +11,8 @@ whose text can carry URLs with credentials, addresses or request data.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import ClientError as ChainConnectionError
 from fastapi import FastAPI, Request
@@ -27,47 +29,51 @@ from ..storage.ipfs import IpfsError
 log = logging.getLogger(__name__)
 
 
-def _answer(error: ApiError) -> JSONResponse:
-    return JSONResponse(
-        error_body(error.code, error.message, **error.details), status_code=error.status, headers=error.headers
-    )
+def _conflict(_: Exception) -> ApiError:
+    # A write raced with another one for the same identity: the client may simply retry.
+    return ApiError(409, "conflict", "this changed at the same time elsewhere; try again")
+
+
+def _database(_: Exception) -> ApiError:
+    return ApiError(503, "database_unavailable", "the database did not answer; try again shortly")
+
+
+def _ipfs(_: Exception) -> ApiError:
+    return ApiError(502, "ipfs_unavailable", "IPFS did not answer; try again")
+
+
+def _chain(_: Exception) -> ApiError:
+    return ApiError(502, "chain_unavailable", "the chain did not answer; try again")
+
+
+# Most specific first is not needed (Starlette picks the handler by the exception's class hierarchy),
+# but reading top-down gives the same answer.
+TRANSLATIONS: tuple[tuple[type[Exception], Callable[[Any], ApiError]], ...] = (
+    (DuplicateKeyError, _conflict),
+    (PyMongoError, _database),
+    (IpfsError, _ipfs),
+    (RelayerUnavailable, relayer_unavailable),
+    (TransactionTimeout, transaction_timeout),
+    (TransactionReverted, revert_to_api_error),
+    (ChainConnectionError, _chain),
+    (ChainError, _chain),
+    (Web3Exception, _chain),
+    (TimeoutError, _chain),
+)
+
+
+def _handler(translate: Callable[[Any], ApiError]) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def answer(_: Request, exc: Exception) -> JSONResponse:
+        error = translate(exc)
+        log.warning("dependency failure", extra={"error_type": type(exc).__name__, "code": error.code})
+        return JSONResponse(
+            error_body(error.code, error.message, **error.details), status_code=error.status, headers=error.headers
+        )
+
+    return answer
 
 
 def install_dependency_error_handlers(app: FastAPI) -> None:
     """Register one handler per dependency failure (see the module docstring)."""
-
-    @app.exception_handler(DuplicateKeyError)
-    async def _duplicate(_: Request, exc: DuplicateKeyError) -> JSONResponse:
-        # A write raced with another one for the same identity: the client may simply retry.
-        log.warning("duplicate key", extra={"error_type": type(exc).__name__})
-        return _answer(ApiError(409, "conflict", "this changed at the same time elsewhere; try again"))
-
-    @app.exception_handler(PyMongoError)
-    async def _database(_: Request, exc: PyMongoError) -> JSONResponse:
-        log.warning("database unavailable", extra={"error_type": type(exc).__name__})
-        return _answer(ApiError(503, "database_unavailable", "the database did not answer; try again shortly"))
-
-    @app.exception_handler(IpfsError)
-    async def _ipfs(_: Request, exc: IpfsError) -> JSONResponse:
-        log.warning("ipfs unavailable", extra={"error_type": type(exc).__name__})
-        return _answer(ApiError(502, "ipfs_unavailable", "IPFS did not answer; try again"))
-
-    @app.exception_handler(RelayerUnavailable)
-    async def _relayer(_: Request, exc: RelayerUnavailable) -> JSONResponse:
-        log.warning("relayer unavailable", extra={"error_type": type(exc).__name__})
-        return _answer(relayer_unavailable(exc))
-
-    @app.exception_handler(TransactionTimeout)
-    async def _timeout(_: Request, exc: TransactionTimeout) -> JSONResponse:
-        return _answer(transaction_timeout(exc))
-
-    @app.exception_handler(TransactionReverted)
-    async def _reverted(_: Request, exc: TransactionReverted) -> JSONResponse:
-        return _answer(revert_to_api_error(exc))
-
-    async def _chain(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("chain unavailable", extra={"error_type": type(exc).__name__})
-        return _answer(ApiError(502, "chain_unavailable", "the chain did not answer; try again"))
-
-    for kind in (ChainConnectionError, ChainError, Web3Exception, TimeoutError):
-        app.add_exception_handler(kind, _chain)
+    for kind, translate in TRANSLATIONS:
+        app.add_exception_handler(kind, _handler(translate))
