@@ -67,6 +67,14 @@ def test_expired_message_rejected(client: httpx.Client) -> None:
     assert "expired" in login_error(client, message, wallet.personal_sign(message))["message"]
 
 
+@pytest.mark.parametrize("field", ["expiration_time", "not_before"])
+def test_times_without_time_zone_rejected(client: httpx.Client, field: str) -> None:
+    # A time without a zone names no one moment (and comparing it with now used to answer 500).
+    wallet = Wallet.random()
+    message = wallet.siwe_message(client.get("/api/auth/nonce").json(), **{field: "2030-01-01T00:00:00"})
+    assert "time zone" in login_error(client, message, wallet.personal_sign(message))["message"]
+
+
 def test_refresh_token_works_once(client: httpx.Client) -> None:
     wallet = Wallet.random()
     wallet.login(client)

@@ -130,30 +130,34 @@ def _parse_and_recover(message: str, signature: str) -> tuple[SiweMessage, str |
     return parsed, signer
 
 
-def _as_datetime(value: str | None) -> datetime | None:
-    return siwe.siwe.datetime_from_iso8601_string(value) if value is not None else None
+def _as_datetime(value: str | None, label: str) -> datetime | None:
+    """The time a message field names; it must carry a time zone, or it means no one moment."""
+    if value is None:
+        return None
+    moment = siwe.siwe.datetime_from_iso8601_string(value)
+    if moment.tzinfo is None:
+        raise LoginError(f"{label} must carry a time zone (e.g. Z)")
+    return moment
 
 
 def _check_times(parsed: SiweMessage, now: datetime, ttl: timedelta, skew: timedelta) -> None:
-    issued_at = _as_datetime(parsed.issued_at)
+    issued_at = _as_datetime(parsed.issued_at, "Issued At")
     assert issued_at is not None  # required by the parser
-    if issued_at.tzinfo is None:
-        raise LoginError("Issued At must carry a time zone (e.g. Z)")
     if issued_at > now + skew:
         raise LoginError("sign-in message's Issued At lies in the future: check your device's clock")
     if issued_at < now - ttl - skew:
         raise LoginError("sign-in message was issued too long ago: sign in again")
-    expiration = _as_datetime(parsed.expiration_time)
+    expiration = _as_datetime(parsed.expiration_time, "Expiration Time")
     if expiration is not None and now >= expiration:
         raise LoginError("sign-in message has expired")
-    not_before = _as_datetime(parsed.not_before)
+    not_before = _as_datetime(parsed.not_before, "Not Before")
     if not_before is not None and now < not_before:
         raise LoginError("sign-in message is not valid yet")
 
 
 def _check_origin(parsed: SiweMessage, issued: IssuedNonce, skew: timedelta) -> None:
     """The message must name the domain and origin the nonce was issued for, and postdate it."""
-    issued_at = _as_datetime(parsed.issued_at)
+    issued_at = _as_datetime(parsed.issued_at, "Issued At")
     if issued_at is not None and issued_at < issued.issued_at - skew:
         raise LoginError("sign-in message's Issued At is earlier than its nonce: sign in again")
     if issued.domain is not None and parsed.domain != issued.domain:
