@@ -138,6 +138,27 @@ async def test_forged_and_replayed_signatures(client, patient_wallet, doctor_wal
 
 
 @pytest.mark.asyncio
+async def test_signed_deadline_beyond_what_the_database_holds(client, patient_wallet, doctor_wallet, db, chain_client) -> None:
+    # A valid uint256 deadline, signed by the doctor, but past MongoDB's int64: refused before the
+    # relayer sends anything (it used to be relayed, then fail at the payload lookup with a 500).
+    upload(client, patient_wallet, os.urandom(100))
+    patient, doctor = patient_wallet.address, doctor_wallet.address
+    payload = doctor_wallet.typed_data(client, "requestAccess", {"patientAddress": patient})
+    payload["message"]["deadline"] = 2**64
+    response = client.post(
+        "/api/access-requests/doctor/request",
+        json={
+            "patientAddress": patient, "requestReason": "x", "signature": doctor_wallet.sign_typed_data(payload),
+            "nonce": payload["message"]["nonce"], "deadline": 2**64,
+        },
+        headers=doctor_wallet.headers,
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_params", response.text
+    assert db["access_requests"].count_documents({"doctor": doctor.lower()}) == 0
+    assert await chain_client.nonce_of(patient, doctor) == 0
+
+
+@pytest.mark.asyncio
 async def test_patient_cannot_answer_or_read_another_patients_things(client, patient_wallet, doctor_wallet) -> None:
     other = Wallet.random()
     other.login(client)

@@ -121,6 +121,20 @@ def test_expired_deadline(client, patient_wallet, records_collection, anvil) -> 
     assert_nothing_written(records_collection, patient_wallet)
 
 
+def test_deadline_beyond_what_the_database_holds(client, patient_wallet, records_collection) -> None:
+    # A valid uint256 deadline, signed, but past MongoDB's int64: refused before anything is pinned
+    # or stored (it used to fail at the insert with a 500).
+    content = b"data"
+    payload = patient_wallet.typed_data(
+        client, "addRecord", {"recordType": "report", "contentHash": "0x" + hashlib.sha256(content).hexdigest()}
+    )
+    payload["message"]["deadline"] = 2**64
+    overrides = {"recordSignature": patient_wallet.sign_typed_data(payload), "deadline": str(2**64)}
+    error = assert_error(upload(client, patient_wallet, content, overrides=overrides), 400, "invalid_params")
+    assert "deadline" in error["message"]
+    assert_nothing_written(records_collection, patient_wallet)
+
+
 def test_replayed_nonce(client, patient_wallet, records_collection) -> None:
     content = os.urandom(100)
     payload = patient_wallet.typed_data(

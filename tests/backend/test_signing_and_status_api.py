@@ -57,6 +57,11 @@ def test_typed_data_payloads_are_complete_and_signable(client: httpx.Client, pat
         ("approveAccess", {"doctor": "nobody", "recordIds": [0], "duration": 60}, "invalid_params"),
         ("approveAccess", {"doctor": "0x" + "22" * 20, "recordIds": [], "duration": 60}, "invalid_params"),
         ("approveAccess", {"doctor": "0x" + "22" * 20, "recordIds": [0], "duration": 0}, "invalid_params"),
+        # Past MongoDB's int64, where the issued payload is remembered (these used to answer 500).
+        ("approveAccess", {"doctor": "0x" + "22" * 20, "recordIds": [0], "duration": 2**63}, "invalid_params"),
+        ("approveAccess", {"doctor": "0x" + "22" * 20, "recordIds": [0, 2**64 - 1], "duration": 60}, "invalid_params"),
+        ("revokeAccess", {"doctor": "0x" + "22" * 20, "recordIds": [2**63]}, "invalid_params"),
+        ("approveExtension", {"doctor": "0x" + "22" * 20, "extra": 2**64 - 1}, "invalid_params"),
     ],
 )
 def test_typed_data_bad_params(client: httpx.Client, patient_wallet: Wallet, action, params, code) -> None:
@@ -65,6 +70,12 @@ def test_typed_data_bad_params(client: httpx.Client, patient_wallet: Wallet, act
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == code
+
+
+def test_typed_data_largest_stored_integer_is_accepted(client: httpx.Client, patient_wallet: Wallet) -> None:
+    params = {"doctor": "0x" + "22" * 20, "recordIds": [2**63 - 1], "duration": 2**63 - 1}
+    payload = patient_wallet.typed_data(client, "approveAccess", params)
+    assert payload["message"]["recordIds"] == [2**63 - 1] and payload["message"]["duration"] == 2**63 - 1
 
 
 def test_status_reports_every_dependency(client: httpx.Client, deployment) -> None:

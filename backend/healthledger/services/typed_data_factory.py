@@ -12,6 +12,13 @@ from ..errors import bad_request, forbidden
 from .deadlines import issue_deadline
 
 
+# Payloads are remembered in MongoDB (db/signing_payloads.py) and looked up there again when relayed,
+# and MongoDB integers are 64-bit signed. A larger nonce, deadline, duration, extension or record id
+# fits EIP-712's uint64/uint256 but is never a real one: it is refused here, before anything is
+# stored or sent, instead of failing at the insert (after a relayed transaction, for a lookup).
+MAX_STORED_INT = 2**63 - 1
+
+
 class NonceSource(Protocol):
     async def record_address(self, patient: str) -> str: ...
 
@@ -65,11 +72,13 @@ class TypedDataFactory:
             # From the wall clock or the chain's clock, whichever is ahead (see services/deadlines.py).
             deadline = await issue_deadline(self._chain, self._ttl)
         try:
-            return builder(
+            payload = builder(
                 chain_id=self._chain_id, verifying_contract=verifying_contract, nonce=nonce, deadline=deadline, **fields
             )
         except ValueError as exc:
             raise bad_request("invalid_params", str(exc)) from exc
+        _require_storable(payload["message"])
+        return payload
 
     async def for_action(self, caller: str, role: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
         """Translate the API's `{action, params}` into a payload for the caller to sign."""
@@ -110,6 +119,14 @@ class TypedDataFactory:
         elif action == "approveExtension":
             fields["extra"] = _seconds(_require(params, "extra"), "extra")
         return await self.payload(action, caller, caller, fields)
+
+
+def _require_storable(message: dict[str, Any]) -> None:
+    """400 for an integer MongoDB cannot hold (see MAX_STORED_INT)."""
+    for name, value in message.items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, int) and v > MAX_STORED_INT for v in values):
+            raise bad_request("invalid_params", f"{name} must be at most {MAX_STORED_INT}")
 
 
 def _address(value: Any) -> str:
