@@ -61,6 +61,19 @@ def test_oversized_file(client, patient_wallet, records_collection, api_server: 
     assert_nothing_written(records_collection, patient_wallet)
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain\x00x", "text/plain\x7f", "image/p\u00e9ng", "a/" + "b" * 254],
+    ids=["nul", "del", "non-ascii", "too-long"],
+)
+def test_content_type_a_response_cannot_carry(client, patient_wallet, records_collection, content_type: str) -> None:
+    # It comes back as /view's Content-Type: a control character in it used to be stored, and every
+    # view of the record then ended with the server dropping the connection.
+    response = upload(client, patient_wallet, b"data", content_type=content_type)
+    assert_error(response, 400, "invalid_content_type")
+    assert_nothing_written(records_collection, patient_wallet)
+
+
 @pytest.mark.parametrize("field", ["walletSignature", "recordSignature"])
 def test_malformed_signature(client, patient_wallet, records_collection, field: str) -> None:
     assert_error(upload(client, patient_wallet, b"data", overrides={field: "0x1234"}), 400, "malformed_signature")

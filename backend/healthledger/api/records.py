@@ -20,6 +20,9 @@ from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
 router = APIRouter(prefix="/api/medical-records", tags=["records"])
 
 MAX_NAME_LENGTH = 200
+# The file's type is sent back as the Content-Type of /view: it must be something a response header
+# can carry (a control character made the server drop the connection instead of answering).
+MAX_CONTENT_TYPE_LENGTH = 255
 # Types the browser may show inline (the app previews them); anything else is a download, so a
 # patient-chosen `text/html` or `image/svg+xml` can never run in the service's origin.
 PREVIEW_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
@@ -41,12 +44,19 @@ async def upload(
     clean_name = name.strip()
     if not clean_name or len(clean_name) > MAX_NAME_LENGTH:
         raise bad_request("invalid_name", f"name must be 1 to {MAX_NAME_LENGTH} characters")
+    content_type = (file.content_type or "").strip() or "application/octet-stream"
+    if len(content_type) > MAX_CONTENT_TYPE_LENGTH or not all(" " <= char <= "~" for char in content_type):
+        raise bad_request(
+            "invalid_content_type",
+            f"the file's Content-Type must be printable ASCII of at most {MAX_CONTENT_TYPE_LENGTH} characters, "
+            "e.g. application/pdf",
+        )
     outcome = await UploadPipeline(services).run(
         UploadRequest(
             patient=caller.address,
             record_type=recordType.strip().lower(),
             name=clean_name,
-            content_type=file.content_type or "application/octet-stream",
+            content_type=content_type,
             file=file,
             wallet_signature=walletSignature,
             record_signature=recordSignature,
