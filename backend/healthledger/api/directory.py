@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -49,8 +50,15 @@ def _address(value: str, field: str = "address") -> str:
     return to_checksum_address(text)
 
 
+def _has_control_characters(text: str) -> bool:
+    """NUL, escapes and other control characters: never part of a name, and MongoDB refuses NUL in a $regex."""
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
 def _text(value: str, field: str, maximum: int, *, required: bool = True) -> str:
-    text = " ".join((value or "").split())  # trim, and no control characters or runs of spaces
+    text = " ".join((value or "").split())  # trim, and no runs of spaces
+    if _has_control_characters(text):
+        raise bad_request(f"invalid_{field}", f"{field} must not contain control characters")
     if required and not text:
         raise bad_request(f"invalid_{field}", f"{field} must not be empty")
     if len(text) > maximum:
@@ -73,6 +81,8 @@ def _query(q: str) -> str:
     text = (q or "").strip()
     if len(text) > MAX_QUERY_LENGTH:
         raise bad_request("invalid_query", f"q must be at most {MAX_QUERY_LENGTH} characters")
+    if _has_control_characters(text):
+        raise bad_request("invalid_query", "q must not contain control characters")
     return text
 
 
