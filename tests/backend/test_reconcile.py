@@ -74,3 +74,31 @@ async def test_reconcile_confirms_mined_and_removes_abandoned(client: httpx.Clie
     finally:
         await services.db["records"].delete_many({"patient": wallet.address.lower(), "state": "pending"})
         await services.close()
+
+
+@pytest.mark.asyncio
+async def test_an_upload_sent_but_never_seen_is_sent_again_not_removed(client: httpx.Client, api_settings) -> None:
+    """The process died right after saving the transaction hash (or answered 202 and the node then
+    dropped the transaction). Before: removed after the grace period, though its client was told it
+    may land. Now: sent again with the patient's signature, which can still land."""
+    from healthledger.db.records import RelayAuthorization
+
+    wallet = Wallet.random()
+    wallet.login(client)
+    services = await build_services(api_settings)
+    try:
+        cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()))
+        doc = _pending_doc(wallet.address, cid, datetime.now(UTC) - timedelta(hours=1), tx_hash="0x" + "5a" * 32)
+        payload = wallet.typed_data(client, "addRecord", {"recordType": "report", "contentHash": doc.content_hash})
+        doc.relay = RelayAuthorization(2, payload["message"]["nonce"], payload["message"]["deadline"], wallet.sign_typed_data(payload))
+        await services.records.insert_pending(doc)
+
+        report = await reconcile_pending(services, grace_seconds=600)
+
+        assert report.resubmitted >= 1
+        settled = await services.records.get_by_cid(cid)
+        assert (settled.state, settled.record_id) == ("confirmed", 0) and len(settled.tx_hashes) == 2
+        onchain = await services.chain.get_record(wallet.address, 0)
+        assert onchain is not None and onchain.content_hash == doc.content_hash
+    finally:
+        await services.close()

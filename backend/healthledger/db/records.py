@@ -94,7 +94,10 @@ class RecordDoc:
         return cls(**values)
 
     def to_mongo(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        if self.tx_hash and self.tx_hash not in doc["tx_hashes"]:
+            doc["tx_hashes"].append(self.tx_hash)
+        return doc
 
     def public(self) -> dict[str, Any]:
         """What the API shows: everything but the wrapped key and the relay authorization."""

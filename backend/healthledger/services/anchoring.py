@@ -12,8 +12,9 @@ The upload pipeline reports a mined transaction here (`mined`); the reconciler (
 - Two documents can claim the same on-chain record id only after the chain lost one of them: the
   receipt says which transaction made the record, so the other claim is the stale one. A unique
   index conflict is settled here and never reaches a client as a 500.
-- A pending upload that never reached the chain is removed after the grace period (its client
-  never got a 201), as before.
+- A pending upload that never reached the chain is, after the grace period, sent again if it had
+  been sent before and its signature can still land, and removed otherwise (its client never got
+  a 201).
 """
 
 from __future__ import annotations
@@ -212,11 +213,15 @@ class RecordAnchoring:
             return "confirmed" if updated.state == "confirmed" else "anchored"
         was_stored = record.anchored_at is not None or record.state in ("anchored", "confirmed")
         if not was_stored:
-            # Never on chain, and its client never got a 201: remove it once nobody can be waiting.
-            if grace_cutoff is not None and record.created_at < grace_cutoff:
-                await self._remove(record)
-                return "removed"
-            return "still_pending"
+            # Never on chain. Once nobody can still be waiting for it: sent again if it was sent
+            # before (its client was told it may land: a 202, or a crash after the hash was saved)
+            # and its signature can still land; removed otherwise (its client never got a 201).
+            if grace_cutoff is None or record.created_at >= grace_cutoff:
+                return "still_pending"
+            if record.tx_hashes and await self._why_not_resubmittable(record) is None:
+                return await self._resubmit(record, head)
+            await self._remove(record)
+            return "removed"
         reason = await self._why_not_resubmittable(record)
         if reason is None:
             return await self._resubmit(record, head)
