@@ -128,6 +128,12 @@ class FaultStack:
 
     def stop_anvil(self) -> None:
         self.anvil_gate.refuse()
+        # Anvil's state file (written on SIGTERM) can miss the block mined just before: the restarted
+        # node then has that block's state changes but neither the block nor its receipts, which no
+        # real node does. An empty block on top keeps the history whole; it is mined only when the
+        # pool is empty, since a test may want the pool lost (`_no_automine` mines one for it first).
+        if int(self.anvil.rpc("txpool_status")["pending"], 16) == 0:
+            self.anvil.mine()
         self.anvil.stop()  # SIGTERM: Anvil writes its state file (blocks and receipts, not its pool)
 
     def start(self, service: str) -> None:
@@ -329,14 +335,13 @@ def _patient(client: httpx.Client) -> tuple[Wallet, dict[str, Any]]:
 class Snapshot:
     records: list[dict[str, Any]]
     pins: set[str]
-    relayer_nonce: int
-    block: int
+    relayer_nonce: int  # pending count: any transaction the relayer sends moves it
 
 
 def _snapshot(faults: FaultStack, wallet: Wallet) -> Snapshot:
     """What is stored now, before the upload under test (made durable: see `make_durable`)."""
     faults.make_durable()
-    return Snapshot(faults.records_of(wallet), faults.pins(), faults.relayer_nonce(), faults.anvil.block_number())
+    return Snapshot(faults.records_of(wallet), faults.pins(), faults.relayer_nonce())
 
 
 def _new_records(faults: FaultStack, wallet: Wallet, before: Snapshot) -> list[dict[str, Any]]:
@@ -350,7 +355,6 @@ def _assert_nothing_left(faults: FaultStack, wallet: Wallet, before: Snapshot, *
     assert faults.pins() == before.pins
     if not sent:
         assert faults.relayer_nonce() == before.relayer_nonce
-        assert faults.anvil.block_number() == before.block
 
 
 def _assert_none_looks_valid(faults: FaultStack, wallet: Wallet, before: Snapshot) -> None:
@@ -391,6 +395,7 @@ def _answer(future: Future, since: float) -> tuple[httpx.Response, float]:
 @contextmanager
 def _no_automine(faults: FaultStack) -> Iterator[None]:
     """Transactions wait in the node's pool until the test mines them."""
+    faults.anvil.mine()  # the block the node's state file may miss on a stop (see `stop_anvil`)
     faults.anvil.rpc("evm_setAutomine", [False])
     try:
         yield
@@ -502,9 +507,6 @@ def test_mongodb_stopped_before_an_upload_and_reads(faults: FaultStack) -> None:
                           503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
             _expect_error("mongodb stopped: view",
                           _timed(lambda: client.get(f"/api/medical-records/view/{first['cid']}", headers=view)),
-                          503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
-            _expect_error("mongodb stopped: integrity report",
-                          _timed(lambda: client.get("/api/system/integrity-report", headers=wallet.headers)),
                           503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
             assert faults.pins() == before.pins and faults.relayer_nonce() == before.relayer_nonce
         _assert_nothing_left(faults, wallet, before)
