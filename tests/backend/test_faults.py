@@ -551,9 +551,6 @@ def _mongodb_killed_after_the_transaction_was_sent(
     return wallet, prepared, before
 
 
-# Not strict: whether the unjournaled writes are lost depends on when the server last flushed its
-# journal (about 3 runs in 4 here).
-@pytest.mark.xfail(strict=False, reason="bug: a pending document acknowledged before a MongoDB crash is lost")
 def test_mongodb_killed_after_the_transaction_was_sent(faults: FaultStack) -> None:
     with faults.client() as client:
         wallet, prepared, before = _mongodb_killed_after_the_transaction_was_sent(faults, client)
