@@ -692,10 +692,7 @@ def test_anvil_stopped_before_the_transaction_was_mined(faults: FaultStack) -> N
     ("service", "status", "code", "budget"),
     [
         ("mongo", 503, "rate_limit_unavailable", RATE_LIMIT_TIMEOUT_SECONDS),  # see the MongoDB test above
-        pytest.param(
-            "anvil", 502, "chain_unavailable", RPC_TIMEOUT_SECONDS,
-            marks=pytest.mark.xfail(strict=True, reason="bug: a hung chain node answers after 5 x RPC_TIMEOUT_SECONDS"),
-        ),
+        ("anvil", 502, "chain_unavailable", RPC_TIMEOUT_SECONDS),
         # Last: see the note on pins below.
         ("ipfs", 502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS),
     ],
