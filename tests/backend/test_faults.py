@@ -639,7 +639,6 @@ def test_anvil_stopped_while_the_transaction_is_sent(faults: FaultStack) -> None
         _retry_succeeds(client, wallet, prepared)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a transaction sent but not acknowledged is taken as never sent")
 def test_anvil_stopped_before_acknowledging_the_transaction(faults: FaultStack) -> None:
     with faults.client() as client, faults.client() as uploader:
         wallet, _ = _patient(client)

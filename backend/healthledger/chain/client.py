@@ -25,7 +25,7 @@ from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.exceptions import BadFunctionCallOutput, ContractCustomError, TransactionNotFound
-from web3.providers.rpc.utils import ExceptionRetryConfiguration
+from web3.providers.rpc.utils import REQUEST_RETRY_ALLOWLIST, ExceptionRetryConfiguration
 from web3.types import TxReceipt
 
 from .artifacts import health_record, health_record_factory
@@ -72,8 +72,14 @@ _UNKNOWN_RECORD_SELECTOR = function_signature_to_4byte_selector("UnknownRecord(u
 # a node that accepts connections but does not answer then costs 5 x RPC_TIMEOUT_SECONDS per call.
 # Only failures that are quick and that a fresh connection may cure are tried again: the node
 # refusing connections (restarting) or closing a pooled one. A timeout is answered at once.
+#
+# `eth_sendRawTransaction` is never tried again here: the relayer tells from the failure whether the
+# transaction may have reached the node (`RelayerUnavailable.maybe_sent`), and a retry that ends
+# refused would hide a first attempt the node took before it went away. The relayer re-sends
+# (same signed transaction) itself when the node turns out not to have it.
 RETRY_ON_CONNECTION_ERRORS = ExceptionRetryConfiguration(
-    errors=(ClientOSError, ClientConnectionResetError, ServerDisconnectedError)
+    errors=(ClientOSError, ClientConnectionResetError, ServerDisconnectedError),
+    method_allowlist=[method for method in REQUEST_RETRY_ALLOWLIST if method != "eth_sendRawTransaction"],
 )
 
 
