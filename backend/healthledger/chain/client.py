@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from aiohttp import ClientTimeout
+from aiohttp import ClientOSError, ClientTimeout, ServerDisconnectedError
+from aiohttp.client_exceptions import ClientConnectionResetError
 from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic, function_signature_to_4byte_selector, is_address, keccak
 from eth_utils import to_checksum_address
@@ -24,6 +25,7 @@ from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.exceptions import BadFunctionCallOutput, ContractCustomError, TransactionNotFound
+from web3.providers.rpc.utils import REQUEST_RETRY_ALLOWLIST, ExceptionRetryConfiguration
 from web3.types import TxReceipt
 
 from .artifacts import health_record, health_record_factory
@@ -64,6 +66,21 @@ DEFAULT_BATCH_SIZE = 500
 _GET_RECORD_SELECTOR = function_signature_to_4byte_selector("getRecord(uint256)")
 _GET_RECORD_TYPES = ("uint8", "bytes32", "uint64", "address")
 _UNKNOWN_RECORD_SELECTOR = function_signature_to_4byte_selector("UnknownRecord(uint256)")
+
+
+# web3 tries a failed request 5 times (back-off 0.125 s, doubling) on any transport error *or timeout*:
+# a node that accepts connections but does not answer then costs 5 x RPC_TIMEOUT_SECONDS per call.
+# Only failures that are quick and that a fresh connection may cure are tried again: the node
+# refusing connections (restarting) or closing a pooled one. A timeout is answered at once.
+#
+# `eth_sendRawTransaction` is never tried again here: the relayer tells from the failure whether the
+# transaction may have reached the node (`RelayerUnavailable.maybe_sent`), and a retry that ends
+# refused would hide a first attempt the node took before it went away. The relayer re-sends
+# (same signed transaction) itself when the node turns out not to have it.
+RETRY_ON_CONNECTION_ERRORS = ExceptionRetryConfiguration(
+    errors=(ClientOSError, ClientConnectionResetError, ServerDisconnectedError),
+    method_allowlist=[method for method in REQUEST_RETRY_ALLOWLIST if method != "eth_sendRawTransaction"],
+)
 
 
 class ChainError(RuntimeError):
@@ -218,7 +235,11 @@ class ChainClient:
         self.rpc_url = rpc_url
         # web3's async session manager reads `.total` from the timeout: it must be a ClientTimeout.
         self.w3: AsyncWeb3 = w3 or AsyncWeb3(
-            AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": ClientTimeout(total=timeout_seconds)})
+            AsyncHTTPProvider(
+                rpc_url,
+                request_kwargs={"timeout": ClientTimeout(total=timeout_seconds)},
+                exception_retry_configuration=RETRY_ON_CONNECTION_ERRORS,
+            )
         )
         self.factory_address = _checksum(factory_address, "factory_address")
         self.factory: AsyncContract = self.w3.eth.contract(

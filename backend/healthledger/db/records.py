@@ -13,6 +13,12 @@ A record's life, and what each state promises:
 
 Pending documents never look valid to readers: listing and viewing show their state. A pending
 upload that never reached the chain is removed by the reconciler after the grace period.
+
+The pending document and each transaction hash are written journaled (`j: true`): they are what
+the reconciler needs after a crash, and an acknowledged but unjournaled write can be lost when the
+database itself crashes (mongod's default `w: 1, j: false` keeps up to ~100 ms of writes in memory),
+which would leave a record on chain that no document names. Later changes (mined, confirmed,
+unanchored) can always be worked out again from the chain, so they keep the default write concern.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import DESCENDING, ReturnDocument, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .mongo import RECORDS
@@ -116,13 +122,17 @@ class RecordStore:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._records = db[RECORDS]
+        # For the writes a crash must not undo once acknowledged (see the module docstring).
+        self._journaled = self._records.with_options(write_concern=WriteConcern(j=True))
 
     async def insert_pending(self, record: RecordDoc) -> None:
-        await self._records.insert_one(record.to_mongo())
+        await self._journaled.insert_one(record.to_mongo())
 
     async def add_tx_hash(self, cid: str, tx_hash: str) -> None:
         """Remember a transaction hash of this record before it is broadcast (the newest is `tx_hash`)."""
-        await self._records.update_one({"cid": cid}, {"$set": {"tx_hash": tx_hash}, "$addToSet": {"tx_hashes": tx_hash}})
+        await self._journaled.update_one(
+            {"cid": cid}, {"$set": {"tx_hash": tx_hash}, "$addToSet": {"tx_hashes": tx_hash}}
+        )
 
     set_tx_hash = add_tx_hash
 

@@ -1,0 +1,753 @@
+"""Faults: IPFS, MongoDB and Anvil stopped before, during and after the steps of an upload.
+
+The module runs its own SecantusDB, js-ipfs node and Anvil (HealthLedger deployed on it) and the API
+as a real subprocess on them, with short timeouts so each fault answers within seconds, and its log
+file readable. The session's shared services are never touched. The services restart on the same
+port and data, so the retry runs against the same state.
+
+What must hold for every fault:
+- the answer is the outage's code in the error shape (MongoDB 503 `database_unavailable`, IPFS 502
+  `ipfs_unavailable`, the chain 502 `chain_unavailable`, a transaction that could not be handed to
+  the node 502 `relayer_unavailable`), never a 500, within the configured timeout plus a margin;
+- nothing is left behind: no record document that looks valid, no pinned ciphertext nobody can find
+  once the reconciler ran, no transaction for an upload refused before sending;
+- once the service is back, the same upload (the same signature: its nonce did not move) succeeds;
+- the log names no patient address, quotes no exception message and no URL credentials.
+
+"During an upload" is made deterministic by proxies in front of IPFS and Anvil
+(support/gate_proxy.py): the upload is held at a chosen request (IPFS `add`, `eth_sendRawTransaction`)
+while the test stops a process, then goes on. A stopped service closes its proxy's port too, so the
+API sees what it would see without the proxy: connection refused. "Killed" is SIGKILL (a crash),
+"stopped" SIGTERM, "hung" SIGSTOP (the process holds its port but never answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import secrets
+import signal
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector
+from pydantic import SecretStr
+from pymongo import MongoClient, WriteConcern
+
+from healthledger.chain.deployment import Deployment, deploy
+from healthledger.container import build_services
+from healthledger.devstack.anvil import AnvilNode
+from healthledger.devstack.ipfs import JsIpfsNode, api_answers
+from healthledger.devstack.mongo import SecantusServer
+from healthledger.devstack.process import ManagedProcess, free_port, wait_until
+from healthledger.logging_setup import ALLOWED_FIELDS
+from healthledger.services.reconcile import reconcile_pending
+from healthledger.settings import Settings
+from healthledger.storage.ipfs import to_base32_v1
+
+from .fixtures.api import GENEROUS_RATE_LIMITS
+from .fixtures.api_process import ApiProcess, ApiProcessLauncher
+from .support.gate_proxy import GateProxy
+from .support.records import upload_form
+from .support.wallet import Wallet
+
+MONGODB_TIMEOUT_SECONDS = 2.0
+IPFS_TIMEOUT_SECONDS = 3.0
+RPC_TIMEOUT_SECONDS = 3.0
+RATE_LIMIT_TIMEOUT_SECONDS = 1.0
+# Scheduling on a busy 2-core machine, web3's back-off between attempts to reach a node that
+# refuses connections (about 1.9 s in all) and the answer's round trip.
+MARGIN_SECONDS = 3.0
+DEPLOYER_INDEX, RELAYER_INDEX = 0, 9
+# Credentials in the service URLs: they must never reach the log (the nodes ignore them).
+URL_SECRET = "fault-url-secret-" + secrets.token_hex(6)
+IPFS_ADD = b"POST /api/v0/add"
+SEND_RAW_TRANSACTION = b'"eth_sendRawTransaction"'
+
+# What the log check at the end looks for, and the answers measured (printed with `pytest -s`).
+PATIENTS: list[str] = []
+MEASURED: list[tuple[str, int, str, float]] = []
+
+
+# ----------------------------------------------------------------------------- the stack
+
+
+def _kill(process: ManagedProcess | None, sig: signal.Signals = signal.SIGKILL) -> None:
+    """SIGKILL a process group, as a crash would, wait until it is gone, and forget it."""
+    assert process is not None and process.pid is not None
+    os.killpg(process.pid, sig)
+    wait_until(lambda: not process.is_running(), 10.0, description=f"{process.name} to die")
+    process.stop()  # dead already: this only takes it off the list of processes to stop at exit
+
+
+@dataclass
+class FaultStack:
+    """The module's own services, the proxies in front of IPFS and Anvil, and the API."""
+
+    mongo: SecantusServer
+    ipfs: JsIpfsNode
+    ipfs_gate: GateProxy
+    anvil: AnvilNode
+    anvil_gate: GateProxy
+    deployment: Deployment
+    settings: Settings
+    api: ApiProcess
+    mongo_client: MongoClient = field(repr=False)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api.url, timeout=60.0, trust_env=False)
+
+    # -- stopping and starting -----------------------------------------------------------------
+
+    def stop_mongo(self) -> None:
+        self.mongo.stop()
+
+    def kill_mongo(self) -> None:
+        process, self.mongo._process = self.mongo._process, None
+        _kill(process)
+
+    def stop_ipfs(self) -> None:
+        self.ipfs_gate.refuse()
+        self.ipfs.stop()
+
+    def kill_ipfs(self) -> None:
+        self.ipfs_gate.refuse()
+        # The pid file stays, as after any crash: the next start clears the lock the node left.
+        process, self.ipfs._process = self.ipfs._process, None
+        _kill(process)
+
+    def stop_anvil(self) -> None:
+        self.anvil_gate.refuse()
+        # Anvil's state file (written on SIGTERM) can miss the block mined just before: the restarted
+        # node then has that block's state changes but neither the block nor its receipts, which no
+        # real node does. An empty block on top keeps the history whole; it is mined only when the
+        # pool is empty, since a test may want the pool lost (`_no_automine` mines one for it first).
+        if int(self.anvil.rpc("txpool_status")["pending"], 16) == 0:
+            self.anvil.mine()
+        self.anvil.stop()  # SIGTERM: Anvil writes its state file (blocks and receipts, not its pool)
+
+    def start(self, service: str) -> None:
+        """Start `service` again if it is not running: same port, same data."""
+        if service == "mongo" and self.mongo._process is None:
+            self.mongo.start()
+        elif service == "ipfs" and not self.ipfs.is_running():
+            self.ipfs.start()
+            self.ipfs_gate.accept()
+        elif service == "anvil" and not self.anvil.is_running():
+            self.anvil.start()
+            self.anvil_gate.accept()
+
+    @contextmanager
+    def down(self, service: str) -> Iterator[None]:
+        """`service` stopped (SIGTERM) inside the block, started again after it whatever happens."""
+        {"mongo": self.stop_mongo, "ipfs": self.stop_ipfs, "anvil": self.stop_anvil}[service]()
+        try:
+            yield
+        finally:
+            self.start(service)
+
+    @contextmanager
+    def restarting(self, *services: str) -> Iterator[None]:
+        """Whatever the block stops is started again after it."""
+        try:
+            yield
+        finally:
+            for service in services:
+                self.start(service)
+
+    @contextmanager
+    def hung(self, service: str) -> Iterator[None]:
+        """`service` frozen (SIGSTOP) inside the block: it holds its port and never answers."""
+        process = {"mongo": self.mongo._process, "ipfs": self.ipfs._process, "anvil": self.anvil._process}[service]
+        assert process is not None and process.pid is not None
+        os.killpg(process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(process.pid, signal.SIGCONT)
+
+    # -- what is stored where -------------------------------------------------------------------
+
+    def make_durable(self) -> None:
+        """Make every write acknowledged so far survive a crash (a journaled write syncs the journal
+        up to it), so that a test that kills MongoDB sees only what it did to the upload in flight."""
+        self.mongo_client["fault_tests"]["marks"].with_options(write_concern=WriteConcern(j=True)).insert_one({})
+
+    def records_of(self, wallet: Wallet) -> list[dict[str, Any]]:
+        records = self.mongo_client[self.settings.mongodb_database]["records"]
+        return list(records.find({"patient": wallet.address.lower()}, {"_id": 0}).sort("created_at", 1))
+
+    def pins(self) -> set[str]:
+        answer = httpx.post(f"{self.ipfs.api_url}/api/v0/pin/ls", params={"type": "recursive"}, timeout=30.0)
+        answer.raise_for_status()
+        return {to_base32_v1(cid) for cid in answer.json().get("Keys", {})}
+
+    def relayer_nonce(self) -> int:
+        relayer = self.anvil.accounts[RELAYER_INDEX].address
+        return int(self.anvil.rpc("eth_getTransactionCount", [relayer, "pending"]), 16)
+
+    def patient_nonce(self, wallet: Wallet) -> int:
+        """The patient's EIP-712 nonce in their record contract (`nonces(address)`)."""
+        clone = self.records_of(wallet)[0]["record_contract"]
+        data = function_signature_to_4byte_selector("nonces(address)") + encode(["address"], [wallet.address])
+        answer = self.anvil.rpc("eth_call", [{"to": clone, "data": "0x" + data.hex()}, "latest"])
+        return int(decode(["uint256"], bytes.fromhex(answer[2:]))[0])
+
+    def reconcile(self) -> dict[str, int]:
+        """One reconciler pass with no grace period (no upload is in flight when tests call it)."""
+
+        async def run() -> dict[str, int]:
+            services = await build_services(self.settings)
+            try:
+                return (await reconcile_pending(services, grace_seconds=0)).as_dict()
+            finally:
+                await services.close()
+
+        return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
+    work = tmp_path_factory.mktemp("faults")
+    cleanup: list[Callable[[], object]] = []
+    try:
+        mongo = SecantusServer(work / "mongo", log_path=work / "secantus.log").start()
+        cleanup.append(mongo.stop)
+        ipfs = JsIpfsNode(
+            work / "ipfs", api_port=free_port(), gateway_port=free_port(), rpc_port=free_port(),
+            log_path=work / "jsipfs.log",
+        ).start()
+        cleanup.append(ipfs.stop)
+        ipfs_gate = GateProxy(ipfs.api_port)
+        cleanup.append(ipfs_gate.close)
+        anvil = AnvilNode(port=free_port(), state_path=work / "anvil-state.json", log_path=work / "anvil.log").start()
+        cleanup.append(anvil.stop)
+        anvil_gate = GateProxy(anvil.port)  # type: ignore[arg-type]
+        cleanup.append(anvil_gate.close)
+        deployment = deploy(anvil.rpc_url, anvil.accounts[DEPLOYER_INDEX].private_key)
+        base = Settings(
+            host="127.0.0.1",
+            mongodb_uri=mongo.uri,
+            mongodb_database="healthledger_faults",
+            mongodb_timeout_seconds=MONGODB_TIMEOUT_SECONDS,
+            ipfs_api_url=f"http://healthledger:{URL_SECRET}@127.0.0.1:{ipfs_gate.port}",
+            ipfs_timeout_seconds=IPFS_TIMEOUT_SECONDS,
+            eth_rpc_url=f"http://healthledger:{URL_SECRET}@127.0.0.1:{anvil_gate.port}",
+            rpc_timeout_seconds=RPC_TIMEOUT_SECONDS,
+            factory_address=deployment.factory,
+            relayer_private_key=SecretStr(anvil.accounts[RELAYER_INDEX].private_key),
+            chain_id=31337,
+            jwt_secret=SecretStr(secrets.token_urlsafe(48)),
+            grant_key=SecretStr(secrets.token_hex(32)),
+            max_upload_bytes=4 * 1024 * 1024,
+            tx_timeout_seconds=20.0,
+            tx_resend_seconds=15.0,
+            reconcile_interval_seconds=3600.0,  # the tests run the reconciler themselves
+            rate_limit_timeout_seconds=RATE_LIMIT_TIMEOUT_SECONDS,
+            **GENEROUS_RATE_LIMITS,
+        )
+        launcher = ApiProcessLauncher(base, work)
+        cleanup.append(launcher.stop_all)
+        api = launcher.start(mongodb_database="healthledger_faults")
+        mongo_client: MongoClient = MongoClient(mongo.uri, serverSelectionTimeoutMS=10_000, tz_aware=True)
+        cleanup.append(mongo_client.close)
+        yield FaultStack(mongo, ipfs, ipfs_gate, anvil, anvil_gate, deployment, api.settings, api, mongo_client)
+    finally:
+        for step in reversed(cleanup):
+            step()
+        if MEASURED:
+            print("\nfault answers (case, status, code, seconds):")
+            for case, status, code, seconds in MEASURED:
+                print(f"  {case:<58} {status} {code:<22} {seconds:5.2f}")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Prepared:
+    """An upload signed while every service was up, to be sent when one is not."""
+
+    content: bytes
+    form: dict[str, str]
+
+    @property
+    def content_hash(self) -> str:
+        return "0x" + hashlib.sha256(self.content).hexdigest()
+
+
+def _prepare(client: httpx.Client, wallet: Wallet, size: int = 4096) -> Prepared:
+    content = os.urandom(size)
+    return Prepared(content, upload_form(client, wallet, content))
+
+
+def _send(client: httpx.Client, wallet: Wallet, prepared: Prepared) -> httpx.Response:
+    return client.post(
+        "/api/medical-records/upload",
+        data=prepared.form,
+        files={"file": ("scan.pdf", prepared.content, "application/pdf")},
+        headers=wallet.headers,
+    )
+
+
+def _timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+def _expect_error(case: str, answer: tuple[httpx.Response, float], status: int, code: str, budget: float) -> None:
+    """The outage's status and code in the error shape, within `budget` seconds plus the margin."""
+    response, elapsed = answer
+    try:
+        got = response.json().get("error", {}).get("code", "-")
+    except ValueError:
+        got = "-"
+    MEASURED.append((case, response.status_code, got, elapsed))
+    assert response.status_code == status, f"{case}: {response.status_code} {response.text}"
+    body = response.json()
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
+    assert body["error"]["code"] == code, body
+    assert elapsed < budget + MARGIN_SECONDS, f"{case} took {elapsed:.2f} s (budget {budget} s + margin)"
+
+
+def _patient(client: httpx.Client) -> tuple[Wallet, dict[str, Any]]:
+    """A signed-in patient with one confirmed record (so their contract exists)."""
+    wallet = Wallet.random()
+    wallet.login(client)
+    PATIENTS.append(wallet.address)
+    response = _send(client, wallet, _prepare(client, wallet))
+    assert response.status_code == 201, response.text
+    return wallet, response.json()
+
+
+@dataclass
+class Snapshot:
+    records: list[dict[str, Any]]
+    pins: set[str]
+    relayer_nonce: int  # pending count: any transaction the relayer sends moves it
+
+
+def _snapshot(faults: FaultStack, wallet: Wallet) -> Snapshot:
+    """What is stored now, before the upload under test (made durable: see `make_durable`)."""
+    faults.make_durable()
+    return Snapshot(faults.records_of(wallet), faults.pins(), faults.relayer_nonce())
+
+
+def _new_records(faults: FaultStack, wallet: Wallet, before: Snapshot) -> list[dict[str, Any]]:
+    known = {r["cid"] for r in before.records}
+    return [r for r in faults.records_of(wallet) if r["cid"] not in known]
+
+
+def _assert_nothing_left(faults: FaultStack, wallet: Wallet, before: Snapshot, *, sent: bool = False) -> None:
+    """Back to `before`: no new document, no new pin, and (unless something was `sent`) no transaction."""
+    assert faults.records_of(wallet) == before.records
+    assert faults.pins() == before.pins
+    if not sent:
+        assert faults.relayer_nonce() == before.relayer_nonce
+
+
+def _assert_none_looks_valid(faults: FaultStack, wallet: Wallet, before: Snapshot) -> None:
+    """During an outage: a document the upload left is `pending`, never anchored or confirmed."""
+    for record in _new_records(faults, wallet, before):
+        assert record["state"] == "pending" and record.get("record_id") is None, record
+
+
+def _integrity(client: httpx.Client, wallet: Wallet) -> dict[str, str]:
+    report = client.get("/api/system/integrity-report", headers=wallet.headers)
+    assert report.status_code == 200, report.text
+    return {row["cid"]: row["status"] for row in report.json()["records"]}
+
+
+def _retry_succeeds(client: httpx.Client, wallet: Wallet, prepared: Prepared) -> dict[str, Any]:
+    """The same upload, signature and all, is stored and verified; every record of the patient verifies."""
+    response = _send(client, wallet, prepared)
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert record["state"] == "confirmed" and record["content_hash"] == prepared.content_hash
+    statuses = _integrity(client, wallet)
+    assert statuses[record["cid"]] == "verified"
+    assert set(statuses.values()) == {"verified"}, statuses
+    return record
+
+
+@contextmanager
+def _upload_in_background(client: httpx.Client, wallet: Wallet, prepared: Prepared) -> Iterator[Future]:
+    with ThreadPoolExecutor(1) as pool:
+        yield pool.submit(_send, client, wallet, prepared)
+
+
+def _answer(future: Future, since: float) -> tuple[httpx.Response, float]:
+    response = future.result(timeout=120)
+    return response, time.monotonic() - since
+
+
+@contextmanager
+def _no_automine(faults: FaultStack) -> Iterator[None]:
+    """Transactions wait in the node's pool until the test mines them."""
+    faults.anvil.mine()  # the block the node's state file may miss on a stop (see `stop_anvil`)
+    faults.anvil.rpc("evm_setAutomine", [False])
+    try:
+        yield
+    finally:
+        if faults.anvil.is_running():
+            faults.anvil.rpc("evm_setAutomine", [True])
+
+
+def _wait_until_sent(faults: FaultStack, wallet: Wallet, before: Snapshot) -> str:
+    """The upload's transaction hash, once its document names it and the node holds it."""
+
+    def sent() -> str | None:
+        new = _new_records(faults, wallet, before)
+        if len(new) == 1 and new[0].get("tx_hashes"):
+            tx_hash = new[0]["tx_hashes"][-1]
+            if faults.anvil.rpc("eth_getTransactionByHash", [tx_hash]) is not None:
+                return tx_hash
+        return None
+
+    return wait_until(sent, 30.0, 0.02, description="the upload's transaction in the node's pool")
+
+
+# ----------------------------------------------------------------------------- IPFS
+
+
+def test_ipfs_stopped_before_an_upload_and_reads(faults: FaultStack) -> None:
+    with faults.client() as client:
+        wallet, first = _patient(client)
+        prepared = _prepare(client, wallet)
+        view = {**wallet.headers, "X-Wallet-Signature": wallet.key_signature(client)}
+        before = _snapshot(faults, wallet)
+        with faults.down("ipfs"):
+            _expect_error("ipfs stopped: upload", _timed(lambda: _send(client, wallet, prepared)),
+                          502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS)
+            _expect_error("ipfs stopped: integrity report",
+                          _timed(lambda: client.get("/api/system/integrity-report", headers=wallet.headers)),
+                          502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS)
+            _expect_error("ipfs stopped: view",
+                          _timed(lambda: client.get(f"/api/medical-records/view/{first['cid']}", headers=view)),
+                          502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS)
+            assert faults.records_of(wallet) == before.records
+        _assert_nothing_left(faults, wallet, before)
+        _retry_succeeds(client, wallet, prepared)
+
+
+def test_ipfs_killed_during_an_upload(faults: FaultStack) -> None:
+    with faults.client() as client, faults.client() as uploader:
+        wallet, _ = _patient(client)
+        prepared = _prepare(client, wallet, size=512 * 1024)
+        before = _snapshot(faults, wallet)
+        with faults.restarting("ipfs"), faults.ipfs_gate.hold(IPFS_ADD) as gate, \
+                _upload_in_background(uploader, wallet, prepared) as future:
+            gate.wait_reached(30.0)  # every check passed; the ciphertext is on its way to IPFS
+            faults.kill_ipfs()
+            since = time.monotonic()
+            gate.release()
+            _expect_error("ipfs killed during upload (add)", _answer(future, since),
+                          502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS)
+            assert faults.records_of(wallet) == before.records
+        _assert_nothing_left(faults, wallet, before)
+        _retry_succeeds(client, wallet, prepared)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="design: the upload adds with pin=true, so a ciphertext the node pinned but whose answer "
+    "never arrived has a CID nobody knows, and no reconciler can find it; fixing it means adding "
+    "unpinned and pinning after the pending document is stored (or a pin sweep)",
+)
+def test_ipfs_stopped_after_pinning_before_answering_leaves_no_pinned_orphan(faults: FaultStack) -> None:
+    with faults.client() as client, faults.client() as uploader:
+        wallet, _ = _patient(client)
+        prepared = _prepare(client, wallet)
+        before = _snapshot(faults, wallet)
+        with faults.restarting("ipfs"), faults.ipfs_gate.hold(IPFS_ADD, answer=True) as gate, \
+                _upload_in_background(uploader, wallet, prepared) as future:
+            gate.wait_reached(30.0)
+            gate.release()
+            gate.wait_answered(30.0)  # the node stored and pinned the ciphertext
+            faults.stop_ipfs()
+            since = time.monotonic()
+            gate.lose_answer()  # ... and stopped before its answer got out
+            _expect_error("ipfs stopped after pinning, answer lost", _answer(future, since),
+                          502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS)
+        assert faults.records_of(wallet) == before.records
+        faults.reconcile()
+        orphans = faults.pins() - before.pins
+        _retry_succeeds(client, wallet, prepared)
+        assert not orphans, f"pinned ciphertext no document names: {orphans}"
+
+
+# ----------------------------------------------------------------------------- MongoDB
+
+
+def test_mongodb_stopped_before_an_upload_and_reads(faults: FaultStack) -> None:
+    with faults.client() as client:
+        wallet, first = _patient(client)
+        prepared = _prepare(client, wallet)
+        view = {**wallet.headers, "X-Wallet-Signature": wallet.key_signature(client)}
+        before = _snapshot(faults, wallet)
+        with faults.down("mongo"):
+            # An upload is refused first by its rate limit, which fails closed when MongoDB cannot
+            # count (README, "Rate limits"): 503 `rate_limit_unavailable`, with Retry-After.
+            answer = _timed(lambda: _send(client, wallet, prepared))
+            _expect_error("mongodb stopped: upload", answer, 503, "rate_limit_unavailable", RATE_LIMIT_TIMEOUT_SECONDS)
+            assert answer[0].headers["retry-after"] == "30"
+            _expect_error("mongodb stopped: patient records",
+                          _timed(lambda: client.get("/api/medical-records/patient-records", headers=wallet.headers)),
+                          503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
+            _expect_error("mongodb stopped: view",
+                          _timed(lambda: client.get(f"/api/medical-records/view/{first['cid']}", headers=view)),
+                          503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
+            assert faults.pins() == before.pins and faults.relayer_nonce() == before.relayer_nonce
+        _assert_nothing_left(faults, wallet, before)
+        _retry_succeeds(client, wallet, prepared)
+
+
+def test_mongodb_killed_during_an_upload(faults: FaultStack) -> None:
+    with faults.client() as client, faults.client() as uploader:
+        wallet, _ = _patient(client)
+        prepared = _prepare(client, wallet, size=512 * 1024)
+        before = _snapshot(faults, wallet)
+        with faults.restarting("mongo"), faults.ipfs_gate.hold(IPFS_ADD) as gate, \
+                _upload_in_background(uploader, wallet, prepared) as future:
+            gate.wait_reached(30.0)  # rate limits counted, signature checked; IPFS is next
+            faults.kill_mongo()
+            since = time.monotonic()
+            gate.release()
+            _expect_error("mongodb killed during upload (add)", _answer(future, since),
+                          503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
+            # Pinned, then the document could not be stored: the ciphertext is unpinned at once.
+            assert faults.pins() == before.pins
+            assert faults.relayer_nonce() == before.relayer_nonce
+        _assert_nothing_left(faults, wallet, before)
+        _retry_succeeds(client, wallet, prepared)
+
+
+def _mongodb_killed_after_the_transaction_was_sent(
+    faults: FaultStack, client: httpx.Client
+) -> tuple[Wallet, Prepared, Snapshot]:
+    """The upload's transaction sits in the pool; MongoDB dies; then the transaction is mined."""
+    wallet, _ = _patient(client)
+    prepared = _prepare(client, wallet)
+    before = _snapshot(faults, wallet)
+    with faults.client() as uploader, faults.restarting("mongo"), _no_automine(faults), \
+            _upload_in_background(uploader, wallet, prepared) as future:
+        _wait_until_sent(faults, wallet, before)
+        faults.kill_mongo()
+        since = time.monotonic()
+        faults.anvil.mine()
+        _expect_error("mongodb killed after the transaction was sent", _answer(future, since),
+                      503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
+    return wallet, prepared, before
+
+
+def test_mongodb_killed_after_the_transaction_was_sent(faults: FaultStack) -> None:
+    with faults.client() as client:
+        wallet, prepared, before = _mongodb_killed_after_the_transaction_was_sent(faults, client)
+        # The record is on chain: the pending document and the hash saved before the broadcast
+        # must have survived the crash, or nothing names the record and its pinned ciphertext.
+        assert faults.patient_nonce(wallet) == int(prepared.form["nonce"]) + 1
+        left = _new_records(faults, wallet, before)
+        assert len(left) == 1, "the pending document and its transaction hash were lost in the crash"
+        assert left[0]["state"] == "pending" and left[0]["tx_hashes"] and left[0]["cid"] in faults.pins()
+        assert faults.reconcile()["confirmed"] == 1
+        (record,) = _new_records(faults, wallet, before)
+        assert (record["state"], record["content_hash"]) == ("confirmed", prepared.content_hash)
+        statuses = _integrity(client, wallet)
+        assert statuses[record["cid"]] == "verified" and set(statuses.values()) == {"verified"}
+        assert faults.pins() - before.pins == {record["cid"]}  # the one record, no orphan
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="design: a retried upload whose first attempt reached the chain is refused as stale_nonce "
+    "(the signature's nonce is used) instead of answering with the record it made; idempotent "
+    "retries need the upload to recognise its own earlier attempt",
+)
+def test_retrying_an_upload_whose_answer_was_lost_returns_its_record(faults: FaultStack) -> None:
+    with faults.client() as client:
+        wallet, prepared, before = _mongodb_killed_after_the_transaction_was_sent(faults, client)
+        response = _send(client, wallet, prepared)  # the client did what the 503 said: try again
+        assert response.status_code in (200, 201), response.text
+        assert response.json()["content_hash"] == prepared.content_hash
+
+
+# ----------------------------------------------------------------------------- Anvil
+
+
+def test_anvil_stopped_before_an_upload_and_reads(faults: FaultStack) -> None:
+    with faults.client() as client:
+        wallet, _ = _patient(client)
+        prepared = _prepare(client, wallet)
+        before = _snapshot(faults, wallet)
+        with faults.down("anvil"):
+            _expect_error("anvil stopped: upload", _timed(lambda: _send(client, wallet, prepared)),
+                          502, "chain_unavailable", RPC_TIMEOUT_SECONDS)
+            _expect_error("anvil stopped: integrity report",
+                          _timed(lambda: client.get("/api/system/integrity-report", headers=wallet.headers)),
+                          502, "chain_unavailable", RPC_TIMEOUT_SECONDS)
+            assert faults.records_of(wallet) == before.records and faults.pins() == before.pins
+        _assert_nothing_left(faults, wallet, before)
+        _retry_succeeds(client, wallet, prepared)
+
+
+def test_anvil_stopped_during_an_upload(faults: FaultStack) -> None:
+    with faults.client() as client, faults.client() as uploader:
+        wallet, _ = _patient(client)
+        prepared = _prepare(client, wallet, size=512 * 1024)
+        before = _snapshot(faults, wallet)
+        with faults.restarting("anvil"), faults.ipfs_gate.hold(IPFS_ADD) as gate, \
+                _upload_in_background(uploader, wallet, prepared) as future:
+            gate.wait_reached(30.0)
+            faults.stop_anvil()
+            since = time.monotonic()
+            gate.release()  # pinned and stored as pending; then the chain is needed, and gone
+            _expect_error("anvil stopped during upload (add)", _answer(future, since),
+                          502, "chain_unavailable", RPC_TIMEOUT_SECONDS)
+            assert faults.records_of(wallet) == before.records and faults.pins() == before.pins
+        _assert_nothing_left(faults, wallet, before)
+        _retry_succeeds(client, wallet, prepared)
+
+
+def test_anvil_stopped_while_the_transaction_is_sent(faults: FaultStack) -> None:
+    with faults.client() as client, faults.client() as uploader:
+        wallet, _ = _patient(client)
+        prepared = _prepare(client, wallet)
+        before = _snapshot(faults, wallet)
+        with faults.restarting("anvil"), faults.anvil_gate.hold(SEND_RAW_TRANSACTION) as gate, \
+                _upload_in_background(uploader, wallet, prepared) as future:
+            gate.wait_reached(30.0)  # the hash is saved; the raw transaction is on its way
+            faults.stop_anvil()
+            since = time.monotonic()
+            gate.release()
+            _expect_error("anvil stopped while sending", _answer(future, since),
+                          502, "relayer_unavailable", RPC_TIMEOUT_SECONDS)
+            _assert_none_looks_valid(faults, wallet, before)
+        # The node never got it: what the upload left is removed by the reconciler, ciphertext too.
+        faults.reconcile()
+        _assert_nothing_left(faults, wallet, before)
+        _retry_succeeds(client, wallet, prepared)
+
+
+def test_anvil_stopped_before_acknowledging_the_transaction(faults: FaultStack) -> None:
+    with faults.client() as client, faults.client() as uploader:
+        wallet, _ = _patient(client)
+        prepared = _prepare(client, wallet)
+        before = _snapshot(faults, wallet)
+        with faults.restarting("anvil"), faults.anvil_gate.hold(SEND_RAW_TRANSACTION, answer=True) as gate, \
+                _upload_in_background(uploader, wallet, prepared) as future:
+            gate.wait_reached(30.0)
+            gate.release()
+            gate.wait_answered(30.0)  # the node took the transaction (and mined it) ...
+            faults.stop_anvil()
+            since = time.monotonic()
+            gate.lose_answer()  # ... and stopped before its answer got out
+            _expect_error("anvil stopped before acknowledging the transaction", _answer(future, since),
+                          502, "relayer_unavailable", RPC_TIMEOUT_SECONDS)
+            _assert_none_looks_valid(faults, wallet, before)
+        # The record is on chain: its document must still be there for the reconciler to confirm.
+        assert faults.patient_nonce(wallet) == int(prepared.form["nonce"]) + 1
+        left = _new_records(faults, wallet, before)
+        assert len(left) == 1, "the upload was abandoned (document deleted, ciphertext unpinned) though it is on chain"
+        assert faults.reconcile()["confirmed"] == 1
+        (record,) = _new_records(faults, wallet, before)
+        assert (record["state"], record["content_hash"]) == ("confirmed", prepared.content_hash)
+        statuses = _integrity(client, wallet)
+        assert statuses[record["cid"]] == "verified" and set(statuses.values()) == {"verified"}
+
+
+def test_anvil_stopped_before_the_transaction_was_mined(faults: FaultStack) -> None:
+    with faults.client() as client, faults.client() as uploader:
+        wallet, _ = _patient(client)
+        prepared = _prepare(client, wallet)
+        before = _snapshot(faults, wallet)
+        with faults.restarting("anvil"), _no_automine(faults), \
+                _upload_in_background(uploader, wallet, prepared) as future:
+            _wait_until_sent(faults, wallet, before)
+            faults.stop_anvil()  # the node's pool is not kept: the transaction is lost with it
+            since = time.monotonic()
+            _expect_error("anvil stopped before mining", _answer(future, since),
+                          502, "chain_unavailable", RPC_TIMEOUT_SECONDS)
+            _assert_none_looks_valid(faults, wallet, before)
+        assert faults.reconcile()["removed"] == 1
+        _assert_nothing_left(faults, wallet, before, sent=True)
+        _retry_succeeds(client, wallet, prepared)
+
+
+# ----------------------------------------------------------------------------- hung services
+
+
+@pytest.mark.parametrize(
+    ("service", "status", "code", "budget"),
+    [
+        ("mongo", 503, "rate_limit_unavailable", RATE_LIMIT_TIMEOUT_SECONDS),  # see the MongoDB test above
+        ("anvil", 502, "chain_unavailable", RPC_TIMEOUT_SECONDS),
+        # Last: see the note on pins below.
+        ("ipfs", 502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS),
+    ],
+)
+def test_hung_service_answers_within_its_timeout(
+    faults: FaultStack, service: str, status: int, code: str, budget: float
+) -> None:
+    with faults.client() as client:
+        wallet, _ = _patient(client)
+        prepared = _prepare(client, wallet)
+        before = _snapshot(faults, wallet)
+        with faults.hung(service):
+            answer = _timed(lambda: _send(client, wallet, prepared))
+            _expect_error(f"{service} hung: upload", answer, status, code, budget)
+        wait_until(lambda: api_answers(faults.ipfs.api_url), 30.0, description="IPFS to answer again")
+        assert faults.records_of(wallet) == before.records
+        assert faults.relayer_nonce() == before.relayer_nonce
+        if service != "ipfs":
+            assert faults.pins() == before.pins
+        # else: the frozen node already holds the whole `add` in its socket buffer, and once it runs
+        # again it may still store and pin it, after the API answered 502: the orphan of
+        # test_ipfs_stopped_after_pinning_before_answering_leaves_no_pinned_orphan (xfail, design).
+        _retry_succeeds(client, wallet, prepared)
+
+
+# ----------------------------------------------------------------------------- the log
+
+
+LOG_KEYS = {"time", "level", "logger", "event", "frames"} | ALLOWED_FIELDS
+# What uvicorn prints before the app's lifespan installs the allow-list formatter.
+UVICORN_PREAMBLE = re.compile(r"^INFO: +(Started server process \[\d+\]|Waiting for application startup\.)$")
+# Fragments of exception messages (socket errors, pymongo, httpx, aiohttp, our own adapters).
+EXCEPTION_TEXT = re.compile(
+    r"errno|refused|reset by peer|timed out|traceback|server selection|unreachable|disconnected|"
+    r"127\.0\.0\.1:\d+|\w://\w",  # a URL (uvicorn's "%s://%s:%d" template is fine)
+    re.IGNORECASE,
+)
+
+
+def test_the_log_tells_no_patient_no_exception_text_no_credentials(faults: FaultStack) -> None:
+    """Runs last: the API's whole log over every fault above."""
+    log_path = faults.api.process.log_path
+    assert log_path is not None
+    text = log_path.read_text(errors="replace")
+    assert URL_SECRET not in text and "healthledger:" not in text
+    for address in PATIENTS:
+        assert address[2:].lower() not in text.lower(), "a patient address is in the log"
+    statuses = set()
+    for line in text.splitlines():
+        if UVICORN_PREAMBLE.match(line):
+            continue
+        entry = json.loads(line)  # every other line is one JSON object
+        assert set(entry) <= LOG_KEYS, f"fields outside the allow-list: {set(entry) - LOG_KEYS}"
+        assert not EXCEPTION_TEXT.search(line), f"exception text in the log: {line}"
+        assert entry["event"] != "unhandled exception", line
+        if entry["event"] == "request":
+            statuses.add(entry["status"])
+    assert 500 not in statuses
+    assert {status for _, status, _, _ in MEASURED} <= statuses  # the faults above are in it
