@@ -69,6 +69,9 @@ async def upload(
     if not outcome.mined:
         # Pinned and sent, not yet mined: the record stays `pending` until the reconciler confirms it.
         return JSONResponse(body, status_code=202)
+    if outcome.replayed:
+        # The same upload, sent again after its answer was lost: its record, not a new one.
+        return JSONResponse(body, status_code=200)
     return body
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from aiohttp import ClientOSError, ClientTimeout, ServerDisconnectedError
+from aiohttp import ClientError, ClientOSError, ClientTimeout, ServerDisconnectedError
 from aiohttp.client_exceptions import ClientConnectionResetError
 from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic, function_signature_to_4byte_selector, is_address, keccak
@@ -85,6 +85,10 @@ RETRY_ON_CONNECTION_ERRORS = ExceptionRetryConfiguration(
 
 class ChainError(RuntimeError):
     """The node answered with a JSON-RPC error (or an answer we cannot use)."""
+
+
+# What a call to the node raises when the node cannot be reached or does not answer in time.
+CHAIN_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (ClientError, TimeoutError)
 
 
 # ----------------------------------------------------------------------------- value types

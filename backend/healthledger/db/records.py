@@ -215,6 +215,13 @@ class RecordStore:
         doc = await self._records.find_one({"patient": patient.lower(), "record_id": record_id})
         return RecordDoc.from_mongo(doc) if doc else None
 
+    async def find_attempt(self, patient: str, content_hash: str, nonce: int) -> RecordDoc | None:
+        """An earlier upload of this file by this patient under the same signed nonce (a retry)."""
+        doc = await self._records.find_one(
+            {"patient": patient.lower(), "content_hash": content_hash.lower(), "relay.nonce": nonce}
+        )
+        return RecordDoc.from_mongo(doc) if doc else None
+
     async def claimed_ids(self, patient: str) -> set[int]:
         ids = await self._records.distinct("record_id", {"patient": patient.lower(), "record_id": {"$type": "number"}})
         return {int(i) for i in ids}

@@ -172,6 +172,16 @@ class RecordAnchoring:
                         continue
                     report.count(await self.settle(fresh, head=head, grace_cutoff=grace_cutoff))
 
+    async def settle_one(self, record: RecordDoc) -> RecordDoc | None:
+        """Settle one record now (e.g. an upload retried by its client); None if it is gone."""
+        async with self._s.patient_locks.hold(record.patient):
+            fresh = await self._s.records.get_by_cid(record.cid)
+            if fresh is None:
+                return None
+            if not fresh.on_chain:
+                await self.settle(fresh, head=await self._s.chain.block_number())
+            return await self._s.records.get_by_cid(record.cid)
+
     async def repair_lost(self, patient: str) -> int:
         """Before a patient signs a new AddRecord: send again what the chain lost of theirs.
 

@@ -25,7 +25,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from collections.abc import Awaitable
+from typing import Any, Literal, TypeVar
 
 from pymongo import ASCENDING
 
@@ -35,6 +36,9 @@ from ..db.mongo import RECORDS
 from ..db.records import RecordDoc
 from ..errors import ApiError
 from ..storage.ipfs import IpfsError, to_base32_v1
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 Status = Literal["verified", "mismatched", "missing", "pending", "unanchored"]
 STATUSES: tuple[Status, ...] = ("verified", "mismatched", "missing", "pending", "unanchored")
@@ -199,6 +203,26 @@ def check_record(record: RecordDoc, onchain: dict[int, OnChainRecord], pinned: s
     )
 
 
+async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Run two calls at once; the first failure cancels the other and is raised as itself.
+
+    Why not `asyncio.gather`: it leaves the other call running after a failure. Why not a
+    TaskGroup: it raises an ExceptionGroup, which the API's error handlers (one per dependency) do
+    not match.
+    """
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return tasks[0].result(), tasks[1].result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def build_report(services: Services, patient: str | None) -> IntegrityReport:
     """The report for one patient's records, or for every record when `patient` is None."""
     timings: dict[str, float] = {}
@@ -224,8 +248,8 @@ async def build_report(services: Services, patient: str | None) -> IntegrityRepo
         finally:
             timings["chain"] = round((time.perf_counter() - began) * 1000, 2)
 
-    # IPFS and the chain are independent: ask both at once.
-    pinned, onchain = await asyncio.gather(pins(), chain())
+    # IPFS and the chain are independent: ask both at once; if one fails, stop the other too.
+    pinned, onchain = await _both(pins(), chain())
     clones = {p: await services.chain.record_address(p) for p in patients}  # computed locally
     rows = [check_record(r, onchain.get(r.patient, {}), pinned, clones.get(r.patient)) for r in records]
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)

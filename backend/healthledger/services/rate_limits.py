@@ -12,7 +12,7 @@ Use from a route (policy names in `POLICY_NAMES`)::
 
 `hit` returns nothing when the request may go on and raises `ApiError`:
 - 429 `rate_limited` with `Retry-After` (seconds) when a limit is used up;
-- 503 `rate_limit_unavailable` with `Retry-After` when MongoDB cannot be asked and the policy
+- 503 `database_unavailable` with `Retry-After` when MongoDB cannot be asked and the policy
   fails closed (policies that spend the relayer's ETH). Fail-open policies let the request
   through instead, and the request then depends on MongoDB on its own (sign-in does).
 
@@ -210,7 +210,7 @@ class RateLimits:
         stats = await self._limiter.get_window_stats(item, policy.name, scope, identity)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         # Which policy and scope only: client IPs and addresses stay out of the logs.
-        log.info("rate limit reached: policy=%s scope=%s", policy.name, scope)
+        log.info("rate limit reached", extra={"action": policy.name, "reason": scope})
         whose = {
             "ip": "from your network",
             "address": "for your account",
@@ -228,14 +228,18 @@ class RateLimits:
         """MongoDB could not be asked: let the request through (fail-open) or refuse it with a 503."""
         cause = exc.__cause__ if isinstance(exc, StorageError) and exc.__cause__ else exc
         mode = "open" if policy.fail_open else "closed"
-        log.warning("rate-limit storage unavailable (%s): policy %s fails %s", type(cause).__name__, policy.name, mode)
+        log.warning(
+            "rate-limit storage unavailable",
+            extra={"error_type": type(cause).__name__, "action": policy.name, "reason": f"fails {mode}"},
+        )
         if policy.fail_open:
             return
+        # It is the database that is down: the same code as any other request that needs it.
         raise ApiError(
             503,
-            "rate_limit_unavailable",
-            f"{policy.what} are paused: the service cannot check its rate limits right now; "
-            f"retry in {UNAVAILABLE_RETRY_SECONDS} seconds",
+            "database_unavailable",
+            f"the database did not answer, so {policy.what} are paused (their rate limits cannot be "
+            f"checked); retry in {UNAVAILABLE_RETRY_SECONDS} seconds",
             headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
             retry_after_seconds=UNAVAILABLE_RETRY_SECONDS,
         )

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import anyio
 
+from ..chain.client import CHAIN_TRANSPORT_ERRORS
 from ..chain.relayer import RelayerError, RelayerUnavailable, TransactionReverted, TransactionTimeout
 from ..chain.typed_data import RECORD_KINDS
 from ..container import Services
@@ -62,6 +63,8 @@ class UploadRequest:
 class UploadOutcome:
     record: RecordDoc
     mined: bool
+    # The client sent this exact upload before (its answer was lost): this is that upload's record.
+    replayed: bool = False
 
 
 def record_aad(patient: str, content_hash: str) -> bytes:
@@ -127,6 +130,9 @@ class UploadPipeline:
         await self._check_rate_limits(request)
 
         content_hash, size = await _hash_and_measure(request.file, settings.max_upload_bytes)
+        replayed = await self._earlier_attempt(request, content_hash, record_signature)
+        if replayed is not None:
+            return replayed
         await self._check_record_signature(request, kind, content_hash, record_signature)
 
         data_key = new_data_key()
@@ -136,8 +142,10 @@ class UploadPipeline:
 
         ciphertext_digest = hashlib.sha256()
         try:
-            added = await self._s.ipfs.add_stream(_ciphertext(request.file, data_key, ciphertext_digest))
+            # Unpinned until the document names it (below): a lost answer cannot leave a pin nobody knows.
+            added = await self._s.ipfs.add_stream(_ciphertext(request.file, data_key, ciphertext_digest), pin=False)
         except IpfsError as exc:
+            log.warning("ipfs add failed", extra={"error_type": type(exc).__name__})
             raise ApiError(502, "ipfs_unavailable", "IPFS did not store the file; nothing was saved: try again") from exc
         finally:
             del data_key
@@ -155,12 +163,45 @@ class UploadPipeline:
             record_contract=(await self._s.chain.record_address(request.patient)).lower(),
             relay=RelayAuthorization(kind, request.nonce, request.deadline, "0x" + record_signature.hex()),
         )
+        await self._s.records.insert_pending(record)  # nothing pinned yet: a failure here leaves no trace
         try:
-            await self._s.records.insert_pending(record)
+            await self._s.ipfs.pin(added.cid)
+        except IpfsError as exc:
+            await self._abandon(record)
+            log.warning("ipfs pin failed", extra={"error_type": type(exc).__name__})
+            raise ApiError(502, "ipfs_unavailable", "IPFS did not keep the file; nothing was saved: try again") from exc
         except BaseException:
-            await self._forget_ciphertext(added.cid)
+            await self._abandon(record)
             raise
         return await self._anchor(record, request, kind, record_signature)
+
+    async def _earlier_attempt(
+        self, request: UploadRequest, content_hash: str, signature: bytes
+    ) -> UploadOutcome | None:
+        """The outcome of an earlier try of this very upload (same file, same signed AddRecord).
+
+        A client whose answer was lost (a timeout, a 502/503 after the transaction was sent) tries
+        again with what it signed; that signature's nonce may be used by its own first attempt. The
+        first attempt's record is the answer then, settled with the chain now. An attempt that never
+        reached the chain (nothing mined, nothing in the pool) is cleared, and this one proceeds.
+        """
+        earlier = await self._s.records.find_attempt(request.patient, content_hash, request.nonce)
+        if earlier is None or earlier.relay is None or earlier.relay.signature != "0x" + signature.hex():
+            return None
+        settled = await RecordAnchoring(self._s).settle_one(earlier)
+        if settled is None:
+            return None
+        if settled.on_chain:
+            return UploadOutcome(record=settled, mined=True, replayed=True)
+        pooled = False
+        for tx_hash in settled.tx_hashes:
+            pooled = pooled or await self._s.chain.transaction_pending(tx_hash)
+        if pooled:
+            return UploadOutcome(record=settled, mined=False, replayed=True)
+        if settled.state == "pending":
+            await self._abandon(settled)  # it never got anywhere: this try starts afresh
+            return None
+        return None
 
     async def _check_rate_limits(self, request: UploadRequest) -> None:
         """Uploads per client, and the record-contract deployment a first upload makes the relayer pay for."""
@@ -237,9 +278,10 @@ class UploadPipeline:
             raise
         try:
             receipt = await relayer.wait(sent, settings.tx_timeout_seconds, before_broadcast=save_hash)
-        except (TransactionTimeout, RelayerError):
-            # Sent, not mined yet (or the node went away meanwhile): the reconciler finishes it.
-            log.warning("upload not mined in time; left pending", extra={"cid": record.cid})
+        except (TransactionTimeout, RelayerError, *CHAIN_TRANSPORT_ERRORS) as exc:
+            # Sent, not mined yet, or the node went away meanwhile: the hash is saved, and the
+            # reconciler finishes it (or sends it again). The client gets 202 and the pending record.
+            log.warning("upload left pending", extra={"cid": record.cid, "error_type": type(exc).__name__})
             record.tx_hash = sent.tx_hash
             return UploadOutcome(record=record, mined=False)
         if receipt["status"] != 1:

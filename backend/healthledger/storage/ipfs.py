@@ -168,14 +168,20 @@ class IpfsClient:
         data = await self._call_json("version")
         return str(data.get("Version", ""))
 
-    async def add_stream(self, chunks: AsyncIterator[bytes]) -> AddResult:
-        """Add (and pin) one file read from `chunks`, without holding it in memory."""
+    async def add_stream(self, chunks: AsyncIterator[bytes], *, pin: bool = True) -> AddResult:
+        """Add one file read from `chunks`, without holding it in memory; pinned unless `pin=False`.
+
+        `pin=False` then `pin(cid)` once the caller has recorded the CID: content whose answer was
+        lost (the node stored it, the caller never learnt its CID) then stays unpinned, and the
+        node's garbage collection can take it, instead of a pin nobody can ever name.
+        """
         boundary = _boundary()
         counter = [0]
         body = _multipart_file(chunks, boundary, counter)
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        params = ADD_PARAMS if pin else {**ADD_PARAMS, "pin": "false"}
         try:
-            response = await self._http.post("add", params=ADD_PARAMS, content=body, headers=headers)
+            response = await self._http.post("add", params=params, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise IpfsUnavailable(f"IPFS add timed out: {exc!r}") from exc
         except httpx.TransportError as exc:
@@ -263,6 +269,12 @@ class IpfsClient:
             except Exception:  # an unparsable key cannot match any record's CID
                 continue
         return pinned
+
+    async def pin(self, cid: str) -> None:
+        """Pin `cid` recursively (its blocks are local after `add_stream`, so this is quick)."""
+        validate_cid(cid)
+        params = {"arg": cid, "recursive": "true", "timeout": _timeout_param(self.content_timeout_seconds)}
+        await self._call_json("pin/add", params, read_timeout=self.content_timeout_seconds)
 
     async def unpin(self, cid: str) -> bool:
         """Remove the recursive pin of `cid`: True if removed, False if it was not pinned.
