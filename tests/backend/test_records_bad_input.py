@@ -158,8 +158,16 @@ def test_replayed_nonce(client, patient_wallet, records_collection) -> None:
         "nonce": str(payload["message"]["nonce"]),
         "deadline": str(payload["message"]["deadline"]),
     }
-    assert upload(client, patient_wallet, content, overrides=fields).status_code == 201
-    assert_error(upload(client, patient_wallet, content, overrides=fields), 409, "stale_nonce")
+    first = upload(client, patient_wallet, content, overrides=fields)
+    assert first.status_code == 201
+    # The same upload again (a client whose answer was lost): its record, not a second one.
+    again = upload(client, patient_wallet, content, overrides=fields)
+    assert again.status_code == 200 and again.json()["cid"] == first.json()["cid"]
+    # Another file signed with the used nonce: refused.
+    other = os.urandom(100)
+    stale = dict(payload, message={**payload["message"], "contentHash": "0x" + hashlib.sha256(other).hexdigest()})
+    reused = {**fields, "recordSignature": patient_wallet.sign_typed_data(stale)}
+    assert_error(upload(client, patient_wallet, other, overrides=reused), 409, "stale_nonce")
     assert records_collection.count_documents({"patient": patient_wallet.address.lower()}) == 1
 
 
