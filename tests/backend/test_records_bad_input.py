@@ -214,3 +214,28 @@ def test_view_with_wrong_key_signature(client, patient_wallet) -> None:
     assert_error(client.get(f"/api/medical-records/view/{record['cid']}", headers=headers), 400, "invalid_wallet_signature")
     headers = {**patient_wallet.headers}
     assert_error(client.get(f"/api/medical-records/view/{record['cid']}", headers=headers), 400, "missing_wallet_signature")
+
+
+def test_a_double_submit_never_races_its_first_try(client, patient_wallet, records_collection) -> None:
+    """The same signed upload while its first try is still on its way (created moments ago, nothing
+    sent yet): refused with 409 `upload_in_progress`, and the first try is left alone."""
+    from datetime import UTC, datetime
+
+    content = os.urandom(100)
+    content_hash = "0x" + hashlib.sha256(content).hexdigest()
+    payload = patient_wallet.typed_data(client, "addRecord", {"recordType": "report", "contentHash": content_hash})
+    signature = patient_wallet.sign_typed_data(payload)
+    first_try = {
+        "patient": patient_wallet.address.lower(), "record_type": "report", "name": "first", "content_type": "application/pdf",
+        "cid": "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", "content_hash": content_hash,
+        "ciphertext_hash": "0x" + "00" * 32, "size": 100, "ciphertext_size": 180, "wrapped_key": "x",
+        "record_contract": "0x", "state": "pending", "tx_hashes": [], "created_at": datetime.now(UTC),
+        "relay": {"kind": 2, "nonce": payload["message"]["nonce"], "deadline": payload["message"]["deadline"], "signature": signature},
+    }
+    records_collection.insert_one(first_try)
+    try:
+        fields = {"recordSignature": signature, "nonce": str(payload["message"]["nonce"]), "deadline": str(payload["message"]["deadline"])}
+        assert_error(upload(client, patient_wallet, content, overrides=fields), 409, "upload_in_progress")
+        assert records_collection.count_documents({"cid": first_try["cid"]}) == 1
+    finally:
+        records_collection.delete_one({"cid": first_try["cid"]})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -198,9 +199,13 @@ class UploadPipeline:
             pooled = pooled or await self._s.chain.transaction_pending(tx_hash)
         if pooled:
             return UploadOutcome(record=settled, mined=False, replayed=True)
-        if settled.state == "pending":
-            await self._abandon(settled)  # it never got anywhere: this try starts afresh
+        if settled.state != "pending":
             return None
+        grace = timedelta(seconds=self._s.settings.tx_timeout_seconds)
+        if settled.created_at > datetime.now(UTC) - grace:
+            # The first try may still be on its way (a double submit): never race it.
+            raise conflict("upload_in_progress", "this upload is already being stored: check your records shortly")
+        await self._abandon(settled)  # it never got anywhere: this try starts afresh
         return None
 
     async def _check_rate_limits(self, request: UploadRequest) -> None:
