@@ -21,12 +21,11 @@ from fastapi import APIRouter, Query
 from hexbytes import HexBytes
 from pydantic import BaseModel, Field
 
-from ..chain.relayer import RelayerUnavailable, TransactionReverted, TransactionTimeout
+from ..chain.relayer import TransactionReverted
 from ..container import Services
 from ..db.mongo import RECORDS
 from ..db.profiles import DoctorProfile, PatientProfile
 from ..errors import ApiError, bad_request, conflict, not_found
-from ..services.relay import relayer_unavailable, transaction_timeout
 from .deps import CallerDep, DoctorDep, PatientDep, RegistrarDep, ServicesDep
 
 router = APIRouter(tags=["directory"])
@@ -181,10 +180,6 @@ def _registry_error(services: Services, exc: TransactionReverted, doctor: str) -
     return ApiError(409, "transaction_rejected", f"the chain rejected the registry change ({name})")
 
 
-def _timeout_error(exc: TransactionTimeout) -> ApiError:
-    return transaction_timeout(exc)
-
-
 # ----------------------------------------------------------------------------- admin: doctors
 
 
@@ -213,10 +208,6 @@ async def register_doctor_with_profile(services: Services, address: str, name: s
         result = await services.relayer.register_doctor(doctor, timeout=services.settings.tx_timeout_seconds)
     except TransactionReverted as exc:
         raise _registry_error(services, exc, doctor) from exc
-    except TransactionTimeout as exc:
-        raise _timeout_error(exc) from exc
-    except RelayerUnavailable as exc:
-        raise relayer_unavailable(exc) from exc
     services.roles.forget(doctor)
     profile = await services.profiles.upsert_doctor(doctor, name, licence_id, registered=True)
     return {**_doctor_json(profile, True), "tx_hash": result.tx_hash, "block_number": result.block_number}
@@ -238,10 +229,6 @@ async def unregister_doctor(address: str, caller: RegistrarDep, services: Servic
         result = await services.relayer.unregister_doctor(doctor, timeout=services.settings.tx_timeout_seconds)
     except TransactionReverted as exc:
         raise _registry_error(services, exc, doctor) from exc
-    except TransactionTimeout as exc:
-        raise _timeout_error(exc) from exc
-    except RelayerUnavailable as exc:
-        raise relayer_unavailable(exc) from exc
     services.roles.forget(doctor)
     profile = await services.profiles.set_doctor_registered(doctor, False)
     body = (

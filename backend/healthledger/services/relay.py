@@ -99,10 +99,6 @@ async def relay(services: Services, patient: str, signer: str, payload: dict[str
         )
     except TransactionReverted as exc:
         raise revert_to_api_error(exc) from exc
-    except RelayerUnavailable as exc:
-        raise relayer_unavailable(exc) from exc
-    except TransactionTimeout as exc:
-        raise transaction_timeout(exc) from exc
     await services.signing_payloads.forget(signer, payload)
     return result
 
