@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from .mongo import LOGIN_NONCES, REFRESH_TOKENS
+from .mongo import LOGIN_NONCES, REFRESH_TOKENS, purge_expired
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,7 @@ class NonceStore:
         )
 
     async def purge_expired(self) -> int:
-        result = await self._nonces.delete_many({"expires_at": {"$lte": datetime.now(UTC)}})
-        return result.deleted_count
+        return await purge_expired(self._nonces)
 
 
 class RefreshTokenStore:
@@ -65,8 +64,7 @@ class RefreshTokenStore:
 
     async def purge_expired(self) -> int:
         """Forget spent ids whose token has expired anyway (the TTL index does the same)."""
-        result = await self._tokens.delete_many({"expires_at": {"$lte": datetime.now(UTC)}})
-        return result.deleted_count
+        return await purge_expired(self._tokens)
 
     async def spend(self, jti: str, expires_at: datetime) -> bool:
         """Mark `jti` used; False if it had been used already."""

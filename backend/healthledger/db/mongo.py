@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 RECORDS = "records"
@@ -14,6 +17,12 @@ GRANT_KEYS = "grant_keys"
 PROFILES = "profiles"
 SIGNING_PAYLOADS = "signing_payloads"
 RATE_LIMITS = "rate_limits"
+
+
+async def purge_expired(collection: AsyncCollection) -> int:
+    """Delete the documents whose `expires_at` has passed; their TTL index does the same, more slowly."""
+    result = await collection.delete_many({"expires_at": {"$lte": datetime.now(UTC)}})
+    return result.deleted_count
 
 
 def connect(uri: str, timeout_seconds: float) -> AsyncMongoClient:

@@ -13,7 +13,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from .mongo import SIGNING_PAYLOADS
+from .mongo import SIGNING_PAYLOADS, purge_expired
 
 CANDIDATES = 20
 
@@ -39,8 +39,7 @@ class SigningPayloadStore:
         )
 
     async def purge_expired(self) -> int:
-        result = await self._payloads.delete_many({"expires_at": {"$lte": datetime.now(UTC)}})
-        return result.deleted_count
+        return await purge_expired(self._payloads)
 
     async def candidates(self, signer: str, primary_type: str, verifying_contract: str) -> list[dict[str, Any]]:
         """Newest first: the payloads a signature of this kind may have been made over."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,7 +56,6 @@ class AnchorReport:
     resubmitted: int = 0
     unanchored: int = 0
     rechecked: int = 0
-    errors: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -65,16 +64,8 @@ class AnchorReport:
     def count(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "confirmed": self.confirmed,
-            "anchored": self.anchored,
-            "removed": self.removed,
-            "still_pending": self.still_pending,
-            "resubmitted": self.resubmitted,
-            "unanchored": self.unanchored,
-            "rechecked": self.rechecked,
-        }
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
 class RecordAnchoring:

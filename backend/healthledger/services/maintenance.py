@@ -24,14 +24,12 @@ class Maintenance:
     def __init__(self, services: Services) -> None:
         self._s = services
         self._task: asyncio.Task[None] | None = None
-        self.last_report: AnchorReport | None = None
 
     async def run_once(self) -> AnchorReport | None:
         """One pass; returns the reconcile report, or None if the pass failed."""
         report = None
         try:
             report = await reconcile_pending(self._s)
-            self.last_report = report
             if report.total:
                 log.info("reconciled records", extra=report.as_dict())
         except Exception as exc:  # an outage: try again next time
