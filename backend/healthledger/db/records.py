@@ -222,6 +222,11 @@ class RecordStore:
         )
         return RecordDoc.from_mongo(doc) if doc else None
 
+    async def on_chain_from(self, patient: str, first_id: int) -> list[RecordDoc]:
+        """The patient's records held as on chain with an id of at least `first_id` (index: patient, record_id)."""
+        query = {"patient": patient.lower(), "record_id": {"$gte": first_id}, "state": {"$in": list(ON_CHAIN_STATES)}}
+        return [RecordDoc.from_mongo(doc) async for doc in self._records.find(query)]
+
     async def claimed_ids(self, patient: str) -> set[int]:
         ids = await self._records.distinct("record_id", {"patient": patient.lower(), "record_id": {"$type": "number"}})
         return {int(i) for i in ids}

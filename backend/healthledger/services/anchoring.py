@@ -179,13 +179,11 @@ class RecordAnchoring:
         A record the database holds as on chain with an id at or past the contract's record count
         was taken back (a reorg, a reset dev chain). Its signature's nonce is free again, and a new
         signature would take it: so the old record is settled first and the new one gets the next
-        nonce. One `recordCount` call when nothing was lost.
+        nonce. On this hot path (every signing payload and upload of a patient): one `recordCount`
+        call and one indexed query, which finds nothing unless the chain lost something.
         """
-        mine = [r for r in await self._s.records.list_for_patient(patient) if r.on_chain]
-        if not mine:
-            return 0
         count = await self._s.chain.record_count(patient)
-        lost = [r for r in mine if r.record_id is not None and r.record_id >= count]
+        lost = await self._s.records.on_chain_from(patient, count)
         if lost:
             report = AnchorReport()
             await self.settle_all(lost, report)
