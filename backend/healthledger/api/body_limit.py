@@ -104,7 +104,7 @@ class BodyLimitMiddleware:
         headers = _headers(scope)
         declared = _declared_length(headers)
         if declared is not None and declared > limit.max_bytes:
-            log.info("refused %s %s: declared %d body bytes, limit %d", scope["method"], scope["path"], declared, limit.max_bytes)
+            log.info("body over the limit (declared)", extra={"method": scope["method"], "code": limit.code, "count": declared})
             await _refuse(scope, receive, send, limit)
             return
         chunked = declared is None and b"chunked" in headers.get(b"transfer-encoding", b"").lower()
@@ -117,7 +117,7 @@ class BodyLimitMiddleware:
             # The app's reaction to BodyTooLarge (FastAPI: a 400 "error parsing the body"): ours is the answer.
         if not guard.exceeded:
             return
-        log.info("refused %s %s: body over %d bytes (%d received)", scope["method"], scope["path"], limit.max_bytes, guard.received)
+        log.info("body over the limit (streamed)", extra={"method": scope["method"], "code": limit.code, "count": guard.received})
         if guard.response_started:
             # Too late for a 413; returning without finishing the response makes uvicorn close the connection.
             return
