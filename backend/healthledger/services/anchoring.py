@@ -41,10 +41,6 @@ log = logging.getLogger(__name__)
 RESUBMIT_WAIT_SECONDS = 10.0
 
 
-def _hex(value: Any) -> str:
-    return "0x" + bytes(HexBytes(value)).hex()
-
-
 @dataclass
 class AnchorReport:
     """What one reconcile pass did (counts), for logs, the CLI and tests."""
@@ -82,9 +78,9 @@ class RecordAnchoring:
         return await self._claim(
             record,
             record_id=record_id,
-            tx_hash=_hex(receipt["transactionHash"]),
+            tx_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
             block_number=int(receipt["blockNumber"]),
-            block_hash=_hex(receipt["blockHash"]).lower(),
+            block_hash=HexBytes(receipt["blockHash"]).to_0x_hex(),
             head=head,
         )
 
