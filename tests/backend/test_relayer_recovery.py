@@ -111,12 +111,13 @@ async def test_a_stuck_transaction_is_replaced_with_a_higher_fee(own_anvil, rela
     first_fees, first_nonce = dict(sent.fees), sent.nonce
     waiting = asyncio.create_task(relayer.wait(sent, timeout=20))
     deadline = time.monotonic() + 10
-    while len(sent.hashes) < 2:
-        assert time.monotonic() < deadline, "the stuck transaction was not replaced"
+    # The hash is recorded before the broadcast (so a crash cannot lose it): wait for the node
+    # to hold the replacement, not just for the relayer to have signed it.
+    while len(sent.hashes) < 2 or _pool_hashes(node) != {sent.hashes[-1]}:
+        assert time.monotonic() < deadline, f"the stuck transaction was not replaced: {_pool_hashes(node)}"
         await asyncio.sleep(0.1)
     assert sent.nonce == first_nonce
     assert all(sent.fees[key] >= first_fees[key] * 9 // 8 for key in first_fees)
-    assert _pool_hashes(node) == {sent.hashes[-1]}  # the node kept the replacement only
     await _mine_until(node, waiting)
     assert "0x" + bytes(waiting.result()["transactionHash"]).hex() == sent.hashes[-1]
 
