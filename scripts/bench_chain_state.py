@@ -80,16 +80,14 @@ async def add_records(rpc_url: str, factory: str, count: int, first_patient: int
             nonce = await client.nonce_of(patient.address, patient.address)
             deadline = await client.latest_timestamp() + SIGNATURE_TTL_SECONDS
             content_hash = (first_patient + i + 1).to_bytes(32, "big")
-            payload = typed_data.add_record(
-                chain_id=chain_id,
-                verifying_contract=await client.record_address(patient.address),
-                kind="report",
-                content_hash=content_hash,
-                nonce=nonce,
-                deadline=deadline,
+            payload = typed_data.build_payload(
+                "addRecord",
+                chain_id,
+                await client.record_address(patient.address),
+                {"kind": "report", "contentHash": content_hash, "nonce": nonce, "deadline": deadline},
             )
             signature = bytes(Account.sign_typed_data(patient.key, full_message=dict(payload)).signature)
-            await relayer.add_record_by_sig(patient.address, "report", content_hash, nonce, deadline, signature)
+            await relayer.relay_signed("addRecord", patient.address, payload["message"], signature)
     finally:
         await client.aclose()
 

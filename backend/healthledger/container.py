@@ -19,7 +19,6 @@ from .db.auth_store import NonceStore, RefreshTokenStore
 from .db.mongo import connect, ensure_indexes
 from .db.profiles import ProfileStore
 from .db.records import RecordStore
-from .db.signing_payloads import SigningPayloadStore
 from .db.views import ViewLog
 from .keyed_locks import KeyedLocks
 from .services.rate_limits import RateLimits
@@ -46,7 +45,6 @@ class Services:
     typed_data: TypedDataFactory
     access_requests: AccessRequestStore
     grant_keys: GrantKeyStore
-    signing_payloads: SigningPayloadStore
     views: ViewLog
     profiles: ProfileStore
     roles: RoleCache
@@ -123,7 +121,6 @@ async def build_services(settings: Settings) -> Services:
         typed_data=TypedDataFactory(chain, chain_id, settings.signature_ttl_seconds),
         access_requests=AccessRequestStore(db),
         grant_keys=GrantKeyStore(db),
-        signing_payloads=SigningPayloadStore(db),
         grant_key=_grant_key(settings),
         views=ViewLog(db),
         profiles=ProfileStore(db),

@@ -82,6 +82,9 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = []
         for err in exc.errors():
             where = ".".join(str(part) for part in err.get("loc", ()) if part not in ("body", "query", "header"))
+            if err.get("type") == "union_tag_invalid":
+                # A body whose discriminator names nothing we know (a typed-data `action`): 400, not a shape error.
+                return JSONResponse(error_body("unknown_action", f"{where}: {err.get('msg')}"), status_code=400)
             problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         message = "invalid request: " + "; ".join(problems) if problems else "invalid request"
         return JSONResponse(error_body("invalid_request", message), status_code=422)

@@ -86,7 +86,7 @@ async def test_unregistered_doctor_gets_403(client, patient_wallet, registrar_re
     await registrar_relayer.unregister_doctor(doctor.address)  # struck off after signing in
     response = client.post(
         "/api/access-requests/doctor/request",
-        json={"patientAddress": patient_wallet.address, "requestReason": "x", "signature": doctor.sign_typed_data(payload)},
+        json={"patientAddress": patient_wallet.address, "requestReason": "x", **access.signed(doctor, payload)},
         headers=doctor.headers,
     )
     assert response.status_code == 403
@@ -101,10 +101,10 @@ async def test_forged_and_replayed_signatures(client, patient_wallet, doctor_wal
 
     # A request signed by someone else than the calling doctor.
     payload = doctor_wallet.typed_data(client, "requestAccess", {"patientAddress": patient})
-    forged = Wallet.random().sign_typed_data(payload)
+    forged = access.signed(Wallet.random(), payload)
     response = client.post(
         "/api/access-requests/doctor/request",
-        json={"patientAddress": patient, "requestReason": "x", "signature": forged},
+        json={"patientAddress": patient, "requestReason": "x", **forged},
         headers=doctor_wallet.headers,
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_signature"
@@ -118,9 +118,9 @@ async def test_forged_and_replayed_signatures(client, patient_wallet, doctor_wal
     response = client.post(
         "/api/access-requests/patient/respond",
         json={
-            "requestId": request["id"], "action": "approve", "selectedRecords": [0], "accessDuration": 2,
+            "requestId": request["id"], "action": "approve", "selectedRecords": [0], "durationSeconds": 2 * 86400,
             "walletSignature": patient_wallet.key_signature(client),
-            "approvalSignature": patient_wallet.sign_typed_data(payload),
+            **access.signed(patient_wallet, payload, "approvalSignature"),
         },
         headers=patient_wallet.headers,
     )
@@ -131,7 +131,7 @@ async def test_forged_and_replayed_signatures(client, patient_wallet, doctor_wal
     # A valid revoke cannot be replayed.
     assert access.approve(client, patient_wallet, request["id"], doctor_wallet.address, [0], 1).status_code == 200
     revoke_payload = patient_wallet.typed_data(client, "revokeAccess", {"doctor": doctor_wallet.address})
-    body = {"doctorAddress": doctor_wallet.address, "signature": patient_wallet.sign_typed_data(revoke_payload)}
+    body = {"doctorAddress": doctor_wallet.address, **access.signed(patient_wallet, revoke_payload)}
     assert client.post("/api/access-requests/patient/revoke", json=body, headers=patient_wallet.headers).status_code == 200
     replay = client.post("/api/access-requests/patient/revoke", json=body, headers=patient_wallet.headers)
     assert replay.status_code in (400, 409), replay.text

@@ -12,12 +12,11 @@ import pytest_asyncio
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from healthledger.chain import typed_data as td
 from healthledger.chain.client import ChainClient
 from healthledger.chain.relayer import Relayer
 from healthledger.devstack.anvil import AnvilNode
 from tests.backend.fixtures.api import ApiServer
-from tests.backend.fixtures.chain import SIGNATURE_TTL_SECONDS, sign_typed_data
+from tests.backend.fixtures.chain import SIGNATURE_TTL_SECONDS, sign_and_relay
 
 from .support import access
 from .support.records import upload
@@ -86,15 +85,9 @@ async def _relay_request_access(
     """The doctor signs RequestAccess in their wallet; the relayer submits it (no API involved)."""
     nonce = await chain_client.nonce_of(patient, doctor.address)
     deadline = anvil.latest_timestamp() + SIGNATURE_TTL_SECONDS
-    payload = td.request_access(
-        chain_id=await chain_client.chain_id(),
-        verifying_contract=await chain_client.record_address(patient),
-        doctor=doctor.address,
-        nonce=nonce,
-        deadline=deadline,
-    )
-    result = await relayer.request_access_by_sig(
-        patient, doctor.address, nonce, deadline, sign_typed_data(doctor.account.key, payload)
+    result = await sign_and_relay(
+        chain_client, relayer, "requestAccess", patient, doctor.account.key,
+        doctor=doctor.address, nonce=nonce, deadline=deadline,
     )
     return result.tx_hash
 

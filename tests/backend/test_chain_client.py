@@ -15,13 +15,12 @@ from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector
 
-from healthledger.chain import typed_data as td
 from healthledger.chain.client import AUDIT_EVENTS, ChainClient, Grant, predict_record_address
 from healthledger.chain.deployment import Deployment
 from healthledger.chain.relayer import Relayer
 from healthledger.devstack.anvil import AnvilNode, DevAccount
 
-from .fixtures.chain import RecordAdder, add_record, sign_typed_data  # noqa: F401 (fixture)
+from .fixtures.chain import RecordAdder, add_record, sign_and_relay  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.asyncio
 
@@ -171,22 +170,17 @@ async def test_events_are_decoded_with_block_tx_and_time(
     patient = new_account()
     start_block = await chain_client.block_number()
     added = [await add_record(patient, sha256(bytes([i]))) for i in range(3)]
-    chain_id, clone = await chain_client.chain_id(), await chain_client.record_address(patient.address)
+    clone = await chain_client.record_address(patient.address)
     deadline = anvil.latest_timestamp() + 3600
 
-    request = td.request_access(
-        chain_id=chain_id, verifying_contract=clone, doctor=doctor.address, nonce=0, deadline=deadline
-    )
-    requested = await relayer.request_access_by_sig(
-        patient.address, doctor.address, 0, deadline, sign_typed_data(doctor.key, request)
+    requested = await sign_and_relay(
+        chain_client, relayer, "requestAccess", patient.address, doctor.key,
+        doctor=doctor.address, nonce=0, deadline=deadline,
     )
     nonce = await chain_client.nonce_of(patient.address, patient.address)
-    approve = td.approve_access(
-        chain_id=chain_id, verifying_contract=clone, doctor=doctor.address, duration=3600, record_ids=[0, 2],
-        nonce=nonce, deadline=deadline,
-    )
-    approved = await relayer.approve_access_by_sig(
-        patient.address, doctor.address, 3600, [0, 2], nonce, deadline, sign_typed_data(patient.key, approve)
+    approved = await sign_and_relay(
+        chain_client, relayer, "approveAccess", patient.address, patient.key,
+        doctor=doctor.address, duration=3600, recordIds=[0, 2], nonce=nonce, deadline=deadline,
     )
 
     events = await chain_client.get_events(patient.address, from_block=start_block)

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import pickle
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -34,8 +35,13 @@ class Ctx:
     """chain id, clone address and a deadline for one patient, to build payloads tersely."""
 
     def __init__(self, chain_id: int, clone: str, deadline: int) -> None:
-        self.common = {"chain_id": chain_id, "verifying_contract": clone, "deadline": deadline}
+        self.chain_id = chain_id
+        self.clone = clone
         self.deadline = deadline
+
+    def payload(self, action: str, **message: Any) -> dict[str, Any]:
+        """`action`'s payload on this clone; the deadline is filled in."""
+        return td.build_payload(action, self.chain_id, self.clone, {"deadline": self.deadline, **message})
 
 
 async def ctx_for(chain: ChainClient, anvil: AnvilNode, patient: str) -> Ctx:
@@ -51,15 +57,15 @@ async def test_first_record_of_a_new_patient(
     assert not await chain_client.record_exists(patient.address)
     ctx = await ctx_for(chain_client, anvil, patient.address)
     content_hash = sha256(b"prescription.pdf")
-    payload = td.add_record(kind="prescription", content_hash=content_hash, nonce=0, **ctx.common)
+    payload = ctx.payload("addRecord", kind="prescription", contentHash=content_hash, nonce=0)
     signature = sign_typed_data(patient.key, payload)
     assert td.verify(payload, signature, patient.address)
 
     created = await relayer.create_record(patient.address)
     assert created.receipt["status"] == 1
     assert await chain_client.record_exists(patient.address)
-    result = await relayer.add_record_by_sig(patient.address, "prescription", content_hash, 0, ctx.deadline, signature)
-    assert result.record_id == 0 and result.gas_used > 0
+    result = await relayer.relay_signed("addRecord", patient.address, payload["message"], signature)
+    assert chain_client.record_id_from_receipt(patient.address, result.receipt) == 0 and result.gas_used > 0
     record = await chain_client.get_record(patient.address, 0)
     assert record is not None
     assert (record.kind, record.content_hash, record.author) == (0, content_hash, patient.address)
@@ -70,7 +76,7 @@ async def test_first_record_of_a_new_patient(
         await relayer.create_record(patient.address)
     assert info.value.error_name == "RecordAlreadyExists" and info.value.tx_hash is None
     assert info.value.error_args["patient"] == patient.address
-    assert await relayer.ensure_record_contract(patient.address) == ctx.common["verifying_contract"]
+    assert await relayer.ensure_record_contract(patient.address) == ctx.clone
 
 
 async def test_send_then_wait(
@@ -79,10 +85,11 @@ async def test_send_then_wait(
     """The upload pipeline's split: record the hash first, then wait for the receipt."""
     ctx = await ctx_for(chain_client, anvil, patient.address)
     content_hash = sha256(b"bill")
-    payload = td.add_record(kind=1, content_hash=content_hash, nonce=0, **ctx.common)
-    tx_hash = await relayer.send_add_record_by_sig(
-        patient.address, 1, content_hash, 0, ctx.deadline, "0x" + sign_typed_data(patient.key, payload).hex()
+    payload = ctx.payload("addRecord", kind=1, contentHash=content_hash, nonce=0)
+    call = await relayer.prepare_signed(
+        "addRecord", patient.address, payload["message"], "0x" + sign_typed_data(patient.key, payload).hex()
     )
+    tx_hash = (await relayer.send(call)).tx_hash
     assert tx_hash.startswith("0x") and len(tx_hash) == 66
     receipt = await relayer.wait_for_receipt(tx_hash, timeout=10)
     assert receipt["status"] == 1
@@ -107,18 +114,16 @@ async def test_approve_revoke_and_request_access(
 
     # The doctor asks (their own nonce in this clone, starting at 0).
     assert await chain_client.nonce_of(patient.address, doctor.address) == 0
-    request = td.request_access(doctor=doctor.address, nonce=0, **ctx.common)
-    await relayer.request_access_by_sig(
-        patient.address, doctor.address, 0, ctx.deadline, sign_typed_data(doctor.key, request)
-    )
+    request = ctx.payload("requestAccess", doctor=doctor.address, nonce=0)
+    await relayer.relay_signed("requestAccess", patient.address, request["message"], sign_typed_data(doctor.key, request))
     assert (await chain_client.get_grant(patient.address, doctor.address)).request_pending
     assert await chain_client.nonce_of(patient.address, doctor.address) == 1
 
     # The patient approves records 0 and 2 for an hour.
     nonce = await chain_client.nonce_of(patient.address, patient.address)
-    approve = td.approve_access(doctor=doctor.address, duration=3600, record_ids=[0, 2], nonce=nonce, **ctx.common)
-    approved = await relayer.approve_access_by_sig(
-        patient.address, doctor.address, 3600, [0, 2], nonce, ctx.deadline, sign_typed_data(patient.key, approve)
+    approve = ctx.payload("approveAccess", doctor=doctor.address, duration=3600, recordIds=[0, 2], nonce=nonce)
+    approved = await relayer.relay_signed(
+        "approveAccess", patient.address, approve["message"], sign_typed_data(patient.key, approve)
     )
     grant = await chain_client.get_grant(patient.address, doctor.address)
     block_time = (await chain_client.w3.eth.get_block(approved.block_number))["timestamp"]
@@ -132,16 +137,14 @@ async def test_approve_revoke_and_request_access(
 
     # Withdraw record 2 only, then everything.
     nonce += 1
-    revoke_some = td.revoke_records(doctor=doctor.address, record_ids=[2], nonce=nonce, **ctx.common)
-    await relayer.revoke_records_by_sig(
-        patient.address, doctor.address, [2], nonce, ctx.deadline, sign_typed_data(patient.key, revoke_some)
+    revoke_some = ctx.payload("revokeRecords", doctor=doctor.address, recordIds=[2], nonce=nonce)
+    await relayer.relay_signed(
+        "revokeRecords", patient.address, revoke_some["message"], sign_typed_data(patient.key, revoke_some)
     )
     assert (await chain_client.get_approved_records(patient.address, doctor.address)).record_ids == (0,)
     nonce += 1
-    revoke = td.revoke_access(doctor=doctor.address, nonce=nonce, **ctx.common)
-    await relayer.revoke_access_by_sig(
-        patient.address, doctor.address, nonce, ctx.deadline, sign_typed_data(patient.key, revoke)
-    )
+    revoke = ctx.payload("revokeAccess", doctor=doctor.address, nonce=nonce)
+    await relayer.relay_signed("revokeAccess", patient.address, revoke["message"], sign_typed_data(patient.key, revoke))
     assert not await chain_client.can_read(patient.address, doctor.address, 0)
     assert (await chain_client.get_grant(patient.address, doctor.address)).expires_at == 0
     assert (await chain_client.get_approved_records(patient.address, doctor.address)).record_ids == ()
@@ -159,41 +162,25 @@ async def test_deny_and_extension_with_time_travel(
     patient = new_account()
     await add_record(patient, sha256(b"report"))
     ctx = await ctx_for(chain_client, anvil, patient.address)
-    sign_p = lambda payload: sign_typed_data(patient.key, payload)  # noqa: E731
-    sign_d = lambda payload: sign_typed_data(doctor.key, payload)  # noqa: E731
 
-    await relayer.request_access_by_sig(
-        patient.address, doctor.address, 0, ctx.deadline,
-        sign_d(td.request_access(doctor=doctor.address, nonce=0, **ctx.common)),
-    )
-    await relayer.deny_access_by_sig(
-        patient.address, doctor.address, 1, ctx.deadline,
-        sign_p(td.deny_access(doctor=doctor.address, nonce=1, **ctx.common)),
-    )
+    async def relay(signer: LocalAccount, action: str, **message: Any) -> None:
+        payload = ctx.payload(action, doctor=doctor.address, **message)
+        await relayer.relay_signed(action, patient.address, payload["message"], sign_typed_data(signer.key, payload))
+
+    await relay(doctor, "requestAccess", nonce=0)
+    await relay(patient, "denyAccess", nonce=1)
     assert not (await chain_client.get_grant(patient.address, doctor.address)).request_pending
 
-    await relayer.approve_access_by_sig(
-        patient.address, doctor.address, 600, [0], 2, ctx.deadline,
-        sign_p(td.approve_access(doctor=doctor.address, duration=600, record_ids=[0], nonce=2, **ctx.common)),
-    )
+    await relay(patient, "approveAccess", duration=600, recordIds=[0], nonce=2)
     expires = (await chain_client.get_grant(patient.address, doctor.address)).expires_at
-    await relayer.request_extension_by_sig(
-        patient.address, doctor.address, 900, 1, ctx.deadline,
-        sign_d(td.request_extension(doctor=doctor.address, extra=900, nonce=1, **ctx.common)),
-    )
+    await relay(doctor, "requestExtension", extra=900, nonce=1)
     assert (await chain_client.get_grant(patient.address, doctor.address)).pending_extension == 900
     # A patient who signed a different extension than the one pending is refused.
     with pytest.raises(TransactionReverted) as info:
-        await relayer.approve_extension_by_sig(
-            patient.address, doctor.address, 60, 3, ctx.deadline,
-            sign_p(td.approve_extension(doctor=doctor.address, extra=60, nonce=3, **ctx.common)),
-        )
+        await relay(patient, "approveExtension", extra=60, nonce=3)
     assert info.value.error_name == "ExtensionMismatch"
     assert info.value.error_args == {"pending": 900, "signed": 60}
-    await relayer.approve_extension_by_sig(
-        patient.address, doctor.address, 900, 3, ctx.deadline,
-        sign_p(td.approve_extension(doctor=doctor.address, extra=900, nonce=3, **ctx.common)),
-    )
+    await relay(patient, "approveExtension", extra=900, nonce=3)
     assert (await chain_client.get_grant(patient.address, doctor.address)).expires_at == expires + 900
 
     # After expiry the doctor reads nothing, and a signature past its deadline is refused.
@@ -201,9 +188,8 @@ async def test_deny_and_extension_with_time_travel(
     assert not await chain_client.can_read(patient.address, doctor.address, 0)
     assert (await chain_client.get_approved_records(patient.address, doctor.address)).record_ids == ()
     anvil.advance(3600)
-    late = td.revoke_access(doctor=doctor.address, nonce=4, **ctx.common)
     with pytest.raises(TransactionReverted) as info:
-        await relayer.revoke_access_by_sig(patient.address, doctor.address, 4, ctx.deadline, sign_p(late))
+        await relay(patient, "revokeAccess", nonce=4)
     assert info.value.error_name == "SignatureExpired"
 
 
@@ -212,18 +198,20 @@ async def test_wrong_signature_is_invalid_signature(
 ) -> None:
     ctx = await ctx_for(chain_client, anvil, patient.address)
     content_hash = sha256(b"forged")
-    payload = td.add_record(kind=2, content_hash=content_hash, nonce=0, **ctx.common)
+    payload = ctx.payload("addRecord", kind=2, contentHash=content_hash, nonce=0)
     mallory = Account.create()
     forged = sign_typed_data(mallory.key, payload)
     assert not td.verify(payload, forged, patient.address)  # caught before sending by the API...
     with pytest.raises(TransactionReverted) as info:  # ...and by the chain if relayed anyway
-        await relayer.add_record_by_sig(patient.address, 2, content_hash, 0, ctx.deadline, forged)
+        await relayer.relay_signed("addRecord", patient.address, payload["message"], forged)
     assert info.value.error_name == "InvalidSignature" and info.value.tx_hash is None
     assert "InvalidSignature" in str(info.value)
     # Signed for another hash than the one relayed: also InvalidSignature.
     good = sign_typed_data(patient.key, payload)
     with pytest.raises(TransactionReverted) as info:
-        await relayer.add_record_by_sig(patient.address, 2, sha256(b"other"), 0, ctx.deadline, good)
+        await relayer.relay_signed(
+            "addRecord", patient.address, {**payload["message"], "contentHash": sha256(b"other")}, good
+        )
     assert info.value.error_name == "InvalidSignature"
     assert await chain_client.record_count(patient.address) == 0
 
@@ -233,10 +221,11 @@ async def test_replayed_nonce_is_invalid_account_nonce(
 ) -> None:
     ctx = await ctx_for(chain_client, anvil, patient.address)
     content_hash = sha256(b"once")
-    signature = sign_typed_data(patient.key, td.add_record(kind=0, content_hash=content_hash, nonce=0, **ctx.common))
-    await relayer.add_record_by_sig(patient.address, 0, content_hash, 0, ctx.deadline, signature)
+    payload = ctx.payload("addRecord", kind=0, contentHash=content_hash, nonce=0)
+    signature = sign_typed_data(patient.key, payload)
+    await relayer.relay_signed("addRecord", patient.address, payload["message"], signature)
     with pytest.raises(TransactionReverted) as info:
-        await relayer.add_record_by_sig(patient.address, 0, content_hash, 0, ctx.deadline, signature)
+        await relayer.relay_signed("addRecord", patient.address, payload["message"], signature)
     assert info.value.error_name == "InvalidAccountNonce"
     assert info.value.error_args == {"account": patient.address, "currentNonce": 1}
     assert await chain_client.record_count(patient.address) == 1
@@ -253,11 +242,12 @@ async def test_mined_failure_is_reported_with_its_reason(
     twice in one block) raises TransactionReverted with the decoded reason and the tx hash."""
     ctx = await ctx_for(chain_client, anvil, patient.address)
     content_hash = sha256(b"twice")
-    signature = sign_typed_data(patient.key, td.add_record(kind=0, content_hash=content_hash, nonce=0, **ctx.common))
+    payload = ctx.payload("addRecord", kind=0, contentHash=content_hash, nonce=0)
+    signature = sign_typed_data(patient.key, payload)
     anvil.rpc("evm_setAutomine", [False])
     try:
-        first = await relayer.send_add_record_by_sig(patient.address, 0, content_hash, 0, ctx.deadline, signature)
-        second = await relayer.send_add_record_by_sig(patient.address, 0, content_hash, 0, ctx.deadline, signature)
+        first = (await relayer.send(await relayer.prepare_signed("addRecord", patient.address, payload["message"], signature))).tx_hash
+        second = (await relayer.send(await relayer.prepare_signed("addRecord", patient.address, payload["message"], signature))).tx_hash
         anvil.mine()
     finally:
         anvil.rpc("evm_setAutomine", [True])
@@ -288,7 +278,7 @@ async def test_concurrent_sends_all_land(
     """Five requests at once: one nonce each, no gaps, no reuse."""
     patients = [new_account() for _ in range(5)]
     start_nonce = await chain_client.w3.eth.get_transaction_count(relayer.address, "pending")
-    hashes = await asyncio.gather(*(relayer.send_create_record(p.address) for p in patients))
+    hashes = await asyncio.gather(*(relayer.send_call(chain_client.factory, "createRecord", p.address) for p in patients))
     receipts = await asyncio.gather(*(relayer.wait_for_receipt(h, 10) for h in hashes))
     assert all(r["status"] == 1 for r in receipts)
     nonces = sorted([(await chain_client.w3.eth.get_transaction(h))["nonce"] for h in hashes])
@@ -299,11 +289,11 @@ async def test_concurrent_sends_all_land(
     async def add(patient: LocalAccount, i: int) -> int:
         ctx = await ctx_for(chain_client, anvil, patient.address)
         content_hash = sha256(bytes([i]))
-        payload = td.add_record(kind=i % 3, content_hash=content_hash, nonce=0, **ctx.common)
-        result = await relayer.add_record_by_sig(
-            patient.address, i % 3, content_hash, 0, ctx.deadline, sign_typed_data(patient.key, payload)
+        payload = ctx.payload("addRecord", kind=i % 3, contentHash=content_hash, nonce=0)
+        result = await relayer.relay_signed(
+            "addRecord", patient.address, payload["message"], sign_typed_data(patient.key, payload)
         )
-        return result.record_id
+        return chain_client.record_id_from_receipt(patient.address, result.receipt)
 
     assert await asyncio.gather(*(add(p, i) for i, p in enumerate(patients))) == [0] * 5
 
@@ -342,10 +332,10 @@ async def test_unregistered_doctor_cannot_request(
 ) -> None:
     stranger = Account.create()
     ctx = await ctx_for(chain_client, anvil, patient.address)
-    payload = td.request_access(doctor=stranger.address, nonce=0, **ctx.common)
+    payload = ctx.payload("requestAccess", doctor=stranger.address, nonce=0)
     with pytest.raises(TransactionReverted) as info:
-        await relayer.request_access_by_sig(
-            patient.address, stranger.address, 0, ctx.deadline, sign_typed_data(stranger.key, payload)
+        await relayer.relay_signed(
+            "requestAccess", patient.address, payload["message"], sign_typed_data(stranger.key, payload)
         )
     assert info.value.error_name == "NotRegisteredDoctor"
 

@@ -8,12 +8,11 @@ from collections.abc import Callable
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
 from healthledger.chain import typed_data as td
-from healthledger.chain.artifacts import health_record
+from healthledger.chain.actions import ACTIONS
 from healthledger.chain.client import ChainClient
-from healthledger.chain.deployment import Deployment
+from healthledger.crypto.ecdsa import SECP256K1_N
 from healthledger.devstack.anvil import AnvilNode
 
 from .fixtures.chain import sign_typed_data
@@ -23,40 +22,29 @@ CLONE = "0x58be084F7b1cB43D9d2E363462AD3f517B8F9171"
 DOCTOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 HASH = "0x" + "ab" * 32
 
-TYPEHASH_CONSTANTS = {
-    "AddRecord": "ADD_RECORD_TYPEHASH",
-    "ApproveAccess": "APPROVE_ACCESS_TYPEHASH",
-    "DenyAccess": "DENY_ACCESS_TYPEHASH",
-    "RevokeAccess": "REVOKE_ACCESS_TYPEHASH",
-    "RevokeRecords": "REVOKE_RECORDS_TYPEHASH",
-    "ApproveExtension": "APPROVE_EXTENSION_TYPEHASH",
-    "RequestAccess": "REQUEST_ACCESS_TYPEHASH",
-    "RequestExtension": "REQUEST_EXTENSION_TYPEHASH",
+# One example message per action (nonce and deadline added by `all_payloads`).
+EXAMPLES: dict[str, dict] = {
+    "addRecord": {"kind": "prescription", "contentHash": HASH},
+    "approveAccess": {"doctor": DOCTOR, "duration": 3600, "recordIds": [0, 2, 300]},
+    "denyAccess": {"doctor": DOCTOR},
+    "revokeAccess": {"doctor": DOCTOR},
+    "revokeRecords": {"doctor": DOCTOR, "recordIds": [2]},
+    "approveExtension": {"doctor": DOCTOR, "extra": 600},
+    "requestAccess": {"doctor": DOCTOR},
+    "requestExtension": {"doctor": DOCTOR, "extra": 600},
 }
 
 
+def build(action: str, chain_id: int = 1, contract: str = CLONE, **message: object) -> dict:
+    return td.build_payload(action, chain_id, contract, message)
+
+
 def all_payloads(chain_id: int = CHAIN_ID, contract: str = CLONE, nonce: int = 0) -> dict[str, dict]:
-    common = {"chain_id": chain_id, "verifying_contract": contract, "nonce": nonce, "deadline": 2**40}
+    assert set(EXAMPLES) == set(ACTIONS)  # a new action needs an example here
     return {
-        "addRecord": td.add_record(kind="prescription", content_hash=HASH, **common),
-        "approveAccess": td.approve_access(doctor=DOCTOR, duration=3600, record_ids=[0, 2, 300], **common),
-        "denyAccess": td.deny_access(doctor=DOCTOR, **common),
-        "revokeAccess": td.revoke_access(doctor=DOCTOR, **common),
-        "revokeRecords": td.revoke_records(doctor=DOCTOR, record_ids=[2], **common),
-        "approveExtension": td.approve_extension(doctor=DOCTOR, extra=600, **common),
-        "requestAccess": td.request_access(doctor=DOCTOR, **common),
-        "requestExtension": td.request_extension(doctor=DOCTOR, extra=600, **common),
+        action: td.build_payload(action, chain_id, contract, {**example, "nonce": nonce, "deadline": 2**40})
+        for action, example in EXAMPLES.items()
     }
-
-
-def test_typehashes_match_the_deployed_contract(anvil: AnvilNode, deployment: Deployment) -> None:
-    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
-    implementation = w3.eth.contract(address=deployment.implementation, abi=health_record().abi)
-    for primary_type, constant in TYPEHASH_CONSTANTS.items():
-        assert getattr(implementation.functions, constant)().call() == td.typehash(primary_type), primary_type
-    assert set(td.MESSAGE_TYPES) == set(TYPEHASH_CONSTANTS)
-    assert set(td.ACTION_PRIMARY_TYPES.values()) == set(TYPEHASH_CONSTANTS)
-    assert set(td.BUILDERS) == set(td.ACTION_PRIMARY_TYPES) == set(td.ACTION_SIGNER)
 
 
 @pytest.mark.asyncio
@@ -67,13 +55,7 @@ async def test_domain_and_digest_match_the_clone(
     from eth_account.messages import encode_typed_data
 
     contract = await chain_client.record_contract(patient.address)
-    payload = td.revoke_access(
-        chain_id=await chain_client.chain_id(),
-        verifying_contract=contract.address,
-        doctor=DOCTOR,
-        nonce=0,
-        deadline=1,
-    )
+    payload = build("revokeAccess", await chain_client.chain_id(), contract.address, doctor=DOCTOR, nonce=0, deadline=1)
     on_chain = await contract.functions.DOMAIN_SEPARATOR().call()
     assert encode_typed_data(full_message=payload).header == on_chain
     fields = await contract.functions.eip712Domain().call()
@@ -82,7 +64,7 @@ async def test_domain_and_digest_match_the_clone(
 
 def test_payloads_are_complete_and_json_serialisable() -> None:
     for action, payload in all_payloads().items():
-        primary = td.ACTION_PRIMARY_TYPES[action]
+        primary = ACTIONS[action].primary_type
         assert payload["primaryType"] == primary
         assert payload["types"]["EIP712Domain"] == td.EIP712_DOMAIN_TYPE
         assert payload["types"][primary] == td.MESSAGE_TYPES[primary]
@@ -100,32 +82,24 @@ def test_payloads_are_complete_and_json_serialisable() -> None:
 
 
 def test_builders_normalise_and_reject() -> None:
-    lower = td.deny_access(chain_id=1, verifying_contract=CLONE.lower(), doctor=DOCTOR.lower(), nonce=0, deadline=0)
+    lower = build("denyAccess", contract=CLONE.lower(), doctor=DOCTOR.lower(), nonce=0, deadline=0)
     assert lower["domain"]["verifyingContract"] == CLONE and lower["message"]["doctor"] == DOCTOR
-    assert td.add_record(
-        chain_id=1, verifying_contract=CLONE, kind=2, content_hash=bytes.fromhex("ab" * 32), nonce=0, deadline=0
+    assert build(
+        "addRecord", kind=2, contentHash=bytes.fromhex("ab" * 32), nonce=0, deadline=0
     )["message"]["contentHash"] == HASH
     assert [td.record_kind(k) for k in ("prescription", "Bill", "report", 0, 1, 2)] == [0, 1, 2, 0, 1, 2]
     bad_calls: list[Callable[[], object]] = [
         lambda: td.record_kind("xray"),
         lambda: td.record_kind(3),
         lambda: td.record_kind(True),
-        lambda: td.add_record(chain_id=1, verifying_contract=CLONE, kind=0, content_hash="0x1234", nonce=0, deadline=0),
-        lambda: td.add_record(
-            chain_id=1, verifying_contract=CLONE, kind=0, content_hash="zz" * 32, nonce=0, deadline=0
-        ),
-        lambda: td.add_record(chain_id=1, verifying_contract=CLONE, kind=0, content_hash=HASH, nonce=-1, deadline=0),
-        lambda: td.deny_access(chain_id=1, verifying_contract="0x12", doctor=DOCTOR, nonce=0, deadline=0),
-        lambda: td.deny_access(chain_id=1, verifying_contract=CLONE, doctor="bob", nonce=0, deadline=0),
-        lambda: td.approve_access(
-            chain_id=1, verifying_contract=CLONE, doctor=DOCTOR, duration=2**64, record_ids=[0], nonce=0, deadline=0
-        ),
-        lambda: td.approve_access(
-            chain_id=1, verifying_contract=CLONE, doctor=DOCTOR, duration=1, record_ids=[-1], nonce=0, deadline=0
-        ),
-        lambda: td.request_extension(
-            chain_id=1, verifying_contract=CLONE, doctor=DOCTOR, extra=2**64, nonce=0, deadline=0
-        ),
+        lambda: build("addRecord", kind=0, contentHash="0x1234", nonce=0, deadline=0),
+        lambda: build("addRecord", kind=0, contentHash="zz" * 32, nonce=0, deadline=0),
+        lambda: build("addRecord", kind=0, contentHash=HASH, nonce=-1, deadline=0),
+        lambda: build("denyAccess", contract="0x12", doctor=DOCTOR, nonce=0, deadline=0),
+        lambda: build("denyAccess", doctor="bob", nonce=0, deadline=0),
+        lambda: build("approveAccess", doctor=DOCTOR, duration=2**64, recordIds=[0], nonce=0, deadline=0),
+        lambda: build("approveAccess", doctor=DOCTOR, duration=1, recordIds=[-1], nonce=0, deadline=0),
+        lambda: build("requestExtension", doctor=DOCTOR, extra=2**64, nonce=0, deadline=0),
         lambda: td.build_payload("DenyAccess", 1, CLONE, {"doctor": DOCTOR}),
         lambda: td.build_payload("Nope", 1, CLONE, {}),
     ]
@@ -168,7 +142,7 @@ def test_signatures_must_be_canonical_like_on_chain() -> None:
     assert td.normalize_signature(signature) == signature
     assert td.verify(payload, td.normalize_signature(v01), signer.address)
     s = int.from_bytes(signature[32:64], "big")
-    high_s = signature[:32] + (td.SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - signature[64]])
+    high_s = signature[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - signature[64]])
     assert not td.verify(payload, high_s, signer.address)
     with pytest.raises(ValueError):
         td.normalize_signature(high_s)

@@ -128,7 +128,7 @@ def test_expiring_entries_have_ttl_indexes(api_server) -> None:
 
 
 def _check_ttl_indexes(db) -> None:  # type: ignore[no-untyped-def]
-    for collection in ("login_nonces", "refresh_tokens", "signing_payloads", "rate_limits"):
+    for collection in ("login_nonces", "refresh_tokens", "rate_limits"):
         indexes = db[collection].index_information()
         assert any(
             spec.get("expireAfterSeconds") == 0 and spec["key"][0][0] in ("expires_at",) for spec in indexes.values()

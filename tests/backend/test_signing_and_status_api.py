@@ -43,7 +43,7 @@ def test_typed_data_payloads_are_complete_and_signable(client: httpx.Client, pat
         assert payload["message"]["deadline"] > 0
         signature = patient_wallet.sign_typed_data(payload)
         assert Account.recover_message(encode_typed_data(full_message=payload), signature=signature) == patient_wallet.address
-    revoke_some = patient_wallet.typed_data(client, "revokeAccess", {"doctor": doctor, "recordIds": [1]})
+    revoke_some = patient_wallet.typed_data(client, "revokeRecords", {"doctor": doctor, "recordIds": [1]})
     assert revoke_some["primaryType"] == "RevokeRecords"
     assert revoke_some["message"]["recordIds"] == [1]
 
@@ -60,7 +60,7 @@ def test_typed_data_payloads_are_complete_and_signable(client: httpx.Client, pat
         # Past MongoDB's int64, where the issued payload is remembered (these used to answer 500).
         ("approveAccess", {"doctor": "0x" + "22" * 20, "recordIds": [0], "duration": 2**63}, "invalid_params"),
         ("approveAccess", {"doctor": "0x" + "22" * 20, "recordIds": [0, 2**64 - 1], "duration": 60}, "invalid_params"),
-        ("revokeAccess", {"doctor": "0x" + "22" * 20, "recordIds": [2**63]}, "invalid_params"),
+        ("revokeRecords", {"doctor": "0x" + "22" * 20, "recordIds": [2**63]}, "invalid_params"),
         ("approveExtension", {"doctor": "0x" + "22" * 20, "extra": 2**64 - 1}, "invalid_params"),
     ],
 )

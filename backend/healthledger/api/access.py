@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ..services.access import AccessService, days_to_seconds
+from ..services.access import AccessService
 from ..services.authorized import authorized_from_chain, authorized_from_database, grants_of_patient
 from .deps import ClientIpDep, DoctorDep, PatientDep, ServicesDep
 
@@ -16,8 +16,8 @@ router = APIRouter(prefix="/api/access-requests", tags=["access"])
 
 class SignedBody(BaseModel):
     signature: str = Field(description="EIP-712 signature of the payload from /api/signing/typed-data")
-    nonce: int | None = Field(default=None, ge=0, description="Optional: the nonce that was signed")
-    deadline: int | None = Field(default=None, ge=0, description="Optional: the deadline that was signed")
+    nonce: int = Field(ge=0, description="The nonce that was signed (the payload's message.nonce)")
+    deadline: int = Field(ge=0, description="The deadline that was signed (the payload's message.deadline)")
 
 
 class DoctorRequestBody(SignedBody):
@@ -29,11 +29,13 @@ class RespondBody(BaseModel):
     requestId: str
     action: str = Field(description="approve | deny")
     selectedRecords: list[int] = Field(default_factory=list)
-    accessDuration: float | None = Field(default=None, description="Days")
+    durationSeconds: int | None = Field(
+        default=None, description="How long the grant lasts, in seconds (approve only; the signed `duration`)"
+    )
     walletSignature: str | None = Field(default=None, description="Key-derivation signature (approve only)")
-    approvalSignature: str
-    nonce: int | None = Field(default=None, ge=0)
-    deadline: int | None = Field(default=None, ge=0)
+    approvalSignature: str = Field(description="EIP-712 signature of the ApproveAccess or DenyAccess payload")
+    nonce: int = Field(ge=0, description="The nonce that was signed (the payload's message.nonce)")
+    deadline: int = Field(ge=0, description="The deadline that was signed (the payload's message.deadline)")
 
 
 class RevokeBody(SignedBody):
@@ -43,8 +45,7 @@ class RevokeBody(SignedBody):
 
 class ExtendBody(SignedBody):
     patientAddress: str
-    extraDays: float | None = Field(default=None, description="Days to add (or extraSeconds)")
-    extraSeconds: int | None = Field(default=None, gt=0)
+    extraSeconds: int = Field(gt=0, description="Seconds to add to the live grant (the signed `extra`)")
 
 
 class ApproveExtensionBody(SignedBody):
@@ -69,9 +70,8 @@ async def doctor_requests(caller: DoctorDep, services: ServicesDep) -> dict[str,
 
 @router.post("/doctor/extend", summary="Ask for more time on a live grant (doctors)")
 async def doctor_extend(body: ExtendBody, caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
-    extra = body.extraSeconds if body.extraSeconds is not None else days_to_seconds(body.extraDays, "extraDays")
     return await AccessService(services).request_extension(
-        caller.address, body.patientAddress, extra, body.signature, body.nonce, body.deadline
+        caller.address, body.patientAddress, body.extraSeconds, body.signature, body.nonce, body.deadline
     )
 
 
@@ -102,7 +102,7 @@ async def patient_respond(body: RespondBody, caller: PatientDep, services: Servi
         body.requestId,
         body.action,
         body.selectedRecords,
-        body.accessDuration,
+        body.durationSeconds,
         body.walletSignature,
         body.approvalSignature,
         body.nonce,

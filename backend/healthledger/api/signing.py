@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
 
+from ..chain.actions import SIGNED_ACTIONS, SignedAction, ValueKind
 from ..crypto import KEY_DERIVATION_MESSAGE
 from ..crypto.kek import KEK_INFO
 from ..services.anchoring import RecordAnchoring
@@ -15,9 +16,37 @@ from .deps import CallerDep, ServicesDep
 router = APIRouter(prefix="/api/signing", tags=["signing"])
 
 
-class TypedDataRequest(BaseModel):
-    action: str = Field(description="addRecord | approveAccess | denyAccess | revokeAccess | requestAccess | requestExtension | approveExtension")
-    params: dict[str, Any] = Field(default_factory=dict)
+# How each kind of message field is sent as a param (chain/actions.py); the service checks the values.
+_PARAM_TYPES: dict[ValueKind, Any] = {
+    "address": StrictStr,
+    "seconds": StrictInt,
+    "record_ids": list[StrictInt],
+    "content_hash": StrictStr,
+    "record_kind": StrictStr,
+}
+
+
+def _request_model(action: SignedAction) -> type[BaseModel]:
+    """`{"action": <name>, "params": {...}}` for one signed action, its params documented from the table."""
+    params: dict[str, Any] = {}
+    if action.signer == "doctor":
+        params["patientAddress"] = (StrictStr, Field(description="The patient whose contract the action is on."))
+    for field in action.fields:
+        if field.param is not None:
+            params[field.param] = (_PARAM_TYPES[field.kind], Field(description=field.description))
+    params_model = create_model(
+        f"{action.primary_type}Params", __config__=ConfigDict(extra="forbid"), **params
+    )
+    return create_model(
+        f"{action.primary_type}TypedDataRequest",
+        __doc__=f"{action.summary} Signed by the {action.signer}.",
+        action=(Literal[action.name], ...),  # type: ignore[valid-type]
+        params=(params_model, ...),
+    )
+
+
+# One schema per signed action, told apart by `action` (derived from chain/actions.py).
+TypedDataRequest = Union[tuple(_request_model(action) for action in SIGNED_ACTIONS)]  # type: ignore[valid-type]  # noqa: UP007
 
 
 @router.get("/key-derivation-message", summary="The exact text to personal_sign to derive your encryption key")
@@ -30,12 +59,11 @@ async def key_derivation_message() -> dict[str, Any]:
 
 
 @router.post("/typed-data", summary="A complete EIP-712 payload for eth_signTypedData_v4")
-async def typed_data(body: TypedDataRequest, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+async def typed_data(
+    body: Annotated[TypedDataRequest, Body(discriminator="action")], caller: CallerDep, services: ServicesDep
+) -> dict[str, Any]:
     if caller.role == "patient":
         # A record the chain lost is sent again first, with its own signature: a new signature
         # must not take the nonce it needs (services/anchoring.py).
         await RecordAnchoring(services).repair_lost(caller.address)
-    payload = await services.typed_data.for_action(caller.address, caller.role, body.action, body.params)
-    # Remembered so endpoints that receive only a signature can check it against what was issued.
-    await services.signing_payloads.remember(caller.address, payload)
-    return payload
+    return await services.typed_data.for_action(caller.address, caller.role, body.action, body.params.model_dump())

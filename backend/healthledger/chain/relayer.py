@@ -31,28 +31,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from aiohttp import ClientConnectorError, ClientError
-from eth_abi import decode as abi_decode
 from eth_account import Account
-from eth_utils import function_abi_to_4byte_selector, function_signature_to_4byte_selector, to_checksum_address
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
-from .artifacts import health_record, health_record_factory
+from .actions import SignedAction, action as find_action
 from .client import ChainClient
-from .typed_data import record_kind
+from .fees import at_least as _at_least, bumped_fees as _bumped, node_refusal as _node_refusal
+from .relayer_errors import RelayerError, RelayerUnavailable, TransactionReverted, TransactionTimeout
+from .reverts import DecodedRevert, RevertDiagnostics, decode_revert_data
+from .reverts import revert_data_from_exception as _revert_data_from_exception
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "AddRecordResult",
     "DecodedRevert",
     "Relayer",
     "RelayerError",
@@ -69,152 +69,12 @@ DEFAULT_TX_TIMEOUT_SECONDS = 120.0
 DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000  # 1 gwei, when the node cannot suggest one
 DEFAULT_RESEND_AFTER_SECONDS = 30.0
 RECEIPT_POLL_SECONDS = 0.1
-# Nodes accept a replacement (same nonce) only if both fees rise by at least 10 %; 12.5 % leaves room.
-FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
 # Attempts to broadcast one version of a transaction when the node answers a fixable error.
 BROADCAST_ATTEMPTS = 3
 # Transactions remembered while nobody waits for their receipt, at most (older ones are forgotten).
 MAX_IN_FLIGHT = 256
 
 BeforeBroadcast = Callable[[str], Awaitable[None]]
-
-
-# ----------------------------------------------------------------------------- errors
-
-
-@dataclass(frozen=True)
-class DecodedRevert:
-    """A revert reason: a custom error from our ABIs, `Error(string)` or `Panic(uint256)`."""
-
-    name: str
-    args: dict[str, Any]
-    selector: str
-
-    def __str__(self) -> str:
-        inner = ", ".join(f"{k}={v}" for k, v in self.args.items())
-        return f"{self.name}({inner})"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-@cache
-def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
-    """selector -> (name, arg names, arg types) for every error either contract can raise."""
-    table: dict[bytes, tuple[str, list[str], list[str]]] = {
-        function_signature_to_4byte_selector("Error(string)"): ("Error", ["message"], ["string"]),
-        function_signature_to_4byte_selector("Panic(uint256)"): ("Panic", ["code"], ["uint256"]),
-    }
-    for artifact in (health_record(), health_record_factory()):
-        for entry in artifact.abi:
-            if entry.get("type") == "error":
-                inputs = entry.get("inputs", [])
-                table[function_abi_to_4byte_selector(entry)] = (
-                    entry["name"],
-                    [i.get("name") or f"arg{n}" for n, i in enumerate(inputs)],
-                    [i["type"] for i in inputs],
-                )
-    return table
-
-
-def decode_revert_data(data: str | bytes | None) -> DecodedRevert | None:
-    """Decode revert data (selector + ABI-encoded args) against both contracts' ABIs.
-
-    Returns None for empty data (out of gas, a bare `revert()`) or an unknown selector.
-    """
-    if data is None:
-        return None
-    raw = bytes(HexBytes(data)) if isinstance(data, str) else bytes(data)
-    if len(raw) < 4:
-        return None
-    entry = _error_table().get(raw[:4])
-    if entry is None:
-        return None
-    name, arg_names, arg_types = entry
-    try:
-        values = abi_decode(arg_types, raw[4:]) if arg_types else ()
-    except Exception:  # malformed arguments: still report the name
-        values = ()
-        arg_names = []
-    args = {
-        n: _jsonable(to_checksum_address(v) if t == "address" else v)
-        for n, t, v in zip(arg_names, arg_types, values)
-    }
-    return DecodedRevert(name=name, args=args, selector="0x" + raw[:4].hex())
-
-
-def _revert_data_from_exception(exc: BaseException) -> str | None:
-    """The hex revert data web3 attached to a ContractLogicError / RPC error, if any."""
-    data = getattr(exc, "data", None)
-    if isinstance(data, Mapping):
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x"):
-        return data
-    rpc = getattr(exc, "rpc_response", None)
-    if isinstance(rpc, Mapping):
-        error = rpc.get("error") or {}
-        inner = error.get("data") if isinstance(error, Mapping) else None
-        if isinstance(inner, str) and inner.startswith("0x"):
-            return inner
-    return None
-
-
-class RelayerError(RuntimeError):
-    """Base of the relayer's errors."""
-
-
-class TransactionReverted(RelayerError):
-    """The call reverts (refused before sending) or the mined transaction failed (status 0).
-
-    `error_name` is the decoded custom error ("InvalidSignature", "InvalidAccountNonce", ...) or
-    None when the reason is unknown (e.g. out of gas). `tx_hash` is None when nothing was sent.
-    """
-
-    def __init__(
-        self,
-        action: str,
-        revert: DecodedRevert | None,
-        *,
-        tx_hash: str | None = None,
-        receipt: TxReceipt | None = None,
-        detail: str | None = None,
-    ) -> None:
-        self.action = action
-        self.revert = revert
-        self.error_name: str | None = revert.name if revert else None
-        self.error_args: dict[str, Any] = dict(revert.args) if revert else {}
-        self.tx_hash = tx_hash
-        self.receipt = receipt
-        where = f" in {tx_hash}" if tx_hash else " (not sent)"
-        reason = str(revert) if revert else (detail or "no reason given")
-        super().__init__(f"{action} reverted{where}: {reason}")
-
-
-class RelayerUnavailable(RelayerError):
-    """The node could not be reached (or refused the relayer's transaction for a reason no retry fixes).
-
-    `maybe_sent` is False when the transaction certainly did not reach the node (the connection
-    failed), True when it may have (e.g. a timeout after the request was written): then its hash,
-    already handed to `before_broadcast`, is what tells later whether it landed.
-    """
-
-    def __init__(self, message: str, *, maybe_sent: bool) -> None:
-        super().__init__(message)
-        self.maybe_sent = maybe_sent
-
-
-class TransactionTimeout(RelayerError):
-    """The transaction was sent but no receipt arrived in time; it may still be mined later."""
-
-    def __init__(self, tx_hash: str, timeout: float) -> None:
-        self.tx_hash = tx_hash
-        self.timeout = timeout
-        super().__init__(f"transaction {tx_hash} not mined within {timeout:g} s")
 
 
 # ----------------------------------------------------------------------------- results
@@ -228,11 +88,6 @@ class TxResult:
     block_number: int
     gas_used: int
     receipt: TxReceipt = field(repr=False)
-
-
-@dataclass(frozen=True)
-class AddRecordResult(TxResult):
-    record_id: int = -1
 
 
 @dataclass(frozen=True)
@@ -275,40 +130,10 @@ def _hash_hex(tx_hash: Any) -> str:
     return "0x" + bytes(HexBytes(tx_hash)).hex()
 
 
-def _node_refusal(exc: Web3RPCError) -> str | None:
-    """What a node's refusal of a raw transaction means, from its message (nodes word them alike)."""
-    text = str(getattr(exc, "message", "") or exc).lower()
-    if "already known" in text or "known transaction" in text or "already imported" in text:
-        return "known"
-    if "nonce too low" in text or "nonce has already been used" in text or "invalid nonce" in text:
-        return "nonce_used"
-    if "underpriced" in text or "base fee" in text or "fee too low" in text or "fee cap" in text:
-        return "fee_too_low"
-    if "insufficient funds" in text:
-        return "insufficient funds"
-    return None
-
-
-def _at_least(fees: Mapping[str, int], fresh: Mapping[str, int]) -> dict[str, int]:
-    """Fees no lower than `fees` nor than `fresh` (fresh wins when the kinds differ)."""
-    if set(fees) != set(fresh):
-        return dict(fresh)
-    return {key: max(int(fees[key]), int(fresh[key])) for key in fresh}
-
-
-def _bumped(fees: Mapping[str, int], fresh: Mapping[str, int]) -> dict[str, int]:
-    """Fees for a replacement: every fee +12.5 % (what nodes require, with room), or `fresh` if higher."""
-    raised = {key: int(value) * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR + 1 for key, value in fees.items()}
-    bumped = _at_least(raised, fresh)
-    if "maxFeePerGas" in bumped and bumped["maxFeePerGas"] < bumped.get("maxPriorityFeePerGas", 0):
-        bumped["maxFeePerGas"] = bumped["maxPriorityFeePerGas"]
-    return bumped
-
-
 # ----------------------------------------------------------------------------- relayer
 
 
-class Relayer:
+class Relayer(RevertDiagnostics):
     """Signs and sends transactions from the relayer account (see the module docstring)."""
 
     __slots__ = ("chain", "gas_margin", "resend_after", "_account", "_lock", "_in_flight")
@@ -600,61 +425,25 @@ class Relayer:
             revert, detail = await self._replay_revert(tx_hash, receipt)
         raise TransactionReverted(action, revert, tx_hash=_hash_hex(tx_hash), receipt=receipt, detail=detail)
 
-    async def _trace_revert(self, tx_hash: str) -> tuple[DecodedRevert | None, str | None]:
-        try:
-            response = await self.chain.w3.provider.make_request(
-                "debug_traceTransaction",  # type: ignore[arg-type]
-                [_hash_hex(tx_hash), {"tracer": "callTracer"}],
-            )
-        except Exception:
-            return None, None
-        trace = response.get("result") if isinstance(response, Mapping) else None
-        if not isinstance(trace, Mapping):
-            return None, None
-        output = trace.get("output")
-        revert = decode_revert_data(output) if isinstance(output, str) else None
-        error = trace.get("error")
-        return revert, (str(error) if error else None)
-
-    async def _replay_revert(self, tx_hash: str, receipt: TxReceipt) -> tuple[DecodedRevert | None, str | None]:
-        w3 = self.chain.w3
-        try:
-            tx = await w3.eth.get_transaction(HexBytes(tx_hash))
-            await w3.eth.call(
-                {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]},
-                block_identifier=max(int(receipt["blockNumber"]) - 1, 0),
-            )
-        except ContractLogicError as exc:
-            return decode_revert_data(_revert_data_from_exception(exc)), str(exc.message or exc)
-        except Exception as exc:  # the replay is diagnostics only
-            return None, f"reason unknown ({type(exc).__name__})"
-        if receipt["gasUsed"] >= tx["gas"]:
-            return None, "out of gas"
-        return None, "reason unknown (the call succeeds when replayed)"
-
     async def transact(
         self, contract: AsyncContract, fn_name: str, *args: Any, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS
     ) -> TxResult:
         """Send and wait; raises TransactionReverted (before sending or after mining) or TransactionTimeout."""
-        sent = await self.send(await self._prepare(contract, fn_name, args))
+        return await self._complete(await self._prepare(contract, fn_name, args), timeout)
+
+    async def _complete(self, call: _PreparedCall, timeout: float) -> TxResult:
+        sent = await self.send(call)
         receipt = await self.wait(sent, timeout)
-        return await self.require_success(_hash_hex(receipt["transactionHash"]), receipt, fn_name)
+        return await self.require_success(_hash_hex(receipt["transactionHash"]), receipt, call.action)
 
     async def prepare(self, contract: AsyncContract, fn_name: str, *args: Any) -> _PreparedCall:
         """Encode and estimate `contract.fn_name(*args)` (TransactionReverted if it would revert), for `send`."""
         return await self._prepare(contract, fn_name, args)
 
-    async def prepare_on_clone(self, patient: str, fn_name: str, *args: Any) -> _PreparedCall:
-        """`prepare` for a call on `patient`'s record contract."""
-        return await self._prepare(await self.chain.record_contract(patient), fn_name, args)
-
     # -- factory ----------------------------------------------------------------------------------
 
-    async def send_create_record(self, patient: str) -> str:
-        """Deploy `patient`'s clone (reverts RecordAlreadyExists if it is there)."""
-        return await self.send_call(self.chain.factory, "createRecord", to_checksum_address(patient))
-
     async def create_record(self, patient: str, *, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> TxResult:
+        """Deploy `patient`'s clone (reverts RecordAlreadyExists if it is there)."""
         return await self.transact(self.chain.factory, "createRecord", to_checksum_address(patient), timeout=timeout)
 
     async def ensure_record_contract(self, patient: str, *, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> str:
@@ -667,247 +456,35 @@ class Relayer:
                     raise
         return await self.chain.record_address(patient)
 
-    async def send_register_doctor(self, doctor: str) -> str:
-        """Needs REGISTRAR_ROLE on the relayer (else AccessControlUnauthorizedAccount)."""
-        return await self.send_call(self.chain.factory, "registerDoctor", to_checksum_address(doctor))
-
     async def register_doctor(self, doctor: str, *, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> TxResult:
-        return await self._finish(await self.send_register_doctor(doctor), "registerDoctor", timeout)
-
-    async def send_unregister_doctor(self, doctor: str) -> str:
-        return await self.send_call(self.chain.factory, "unregisterDoctor", to_checksum_address(doctor))
+        """Needs REGISTRAR_ROLE on the relayer (else AccessControlUnauthorizedAccount)."""
+        return await self.transact(self.chain.factory, "registerDoctor", to_checksum_address(doctor), timeout=timeout)
 
     async def unregister_doctor(self, doctor: str, *, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> TxResult:
-        return await self._finish(await self.send_unregister_doctor(doctor), "unregisterDoctor", timeout)
-
-    async def _finish(self, tx_hash: str, action: str, timeout: float) -> TxResult:
-        receipt = await self.wait_for_receipt(tx_hash, timeout)
-        return await self.require_success(_hash_hex(receipt["transactionHash"]), receipt, action)
+        return await self.transact(self.chain.factory, "unregisterDoctor", to_checksum_address(doctor), timeout=timeout)
 
     # -- signed actions on a patient's clone ------------------------------------------------------
 
-    async def _send_on_clone(self, patient: str, fn_name: str, *args: Any) -> str:
-        return await self.send_call(await self.chain.record_contract(patient), fn_name, *args)
+    async def prepare_signed(
+        self, action: SignedAction | str, patient: str, message: Mapping[str, Any], signature: str | bytes
+    ) -> _PreparedCall:
+        """Encode and estimate `action`'s `...BySig` call on `patient`'s clone, for `send`.
 
-    async def send_add_record_by_sig(
-        self,
-        patient: str,
-        kind: int | str,
-        content_hash: str | bytes,
-        nonce: int,
-        deadline: int,
-        signature: str | bytes,
-    ) -> str:
-        """Relay the patient's AddRecord signature (the clone must exist: `ensure_record_contract`)."""
-        return await self._send_on_clone(
-            patient,
-            "addRecordBySig",
-            record_kind(kind),
-            _bytes(content_hash, "content_hash", 32),
-            nonce,
-            deadline,
-            _bytes(signature, "signature"),
-        )
+        `message` is the signed EIP-712 message (a payload's "message"); the arguments follow the
+        action's declaration (chain/actions.py). The clone must exist: `ensure_record_contract`.
+        """
+        entry = action if isinstance(action, SignedAction) else find_action(action)
+        contract = await self.chain.record_contract(patient)
+        return await self._prepare(contract, entry.function, entry.call_args(message, _bytes(signature, "signature")))
 
-    async def add_record_by_sig(
+    async def relay_signed(
         self,
+        action: SignedAction | str,
         patient: str,
-        kind: int | str,
-        content_hash: str | bytes,
-        nonce: int,
-        deadline: int,
-        signature: str | bytes,
-        *,
-        timeout: float = DEFAULT_TX_TIMEOUT_SECONDS,
-    ) -> AddRecordResult:
-        """Relay and wait; the result carries the new record's id from the RecordAdded event."""
-        tx_hash = await self.send_add_record_by_sig(patient, kind, content_hash, nonce, deadline, signature)
-        result = await self._finish(tx_hash, "addRecordBySig", timeout)
-        record_id = self.chain.record_id_from_receipt(patient, result.receipt)
-        return AddRecordResult(result.tx_hash, result.block_number, result.gas_used, result.receipt, record_id)
-
-    async def send_approve_access_by_sig(
-        self,
-        patient: str,
-        doctor: str,
-        duration: int,
-        record_ids: Iterable[int],
-        nonce: int,
-        deadline: int,
-        signature: str | bytes,
-    ) -> str:
-        return await self._send_on_clone(
-            patient,
-            "approveAccessBySig",
-            to_checksum_address(doctor),
-            duration,
-            list(record_ids),
-            nonce,
-            deadline,
-            _bytes(signature, "signature"),
-        )
-
-    async def approve_access_by_sig(
-        self,
-        patient: str,
-        doctor: str,
-        duration: int,
-        record_ids: Iterable[int],
-        nonce: int,
-        deadline: int,
+        message: Mapping[str, Any],
         signature: str | bytes,
         *,
         timeout: float = DEFAULT_TX_TIMEOUT_SECONDS,
     ) -> TxResult:
-        tx_hash = await self.send_approve_access_by_sig(
-            patient, doctor, duration, record_ids, nonce, deadline, signature
-        )
-        return await self._finish(tx_hash, "approveAccessBySig", timeout)
-
-    async def send_deny_access_by_sig(
-        self, patient: str, doctor: str, nonce: int, deadline: int, signature: str | bytes
-    ) -> str:
-        return await self._send_on_clone(
-            patient, "denyAccessBySig", to_checksum_address(doctor), nonce, deadline, _bytes(signature, "signature")
-        )
-
-    async def deny_access_by_sig(
-        self,
-        patient: str,
-        doctor: str,
-        nonce: int,
-        deadline: int,
-        signature: str | bytes,
-        *,
-        timeout: float = DEFAULT_TX_TIMEOUT_SECONDS,
-    ) -> TxResult:
-        tx_hash = await self.send_deny_access_by_sig(patient, doctor, nonce, deadline, signature)
-        return await self._finish(tx_hash, "denyAccessBySig", timeout)
-
-    async def send_revoke_access_by_sig(
-        self, patient: str, doctor: str, nonce: int, deadline: int, signature: str | bytes
-    ) -> str:
-        return await self._send_on_clone(
-            patient, "revokeAccessBySig", to_checksum_address(doctor), nonce, deadline, _bytes(signature, "signature")
-        )
-
-    async def revoke_access_by_sig(
-        self,
-        patient: str,
-        doctor: str,
-        nonce: int,
-        deadline: int,
-        signature: str | bytes,
-        *,
-        timeout: float = DEFAULT_TX_TIMEOUT_SECONDS,
-    ) -> TxResult:
-        tx_hash = await self.send_revoke_access_by_sig(patient, doctor, nonce, deadline, signature)
-        return await self._finish(tx_hash, "revokeAccessBySig", timeout)
-
-    async def send_revoke_records_by_sig(
-        self,
-        patient: str,
-        doctor: str,
-        record_ids: Iterable[int],
-        nonce: int,
-        deadline: int,
-        signature: str | bytes,
-    ) -> str:
-        return await self._send_on_clone(
-            patient,
-            "revokeRecordsBySig",
-            to_checksum_address(doctor),
-            list(record_ids),
-            nonce,
-            deadline,
-            _bytes(signature, "signature"),
-        )
-
-    async def revoke_records_by_sig(
-        self,
-        patient: str,
-        doctor: str,
-        record_ids: Iterable[int],
-        nonce: int,
-        deadline: int,
-        signature: str | bytes,
-        *,
-        timeout: float = DEFAULT_TX_TIMEOUT_SECONDS,
-    ) -> TxResult:
-        tx_hash = await self.send_revoke_records_by_sig(patient, doctor, record_ids, nonce, deadline, signature)
-        return await self._finish(tx_hash, "revokeRecordsBySig", timeout)
-
-    async def send_approve_extension_by_sig(
-        self, patient: str, doctor: str, extra: int, nonce: int, deadline: int, signature: str | bytes
-    ) -> str:
-        return await self._send_on_clone(
-            patient,
-            "approveExtensionBySig",
-            to_checksum_address(doctor),
-            extra,
-            nonce,
-            deadline,
-            _bytes(signature, "signature"),
-        )
-
-    async def approve_extension_by_sig(
-        self,
-        patient: str,
-        doctor: str,
-        extra: int,
-        nonce: int,
-        deadline: int,
-        signature: str | bytes,
-        *,
-        timeout: float = DEFAULT_TX_TIMEOUT_SECONDS,
-    ) -> TxResult:
-        tx_hash = await self.send_approve_extension_by_sig(patient, doctor, extra, nonce, deadline, signature)
-        return await self._finish(tx_hash, "approveExtensionBySig", timeout)
-
-    async def send_request_access_by_sig(
-        self, patient: str, doctor: str, nonce: int, deadline: int, signature: str | bytes
-    ) -> str:
-        """Relay a doctor's RequestAccess (the nonce is the doctor's, in the patient's clone)."""
-        return await self._send_on_clone(
-            patient, "requestAccessBySig", to_checksum_address(doctor), nonce, deadline, _bytes(signature, "signature")
-        )
-
-    async def request_access_by_sig(
-        self,
-        patient: str,
-        doctor: str,
-        nonce: int,
-        deadline: int,
-        signature: str | bytes,
-        *,
-        timeout: float = DEFAULT_TX_TIMEOUT_SECONDS,
-    ) -> TxResult:
-        tx_hash = await self.send_request_access_by_sig(patient, doctor, nonce, deadline, signature)
-        return await self._finish(tx_hash, "requestAccessBySig", timeout)
-
-    async def send_request_extension_by_sig(
-        self, patient: str, doctor: str, extra: int, nonce: int, deadline: int, signature: str | bytes
-    ) -> str:
-        return await self._send_on_clone(
-            patient,
-            "requestExtensionBySig",
-            to_checksum_address(doctor),
-            extra,
-            nonce,
-            deadline,
-            _bytes(signature, "signature"),
-        )
-
-    async def request_extension_by_sig(
-        self,
-        patient: str,
-        doctor: str,
-        extra: int,
-        nonce: int,
-        deadline: int,
-        signature: str | bytes,
-        *,
-        timeout: float = DEFAULT_TX_TIMEOUT_SECONDS,
-    ) -> TxResult:
-        tx_hash = await self.send_request_extension_by_sig(patient, doctor, extra, nonce, deadline, signature)
-        return await self._finish(tx_hash, "requestExtensionBySig", timeout)
+        """Relay a signed action and wait: TransactionReverted (before sending or once mined) or TransactionTimeout."""
+        return await self._complete(await self.prepare_signed(action, patient, message, signature), timeout)

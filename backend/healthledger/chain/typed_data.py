@@ -2,9 +2,9 @@
 
 Why: the wallet signs exactly the dict built here (`eth_signTypedData_v4`), the backend checks the
 signature before spending gas, and the contract recomputes the same digest. Building the payload
-in one place keeps those three in step: the type strings below must match the contract's
-`*_TYPEHASH` constants character for character (tests/backend/test_chain_typed_data.py checks them
-against the deployed contract).
+in one place keeps those three in step: the types are derived from the action table in
+`chain/actions.py`, whose type strings must match the contract's `*_TYPEHASH` constants character
+for character (tests/backend/test_chain_actions.py checks them against the compiled contract).
 
 Payloads are plain JSON: addresses checksummed, bytes32 as 0x-hex, integers as ints (JSON has no
 size limit on integers; wallets accept them). The domain's `verifyingContract` is the patient's
@@ -15,36 +15,29 @@ advance (CREATE2), and its nonces start at 0.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import is_address, keccak, to_checksum_address
 
+from ..crypto.ecdsa import normalize_signature as _normalize, signature_from_hex
+from .actions import SIGNED_ACTIONS, SignedAction, ValueKind, action
+
 __all__ = [
-    "ACTION_PRIMARY_TYPES",
     "ACTION_SIGNER",
-    "BUILDERS",
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
     "EIP712_DOMAIN_TYPE",
     "MESSAGE_TYPES",
     "RECORD_KINDS",
-    "add_record",
-    "approve_access",
-    "approve_extension",
     "build_payload",
-    "deny_access",
     "domain",
     "encode_type",
     "normalize_signature",
     "record_kind",
     "recover_typed_data_signer",
-    "request_access",
-    "request_extension",
-    "revoke_access",
-    "revoke_records",
     "typed_data_digest",
     "typehash",
     "verify",
@@ -66,50 +59,13 @@ EIP712_DOMAIN_TYPE: list[dict[str, str]] = [
     {"name": "verifyingContract", "type": "address"},
 ]
 
-
-def _fields(*pairs: tuple[str, str]) -> list[dict[str, str]]:
-    return [{"name": name, "type": type_} for name, type_ in pairs]
-
-
-_NONCE_DEADLINE = (("nonce", "uint256"), ("deadline", "uint256"))
-
-# Field order is part of the signed type: it must follow the contract's *_TYPEHASH strings.
+# Derived from chain/actions.py: primary type -> its fields, in signed order.
 MESSAGE_TYPES: dict[str, list[dict[str, str]]] = {
-    "AddRecord": _fields(("kind", "uint8"), ("contentHash", "bytes32"), *_NONCE_DEADLINE),
-    "ApproveAccess": _fields(
-        ("doctor", "address"), ("duration", "uint64"), ("recordIds", "uint256[]"), *_NONCE_DEADLINE
-    ),
-    "DenyAccess": _fields(("doctor", "address"), *_NONCE_DEADLINE),
-    "RevokeAccess": _fields(("doctor", "address"), *_NONCE_DEADLINE),
-    "RevokeRecords": _fields(("doctor", "address"), ("recordIds", "uint256[]"), *_NONCE_DEADLINE),
-    "ApproveExtension": _fields(("doctor", "address"), ("extra", "uint64"), *_NONCE_DEADLINE),
-    "RequestAccess": _fields(("doctor", "address"), *_NONCE_DEADLINE),
-    "RequestExtension": _fields(("doctor", "address"), ("extra", "uint64"), *_NONCE_DEADLINE),
+    a.primary_type: [{"name": f.name, "type": f.type} for f in a.message_fields] for a in SIGNED_ACTIONS
 }
 
-# API action name -> EIP-712 primary type.
-ACTION_PRIMARY_TYPES: dict[str, str] = {
-    "addRecord": "AddRecord",
-    "approveAccess": "ApproveAccess",
-    "denyAccess": "DenyAccess",
-    "revokeAccess": "RevokeAccess",
-    "revokeRecords": "RevokeRecords",
-    "approveExtension": "ApproveExtension",
-    "requestAccess": "RequestAccess",
-    "requestExtension": "RequestExtension",
-}
-
-# Who must sign each action (the contract checks the patient for the first six, the doctor for the rest).
-ACTION_SIGNER: dict[str, str] = {
-    "addRecord": "patient",
-    "approveAccess": "patient",
-    "denyAccess": "patient",
-    "revokeAccess": "patient",
-    "revokeRecords": "patient",
-    "approveExtension": "patient",
-    "requestAccess": "doctor",
-    "requestExtension": "doctor",
-}
+# API action name -> who must sign it (derived from chain/actions.py).
+ACTION_SIGNER: dict[str, str] = {a.name: a.signer for a in SIGNED_ACTIONS}
 
 
 def encode_type(primary_type: str) -> str:
@@ -184,175 +140,51 @@ def domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
     }
 
 
+def _value(kind: ValueKind, value: Any, field: str) -> Any:
+    """`value` checked and normalised for a message field of `kind` (ValueError when it does not fit)."""
+    if kind == "address":
+        return _address(value, field)
+    if kind == "seconds":
+        return _uint(value, field, UINT64_MAX)
+    if kind == "record_ids":
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{field} must be a list of record ids, got {type(value).__name__}")
+        return _record_ids(value, field)
+    if kind == "content_hash":
+        return _bytes32(value, field)
+    if kind == "record_kind":
+        return record_kind(value)
+    return _uint(value, field)
+
+
 def build_payload(
-    primary_type: str, chain_id: int, verifying_contract: str, message: Mapping[str, Any]
+    signed: SignedAction | str, chain_id: int, verifying_contract: str, message: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The complete `eth_signTypedData_v4` payload for an already-validated message."""
-    if primary_type not in MESSAGE_TYPES:
-        raise ValueError(f"unknown primary type {primary_type!r}")
-    expected = [f["name"] for f in MESSAGE_TYPES[primary_type]]
+    """The complete `eth_signTypedData_v4` payload of action `signed` (its API name, primary type or entry).
+
+    `message` holds exactly the action's message fields (nonce and deadline included); each value is
+    checked against its field's kind and normalised (addresses checksummed, bytes32 as 0x-hex, a
+    record kind's name as its number). ValueError names the first field that does not fit.
+    """
+    try:
+        entry = signed if isinstance(signed, SignedAction) else action(signed)
+    except KeyError:
+        raise ValueError(f"unknown action {signed!r}") from None
+    expected = [f.name for f in entry.message_fields]
     if sorted(message) != sorted(expected):
-        raise ValueError(f"{primary_type} message needs exactly the fields {expected}, got {sorted(message)}")
+        raise ValueError(f"{entry.primary_type} message needs exactly the fields {expected}, got {sorted(message)}")
     return {
         "types": {
             "EIP712Domain": copy.deepcopy(EIP712_DOMAIN_TYPE),
-            primary_type: copy.deepcopy(MESSAGE_TYPES[primary_type]),
+            entry.primary_type: copy.deepcopy(MESSAGE_TYPES[entry.primary_type]),
         },
         "domain": domain(chain_id, verifying_contract),
-        "primaryType": primary_type,
-        "message": {name: message[name] for name in expected},
+        "primaryType": entry.primary_type,
+        "message": {f.name: _value(f.kind, message[f.name], f.name) for f in entry.message_fields},
     }
 
 
-def add_record(
-    *, chain_id: int, verifying_contract: str, kind: int | str, content_hash: str | bytes, nonce: int, deadline: int
-) -> dict[str, Any]:
-    """Patient signs: add a record of `kind` whose plaintext SHA-256 is `content_hash`."""
-    return build_payload(
-        "AddRecord",
-        chain_id,
-        verifying_contract,
-        {
-            "kind": record_kind(kind),
-            "contentHash": _bytes32(content_hash, "contentHash"),
-            "nonce": _uint(nonce, "nonce"),
-            "deadline": _uint(deadline, "deadline"),
-        },
-    )
-
-
-def approve_access(
-    *,
-    chain_id: int,
-    verifying_contract: str,
-    doctor: str,
-    duration: int,
-    record_ids: Iterable[int],
-    nonce: int,
-    deadline: int,
-) -> dict[str, Any]:
-    """Patient signs: grant `doctor` read access to `record_ids` for `duration` seconds."""
-    return build_payload(
-        "ApproveAccess",
-        chain_id,
-        verifying_contract,
-        {
-            "doctor": _address(doctor, "doctor"),
-            "duration": _uint(duration, "duration", UINT64_MAX),
-            "recordIds": _record_ids(record_ids),
-            "nonce": _uint(nonce, "nonce"),
-            "deadline": _uint(deadline, "deadline"),
-        },
-    )
-
-
-def _doctor_only(
-    primary_type: str, chain_id: int, verifying_contract: str, doctor: str, nonce: int, deadline: int
-) -> dict[str, Any]:
-    return build_payload(
-        primary_type,
-        chain_id,
-        verifying_contract,
-        {"doctor": _address(doctor, "doctor"), "nonce": _uint(nonce, "nonce"), "deadline": _uint(deadline, "deadline")},
-    )
-
-
-def deny_access(*, chain_id: int, verifying_contract: str, doctor: str, nonce: int, deadline: int) -> dict[str, Any]:
-    """Patient signs: turn down `doctor`'s pending request."""
-    return _doctor_only("DenyAccess", chain_id, verifying_contract, doctor, nonce, deadline)
-
-
-def revoke_access(*, chain_id: int, verifying_contract: str, doctor: str, nonce: int, deadline: int) -> dict[str, Any]:
-    """Patient signs: end `doctor`'s whole grant now."""
-    return _doctor_only("RevokeAccess", chain_id, verifying_contract, doctor, nonce, deadline)
-
-
-def request_access(
-    *, chain_id: int, verifying_contract: str, doctor: str, nonce: int, deadline: int
-) -> dict[str, Any]:
-    """Doctor signs (nonce = the doctor's nonce in the patient's clone): ask the patient for access."""
-    return _doctor_only("RequestAccess", chain_id, verifying_contract, doctor, nonce, deadline)
-
-
-def revoke_records(
-    *, chain_id: int, verifying_contract: str, doctor: str, record_ids: Iterable[int], nonce: int, deadline: int
-) -> dict[str, Any]:
-    """Patient signs: withdraw `record_ids` from `doctor`'s live grant."""
-    return build_payload(
-        "RevokeRecords",
-        chain_id,
-        verifying_contract,
-        {
-            "doctor": _address(doctor, "doctor"),
-            "recordIds": _record_ids(record_ids),
-            "nonce": _uint(nonce, "nonce"),
-            "deadline": _uint(deadline, "deadline"),
-        },
-    )
-
-
-def _doctor_extra(
-    primary_type: str, chain_id: int, verifying_contract: str, doctor: str, extra: int, nonce: int, deadline: int
-) -> dict[str, Any]:
-    return build_payload(
-        primary_type,
-        chain_id,
-        verifying_contract,
-        {
-            "doctor": _address(doctor, "doctor"),
-            "extra": _uint(extra, "extra", UINT64_MAX),
-            "nonce": _uint(nonce, "nonce"),
-            "deadline": _uint(deadline, "deadline"),
-        },
-    )
-
-
-def approve_extension(
-    *, chain_id: int, verifying_contract: str, doctor: str, extra: int, nonce: int, deadline: int
-) -> dict[str, Any]:
-    """Patient signs: accept `doctor`'s pending extension of exactly `extra` seconds."""
-    return _doctor_extra("ApproveExtension", chain_id, verifying_contract, doctor, extra, nonce, deadline)
-
-
-def request_extension(
-    *, chain_id: int, verifying_contract: str, doctor: str, extra: int, nonce: int, deadline: int
-) -> dict[str, Any]:
-    """Doctor signs: ask for `extra` more seconds on a live grant."""
-    return _doctor_extra("RequestExtension", chain_id, verifying_contract, doctor, extra, nonce, deadline)
-
-
-# API action name -> builder (all keyword-only; see each builder for its fields).
-BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
-    "addRecord": add_record,
-    "approveAccess": approve_access,
-    "denyAccess": deny_access,
-    "revokeAccess": revoke_access,
-    "revokeRecords": revoke_records,
-    "approveExtension": approve_extension,
-    "requestAccess": request_access,
-    "requestExtension": request_extension,
-}
-
-
 # ----------------------------------------------------------------------------- signatures
-
-
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-def _signature_bytes(signature: str | bytes) -> bytes:
-    if isinstance(signature, str):
-        text = signature[2:] if signature[:2] in ("0x", "0X") else signature
-        try:
-            signature = bytes.fromhex(text)
-        except ValueError:
-            raise ValueError("a signature must be 0x-hex") from None
-    if not isinstance(signature, (bytes, bytearray)):
-        raise ValueError(f"a signature must be bytes or 0x-hex, got {type(signature).__name__}")
-    raw = bytes(signature)
-    if len(raw) != 65:
-        raise ValueError(f"a signature is 65 bytes (r, s, v), got {len(raw)}")
-    return raw
 
 
 def normalize_signature(signature: str | bytes) -> bytes:
@@ -360,19 +192,16 @@ def normalize_signature(signature: str | bytes) -> bytes:
 
     The contract (OpenZeppelin ECDSA) accepts only v 27/28 and low s, so a signature should be
     normalised before it is checked and relayed. High-s signatures are rejected, not flipped:
-    flipping would be a different signature than the one the wallet produced.
+    flipping would be a different signature than the one the wallet produced (crypto/ecdsa.py).
     """
-    raw = bytearray(_signature_bytes(signature))
-    if raw[64] in (0, 1):
-        raw[64] += 27
-    return _check_canonical(bytes(raw))
+    return _normalize(signature_from_hex(signature), high_s="reject")
 
 
-def _check_canonical(raw: bytes) -> bytes:
-    if raw[64] not in (27, 28):
+def _check_canonical(signature: str | bytes) -> bytes:
+    """The signature's bytes if they are already what the contract accepts (v 27/28, low s)."""
+    raw = signature_from_hex(signature)
+    if _normalize(raw, high_s="reject") != raw:
         raise ValueError(f"signature v must be 27 or 28, got {raw[64]}")
-    if int.from_bytes(raw[32:64], "big") > SECP256K1_N // 2:
-        raise ValueError("signature s is in the upper half of the curve order (not accepted on chain)")
     return raw
 
 
@@ -389,7 +218,7 @@ def recover_typed_data_signer(payload: Mapping[str, Any], signature: str | bytes
     first for wallets that send v 0/1). Any well-formed signature recovers *some* address: compare
     it with the expected signer (or use `verify`).
     """
-    raw = _check_canonical(_signature_bytes(signature))
+    raw = _check_canonical(signature)
     try:
         return Account.recover_message(encode_typed_data(full_message=dict(payload)), signature=raw)
     except ValueError:

@@ -26,6 +26,7 @@ import re
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
+from .ecdsa import normalize_signature
 from .errors import InvalidKeyMaterial
 from .primitives import AES256_KEY_SIZE, hkdf_sha256
 
@@ -47,10 +48,6 @@ KEY_DERIVATION_MESSAGE = (
 KEK_INFO = b"healthledger/kek/v1"
 """HKDF info label for the KEK; versioned alongside KEY_DERIVATION_MESSAGE."""
 
-SIGNATURE_LENGTH = 65
-
-# secp256k1 group order.
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
@@ -68,25 +65,10 @@ def address_bytes(address: str) -> bytes:
 def canonical_signature(signature: bytes) -> bytes:
     """The canonical 65-byte r||s||v encoding of a secp256k1 signature: low s, v in {27, 28}.
 
-    Validates length, v and the ranges of r and s; raises InvalidKeyMaterial otherwise.
+    A high s is flipped, not refused: every encoding of the patient's one signature must derive the
+    same KEK (see `ecdsa.py`). Raises InvalidKeyMaterial for a malformed signature.
     """
-    if not isinstance(signature, (bytes, bytearray)):
-        raise InvalidKeyMaterial("signature must be bytes")
-    if len(signature) != SIGNATURE_LENGTH:
-        raise InvalidKeyMaterial(f"signature must be exactly {SIGNATURE_LENGTH} bytes (r || s || v)")
-    r = int.from_bytes(signature[0:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64]
-    if v in (0, 1):
-        v += 27
-    if v not in (27, 28):
-        raise InvalidKeyMaterial("signature recovery id v must be 0, 1, 27 or 28")
-    if not (0 < r < _SECP256K1_N and 0 < s < _SECP256K1_N):
-        raise InvalidKeyMaterial("signature r or s is out of range")
-    if s > _SECP256K1_N // 2:
-        s = _SECP256K1_N - s
-        v = 55 - v  # flip parity: 27 <-> 28
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
+    return normalize_signature(signature, high_s="flip")
 
 
 def derive_kek(signature: bytes, patient_address: str) -> bytes:

@@ -15,7 +15,6 @@ RECORD_VIEWS = "record_views"
 ACCESS_REQUESTS = "access_requests"
 GRANT_KEYS = "grant_keys"
 PROFILES = "profiles"
-SIGNING_PAYLOADS = "signing_payloads"
 RATE_LIMITS = "rate_limits"
 
 
@@ -61,7 +60,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[REFRESH_TOKENS].create_index([("jti", ASCENDING)], unique=True)
     # Entries that only matter until they expire: MongoDB's TTL monitor deletes them (about once a
     # minute); the maintenance loop also purges them, for servers without a TTL monitor.
-    for collection in (LOGIN_NONCES, REFRESH_TOKENS, SIGNING_PAYLOADS):
+    for collection in (LOGIN_NONCES, REFRESH_TOKENS):
         await db[collection].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
     await db[RECORD_VIEWS].create_index([("patient", ASCENDING), ("at", DESCENDING)])
     await db[RECORD_VIEWS].create_index([("at", DESCENDING)])
@@ -75,5 +74,4 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[GRANT_KEYS].create_index([("patient", ASCENDING), ("doctor", ASCENDING)])
     await db[PROFILES].create_index([("address", ASCENDING)], unique=True)
     await db[PROFILES].create_index([("role", ASCENDING), ("name_lower", ASCENDING)])
-    await db[SIGNING_PAYLOADS].create_index([("signer", ASCENDING), ("primary_type", ASCENDING), ("created_at", DESCENDING)])
     await db[RATE_LIMITS].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)

@@ -20,8 +20,9 @@ from .relay import find_signed_payload, relay
 from .signatures import check_key_signature, parse_signature
 from .upload import record_aad
 
-SECONDS_PER_DAY = 86400
 MAX_REASON_LENGTH = 500
+# The longest grant the API approves: ten years, in seconds (every duration in the API is in seconds).
+MAX_DURATION_SECONDS = 3650 * 86400
 
 
 def grant_aad(patient: str, doctor: str, cid: str) -> bytes:
@@ -35,10 +36,13 @@ def checksum(value: Any, field: str) -> str:
     return to_checksum_address(value)
 
 
-def days_to_seconds(days: Any, field: str) -> int:
-    if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 < days <= 3650:
-        raise bad_request("invalid_duration", f"{field} must be a number of days between 0 and 3650")
-    return max(1, round(days * SECONDS_PER_DAY))
+def check_duration(seconds: Any, field: str) -> int:
+    """A grant's duration: a whole number of seconds, more than 0 and at most ten years."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= MAX_DURATION_SECONDS:
+        raise bad_request(
+            "invalid_duration", f"{field} must be a whole number of seconds between 1 and {MAX_DURATION_SECONDS}"
+        )
+    return seconds
 
 
 class AccessService:
@@ -53,8 +57,8 @@ class AccessService:
         patient: str,
         reason: str,
         signature: str,
-        nonce: int | None,
-        deadline: int | None,
+        nonce: int,
+        deadline: int,
         client_ip: str | None = None,
     ) -> AccessRequest:
         await self._require_registered(doctor)
@@ -73,13 +77,13 @@ class AccessService:
             # The relayer would deploy a contract for an address the doctor chose: counted against the doctor.
             await self._s.rate_limits.hit("new_record_contract", ip=client_ip, address=doctor)
         await self._s.relayer.ensure_record_contract(patient, timeout=self._s.settings.tx_timeout_seconds)
-        result = await relay(self._s, patient, doctor, payload, raw)
+        result = await relay(self._s, patient, payload, raw)
         return await self._s.access_requests.add(
             AccessRequest(patient=patient.lower(), doctor=doctor.lower(), reason=reason, tx_hash=result.tx_hash)
         )
 
     async def request_extension(
-        self, doctor: str, patient: str, extra_seconds: int, signature: str, nonce: int | None, deadline: int | None
+        self, doctor: str, patient: str, extra_seconds: int, signature: str, nonce: int, deadline: int
     ) -> dict[str, Any]:
         await self._require_registered(doctor)
         patient = checksum(patient, "patientAddress")
@@ -87,7 +91,7 @@ class AccessService:
             self._s, action="requestExtension", patient=patient, signer=doctor,
             fields={"doctor": doctor, "extra": extra_seconds}, signature=signature, nonce=nonce, deadline=deadline,
         )
-        result = await relay(self._s, patient, doctor, payload, raw)
+        result = await relay(self._s, patient, payload, raw)
         return {"patient": patient, "extra_seconds": extra_seconds, "tx_hash": result.tx_hash}
 
     # ---------------------------------------------------------------- patient side
@@ -112,11 +116,11 @@ class AccessService:
         request_id: str,
         action: str,
         record_ids: list[int],
-        access_days: Any,
+        duration_seconds: Any,
         wallet_signature: str | None,
         approval_signature: str,
-        nonce: int | None,
-        deadline: int | None,
+        nonce: int,
+        deadline: int,
     ) -> dict[str, Any]:
         request = await self._s.access_requests.get(request_id)
         if request is None or request.patient != patient.lower():
@@ -129,21 +133,21 @@ class AccessService:
                 self._s, action="denyAccess", patient=patient, signer=patient, fields={"doctor": doctor},
                 signature=approval_signature, nonce=nonce, deadline=deadline,
             )
-            result = await relay(self._s, patient, patient, payload, raw)
+            result = await relay(self._s, patient, payload, raw)
             await self._s.access_requests.set_state(request_id, "denied")
             return {"request_id": request_id, "state": "denied", "tx_hash": result.tx_hash}
         if action != "approve":
             raise bad_request("invalid_action", "action must be 'approve' or 'deny'")
-        duration = days_to_seconds(access_days, "accessDuration")
+        duration = check_duration(duration_seconds, "durationSeconds")
         records = await self._selected_records(patient, record_ids)
         # Everything that can fail for the client is checked before the chain is touched.
         data_keys = self._unwrap_all(patient, records, wallet_signature)
         payload, raw = await find_signed_payload(
             self._s, action="approveAccess", patient=patient, signer=patient,
-            fields={"doctor": doctor, "duration": duration, "record_ids": record_ids},
+            fields={"doctor": doctor, "duration": duration, "recordIds": record_ids},
             signature=approval_signature, nonce=nonce, deadline=deadline,
         )
-        result = await relay(self._s, patient, patient, payload, raw)
+        result = await relay(self._s, patient, payload, raw)
         grant = await self._s.chain.get_grant(patient, doctor)
         grant_key = self._s.grant_key
         keys = [
@@ -169,25 +173,24 @@ class AccessService:
         }
 
     async def revoke(
-        self, patient: str, doctor: Any, record_ids: list[int] | None, signature: str, nonce: int | None,
-        deadline: int | None,
+        self, patient: str, doctor: Any, record_ids: list[int] | None, signature: str, nonce: int, deadline: int
     ) -> dict[str, Any]:
         doctor = checksum(doctor, "doctorAddress")
         if record_ids is not None:
             _check_ids(record_ids)
-            action, fields = "revokeRecords", {"doctor": doctor, "record_ids": record_ids}
+            action, fields = "revokeRecords", {"doctor": doctor, "recordIds": record_ids}
         else:
             action, fields = "revokeAccess", {"doctor": doctor}
         payload, raw = await find_signed_payload(
             self._s, action=action, patient=patient, signer=patient, fields=fields, signature=signature,
             nonce=nonce, deadline=deadline,
         )
-        result = await relay(self._s, patient, patient, payload, raw)
+        result = await relay(self._s, patient, payload, raw)
         removed = await self._s.grant_keys.revoke(patient.lower(), doctor.lower(), record_ids)
         return {"doctor": doctor, "record_ids": record_ids, "keys_removed": removed, "tx_hash": result.tx_hash}
 
     async def approve_extension(
-        self, patient: str, doctor: Any, signature: str, nonce: int | None, deadline: int | None
+        self, patient: str, doctor: Any, signature: str, nonce: int, deadline: int
     ) -> dict[str, Any]:
         doctor = checksum(doctor, "doctorAddress")
         grant = await self._s.chain.get_grant(patient, doctor)
@@ -198,7 +201,7 @@ class AccessService:
             fields={"doctor": doctor, "extra": grant.pending_extension}, signature=signature, nonce=nonce,
             deadline=deadline,
         )
-        result = await relay(self._s, patient, patient, payload, raw)
+        result = await relay(self._s, patient, payload, raw)
         updated = await self._s.chain.get_grant(patient, doctor)
         await self._s.grant_keys.set_expiry(patient.lower(), doctor.lower(), updated.expires_at)
         return {"doctor": doctor, "expires_at": updated.expires_at, "tx_hash": result.tx_hash}

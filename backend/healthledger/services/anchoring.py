@@ -279,13 +279,10 @@ class RecordAnchoring:
         relayer = self._s.relayer
         try:
             await relayer.ensure_record_contract(record.patient, timeout=self._s.settings.tx_timeout_seconds)
-            call = await relayer.prepare_on_clone(
+            call = await relayer.prepare_signed(
+                "addRecord",
                 record.patient,
-                "addRecordBySig",
-                relay.kind,
-                bytes(HexBytes(record.content_hash)),
-                relay.nonce,
-                relay.deadline,
+                {"kind": relay.kind, "contentHash": record.content_hash, "nonce": relay.nonce, "deadline": relay.deadline},
                 bytes(HexBytes(relay.signature)),
             )
         except TransactionReverted as exc:

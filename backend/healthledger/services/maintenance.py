@@ -37,7 +37,6 @@ class Maintenance:
         try:
             await self._s.nonces.purge_expired()
             await self._s.refresh_tokens.purge_expired()
-            await self._s.signing_payloads.purge_expired()
         except Exception as exc:
             log.warning("purge of expired entries failed", extra={"error_type": type(exc).__name__})
         return report

@@ -7,100 +7,58 @@ and only after the signature was checked here against the action the request bod
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..chain.relayer import Relayer, RelayerUnavailable, TransactionReverted, TransactionTimeout, TxResult
+from ..chain.actions import SignedAction, action as find_action
+from ..chain.relayer import RelayerUnavailable, TransactionReverted, TransactionTimeout, TxResult
 from ..container import Services
 from ..errors import ApiError, bad_request, conflict, forbidden
 from .deadlines import require_landable
 from .signatures import parse_signature
 
-RelayCall = Callable[[Relayer, str, dict[str, Any], bytes, float], Awaitable[TxResult]]
-
-# primaryType -> how to submit it (patient, message, signature, timeout).
-_RELAYS: dict[str, RelayCall] = {
-    "ApproveAccess": lambda r, p, m, s, t: r.approve_access_by_sig(
-        p, m["doctor"], m["duration"], m["recordIds"], m["nonce"], m["deadline"], s, timeout=t
-    ),
-    "DenyAccess": lambda r, p, m, s, t: r.deny_access_by_sig(p, m["doctor"], m["nonce"], m["deadline"], s, timeout=t),
-    "RevokeAccess": lambda r, p, m, s, t: r.revoke_access_by_sig(
-        p, m["doctor"], m["nonce"], m["deadline"], s, timeout=t
-    ),
-    "RevokeRecords": lambda r, p, m, s, t: r.revoke_records_by_sig(
-        p, m["doctor"], m["recordIds"], m["nonce"], m["deadline"], s, timeout=t
-    ),
-    "ApproveExtension": lambda r, p, m, s, t: r.approve_extension_by_sig(
-        p, m["doctor"], m["extra"], m["nonce"], m["deadline"], s, timeout=t
-    ),
-    "RequestAccess": lambda r, p, m, s, t: r.request_access_by_sig(
-        p, m["doctor"], m["nonce"], m["deadline"], s, timeout=t
-    ),
-    "RequestExtension": lambda r, p, m, s, t: r.request_extension_by_sig(
-        p, m["doctor"], m["extra"], m["nonce"], m["deadline"], s, timeout=t
-    ),
-}
-
-_FREE_FIELDS = ("nonce", "deadline")
-
 
 async def find_signed_payload(
     services: Services,
     *,
-    action: str,
+    action: SignedAction | str,
     patient: str,
     signer: str,
     fields: dict[str, Any],
     signature: str,
-    nonce: int | None = None,
-    deadline: int | None = None,
+    nonce: int,
+    deadline: int,
 ) -> tuple[dict[str, Any], bytes]:
     """The payload `signature` was made over, if it authorises exactly `action` with `fields`.
 
-    With `nonce` and `deadline` the payload is rebuilt directly; without them, it is looked up
-    among the payloads /api/signing/typed-data issued to this signer.
+    The payload is rebuilt from the request (`fields`, and the `nonce` and `deadline` the client
+    signed), so the signature is checked against exactly what the body says should happen.
     """
     raw = parse_signature(signature, "signature")
-    expected = await services.typed_data.payload(action, patient, signer, fields, nonce=nonce, deadline=deadline)
-    if nonce is not None and deadline is not None:
-        candidates = [expected]
-    else:
-        candidates = await services.signing_payloads.candidates(
-            signer, expected["primaryType"], expected["domain"]["verifyingContract"]
+    payload = await services.typed_data.payload(action, patient, signer, fields, nonce=nonce, deadline=deadline)
+    if not services.typed_data.verify(payload, raw, signer):
+        raise bad_request(
+            "invalid_signature",
+            f"the signature does not authorise this {payload['primaryType']}: request the payload from "
+            "/api/signing/typed-data with exactly these parameters and sign it with your wallet",
         )
-    current_nonce = expected["message"]["nonce"] if nonce is None else await services.chain.nonce_of(patient, signer)
-    stale = False
-    for candidate in candidates:
-        message = candidate["message"]
-        if any(message[key] != value for key, value in expected["message"].items() if key not in _FREE_FIELDS):
-            continue
-        if not services.typed_data.verify(candidate, raw, signer):
-            continue
-        if message["nonce"] != current_nonce:
-            stale = True
-            continue
-        await require_landable(services.chain, int(message["deadline"]), services.settings.deadline_margin_seconds)
-        return candidate, raw
-    if stale:
+    if payload["message"]["nonce"] != await services.chain.nonce_of(patient, signer):
         raise conflict("stale_nonce", "this signature was already used or superseded: sign again")
-    raise bad_request(
-        "invalid_signature",
-        f"the signature does not authorise this {expected['primaryType']}: request the payload from "
-        "/api/signing/typed-data with exactly these parameters and sign it with your wallet",
-    )
+    await require_landable(services.chain, int(payload["message"]["deadline"]), services.settings.deadline_margin_seconds)
+    return payload, raw
 
 
-async def relay(services: Services, patient: str, signer: str, payload: dict[str, Any], signature: bytes) -> TxResult:
+async def relay(services: Services, patient: str, payload: dict[str, Any], signature: bytes) -> TxResult:
     """Submit a checked payload and wait for it; contract refusals become 4xx errors."""
-    call = _RELAYS[payload["primaryType"]]
     try:
-        result = await call(
-            services.relayer, patient, payload["message"], signature, services.settings.tx_timeout_seconds
+        return await services.relayer.relay_signed(
+            find_action(payload["primaryType"]),
+            patient,
+            payload["message"],
+            signature,
+            timeout=services.settings.tx_timeout_seconds,
         )
     except TransactionReverted as exc:
         raise revert_to_api_error(exc) from exc
-    await services.signing_payloads.forget(signer, payload)
-    return result
 
 
 def relayer_unavailable(exc: RelayerUnavailable) -> ApiError:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from eth_utils import to_checksum_address
 
-from ..chain.typed_data import normalize_signature
 from ..crypto import key_signature_signer
+from ..crypto.ecdsa import SIGNATURE_LENGTH, normalize_signature
 from ..errors import bad_request
-
-SIGNATURE_LENGTH = 65
 
 
 def parse_signature(value: str, field: str) -> bytes:
@@ -24,7 +22,7 @@ def parse_signature(value: str, field: str) -> bytes:
         raise bad_request("malformed_signature", f"{field} must be a 65-byte 0x-hex signature")
     try:
         # v as 27/28 (some wallets send 0/1) and low s: the only form the contract accepts.
-        return normalize_signature(raw)
+        return normalize_signature(raw, high_s="reject")
     except ValueError as exc:
         raise bad_request("malformed_signature", f"{field} is not a canonical signature: {exc}") from exc
 

@@ -8,14 +8,15 @@ from typing import Any, Protocol
 from eth_utils import is_address, to_checksum_address
 
 from ..chain import typed_data
+from ..chain.actions import ACTIONS, MessageField, SignedAction, action as find_action
 from ..errors import bad_request, forbidden
 from .deadlines import issue_deadline
 
 
-# Payloads are remembered in MongoDB (db/signing_payloads.py) and looked up there again when relayed,
-# and MongoDB integers are 64-bit signed. A larger nonce, deadline, duration, extension or record id
-# fits EIP-712's uint64/uint256 but is never a real one: it is refused here, before anything is
-# stored or sent, instead of failing at the insert (after a relayed transaction, for a lookup).
+# MongoDB integers are 64-bit signed, and a signed action's nonce and deadline are stored with what
+# it produced (an upload's relay authorisation, for one). A larger nonce, deadline, duration,
+# extension or record id fits EIP-712's uint64/uint256 but is never a real one: it is refused here,
+# before anything is stored or sent, instead of failing at an insert after a relayed transaction.
 MAX_STORED_INT = 2**63 - 1
 
 
@@ -55,7 +56,7 @@ class TypedDataFactory:
 
     async def payload(
         self,
-        action: str,
+        action: SignedAction | str,
         patient: str,
         signer: str,
         fields: dict[str, Any],
@@ -63,8 +64,11 @@ class TypedDataFactory:
         nonce: int | None = None,
         deadline: int | None = None,
     ) -> dict[str, Any]:
-        """`action`'s payload for `patient`'s contract, signed by `signer`, with the current nonce."""
-        builder = typed_data.BUILDERS[action]
+        """`action`'s payload for `patient`'s contract, signed by `signer`, with the current nonce.
+
+        `fields` are the message fields before nonce and deadline, by their EIP-712 names.
+        """
+        entry = action if isinstance(action, SignedAction) else find_action(action)
         verifying_contract = await self._chain.record_address(patient)
         if nonce is None:
             nonce = await self._chain.nonce_of(patient, signer)
@@ -72,8 +76,8 @@ class TypedDataFactory:
             # From the wall clock or the chain's clock, whichever is ahead (see services/deadlines.py).
             deadline = await issue_deadline(self._chain, self._ttl)
         try:
-            payload = builder(
-                chain_id=self._chain_id, verifying_contract=verifying_contract, nonce=nonce, deadline=deadline, **fields
+            payload = typed_data.build_payload(
+                entry, self._chain_id, verifying_contract, {**fields, "nonce": nonce, "deadline": deadline}
             )
         except ValueError as exc:
             raise bad_request("invalid_params", str(exc)) from exc
@@ -81,44 +85,43 @@ class TypedDataFactory:
         return payload
 
     async def for_action(self, caller: str, role: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Translate the API's `{action, params}` into a payload for the caller to sign."""
-        if action not in typed_data.BUILDERS:
-            raise bad_request(
-                "unknown_action", f"action must be one of {', '.join(sorted(typed_data.BUILDERS))}; got {action!r}"
-            )
-        signer_role = typed_data.ACTION_SIGNER[action]
-        if signer_role == "doctor" and role != "doctor":
+        """Translate the API's `{action, params}` into a payload for the caller to sign.
+
+        Everything action-specific comes from its entry in chain/actions.py: who signs, which param
+        fills which message field. A doctor names the patient (`patientAddress`); a patient signs
+        for their own contract.
+        """
+        entry = ACTIONS.get(action)
+        if entry is None:
+            raise bad_request("unknown_action", f"action must be one of {', '.join(sorted(ACTIONS))}; got {action!r}")
+        if entry.signer == "doctor" and role != "doctor":
             raise forbidden("wrong_role", f"{action} is signed by a registered doctor")
-        if signer_role == "patient" and role == "doctor":
+        if entry.signer == "patient" and role == "doctor":
             raise forbidden("wrong_role", f"{action} is signed by the patient who owns the records")
-        if action == "addRecord":
-            kind = typed_data.RECORD_KINDS.get(str(_require(params, "recordType")).lower())
-            if kind is None:
-                raise bad_request(
-                    "invalid_record_type", f"recordType must be one of {', '.join(typed_data.RECORD_KINDS)}"
-                )
-            return await self.payload(
-                action, caller, caller, {"kind": kind, "content_hash": _require(params, "contentHash")}
+        patient = caller if entry.signer == "patient" else _address(_require(params, "patientAddress"))
+        fields = {
+            f.name: caller if f.param is None else _param(f, _require(params, f.param)) for f in entry.fields
+        }
+        return await self.payload(entry, patient, caller, fields)
+
+
+def _param(field: MessageField, value: Any) -> Any:
+    """An API param read for its message field (400 with the param's name when it does not fit)."""
+    assert field.param is not None
+    if field.kind == "record_kind":
+        kind = typed_data.RECORD_KINDS.get(str(value).lower())
+        if kind is None:
+            raise bad_request(
+                "invalid_record_type", f"{field.param} must be one of {', '.join(typed_data.RECORD_KINDS)}"
             )
-        if signer_role == "doctor":
-            patient = _require(params, "patientAddress")
-            fields: dict[str, Any] = {"doctor": caller}
-            if action == "requestExtension":
-                fields["extra"] = _seconds(_require(params, "extra"), "extra")
-            return await self.payload(action, _address(patient), caller, fields)
-        doctor = _address(_require(params, "doctor"))
-        fields = {"doctor": doctor}
-        if action == "approveAccess":
-            fields["record_ids"] = _record_ids(_require(params, "recordIds"))
-            fields["duration"] = _seconds(_require(params, "duration"), "duration")
-        elif action == "revokeAccess" and params.get("recordIds"):
-            action = "revokeRecords"
-            fields["record_ids"] = _record_ids(params["recordIds"])
-        elif action == "revokeRecords":
-            fields["record_ids"] = _record_ids(_require(params, "recordIds"))
-        elif action == "approveExtension":
-            fields["extra"] = _seconds(_require(params, "extra"), "extra")
-        return await self.payload(action, caller, caller, fields)
+        return kind
+    if field.kind == "seconds":
+        return _seconds(value, field.param)
+    if field.kind == "record_ids":
+        return _record_ids(value)
+    if field.kind == "address":
+        return _address(value)
+    return value  # checked by typed_data.build_payload (invalid_params)
 
 
 def _require_storable(message: dict[str, Any]) -> None:

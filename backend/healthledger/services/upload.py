@@ -231,7 +231,7 @@ class UploadPipeline:
             "addRecord",
             request.patient,
             request.patient,
-            {"kind": kind, "content_hash": content_hash},
+            {"kind": kind, "contentHash": content_hash},
             nonce=request.nonce,
             deadline=request.deadline,
         )
@@ -247,13 +247,10 @@ class UploadPipeline:
         settings = self._s.settings
         try:
             await relayer.ensure_record_contract(request.patient, timeout=settings.tx_timeout_seconds)
-            call = await relayer.prepare_on_clone(
+            call = await relayer.prepare_signed(
+                "addRecord",
                 request.patient,
-                "addRecordBySig",
-                kind,
-                bytes.fromhex(record.content_hash[2:]),
-                request.nonce,
-                request.deadline,
+                {"kind": kind, "contentHash": record.content_hash, "nonce": request.nonce, "deadline": request.deadline},
                 signature,
             )
         except TransactionReverted as exc:

@@ -9,11 +9,16 @@ import httpx
 from .wallet import Wallet
 
 
+def signed(wallet: Wallet, payload: dict[str, Any], field: str = "signature") -> dict[str, Any]:
+    """The body fields of a signed action: the signature, and the nonce and deadline it covers."""
+    return {field: wallet.sign_typed_data(payload), "nonce": payload["message"]["nonce"], "deadline": payload["message"]["deadline"]}
+
+
 def request_access(client: httpx.Client, doctor: Wallet, patient: str, reason: str = "follow-up") -> httpx.Response:
     payload = doctor.typed_data(client, "requestAccess", {"patientAddress": patient})
     return client.post(
         "/api/access-requests/doctor/request",
-        json={"patientAddress": patient, "requestReason": reason, "signature": doctor.sign_typed_data(payload)},
+        json={"patientAddress": patient, "requestReason": reason, **signed(doctor, payload)},
         headers=doctor.headers,
     )
 
@@ -36,9 +41,9 @@ def approve(
             "requestId": request_id,
             "action": "approve",
             "selectedRecords": record_ids,
-            "accessDuration": days,
+            "durationSeconds": round(days * 86400),
             "walletSignature": patient.key_signature(client),
-            "approvalSignature": patient.sign_typed_data(payload),
+            **signed(patient, payload, "approvalSignature"),
         },
         headers=patient.headers,
     )
@@ -48,7 +53,7 @@ def deny(client: httpx.Client, patient: Wallet, request_id: str, doctor: str) ->
     payload = patient.typed_data(client, "denyAccess", {"doctor": doctor})
     return client.post(
         "/api/access-requests/patient/respond",
-        json={"requestId": request_id, "action": "deny", "approvalSignature": patient.sign_typed_data(payload)},
+        json={"requestId": request_id, "action": "deny", **signed(patient, payload, "approvalSignature")},
         headers=patient.headers,
     )
 
@@ -57,8 +62,8 @@ def revoke(client: httpx.Client, patient: Wallet, doctor: str, record_ids: list[
     params: dict[str, Any] = {"doctor": doctor}
     if record_ids is not None:
         params["recordIds"] = record_ids
-    payload = patient.typed_data(client, "revokeAccess", params)
-    body: dict[str, Any] = {"doctorAddress": doctor, "signature": patient.sign_typed_data(payload)}
+    payload = patient.typed_data(client, "revokeAccess" if record_ids is None else "revokeRecords", params)
+    body: dict[str, Any] = {"doctorAddress": doctor, **signed(patient, payload)}
     if record_ids is not None:
         body["recordIds"] = record_ids
     return client.post("/api/access-requests/patient/revoke", json=body, headers=patient.headers)
@@ -68,7 +73,7 @@ def request_extension(client: httpx.Client, doctor: Wallet, patient: str, second
     payload = doctor.typed_data(client, "requestExtension", {"patientAddress": patient, "extra": seconds})
     return client.post(
         "/api/access-requests/doctor/extend",
-        json={"patientAddress": patient, "extraSeconds": seconds, "signature": doctor.sign_typed_data(payload)},
+        json={"patientAddress": patient, "extraSeconds": seconds, **signed(doctor, payload)},
         headers=doctor.headers,
     )
 
@@ -77,7 +82,7 @@ def approve_extension(client: httpx.Client, patient: Wallet, doctor: str, second
     payload = patient.typed_data(client, "approveExtension", {"doctor": doctor, "extra": seconds})
     return client.post(
         "/api/access-requests/patient/approve-extension",
-        json={"doctorAddress": doctor, "signature": patient.sign_typed_data(payload)},
+        json={"doctorAddress": doctor, **signed(patient, payload)},
         headers=patient.headers,
     )
 

@@ -8,7 +8,6 @@ import hmac
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-
 from healthledger.crypto import (
     KEY_DERIVATION_MESSAGE,
     InvalidKeyMaterial,
@@ -18,6 +17,7 @@ from healthledger.crypto import (
     is_key_signature_by,
     key_signature_signer,
 )
+from healthledger.crypto.ecdsa import SECP256K1_N
 
 # Anvil / Hardhat dev account #0 (public test key, never holds real funds).
 ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -27,7 +27,6 @@ ANVIL_SIGNATURE = bytes.fromhex(
     "5d9546a0b819dea1af33da93b1637ee521fe20e7ffc2fae0e0dffe706e383ea5"
     "1b"
 )
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 OTHER_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
