@@ -117,21 +117,22 @@ export function createApi(client: ApiClient) {
         requestId: string
         action: 'approve' | 'deny'
         selectedRecords: number[]
-        accessDuration: number
+        /** How long the grant lasts, in seconds (approve only): the signed `duration`. */
+        durationSeconds?: number
         walletSignature?: string
         approvalSignature: string
-        nonce?: number | string
-        deadline?: number | string
+        nonce: number | string
+        deadline: number | string
       }) => client.request<unknown>('/api/access-requests/patient/respond', { method: 'POST', json: body }),
-      revoke: (body: { doctorAddress: string; recordIds?: number[]; signature: string; nonce?: number | string; deadline?: number | string }) =>
+      revoke: (body: { doctorAddress: string; recordIds?: number[]; signature: string; nonce: number | string; deadline: number | string }) =>
         client.request<unknown>('/api/access-requests/patient/revoke', { method: 'POST', json: body }),
       /** Whom the patient shares with now, read from the chain. */
       async patientGrants(): Promise<PatientGrant[]> {
         return listFrom<PatientGrant>(await client.request('/api/access-requests/patient/grants'), 'grants')
       },
-      approveExtension: (body: { doctorAddress: string; signature: string; nonce?: number | string; deadline?: number | string }) =>
+      approveExtension: (body: { doctorAddress: string; signature: string; nonce: number | string; deadline: number | string }) =>
         client.request<unknown>('/api/access-requests/patient/approve-extension', { method: 'POST', json: body }),
-      request: (body: { patientAddress: string; requestReason: string; signature: string; nonce?: number | string; deadline?: number | string }) =>
+      request: (body: { patientAddress: string; requestReason: string; signature: string; nonce: number | string; deadline: number | string }) =>
         client.request<unknown>('/api/access-requests/doctor/request', { method: 'POST', json: body }),
       /** The doctor's own requests, newest first, with their state. */
       async doctorRequests(): Promise<DoctorRequest[]> {
@@ -150,7 +151,8 @@ export function createApi(client: ApiClient) {
         }
         return listFrom<AuthorizedRecord>(body, 'records', 'items')
       },
-      extend: (body: { patientAddress: string; extraDays: number; signature: string; nonce?: number | string; deadline?: number | string }) =>
+      /** `extraSeconds`: the signed `extra`, in seconds. */
+      extend: (body: { patientAddress: string; extraSeconds: number; signature: string; nonce: number | string; deadline: number | string }) =>
         client.request<unknown>('/api/access-requests/doctor/extend', { method: 'POST', json: body }),
     },
     audit: {

@@ -33,6 +33,7 @@ export type TypedDataAction =
   | 'approveAccess'
   | 'denyAccess'
   | 'revokeAccess'
+  | 'revokeRecords'
   | 'requestExtension'
   | 'approveExtension'
 

@@ -18,8 +18,8 @@ const CHAIN_KEY = 'healthledger.chainId'
 
 export interface SignedAction {
   signature: Hex
-  nonce: number | string | undefined
-  deadline: number | string | undefined
+  nonce: number | string
+  deadline: number | string
   payload: TypedDataPayload
 }
 
@@ -163,8 +163,10 @@ export function SessionProvider({ children, client: givenClient }: { children: R
       if (wanted !== null && current !== null && wanted !== current) {
         throw new Error(`Your wallet is on network ${current}, but this signature is for network ${wanted}. Use "Switch network" above, then try again.`)
       }
+      const { nonce, deadline } = payload.message
+      if (nonce === undefined || deadline === undefined) throw new Error('The signing payload had no nonce or deadline.')
       const signature = await signTypedDataV4(provider, address, payload)
-      return { signature, nonce: payload.message.nonce as number | string | undefined, deadline: payload.message.deadline as number | string | undefined, payload }
+      return { signature, nonce, deadline, payload }
     },
     [wallet.provider, wallet.account, api],
   )

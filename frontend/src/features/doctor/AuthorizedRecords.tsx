@@ -20,8 +20,9 @@ function Extend({ patient }: { patient: string }) {
     setBusy(true)
     setError(null)
     try {
-      const signed = await signAction('requestExtension', { patientAddress: patient, extra: days * 86_400 })
-      await api.access.extend({ patientAddress: patient, extraDays: days, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
+      const extraSeconds = days * 86_400
+      const signed = await signAction('requestExtension', { patientAddress: patient, extra: extraSeconds })
+      await api.access.extend({ patientAddress: patient, extraSeconds, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
       setDone(true)
     } catch (err) {
       setError(err)

@@ -38,7 +38,7 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
         requestId: requestId(request),
         action,
         selectedRecords: action === 'approve' ? selected : [],
-        accessDuration: action === 'approve' ? days : 0,
+        durationSeconds: action === 'approve' ? days * DAY : undefined,
         walletSignature: keySignature ?? undefined,
         approvalSignature: signed.signature,
         nonce: signed.nonce,

@@ -23,7 +23,7 @@ function useRevoke() {
   return async (doctor: string, recordIds: number[]) => {
     const params: Record<string, unknown> = { doctor }
     if (recordIds.length) params.recordIds = recordIds
-    const signed = await signAction('revokeAccess', params)
+    const signed = await signAction(recordIds.length ? 'revokeRecords' : 'revokeAccess', params)
     await api.access.revoke({
       doctorAddress: doctor,
       ...(recordIds.length ? { recordIds } : {}),
