@@ -7,6 +7,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IDoctorRegistry} from "./interfaces/IDoctorRegistry.sol";
+import {IHealthRecord} from "./interfaces/IHealthRecord.sol";
 
 /// @title HealthRecord
 /// @notice One patient's medical-record ledger: content hashes of their files and the time-limited,
@@ -16,15 +17,9 @@ import {IDoctorRegistry} from "./interfaces/IDoctorRegistry.sol";
 ///      clone whose immutable argument is the patient's address, so ownership needs no storage and
 ///      no initialiser (nothing to front-run). The implementation itself has no argument and refuses
 ///      every call that needs a patient. Each patient action also has an EIP-712 `...BySig` variant
-///      that anyone may submit, so a relayer can pay the gas for patients and doctors.
-contract HealthRecord is EIP712, Nonces {
-    /// @notice The kinds of record a patient can hold.
-    enum RecordKind {
-        Prescription,
-        Bill,
-        Report
-    }
-
+///      that anyone may submit, so a relayer can pay the gas for patients and doctors. Its events
+///      and errors are declared in {IHealthRecord}.
+contract HealthRecord is IHealthRecord, EIP712, Nonces {
     /// @dev Two storage slots: the hash, then kind (1 byte) + timestamp (8) + author (20).
     struct Record {
         bytes32 contentHash;
@@ -69,38 +64,11 @@ contract HealthRecord is EIP712, Nonces {
     mapping(address doctor => Grant) private _grants;
     mapping(address doctor => mapping(uint32 generation => mapping(uint256 word => uint256 bits))) private _grantBits;
 
-    /// @notice A record was added. `author` is the patient (directly or through a signature).
-    event RecordAdded(uint256 indexed recordId, RecordKind indexed kind, address indexed author, bytes32 contentHash);
-    /// @notice A registered doctor asked the patient for access.
-    event AccessRequested(address indexed doctor);
-    /// @notice The patient granted `doctor` read access to `recordIds` until `expiresAt`, replacing any earlier grant.
-    event AccessApproved(address indexed doctor, uint64 expiresAt, uint256[] recordIds);
-    /// @notice The patient turned down the doctor's pending request.
-    event AccessDenied(address indexed doctor);
-    /// @notice The patient withdrew the doctor's whole grant.
-    event AccessRevoked(address indexed doctor);
-    /// @notice The patient withdrew some records from the doctor's grant.
-    event RecordsRevoked(address indexed doctor, uint256[] recordIds);
-    /// @notice A doctor with a live grant asked for `extra` more seconds.
-    event ExtensionRequested(address indexed doctor, uint64 extra);
-    /// @notice The patient accepted the extension; the grant now ends at `expiresAt`.
-    event ExtensionApproved(address indexed doctor, uint64 expiresAt);
-
-    error ImplementationNotUsable();
-    error NotPatient(address caller);
-    error NotRegisteredDoctor(address account);
-    error InvalidRecordKind(uint8 kind);
-    error EmptyContentHash();
-    error UnknownRecord(uint256 recordId);
-    error NoRecordsSelected();
-    error ZeroDuration();
-    error DurationTooLong(uint256 duration);
-    error NoPendingRequest(address doctor);
-    error NoActiveGrant(address doctor);
-    error NoPendingExtension(address doctor);
-    error ExtensionMismatch(uint64 pending, uint64 signed);
-    error SignatureExpired(uint256 deadline);
-    error InvalidSignature();
+    /// @dev The one guard against use of the implementation itself: it has no patient argument.
+    modifier onlyClone() {
+        if (address(this) == _implementation) revert ImplementationNotUsable();
+        _;
+    }
 
     modifier onlyPatient() {
         if (msg.sender != patient()) revert NotPatient(msg.sender);
@@ -117,8 +85,7 @@ contract HealthRecord is EIP712, Nonces {
 
     /// @notice The patient who owns this record contract.
     /// @return The patient's address (read from the clone's immutable argument).
-    function patient() public view returns (address) {
-        if (address(this) == _implementation) revert ImplementationNotUsable();
+    function patient() public view onlyClone returns (address) {
         return address(bytes20(Clones.fetchCloneArgs(address(this))));
     }
 
@@ -279,12 +246,13 @@ contract HealthRecord is EIP712, Nonces {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        bytes32 structHash = keccak256(
-            abi.encode(
-                APPROVE_ACCESS_TYPEHASH, doctor, duration, keccak256(abi.encodePacked(recordIds)), nonce, deadline
-            )
+        _useSignature(
+            patient(),
+            keccak256(abi.encode(APPROVE_ACCESS_TYPEHASH, doctor, duration, _hashIds(recordIds), nonce, deadline)),
+            nonce,
+            deadline,
+            signature
         );
-        _useSignature(patient(), structHash, nonce, deadline, signature);
         _approveAccess(doctor, duration, recordIds);
     }
 
@@ -344,9 +312,13 @@ contract HealthRecord is EIP712, Nonces {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        bytes32 structHash =
-            keccak256(abi.encode(REVOKE_RECORDS_TYPEHASH, doctor, keccak256(abi.encodePacked(recordIds)), nonce, deadline));
-        _useSignature(patient(), structHash, nonce, deadline, signature);
+        _useSignature(
+            patient(),
+            keccak256(abi.encode(REVOKE_RECORDS_TYPEHASH, doctor, _hashIds(recordIds), nonce, deadline)),
+            nonce,
+            deadline,
+            signature
+        );
         _revokeRecords(doctor, recordIds);
     }
 
@@ -458,15 +430,15 @@ contract HealthRecord is EIP712, Nonces {
         emit RecordAdded(recordId, RecordKind(kind), author, contentHash);
     }
 
-    function _requestAccess(address doctor) private {
-        if (address(this) == _implementation) revert ImplementationNotUsable();
+    /// @dev `onlyClone` here, not on the callers: a doctor's action needs no `patient()`, which
+    ///      guards every patient action.
+    function _requestAccess(address doctor) private onlyClone {
         _requireDoctor(doctor);
         _grants[doctor].requestPending = true;
         emit AccessRequested(doctor);
     }
 
-    function _requestExtension(address doctor, uint64 extra) private {
-        if (address(this) == _implementation) revert ImplementationNotUsable();
+    function _requestExtension(address doctor, uint64 extra) private onlyClone {
         if (extra == 0) revert ZeroDuration();
         _requireDoctor(doctor);
         Grant storage grant = _grants[doctor];
@@ -577,7 +549,14 @@ contract HealthRecord is EIP712, Nonces {
         if (!registry.isDoctor(account)) revert NotRegisteredDoctor(account);
     }
 
-    /// @dev Checks deadline, consumes the signer's nonce (replays fail here) and verifies the
+    /// @dev EIP-712's encoding of a `uint256[]` field: the keccak256 of its packed elements.
+    function _hashIds(uint256[] calldata recordIds) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked(recordIds));
+    }
+
+    /// @dev Every `...BySig` function calls this the same way: `structHash` is
+    ///      `keccak256(abi.encode(<TYPEHASH>, <fields in the type's order>, nonce, deadline))`, with
+    ///      array fields as `_hashIds(...)`. Checks deadline, consumes the signer's nonce (replays fail here) and verifies the
     ///      signature (EOA or ERC-1271 wallet) over this contract's EIP-712 domain, which binds chain id
     ///      and contract address.
     function _useSignature(
