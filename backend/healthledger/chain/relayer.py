@@ -3,6 +3,8 @@
 Why it exists: patients and doctors sign EIP-712 messages in their wallets (free, no ETH needed);
 this account wraps each signature in a transaction to the patient's clone. The contract checks the
 signature and nonce itself, so the relayer is trusted only to pay and forward, never to decide.
+Every signed action goes through `relay_signed` (or `prepare_signed` + `send`), whose call follows
+the action's declaration in chain/actions.py; revert decoding lives in chain/reverts.py.
 
 How it sends, and why:
 - every call is first estimated (`eth_estimateGas`): a call that would revert is refused *before*
