@@ -15,6 +15,7 @@ from healthledger.chain.artifacts import health_record
 from healthledger.chain.client import ChainClient
 from healthledger.chain.deployment import Deployment
 from healthledger.devstack.anvil import AnvilNode
+from tests.contracts.eip712 import TYPEHASH_CONSTANTS  # the contract's typehash constants, one table for both suites
 
 from .fixtures.chain import sign_typed_data
 
@@ -22,17 +23,6 @@ CHAIN_ID = 31337
 CLONE = "0x58be084F7b1cB43D9d2E363462AD3f517B8F9171"
 DOCTOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 HASH = "0x" + "ab" * 32
-
-TYPEHASH_CONSTANTS = {
-    "AddRecord": "ADD_RECORD_TYPEHASH",
-    "ApproveAccess": "APPROVE_ACCESS_TYPEHASH",
-    "DenyAccess": "DENY_ACCESS_TYPEHASH",
-    "RevokeAccess": "REVOKE_ACCESS_TYPEHASH",
-    "RevokeRecords": "REVOKE_RECORDS_TYPEHASH",
-    "ApproveExtension": "APPROVE_EXTENSION_TYPEHASH",
-    "RequestAccess": "REQUEST_ACCESS_TYPEHASH",
-    "RequestExtension": "REQUEST_EXTENSION_TYPEHASH",
-}
 
 
 def all_payloads(chain_id: int = CHAIN_ID, contract: str = CLONE, nonce: int = 0) -> dict[str, dict]:
