@@ -39,7 +39,6 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +48,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_support import ROOT, prepare_environment  # noqa: E402
+from bench_support import ROOT, measure_on, prepare_environment, print_result, save_and_check  # noqa: E402
 
 OUT = ROOT / ".cache" / "bench" / "integrity.json"
 TARGET_RECORDS = 1000
@@ -407,32 +406,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     prepare_environment()
     stack = Stack(args.keep)
-    say("integrity benchmark: starting SecantusDB, js-ipfs, Anvil and the API ...")
-    try:
-        stack.start()
-        measured = measure(stack, args.records, args.runs)
-    except Exception as exc:  # noqa: BLE001 - any failure here means no figures
-        traceback.print_exc()
-        tail = stack.api_log_tail()
-        if tail:
-            say(f"--- API log tail ---\n{tail}")
-        say(f"integrity benchmark could not run: {type(exc).__name__}: {exc}")
+    measured = measure_on(stack, "integrity", lambda started: measure(started, args.records, args.runs), say)
+    if measured is None:
         return 2
-    finally:
-        stack.stop()
 
     result = report(measured)
     print_table(result)
-    print()
-    text = json.dumps(result, indent=2)
-    print(text)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text + "\n")
-    failed = [name for name, t in result["targets"].items() if not t["ok"]]
-    if failed:
-        print(f"\nintegrity target missed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return save_and_check(print_result(result), OUT, result, "integrity target missed")
 
 
 if __name__ == "__main__":

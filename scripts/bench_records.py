@@ -33,18 +33,26 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import statistics
 import sys
 import time
-import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_support import ROOT, BenchStack, RssSampler, hwm_mib, prepare_environment, rss_mib  # noqa: E402
+from bench_support import (  # noqa: E402
+    ROOT,
+    BenchStack,
+    RssSampler,
+    hwm_mib,
+    measure_on,
+    prepare_environment,
+    print_result,
+    rss_mib,
+    save_and_check,
+)
 
 OUT = ROOT / ".cache" / "bench" / "records.json"
 MB = 1024 * 1024
@@ -275,38 +283,19 @@ def main(argv: list[str] | None = None) -> int:
     stack = BenchStack(
         max_upload_bytes=max(200, 2 * max(args.sizes)) * MB, keep_dir=args.keep, api_python_args=profile_args, say=say
     )
-    say("records benchmark: starting SecantusDB, js-ipfs, Anvil and the API ...")
-    try:
-        stack.start()
-        measured = measure(stack, args.sizes, args.runs)
-    except Exception as exc:  # noqa: BLE001 - any failure here means no figures
-        traceback.print_exc()
-        tail = stack.api_log_tail()
-        if tail:
-            say(f"--- API log tail ---\n{tail}")
-        say(f"records benchmark could not run: {type(exc).__name__}: {exc}")
+    measured = measure_on(stack, "records", lambda started: measure(started, args.sizes, args.runs), say)
+    if args.keep:
+        say(f"  kept {stack.tmp}")
+    if measured is None:
         return 2
-    finally:
-        stack.stop()
-        if args.keep:
-            say(f"  kept {stack.tmp}")
 
     result = report(measured, args.sizes)
     print_table(result)
-    print()
-    text = json.dumps(result, indent=2)
-    print(text)
+    text = print_result(result)
     if args.profile_api:
         say(f"profiled run: figures not saved nor checked; API profile in {args.profile_api}")
         return 0
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text + "\n")
-
-    failed = [name for name, t in result["targets"].items() if not t["ok"]]
-    if failed:
-        print(f"\nrecords targets missed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return save_and_check(text, OUT, result, "records targets missed")
 
 
 if __name__ == "__main__":

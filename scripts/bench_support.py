@@ -7,10 +7,15 @@ the process being measured is the server itself. `stop()` stops everything it st
 order, and is safe to call after a partial start.
 
 `RssSampler` polls `/proc/<pid>/status` in a background thread and keeps the peak VmRSS.
+
+Every benchmark ends the same way: `measure_on` runs the measurement on a started stack (and says
+why when it could not), `print_result` prints the JSON under the table, and `save_and_check` writes
+it to `.cache/bench/` and turns missed targets into exit status 1.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -18,9 +23,11 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -232,6 +239,60 @@ class BenchStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# ------------------------------------------------------------------------------------------- running
+
+
+class Stack(Protocol):
+    """What `measure_on` needs of a stack (BenchStack, or a benchmark's own)."""
+
+    def start(self) -> object: ...
+    def stop(self) -> None: ...
+    def api_log_tail(self) -> str: ...
+
+
+StackT = TypeVar("StackT", bound=Stack)
+Measured = TypeVar("Measured")
+
+
+def measure_on(
+    stack: StackT, name: str, measure: Callable[[StackT], Measured], say: Callable[[str], None]
+) -> Measured | None:
+    """Start `stack`, run `measure` on it and stop it; None (the error said, with the API's log tail)
+    when the benchmark could not run: any failure here means no figures."""
+    say(f"{name} benchmark: starting SecantusDB, js-ipfs, Anvil and the API ...")
+    try:
+        stack.start()
+        return measure(stack)
+    except Exception as exc:  # noqa: BLE001 - any failure here means no figures
+        traceback.print_exc()
+        tail = stack.api_log_tail()
+        if tail:
+            say(f"--- API log tail ---\n{tail}")
+        say(f"{name} benchmark could not run: {type(exc).__name__}: {exc}")
+        return None
+    finally:
+        stack.stop()
+
+
+def print_result(result: dict[str, Any]) -> str:
+    """Print the result as JSON after a blank line (the table is above it); the JSON text."""
+    print()
+    text = json.dumps(result, indent=2)
+    print(text)
+    return text
+
+
+def save_and_check(text: str, out: Path, result: dict[str, Any], missed: str) -> int:
+    """Write the JSON `text` to `out`; the exit status: 1 (after `missed: names`) when a target is missed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    failed = [name for name, t in result["targets"].items() if not t["ok"]]
+    if failed:
+        print(f"\n{missed}: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # ------------------------------------------------------------------------------------------- profiling

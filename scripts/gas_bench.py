@@ -14,12 +14,11 @@ word: the expensive case) over record ids 0..k-1; ids below 256 share one bitmap
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench_support import ROOT, print_result, save_and_check
+
 OUT = ROOT / ".cache" / "bench" / "gas.json"
 
 # Gas ceilings the contracts must stay under.
@@ -185,17 +184,7 @@ def main() -> int:
 
     result = report(gas, meta)
     print_table(result)
-    print()
-    text = json.dumps(result, indent=2)
-    print(text)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text + "\n")
-
-    failed = [name for name, t in result["targets"].items() if not t["ok"]]
-    if failed:
-        print(f"\ngas targets missed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return save_and_check(print_result(result), OUT, result, "gas targets missed")
 
 
 def _solc_settings() -> dict:

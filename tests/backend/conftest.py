@@ -26,3 +26,10 @@ from tests.backend.fixtures.chain import (  # noqa: F401
 from tests.backend.fixtures.ipfs import ipfs_client, ipfs_node  # noqa: F401
 from tests.backend.fixtures.mongo import mongo_server  # noqa: F401
 from tests.backend.fixtures.private_chain import private_stack  # noqa: F401
+from tests.backend.fixtures.wallets import (  # noqa: F401
+    db,
+    doctor_wallet,
+    patient_wallet,
+    records_collection,
+    registrar_wallet,
+)

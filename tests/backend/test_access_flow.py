@@ -8,6 +8,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from .fixtures.wallets import registered_doctor
 from .support import access
 from .support.records import upload
 from .support.wallet import Wallet
@@ -15,20 +16,9 @@ from .support.wallet import Wallet
 DAY = 86400
 
 
-@pytest.fixture
-def patient_wallet(client: httpx.Client) -> Wallet:
-    wallet = Wallet.random()
-    wallet.login(client)
-    return wallet
-
-
 @pytest_asyncio.fixture
 async def doctors(client: httpx.Client, registrar_relayer) -> tuple[Wallet, Wallet]:
-    pair = (Wallet.random(), Wallet.random())
-    for doctor in pair:
-        await registrar_relayer.register_doctor(doctor.address)
-        assert doctor.login(client)["role"] == "doctor"
-    return pair
+    return (await registered_doctor(client, registrar_relayer), await registered_doctor(client, registrar_relayer))
 
 
 def _ok(response: httpx.Response, status: int = 200) -> dict:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import httpx
 import pytest
-import pytest_asyncio
-from pymongo import MongoClient
 
 from .support import access
 from .support.records import upload
@@ -29,27 +26,6 @@ PATIENT_ENDPOINTS = [
     ("POST", "/api/medical-records/upload"),
     ("GET", "/api/medical-records/patient-records"),
 ]
-
-
-@pytest.fixture
-def patient_wallet(client: httpx.Client) -> Wallet:
-    wallet = Wallet.random()
-    wallet.login(client)
-    return wallet
-
-
-@pytest_asyncio.fixture
-async def doctor_wallet(client: httpx.Client, registrar_relayer) -> Wallet:
-    wallet = Wallet.random()
-    await registrar_relayer.register_doctor(wallet.address)
-    wallet.login(client)
-    return wallet
-
-
-@pytest.fixture
-def db(api_server) -> Iterator:
-    with MongoClient(api_server.settings.mongodb_uri, serverSelectionTimeoutMS=5000) as mongo:
-        yield mongo[api_server.settings.mongodb_database]
 
 
 def _call(client: httpx.Client, wallet: Wallet, method: str, path: str) -> httpx.Response:

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from pymongo import MongoClient
-from pymongo.database import Database
 
 from healthledger.chain.client import ChainClient
 from healthledger.chain.relayer import Relayer
 from healthledger.devstack.anvil import AnvilNode
-from tests.backend.fixtures.api import ApiServer
 from tests.backend.fixtures.chain import SIGNATURE_TTL_SECONDS, sign_and_relay
 
 from .support import access
@@ -23,34 +18,6 @@ from .support.records import upload
 from .support.wallet import Wallet
 
 DAY = 86400
-
-
-@pytest.fixture
-def db(api_server: ApiServer) -> Iterator[Database]:
-    with MongoClient(api_server.settings.mongodb_uri, serverSelectionTimeoutMS=5000) as mongo:
-        yield mongo[api_server.settings.mongodb_database]
-
-
-@pytest.fixture
-def patient_wallet(client: httpx.Client) -> Wallet:
-    wallet = Wallet.random()
-    wallet.login(client)
-    return wallet
-
-
-@pytest_asyncio.fixture
-async def doctor_wallet(client: httpx.Client, registrar_relayer: Relayer) -> Wallet:
-    wallet = Wallet.random()
-    await registrar_relayer.register_doctor(wallet.address)
-    assert wallet.login(client)["role"] == "doctor"
-    return wallet
-
-
-@pytest.fixture
-def registrar_wallet(client: httpx.Client, dev_accounts) -> Wallet:
-    wallet = Wallet.from_key(dev_accounts[0].private_key)
-    assert wallet.login(client)["role"] == "registrar"
-    return wallet
 
 
 def _ok(response: httpx.Response, status: int = 200) -> Any:

@@ -40,25 +40,8 @@ async def relayer_is_registrar(
 
 
 @pytest.fixture
-def registrar(client: httpx.Client, dev_accounts) -> Wallet:
-    wallet = Wallet.from_key(dev_accounts[0].private_key)
-    assert wallet.login(client)["role"] == "registrar"
-    return wallet
-
-
-@pytest.fixture
-def patient_wallet(client: httpx.Client) -> Wallet:
-    wallet = Wallet.random()
-    assert wallet.login(client)["role"] == "patient"
-    return wallet
-
-
-@pytest_asyncio.fixture
-async def doctor_wallet(client: httpx.Client, registrar_relayer: Relayer) -> Wallet:
-    wallet = Wallet.random()
-    await registrar_relayer.register_doctor(wallet.address)
-    assert wallet.login(client)["role"] == "doctor"
-    return wallet
+def registrar(registrar_wallet: Wallet) -> Wallet:
+    return registrar_wallet
 
 
 def _ok(response: httpx.Response, status: int = 200) -> Any:

@@ -55,7 +55,7 @@ from healthledger.services.reconcile import reconcile_pending
 from healthledger.settings import Settings
 from healthledger.storage.ipfs import to_base32_v1
 
-from .fixtures.api import GENEROUS_RATE_LIMITS
+from .fixtures.api import settings_for_tests
 from .fixtures.api_process import ApiProcess, ApiProcessLauncher
 from .support.gate_proxy import GateProxy
 from .support.records import upload_form
@@ -73,6 +73,13 @@ DEPLOYER_INDEX, RELAYER_INDEX = 0, 9
 URL_SECRET = "fault-url-secret-" + secrets.token_hex(6)
 IPFS_ADD = b"POST /api/v0/add"
 SEND_RAW_TRANSACTION = b'"eth_sendRawTransaction"'
+
+# What each service's outage answers: the status, the error code, and the time it may take.
+OUTAGE = {
+    "ipfs": (502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS),
+    "mongo": (503, "database_unavailable", MONGODB_TIMEOUT_SECONDS),
+    "anvil": (502, "chain_unavailable", RPC_TIMEOUT_SECONDS),
+}
 
 # What the log check at the end looks for, and the answers measured (printed with `pytest -s`).
 PATIENTS: list[str] = []
@@ -235,8 +242,7 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
         anvil_gate = GateProxy(anvil.port)  # type: ignore[arg-type]
         cleanup.append(anvil_gate.close)
         deployment = deploy(anvil.rpc_url, anvil.accounts[DEPLOYER_INDEX].private_key)
-        base = Settings(
-            host="127.0.0.1",
+        base = settings_for_tests(
             mongodb_uri=mongo.uri,
             mongodb_database="healthledger_faults",
             mongodb_timeout_seconds=MONGODB_TIMEOUT_SECONDS,
@@ -246,15 +252,10 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
             rpc_timeout_seconds=RPC_TIMEOUT_SECONDS,
             factory_address=deployment.factory,
             relayer_private_key=SecretStr(anvil.accounts[RELAYER_INDEX].private_key),
-            chain_id=31337,
-            jwt_secret=SecretStr(secrets.token_urlsafe(48)),
-            grant_key=SecretStr(secrets.token_hex(32)),
             max_upload_bytes=4 * 1024 * 1024,
             tx_timeout_seconds=20.0,
             tx_resend_seconds=15.0,
-            reconcile_interval_seconds=3600.0,  # the tests run the reconciler themselves
             rate_limit_timeout_seconds=RATE_LIMIT_TIMEOUT_SECONDS,
-            **GENEROUS_RATE_LIMITS,
         )
         launcher = ApiProcessLauncher(base, work)
         cleanup.append(launcher.stop_all)
@@ -289,6 +290,15 @@ class Prepared:
 def _prepare(client: httpx.Client, wallet: Wallet, size: int = 4096) -> Prepared:
     content = os.urandom(size)
     return Prepared(content, upload_form(client, wallet, content))
+
+
+def _ready_to_upload(
+    faults: FaultStack, client: httpx.Client, size: int = 4096
+) -> tuple[Wallet, Prepared, Snapshot]:
+    """A patient with one record, an upload of `size` bytes signed for them, and what is stored before it."""
+    wallet, _ = _patient(client)
+    prepared = _prepare(client, wallet, size)
+    return wallet, prepared, _snapshot(faults, wallet)
 
 
 def _send(client: httpx.Client, wallet: Wallet, prepared: Prepared) -> httpx.Response:
@@ -392,6 +402,99 @@ def _upload_in_background(client: httpx.Client, wallet: Wallet, prepared: Prepar
         yield pool.submit(_send, client, wallet, prepared)
 
 
+@contextmanager
+def _upload_held(
+    faults: FaultStack, wallet: Wallet, prepared: Prepared, at: str, *, restart: str, answer: bool = False
+) -> Iterator[tuple[GateProxy, Future]]:
+    """The upload sent in the background and held `at` IPFS "add" or at "send" of its transaction.
+
+    Inside the block the request has reached its proxy (and is held there until the test releases
+    it); `restart` is started again after the block, whatever the test stopped.
+    """
+    gate, marker = {"add": (faults.ipfs_gate, IPFS_ADD), "send": (faults.anvil_gate, SEND_RAW_TRANSACTION)}[at]
+    with faults.client() as uploader, faults.restarting(restart), gate.hold(marker, answer=answer) as held, \
+            _upload_in_background(uploader, wallet, prepared) as future:
+        held.wait_reached(30.0)
+        yield held, future
+
+
+def _release_after(gate: GateProxy, fault: Callable[[], None]) -> float:
+    """Do `fault` while the upload is held, then let the upload go on; the time it went on."""
+    fault()
+    since = time.monotonic()
+    gate.release()
+    return since
+
+
+def _answer_lost_after(gate: GateProxy, fault: Callable[[], None]) -> float:
+    """Let the held request through and wait until the node answered it, then do `fault` and lose
+    that answer (the node did the work and stopped before its answer got out); the time it was lost."""
+    gate.release()
+    gate.wait_answered(30.0)
+    fault()
+    since = time.monotonic()
+    gate.lose_answer()
+    return since
+
+
+def _assert_unchanged(faults: FaultStack, wallet: Wallet, before: Snapshot, *parts: str) -> None:
+    """`parts` of what is stored ("records", "pins", "relayer_nonce") are as they were `before`."""
+    now: dict[str, Callable[[], object]] = {
+        "records": lambda: faults.records_of(wallet), "pins": faults.pins, "relayer_nonce": faults.relayer_nonce,
+    }
+    for part in parts:
+        assert now[part]() == getattr(before, part), part
+
+
+def _lost_during_an_upload(
+    faults: FaultStack, case: str, fault: Callable[[], None], service: str, unchanged: tuple[str, ...]
+) -> None:
+    """`fault` stops `service` while a 512 KiB upload is held at IPFS `add` (every check passed, the
+    ciphertext on its way): the upload answers the outage's error, `unchanged` stays as it was while
+    the service is down, nothing is left once it is back, and the same upload then succeeds."""
+    with faults.client() as client:
+        wallet, prepared, before = _ready_to_upload(faults, client, size=512 * 1024)
+        with _upload_held(faults, wallet, prepared, "add", restart=service) as (gate, future):
+            since = _release_after(gate, fault)
+            _expect_error(case, _answer(future, since), *OUTAGE[service])
+            _assert_unchanged(faults, wallet, before, *unchanged)
+        _assert_nothing_left(faults, wallet, before)
+        _retry_succeeds(client, wallet, prepared)
+
+
+def _assert_confirmed_by_reconciler(
+    faults: FaultStack, client: httpx.Client, wallet: Wallet, prepared: Prepared, before: Snapshot
+) -> dict[str, Any]:
+    """One reconciler pass confirms the upload's pending document; every record of the patient verifies."""
+    assert faults.reconcile()["confirmed"] == 1
+    (record,) = _new_records(faults, wallet, before)
+    assert (record["state"], record["content_hash"]) == ("confirmed", prepared.content_hash)
+    statuses = _integrity(client, wallet)
+    assert statuses[record["cid"]] == "verified" and set(statuses.values()) == {"verified"}
+    return record
+
+
+def _assert_resent_by_reconciler(
+    faults: FaultStack, client: httpx.Client, wallet: Wallet, prepared: Prepared, before: Snapshot
+) -> None:
+    """One reconciler pass sends the upload again (the patient's signature is still valid) and it is
+    confirmed; the client's retry answers with that record."""
+    assert faults.reconcile()["resubmitted"] == 1
+    (record,) = _new_records(faults, wallet, before)
+    assert record["state"] == "confirmed"
+    assert _retry_succeeds(client, wallet, prepared, status=200)["cid"] == record["cid"]
+
+
+def _assert_on_chain_still_named(
+    faults: FaultStack, wallet: Wallet, prepared: Prepared, before: Snapshot, lost: str
+) -> dict[str, Any]:
+    """The upload is on chain (the patient's nonce moved) and its one document is still there (else `lost`)."""
+    assert faults.patient_nonce(wallet) == int(prepared.form["nonce"]) + 1
+    left = _new_records(faults, wallet, before)
+    assert len(left) == 1, lost
+    return left[0]
+
+
 def _answer(future: Future, since: float) -> tuple[httpx.Response, float]:
     response = future.result(timeout=120)
     return response, time.monotonic() - since
@@ -428,57 +531,31 @@ def _wait_until_sent(faults: FaultStack, wallet: Wallet, before: Snapshot) -> st
 
 def test_ipfs_stopped_before_an_upload_and_reads(faults: FaultStack) -> None:
     with faults.client() as client:
-        wallet, first = _patient(client)
-        prepared = _prepare(client, wallet)
-        view = {**wallet.headers, "X-Wallet-Signature": wallet.key_signature(client)}
-        before = _snapshot(faults, wallet)
+        wallet, prepared, before = _ready_to_upload(faults, client)
+        first, view = before.records[0], {**wallet.headers, "X-Wallet-Signature": wallet.key_signature(client)}
         with faults.down("ipfs"):
-            _expect_error("ipfs stopped: upload", _timed(lambda: _send(client, wallet, prepared)),
-                          502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS)
+            _expect_error("ipfs stopped: upload", _timed(lambda: _send(client, wallet, prepared)), *OUTAGE["ipfs"])
             _expect_error("ipfs stopped: integrity report",
                           _timed(lambda: client.get("/api/system/integrity-report", headers=wallet.headers)),
-                          502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS)
+                          *OUTAGE["ipfs"])
             _expect_error("ipfs stopped: view",
                           _timed(lambda: client.get(f"/api/medical-records/view/{first['cid']}", headers=view)),
-                          502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS)
+                          *OUTAGE["ipfs"])
             assert faults.records_of(wallet) == before.records
         _assert_nothing_left(faults, wallet, before)
         _retry_succeeds(client, wallet, prepared)
 
 
 def test_ipfs_killed_during_an_upload(faults: FaultStack) -> None:
-    with faults.client() as client, faults.client() as uploader:
-        wallet, _ = _patient(client)
-        prepared = _prepare(client, wallet, size=512 * 1024)
-        before = _snapshot(faults, wallet)
-        with faults.restarting("ipfs"), faults.ipfs_gate.hold(IPFS_ADD) as gate, \
-                _upload_in_background(uploader, wallet, prepared) as future:
-            gate.wait_reached(30.0)  # every check passed; the ciphertext is on its way to IPFS
-            faults.kill_ipfs()
-            since = time.monotonic()
-            gate.release()
-            _expect_error("ipfs killed during upload (add)", _answer(future, since),
-                          502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS)
-            assert faults.records_of(wallet) == before.records
-        _assert_nothing_left(faults, wallet, before)
-        _retry_succeeds(client, wallet, prepared)
+    _lost_during_an_upload(faults, "ipfs killed during upload (add)", faults.kill_ipfs, "ipfs", ("records",))
 
 
 def test_ipfs_stopped_after_pinning_before_answering_leaves_no_pinned_orphan(faults: FaultStack) -> None:
-    with faults.client() as client, faults.client() as uploader:
-        wallet, _ = _patient(client)
-        prepared = _prepare(client, wallet)
-        before = _snapshot(faults, wallet)
-        with faults.restarting("ipfs"), faults.ipfs_gate.hold(IPFS_ADD, answer=True) as gate, \
-                _upload_in_background(uploader, wallet, prepared) as future:
-            gate.wait_reached(30.0)
-            gate.release()
-            gate.wait_answered(30.0)  # the node stored and pinned the ciphertext
-            faults.stop_ipfs()
-            since = time.monotonic()
-            gate.lose_answer()  # ... and stopped before its answer got out
-            _expect_error("ipfs stopped after pinning, answer lost", _answer(future, since),
-                          502, "ipfs_unavailable", IPFS_TIMEOUT_SECONDS)
+    with faults.client() as client:
+        wallet, prepared, before = _ready_to_upload(faults, client)
+        with _upload_held(faults, wallet, prepared, "add", restart="ipfs", answer=True) as (gate, future):
+            since = _answer_lost_after(gate, faults.stop_ipfs)  # the node stored and pinned the ciphertext
+            _expect_error("ipfs stopped after pinning, answer lost", _answer(future, since), *OUTAGE["ipfs"])
         assert faults.records_of(wallet) == before.records
         faults.reconcile()
         orphans = faults.pins() - before.pins
@@ -491,10 +568,8 @@ def test_ipfs_stopped_after_pinning_before_answering_leaves_no_pinned_orphan(fau
 
 def test_mongodb_stopped_before_an_upload_and_reads(faults: FaultStack) -> None:
     with faults.client() as client:
-        wallet, first = _patient(client)
-        prepared = _prepare(client, wallet)
-        view = {**wallet.headers, "X-Wallet-Signature": wallet.key_signature(client)}
-        before = _snapshot(faults, wallet)
+        wallet, prepared, before = _ready_to_upload(faults, client)
+        first, view = before.records[0], {**wallet.headers, "X-Wallet-Signature": wallet.key_signature(client)}
         with faults.down("mongo"):
             # An upload is refused first by its rate limit, which fails closed when MongoDB cannot
             # count (README, "Rate limits"): 503 `database_unavailable`, with Retry-After.
@@ -503,50 +578,35 @@ def test_mongodb_stopped_before_an_upload_and_reads(faults: FaultStack) -> None:
             assert answer[0].headers["retry-after"] == "30"
             _expect_error("mongodb stopped: patient records",
                           _timed(lambda: client.get("/api/medical-records/patient-records", headers=wallet.headers)),
-                          503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
+                          *OUTAGE["mongo"])
             _expect_error("mongodb stopped: view",
                           _timed(lambda: client.get(f"/api/medical-records/view/{first['cid']}", headers=view)),
-                          503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
+                          *OUTAGE["mongo"])
             assert faults.pins() == before.pins and faults.relayer_nonce() == before.relayer_nonce
         _assert_nothing_left(faults, wallet, before)
         _retry_succeeds(client, wallet, prepared)
 
 
 def test_mongodb_killed_during_an_upload(faults: FaultStack) -> None:
-    with faults.client() as client, faults.client() as uploader:
-        wallet, _ = _patient(client)
-        prepared = _prepare(client, wallet, size=512 * 1024)
-        before = _snapshot(faults, wallet)
-        with faults.restarting("mongo"), faults.ipfs_gate.hold(IPFS_ADD) as gate, \
-                _upload_in_background(uploader, wallet, prepared) as future:
-            gate.wait_reached(30.0)  # rate limits counted, signature checked; IPFS is next
-            faults.kill_mongo()
-            since = time.monotonic()
-            gate.release()
-            _expect_error("mongodb killed during upload (add)", _answer(future, since),
-                          503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
-            # Pinned, then the document could not be stored: the ciphertext is unpinned at once.
-            assert faults.pins() == before.pins
-            assert faults.relayer_nonce() == before.relayer_nonce
-        _assert_nothing_left(faults, wallet, before)
-        _retry_succeeds(client, wallet, prepared)
+    # Rate limits counted, signature checked, IPFS next. Pinned, then the document could not be
+    # stored: the ciphertext is unpinned at once.
+    _lost_during_an_upload(
+        faults, "mongodb killed during upload (add)", faults.kill_mongo, "mongo", ("pins", "relayer_nonce")
+    )
 
 
 def _mongodb_killed_after_the_transaction_was_sent(
     faults: FaultStack, client: httpx.Client
 ) -> tuple[Wallet, Prepared, Snapshot]:
     """The upload's transaction sits in the pool; MongoDB dies; then the transaction is mined."""
-    wallet, _ = _patient(client)
-    prepared = _prepare(client, wallet)
-    before = _snapshot(faults, wallet)
+    wallet, prepared, before = _ready_to_upload(faults, client)
     with faults.client() as uploader, faults.restarting("mongo"), _no_automine(faults), \
             _upload_in_background(uploader, wallet, prepared) as future:
         _wait_until_sent(faults, wallet, before)
         faults.kill_mongo()
         since = time.monotonic()
         faults.anvil.mine()
-        _expect_error("mongodb killed after the transaction was sent", _answer(future, since),
-                      503, "database_unavailable", MONGODB_TIMEOUT_SECONDS)
+        _expect_error("mongodb killed after the transaction was sent", _answer(future, since), *OUTAGE["mongo"])
     return wallet, prepared, before
 
 
@@ -555,15 +615,11 @@ def test_mongodb_killed_after_the_transaction_was_sent(faults: FaultStack) -> No
         wallet, prepared, before = _mongodb_killed_after_the_transaction_was_sent(faults, client)
         # The record is on chain: the pending document and the hash saved before the broadcast
         # must have survived the crash, or nothing names the record and its pinned ciphertext.
-        assert faults.patient_nonce(wallet) == int(prepared.form["nonce"]) + 1
-        left = _new_records(faults, wallet, before)
-        assert len(left) == 1, "the pending document and its transaction hash were lost in the crash"
-        assert left[0]["state"] == "pending" and left[0]["tx_hashes"] and left[0]["cid"] in faults.pins()
-        assert faults.reconcile()["confirmed"] == 1
-        (record,) = _new_records(faults, wallet, before)
-        assert (record["state"], record["content_hash"]) == ("confirmed", prepared.content_hash)
-        statuses = _integrity(client, wallet)
-        assert statuses[record["cid"]] == "verified" and set(statuses.values()) == {"verified"}
+        left = _assert_on_chain_still_named(
+            faults, wallet, prepared, before, "the pending document and its transaction hash were lost in the crash"
+        )
+        assert left["state"] == "pending" and left["tx_hashes"] and left["cid"] in faults.pins()
+        record = _assert_confirmed_by_reconciler(faults, client, wallet, prepared, before)
         assert faults.pins() - before.pins == {record["cid"]}  # the one record, no orphan
 
 
@@ -580,92 +636,55 @@ def test_retrying_an_upload_whose_answer_was_lost_returns_its_record(faults: Fau
 
 def test_anvil_stopped_before_an_upload_and_reads(faults: FaultStack) -> None:
     with faults.client() as client:
-        wallet, _ = _patient(client)
-        prepared = _prepare(client, wallet)
-        before = _snapshot(faults, wallet)
+        wallet, prepared, before = _ready_to_upload(faults, client)
         with faults.down("anvil"):
-            _expect_error("anvil stopped: upload", _timed(lambda: _send(client, wallet, prepared)),
-                          502, "chain_unavailable", RPC_TIMEOUT_SECONDS)
+            _expect_error("anvil stopped: upload", _timed(lambda: _send(client, wallet, prepared)), *OUTAGE["anvil"])
             _expect_error("anvil stopped: integrity report",
                           _timed(lambda: client.get("/api/system/integrity-report", headers=wallet.headers)),
-                          502, "chain_unavailable", RPC_TIMEOUT_SECONDS)
+                          *OUTAGE["anvil"])
             assert faults.records_of(wallet) == before.records and faults.pins() == before.pins
         _assert_nothing_left(faults, wallet, before)
         _retry_succeeds(client, wallet, prepared)
 
 
 def test_anvil_stopped_during_an_upload(faults: FaultStack) -> None:
-    with faults.client() as client, faults.client() as uploader:
-        wallet, _ = _patient(client)
-        prepared = _prepare(client, wallet, size=512 * 1024)
-        before = _snapshot(faults, wallet)
-        with faults.restarting("anvil"), faults.ipfs_gate.hold(IPFS_ADD) as gate, \
-                _upload_in_background(uploader, wallet, prepared) as future:
-            gate.wait_reached(30.0)
-            faults.stop_anvil()
-            since = time.monotonic()
-            gate.release()  # pinned and stored as pending; then the chain is needed, and gone
-            _expect_error("anvil stopped during upload (add)", _answer(future, since),
-                          502, "chain_unavailable", RPC_TIMEOUT_SECONDS)
-            assert faults.records_of(wallet) == before.records and faults.pins() == before.pins
-        _assert_nothing_left(faults, wallet, before)
-        _retry_succeeds(client, wallet, prepared)
+    # Released: pinned and stored as pending; then the chain is needed, and gone.
+    _lost_during_an_upload(faults, "anvil stopped during upload (add)", faults.stop_anvil, "anvil", ("records", "pins"))
 
 
 def test_anvil_stopped_while_the_transaction_is_sent(faults: FaultStack) -> None:
-    with faults.client() as client, faults.client() as uploader:
-        wallet, _ = _patient(client)
-        prepared = _prepare(client, wallet)
-        before = _snapshot(faults, wallet)
-        with faults.restarting("anvil"), faults.anvil_gate.hold(SEND_RAW_TRANSACTION) as gate, \
-                _upload_in_background(uploader, wallet, prepared) as future:
-            gate.wait_reached(30.0)  # the hash is saved; the raw transaction is on its way
-            faults.stop_anvil()
-            since = time.monotonic()
-            gate.release()
+    with faults.client() as client:
+        wallet, prepared, before = _ready_to_upload(faults, client)
+        # Held once the hash is saved: the raw transaction is on its way.
+        with _upload_held(faults, wallet, prepared, "send", restart="anvil") as (gate, future):
+            since = _release_after(gate, faults.stop_anvil)
             _expect_error("anvil stopped while sending", _answer(future, since),
                           502, "relayer_unavailable", RPC_TIMEOUT_SECONDS)
             _assert_none_looks_valid(faults, wallet, before)
         # The node never got it, but the client was told it may still land: the reconciler sends it
         # again with the patient's signature (still valid), and the client's retry gets that record.
-        assert faults.reconcile()["resubmitted"] == 1
-        (record,) = _new_records(faults, wallet, before)
-        assert record["state"] == "confirmed"
-        assert _retry_succeeds(client, wallet, prepared, status=200)["cid"] == record["cid"]
+        _assert_resent_by_reconciler(faults, client, wallet, prepared, before)
 
 
 def test_anvil_stopped_before_acknowledging_the_transaction(faults: FaultStack) -> None:
-    with faults.client() as client, faults.client() as uploader:
-        wallet, _ = _patient(client)
-        prepared = _prepare(client, wallet)
-        before = _snapshot(faults, wallet)
-        with faults.restarting("anvil"), faults.anvil_gate.hold(SEND_RAW_TRANSACTION, answer=True) as gate, \
-                _upload_in_background(uploader, wallet, prepared) as future:
-            gate.wait_reached(30.0)
-            gate.release()
-            gate.wait_answered(30.0)  # the node took the transaction (and mined it) ...
-            faults.stop_anvil()
-            since = time.monotonic()
-            gate.lose_answer()  # ... and stopped before its answer got out
+    with faults.client() as client:
+        wallet, prepared, before = _ready_to_upload(faults, client)
+        with _upload_held(faults, wallet, prepared, "send", restart="anvil", answer=True) as (gate, future):
+            since = _answer_lost_after(gate, faults.stop_anvil)  # the node took the transaction (and mined it)
             _expect_error("anvil stopped before acknowledging the transaction", _answer(future, since),
                           502, "relayer_unavailable", RPC_TIMEOUT_SECONDS)
             _assert_none_looks_valid(faults, wallet, before)
         # The record is on chain: its document must still be there for the reconciler to confirm.
-        assert faults.patient_nonce(wallet) == int(prepared.form["nonce"]) + 1
-        left = _new_records(faults, wallet, before)
-        assert len(left) == 1, "the upload was abandoned (document deleted, ciphertext unpinned) though it is on chain"
-        assert faults.reconcile()["confirmed"] == 1
-        (record,) = _new_records(faults, wallet, before)
-        assert (record["state"], record["content_hash"]) == ("confirmed", prepared.content_hash)
-        statuses = _integrity(client, wallet)
-        assert statuses[record["cid"]] == "verified" and set(statuses.values()) == {"verified"}
+        _assert_on_chain_still_named(
+            faults, wallet, prepared, before,
+            "the upload was abandoned (document deleted, ciphertext unpinned) though it is on chain",
+        )
+        _assert_confirmed_by_reconciler(faults, client, wallet, prepared, before)
 
 
 def test_anvil_stopped_before_the_transaction_was_mined(faults: FaultStack) -> None:
     with faults.client() as client, faults.client() as uploader:
-        wallet, _ = _patient(client)
-        prepared = _prepare(client, wallet)
-        before = _snapshot(faults, wallet)
+        wallet, prepared, before = _ready_to_upload(faults, client)
         with faults.restarting("anvil"), _no_automine(faults), \
                 _upload_in_background(uploader, wallet, prepared) as future:
             _wait_until_sent(faults, wallet, before)
@@ -678,10 +697,7 @@ def test_anvil_stopped_before_the_transaction_was_mined(faults: FaultStack) -> N
             assert elapsed < RPC_TIMEOUT_SECONDS + MARGIN_SECONDS
             _assert_none_looks_valid(faults, wallet, before)
         # The node lost it with its pool; the patient's signature can still land: sent again.
-        assert faults.reconcile()["resubmitted"] == 1
-        (record,) = _new_records(faults, wallet, before)
-        assert record["state"] == "confirmed"
-        assert _retry_succeeds(client, wallet, prepared, status=200)["cid"] == record["cid"]
+        _assert_resent_by_reconciler(faults, client, wallet, prepared, before)
 
 
 # ----------------------------------------------------------------------------- hung services
@@ -700,9 +716,7 @@ def test_hung_service_answers_within_its_timeout(
     faults: FaultStack, service: str, status: int, code: str, budget: float
 ) -> None:
     with faults.client() as client:
-        wallet, _ = _patient(client)
-        prepared = _prepare(client, wallet)
-        before = _snapshot(faults, wallet)
+        wallet, prepared, before = _ready_to_upload(faults, client)
         with faults.hung(service):
             answer = _timed(lambda: _send(client, wallet, prepared))
             _expect_error(f"{service} hung: upload", answer, status, code, budget)

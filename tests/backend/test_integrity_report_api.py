@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -11,24 +10,15 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from pymongo import MongoClient
-from pymongo.database import Database
 
 from healthledger.chain.relayer import Relayer
 from healthledger.db.records import RecordDoc
 from healthledger.storage.ipfs import IpfsClient
-from tests.backend.fixtures.api import ApiServer
 
 from .support.records import upload
 from .support.wallet import Wallet
 
 REPORT = "/api/system/integrity-report"
-
-
-@pytest.fixture
-def db(api_server: ApiServer) -> Iterator[Database]:
-    with MongoClient(api_server.settings.mongodb_uri, serverSelectionTimeoutMS=5000) as mongo:
-        yield mongo[api_server.settings.mongodb_database]
 
 
 def _patient(client: httpx.Client) -> Wallet:

@@ -12,13 +12,6 @@ from .support.records import upload
 from .support.wallet import Wallet
 
 
-@pytest.fixture
-def patient_wallet(client: httpx.Client) -> Wallet:
-    wallet = Wallet.random()
-    wallet.login(client)
-    return wallet
-
-
 @pytest.mark.parametrize("record_type", ["prescription", "bill", "report"])
 def test_upload_each_type_then_view_and_verify(client: httpx.Client, patient_wallet: Wallet, record_type: str) -> None:
     content = os.urandom(3000) + record_type.encode()

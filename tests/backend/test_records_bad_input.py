@@ -5,31 +5,16 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterator
 
 import httpx
 import jwt
 import pytest
-from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from tests.backend.fixtures.api import ApiServer
 
-from .support.records import upload
+from .support.records import add_record_payload, signed_fields, upload
 from .support.wallet import Wallet
-
-
-@pytest.fixture
-def records_collection(api_server: ApiServer) -> Iterator[Collection]:
-    with MongoClient(api_server.settings.mongodb_uri, serverSelectionTimeoutMS=5000) as mongo:
-        yield mongo[api_server.settings.mongodb_database]["records"]
-
-
-@pytest.fixture
-def patient_wallet(client: httpx.Client) -> Wallet:
-    wallet = Wallet.random()
-    wallet.login(client)
-    return wallet
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict:
@@ -88,27 +73,15 @@ def test_wallet_signature_from_another_wallet(client, patient_wallet, records_co
 
 
 def test_record_signature_for_other_content(client, patient_wallet, records_collection) -> None:
-    other_hash = "0x" + hashlib.sha256(b"other file").hexdigest()
-    payload = patient_wallet.typed_data(client, "addRecord", {"recordType": "report", "contentHash": other_hash})
-    response = upload(
-        client,
-        patient_wallet,
-        b"this file",
-        overrides={
-            "recordSignature": patient_wallet.sign_typed_data(payload),
-            "nonce": str(payload["message"]["nonce"]),
-            "deadline": str(payload["message"]["deadline"]),
-        },
-    )
+    payload = add_record_payload(client, patient_wallet, b"other file")
+    response = upload(client, patient_wallet, b"this file", overrides=signed_fields(patient_wallet, payload))
     assert_error(response, 400, "invalid_record_signature")
     assert_nothing_written(records_collection, patient_wallet)
 
 
 def test_record_signature_by_another_wallet(client, patient_wallet, records_collection) -> None:
     content = b"data"
-    payload = patient_wallet.typed_data(
-        client, "addRecord", {"recordType": "report", "contentHash": "0x" + hashlib.sha256(content).hexdigest()}
-    )
+    payload = add_record_payload(client, patient_wallet, content)
     forged = Wallet.random().sign_typed_data(payload)
     response = upload(client, patient_wallet, content, overrides={"recordSignature": forged})
     assert_error(response, 400, "invalid_record_signature")
@@ -117,19 +90,9 @@ def test_record_signature_by_another_wallet(client, patient_wallet, records_coll
 
 def test_expired_deadline(client, patient_wallet, records_collection, anvil) -> None:
     content = b"data"
-    payload = patient_wallet.typed_data(
-        client, "addRecord", {"recordType": "report", "contentHash": "0x" + hashlib.sha256(content).hexdigest()}
-    )
+    payload = add_record_payload(client, patient_wallet, content)
     payload["message"]["deadline"] = anvil.latest_timestamp() - 1
-    response = upload(
-        client,
-        patient_wallet,
-        content,
-        overrides={
-            "recordSignature": patient_wallet.sign_typed_data(payload),
-            "deadline": str(payload["message"]["deadline"]),
-        },
-    )
+    response = upload(client, patient_wallet, content, overrides=signed_fields(patient_wallet, payload))
     assert_error(response, 400, "signature_expired")
     assert_nothing_written(records_collection, patient_wallet)
 
@@ -138,11 +101,9 @@ def test_deadline_beyond_what_the_database_holds(client, patient_wallet, records
     # A valid uint256 deadline, signed, but past MongoDB's int64: refused before anything is pinned
     # or stored (it used to fail at the insert with a 500).
     content = b"data"
-    payload = patient_wallet.typed_data(
-        client, "addRecord", {"recordType": "report", "contentHash": "0x" + hashlib.sha256(content).hexdigest()}
-    )
+    payload = add_record_payload(client, patient_wallet, content)
     payload["message"]["deadline"] = 2**64
-    overrides = {"recordSignature": patient_wallet.sign_typed_data(payload), "deadline": str(2**64)}
+    overrides = signed_fields(patient_wallet, payload)
     error = assert_error(upload(client, patient_wallet, content, overrides=overrides), 400, "invalid_params")
     assert "deadline" in error["message"]
     assert_nothing_written(records_collection, patient_wallet)

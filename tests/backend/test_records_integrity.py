@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from pymongo import MongoClient
 from pymongo.collection import Collection
-
-from tests.backend.fixtures.api import ApiServer
 
 from .support.records import upload
 from .support.wallet import Wallet
-
-
-@pytest.fixture
-def records_collection(api_server: ApiServer) -> Iterator[Collection]:
-    with MongoClient(api_server.settings.mongodb_uri, serverSelectionTimeoutMS=5000) as mongo:
-        yield mongo[api_server.settings.mongodb_database]["records"]
-
-
-@pytest.fixture
-def patient_wallet(client: httpx.Client) -> Wallet:
-    wallet = Wallet.random()
-    wallet.login(client)
-    return wallet
 
 
 def _view(client: httpx.Client, wallet: Wallet, cid: str) -> httpx.Response:

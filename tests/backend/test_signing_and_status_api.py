@@ -13,13 +13,6 @@ from healthledger.settings import Settings
 from .support.wallet import Wallet
 
 
-@pytest.fixture
-def patient_wallet(client: httpx.Client) -> Wallet:
-    wallet = Wallet.random()
-    wallet.login(client)
-    return wallet
-
-
 def test_key_derivation_message(client: httpx.Client) -> None:
     body = client.get("/api/signing/key-derivation-message").json()
     assert body["message"] == KEY_DERIVATION_MESSAGE

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, chooseFile, signedIn, startStack, tab, until } from './lib/stack.mjs'
+import { CHAIN_TIMEOUT, chooseFile, signedIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
 
 const REGISTRAR = DEV_ACCOUNTS[0].address
 const DOCTOR = DEV_ACCOUNTS[3].address
@@ -17,6 +17,17 @@ const DOCTOR_NAME = 'Dr. Ada Scenario'
 const PATIENT = DEV_ACCOUNTS[2].address
 const RECORD_NAME = `Scenario blood test ${Date.now()}`
 const REASON = 'Follow-up consultation: please share your latest blood test.'
+
+/** Open the Audit trail tab and refresh it until its table matches every one of `steps`; the table's text. */
+async function auditTrailListing(page, what, steps) {
+  await tab(page, 'Audit trail')
+  const table = page.getByRole('table')
+  await untilRefreshed(what, page.getByRole('button', { name: 'Refresh' }), async () => {
+    const text = (await table.count()) ? await table.innerText() : ''
+    return steps.every((re) => re.test(text))
+  }, { timeout: CHAIN_TIMEOUT })
+  return table.innerText()
+}
 
 describe('browser scenario: patient shares a record with a doctor, then revokes', { timeout: 600_000 }, () => {
   // Each step builds on the previous one: after a failure the rest are skipped, not timed out.
@@ -44,6 +55,13 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     stack = await startStack()
   })
 
+  /** Sign `account` in as `role` in a fresh profile and wait for its workspace's `heading`. */
+  async function arrive(account, role, heading) {
+    const user = await signedIn(stack, account, role)
+    await user.page.getByRole('heading', { name: heading }).waitFor()
+    return user
+  }
+
   after(async () => {
     await doctor?.browser.close()
     await patient?.browser.close()
@@ -52,9 +70,8 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
   })
 
   step('0. registrar registers the doctor in the on-chain registry', async () => {
-    registrar = await signedIn(stack, REGISTRAR, 'registrar')
+    registrar = await arrive(REGISTRAR, 'registrar', 'Doctor registry')
     const { page } = registrar
-    await page.getByRole('heading', { name: 'Doctor registry' }).waitFor()
     await page.getByLabel("Doctor's wallet address").fill(DOCTOR)
     await page.getByRole('textbox', { name: /^Name/ }).fill(DOCTOR_NAME)
     await page.getByLabel('Licence number').fill('GMC-7654321')
@@ -68,9 +85,8 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
   })
 
   step('1. patient signs in and uploads a report that is confirmed and verified', async () => {
-    patient = await signedIn(stack, PATIENT, 'patient')
+    patient = await arrive(PATIENT, 'patient', 'My records')
     const { page } = patient
-    await page.getByRole('heading', { name: 'My records' }).waitFor()
     await screenshot(page, 'scenario-01-patient-records-empty')
 
     await tab(page, 'Upload')
@@ -95,9 +111,8 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
   })
 
   step('2. doctor signs in, finds the patient by address and requests access', async () => {
-    doctor = await signedIn(stack, DOCTOR, 'doctor')
+    doctor = await arrive(DOCTOR, 'doctor', 'Find a patient')
     const { page } = doctor
-    await page.getByRole('heading', { name: 'Find a patient' }).waitFor()
     await page.getByLabel('Name, email or wallet address').fill(PATIENT)
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
@@ -113,11 +128,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const { page } = patient
     await tab(page, 'Requests')
     const card = page.getByRole('article').filter({ hasText: REASON })
-    await until('the access request to appear', async () => {
-      if (await card.count()) return true
-      await page.getByRole('button', { name: 'Refresh' }).click()
-      return false
-    }, { interval: 1000 })
+    await untilRefreshed('the access request to appear', page.getByRole('button', { name: 'Refresh' }), () => card.count())
     assert.match(await card.innerText(), new RegExp(`${DOCTOR_NAME}.*registered doctor`), 'the request names the doctor and their registry status')
     await card.getByRole('checkbox', { name: new RegExp(RECORD_NAME) }).check()
     await card.getByLabel('For how many days').fill('1')
@@ -134,18 +145,13 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
   step('4. doctor opens the shared record and sees it verified', async () => {
     const { page } = doctor
     const mine = page.getByRole('region', { name: 'My requests' }).getByRole('row').filter({ hasText: REASON })
-    await until('the request to show as approved', async () => {
-      if (await mine.getByText('approved', { exact: true }).count()) return true
-      await page.getByRole('region', { name: 'My requests' }).getByRole('button', { name: 'Refresh' }).click()
-      return false
-    }, { interval: 1000 })
+    const refreshRequests = page.getByRole('region', { name: 'My requests' }).getByRole('button', { name: 'Refresh' })
+    await untilRefreshed('the request to show as approved', refreshRequests, () => mine.getByText('approved', { exact: true }).count())
     await tab(page, 'Authorized records')
     const row = page.getByRole('row').filter({ hasText: RECORD_NAME })
-    await until('the shared record in the doctor\'s list', async () => {
-      if (await row.count()) return true
-      await page.getByRole('button', { name: 'Refresh' }).click()
-      return false
-    }, { timeout: CHAIN_TIMEOUT, interval: 1000 })
+    await untilRefreshed('the shared record in the doctor\'s list', page.getByRole('button', { name: 'Refresh' }), () => row.count(), {
+      timeout: CHAIN_TIMEOUT,
+    })
     await row.getByRole('button', { name: 'Open' }).click()
     const result = page.getByRole('status').filter({ hasText: RECORD_NAME })
     await result.waitFor()
@@ -164,11 +170,10 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const { page } = patient
     await tab(page, 'Sharing')
     const card = page.getByRole('article', { name: `Shared with ${DOCTOR_NAME}` })
-    await until('the extension request on the sharing card', async () => {
-      if (await card.getByText(`${DOCTOR_NAME} asks for 2 day(s) more`).count()) return true
-      await page.getByRole('button', { name: 'Refresh' }).click()
-      return false
-    }, { timeout: CHAIN_TIMEOUT, interval: 1000 })
+    const asked = card.getByText(`${DOCTOR_NAME} asks for 2 day(s) more`)
+    await untilRefreshed('the extension request on the sharing card', page.getByRole('button', { name: 'Refresh' }), () => asked.count(), {
+      timeout: CHAIN_TIMEOUT,
+    })
     assert.match(await card.innerText(), new RegExp(RECORD_NAME), 'the card lists the shared record')
     assert.match(await card.innerText(), /registered doctor/)
     await screenshot(page, 'scenario-08-patient-sharing-extension-asked')
@@ -209,16 +214,8 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
 
   step('7. patient audit trail lists upload, request, approval, view and revocation', async () => {
     const { page } = patient
-    await tab(page, 'Audit trail')
-    const table = page.getByRole('table')
     const steps = [/RecordAdded \(records \d+\)/, /AccessRequested/, /AccessApproved \(records \d+\)/, /RecordViewed/, /ExtensionRequested/, /ExtensionApproved/, /AccessRevoked/]
-    await until('the audit trail to list every step', async () => {
-      const text = (await table.count()) ? await table.innerText() : ''
-      if (steps.every((re) => re.test(text))) return true
-      await page.getByRole('button', { name: 'Refresh' }).click()
-      return false
-    }, { timeout: CHAIN_TIMEOUT, interval: 1000 })
-    const text = await table.innerText()
+    const text = await auditTrailListing(page, 'the audit trail to list every step', steps)
     console.log(`audit trail:\n${text}`)
     assert.match(text, /0x90F7…b906/, 'the doctor appears in the trail')
     await screenshot(page, 'scenario-11-patient-audit')
@@ -228,16 +225,8 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
 
   step("8. registrar's audit trail covers every patient and shows this one's steps", async () => {
     const { page } = registrar
-    await tab(page, 'Audit trail')
-    const table = page.getByRole('table')
     const steps = [/RecordAdded/, /AccessRequested/, /AccessApproved/, /RecordViewed/, /AccessRevoked/]
-    await until("the registrar's audit trail to list every step", async () => {
-      const text = (await table.count()) ? await table.innerText() : ''
-      if (steps.every((re) => re.test(text))) return true
-      await page.getByRole('button', { name: 'Refresh' }).click()
-      return false
-    }, { timeout: CHAIN_TIMEOUT, interval: 1000 })
-    const text = await table.innerText()
+    const text = await auditTrailListing(page, "the registrar's audit trail to list every step", steps)
     assert.match(text, /0x3C44…93BC/, 'each entry names its patient')
     assert.match(await page.getByText(/event\(s\) across \d+ patient\(s\)/).innerText(), /across 1 patient/)
     await screenshot(page, 'scenario-12-registrar-audit')

@@ -28,39 +28,20 @@ HASH_C = bytes.fromhex("33" * 32)
 DAY = 24 * 3600
 
 
-@pytest.fixture(scope="session")
-def deployer(accounts):
-    return accounts[0]
+#: The role each of ape's test accounts plays (see the module docstring); one session fixture each.
+ROLES = {"deployer": 0, "patient": 1, "doctor": 2, "doctor2": 3, "relayer": 4, "patient2": 5, "stranger": 6}
 
 
-@pytest.fixture(scope="session")
-def patient(accounts):
-    return accounts[1]
+def _role_fixture(name: str, index: int):
+    @pytest.fixture(scope="session", name=name)
+    def role(accounts):
+        return accounts[index]
+
+    return role
 
 
-@pytest.fixture(scope="session")
-def doctor(accounts):
-    return accounts[2]
-
-
-@pytest.fixture(scope="session")
-def doctor2(accounts):
-    return accounts[3]
-
-
-@pytest.fixture(scope="session")
-def relayer(accounts):
-    return accounts[4]
-
-
-@pytest.fixture(scope="session")
-def patient2(accounts):
-    return accounts[5]
-
-
-@pytest.fixture(scope="session")
-def stranger(accounts):
-    return accounts[6]
+for _name, _index in ROLES.items():
+    globals()[_name] = _role_fixture(_name, _index)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,22 @@ import httpx
 from .wallet import Wallet
 
 
+def add_record_payload(client: httpx.Client, wallet: Wallet, content: bytes, record_type: str = "report") -> dict:
+    """The AddRecord typed data the API serves for `content` (its SHA-256), for `wallet` to sign."""
+    content_hash = "0x" + hashlib.sha256(content).hexdigest()
+    return wallet.typed_data(client, "addRecord", {"recordType": record_type, "contentHash": content_hash})
+
+
+def signed_fields(wallet: Wallet, payload: dict) -> dict[str, str]:
+    """The form fields that carry `wallet`'s signature of an AddRecord `payload`: the signature, its nonce
+    and its deadline."""
+    return {
+        "recordSignature": wallet.sign_typed_data(payload),
+        "nonce": str(payload["message"]["nonce"]),
+        "deadline": str(payload["message"]["deadline"]),
+    }
+
+
 def upload_form(
     client: httpx.Client,
     wallet: Wallet,
@@ -20,29 +36,16 @@ def upload_form(
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """The signed form fields (all but the file) of an upload of `content`; `overrides` replace fields."""
-    content_hash = "0x" + hashlib.sha256(content).hexdigest()
-    payload = wallet.typed_data(client, "addRecord", {"recordType": record_type, "contentHash": content_hash})
-    form = {
-        "recordType": record_type,
-        "name": name,
-        "walletSignature": wallet.key_signature(client),
-        "recordSignature": wallet.sign_typed_data(payload),
-        "nonce": str(payload["message"]["nonce"]),
-        "deadline": str(payload["message"]["deadline"]),
-    }
+    payload = add_record_payload(client, wallet, content, record_type)
+    form = {"recordType": record_type, "name": name, "walletSignature": wallet.key_signature(client)}
+    form.update(signed_fields(wallet, payload))
     form.update(overrides or {})
     return form
 
 
 def upload(
-    client: httpx.Client,
-    wallet: Wallet,
-    content: bytes,
-    record_type: str = "report",
-    name: str = "blood test.pdf",
-    *,
-    content_type: str = "application/pdf",
-    overrides: dict[str, Any] | None = None,
+    client: httpx.Client, wallet: Wallet, content: bytes, record_type: str = "report", name: str = "blood test.pdf",
+    *, content_type: str = "application/pdf", overrides: dict[str, Any] | None = None,
 ) -> httpx.Response:
     """Sign the AddRecord payload for `content` and upload it; `overrides` replace form fields."""
     return client.post(

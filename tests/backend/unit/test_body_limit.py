@@ -130,15 +130,21 @@ def call(calls: list[str]) -> Call:
 CHUNKED = {"transfer-encoding": "chunked", "content-type": "application/json"}
 
 
+def _assert_refused_at(server: Server, limit: int, error: dict[str, str], calls: list[str]) -> None:
+    """413 with `error`, the connection closed, the app never called, and the body read up to the
+    message that passed `limit`, and not one more."""
+    assert server.status == 413
+    assert server.json() == {"error": error}
+    assert server.headers["connection"] == "close"
+    assert limit < server.pulled <= limit + MESSAGE_BYTES
+    assert calls == []
+
+
 @pytest.mark.asyncio
 async def test_endless_chunked_json_is_refused_at_the_limit(call: Call, calls: list[str]) -> None:
     server = await call("PUT", "/api/profile", CHUNKED, Server(endless=True))
-    assert server.status == 413
-    assert server.json() == {"error": {"code": "payload_too_large", "message": f"request body exceeds the {MAX_JSON} byte limit"}}
-    assert server.headers["connection"] == "close"
-    # Read: up to the message that passed the limit, and not one more.
-    assert MAX_JSON < server.pulled <= MAX_JSON + MESSAGE_BYTES
-    assert calls == []
+    error = {"code": "payload_too_large", "message": f"request body exceeds the {MAX_JSON} byte limit"}
+    _assert_refused_at(server, MAX_JSON, error, calls)
 
 
 @pytest.mark.asyncio
@@ -158,11 +164,8 @@ async def test_endless_chunked_upload_is_refused_at_the_limit(call: Call, calls:
             return message
 
     server = await call("POST", "/api/medical-records/upload", headers, Upload(endless=True))
-    assert server.status == 413
-    assert server.json() == {"error": {"code": "file_too_large", "message": f"file exceeds the {MAX_UPLOAD} byte limit"}}
-    assert server.headers["connection"] == "close"
-    assert UPLOAD_LIMIT < server.pulled <= UPLOAD_LIMIT + MESSAGE_BYTES
-    assert calls == []
+    error = {"code": "file_too_large", "message": f"file exceeds the {MAX_UPLOAD} byte limit"}
+    _assert_refused_at(server, UPLOAD_LIMIT, error, calls)
 
 
 @pytest.mark.asyncio

@@ -41,7 +41,7 @@ from healthledger.crypto import (
     verify_stream,
 )
 from healthledger.crypto import envelope
-from healthledger.crypto.primitives import CbcDecrypter, CbcEncrypter, new_hmac_sha256, pkcs7_padding
+from healthledger.crypto.primitives import CbcEncrypter, new_hmac_sha256, pkcs7_padding
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))

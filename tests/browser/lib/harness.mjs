@@ -193,6 +193,13 @@ export function anvilBinary() {
   return candidates.find((path) => existsSync(path)) ?? null
 }
 
+/** SIGKILL `child` if this test process exits first (a crash, or a test that never stops it). */
+export function killWithThisProcess(child) {
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.removeListener('exit', killOnExit))
+}
+
 /**
  * Anvil for a test: ANVIL_URL if set (left running), else a new node on a free port, stopped by
  * `close()`. Resolves once it answers eth_chainId.
@@ -209,9 +216,7 @@ export async function startAnvil({ chainId = 31337, args = [] } = {}) {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   // If the test process dies without calling close(), take Anvil down with it.
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  child.once('exit', () => process.removeListener('exit', killOnExit))
+  killWithThisProcess(child)
   let stderr = ''
   child.stderr.on('data', (chunk) => (stderr += chunk))
   const url = `http://127.0.0.1:${port}`

@@ -4,12 +4,13 @@
 //   free ports with a throwaway data dir; `stop()` ends it and removes the dir.
 // - signIn(): a fresh browser profile whose injected wallet holds one Anvil dev account, connected and
 //   signed in with SIWE.
-// - until(): poll a condition with a timeout (no sleeps that hide races).
+// - until(): poll a condition with a timeout (no sleeps that hide races); untilRefreshed() clicks a
+//   Refresh button between tries.
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { REPO_ROOT, freePort, installWallet, launchBrowser, openPage } from './harness.mjs'
+import { REPO_ROOT, freePort, installWallet, killWithThisProcess, launchBrowser, openPage } from './harness.mjs'
 
 export const STACK_START_TIMEOUT = 180_000
 export const UI_TIMEOUT = 30_000
@@ -29,6 +30,18 @@ export async function until(what, check, { timeout = UI_TIMEOUT, interval = 250 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? `: ${last.message}` : ''}`)
     await new Promise((ok) => setTimeout(ok, interval))
   }
+}
+
+/**
+ * Poll `check` like `until`, clicking `refresh` (a Refresh button's locator) between tries: for what
+ * another user's action or the chain makes appear, which the page shows only once refreshed.
+ */
+export async function untilRefreshed(what, refresh, check, { timeout = UI_TIMEOUT, interval = 1000 } = {}) {
+  return until(what, async () => {
+    if (await check()) return true
+    await refresh.click()
+    return false
+  }, { timeout, interval })
 }
 
 /**
@@ -54,9 +67,7 @@ export async function startStack({ env = {} } = {}) {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
-  child.once('exit', () => process.removeListener('exit', killOnExit))
+  killWithThisProcess(child)
   let output = ''
   child.stderr.on('data', (chunk) => (output += chunk))
   const url = await new Promise((resolveUrl, reject) => {
