@@ -29,6 +29,8 @@ import pytest
 from healthledger.devstack import chainstate, stack
 from healthledger.devstack.anvil import AnvilNode, dev_accounts, rpc_call
 from healthledger.devstack.chainstate import ChainFiles, ChainHead, ChainLoss
+from healthledger.devstack.children import anvil_url_of
+from healthledger.devstack.config import redact_url
 from healthledger.devstack.ipfs import JsIpfsNode
 from healthledger.devstack.mongo import SecantusServer
 from tests.backend.support.records import upload
@@ -491,9 +493,9 @@ def test_config_outside_services_and_errors(tmp_path: Path) -> None:
 
 
 def test_redacted_urls_hide_credentials_and_keys() -> None:
-    assert stack._redact_url("https://eth-sepolia.g.alchemy.com/v2/SECRETKEY") == "https://eth-sepolia.g.alchemy.com/..."
-    assert stack._redact_url("mongodb://user:pw@db:27017/?tls=true") == "mongodb://db:27017/..."
-    assert stack._redact_url("http://127.0.0.1:5001") == "http://127.0.0.1:5001"
+    assert redact_url("https://eth-sepolia.g.alchemy.com/v2/SECRETKEY") == "https://eth-sepolia.g.alchemy.com/..."
+    assert redact_url("mongodb://user:pw@db:27017/?tls=true") == "mongodb://db:27017/..."
+    assert redact_url("http://127.0.0.1:5001") == "http://127.0.0.1:5001"
 
 
 def test_write_atomic_leaves_a_whole_old_or_new_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -552,7 +554,7 @@ def test_saver_writes_each_new_block_and_the_file_loads(tmp_path: Path) -> None:
     messages: list[str] = []
     with AnvilNode(load_state_path=files.state, log_path=tmp_path / "anvil.log") as node:
         assert "--load-state" not in node._process.args  # type: ignore[union-attr] - no file yet
-        assert stack._anvil_url_of(node._process.pid) == node.rpc_url  # type: ignore[union-attr]
+        assert anvil_url_of(node._process.pid) == node.rpc_url  # type: ignore[union-attr]
         saver = chainstate.ChainSaver(node.rpc_url, files, messages.append, interval=0.05).start()
         try:
             tx = transfer(node.rpc_url)
