@@ -270,12 +270,8 @@ class EnsuredDeployment(NamedTuple):
 
 
 def ensure_deployed_with_reasons(
-    w3_or_url: Web3 | str,
-    deployer_private_key: str,
-    path: str | os.PathLike[str],
-    registrar: str | None = None,
-    *,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    w3_or_url: Web3 | str, deployer_private_key: str, path: str | os.PathLike[str], registrar: str | None = None,
+    *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> EnsuredDeployment:
     """`ensure_deployed`, also saying why a saved deployment was replaced (`make run` prints it)."""
     w3 = _web3(w3_or_url)
