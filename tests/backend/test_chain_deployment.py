@@ -15,7 +15,9 @@ from healthledger.chain.deployment import (
     DeploymentError,
     deploy,
     ensure_deployed,
+    ensure_deployed_with_reasons,
     load,
+    register_doctor,
     save,
     verify,
     verify_problems,
@@ -98,6 +100,30 @@ def test_ensure_deployed_is_idempotent(tmp_path, anvil: AnvilNode, dev_accounts:
     path.write_text(path.read_text().replace(first.factory, Account.create().address))  # stale file
     third, redeployed = ensure_deployed(anvil.rpc_url, dev_accounts[3].private_key, path)
     assert redeployed and third.factory != first.factory and load(path) == third
+
+
+def test_ensure_deployed_says_why_it_redeployed_and_registers_a_doctor_once(
+    tmp_path, anvil: AnvilNode, dev_accounts: tuple[DevAccount, ...]
+) -> None:
+    """What `make run` prints when it replaces `.data/deployment.json`, and its demo doctor's registration."""
+    path, key = tmp_path / "deployment.json", dev_accounts[3].private_key
+    first = ensure_deployed_with_reasons(anvil.rpc_url, key, path)
+    assert first.deployed_now and first.reasons == []
+    assert ensure_deployed_with_reasons(anvil.rpc_url, key, path) == (first.deployment, False, [])
+    other = dev_accounts[4].address
+    moved = ensure_deployed_with_reasons(anvil.rpc_url, key, path, registrar=other)  # another registrar wanted
+    assert moved.deployed_now and moved.reasons == [f"{other} is neither its deployer nor its registrar"]
+    path.write_text("{")
+    broken = ensure_deployed_with_reasons(anvil.rpc_url, key, path, registrar=other)
+    assert broken.deployed_now and broken.reasons[0].startswith("deployment.json is unreadable: ")
+
+    doctor = Account.create().address
+    tx_hash = register_doctor(anvil.rpc_url, key, broken.deployment.factory, doctor)
+    assert tx_hash is not None and tx_hash.startswith("0x")
+    assert register_doctor(anvil.rpc_url, key, broken.deployment.factory, doctor) is None  # already one
+    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    factory = w3.eth.contract(address=broken.deployment.factory, abi=health_record_factory().abi)
+    assert factory.functions.isDoctor(doctor).call()
 
 
 def test_deployment_model_validates_addresses(deployment: Deployment) -> None:

@@ -9,6 +9,7 @@ orchestrator claims.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import os
@@ -29,6 +30,8 @@ import pytest
 from healthledger.devstack import chainstate, stack
 from healthledger.devstack.anvil import AnvilNode, dev_accounts, rpc_call
 from healthledger.devstack.chainstate import ChainFiles, ChainHead, ChainLoss
+from healthledger.devstack.children import anvil_url_of
+from healthledger.devstack.config import redact_url
 from healthledger.devstack.ipfs import JsIpfsNode
 from healthledger.devstack.mongo import SecantusServer
 from tests.backend.support.records import upload
@@ -491,9 +494,25 @@ def test_config_outside_services_and_errors(tmp_path: Path) -> None:
 
 
 def test_redacted_urls_hide_credentials_and_keys() -> None:
-    assert stack._redact_url("https://eth-sepolia.g.alchemy.com/v2/SECRETKEY") == "https://eth-sepolia.g.alchemy.com/..."
-    assert stack._redact_url("mongodb://user:pw@db:27017/?tls=true") == "mongodb://db:27017/..."
-    assert stack._redact_url("http://127.0.0.1:5001") == "http://127.0.0.1:5001"
+    assert redact_url("https://eth-sepolia.g.alchemy.com/v2/SECRETKEY") == "https://eth-sepolia.g.alchemy.com/..."
+    assert redact_url("mongodb://user:pw@db:27017/?tls=true") == "mongodb://db:27017/..."
+    assert redact_url("http://127.0.0.1:5001") == "http://127.0.0.1:5001"
+
+
+def test_the_launcher_stays_out_of_the_request_path() -> None:
+    """Only the launcher itself imports `healthledger.devstack` (tests and scripts may; the app may not)."""
+    package = ROOT / "backend" / "healthledger"
+    offenders = []
+    for path in package.rglob("*.py"):
+        if path.parent.name == "devstack":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")] + [a.name for a in node.names]
+            if any("devstack" in name for name in names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
 
 
 def test_write_atomic_leaves_a_whole_old_or_new_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -552,7 +571,7 @@ def test_saver_writes_each_new_block_and_the_file_loads(tmp_path: Path) -> None:
     messages: list[str] = []
     with AnvilNode(load_state_path=files.state, log_path=tmp_path / "anvil.log") as node:
         assert "--load-state" not in node._process.args  # type: ignore[union-attr] - no file yet
-        assert stack._anvil_url_of(node._process.pid) == node.rpc_url  # type: ignore[union-attr]
+        assert anvil_url_of(node._process.pid) == node.rpc_url  # type: ignore[union-attr]
         saver = chainstate.ChainSaver(node.rpc_url, files, messages.append, interval=0.05).start()
         try:
             tx = transfer(node.rpc_url)

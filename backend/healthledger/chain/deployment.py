@@ -16,6 +16,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -31,9 +32,12 @@ from .client import REGISTRAR_ROLE
 __all__ = [
     "Deployment",
     "DeploymentError",
+    "EnsuredDeployment",
     "deploy",
     "ensure_deployed",
+    "ensure_deployed_with_reasons",
     "load",
+    "register_doctor",
     "save",
     "verify",
     "verify_problems",
@@ -253,19 +257,65 @@ def ensure_deployed(
 
     Returns (deployment, deployed_now). Idempotent: a second call with the same chain deploys nothing.
     """
+    ensured = ensure_deployed_with_reasons(w3_or_url, deployer_private_key, path, registrar, timeout=timeout)
+    return ensured.deployment, ensured.deployed_now
+
+
+class EnsuredDeployment(NamedTuple):
+    """What `ensure_deployed_with_reasons` found or made, and why a saved deployment was not reused."""
+
+    deployment: Deployment
+    deployed_now: bool
+    reasons: list[str]  # empty when nothing was saved, or when the saved one was reused
+
+
+def ensure_deployed_with_reasons(
+    w3_or_url: Web3 | str, deployer_private_key: str, path: str | os.PathLike[str], registrar: str | None = None,
+    *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> EnsuredDeployment:
+    """`ensure_deployed`, also saying why a saved deployment was replaced (`make run` prints it)."""
     w3 = _web3(w3_or_url)
     target = Path(path)
+    reasons: list[str] = []
     if target.exists():
         try:
             existing = load(target)
-        except (ValueError, OSError):
-            existing = None
-        if existing is not None and not verify_problems(existing, w3):
-            if registrar is None or to_checksum_address(registrar) in (existing.deployer, existing.registrar):
-                return existing, False
+        except (ValueError, OSError) as exc:
+            reasons = [f"{target.name} is unreadable: {exc}"]
+        else:
+            reasons = verify_problems(existing, w3)
+            wanted = to_checksum_address(registrar) if registrar is not None else None
+            if not reasons and wanted is not None and wanted not in (existing.deployer, existing.registrar):
+                reasons = [f"{wanted} is neither its deployer nor its registrar"]
+            if not reasons:
+                return EnsuredDeployment(existing, False, [])
     deployment = deploy(w3, deployer_private_key, registrar, timeout=timeout)
     save(deployment, target)
-    return deployment, True
+    return EnsuredDeployment(deployment, True, reasons)
+
+
+def register_doctor(
+    w3_or_url: Web3 | str,
+    registrar_private_key: str,
+    factory: str,
+    doctor: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> str | None:
+    """Register `doctor` on a freshly provisioned chain unless it is one already; the tx hash, or None.
+
+    Provisioning with a key (the local stack's demo doctor), like the role grant in `deploy`; the
+    API and the CLI register doctors through the relayer and also keep a profile.
+    """
+    w3 = _web3(w3_or_url)
+    account: LocalAccount = Account.from_key(registrar_private_key)
+    contract = w3.eth.contract(address=to_checksum_address(factory), abi=health_record_factory().abi)
+    doctor = to_checksum_address(doctor)
+    if contract.functions.isDoctor(doctor).call():
+        return None
+    data = contract.encode_abi("registerDoctor", args=[doctor])
+    receipt = _send(w3, account, {"to": contract.address, "data": data, "value": 0}, timeout)
+    return receipt["transactionHash"].to_0x_hex()
 
 
 def _main() -> None:  # pragma: no cover - convenience for operators

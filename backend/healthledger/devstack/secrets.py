@@ -1,0 +1,48 @@
+"""The local stack's own secrets (JWT_SECRET, GRANT_KEY) and its owner-only settings files.
+
+Why a module of its own: these are the only files the launcher writes that hold secrets, so they
+are written one way only (atomically, mode 0600 from the first byte, through `write_atomic`) and the
+rule is easy to check in one place. Local development secrets only; production sets its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from .chainstate import write_atomic
+from .config import StackError
+
+__all__ = ["load_or_create_secrets", "write_private"]
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, readable by the owner only (0600) from the first byte."""
+    write_atomic(path, text.encode("utf-8"), mode=0o600)
+
+
+def load_or_create_secrets(path: Path) -> dict[str, str]:
+    """JWT_SECRET and GRANT_KEY for local runs: generated once, kept in `path` (mode 0600).
+
+    Persisted so that sign-ins and doctors' grants (data keys wrapped with GRANT_KEY) survive a
+    restart. Local development secrets only; production sets both in its environment.
+    """
+    stored: dict[str, str] = {}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StackError(f"{path} is unreadable ({exc}): fix or delete it (sessions and grants then reset)") from None
+        if not isinstance(loaded, dict):
+            raise StackError(f"{path} is not a JSON object: fix or delete it (sessions and grants then reset)")
+        stored = {k: v for k, v in loaded.items() if isinstance(v, str)}
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    wanted = {"JWT_SECRET": lambda: secrets.token_urlsafe(48), "GRANT_KEY": lambda: secrets.token_hex(32)}
+    missing = {name: make() for name, make in wanted.items() if not stored.get(name)}
+    if missing:
+        stored.update(missing)
+        write_private(path, json.dumps(stored, indent=2) + "\n")
+    return stored
