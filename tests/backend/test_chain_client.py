@@ -142,14 +142,14 @@ async def test_batch_read_of_1000_records_is_fast(
         anvil.rpc("evm_setAutomine", [True])
 
     calls = 0
-    original = chain_client.w3.provider.make_batch_request
+    original = chain_client._w3.provider.make_batch_request
 
     async def counting(requests):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         return await original(requests)
 
-    chain_client.w3.provider.make_batch_request = counting  # type: ignore[method-assign]
+    chain_client._w3.provider.make_batch_request = counting  # type: ignore[method-assign]
     started = time.perf_counter()
     records = await chain_client.get_records_batch(patient.address)
     elapsed = time.perf_counter() - started
@@ -197,7 +197,7 @@ async def test_events_are_decoded_with_block_tx_and_time(
         approved.block_number,
     ]
     for event in events:
-        block = await chain_client.w3.eth.get_block(event.block_number)
+        block = await chain_client._w3.eth.get_block(event.block_number)
         assert event.timestamp == block["timestamp"]
         assert event.contract == clone
     assert events[1].args == {"recordId": 1, "kind": 2, "author": patient.address, "contentHash": sha256(bytes([1]))}

@@ -22,6 +22,8 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import is_address, keccak, to_checksum_address
 
+from ..record_kinds import RECORD_KINDS
+
 __all__ = [
     "ACTION_PRIMARY_TYPES",
     "ACTION_SIGNER",
@@ -52,9 +54,6 @@ __all__ = [
 
 DOMAIN_NAME = "HealthRecord"
 DOMAIN_VERSION = "1"
-
-# HealthRecord.RecordKind. services/record_types.py holds the same table for the API layer.
-RECORD_KINDS: dict[str, int] = {"prescription": 0, "bill": 1, "report": 2}
 
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1

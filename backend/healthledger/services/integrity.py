@@ -20,7 +20,7 @@ import anyio
 from ..container import Services
 from ..crypto import Decryptor, IntegrityError, MacVerifier, derive_kek, unwrap_key
 from ..db.records import RecordDoc
-from ..errors import ApiError, conflict
+from ..domain_errors import Unavailable, conflict
 from ..storage.ipfs import IpfsError, IpfsNotFound
 from .signatures import check_key_signature, parse_signature
 from .upload import record_aad
@@ -130,7 +130,7 @@ class RecordIntegrity:
             spool.close()
 
     async def open(self, record: RecordDoc, key_source: DataKeySource) -> AsyncIterator[bytes]:
-        """Verify everything, then return an iterator of plaintext chunks (409 before any byte otherwise)."""
+        """Verify everything, then return an iterator of plaintext chunks (a Conflict before any byte otherwise)."""
         if record.state == "unanchored":
             raise conflict("record_unanchored", f"this record is not on chain: {record.unanchored_reason}")
         if not record.on_chain:
@@ -169,10 +169,10 @@ class RecordIntegrity:
             ) from exc
         except IpfsNotFound as exc:
             spool.close()
-            raise ApiError(502, "ipfs_unavailable", "the record's ciphertext could not be fetched from IPFS") from exc
+            raise Unavailable("ipfs_unavailable", "the record's ciphertext could not be fetched from IPFS") from exc
         except IpfsError as exc:
             spool.close()
-            raise ApiError(502, "ipfs_unavailable", "IPFS did not answer; try again") from exc
+            raise Unavailable("ipfs_unavailable", "IPFS did not answer; try again") from exc
         except BaseException:
             spool.close()
             raise

@@ -6,7 +6,7 @@ from eth_utils import to_checksum_address
 
 from ..chain.typed_data import normalize_signature
 from ..crypto import key_signature_signer
-from ..errors import bad_request
+from ..domain_errors import bad_request
 
 SIGNATURE_LENGTH = 65
 

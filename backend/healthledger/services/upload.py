@@ -22,11 +22,11 @@ import anyio
 
 from ..chain.client import CHAIN_TRANSPORT_ERRORS
 from ..chain.relayer import RelayerError, RelayerUnavailable, TransactionReverted, TransactionTimeout
-from ..chain.typed_data import RECORD_KINDS
 from ..container import Services
 from ..crypto import Encryptor, derive_kek, new_data_key, wrap_key
 from ..db.records import RecordDoc, RelayAuthorization
-from ..errors import ApiError, bad_request, conflict
+from ..record_kinds import RECORD_KINDS
+from ..domain_errors import TooLarge, Unavailable, bad_request, conflict
 from ..storage.ipfs import IpfsError
 from .anchoring import RecordAnchoring
 from .deadlines import require_landable
@@ -80,7 +80,7 @@ async def _hash_and_measure(file: AsyncReadable, limit: int) -> tuple[str, int]:
     while chunk := await file.read(CHUNK_SIZE):
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, "file_too_large", f"file exceeds the {limit} byte limit")
+            raise TooLarge("file_too_large", f"file exceeds the {limit} byte limit")
         digest.update(chunk)
     if size == 0:
         raise bad_request("empty_file", "the file is empty")
@@ -147,7 +147,7 @@ class UploadPipeline:
             added = await self._s.ipfs.add_stream(_ciphertext(request.file, data_key, ciphertext_digest), pin=False)
         except IpfsError as exc:
             log.warning("ipfs add failed", extra={"error_type": type(exc).__name__})
-            raise ApiError(502, "ipfs_unavailable", "IPFS did not store the file; nothing was saved: try again") from exc
+            raise Unavailable("ipfs_unavailable", "IPFS did not store the file; nothing was saved: try again") from exc
         finally:
             del data_key
         record = RecordDoc(
@@ -170,7 +170,7 @@ class UploadPipeline:
         except IpfsError as exc:
             await self._abandon(record)
             log.warning("ipfs pin failed", extra={"error_type": type(exc).__name__})
-            raise ApiError(502, "ipfs_unavailable", "IPFS did not keep the file; nothing was saved: try again") from exc
+            raise Unavailable("ipfs_unavailable", "IPFS did not keep the file; nothing was saved: try again") from exc
         except BaseException:
             await self._abandon(record)
             raise
