@@ -37,6 +37,21 @@ from .domain_errors import (
     unauthorized,
 )
 
+# `bad_request`, `forbidden`, ... are re-exported: they build domain errors, whoever imports them from here.
+__all__ = [
+    "HTTP_STATUS",
+    "ApiError",
+    "bad_request",
+    "conflict",
+    "error_body",
+    "forbidden",
+    "http_status",
+    "install_error_handlers",
+    "not_found",
+    "to_api_error",
+    "unauthorized",
+]
+
 log = logging.getLogger(__name__)
 
 
@@ -76,10 +91,6 @@ HTTP_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (ServiceUnavailable, 503),
     (TimedOut, 504),
 )
-
-__all__ = ["HTTP_STATUS", "ApiError", "bad_request", "conflict", "error_body", "forbidden", "http_status",
-           "install_error_handlers", "not_found", "to_api_error", "unauthorized"]
-
 
 def http_status(error: DomainError) -> int:
     """The HTTP status of a domain error (500 for a kind the table does not know: a bug)."""
