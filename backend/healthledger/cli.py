@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 
 import typer
 
-from .api.directory import register_doctor_with_profile
 from .container import Services, build_services
+from .domain_errors import DomainError
 from .errors import ApiError
+from .services import directory
 from .services.integrity_report import build_report
 from .services.reconcile import reconcile_pending
 from .services.status import collect_status
@@ -44,7 +45,7 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except typer.Exit:
         raise
-    except ApiError as exc:
+    except (DomainError, ApiError) as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(code=1) from None
     except Exception as exc:  # one readable line, no traceback, no secrets
@@ -84,7 +85,7 @@ def register_doctor(
     licence: str = typer.Option(..., "--licence", help="Medical licence number (kept off chain)."),
 ) -> None:
     """Register a doctor on chain (the relayer must hold REGISTRAR_ROLE) and store name and licence."""
-    _print(_run(lambda services: register_doctor_with_profile(services, address, name, licence)))
+    _print(_run(lambda services: directory.register_doctor(services, address, name, licence)))
 
 
 @app.command("integrity-report")

@@ -1,7 +1,9 @@
 """One error shape for every failure the API reports: `{"error": {"code", "message"}}`.
 
-Handlers here turn our `ApiError`, FastAPI's validation errors and Starlette's HTTP errors into that
-shape. Failures of MongoDB, IPFS, the chain and the relayer get their own codes
+Services raise domain errors (domain_errors.py: what went wrong, not which HTTP status); the one
+table `HTTP_STATUS` here turns each kind into its status. Routers may still raise `ApiError` for
+purely HTTP concerns. Handlers here turn both, FastAPI's validation errors and Starlette's HTTP
+errors into that shape. Failures of MongoDB, IPFS, the chain and the relayer get their own codes
 (api/dependency_errors.py); anything else unexpected becomes a 500 whose message reveals nothing
 internal (api/error_handling.py).
 """
@@ -15,6 +17,40 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .domain_errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    TimedOut,
+    TooLarge,
+    Unavailable,
+    bad_request,
+    conflict,
+    forbidden,
+    not_found,
+    unauthorized,
+)
+
+# `bad_request`, `forbidden`, ... are re-exported: they build domain errors, whoever imports them from here.
+__all__ = [
+    "HTTP_STATUS",
+    "ApiError",
+    "bad_request",
+    "conflict",
+    "error_body",
+    "forbidden",
+    "http_status",
+    "install_error_handlers",
+    "not_found",
+    "to_api_error",
+    "unauthorized",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +78,33 @@ class ApiError(Exception):
         self.details = details
 
 
-def bad_request(code: str, message: str, **details: Any) -> ApiError:
-    return ApiError(400, code, message, **details)
+# The one place a kind of domain error becomes an HTTP status (most specific class first).
+HTTP_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidInput, 400),
+    (NotAuthenticated, 401),
+    (NotAllowed, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (TooLarge, 413),
+    (RateLimited, 429),
+    (Unavailable, 502),
+    (ServiceUnavailable, 503),
+    (TimedOut, 504),
+)
+
+def http_status(error: DomainError) -> int:
+    """The HTTP status of a domain error (500 for a kind the table does not know: a bug)."""
+    for kind, status in HTTP_STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
 
 
-def unauthorized(code: str, message: str) -> ApiError:
-    return ApiError(401, code, message)
-
-
-def forbidden(code: str, message: str) -> ApiError:
-    return ApiError(403, code, message)
-
-
-def not_found(code: str, message: str) -> ApiError:
-    return ApiError(404, code, message)
-
-
-def conflict(code: str, message: str, **details: Any) -> ApiError:
-    return ApiError(409, code, message, **details)
+def to_api_error(error: DomainError) -> ApiError:
+    """A domain error as the HTTP error the API answers with (a Retry-After header when it says when)."""
+    retry = error.details.get("retry_after_seconds")
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return ApiError(http_status(error), error.code, error.message, headers=headers, **error.details)
 
 
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
@@ -76,6 +121,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(exc.code, exc.message, **exc.details), status_code=exc.status, headers=exc.headers
         )
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return await _api_error(request, to_api_error(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

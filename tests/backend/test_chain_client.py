@@ -141,14 +141,14 @@ async def test_batch_read_of_1000_records_is_fast(
         anvil.rpc("evm_setAutomine", [True])
 
     calls = 0
-    original = chain_client.w3.provider.make_batch_request
+    original = chain_client._w3.provider.make_batch_request
 
     async def counting(requests):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         return await original(requests)
 
-    chain_client.w3.provider.make_batch_request = counting  # type: ignore[method-assign]
+    chain_client._w3.provider.make_batch_request = counting  # type: ignore[method-assign]
     started = time.perf_counter()
     records = await chain_client.get_records_batch(patient.address)
     elapsed = time.perf_counter() - started
@@ -191,7 +191,7 @@ async def test_events_are_decoded_with_block_tx_and_time(
         approved.block_number,
     ]
     for event in events:
-        block = await chain_client.w3.eth.get_block(event.block_number)
+        block = await chain_client._w3.eth.get_block(event.block_number)
         assert event.timestamp == block["timestamp"]
         assert event.contract == clone
     assert events[1].args == {"recordId": 1, "kind": 2, "author": patient.address, "contentHash": sha256(bytes([1]))}
@@ -227,3 +227,39 @@ async def test_clients_on_concurrent_requests(chain_client: ChainClient, deploye
     """One client serves many concurrent requests (one aiohttp session per loop)."""
     results = await asyncio.gather(*(chain_client.has_registrar_role(deployer_account.address) for _ in range(20)))
     assert all(results)
+
+
+async def test_batched_registry_and_many_trails(
+    chain_client: ChainClient,
+    add_record: RecordAdder,
+    doctor: LocalAccount,
+    new_account: Callable[[], LocalAccount],
+) -> None:
+    """`is_doctor_many` and `get_events_many` answer what the one-at-a-time reads answer."""
+    others = [Account.create().address for _ in range(3)]
+    assert await chain_client.is_doctor_many([others[0], doctor.address, others[1].lower()]) == [False, True, False]
+    assert await chain_client.is_doctor_many([]) == []
+
+    first, second, silent = new_account(), new_account(), new_account()
+    await add_record(first, sha256(b"a"))
+    await add_record(second, sha256(b"b"))
+    await add_record(first, sha256(b"c"))
+    many = await chain_client.get_events_many([first.address, second.address, silent.address])
+    for patient in (first, second):
+        own = await chain_client.get_events(patient.address)
+        assert [e for p, e in many if p == patient.address] == own
+    assert {p for p, _ in many} == {first.address, second.address}
+
+
+async def test_an_unreachable_node_is_chain_unavailable() -> None:
+    """Transport failures leave the client as ChainUnavailable, never as aiohttp's or web3's errors."""
+    from healthledger.chain.client import ChainUnavailable
+    from healthledger.devstack.process import free_port
+
+    client = ChainClient(f"http://127.0.0.1:{free_port()}", "0x" + "11" * 20, timeout_seconds=2)
+    try:
+        for read in (client.chain_id(), client.is_doctor("0x" + "22" * 20), client.get_events("0x" + "33" * 20)):
+            with pytest.raises(ChainUnavailable):
+                await read
+    finally:
+        await client.aclose()

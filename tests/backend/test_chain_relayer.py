@@ -126,7 +126,7 @@ async def test_approve_revoke_and_request_access(
         "approveAccess", patient.address, approve["message"], sign_typed_data(patient.key, approve)
     )
     grant = await chain_client.get_grant(patient.address, doctor.address)
-    block_time = (await chain_client.w3.eth.get_block(approved.block_number))["timestamp"]
+    block_time = (await chain_client._w3.eth.get_block(approved.block_number))["timestamp"]
     assert grant.expires_at == block_time + 3600 and not grant.request_pending
     assert grant.is_active(block_time)
     assert [await chain_client.can_read(patient.address, doctor.address, i) for i in range(3)] == [True, False, True]
@@ -277,11 +277,11 @@ async def test_concurrent_sends_all_land(
 ) -> None:
     """Five requests at once: one nonce each, no gaps, no reuse."""
     patients = [new_account() for _ in range(5)]
-    start_nonce = await chain_client.w3.eth.get_transaction_count(relayer.address, "pending")
+    start_nonce = await chain_client._w3.eth.get_transaction_count(relayer.address, "pending")
     hashes = await asyncio.gather(*(relayer.send_call(chain_client.factory, "createRecord", p.address) for p in patients))
     receipts = await asyncio.gather(*(relayer.wait_for_receipt(h, 10) for h in hashes))
     assert all(r["status"] == 1 for r in receipts)
-    nonces = sorted([(await chain_client.w3.eth.get_transaction(h))["nonce"] for h in hashes])
+    nonces = sorted([(await chain_client._w3.eth.get_transaction(h))["nonce"] for h in hashes])
     assert nonces == list(range(start_nonce, start_nonce + 5))
     assert all([await chain_client.record_exists(p.address) for p in patients])
 

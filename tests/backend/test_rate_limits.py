@@ -27,7 +27,8 @@ from healthledger.db.mongo import RATE_LIMITS, connect, ensure_indexes
 from healthledger.db.rate_limits import MongoRateLimitStorage
 from healthledger.devstack.mongo import SecantusServer
 from healthledger.devstack.process import free_port
-from healthledger.errors import ApiError, install_error_handlers
+from healthledger.domain_errors import DomainError
+from healthledger.errors import ApiError, install_error_handlers, to_api_error
 from healthledger.services.rate_limits import POLICY_NAMES, Policy, RateLimits, client_key, policies_from_settings
 from healthledger.settings import Settings
 
@@ -74,15 +75,15 @@ async def outcome(rate_limits: RateLimits, policy: str, ip: str | None, address:
     """200 when the hit was allowed, else the refusal's status."""
     try:
         await rate_limits.hit(policy, ip=ip, address=address)
-    except ApiError as exc:
-        return exc.status
+    except DomainError as exc:
+        return to_api_error(exc).status
     return 200
 
 
 async def refusal(rate_limits: RateLimits, policy: str, ip: str | None, address: str | None = None) -> ApiError:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         await rate_limits.hit(policy, ip=ip, address=address)
-    return raised.value
+    return to_api_error(raised.value)
 
 
 # --- the storage -------------------------------------------------------------------------------
@@ -237,6 +238,7 @@ async def test_two_limiters_on_one_database_agree(db: AsyncDatabase, second_db: 
     ip = "192.0.2.31"
     hits = ((first, second)[i % 2].hit("upload", ip=ip) for i in range(30))
     results = await asyncio.gather(*hits, return_exceptions=True)
+    results = [to_api_error(r) if isinstance(r, DomainError) else r for r in results]
     assert sum(r is None for r in results) == 3
     assert all(isinstance(r, ApiError) and r.status == 429 for r in results if r is not None)
 

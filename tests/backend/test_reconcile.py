@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 from healthledger.container import build_services
-from healthledger.crypto import encrypt_bytes, new_data_key
+from healthledger.crypto import new_data_key
 from healthledger.db.records import RecordDoc
 from healthledger.services.reconcile import reconcile_pending
 
+from .support.crypto import encrypt_bytes
 from .support.records import upload
 from .support.wallet import Wallet
 

@@ -80,7 +80,7 @@ async def test_nonce_follows_the_chain_after_a_rollback(own_anvil, relayer: Rela
     result = await relayer.transact(relayer.chain.factory, "createRecord", Account.create().address, timeout=10)
     assert result.receipt["status"] == 1
     assert time.monotonic() - started < 5
-    tx = await relayer.chain.w3.eth.get_transaction(result.tx_hash)
+    tx = await relayer.chain._w3.eth.get_transaction(result.tx_hash)
     assert tx["nonce"] == int(node.rpc("eth_getTransactionCount", [relayer.address, "latest"]), 16) - 1
 
 

@@ -64,7 +64,7 @@ async def doctor_request(
 
 @router.get("/doctor/requests", summary="Your requests and their state (doctors)")
 async def doctor_requests(caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
-    requests = await services.access_requests.for_doctor(caller.address.lower())
+    requests = await AccessService(services).requests_of_doctor(caller.address)
     return {"requests": [request.public() for request in requests]}
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from ..auth.roles import resolve_role
-from ..auth.siwe_login import LoginError
-from ..auth.tokens import TokenError
-from ..errors import unauthorized
+from ..services import sessions
 from .deps import ClientIpDep, ServicesDep
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -61,8 +58,7 @@ def requested_origin(request: Request) -> str:
 
 @router.get("/nonce", response_model=NonceResponse, summary="A fresh single-use nonce for a SIWE message")
 async def nonce(request: Request, services: ServicesDep, ip: ClientIpDep) -> NonceResponse:
-    await services.rate_limits.hit("nonce", ip=ip)
-    grant = await services.login.issue_nonce(requested_origin(request))
+    grant = await sessions.issue_nonce(services, requested_origin(request), ip)
     return NonceResponse(
         nonce=grant.nonce,
         expires_at=grant.expires_at,
@@ -75,39 +71,18 @@ async def nonce(request: Request, services: ServicesDep, ip: ClientIpDep) -> Non
 
 @router.post("/login", response_model=TokenResponse, summary="Exchange a signed SIWE message for tokens")
 async def login(body: LoginRequest, services: ServicesDep, ip: ClientIpDep) -> TokenResponse:
-    await services.rate_limits.hit("login", ip=ip, address=claimed_address(body.message))
-    try:
-        address = await services.login.verify(body.message, body.signature)
-    except LoginError as exc:
-        raise unauthorized("login_failed", str(exc)) from exc
-    return await _tokens_for(services, address)
+    return _token_response(await sessions.sign_in(services, body.message, body.signature, ip))
 
 
 @router.post("/refresh", response_model=TokenResponse, summary="Trade a refresh token (once) for new tokens")
 async def refresh(body: RefreshRequest, services: ServicesDep) -> TokenResponse:
-    try:
-        claims = services.tokens.decode(body.refresh_token, "refresh")
-    except TokenError as exc:
-        raise unauthorized("invalid_token", f"refresh token rejected: {exc}") from exc
-    if not await services.refresh_tokens.spend(claims.jti, datetime.fromtimestamp(claims.expires_at, UTC)):
-        raise unauthorized("invalid_token", "refresh token rejected: already used")
-    return await _tokens_for(services, claims.address)
+    return _token_response(await sessions.refresh(services, body.refresh_token))
 
 
-def claimed_address(message: str) -> str | None:
-    """The address a sign-in message names (its second line), for rate limiting before it is verified."""
-    lines = message.split("\n", 2)
-    candidate = lines[1].strip() if len(lines) > 1 else ""
-    return candidate if len(candidate) == 42 and candidate.startswith("0x") else None
-
-
-async def _tokens_for(services, address: str) -> TokenResponse:
-    # The role is read from the chain at every sign-in and refresh, so a doctor removed from the
-    # registry loses the role within one access-token lifetime.
-    role = await resolve_role(services.chain, address)
+def _token_response(tokens: sessions.Tokens) -> TokenResponse:
     return TokenResponse(
-        access_token=services.tokens.issue(address, role, "access"),
-        refresh_token=services.tokens.issue(address, role, "refresh"),
-        role=role,
-        address=address,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        role=tokens.role,
+        address=tokens.address,
     )

@@ -8,18 +8,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from ..db.records import RecordDoc
-from ..db.views import ViewEntry
-from ..errors import ApiError, bad_request, forbidden, not_found
-from ..storage.ipfs import validate_cid
-from ..services.access import grant_key_source, require_doctor_can_read
-from ..services.integrity import RecordIntegrity, patient_key_source
+from ..errors import bad_request
+from ..services import reading
 from ..services.upload import UploadPipeline, UploadRequest
+from ..validation import record_name
 from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
 
 router = APIRouter(prefix="/api/medical-records", tags=["records"])
 
-MAX_NAME_LENGTH = 200
 # The file's type is sent back as the Content-Type of /view: it must be something a response header
 # can carry (a control character made the server drop the connection instead of answering).
 MAX_CONTENT_TYPE_LENGTH = 255
@@ -41,9 +37,7 @@ async def upload(
     nonce: Annotated[int, Form(ge=0)],
     deadline: Annotated[int, Form(ge=0)],
 ) -> Any:
-    clean_name = name.strip()
-    if not clean_name or len(clean_name) > MAX_NAME_LENGTH:
-        raise bad_request("invalid_name", f"name must be 1 to {MAX_NAME_LENGTH} characters")
+    clean_name = record_name(name)
     content_type = (file.content_type or "").strip() or "application/octet-stream"
     if len(content_type) > MAX_CONTENT_TYPE_LENGTH or not all(" " <= char <= "~" for char in content_type):
         raise bad_request(
@@ -77,47 +71,7 @@ async def upload(
 
 @router.get("/patient-records", summary="Your records (patients)")
 async def patient_records(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
-    records = await services.records.list_for_patient(caller.address)
-    return {"records": [record.public() for record in records]}
-
-
-async def _readable_record(services, caller, cid: str) -> RecordDoc:
-    try:
-        validate_cid(cid)
-    except ValueError as exc:
-        raise bad_request("invalid_cid", "not a valid IPFS CID") from exc
-    record = await services.records.get_by_cid(cid)
-    if record is None:
-        raise not_found("record_not_found", "no record with this CID")
-    if caller.role == "patient" and record.patient == caller.address.lower():
-        return record
-    if caller.role == "doctor":
-        await require_doctor_can_read(services, caller.address, record)
-        return record
-    raise forbidden("not_allowed", "this record is not yours, and it was not shared with you")
-
-
-def _key_source(services, caller, record: RecordDoc, wallet_signature: str | None):
-    """Patients unlock with their key-derivation signature; doctors through their grant."""
-    if caller.role == "doctor":
-        return grant_key_source(services, caller.address)
-    if not wallet_signature:
-        raise bad_request("missing_wallet_signature", "send your key-derivation signature in X-Wallet-Signature")
-    return patient_key_source(wallet_signature)
-
-
-async def _log_view(services, caller, record: RecordDoc, *, verified: bool) -> None:
-    """Add the view to `record_views` (the patient's audit trail): who, with which role, whether it verified."""
-    await services.views.log(
-        ViewEntry(
-            patient=record.patient,
-            reader=caller.address,
-            reader_role=caller.role,
-            cid=record.cid,
-            record_id=record.record_id,
-            verified=verified,
-        )
-    )
+    return {"records": await reading.records_of(services, caller.address)}
 
 
 @router.get(
@@ -131,15 +85,7 @@ async def view(
     services: ServicesDep,
     x_wallet_signature: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    record = await _readable_record(services, caller, cid)
-    try:
-        chunks = await RecordIntegrity(services).open(record, _key_source(services, caller, record, x_wallet_signature))
-    except ApiError as exc:
-        if exc.status == 409 and exc.code == "integrity_mismatch":
-            await _log_view(services, caller, record, verified=False)
-        raise
-    # Logged before the first byte leaves: the audit trail never misses a read.
-    await _log_view(services, caller, record, verified=True)
+    record, chunks = await reading.open_verified(services, caller.address, caller.role, cid, x_wallet_signature)
     return StreamingResponse(
         chunks,
         media_type=record.content_type,
@@ -168,24 +114,4 @@ async def verify(
     services: ServicesDep,
     x_wallet_signature: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    record = await _readable_record(services, caller, cid)
-    integrity = RecordIntegrity(services)
-    if x_wallet_signature or caller.role == "doctor":
-        try:
-            result = await integrity.check_with_key(record, _key_source(services, caller, record, x_wallet_signature))
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
-            mismatched = exc.details.get("mismatched", [])
-            return {
-                "cid": cid,
-                "database": "database" not in mismatched,
-                "blockchain": None if "database" in mismatched else "blockchain" not in mismatched,
-                "ipfs": "ipfs" not in mismatched,
-                "plaintext_rehashed": False,
-                "verified": False,
-                "problems": [exc.message],
-            }
-    else:
-        result = await integrity.check_stored(record)
-    return {"cid": cid, **result.as_json()}
+    return await reading.verify(services, caller.address, caller.role, cid, x_wallet_signature)

@@ -190,7 +190,7 @@ class Relayer(RevertDiagnostics):
     async def _estimate(self, call: _PreparedCall) -> _PreparedCall:
         request = {"from": self.address, "to": call.to, "data": call.data}
         try:
-            estimate = await self.chain.w3.eth.estimate_gas(request)  # type: ignore[arg-type]
+            estimate = await self.chain.web3_for_relayer.eth.estimate_gas(request)  # type: ignore[arg-type]
         except ContractLogicError as exc:  # ContractCustomError, ContractPanicError, plain reverts
             revert = decode_revert_data(_revert_data_from_exception(exc))
             raise TransactionReverted(call.action, revert, detail=str(exc.message or exc)) from None
@@ -208,7 +208,7 @@ class Relayer(RevertDiagnostics):
         The base fee is read from the pending block where the node offers one (it is the next
         block's), else from the latest.
         """
-        w3 = self.chain.w3
+        w3 = self.chain.web3_for_relayer
         try:
             block = await w3.eth.get_block("pending")
         except (Web3RPCError, ValueError):
@@ -226,7 +226,7 @@ class Relayer(RevertDiagnostics):
         """Whether the node still has any version of `sent` (in its pool or mined)."""
         for tx_hash in sent.hashes:
             try:
-                await self.chain.w3.eth.get_transaction(HexBytes(tx_hash))
+                await self.chain.web3_for_relayer.eth.get_transaction(HexBytes(tx_hash))
             except TransactionNotFound:
                 continue
             return True
@@ -238,7 +238,7 @@ class Relayer(RevertDiagnostics):
         Called under the lock. Our in-flight transactions the node no longer knows are marked
         lost: their waiters send them again (see `_rescue`).
         """
-        pending = int(await self.chain.w3.eth.get_transaction_count(self.address, "pending"))
+        pending = int(await self.chain.web3_for_relayer.eth.get_transaction_count(self.address, "pending"))
         held: set[int] = set()
         for nonce, sent in sorted(self._in_flight.items()):
             if nonce < pending or sent.lost:
@@ -286,7 +286,7 @@ class Relayer(RevertDiagnostics):
                     await before_broadcast(tx_hash)
                 sent.hashes.append(tx_hash)
             try:
-                await self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+                await self.chain.web3_for_relayer.eth.send_raw_transaction(signed.raw_transaction)
             except Web3RPCError as exc:
                 problem = _node_refusal(exc)
                 if problem == "known":
@@ -377,7 +377,7 @@ class Relayer(RevertDiagnostics):
         async with self._lock:
             if await self._receipt_of(sent) is not None:
                 return
-            latest = int(await self.chain.w3.eth.get_transaction_count(self.address, "latest"))
+            latest = int(await self.chain.web3_for_relayer.eth.get_transaction_count(self.address, "latest"))
             known = await self._known_to_node(sent)
             if known and sent.nonce >= latest:
                 sent.fees = _bumped(sent.fees, fresh)

@@ -121,7 +121,7 @@ class RevertDiagnostics:
 
     async def _trace_revert(self, tx_hash: str) -> tuple[DecodedRevert | None, str | None]:
         try:
-            response = await self.chain.w3.provider.make_request(
+            response = await self.chain.web3_for_relayer.provider.make_request(
                 "debug_traceTransaction",  # type: ignore[arg-type]
                 [_hash_hex(tx_hash), {"tracer": "callTracer"}],
             )
@@ -136,7 +136,7 @@ class RevertDiagnostics:
         return revert, (str(error) if error else None)
 
     async def _replay_revert(self, tx_hash: str, receipt: TxReceipt) -> tuple[DecodedRevert | None, str | None]:
-        w3 = self.chain.w3
+        w3 = self.chain.web3_for_relayer
         try:
             tx = await w3.eth.get_transaction(HexBytes(tx_hash))
             await w3.eth.call(

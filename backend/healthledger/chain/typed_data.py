@@ -23,6 +23,7 @@ from eth_account.messages import encode_typed_data
 from eth_utils import is_address, keccak, to_checksum_address
 
 from ..crypto.ecdsa import normalize_signature as _normalize, signature_from_hex
+from ..record_kinds import RECORD_KINDS
 from .actions import SIGNED_ACTIONS, SignedAction, ValueKind, action
 
 __all__ = [
@@ -45,9 +46,6 @@ __all__ = [
 
 DOMAIN_NAME = "HealthRecord"
 DOMAIN_VERSION = "1"
-
-# HealthRecord.RecordKind. services/record_types.py holds the same table for the API layer.
-RECORD_KINDS: dict[str, int] = {"prescription": 0, "bill": 1, "report": 2}
 
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1

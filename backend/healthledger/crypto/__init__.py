@@ -5,7 +5,8 @@
 * `keywrap`: AES-256-GCM wrapping of per-record data keys under the KEK (or a grant key).
 * `hashing`: streaming SHA-256 as `0x` hex and `bytes32`.
 
-Import from here; the submodules are an implementation detail.
+Import from here; the submodules are an implementation detail. Whole-stream and in-memory wrappers
+that only tests used live in tests/backend/support/crypto.py.
 """
 
 from .envelope import (
@@ -19,19 +20,12 @@ from .envelope import (
     Decryptor,
     Encryptor,
     MacVerifier,
-    adecrypt_stream,
-    aencrypt_stream,
-    averify_stream,
     container_size,
-    decrypt_bytes,
     decrypt_stream,
-    encrypt_bytes,
-    encrypt_stream,
     new_data_key,
     overhead,
     parse_header,
     plaintext_size_range,
-    verify_stream,
 )
 from .errors import (
     CryptoError,
@@ -45,10 +39,6 @@ from .errors import (
 from .hashing import (
     Sha256Stream,
     asha256_stream,
-    bytes32_to_hex,
-    hex_to_bytes32,
-    sha256_bytes32,
-    sha256_hex,
     sha256_stream,
 )
 from .kek import (
@@ -82,29 +72,18 @@ __all__ = [
     "StateError",
     "UnsupportedVersion",
     "address_bytes",
-    "adecrypt_stream",
-    "aencrypt_stream",
     "asha256_stream",
-    "averify_stream",
-    "bytes32_to_hex",
     "canonical_signature",
     "container_size",
-    "decrypt_bytes",
     "decrypt_stream",
     "derive_kek",
-    "encrypt_bytes",
-    "encrypt_stream",
-    "hex_to_bytes32",
     "is_key_signature_by",
     "key_signature_signer",
     "new_data_key",
     "overhead",
     "parse_header",
     "plaintext_size_range",
-    "sha256_bytes32",
-    "sha256_hex",
     "sha256_stream",
     "unwrap_key",
-    "verify_stream",
     "wrap_key",
 ]

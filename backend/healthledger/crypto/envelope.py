@@ -26,7 +26,7 @@ might turn out to be the MAC.
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .errors import InvalidKeyMaterial, IntegrityError, MalformedData, StateError, UnsupportedVersion
@@ -339,46 +339,8 @@ class Decryptor(_ContainerReader):
 # --------------------------------------------------------------------------- helpers
 
 
-def encrypt_stream(chunks: Iterable[bytes], data_key: bytes) -> Iterator[bytes]:
-    """Yield the whole container for a stream of plaintext chunks (constant memory)."""
-    enc = Encryptor(data_key)
-    yield enc.header_and_iv
-    for chunk in chunks:
-        out = enc.update(chunk)
-        if out:
-            yield out
-    yield enc.finalize()
-
-
-async def aencrypt_stream(chunks: AsyncIterable[bytes], data_key: bytes) -> AsyncIterator[bytes]:
-    """Async twin of `encrypt_stream`, for uploads arriving as an async byte stream."""
-    enc = Encryptor(data_key)
-    yield enc.header_and_iv
-    async for chunk in chunks:
-        out = enc.update(chunk)
-        if out:
-            yield out
-    yield enc.finalize()
-
-
-def verify_stream(chunks: Iterable[bytes], data_key: bytes) -> None:
-    """Authenticate a streamed container; raises IntegrityError (or a subclass) if it is not intact."""
-    verifier = MacVerifier(data_key)
-    for chunk in chunks:
-        verifier.update(chunk)
-    verifier.verify()
-
-
-async def averify_stream(chunks: AsyncIterable[bytes], data_key: bytes) -> None:
-    """Async twin of `verify_stream`."""
-    verifier = MacVerifier(data_key)
-    async for chunk in chunks:
-        verifier.update(chunk)
-    verifier.verify()
-
-
 def decrypt_stream(chunks: Iterable[bytes], data_key: bytes) -> Iterator[bytes]:
-    """Yield plaintext from a container that already passed `verify_stream`/`MacVerifier`.
+    """Yield plaintext from a container that already passed `MacVerifier`.
 
     Needs a second pass over the bytes (e.g. from a spooled temp file): authenticating first is
     what keeps unauthenticated plaintext from ever leaving this module.
@@ -391,31 +353,3 @@ def decrypt_stream(chunks: Iterable[bytes], data_key: bytes) -> Iterator[bytes]:
     tail = dec.finalize()
     if tail:
         yield tail
-
-
-async def adecrypt_stream(chunks: AsyncIterable[bytes], data_key: bytes) -> AsyncIterator[bytes]:
-    """Async twin of `decrypt_stream` (same precondition: the container was verified first)."""
-    dec = Decryptor(data_key)
-    async for chunk in chunks:
-        out = dec.update(chunk)
-        if out:
-            yield out
-    tail = dec.finalize()
-    if tail:
-        yield tail
-
-
-def encrypt_bytes(plaintext: bytes, data_key: bytes) -> bytes:
-    """Encrypt a small in-memory plaintext into a complete container."""
-    enc = Encryptor(data_key)
-    return b"".join((enc.header_and_iv, enc.update(plaintext), enc.finalize()))
-
-
-def decrypt_bytes(container: bytes, data_key: bytes) -> bytes:
-    """Authenticate, then decrypt, a small in-memory container. Raises IntegrityError if not intact."""
-    container = bytes(container)  # immutable snapshot: what we verify is what we decrypt
-    verifier = MacVerifier(data_key)
-    verifier.update(container)
-    verifier.verify()
-    dec = Decryptor(data_key, verify_mac=False)
-    return dec.update(container) + dec.finalize()

@@ -60,43 +60,40 @@ def _check_iv(iv: bytes) -> None:
         raise InvalidKeyMaterial("a CBC IV must be exactly 16 bytes")
 
 
-class CbcEncrypter:
+class _Cbc:
+    """Raw AES-256-CBC over whole blocks, chaining across calls. No padding, no MAC."""
+
+    _direction = "encrypt"
+
+    def __init__(self, key: bytes, iv: bytes) -> None:
+        _check_aes256_key(key)
+        _check_iv(iv)
+        cipher = AES.new(bytes(key), AES.MODE_CBC, iv=bytes(iv))
+        self._step = getattr(cipher, self._direction)
+
+    def process(self, blocks: bytes) -> bytes:
+        """Encrypt or decrypt `blocks` (a multiple of 16 bytes, possibly empty), continuing the chain."""
+        if len(blocks) % BLOCK_SIZE:
+            raise ValueError("CBC input must be a whole number of 16-byte blocks")
+        return self._step(blocks) if blocks else b""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<redacted>)"
+
+
+class CbcEncrypter(_Cbc):
     """Raw AES-256-CBC encryption of whole blocks, chaining across calls. No padding, no MAC.
 
     Factored out so the NIST SP 800-38A vectors can test the exact CBC step the envelope uses.
     """
 
-    def __init__(self, key: bytes, iv: bytes) -> None:
-        _check_aes256_key(key)
-        _check_iv(iv)
-        self._cipher = AES.new(bytes(key), AES.MODE_CBC, iv=bytes(iv))
-
-    def process(self, blocks: bytes) -> bytes:
-        """Encrypt `blocks` (a multiple of 16 bytes, possibly empty), continuing the chain."""
-        if len(blocks) % BLOCK_SIZE:
-            raise ValueError("CBC input must be a whole number of 16-byte blocks")
-        return self._cipher.encrypt(blocks) if blocks else b""
-
-    def __repr__(self) -> str:
-        return "CbcEncrypter(<redacted>)"
+    _direction = "encrypt"
 
 
-class CbcDecrypter:
+class CbcDecrypter(_Cbc):
     """Raw AES-256-CBC decryption of whole blocks, chaining across calls. No unpadding, no MAC."""
 
-    def __init__(self, key: bytes, iv: bytes) -> None:
-        _check_aes256_key(key)
-        _check_iv(iv)
-        self._cipher = AES.new(bytes(key), AES.MODE_CBC, iv=bytes(iv))
-
-    def process(self, blocks: bytes) -> bytes:
-        """Decrypt `blocks` (a multiple of 16 bytes, possibly empty), continuing the chain."""
-        if len(blocks) % BLOCK_SIZE:
-            raise ValueError("CBC input must be a whole number of 16-byte blocks")
-        return self._cipher.decrypt(blocks) if blocks else b""
-
-    def __repr__(self) -> str:
-        return "CbcDecrypter(<redacted>)"
+    _direction = "decrypt"
 
 
 def pkcs7_padding(tail_len: int) -> bytes:

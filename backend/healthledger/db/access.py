@@ -86,6 +86,17 @@ class AccessRequestStore:
         """Every doctor who ever asked this patient for access (lower-case addresses)."""
         return {d for d in await self._requests.distinct("doctor", {"patient": patient}) if isinstance(d, str)}
 
+    async def patients(self) -> set[str]:
+        """Every patient ever asked for access (lower-case addresses)."""
+        return {p for p in await self._requests.distinct("patient") if isinstance(p, str)}
+
+    async def reasons_by_tx(self, tx_hashes: list[str]) -> dict[str, str]:
+        """tx hash (lower) -> the reason the doctor gave off chain for that access request (if stored)."""
+        if not tx_hashes:
+            return {}
+        cursor = self._requests.find({"tx_hash": {"$in": list(tx_hashes)}}, {"_id": 0, "tx_hash": 1, "reason": 1})
+        return {str(doc["tx_hash"]).lower(): doc["reason"] async for doc in cursor if isinstance(doc.get("reason"), str)}
+
 
 @dataclass
 class GrantKey:

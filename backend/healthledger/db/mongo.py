@@ -24,6 +24,11 @@ async def purge_expired(collection: AsyncCollection) -> int:
     return result.deleted_count
 
 
+async def ping(db: AsyncDatabase) -> None:
+    """Round trip to the server (the status page's MongoDB probe); raises PyMongoError when it is down."""
+    await db.command("ping")
+
+
 def connect(uri: str, timeout_seconds: float) -> AsyncMongoClient:
     """A client whose every operation gives up after `timeout_seconds` (no call waits forever)."""
     timeout_ms = int(timeout_seconds * 1000)

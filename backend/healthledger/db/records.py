@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pymongo import DESCENDING, ReturnDocument, WriteConcern
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .mongo import RECORDS
@@ -254,3 +254,32 @@ class RecordStore:
             ]
         }
         return [RecordDoc.from_mongo(doc) async for doc in self._records.find(query)]
+
+    # -- reads for the audit trail, the directory and the integrity report -------------------------
+
+    async def for_report(self, patient: str | None = None) -> list[RecordDoc]:
+        """Every record (or one patient's), by patient then age, without their wrapped keys.
+
+        The report needs no key: none leaves MongoDB for it.
+        """
+        query: dict[str, Any] = {} if patient is None else {"patient": patient.lower()}
+        cursor = self._records.find(query, {"_id": 0, "wrapped_key": 0}).sort(
+            [("patient", ASCENDING), ("created_at", ASCENDING)]
+        )
+        return [RecordDoc.from_mongo({**doc, "wrapped_key": ""}) async for doc in cursor]
+
+    async def cids_by_record_id(self, patients: list[str]) -> dict[str, dict[int, str]]:
+        """patient (lower) -> {record id -> CID} for the records that have an id."""
+        out: dict[str, dict[int, str]] = {}
+        query = {"patient": {"$in": [p.lower() for p in patients]}, "record_id": {"$type": "number"}}
+        async for doc in self._records.find(query, {"_id": 0, "patient": 1, "record_id": 1, "cid": 1}):
+            out.setdefault(doc["patient"], {})[int(doc["record_id"])] = doc["cid"]
+        return out
+
+    async def patients(self) -> set[str]:
+        """Every patient with at least one record (lower-case addresses)."""
+        return {p for p in await self._records.distinct("patient") if isinstance(p, str)}
+
+    async def has_records(self, patient: str) -> bool:
+        """Whether `patient` has any record document, in any state."""
+        return await self._records.find_one({"patient": patient.lower()}, {"_id": 1}) is not None

@@ -43,10 +43,11 @@ class ViewLog:
         doc["reader"] = entry.reader.lower()
         await self._views.insert_one(doc)
 
-    async def for_patient(self, patient: str, limit: int = 1000) -> list[ViewEntry]:
-        cursor = self._views.find({"patient": patient.lower()}).sort("at", DESCENDING).limit(limit)
-        return [ViewEntry.from_mongo(doc) async for doc in cursor]
+    async def newest(self, patient: str | None, limit: int) -> list[tuple[str, ViewEntry]]:
+        """(id, entry) of the newest `limit` views (of one patient, or of everyone), newest first."""
+        query = {} if patient is None else {"patient": patient.lower()}
+        cursor = self._views.find(query).sort("at", DESCENDING).limit(limit)
+        return [(str(doc["_id"]), ViewEntry.from_mongo(doc)) async for doc in cursor]
 
-    async def page(self, skip: int, limit: int) -> list[ViewEntry]:
-        cursor = self._views.find({}).sort("at", DESCENDING).skip(skip).limit(limit)
-        return [ViewEntry.from_mongo(doc) async for doc in cursor]
+    async def count(self) -> int:
+        return await self._views.count_documents({})

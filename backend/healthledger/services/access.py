@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
+from eth_utils import to_checksum_address
 
 from ..container import Services
 from ..crypto import IntegrityError, derive_kek, unwrap_key, wrap_key
 from ..db.access import AccessRequest, GrantKey
 from ..db.records import RecordDoc
-from ..errors import bad_request, conflict, forbidden, not_found
+from ..domain_errors import bad_request, conflict, forbidden, not_found
+from ..validation import address
+from ..validation import record_ids as checked_record_ids
 from .relay import find_signed_payload, relay
 from .signatures import check_key_signature, parse_signature
 from .upload import record_aad
@@ -28,12 +30,6 @@ MAX_DURATION_SECONDS = 3650 * 86400
 def grant_aad(patient: str, doctor: str, cid: str) -> bytes:
     """Associated data binding a grant-wrapped key to its patient, doctor and record."""
     return f"healthledger/grant-key/v1|{patient.lower()}|{doctor.lower()}|{cid}".encode()
-
-
-def checksum(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not is_address(value):
-        raise bad_request("invalid_address", f"{field} is not an Ethereum address")
-    return to_checksum_address(value)
 
 
 def check_duration(seconds: Any, field: str) -> int:
@@ -62,7 +58,7 @@ class AccessService:
         client_ip: str | None = None,
     ) -> AccessRequest:
         await self._require_registered(doctor)
-        patient = checksum(patient, "patientAddress")
+        patient = address(patient, "patientAddress", strict=False)
         reason = (reason or "").strip()
         if not reason or len(reason) > MAX_REASON_LENGTH:
             raise bad_request("invalid_reason", f"requestReason must be 1 to {MAX_REASON_LENGTH} characters")
@@ -86,7 +82,7 @@ class AccessService:
         self, doctor: str, patient: str, extra_seconds: int, signature: str, nonce: int, deadline: int
     ) -> dict[str, Any]:
         await self._require_registered(doctor)
-        patient = checksum(patient, "patientAddress")
+        patient = address(patient, "patientAddress", strict=False)
         payload, raw = await find_signed_payload(
             self._s, action="requestExtension", patient=patient, signer=doctor,
             fields={"doctor": doctor, "extra": extra_seconds}, signature=signature, nonce=nonce, deadline=deadline,
@@ -96,16 +92,21 @@ class AccessService:
 
     # ---------------------------------------------------------------- patient side
 
+    async def requests_of_doctor(self, doctor: str) -> list[AccessRequest]:
+        """The doctor's own requests, newest first, whatever their state."""
+        return await self._s.access_requests.for_doctor(doctor.lower())
+
     async def pending_requests(self, patient: str) -> list[dict[str, Any]]:
         requests = await self._s.access_requests.pending_for_patient(patient.lower())
+        registered = await self._s.chain.is_doctor_many([r.doctor for r in requests]) if requests else []
         rows = []
-        for request in requests:
-            profile = await self._s.db["profiles"].find_one({"address": request.doctor})
+        for request, doctor_registered in zip(requests, registered, strict=True):
+            profile = await self._s.profiles.get_doctor(request.doctor)
             rows.append(
                 {
                     **request.public(),
-                    "doctor_name": profile.get("name") if profile else None,
-                    "doctor_registered": await self._s.chain.is_doctor(request.doctor),
+                    "doctor_name": profile.name if profile else None,
+                    "doctor_registered": doctor_registered,
                 }
             )
         return rows
@@ -175,9 +176,9 @@ class AccessService:
     async def revoke(
         self, patient: str, doctor: Any, record_ids: list[int] | None, signature: str, nonce: int, deadline: int
     ) -> dict[str, Any]:
-        doctor = checksum(doctor, "doctorAddress")
+        doctor = address(doctor, "doctorAddress", strict=False)
         if record_ids is not None:
-            _check_ids(record_ids)
+            checked_record_ids(record_ids)
             action, fields = "revokeRecords", {"doctor": doctor, "recordIds": record_ids}
         else:
             action, fields = "revokeAccess", {"doctor": doctor}
@@ -192,7 +193,7 @@ class AccessService:
     async def approve_extension(
         self, patient: str, doctor: Any, signature: str, nonce: int, deadline: int
     ) -> dict[str, Any]:
-        doctor = checksum(doctor, "doctorAddress")
+        doctor = address(doctor, "doctorAddress", strict=False)
         grant = await self._s.chain.get_grant(patient, doctor)
         if grant.pending_extension == 0:
             raise conflict("no_pending_extension", "the doctor has not asked for an extension")
@@ -213,7 +214,7 @@ class AccessService:
             raise forbidden("not_registered_doctor", "your address is not in the provider registry")
 
     async def _selected_records(self, patient: str, record_ids: list[int]) -> list[RecordDoc]:
-        _check_ids(record_ids)
+        checked_record_ids(record_ids)
         by_id = {
             record.record_id: record
             for record in await self._s.records.list_for_patient(patient)
@@ -239,14 +240,6 @@ class AccessService:
                     "integrity_mismatch", f"record {record.record_id}'s stored key does not authenticate"
                 ) from exc
         return keys
-
-
-def _check_ids(record_ids: Any) -> None:
-    valid = isinstance(record_ids, list) and record_ids and all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in record_ids
-    )
-    if not valid:
-        raise bad_request("invalid_records", "select at least one record (a list of record ids)")
 
 
 def grant_key_source(services: Services, doctor: str):

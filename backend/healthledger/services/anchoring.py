@@ -32,7 +32,7 @@ from ..chain.client import AuditEvent
 from ..chain.relayer import RelayerError, TransactionReverted, TransactionTimeout
 from ..container import Services
 from ..db.records import RecordDoc
-from ..errors import conflict
+from ..domain_errors import conflict
 from .deadlines import can_still_land
 
 log = logging.getLogger(__name__)

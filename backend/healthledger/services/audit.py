@@ -10,9 +10,10 @@ Two sources, merged into one timeline, newest first:
 
 Entries are plain JSON: ints, 0x-hex strings, checksummed addresses, ISO-8601 timestamps (UTC).
 
-For one patient the chain is read with `ChainClient.get_events`. Across all patients (registrar),
-the clones' addresses are computed locally and their logs fetched with one `eth_getLogs` per 200
-contracts (an address list filter), block timestamps in one JSON-RPC batch per 500 blocks.
+For one patient the chain is read with `ChainClient.get_events`; across all patients (registrar)
+with `ChainClient.get_events_many` (one `eth_getLogs` per 200 clones). The records, access
+requests and views come from their stores. A chain that does not answer surfaces as the chain
+client's `ChainUnavailable` (502 `chain_unavailable`).
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils import to_checksum_address
 
-from ..chain.artifacts import health_record
-from ..chain.client import AUDIT_EVENTS, KIND_NAMES, AuditEvent
+from ..chain.client import AuditEvent
 from ..container import Services
-from ..db.mongo import ACCESS_REQUESTS, RECORD_VIEWS, RECORDS
 from ..db.views import ViewEntry
-from ..errors import ApiError
+from ..record_kinds import KIND_NAMES
+from ..validation import paging
 
 ACTIONS: dict[str, str] = {
     "RecordAdded": "record_added",
@@ -45,8 +45,6 @@ ACTIONS: dict[str, str] = {
 
 # What a patient's timeline shows of the view log at most (newest first).
 MAX_PATIENT_VIEWS = 5000
-LOG_ADDRESSES_PER_QUERY = 200
-BLOCKS_PER_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -142,36 +140,13 @@ def newest_first(entries: Iterable[TimelineEntry]) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- lookups
 
 
-async def _cids_by_record_id(services: Services, patients: Sequence[str]) -> dict[str, dict[int, str]]:
-    """patient (lower) -> {record id -> CID} for confirmed records."""
-    out: dict[str, dict[int, str]] = {}
-    query = {"patient": {"$in": [p.lower() for p in patients]}, "record_id": {"$type": "number"}}
-    async for doc in services.db[RECORDS].find(query, {"_id": 0, "patient": 1, "record_id": 1, "cid": 1}):
-        out.setdefault(doc["patient"], {})[int(doc["record_id"])] = doc["cid"]
-    return out
+async def _views(services: Services, patient: str | None, limit: int) -> list[TimelineEntry]:
+    return [view_entry(view, f"view:{view_id}") for view_id, view in await services.views.newest(patient, limit)]
 
 
-async def _reasons(services: Services, tx_hashes: Sequence[str]) -> dict[str, str]:
-    """tx hash -> the reason a doctor gave off chain for that access request (if stored)."""
-    if not tx_hashes:
-        return {}
-    out: dict[str, str] = {}
-    cursor = services.db[ACCESS_REQUESTS].find(
-        {"tx_hash": {"$in": list(tx_hashes)}}, {"_id": 0, "tx_hash": 1, "reason": 1}
-    )
-    async for doc in cursor:
-        if isinstance(doc.get("reason"), str):
-            out[str(doc["tx_hash"]).lower()] = doc["reason"]
-    return out
-
-
-async def _views(services: Services, query: dict[str, Any], limit: int) -> list[TimelineEntry]:
-    cursor = services.db[RECORD_VIEWS].find(query).sort("at", -1).limit(limit)
-    out = []
-    async for doc in cursor:
-        view_id = f"view:{doc['_id']}"
-        out.append(view_entry(ViewEntry.from_mongo(doc), view_id))
-    return out
+async def _reasons(services: Services, events: Sequence[AuditEvent]) -> dict[str, str]:
+    """tx hash -> the reason a doctor gave off chain, for the access requests among `events`."""
+    return await services.access_requests.reasons_by_tx([e.tx_hash for e in events if e.name == "AccessRequested"])
 
 
 # ----------------------------------------------------------------------------- one patient
@@ -179,14 +154,11 @@ async def _views(services: Services, query: dict[str, Any], limit: int) -> list[
 
 async def patient_timeline(services: Services, patient: str) -> list[dict[str, Any]]:
     """Everything that happened to `patient`'s records, newest first."""
-    try:
-        events = await services.chain.get_events(patient)
-    except Exception as exc:
-        raise ApiError(502, "chain_unavailable", "the chain did not answer; try again") from exc
-    cids = (await _cids_by_record_id(services, [patient])).get(patient.lower(), {})
-    reasons = await _reasons(services, [e.tx_hash for e in events if e.name == "AccessRequested"])
+    events = await services.chain.get_events(patient)
+    cids = (await services.records.cids_by_record_id([patient])).get(patient.lower(), {})
+    reasons = await _reasons(services, events)
     entries = [chain_entry(e, patient, cids, reasons) for e in events]
-    entries.extend(await _views(services, {"patient": patient.lower()}, MAX_PATIENT_VIEWS))
+    entries.extend(await _views(services, patient, MAX_PATIENT_VIEWS))
     return newest_first(entries)
 
 
@@ -195,83 +167,18 @@ async def patient_timeline(services: Services, patient: str) -> list[dict[str, A
 
 async def known_patients(services: Services) -> list[str]:
     """Distinct patients of the records collection, plus those of access requests (if any)."""
-    patients = {p for p in await services.db[RECORDS].distinct("patient") if isinstance(p, str)}
-    if ACCESS_REQUESTS in await services.db.list_collection_names():
-        patients.update(p for p in await services.db[ACCESS_REQUESTS].distinct("patient") if isinstance(p, str))
-    return sorted(p.lower() for p in patients)
-
-
-def _audit_topics() -> list[str]:
-    return [
-        "0x" + event_abi_to_log_topic(entry).hex()
-        for entry in health_record().abi
-        if entry.get("type") == "event" and entry["name"] in AUDIT_EVENTS
-    ]
-
-
-async def _events_of_many(services: Services, patients: Sequence[str]) -> list[tuple[str, AuditEvent]]:
-    """(patient, event) for every audit event of every given patient's clone, with timestamps."""
-    chain = services.chain
-    by_contract = {(await chain.record_address(p)).lower(): p for p in patients}
-    addresses = [to_checksum_address(a) for a in by_contract]
-    if not addresses:
-        return []
-    topics = [_audit_topics()]
-    end = await chain.block_number()
-    raw: list[Any] = []
-    for start in range(0, len(addresses), LOG_ADDRESSES_PER_QUERY):
-        raw.extend(
-            await chain.w3.eth.get_logs(
-                {
-                    "address": addresses[start : start + LOG_ADDRESSES_PER_QUERY],
-                    "fromBlock": 0,
-                    "toBlock": end,
-                    "topics": topics,
-                }
-            )
-        )
-    decoded = [e for e in (chain.decode_log(entry) for entry in raw) if e is not None]
-    times = await _block_times(services, sorted({e.block_number for e in decoded}))
-    out = []
-    for event in decoded:
-        patient = by_contract.get(event.contract.lower())
-        if patient is None:  # not one of ours (cannot happen with the address filter)
-            continue
-        out.append((patient, AuditEvent(**{**event.to_dict(), "timestamp": times.get(event.block_number)})))
-    return out
-
-
-async def _block_times(services: Services, numbers: Sequence[int]) -> dict[int, int]:
-    provider = services.chain.w3.provider
-    times: dict[int, int] = {}
-    for start in range(0, len(numbers), BLOCKS_PER_BATCH):
-        chunk = numbers[start : start + BLOCKS_PER_BATCH]
-        answers = await provider.make_batch_request(  # type: ignore[arg-type]
-            [("eth_getBlockByNumber", [hex(n), False]) for n in chunk]
-        )
-        if not isinstance(answers, list) or len(answers) != len(chunk):
-            raise ApiError(502, "chain_unavailable", "the chain did not answer the block lookup")
-        for number, answer in zip(chunk, answers, strict=True):
-            block = answer.get("result") if isinstance(answer, dict) else None
-            if not block:
-                raise ApiError(502, "chain_unavailable", "the chain did not answer the block lookup")
-            times[number] = int(block["timestamp"], 16)
-    return times
+    patients = await services.records.patients() | await services.access_requests.patients()
+    return sorted({p.lower() for p in patients})
 
 
 async def all_timeline(services: Services, page: int, page_size: int) -> dict[str, Any]:
     """One page of everything, for every patient, newest first."""
+    skip, _ = paging(page, page_size)
     patients = await known_patients(services)
-    try:
-        events = await _events_of_many(services, patients)
-    except ApiError:
-        raise
-    except Exception as exc:
-        raise ApiError(502, "chain_unavailable", "the chain did not answer; try again") from exc
-    skip = (page - 1) * page_size
+    events = await services.chain.get_events_many(patients)
     # Any entry of the page is among the first `skip + page_size` of its own source.
-    views = await _views(services, {}, skip + page_size)
-    view_total = await services.db[RECORD_VIEWS].count_documents({})
+    views = await _views(services, None, skip + page_size)
+    view_total = await services.views.count()
     chain_entries = [
         TimelineEntry((float(e.timestamp or 0), e.block_number, e.log_index), {"_event": e, "_patient": p})
         for p, e in events
@@ -279,8 +186,8 @@ async def all_timeline(services: Services, page: int, page_size: int) -> dict[st
     merged = sorted([*chain_entries, *views], key=lambda e: e.sort_key, reverse=True)[skip : skip + page_size]
     # Only the page's chain entries need their CIDs and reasons.
     page_events = [(e.body["_patient"], e.body["_event"]) for e in merged if "_event" in e.body]
-    cids = await _cids_by_record_id(services, sorted({p for p, _ in page_events}))
-    reasons = await _reasons(services, [e.tx_hash for _, e in page_events if e.name == "AccessRequested"])
+    cids = await services.records.cids_by_record_id(sorted({p for p, _ in page_events}))
+    reasons = await _reasons(services, [e for _, e in page_events])
     items = [
         chain_entry(e.body["_event"], e.body["_patient"], cids.get(e.body["_patient"], {}), reasons).body
         if "_event" in e.body

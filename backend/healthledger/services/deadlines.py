@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from ..errors import bad_request
+from ..domain_errors import bad_request
 
 
 class ChainClock(Protocol):

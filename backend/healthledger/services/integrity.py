@@ -9,18 +9,25 @@ plaintext byte leaves the service before every check passed:
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 import anyio
 
 from ..container import Services
-from ..crypto import Decryptor, IntegrityError, MacVerifier, derive_kek, unwrap_key
+from ..crypto import (
+    IntegrityError,
+    MacVerifier,
+    asha256_stream,
+    decrypt_stream,
+    derive_kek,
+    sha256_stream,
+    unwrap_key,
+)
 from ..db.records import RecordDoc
-from ..errors import ApiError, conflict
+from ..domain_errors import Unavailable, conflict
 from ..storage.ipfs import IpfsError, IpfsNotFound
 from .signatures import check_key_signature, parse_signature
 from .upload import record_aad
@@ -93,11 +100,9 @@ class RecordIntegrity:
         """Checks needing no key: MongoDB vs chain, and IPFS bytes vs the stored ciphertext hash."""
         result = IntegrityResult()
         await self._compare_with_chain(record, record.content_hash.lower(), result)
-        digest = hashlib.sha256()
         try:
-            async for chunk in self._s.ipfs.cat_stream(record.cid):
-                digest.update(chunk)
-            result.ipfs = "0x" + digest.hexdigest() == record.ciphertext_hash.lower()
+            digest = await asha256_stream(self._s.ipfs.cat_stream(record.cid))
+            result.ipfs = digest.hexdigest() == record.ciphertext_hash.lower()
             if not result.ipfs:
                 result.problems.append("the ciphertext on IPFS differs from the one stored")
         except IpfsNotFound:
@@ -130,7 +135,7 @@ class RecordIntegrity:
             spool.close()
 
     async def open(self, record: RecordDoc, key_source: DataKeySource) -> AsyncIterator[bytes]:
-        """Verify everything, then return an iterator of plaintext chunks (409 before any byte otherwise)."""
+        """Verify everything, then return an iterator of plaintext chunks (a Conflict before any byte otherwise)."""
         if record.state == "unanchored":
             raise conflict("record_unanchored", f"this record is not on chain: {record.unanchored_reason}")
         if not record.on_chain:
@@ -169,10 +174,10 @@ class RecordIntegrity:
             ) from exc
         except IpfsNotFound as exc:
             spool.close()
-            raise ApiError(502, "ipfs_unavailable", "the record's ciphertext could not be fetched from IPFS") from exc
+            raise Unavailable("ipfs_unavailable", "the record's ciphertext could not be fetched from IPFS") from exc
         except IpfsError as exc:
             spool.close()
-            raise ApiError(502, "ipfs_unavailable", "IPFS did not answer; try again") from exc
+            raise Unavailable("ipfs_unavailable", "IPFS did not answer; try again") from exc
         except BaseException:
             spool.close()
             raise
@@ -191,22 +196,13 @@ class RecordIntegrity:
 
 
 def _plaintext_sha256(spool: IO[bytes], data_key: bytes) -> str:
-    digest = hashlib.sha256()
-    for chunk in _decrypt_chunks(spool, data_key):
-        digest.update(chunk)
-    return "0x" + digest.hexdigest()
+    return sha256_stream(_decrypt_chunks(spool, data_key)).hexdigest()
 
 
-def _decrypt_chunks(spool: IO[bytes], data_key: bytes):
+def _decrypt_chunks(spool: IO[bytes], data_key: bytes) -> Iterator[bytes]:
+    """The plaintext of the spooled (already authenticated) ciphertext, CHUNK_SIZE at a time."""
     spool.seek(0)
-    decryptor = Decryptor(data_key)
-    while chunk := spool.read(CHUNK_SIZE):
-        out = decryptor.update(chunk)
-        if out:
-            yield out
-    tail = decryptor.finalize()
-    if tail:
-        yield tail
+    return decrypt_stream(iter(lambda: spool.read(CHUNK_SIZE), b""), data_key)
 
 
 async def _stream_plaintext(spool: IO[bytes], data_key: bytes) -> AsyncIterator[bytes]:

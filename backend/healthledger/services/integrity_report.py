@@ -28,13 +28,10 @@ from datetime import UTC, datetime
 from collections.abc import Awaitable
 from typing import Any, Literal, TypeVar
 
-from pymongo import ASCENDING
-
 from ..chain.client import OnChainRecord
 from ..container import Services
-from ..db.mongo import RECORDS
 from ..db.records import RecordDoc
-from ..errors import ApiError
+from ..domain_errors import Unavailable
 from ..storage.ipfs import IpfsError, to_base32_v1
 
 A = TypeVar("A")
@@ -115,18 +112,6 @@ def _normal_cid(cid: str) -> str:
         return cid
 
 
-async def _load_records(services: Services, patient: str | None) -> list[RecordDoc]:
-    query: dict[str, Any] = {} if patient is None else {"patient": patient.lower()}
-    # Only what the report needs: no wrapped keys leave MongoDB for this.
-    projection = {"_id": 0, "wrapped_key": 0}
-    cursor = services.db[RECORDS].find(query, projection).sort([("patient", ASCENDING), ("created_at", ASCENDING)])
-    records = []
-    async for doc in cursor:
-        doc.setdefault("wrapped_key", "")
-        records.append(RecordDoc.from_mongo(doc))
-    return records
-
-
 async def _chain_records(services: Services, patients: list[str]) -> dict[str, dict[int, OnChainRecord]]:
     """Every on-chain record of each patient, by id (one `get_records_batch` per patient)."""
     limit = asyncio.Semaphore(CHAIN_CONCURRENCY)
@@ -136,12 +121,7 @@ async def _chain_records(services: Services, patients: list[str]) -> dict[str, d
             records = await services.chain.get_records_batch(patient)
         return patient, {r.record_id: r for r in records}
 
-    try:
-        return dict(await asyncio.gather(*(one(p) for p in patients)))
-    except ApiError:
-        raise
-    except Exception as exc:
-        raise ApiError(502, "chain_unavailable", "the chain did not answer; try again") from exc
+    return dict(await asyncio.gather(*(one(p) for p in patients)))
 
 
 def check_record(record: RecordDoc, onchain: dict[int, OnChainRecord], pinned: set[str], clone: str | None) -> ReportRow:
@@ -227,7 +207,7 @@ async def build_report(services: Services, patient: str | None) -> IntegrityRepo
     """The report for one patient's records, or for every record when `patient` is None."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    records = await _load_records(services, patient)
+    records = await services.records.for_report(patient)
     timings["database"] = round((time.perf_counter() - started) * 1000, 2)
 
     patients = sorted({r.patient for r in records if r.on_chain})
@@ -237,7 +217,7 @@ async def build_report(services: Services, patient: str | None) -> IntegrityRepo
         try:
             return await services.ipfs.pinned_cids()
         except IpfsError as exc:
-            raise ApiError(502, "ipfs_unavailable", "the IPFS node did not list its pins; try again") from exc
+            raise Unavailable("ipfs_unavailable", "the IPFS node did not list its pins; try again") from exc
         finally:
             timings["ipfs"] = round((time.perf_counter() - began) * 1000, 2)
 

@@ -10,9 +10,9 @@ Use from a route (policy names in `POLICY_NAMES`)::
     ip = request.client.host if request.client else None
     await services.rate_limits.hit("upload", ip=ip, address=user.address)
 
-`hit` returns nothing when the request may go on and raises `ApiError`:
-- 429 `rate_limited` with `Retry-After` (seconds) when a limit is used up;
-- 503 `database_unavailable` with `Retry-After` when MongoDB cannot be asked and the policy
+`hit` returns nothing when the request may go on and raises a domain error (the API answers):
+- RateLimited, 429 `rate_limited` with `Retry-After` (seconds) when a limit is used up;
+- ServiceUnavailable, 503 `database_unavailable` with `Retry-After` when MongoDB cannot be asked and the policy
   fails closed (policies that spend the relayer's ETH). Fail-open policies let the request
   through instead, and the request then depends on MongoDB on its own (sign-in does).
 
@@ -48,7 +48,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from ..db.rate_limits import MongoRateLimitStorage
-from ..errors import ApiError
+from ..domain_errors import RateLimited, ServiceUnavailable
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class RateLimits:
         return self._policies
 
     async def hit(self, policy: str, *, ip: str | None, address: str | None = None) -> None:
-        """Count one request under `policy`; raise ApiError 429 (or 503, see module doc) to refuse it.
+        """Count one request under `policy`; raise RateLimited (or ServiceUnavailable, see module doc) to refuse it.
 
         `ip` is the client's IP address (None when the server does not know it: the per-IP limit
         is then skipped); `address` the wallet address of the signed-in account whose request
@@ -216,11 +216,9 @@ class RateLimits:
             "address": "for your account",
             "overall": "for this service",
         }[scope]
-        raise ApiError(
-            429,
+        raise RateLimited(
             "rate_limited",
             f"too many {policy.what} {whose}: at most {_describe(item)}; retry in {retry_after} seconds",
-            headers={"Retry-After": str(retry_after)},
             retry_after_seconds=retry_after,
         )
 
@@ -235,11 +233,9 @@ class RateLimits:
         if policy.fail_open:
             return
         # It is the database that is down: the same code as any other request that needs it.
-        raise ApiError(
-            503,
+        raise ServiceUnavailable(
             "database_unavailable",
             f"the database did not answer, so {policy.what} are paused (their rate limits cannot be "
             f"checked); retry in {UNAVAILABLE_RETRY_SECONDS} seconds",
-            headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
             retry_after_seconds=UNAVAILABLE_RETRY_SECONDS,
         )

@@ -12,7 +12,7 @@ from typing import Any
 from ..chain.actions import SignedAction, action as find_action
 from ..chain.relayer import RelayerUnavailable, TransactionReverted, TransactionTimeout, TxResult
 from ..container import Services
-from ..errors import ApiError, bad_request, conflict, forbidden
+from ..domain_errors import Conflict, DomainError, InvalidInput, NotAllowed, TimedOut, Unavailable, bad_request, conflict
 from .deadlines import require_landable
 from .signatures import parse_signature
 
@@ -58,29 +58,28 @@ async def relay(services: Services, patient: str, payload: dict[str, Any], signa
             timeout=services.settings.tx_timeout_seconds,
         )
     except TransactionReverted as exc:
-        raise revert_to_api_error(exc) from exc
+        raise revert_to_domain_error(exc) from exc
 
 
-def relayer_unavailable(exc: RelayerUnavailable) -> ApiError:
+def relayer_unavailable(exc: RelayerUnavailable) -> Unavailable:
     """502 `relayer_unavailable`: the relayer could not get the transaction to the chain."""
     if exc.maybe_sent:
         message = "the chain node did not confirm the transaction; it may still land: check again shortly"
     else:
         message = "the relayer could not send the transaction; nothing was done: try again"
-    return ApiError(502, "relayer_unavailable", message)
+    return Unavailable("relayer_unavailable", message)
 
 
-def transaction_timeout(exc: TransactionTimeout) -> ApiError:
+def transaction_timeout(exc: TransactionTimeout) -> TimedOut:
     """504: sent, not mined in time (it may still be mined)."""
-    return ApiError(
-        504,
+    return TimedOut(
         "transaction_timeout",
         f"the transaction {exc.tx_hash} was sent but not mined in time; check again shortly",
         tx_hash=exc.tx_hash,
     )
 
 
-def revert_to_api_error(exc: TransactionReverted) -> ApiError:
+def revert_to_domain_error(exc: TransactionReverted) -> DomainError:
     """What a contract refusal means for the client."""
     name = exc.error_name or "reverted"
     messages = {
@@ -97,6 +96,5 @@ def revert_to_api_error(exc: TransactionReverted) -> ApiError:
         "NoRecordsSelected": (400, "no_records_selected", "select at least one record"),
     }
     status, code, message = messages.get(name, (409, "transaction_rejected", f"the chain rejected the action ({name})"))
-    if status == 403:
-        return forbidden(code, message)
-    return ApiError(status, code, message)
+    kind: type[DomainError] = {400: InvalidInput, 403: NotAllowed}.get(status, Conflict)
+    return kind(code, message)

@@ -6,7 +6,7 @@ from eth_utils import to_checksum_address
 
 from ..crypto import key_signature_signer
 from ..crypto.ecdsa import SIGNATURE_LENGTH, normalize_signature
-from ..errors import bad_request
+from ..domain_errors import bad_request
 
 
 def parse_signature(value: str, field: str) -> bytes:

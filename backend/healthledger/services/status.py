@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..container import Services
+from ..db.mongo import ping
 
 
 async def _probe(check: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
@@ -25,7 +26,7 @@ async def _probe(check: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, An
 
 async def collect_status(services: Services) -> dict[str, Any]:
     async def mongo() -> dict[str, Any]:
-        await services.db.command("ping")
+        await ping(services.db)
         return {}
 
     async def ipfs() -> dict[str, Any]:

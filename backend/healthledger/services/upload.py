@@ -11,26 +11,30 @@ valid and never an anchored hash without its document. A mined record is `anchor
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import anyio
 
 from ..chain.client import CHAIN_TRANSPORT_ERRORS
-from ..chain.relayer import RelayerError, RelayerUnavailable, TransactionReverted, TransactionTimeout
-from ..chain.typed_data import RECORD_KINDS
+from ..chain.relayer import (
+    RelayerError,
+    RelayerUnavailable,
+    TransactionReverted,
+    TransactionTimeout,
+)
 from ..container import Services
-from ..crypto import Encryptor, derive_kek, new_data_key, wrap_key
+from ..crypto import Encryptor, Sha256Stream, derive_kek, new_data_key, wrap_key
 from ..db.records import RecordDoc, RelayAuthorization
-from ..errors import ApiError, bad_request, conflict
+from ..domain_errors import TooLarge, Unavailable, bad_request, conflict
+from ..record_kinds import RECORD_KINDS
 from ..storage.ipfs import IpfsError
 from .anchoring import RecordAnchoring
 from .deadlines import require_landable
-from .relay import relayer_unavailable, revert_to_api_error
+from .relay import relayer_unavailable, revert_to_domain_error
 from .signatures import check_key_signature, parse_signature
 
 log = logging.getLogger(__name__)
@@ -75,19 +79,17 @@ def record_aad(patient: str, content_hash: str) -> bytes:
 
 async def _hash_and_measure(file: AsyncReadable, limit: int) -> tuple[str, int]:
     await file.seek(0)
-    digest = hashlib.sha256()
-    size = 0
+    digest = Sha256Stream()
     while chunk := await file.read(CHUNK_SIZE):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "file_too_large", f"file exceeds the {limit} byte limit")
+        if digest.size + len(chunk) > limit:
+            raise TooLarge("file_too_large", f"file exceeds the {limit} byte limit")
         digest.update(chunk)
-    if size == 0:
+    if digest.size == 0:
         raise bad_request("empty_file", "the file is empty")
-    return "0x" + digest.hexdigest(), size
+    return digest.hexdigest(), digest.size
 
 
-async def _ciphertext(file: AsyncReadable, data_key: bytes, digest: "hashlib._Hash") -> AsyncIterator[bytes]:
+async def _ciphertext(file: AsyncReadable, data_key: bytes, digest: Sha256Stream) -> AsyncIterator[bytes]:
     """Encrypt the file chunk by chunk (constant memory), hashing the ciphertext on the way."""
     await file.seek(0)
     encryptor = Encryptor(data_key)
@@ -141,13 +143,13 @@ class UploadPipeline:
         wrapped = wrap_key(data_key, kek, record_aad(request.patient, content_hash))
         del kek
 
-        ciphertext_digest = hashlib.sha256()
+        ciphertext_digest = Sha256Stream()
         try:
             # Unpinned until the document names it (below): a lost answer cannot leave a pin nobody knows.
             added = await self._s.ipfs.add_stream(_ciphertext(request.file, data_key, ciphertext_digest), pin=False)
         except IpfsError as exc:
             log.warning("ipfs add failed", extra={"error_type": type(exc).__name__})
-            raise ApiError(502, "ipfs_unavailable", "IPFS did not store the file; nothing was saved: try again") from exc
+            raise Unavailable("ipfs_unavailable", "IPFS did not store the file; nothing was saved: try again") from exc
         finally:
             del data_key
         record = RecordDoc(
@@ -157,7 +159,7 @@ class UploadPipeline:
             content_type=request.content_type,
             cid=added.cid,
             content_hash=content_hash,
-            ciphertext_hash="0x" + ciphertext_digest.hexdigest(),
+            ciphertext_hash=ciphertext_digest.hexdigest(),
             size=size,
             ciphertext_size=added.size,
             wrapped_key=wrapped,
@@ -170,7 +172,7 @@ class UploadPipeline:
         except IpfsError as exc:
             await self._abandon(record)
             log.warning("ipfs pin failed", extra={"error_type": type(exc).__name__})
-            raise ApiError(502, "ipfs_unavailable", "IPFS did not keep the file; nothing was saved: try again") from exc
+            raise Unavailable("ipfs_unavailable", "IPFS did not keep the file; nothing was saved: try again") from exc
         except BaseException:
             await self._abandon(record)
             raise
@@ -255,7 +257,7 @@ class UploadPipeline:
             )
         except TransactionReverted as exc:
             await self._abandon(record)
-            raise revert_to_api_error(exc) from exc
+            raise revert_to_domain_error(exc) from exc
         except RelayerUnavailable as exc:
             await self._abandon(record)
             raise relayer_unavailable(exc) from exc

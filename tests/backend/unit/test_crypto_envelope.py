@@ -26,22 +26,24 @@ from healthledger.crypto import (
     PaddingError,
     StateError,
     UnsupportedVersion,
-    adecrypt_stream,
-    aencrypt_stream,
-    averify_stream,
     container_size,
-    decrypt_bytes,
     decrypt_stream,
-    encrypt_bytes,
-    encrypt_stream,
     new_data_key,
     overhead,
     parse_header,
     plaintext_size_range,
-    verify_stream,
 )
 from healthledger.crypto import envelope
 from healthledger.crypto.primitives import CbcEncrypter, new_hmac_sha256, pkcs7_padding
+from tests.backend.support.crypto import (
+    adecrypt_stream,
+    aencrypt_stream,
+    averify_stream,
+    decrypt_bytes,
+    encrypt_bytes,
+    encrypt_stream,
+    verify_stream,
+)
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))

@@ -11,11 +11,13 @@ import pytest
 from healthledger.crypto import (
     Sha256Stream,
     asha256_stream,
+    sha256_stream,
+)
+from tests.backend.support.crypto import (
     bytes32_to_hex,
     hex_to_bytes32,
     sha256_bytes32,
     sha256_hex,
-    sha256_stream,
 )
 
 EMPTY = "0xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

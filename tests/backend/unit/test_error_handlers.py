@@ -14,7 +14,9 @@ from fastapi import FastAPI
 from pymongo.errors import DuplicateKeyError, ServerSelectionTimeoutError
 
 from healthledger.api.error_handling import install_error_handling
+from healthledger.chain.client import ChainError, ChainUnavailable
 from healthledger.chain.relayer import RelayerUnavailable, TransactionTimeout
+from healthledger.domain_errors import Conflict, InvalidInput, NotFound, RateLimited, ServiceUnavailable, Unavailable
 from healthledger.errors import ApiError
 from healthledger.logging_setup import AllowListFormatter
 from healthledger.storage.ipfs import IpfsUnavailable
@@ -36,6 +38,14 @@ def _app() -> FastAPI:
         "/not-mined": TransactionTimeout("0x" + "ab" * 32, 5.0),
         "/refused": ApiError(403, "access_denied", "no live approval"),
         "/limited": ApiError(429, "rate_limited", "slow down", headers={"Retry-After": "7"}),
+        "/chain-unavailable": ChainUnavailable(f"no answer from {SECRET}"),
+        "/chain-error": ChainError(f"eth_call: {SECRET}"),
+        "/domain-bad-input": InvalidInput("invalid_address", "address is not an Ethereum address"),
+        "/domain-not-found": NotFound("record_not_found", "no record with this CID"),
+        "/domain-conflict": Conflict("integrity_mismatch", "changed", mismatched=["ipfs"]),
+        "/domain-ipfs": Unavailable("ipfs_unavailable", "IPFS did not answer; try again"),
+        "/domain-limited": RateLimited("rate_limited", "slow down", retry_after_seconds=7),
+        "/domain-paused": ServiceUnavailable("database_unavailable", "paused", retry_after_seconds=30),
     }
     for path, failure in failures.items():
         app.add_api_route(path, _raiser(failure))
@@ -63,6 +73,14 @@ def _raiser(failure: Exception):  # type: ignore[no-untyped-def]
         ("/not-mined", 504, "transaction_timeout"),
         ("/refused", 403, "access_denied"),
         ("/limited", 429, "rate_limited"),
+        ("/chain-unavailable", 502, "chain_unavailable"),
+        ("/chain-error", 502, "chain_unavailable"),
+        ("/domain-bad-input", 400, "invalid_address"),
+        ("/domain-not-found", 404, "record_not_found"),
+        ("/domain-conflict", 409, "integrity_mismatch"),
+        ("/domain-ipfs", 502, "ipfs_unavailable"),
+        ("/domain-limited", 429, "rate_limited"),
+        ("/domain-paused", 503, "database_unavailable"),
     ],
 )
 async def test_failures_have_one_shape_and_reveal_nothing(path: str, status: int, code: str, caplog) -> None:
@@ -85,6 +103,16 @@ async def test_retry_after_reaches_the_client() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get("/limited")
     assert response.headers["retry-after"] == "7"
+
+
+@pytest.mark.asyncio
+async def test_domain_errors_carry_details_and_retry_after() -> None:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        limited = await client.get("/domain-limited")
+        conflict = await client.get("/domain-conflict")
+    assert limited.headers["retry-after"] == "7" and limited.json()["error"]["retry_after_seconds"] == 7
+    assert conflict.json() == {"error": {"code": "integrity_mismatch", "message": "changed", "mismatched": ["ipfs"]}}
 
 
 def test_formatter_keeps_only_allowed_fields() -> None:

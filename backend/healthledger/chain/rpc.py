@@ -1,0 +1,111 @@
+"""The JSON-RPC transport under `ChainClient`: the web3 provider, its retries, and its failures.
+
+Why a module of its own: what a failure of the node *means* is decided here, once. A node that
+cannot be reached or does not answer in time becomes `ChainUnavailable` (the API answers 502
+`chain_unavailable`); a node that answers with an error or nonsense becomes `ChainError`. Callers
+above the chain package never see aiohttp's or web3's transport exceptions.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+from aiohttp import ClientError, ClientOSError, ClientTimeout, ServerDisconnectedError
+from aiohttp.client_exceptions import ClientConnectionResetError
+from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.providers.rpc.utils import (
+    REQUEST_RETRY_ALLOWLIST,
+    ExceptionRetryConfiguration,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Requests per JSON-RPC batch: large enough that 1,000 records take 2 requests, small enough that
+# hosted providers (which cap batch sizes, often at 100-1000) and their body limits accept it.
+DEFAULT_BATCH_SIZE = 500
+
+# web3 tries a failed request 5 times (back-off 0.125 s, doubling) on any transport error *or timeout*:
+# a node that accepts connections but does not answer then costs 5 x RPC_TIMEOUT_SECONDS per call.
+# Only failures that are quick and that a fresh connection may cure are tried again: the node
+# refusing connections (restarting) or closing a pooled one. A timeout is answered at once.
+#
+# `eth_sendRawTransaction` is never tried again here: the relayer tells from the failure whether the
+# transaction may have reached the node (`RelayerUnavailable.maybe_sent`), and a retry that ends
+# refused would hide a first attempt the node took before it went away. The relayer re-sends
+# (same signed transaction) itself when the node turns out not to have it.
+RETRY_ON_CONNECTION_ERRORS = ExceptionRetryConfiguration(
+    errors=(ClientOSError, ClientConnectionResetError, ServerDisconnectedError),
+    method_allowlist=[method for method in REQUEST_RETRY_ALLOWLIST if method != "eth_sendRawTransaction"],
+)
+
+
+class ChainError(RuntimeError):
+    """The node answered with a JSON-RPC error (or an answer we cannot use)."""
+
+
+class ChainUnavailable(ChainError):
+    """The node could not be reached, or did not answer in time. The message never quotes the cause."""
+
+
+# What the raw transport raises when the node cannot be reached or does not answer in time.
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (ClientError, TimeoutError)
+
+# What a call to the node can raise for an outage: ChainClient's own methods raise ChainUnavailable;
+# the relayer, which speaks to web3 directly, still sees the transport's exceptions.
+CHAIN_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (ChainUnavailable, *_TRANSPORT_ERRORS)
+
+
+def translate_outages(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Wrap an async ChainClient method so transport failures leave it as `ChainUnavailable`."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except ChainUnavailable:
+            raise
+        except _TRANSPORT_ERRORS as exc:
+            raise ChainUnavailable(f"the chain node did not answer ({type(exc).__name__})") from exc
+
+    return wrapper
+
+
+def make_web3(rpc_url: str, timeout_seconds: float) -> AsyncWeb3:
+    """An async web3 over HTTP with our timeout and retry rules."""
+    # web3's async session manager reads `.total` from the timeout: it must be a ClientTimeout.
+    return AsyncWeb3(
+        AsyncHTTPProvider(
+            rpc_url,
+            request_kwargs={"timeout": ClientTimeout(total=timeout_seconds)},
+            exception_retry_configuration=RETRY_ON_CONNECTION_ERRORS,
+        )
+    )
+
+
+def rpc_result(response: Mapping[str, Any], what: str) -> Any:
+    """The `result` of one JSON-RPC answer; ChainError for an error answer or a malformed one."""
+    if not isinstance(response, Mapping):
+        raise ChainError(f"{what}: unexpected JSON-RPC answer {response!r}")
+    if response.get("error"):
+        raise ChainError(f"{what}: {response['error']}")
+    return response.get("result")
+
+
+async def batch_request(
+    w3: AsyncWeb3, calls: Sequence[tuple[str, list[Any]]], what: str, batch_size: int
+) -> list[Any]:
+    """Send raw JSON-RPC requests in batches of `batch_size`; results in request order."""
+    results: list[Any] = []
+    provider = w3.provider
+    for start in range(0, len(calls), batch_size):
+        chunk = list(calls[start : start + batch_size])
+        responses = await provider.make_batch_request(chunk)  # type: ignore[arg-type]
+        if not isinstance(responses, list):  # the node rejected the whole batch
+            raise ChainError(f"{what}: {rpc_result(responses, what)!r}")
+        if len(responses) != len(chunk):
+            raise ChainError(f"{what}: {len(chunk)} requests but {len(responses)} answers")
+        results.extend(rpc_result(r, what) for r in responses)
+    return results

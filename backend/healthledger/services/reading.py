@@ -1,0 +1,105 @@
+"""Reading records back: who may read which record, with which key, and the audit log of each view.
+
+What `api/records.py` needs beyond the upload: a patient reads their own records with the key
+derived from their wallet signature, a doctor a shared one through the grant copy of its key, while
+the chain says the grant is live. Every view is logged, verified or not, before its first byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..container import Services
+from ..db.records import RecordDoc
+from ..db.views import ViewEntry
+from ..domain_errors import Conflict, bad_request, forbidden, not_found
+from ..storage.ipfs import validate_cid
+from .access import grant_key_source, require_doctor_can_read
+from .integrity import DataKeySource, RecordIntegrity, patient_key_source
+
+
+async def records_of(services: Services, patient: str) -> list[dict[str, Any]]:
+    """A patient's records, newest first, as the API shows them."""
+    return [record.public() for record in await services.records.list_for_patient(patient)]
+
+
+async def readable_record(services: Services, reader: str, role: str, cid: str) -> RecordDoc:
+    """The record behind `cid` if `reader` may read it: their own, or shared with them and live on chain."""
+    try:
+        validate_cid(cid)
+    except ValueError as exc:
+        raise bad_request("invalid_cid", "not a valid IPFS CID") from exc
+    record = await services.records.get_by_cid(cid)
+    if record is None:
+        raise not_found("record_not_found", "no record with this CID")
+    if role == "patient" and record.patient == reader.lower():
+        return record
+    if role == "doctor":
+        await require_doctor_can_read(services, reader, record)
+        return record
+    raise forbidden("not_allowed", "this record is not yours, and it was not shared with you")
+
+
+def key_source(services: Services, reader: str, role: str, wallet_signature: str | None) -> DataKeySource:
+    """Patients unlock with their key-derivation signature; doctors through their grant."""
+    if role == "doctor":
+        return grant_key_source(services, reader)
+    if not wallet_signature:
+        raise bad_request("missing_wallet_signature", "send your key-derivation signature in X-Wallet-Signature")
+    return patient_key_source(wallet_signature)
+
+
+async def _log_view(services: Services, reader: str, role: str, record: RecordDoc, *, verified: bool) -> None:
+    """Add the view to `record_views` (the patient's audit trail): who, with which role, whether it verified."""
+    await services.views.log(
+        ViewEntry(
+            patient=record.patient,
+            reader=reader,
+            reader_role=role,
+            cid=record.cid,
+            record_id=record.record_id,
+            verified=verified,
+        )
+    )
+
+
+async def open_verified(
+    services: Services, reader: str, role: str, cid: str, wallet_signature: str | None
+) -> tuple[RecordDoc, AsyncIterator[bytes]]:
+    """The record and its plaintext chunks, once every check passed; the view is logged first."""
+    record = await readable_record(services, reader, role, cid)
+    try:
+        chunks = await RecordIntegrity(services).open(record, key_source(services, reader, role, wallet_signature))
+    except Conflict as exc:
+        if exc.code == "integrity_mismatch":
+            await _log_view(services, reader, role, record, verified=False)
+        raise
+    # Logged before the first byte leaves: the audit trail never misses a read.
+    await _log_view(services, reader, role, record, verified=True)
+    return record, chunks
+
+
+async def verify(
+    services: Services, reader: str, role: str, cid: str, wallet_signature: str | None
+) -> dict[str, Any]:
+    """The integrity checks as JSON; with a key (doctors always have one) the plaintext is re-hashed too."""
+    record = await readable_record(services, reader, role, cid)
+    integrity = RecordIntegrity(services)
+    if wallet_signature or role == "doctor":
+        try:
+            result = await integrity.check_with_key(record, key_source(services, reader, role, wallet_signature))
+        except Conflict as exc:
+            mismatched = exc.details.get("mismatched", [])
+            return {
+                "cid": cid,
+                "database": "database" not in mismatched,
+                "blockchain": None if "database" in mismatched else "blockchain" not in mismatched,
+                "ipfs": "ipfs" not in mismatched,
+                "plaintext_rehashed": False,
+                "verified": False,
+                "problems": [exc.message],
+            }
+    else:
+        result = await integrity.check_stored(record)
+    return {"cid": cid, **result.as_json()}
