@@ -8,7 +8,7 @@
  */
 import createClient, { type Client, type Middleware } from 'openapi-fetch'
 import { jwtExpiresSoon } from '../lib/jwt'
-import { ApiError, NetworkError, parseErrorBody } from './errors'
+import { NetworkError, parseErrorBody } from './errors'
 import type { paths, Role, TokenResponse } from './types'
 
 export interface Session {
@@ -276,8 +276,4 @@ export class ApiClient {
     if (result.status < 200 || result.status >= 300) throw parseErrorBody(result.status, body)
     return { status: result.status, body: body as T }
   }
-}
-
-export function isApiError(error: unknown, status?: number): error is ApiError {
-  return error instanceof ApiError && (status === undefined || error.status === status)
 }

@@ -17,14 +17,12 @@ export type NonceResponse = Schemas['NonceResponse']
 export type ClientConfig = Schemas['ClientConfig']
 /** The token pair; `role` is narrowed to `Role` by the client (the document says only `string`). */
 export type TokenResponse = Schemas['TokenResponse']
-export type TypedDataRequest = Schemas['TypedDataRequest']
 export type RespondBody = Schemas['RespondBody']
 export type RevokeBody = Schemas['RevokeBody']
 export type ApproveExtensionBody = Schemas['ApproveExtensionBody']
 export type AccessRequestBody = Schemas['DoctorRequestBody']
 export type ExtendBody = Schemas['ExtendBody']
 export type DoctorBody = Schemas['DoctorBody']
-export type UploadForm = Schemas['Body_upload_api_medical_records_upload_post']
 
 // ------------------------------------------------------------------ app-side vocabularies
 

@@ -9,7 +9,7 @@ import { formatDate, shortHash } from '../../lib/format'
 
 function describe(event: AuditEvent): string {
   const ids = event.record_ids?.length ? ` (records ${event.record_ids.join(', ')})` : ''
-  return `${event.event ?? event.type ?? 'event'}${ids}`
+  return `${event.event}${ids}`
 }
 
 export function AuditTable({ events, showPatient = false }: { events: AuditEvent[]; showPatient?: boolean }) {
@@ -21,7 +21,7 @@ export function AuditTable({ events, showPatient = false }: { events: AuditEvent
         { header: 'When', cell: (event) => formatDate(event.timestamp) },
         showPatient && { header: 'Patient', cell: (event) => <Address value={event.patient} /> },
         { header: 'What', cell: describe },
-        { header: 'Who', cell: (event) => <Address value={event.doctor ?? (typeof event.actor === 'string' ? event.actor : undefined)} /> },
+        { header: 'Who', cell: (event) => <Address value={event.doctor} /> },
         { header: 'Transaction', cell: (event) => <code title={event.tx_hash ?? undefined}>{shortHash(event.tx_hash ?? undefined)}</code> },
       ]}
     />
