@@ -73,6 +73,7 @@ compile: check-solc install
 test: check-solc install frontend/dist/index.html
 	ape test tests/contracts
 	python -m pytest -p no:ape_test tests/backend tests/deploy
+	python scripts/export_openapi.py --check
 	npm --prefix frontend test --silent
 	node --test tests/browser/*.test.mjs
 

@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from 'react'
+import type { ReactNode } from 'react'
 import type { Role } from './api/types'
 import { Address, Badge } from './components/ui'
 import { ConnectWallet, NoWallet, SignIn, WrongChainBanner } from './features/auth/WalletGate'
@@ -20,13 +20,13 @@ import { useWallet } from './wallet/WalletContext'
 interface Screen {
   route: string
   label: string
-  render: (ctx: { bump: () => void; refreshKey: number }) => ReactNode
+  render: () => ReactNode
 }
 
 const SCREENS: Record<Role, Screen[]> = {
   patient: [
-    { route: 'records', label: 'My records', render: ({ refreshKey }) => <Records refreshKey={refreshKey} /> },
-    { route: 'upload', label: 'Upload', render: ({ bump }) => <Upload onUploaded={bump} /> },
+    { route: 'records', label: 'My records', render: () => <Records /> },
+    { route: 'upload', label: 'Upload', render: () => <Upload /> },
     { route: 'requests', label: 'Requests', render: () => <Requests /> },
     { route: 'sharing', label: 'Sharing', render: () => <Sharing /> },
     { route: 'audit', label: 'Audit trail', render: () => <Audit /> },
@@ -35,10 +35,10 @@ const SCREENS: Record<Role, Screen[]> = {
     {
       route: 'find',
       label: 'Find patient',
-      render: ({ bump, refreshKey }) => (
+      render: () => (
         <>
-          <FindPatient onSent={bump} />
-          <MyRequests refreshKey={refreshKey} />
+          <FindPatient />
+          <MyRequests />
         </>
       ),
     },
@@ -92,7 +92,6 @@ function Header() {
 function Workspace({ role }: { role: Role }) {
   const screens = [...SCREENS[role], STATUS_SCREEN]
   const [route, go] = useHashRoute()
-  const [refreshKey, setRefreshKey] = useState(0)
   const screen = screens.find((s) => s.route === route) ?? screens[0]
   return (
     <>
@@ -111,7 +110,7 @@ function Workspace({ role }: { role: Role }) {
           </a>
         ))}
       </nav>
-      {screen.render({ bump: () => setRefreshKey((k) => k + 1), refreshKey })}
+      {screen.render()}
     </>
   )
 }

@@ -1,13 +1,15 @@
 /**
- * The HTTP client: JSON requests with a bearer token, refresh-token rotation, error parsing, and
- * multipart uploads with progress (XMLHttpRequest, since fetch reports no upload progress).
+ * The HTTP client: typed calls through openapi-fetch (paths and bodies from the generated OpenAPI
+ * types), a middleware that adds the bearer token and refreshes it, error parsing, and multipart
+ * uploads with progress (XMLHttpRequest, since fetch reports no upload progress).
  *
  * Refresh tokens work once: the server swaps each for a new pair. Concurrent requests that meet a 401
  * therefore share a single in-flight refresh, and a refresh that fails ends the session.
  */
+import createClient, { type Client, type Middleware } from 'openapi-fetch'
 import { jwtExpiresSoon } from '../lib/jwt'
-import { ApiError, NetworkError, parseErrorBody } from './errors'
-import type { Role, TokenResponse } from './types'
+import { NetworkError, parseErrorBody } from './errors'
+import type { paths, Role, TokenResponse } from './types'
 
 export interface Session {
   accessToken: string
@@ -64,16 +66,6 @@ export const sessionStorageStore = (key = 'healthledger.session'): SessionStore 
   },
 })
 
-export interface RequestOptions {
-  method?: string
-  json?: unknown
-  body?: BodyInit
-  headers?: Record<string, string>
-  /** Send the access token (default true). */
-  auth?: boolean
-  signal?: AbortSignal
-}
-
 export interface UploadProgress {
   phase: 'uploading' | 'processing'
   loaded: number
@@ -95,22 +87,24 @@ export interface ApiClientOptions {
   refreshMarginMs?: number
 }
 
-function toSession(tokens: TokenResponse): Session {
-  return { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, role: tokens.role, address: tokens.address }
+/** What a session is made of (the sign-in and refresh answers carry more). */
+type Tokens = Pick<TokenResponse, 'access_token' | 'refresh_token' | 'role' | 'address'>
+
+function toSession(tokens: Tokens): Session {
+  return { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, role: tokens.role as Role, address: tokens.address }
 }
 
-async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text()
-  if (!text) return null
-  const type = response.headers.get('content-type') ?? ''
-  if (type.includes('json')) {
-    try {
-      return JSON.parse(text)
-    } catch {
-      return text
-    }
-  }
-  return text
+/** The typed client for the API's paths (see `schema.gen.ts`). */
+export type Http = Client<paths>
+
+/**
+ * The body of a 2xx answer; anything else becomes an `ApiError` parsed from the error body
+ * (`{"error": {"code", "message"}}`, FastAPI's `{"detail"}`, text or nothing).
+ */
+export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call
+  if (!response.ok) throw parseErrorBody(response.status, error ?? null)
+  return data as T
 }
 
 export class ApiClient {
@@ -122,12 +116,21 @@ export class ApiClient {
   private refreshing: Promise<boolean> | null = null
   private listeners = new Set<Listener>()
 
+  /** Calls that carry the access token (refreshed ahead of time, and once more after a 401). */
+  readonly http: Http
+  /** Calls that must not: sign-in, refresh, public configuration and status. */
+  readonly publicHttp: Http
+
   constructor(options: ApiClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? '').replace(/\/$/, '')
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
     this.store = options.store ?? memoryStore()
     this.refreshMarginMs = options.refreshMarginMs ?? 30_000
     this.current = this.store.load()
+    const fetch = (request: Request) => this.send(request)
+    this.publicHttp = createClient<paths>({ baseUrl: this.baseUrl, fetch, headers: { Accept: 'application/json' } })
+    this.http = createClient<paths>({ baseUrl: this.baseUrl, fetch, headers: { Accept: 'application/json' } })
+    this.http.use(this.bearer())
   }
 
   get session(): Session | null {
@@ -139,7 +142,7 @@ export class ApiClient {
     return () => this.listeners.delete(listener)
   }
 
-  setTokens(tokens: TokenResponse): Session {
+  setTokens(tokens: Tokens): Session {
     const session = toSession(tokens)
     this.current = session
     this.store.save(session)
@@ -169,17 +172,12 @@ export class ApiClient {
     if (!session) return Promise.resolve(false)
     this.refreshing = (async () => {
       try {
-        const response = await this.fetchImpl(this.url('/api/auth/refresh'), {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-          body: JSON.stringify({ refresh_token: session.refreshToken }),
-        })
-        if (!response.ok) {
+        const { data: tokens, response } = await this.publicHttp.POST('/api/auth/refresh', { body: { refresh_token: session.refreshToken } })
+        if (!response.ok || !tokens) {
           // Only end the session if nobody replaced it meanwhile (for example a new sign-in).
           if (this.current === session) this.signOut('Your session has expired. Please sign in again.')
           return false
         }
-        const tokens = (await response.json()) as TokenResponse
         if (this.current !== session) return this.current !== null
         this.setTokens(tokens)
         return true
@@ -199,39 +197,41 @@ export class ApiClient {
     return this.current?.accessToken ?? null
   }
 
-  private async send(path: string, options: RequestOptions, token: string | null): Promise<Response> {
-    const headers: Record<string, string> = { Accept: 'application/json', ...options.headers }
-    let body = options.body
-    if (options.json !== undefined) {
-      headers['Content-Type'] = 'application/json'
-      body = JSON.stringify(options.json)
-    }
-    if (token) headers.Authorization = `Bearer ${token}`
+  /** Every request leaves through here: a fetch that never answered becomes a `NetworkError`. */
+  private async send(request: Request): Promise<Response> {
     try {
-      return await this.fetchImpl(this.url(path), { method: options.method ?? (body ? 'POST' : 'GET'), headers, body, signal: options.signal })
+      return await this.fetchImpl(request)
     } catch (error) {
       if (error instanceof DOMException && error.name === 'AbortError') throw error
       throw new NetworkError()
     }
   }
 
-  /** Send a request; on 401 refresh once and retry. Returns the raw Response when it is 2xx. */
-  async fetchRaw(path: string, options: RequestOptions = {}): Promise<Response> {
-    const auth = options.auth ?? true
-    const token = auth ? await this.accessToken() : null
-    let response = await this.send(path, options, token)
-    if (response.status === 401 && auth && this.current) {
-      const refreshed = await this.refresh()
-      if (refreshed && this.current) response = await this.send(path, options, this.current.accessToken)
+  /**
+   * The openapi-fetch middleware for signed-in calls: a fresh access token on the way out; on a 401,
+   * one shared refresh and one retry of a copy of the request taken before it was sent.
+   */
+  private bearer(): Middleware {
+    const copies = new Map<string, Request>()
+    return {
+      onRequest: async ({ request, id }) => {
+        const token = await this.accessToken()
+        if (token) request.headers.set('Authorization', `Bearer ${token}`)
+        if (this.current) copies.set(id, request.clone())
+        return request
+      },
+      onResponse: async ({ response, id }) => {
+        const copy = copies.get(id)
+        copies.delete(id)
+        if (response.status !== 401 || !copy || !this.current) return response
+        if (!(await this.refresh()) || !this.current) return response
+        copy.headers.set('Authorization', `Bearer ${this.current.accessToken}`)
+        return this.send(copy)
+      },
+      onError: ({ id }) => {
+        copies.delete(id)
+      },
     }
-    if (!response.ok) throw parseErrorBody(response.status, await readBody(response))
-    return response
-  }
-
-  /** JSON in, JSON out. */
-  async request<T>(path: string, options: RequestOptions = {}): Promise<T> {
-    const response = await this.fetchRaw(path, options)
-    return (await readBody(response)) as T
   }
 
   /**
@@ -276,8 +276,4 @@ export class ApiClient {
     if (result.status < 200 || result.status >= 300) throw parseErrorBody(result.status, body)
     return { status: result.status, body: body as T }
   }
-}
-
-export function isApiError(error: unknown, status?: number): error is ApiError {
-  return error instanceof ApiError && (status === undefined || error.status === status)
 }

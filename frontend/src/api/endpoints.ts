@@ -1,37 +1,45 @@
-/** Typed wrappers for every backend endpoint the app uses. */
-import type { ApiClient, UploadProgress, UploadResult } from './client'
-import { ApiError } from './errors'
+/**
+ * Every backend call the app makes, typed by the generated OpenAPI paths (`schema.gen.ts`): a wrong
+ * path, method, parameter or request field is a compile error. Each wrapper returns the part of the
+ * answer the screens use, read from the key the backend documents (no guessing between shapes).
+ */
+import { ApiError, parseErrorBody } from './errors'
+import { unwrap, type ApiClient, type UploadProgress, type UploadResult } from './client'
 import type {
   AccessRequest,
+  AccessRequestBody,
+  ApproveExtensionBody,
   AuditEvent,
   AuditPage,
   AuthorizedRecord,
   ClientConfig,
+  DoctorBody,
+  DoctorGrant,
   DoctorRequest,
+  DoctorSummary,
+  ExtendBody,
   KeyDerivationMessage,
   MedicalRecord,
+  PatientAudit,
   PatientGrant,
-  NonceResponse,
-  PersonSummary,
+  PatientSummary,
   RecordType,
+  RespondBody,
+  RevokeBody,
+  SearchPage,
   SystemStatus,
-  TokenResponse,
   TypedDataAction,
   TypedDataPayload,
   VerifyResult,
   ViewedFile,
 } from './types'
 
-/** Accept `{key: [...]}` or a bare array; endpoints that don't exist yet may settle on either. */
-function listFrom<T>(body: unknown, ...keys: string[]): T[] {
-  if (Array.isArray(body)) return body as T[]
-  if (body && typeof body === 'object') {
-    for (const key of keys) {
-      const value = (body as Record<string, unknown>)[key]
-      if (Array.isArray(value)) return value as T[]
-    }
-  }
-  return []
+/**
+ * The answer of a route whose OpenAPI entry has no response model yet (it says only "an object"):
+ * the shape is the one `types.ts` writes out. Drop the call once the document declares the model.
+ */
+function pending<T>(body: unknown): T {
+  return body as T
 }
 
 function filenameFrom(disposition: string | null, fallback: string): string {
@@ -55,25 +63,25 @@ export interface UploadFields {
   name: string
   walletSignature: string
   recordSignature: string
-  nonce: number | string
-  deadline: number | string
+  nonce: number
+  deadline: number
 }
 
 export function createApi(client: ApiClient) {
-  const path = (template: string, ...values: string[]) =>
-    values.reduce((acc, value) => acc.replace('{}', encodeURIComponent(value)), template)
+  const { http, publicHttp } = client
+  const walletHeader = (signature?: string) => (signature ? { 'x-wallet-signature': signature } : {})
 
   return {
     client,
     auth: {
-      nonce: () => client.request<NonceResponse>('/api/auth/nonce', { auth: false }),
-      login: (message: string, signature: string) =>
-        client.request<TokenResponse>('/api/auth/login', { method: 'POST', json: { message, signature }, auth: false }),
+      nonce: () => unwrap(publicHttp.GET('/api/auth/nonce')),
+      login: (message: string, signature: string) => unwrap(publicHttp.POST('/api/auth/login', { body: { message, signature } })),
     },
     signing: {
-      keyDerivationMessage: () => client.request<KeyDerivationMessage>('/api/signing/key-derivation-message', { auth: false }),
-      typedData: (action: TypedDataAction, params: Record<string, unknown>) =>
-        client.request<TypedDataPayload>('/api/signing/typed-data', { method: 'POST', json: { action, params } }),
+      keyDerivationMessage: async () => pending<KeyDerivationMessage>(await unwrap(publicHttp.GET('/api/signing/key-derivation-message'))),
+      /** The one typed-data call: every signed action's payload comes from here. */
+      typedData: async (action: TypedDataAction, params: Record<string, unknown>) =>
+        pending<TypedDataPayload>(await unwrap(http.POST('/api/signing/typed-data', { body: { action, params } }))),
     },
     records: {
       upload(fields: UploadFields, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal): Promise<UploadResult<MedicalRecord>> {
@@ -88,103 +96,81 @@ export function createApi(client: ApiClient) {
         return client.upload<MedicalRecord>('/api/medical-records/upload', form, onProgress, signal)
       },
       async patientRecords(): Promise<MedicalRecord[]> {
-        return listFrom<MedicalRecord>(await client.request('/api/medical-records/patient-records'), 'records')
+        return pending<{ records: MedicalRecord[] }>(await unwrap(http.GET('/api/medical-records/patient-records'))).records
       },
       async view(cid: string, walletSignature?: string, signal?: AbortSignal): Promise<ViewedFile> {
-        const headers: Record<string, string> = { Accept: '*/*' }
-        if (walletSignature) headers['X-Wallet-Signature'] = walletSignature
-        const response = await client.fetchRaw(path('/api/medical-records/view/{}', cid), { headers, signal })
-        const contentType = response.headers.get('content-type') ?? 'application/octet-stream'
+        const { data, error, response } = await http.GET('/api/medical-records/view/{cid}', {
+          params: { path: { cid }, header: walletHeader(walletSignature) },
+          headers: { Accept: '*/*' },
+          parseAs: 'blob',
+          signal,
+        })
+        if (!response.ok || !data) throw parseErrorBody(response.status, error ?? null)
         return {
-          blob: await response.blob(),
-          contentType,
+          blob: data,
+          contentType: response.headers.get('content-type') ?? 'application/octet-stream',
           filename: filenameFrom(response.headers.get('content-disposition'), cid),
           integrityVerified: response.headers.get('x-integrity-verified') === 'true',
           blockchainVerified: response.headers.get('x-blockchain-hash-verified') === 'true',
           sha256: response.headers.get('x-content-sha256'),
         }
       },
-      verify: (cid: string, walletSignature?: string) =>
-        client.request<VerifyResult>(path('/api/medical-records/verify/{}', cid), {
-          headers: walletSignature ? { 'X-Wallet-Signature': walletSignature } : {},
-        }),
+      verify: async (cid: string, walletSignature?: string) =>
+        pending<VerifyResult>(
+          await unwrap(http.GET('/api/medical-records/verify/{cid}', { params: { path: { cid }, header: walletHeader(walletSignature) } })),
+        ),
     },
     access: {
       async patientRequests(): Promise<AccessRequest[]> {
-        return listFrom<AccessRequest>(await client.request('/api/access-requests/patient/requests'), 'requests', 'items')
+        return pending<{ requests: AccessRequest[] }>(await unwrap(http.GET('/api/access-requests/patient/requests'))).requests
       },
-      respond: (body: {
-        requestId: string
-        action: 'approve' | 'deny'
-        selectedRecords: number[]
-        /** How long the grant lasts, in seconds (approve only): the signed `duration`. */
-        durationSeconds?: number
-        walletSignature?: string
-        approvalSignature: string
-        nonce: number | string
-        deadline: number | string
-      }) => client.request<unknown>('/api/access-requests/patient/respond', { method: 'POST', json: body }),
-      revoke: (body: { doctorAddress: string; recordIds?: number[]; signature: string; nonce: number | string; deadline: number | string }) =>
-        client.request<unknown>('/api/access-requests/patient/revoke', { method: 'POST', json: body }),
+      respond: (body: RespondBody) => unwrap(http.POST('/api/access-requests/patient/respond', { body })),
+      revoke: (body: RevokeBody) => unwrap(http.POST('/api/access-requests/patient/revoke', { body })),
       /** Whom the patient shares with now, read from the chain. */
       async patientGrants(): Promise<PatientGrant[]> {
-        return listFrom<PatientGrant>(await client.request('/api/access-requests/patient/grants'), 'grants')
+        return pending<{ grants: PatientGrant[] }>(await unwrap(http.GET('/api/access-requests/patient/grants'))).grants
       },
-      approveExtension: (body: { doctorAddress: string; signature: string; nonce: number | string; deadline: number | string }) =>
-        client.request<unknown>('/api/access-requests/patient/approve-extension', { method: 'POST', json: body }),
-      request: (body: { patientAddress: string; requestReason: string; signature: string; nonce: number | string; deadline: number | string }) =>
-        client.request<unknown>('/api/access-requests/doctor/request', { method: 'POST', json: body }),
+      approveExtension: (body: ApproveExtensionBody) => unwrap(http.POST('/api/access-requests/patient/approve-extension', { body })),
+      request: (body: AccessRequestBody) => unwrap(http.POST('/api/access-requests/doctor/request', { body })),
       /** The doctor's own requests, newest first, with their state. */
       async doctorRequests(): Promise<DoctorRequest[]> {
-        return listFrom<DoctorRequest>(await client.request('/api/access-requests/doctor/requests'), 'requests')
+        return pending<{ requests: DoctorRequest[] }>(await unwrap(http.GET('/api/access-requests/doctor/requests'))).requests
       },
+      /** One row per shared record, with its patient and the grant's expiry. */
       async authorizedRecords(): Promise<AuthorizedRecord[]> {
-        const body = await client.request('/api/access-requests/doctor/authorized-records')
-        // The API answers { grants: [{ patient, expires_at, records: [...] }] }: one row per shared record.
-        const grants = listFrom<{ patient?: string; expires_at?: number | string; records?: AuthorizedRecord[] }>(body, 'grants')
-        if (grants.length) {
-          return grants.flatMap((grant) =>
-            (grant.records ?? [])
-              .filter((record) => record.cid)
-              .map((record) => ({ ...record, patient: record.patient ?? grant.patient, expires_at: record.expires_at ?? grant.expires_at })),
-          )
-        }
-        return listFrom<AuthorizedRecord>(body, 'records', 'items')
+        const { grants } = pending<{ grants: DoctorGrant[] }>(await unwrap(http.GET('/api/access-requests/doctor/authorized-records')))
+        return grants.flatMap(({ patient, expires_at, records }) =>
+          records.flatMap((record) => (record.cid ? [{ ...record, cid: record.cid, patient, expires_at }] : [])),
+        )
       },
-      /** `extraSeconds`: the signed `extra`, in seconds. */
-      extend: (body: { patientAddress: string; extraSeconds: number; signature: string; nonce: number | string; deadline: number | string }) =>
-        client.request<unknown>('/api/access-requests/doctor/extend', { method: 'POST', json: body }),
+      extend: (body: ExtendBody) => unwrap(http.POST('/api/access-requests/doctor/extend', { body })),
     },
     audit: {
       async patient(): Promise<AuditEvent[]> {
-        return listFrom<AuditEvent>(await client.request('/api/audit/patient'), 'events', 'items', 'audit')
+        return pending<PatientAudit>(await unwrap(http.GET('/api/audit/patient'))).events
       },
       /** Every patient's trail (registrars), one page at a time. */
-      async all(page: number, pageSize: number): Promise<AuditPage> {
-        const body = await client.request<Partial<AuditPage>>(`/api/audit/all?page=${page}&page_size=${pageSize}`)
-        const events = listFrom<AuditEvent>(body, 'events')
-        return { events, page: body?.page ?? page, pages: body?.pages ?? 1, total: body?.total ?? events.length, patients: body?.patients }
-      },
+      all: async (page: number, pageSize: number) =>
+        pending<AuditPage>(await unwrap(http.GET('/api/audit/all', { params: { query: { page, page_size: pageSize } } }))),
     },
     directory: {
-      async doctors(q: string): Promise<PersonSummary[]> {
-        return listFrom<PersonSummary>(await client.request(`/api/doctors/search?q=${encodeURIComponent(q)}`), 'doctors', 'results', 'items')
+      async doctors(q: string): Promise<DoctorSummary[]> {
+        return pending<SearchPage<DoctorSummary>>(await unwrap(http.GET('/api/doctors/search', { params: { query: { q } } }))).results
       },
-      async patients(q: string): Promise<PersonSummary[]> {
-        return listFrom<PersonSummary>(await client.request(`/api/patients/search?q=${encodeURIComponent(q)}`), 'patients', 'results', 'items')
+      async patients(q: string): Promise<PatientSummary[]> {
+        return pending<SearchPage<PatientSummary>>(await unwrap(http.GET('/api/patients/search', { params: { query: { q } } }))).results
       },
     },
     admin: {
-      registerDoctor: (body: { address: string; name: string; licenceId: string }) =>
-        client.request<unknown>('/api/admin/doctors', { method: 'POST', json: body }),
-      unregisterDoctor: (address: string) => client.request<unknown>(path('/api/admin/doctors/{}', address), { method: 'DELETE' }),
+      registerDoctor: (body: DoctorBody) => unwrap(http.POST('/api/admin/doctors', { body })),
+      unregisterDoctor: (address: string) => unwrap(http.DELETE('/api/admin/doctors/{address}', { params: { path: { address } } })),
     },
     system: {
-      status: () => client.request<SystemStatus>('/api/system/status', { auth: false }),
+      status: async () => pending<SystemStatus>(await unwrap(publicHttp.GET('/api/system/status'))),
       /** Optional client configuration; an older server without it yields `{}`. */
-      async config(): Promise<ClientConfig> {
+      async config(): Promise<Partial<ClientConfig>> {
         try {
-          return (await client.request<ClientConfig>('/api/system/config', { auth: false })) ?? {}
+          return (await unwrap(publicHttp.GET('/api/system/config'))) ?? {}
         } catch (error) {
           if (error instanceof ApiError && error.status === 404) return {}
           throw error

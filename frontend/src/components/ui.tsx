@@ -1,7 +1,6 @@
 import { useEffect, useState, type ReactNode } from 'react'
 import { readableError } from '../api/errors'
 import { formatRemaining, shortAddress, toDate } from '../lib/format'
-import type { Loaded } from '../lib/useLoad'
 
 type NoticeKind = 'info' | 'success' | 'warning' | 'error'
 
@@ -20,37 +19,6 @@ export function ErrorNotice({ error, title }: { error: unknown; title?: string }
     <Notice kind="error" title={title}>
       {readableError(error)}
     </Notice>
-  )
-}
-
-/** What a list shows when its endpoint is missing, failed, or empty. "Loading" only before the first answer. */
-export function LoadState({
-  loaded,
-  empty,
-  emptyText,
-  what,
-}: {
-  loaded: Pick<Loaded<unknown>, 'data' | 'loading' | 'error' | 'notAvailable'>
-  empty: boolean
-  emptyText: string
-  what: string
-}) {
-  if (loaded.loading && !loaded.data) return <p className="muted" aria-live="polite">Loading {what}…</p>
-  if (loaded.notAvailable) return <Notice kind="info" title={`${what[0].toUpperCase()}${what.slice(1)} are not available yet`}>This server does not offer this feature yet. Nothing is wrong with your account.</Notice>
-  if (loaded.error) return <ErrorNotice error={loaded.error} title={`Could not load ${what}`} />
-  if (empty) return <p className="muted">{emptyText}</p>
-  return null
-}
-
-/** A screen's title with its Refresh button: every list screen reloads the same way. */
-export function RefreshHeader({ id, children, onRefresh }: { id: string; children: ReactNode; onRefresh: () => unknown }) {
-  return (
-    <div className="row between">
-      <h2 id={id}>{children}</h2>
-      <button type="button" className="btn btn-secondary" onClick={() => void onRefresh()}>
-        Refresh
-      </button>
-    </div>
   )
 }
 

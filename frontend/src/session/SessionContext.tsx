@@ -3,10 +3,12 @@
  * signature, which lives in this component's memory only: never in localStorage or sessionStorage,
  * gone on sign-out, on an account switch and when the tab closes.
  */
+import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import type { Hex } from 'viem'
 import { ApiClient, sessionStorageStore, type Session } from '../api/client'
 import { createApi, type Api } from '../api/endpoints'
+import { forgetAccounts } from '../api/queryClient'
 import type { ClientConfig, KeyDerivationMessage, TypedDataAction, TypedDataPayload } from '../api/types'
 import { siweMessageFromNonce } from '../lib/siwe'
 import { localChainParams, parseChainId, readChainId } from '../wallet/chain'
@@ -18,8 +20,8 @@ const CHAIN_KEY = 'healthledger.chainId'
 
 export interface SignedAction {
   signature: Hex
-  nonce: number | string
-  deadline: number | string
+  nonce: number
+  deadline: number
   payload: TypedDataPayload
 }
 
@@ -37,11 +39,17 @@ export interface SessionState {
   signKeyMessage(): Promise<Hex>
   /** Fetch the EIP-712 payload for `action`, check the chain, and sign it with the wallet. */
   signAction(action: TypedDataAction, params: Record<string, unknown>): Promise<SignedAction>
-  config: ClientConfig
+  config: Partial<ClientConfig>
   rpcUrl: string
 }
 
 const SessionContext = createContext<SessionState | null>(null)
+
+/** A signed nonce or deadline as the API's bodies take it (the payload may carry it as a string). */
+function asInteger(value: unknown, name: string): number {
+  if (value === undefined || value === null) throw new Error(`The signing payload had no ${name}.`)
+  return Number(value)
+}
 
 function savedChainId(): number | null {
   try {
@@ -53,13 +61,13 @@ function savedChainId(): number | null {
 
 export function SessionProvider({ children, client: givenClient }: { children: ReactNode; client?: ApiClient }) {
   const wallet = useWallet()
+  const queryClient = useQueryClient()
   const client = useMemo(() => givenClient ?? new ApiClient({ store: sessionStorageStore() }), [givenClient])
   const api = useMemo(() => createApi(client), [client])
   const [session, setSession] = useState<Session | null>(client.session)
   const [endedReason, setEndedReason] = useState<string | null>(null)
   const [keyMessage, setKeyMessage] = useState<KeyDerivationMessage | null>(null)
   const [keySig, setKeySig] = useState<{ address: string; signature: Hex } | null>(null)
-  const [config, setConfig] = useState<ClientConfig>({})
   const [chainId, setChainId] = useState<number | null>(savedChainId)
   const lastAccount = useRef<string | null>(null)
 
@@ -68,23 +76,20 @@ export function SessionProvider({ children, client: givenClient }: { children: R
       client.subscribe((next, reason) => {
         setSession(next)
         if (!next) {
+          forgetAccounts(queryClient)
           setKeySig(null)
           if (reason) setEndedReason(reason)
         }
       }),
-    [client],
+    [client, queryClient],
   )
 
   // Optional client configuration (RPC URL, chain name); absent on servers that don't publish it.
+  const configQuery = useQuery({ queryKey: ['config'], queryFn: () => api.system.config(), staleTime: Infinity })
+  const config = useMemo(() => configQuery.data ?? {}, [configQuery.data])
   useEffect(() => {
-    api.system
-      .config()
-      .then((value) => {
-        setConfig(value)
-        if (value.chain_id) setChainId(value.chain_id)
-      })
-      .catch(() => undefined)
-  }, [api])
+    if (config.chain_id) setChainId(config.chain_id)
+  }, [config.chain_id])
 
   const rpcUrl = config.rpc_url ?? DEFAULT_RPC_URL
   const { setExpectedChain } = wallet
@@ -95,7 +100,7 @@ export function SessionProvider({ children, client: givenClient }: { children: R
     } catch {
       /* not persisted */
     }
-    setExpectedChain(localChainParams(chainId, rpcUrl, config.chain_name))
+    setExpectedChain(localChainParams(chainId, rpcUrl, config.chain_name ?? undefined))
   }, [chainId, rpcUrl, config.chain_name, setExpectedChain])
 
   const signOut = useCallback(
@@ -163,10 +168,8 @@ export function SessionProvider({ children, client: givenClient }: { children: R
       if (wanted !== null && current !== null && wanted !== current) {
         throw new Error(`Your wallet is on network ${current}, but this signature is for network ${wanted}. Use "Switch network" above, then try again.`)
       }
-      const { nonce, deadline } = payload.message
-      if (nonce === undefined || deadline === undefined) throw new Error('The signing payload had no nonce or deadline.')
       const signature = await signTypedDataV4(provider, address, payload)
-      return { signature, nonce, deadline, payload }
+      return { signature, nonce: asInteger(payload.message.nonce, 'nonce'), deadline: asInteger(payload.message.deadline, 'deadline'), payload }
     },
     [wallet.provider, wallet.account, api],
   )

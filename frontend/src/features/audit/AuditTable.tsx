@@ -3,47 +3,27 @@
  * both read the same way (when, what, who, which transaction); the registrar's adds the patient.
  */
 import type { AuditEvent } from '../../api/types'
+import { DataTable } from '../../components/DataTable'
 import { Address } from '../../components/ui'
 import { formatDate, shortHash } from '../../lib/format'
 
 function describe(event: AuditEvent): string {
   const ids = event.record_ids?.length ? ` (records ${event.record_ids.join(', ')})` : ''
-  return `${event.event ?? event.type ?? 'event'}${ids}`
+  return `${event.event}${ids}`
 }
 
 export function AuditTable({ events, showPatient = false }: { events: AuditEvent[]; showPatient?: boolean }) {
   return (
-    <div className="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            {showPatient && <th scope="col">Patient</th>}
-            <th scope="col">What</th>
-            <th scope="col">Who</th>
-            <th scope="col">Transaction</th>
-          </tr>
-        </thead>
-        <tbody>
-          {events.map((event, index) => (
-            <tr key={`${event.id ?? event.tx_hash ?? ''}-${index}`}>
-              <td>{formatDate(event.timestamp)}</td>
-              {showPatient && (
-                <td>
-                  <Address value={typeof event.patient === 'string' ? event.patient : undefined} />
-                </td>
-              )}
-              <td>{describe(event)}</td>
-              <td>
-                <Address value={event.doctor ?? event.actor} />
-              </td>
-              <td>
-                <code title={event.tx_hash}>{shortHash(event.tx_hash)}</code>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      rows={events}
+      rowKey={(event, index) => `${event.id ?? event.tx_hash ?? ''}-${index}`}
+      columns={[
+        { header: 'When', cell: (event) => formatDate(event.timestamp) },
+        showPatient && { header: 'Patient', cell: (event) => <Address value={event.patient} /> },
+        { header: 'What', cell: describe },
+        { header: 'Who', cell: (event) => <Address value={event.doctor} /> },
+        { header: 'Transaction', cell: (event) => <code title={event.tx_hash ?? undefined}>{shortHash(event.tx_hash ?? undefined)}</code> },
+      ]}
+    />
   )
 }

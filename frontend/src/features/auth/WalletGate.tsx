@@ -1,5 +1,8 @@
-/** Everything before a signed-in session: finding a wallet, connecting it, signing in with it. */
-import { useState } from 'react'
+/**
+ * Everything before a signed-in session: finding a wallet, connecting it, signing in with it. Each
+ * wallet step is a TanStack mutation, for its pending and error state.
+ */
+import { useMutation } from '@tanstack/react-query'
 import { ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { useSession } from '../../session/SessionContext'
 import { useWallet } from '../../wallet/WalletContext'
@@ -23,15 +26,7 @@ export function NoWallet() {
 
 export function ConnectWallet() {
   const wallet = useWallet()
-  const [error, setError] = useState<unknown>(null)
-  const connect = async (index: number) => {
-    setError(null)
-    try {
-      await wallet.connect(wallet.providers[index])
-    } catch (err) {
-      setError(err)
-    }
-  }
+  const connect = useMutation({ mutationFn: (index: number) => wallet.connect(wallet.providers[index]) })
   return (
     <section className="card" aria-labelledby="connect-title">
       <h2 id="connect-title">Connect your wallet</h2>
@@ -39,14 +34,14 @@ export function ConnectWallet() {
       <ul className="wallet-list">
         {wallet.providers.map((detail, index) => (
           <li key={detail.info.uuid}>
-            <button type="button" className="btn btn-primary" onClick={() => connect(index)} disabled={wallet.connecting}>
+            <button type="button" className="btn btn-primary" onClick={() => connect.mutate(index)} disabled={wallet.connecting}>
               {detail.info.icon && <img src={detail.info.icon} alt="" width={20} height={20} />}
               Connect {detail.info.name}
             </button>
           </li>
         ))}
       </ul>
-      <ErrorNotice error={error} title="Could not connect" />
+      <ErrorNotice error={connect.error} title="Could not connect" />
     </section>
   )
 }
@@ -54,19 +49,7 @@ export function ConnectWallet() {
 export function SignIn() {
   const wallet = useWallet()
   const { signIn, endedReason } = useSession()
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<unknown>(null)
-  const run = async () => {
-    setBusy(true)
-    setError(null)
-    try {
-      await signIn()
-    } catch (err) {
-      setError(err)
-    } finally {
-      setBusy(false)
-    }
-  }
+  const run = useMutation({ mutationFn: () => signIn() })
   return (
     <section className="card" aria-labelledby="signin-title">
       <h2 id="signin-title">Sign in</h2>
@@ -75,8 +58,8 @@ export function SignIn() {
         Connected as <code>{wallet.account}</code>.
       </p>
       <SignButton
-        onClick={run}
-        busy={busy}
+        onClick={() => run.mutate()}
+        busy={run.isPending}
         explain={
           <>
             Your wallet will show a short text (“Sign-In with Ethereum”) naming this site, your address and a one-time code. Signing it
@@ -86,38 +69,26 @@ export function SignIn() {
       >
         Sign in (signs a one-time sign-in text)
       </SignButton>
-      <ErrorNotice error={error} title="Sign-in failed" />
+      <ErrorNotice error={run.error} title="Sign-in failed" />
     </section>
   )
 }
 
 export function WrongChainBanner() {
   const wallet = useWallet()
-  const [error, setError] = useState<unknown>(null)
-  const [busy, setBusy] = useState(false)
+  const run = useMutation({ mutationFn: () => wallet.switchChain() })
   if (!wallet.wrongChain || !wallet.expectedChain) return null
-  const run = async () => {
-    setBusy(true)
-    setError(null)
-    try {
-      await wallet.switchChain()
-    } catch (err) {
-      setError(err)
-    } finally {
-      setBusy(false)
-    }
-  }
   return (
     <Notice kind="warning" title="Your wallet is on another network">
       <p>
         HealthLedger runs on network {wallet.expectedChain.chainId} ({wallet.expectedChain.chainName}); your wallet is on network {wallet.chainId}.
         Signatures made for another network are refused.
       </p>
-      <button type="button" className="btn btn-secondary" onClick={run} disabled={busy}>
+      <button type="button" className="btn btn-secondary" onClick={() => run.mutate()} disabled={run.isPending}>
         Switch network to {wallet.expectedChain.chainName}
       </button>
       <p className="muted small">If your wallet does not know this network yet, it will ask to add it (RPC {wallet.expectedChain.rpcUrls[0]}).</p>
-      <ErrorNotice error={error} title="Could not switch network" />
+      <ErrorNotice error={run.error} title="Could not switch network" />
     </Notice>
   )
 }

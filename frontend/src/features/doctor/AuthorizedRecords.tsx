@@ -1,36 +1,25 @@
 /** Doctors: what patients shared, with the time left on each grant; open a record; ask for more time. */
+import { useMutation } from '@tanstack/react-query'
 import { useState } from 'react'
+import { useAuthorizedRecords } from '../../api/queries'
 import type { AuthorizedRecord, ViewedFile } from '../../api/types'
-import { Address, Countdown, ErrorNotice, LoadState, Notice, RefreshHeader, SignButton } from '../../components/ui'
+import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
+import { QueryCard } from '../../components/QueryState'
+import { Address, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { RECORD_TYPE_LABELS } from '../../lib/format'
-import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
-
-function patientOf(r: AuthorizedRecord): string {
-  return String(r.patientAddress ?? r.patient ?? '')
-}
 
 function Extend({ patient }: { patient: string }) {
   const { api, signAction } = useSession()
   const [days, setDays] = useState(7)
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<unknown>(null)
-  const [done, setDone] = useState(false)
-  const run = async () => {
-    setBusy(true)
-    setError(null)
-    try {
+  const extend = useMutation({
+    mutationFn: async () => {
       const extraSeconds = days * 86_400
       const signed = await signAction('requestExtension', { patientAddress: patient, extra: extraSeconds })
       await api.access.extend({ patientAddress: patient, extraSeconds, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
-      setDone(true)
-    } catch (err) {
-      setError(err)
-    } finally {
-      setBusy(false)
-    }
-  }
-  if (done) return <Notice kind="success">Extension requested; the patient has to approve it.</Notice>
+    },
+  })
+  if (extend.isSuccess) return <Notice kind="success">Extension requested; the patient has to approve it.</Notice>
   return (
     <div className="row">
       <label className="field inline">
@@ -39,89 +28,70 @@ function Extend({ patient }: { patient: string }) {
       </label>
       <SignButton
         variant="secondary"
-        onClick={() => void run()}
-        busy={busy}
+        onClick={() => extend.mutate()}
+        busy={extend.isPending}
         explain="Signs a “RequestExtension” message (EIP-712); the patient must approve it."
       >
         Sign extension request (+{days} days)
       </SignButton>
-      <ErrorNotice error={error} title="Extension not requested" />
+      <ErrorNotice error={extend.error} title="Extension not requested" />
     </div>
+  )
+}
+
+function PatientGrant({ patient, records, onOpen }: { patient: string; records: AuthorizedRecord[]; onOpen: (record: AuthorizedRecord) => void }) {
+  return (
+    <article className="card inner">
+      <h3>
+        Patient <Address value={patient} />
+      </h3>
+      <DataTable
+        wrap={false}
+        rows={records}
+        rowKey={(record) => record.cid}
+        columns={[
+          { header: 'Type', cell: (record) => RECORD_TYPE_LABELS[record.record_type ?? ''] ?? record.record_type },
+          { header: 'Name', cell: (record) => record.name ?? <code>{record.cid}</code> },
+          { header: 'Access ends', cell: (record) => <Countdown until={record.expires_at} /> },
+          {
+            header: ACTIONS_HEADER,
+            cell: (record) => (
+              <button type="button" className="btn btn-small" onClick={() => onOpen(record)}>
+                Open
+              </button>
+            ),
+          },
+        ]}
+      />
+      <Extend patient={patient} />
+    </article>
   )
 }
 
 export function AuthorizedRecords() {
   const { api } = useSession()
-  const list = useLoad(() => api.access.authorizedRecords(), [api])
+  const list = useAuthorizedRecords()
   const [opened, setOpened] = useState<{ name: string; file: ViewedFile; url: string } | null>(null)
-  const [error, setError] = useState<unknown>(null)
   const records = list.data ?? []
-  const patients = [...new Set(records.map(patientOf))]
+  const patients = [...new Set(records.map((record) => record.patient))]
 
-  const open = async (record: AuthorizedRecord) => {
-    setError(null)
-    try {
-      const file = await api.records.view(record.cid)
+  // Opening is a read of one file, not cached data: a mutation only for its error state.
+  const open = useMutation({
+    mutationFn: (record: AuthorizedRecord) => api.records.view(record.cid),
+    onSuccess: (file, record) => {
       if (opened) URL.revokeObjectURL(opened.url)
       setOpened({ name: record.name ?? record.cid, file, url: URL.createObjectURL(file.blob) })
-    } catch (err) {
+    },
+    onError: () => {
       // Do not leave an earlier "Verified" result on screen next to the refusal.
       if (opened) URL.revokeObjectURL(opened.url)
       setOpened(null)
-      setError(err)
-    }
-  }
+    },
+  })
 
-  return (
-    <section className="card" aria-labelledby="authorized-title">
-      <RefreshHeader id="authorized-title" onRefresh={list.reload}>
-        Authorized records
-      </RefreshHeader>
-      <LoadState
-        loaded={list}
-        empty={records.length === 0}
-        emptyText="No patient has shared records with you, or every grant has expired."
-        what="authorized records"
-      />
-      {patients.map((patient) => (
-        <article key={patient} className="card inner">
-          <h3>
-            Patient <Address value={patient} />
-          </h3>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Type</th>
-                <th scope="col">Name</th>
-                <th scope="col">Access ends</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {records
-                .filter((r) => patientOf(r) === patient)
-                .map((record) => (
-                  <tr key={record.cid}>
-                    <td>{RECORD_TYPE_LABELS[record.record_type ?? ''] ?? record.record_type}</td>
-                    <td>{record.name ?? <code>{record.cid}</code>}</td>
-                    <td>
-                      <Countdown until={record.expires_at ?? record.expiresAt} />
-                    </td>
-                    <td>
-                      <button type="button" className="btn btn-small" onClick={() => void open(record)}>
-                        Open
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-            </tbody>
-          </table>
-          <Extend patient={patient} />
-        </article>
-      ))}
-      <ErrorNotice error={error} title="Could not open the record" />
+  const result = (
+    <>
+      <ErrorNotice error={open.error} title="Could not open the record" />
       {opened && (
         <Notice kind={opened.file.integrityVerified && opened.file.blockchainVerified ? 'success' : 'warning'} title={opened.name}>
           {opened.file.integrityVerified && opened.file.blockchainVerified ? 'Verified against the chain. ' : 'Not verified. '}
@@ -130,6 +100,14 @@ export function AuthorizedRecords() {
           </a>
         </Notice>
       )}
-    </section>
+    </>
+  )
+  return (
+    <QueryCard id="authorized-title" title="Authorized records" emptyText="No patient has shared records with you, or every grant has expired." what="authorized records"
+      query={list} items={records} footer={result}>
+      {patients.map((patient) => (
+        <PatientGrant key={patient} patient={patient} records={records.filter((r) => r.patient === patient)} onOpen={(record) => open.mutate(record)} />
+      ))}
+    </QueryCard>
   )
 }

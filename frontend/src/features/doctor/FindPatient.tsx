@@ -1,55 +1,42 @@
 /** Doctors: find a patient and ask for access, with a reason, by signing a RequestAccess message. */
+import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
-import type { PersonSummary } from '../../api/types'
+import { useInvalidate, usePatientSearch } from '../../api/queries'
 import { Address, ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { useSession } from '../../session/SessionContext'
 
-export function FindPatient({ onSent }: { onSent?: () => void }) {
+export function FindPatient() {
   const { api, signAction } = useSession()
+  const invalidate = useInvalidate()
   const [query, setQuery] = useState('')
-  const [results, setResults] = useState<PersonSummary[] | null>(null)
-  const [searchError, setSearchError] = useState<unknown>(null)
-  const [searching, setSearching] = useState(false)
+  const [submitted, setSubmitted] = useState<string | null>(null)
+  const found = usePatientSearch(submitted)
   const [patient, setPatient] = useState('')
   const [reason, setReason] = useState('')
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<unknown>(null)
-  const [sent, setSent] = useState<string | null>(null)
 
-  const search = async (event: FormEvent) => {
+  const search = (event: FormEvent) => {
     event.preventDefault()
     const q = query.trim()
     if (!q) return
     if (isAddress(q)) setPatient(q)
-    setSearching(true)
-    setSearchError(null)
-    try {
-      setResults(await api.directory.patients(q))
-    } catch (err) {
-      setResults(null)
-      setSearchError(err)
-    } finally {
-      setSearching(false)
-    }
+    if (q === submitted) void found.refetch()
+    else setSubmitted(q)
   }
+  const searching = found.isFetching
+  const searchError = found.error
+  const results = found.error ? null : found.data
 
-  const request = async () => {
-    setBusy(true)
-    setError(null)
-    setSent(null)
-    try {
+  const request = useMutation({
+    mutationFn: async () => {
       const signed = await signAction('requestAccess', { patientAddress: patient })
       await api.access.request({ patientAddress: patient, requestReason: reason.trim(), signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
-      setSent(patient)
+    },
+    onSuccess: () => {
       setReason('')
-      onSent?.()
-    } catch (err) {
-      setError(err)
-    } finally {
-      setBusy(false)
-    }
-  }
+      return invalidate('doctorRequests')
+    },
+  })
 
   const valid = isAddress(patient) && reason.trim().length >= 3
   return (
@@ -76,7 +63,7 @@ export function FindPatient({ onSent }: { onSent?: () => void }) {
             <li key={person.address}>
               <label className="check">
                 <input type="radio" name="patient" checked={patient === person.address} onChange={() => setPatient(person.address)} />
-                {person.name ?? 'Patient'} <Address value={person.address} />
+                {person.display_name ?? 'Patient'} <Address value={person.address} />
               </label>
             </li>
           ))}
@@ -93,15 +80,15 @@ export function FindPatient({ onSent }: { onSent?: () => void }) {
         <textarea value={reason} onChange={(e) => setReason(e.target.value)} rows={3} maxLength={500} />
       </label>
       <SignButton
-        onClick={() => void request()}
+        onClick={() => request.mutate()}
         disabled={!valid}
-        busy={busy}
+        busy={request.isPending}
         explain="Signs a “RequestAccess” message (EIP-712) naming this patient. The patient decides which records you may read and for how long; you pay nothing."
       >
         Sign access request to {patient && isAddress(patient) ? `${patient.slice(0, 6)}…${patient.slice(-4)}` : 'this patient'}
       </SignButton>
-      {sent && <Notice kind="success">Request sent. You will see the records under “Authorized records” once the patient approves.</Notice>}
-      <ErrorNotice error={error} title="The request was not sent" />
+      {request.isSuccess && <Notice kind="success">Request sent. You will see the records under “Authorized records” once the patient approves.</Notice>}
+      <ErrorNotice error={request.error} title="The request was not sent" />
     </section>
   )
 }

@@ -1,5 +1,6 @@
 /** The once-per-session key-derivation signature, with what it is and why, in plain words. */
-import { useEffect, useState } from 'react'
+import { useMutation } from '@tanstack/react-query'
+import { useEffect } from 'react'
 import { Badge, ErrorNotice, SignButton } from '../../components/ui'
 import { useSession } from '../../session/SessionContext'
 
@@ -15,8 +16,7 @@ export function KeySignatureExplain() {
 
 export function KeySignatureStep({ compact = false }: { compact?: boolean }) {
   const { keySignature, signKeyMessage, keyMessage, loadKeyMessage } = useSession()
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<unknown>(null)
+  const sign = useMutation({ mutationFn: () => signKeyMessage() })
 
   useEffect(() => {
     if (!keySignature) loadKeyMessage().catch(() => undefined)
@@ -29,20 +29,9 @@ export function KeySignatureStep({ compact = false }: { compact?: boolean }) {
       </p>
     )
   }
-  const run = async () => {
-    setBusy(true)
-    setError(null)
-    try {
-      await signKeyMessage()
-    } catch (err) {
-      setError(err)
-    } finally {
-      setBusy(false)
-    }
-  }
   return (
     <div>
-      <SignButton onClick={run} busy={busy} explain={compact ? undefined : <KeySignatureExplain />}>
+      <SignButton onClick={() => sign.mutate()} busy={sign.isPending} explain={compact ? undefined : <KeySignatureExplain />}>
         Sign the key message (unlocks your encryption key, no transaction)
       </SignButton>
       {keyMessage && (
@@ -51,7 +40,7 @@ export function KeySignatureStep({ compact = false }: { compact?: boolean }) {
           <pre className="signed-text">{keyMessage.message}</pre>
         </details>
       )}
-      <ErrorNotice error={error} title="The key message was not signed" />
+      <ErrorNotice error={sign.error} title="The key message was not signed" />
     </div>
   )
 }

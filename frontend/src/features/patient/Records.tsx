@@ -1,11 +1,14 @@
 /** The patient's records: state, integrity, open (decrypted after verification) and verify. */
+import { useMutation } from '@tanstack/react-query'
 import { useCallback, useEffect, useState } from 'react'
 import { ApiError, readableError } from '../../api/errors'
 import { isOnChain, type MedicalRecord, type VerifyResult, type ViewedFile } from '../../api/types'
-import { Badge, ErrorNotice, LoadState, Notice } from '../../components/ui'
+import { usePatientRecords } from '../../api/queries'
+import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
+import { QueryCard } from '../../components/QueryState'
+import { Badge, ErrorNotice, Notice } from '../../components/ui'
 import { formatBytes, formatDate, RECORD_TYPE_LABELS, shortHash } from '../../lib/format'
 import { sha256Chunked } from '../../lib/sha256'
-import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureExplain } from './KeySignatureStep'
 
@@ -87,23 +90,67 @@ function StateBadge({ record }: { record: MedicalRecord }) {
   }
 }
 
-export function Records({ refreshKey = 0 }: { refreshKey?: number }) {
+function RecordsTable({
+  records,
+  integrity,
+  opening,
+  onOpen,
+  onVerify,
+}: {
+  records: MedicalRecord[]
+  integrity: Record<string, Integrity>
+  opening: string | null
+  onOpen: (record: MedicalRecord) => void
+  onVerify: (record: MedicalRecord) => void
+}) {
+  const { keySignature } = useSession()
+  return (
+    <DataTable
+      rows={records}
+      rowKey={(record) => record.cid}
+      columns={[
+        { header: 'Type', cell: (record) => RECORD_TYPE_LABELS[record.record_type] ?? record.record_type },
+        {
+          header: 'Name',
+          cell: (record) => (
+            <>
+              {record.name}
+              <div className="muted small" title={record.content_hash}>
+                {shortHash(record.content_hash)}
+              </div>
+            </>
+          ),
+        },
+        { header: 'Added', cell: (record) => formatDate(record.created_at) },
+        { header: 'Size', cell: (record) => formatBytes(record.size) },
+        { header: 'State', cell: (record) => <StateBadge record={record} /> },
+        { header: 'Integrity', cell: (record) => <IntegrityBadge value={integrity[record.cid]} /> },
+        {
+          header: ACTIONS_HEADER,
+          className: 'actions',
+          cell: (record) => (
+            <>
+              <button type="button" className="btn btn-small" onClick={() => onOpen(record)} disabled={!isOnChain(record) || opening !== null}>
+                {opening === record.cid ? 'Opening…' : keySignature ? 'Open' : 'Open (signs key message)'}
+              </button>
+              <button type="button" className="btn btn-small btn-secondary" onClick={() => onVerify(record)} disabled={!isOnChain(record)}>
+                Verify
+              </button>
+            </>
+          ),
+        },
+      ]}
+    />
+  )
+}
+
+export function Records() {
   const { api, keySignature, signKeyMessage } = useSession()
-  const list = useLoad(() => api.records.patientRecords(), [api, refreshKey])
+  // Pending records turn anchored, then confirmed, as the reconciler sees them mined and buried: poll while any are.
+  const list = usePatientRecords({ settlingPollMs: 5000 })
   const [integrity, setIntegrity] = useState<Record<string, Integrity>>({})
   const [opened, setOpened] = useState<Opened | null>(null)
-  const [busyCid, setBusyCid] = useState<string | null>(null)
-  const [error, setError] = useState<unknown>(null)
   const records = list.data ?? []
-  const hasPending = records.some((r) => r.state === 'pending' || r.state === 'anchored')
-
-  // Pending records turn anchored, then confirmed, as the reconciler sees them mined and buried: poll while any are.
-  const { reload } = list
-  useEffect(() => {
-    if (!hasPending) return
-    const timer = setInterval(() => void reload(), 5000)
-    return () => clearInterval(timer)
-  }, [hasPending, reload])
 
   useEffect(() => () => (opened ? URL.revokeObjectURL(opened.url) : undefined), [opened])
 
@@ -124,103 +171,45 @@ export function Records({ refreshKey = 0 }: { refreshKey?: number }) {
     for (const record of records.filter(isOnChain)) await verify(record)
   }
 
-  const open = async (record: MedicalRecord) => {
-    setError(null)
-    setBusyCid(record.cid)
-    try {
+  // Opening is a read, not a change; a mutation only for its pending/error state (nothing to invalidate).
+  const open = useMutation({
+    mutationFn: async (record: MedicalRecord) => {
       const signature = keySignature ?? (await signKeyMessage())
       const file = await api.records.view(record.cid, signature)
       const localHash = await sha256Chunked(file.blob)
-      setOpened({ record, file, url: URL.createObjectURL(file.blob), localHash })
-    } catch (err) {
-      setError(err)
-    } finally {
-      setBusyCid(null)
-    }
-  }
+      return { record, file, url: URL.createObjectURL(file.blob), localHash }
+    },
+    onSuccess: setOpened,
+  })
 
-  return (
-    <section className="card" aria-labelledby="records-title">
-      <div className="row between">
-        <h2 id="records-title">My records</h2>
-        <div className="row">
-          <button type="button" className="btn btn-secondary" onClick={() => void list.reload()}>
-            Refresh
-          </button>
-          <button type="button" className="btn btn-secondary" onClick={() => void verifyAll()} disabled={!records.length}>
-            Verify all
-          </button>
-        </div>
-      </div>
+  const verifyAllButton = (
+    <button type="button" className="btn btn-secondary" onClick={() => void verifyAll()} disabled={!records.length}>
+      Verify all
+    </button>
+  )
+  const intro = (
+    <>
       {!keySignature && records.length > 0 && (
         <p className="hint">
           Opening a record asks your wallet to sign the key message once for this session (no transaction): <KeySignatureExplain />
         </p>
       )}
-      <LoadState
-        loaded={list}
-        empty={records.length === 0}
-        emptyText="No records yet. Upload one to get started."
-        what="records"
-      />
-      <ErrorNotice error={error} title="Could not open the record" />
-      {error instanceof ApiError && error.status === 409 && (
+    </>
+  )
+  return (
+    <QueryCard id="records-title" title="My records" emptyText="No records yet. Upload one to get started." what="records"
+      query={list} items={records} actions={verifyAllButton} intro={intro} footer={opened && <Preview opened={opened} onClose={() => setOpened(null)} />}>
+      <ErrorNotice error={open.error} title="Could not open the record" />
+      {open.error instanceof ApiError && open.error.status === 409 && (
         <Notice kind="error">The stored file does not match its fingerprint on the chain. It was not shown. Contact support.</Notice>
       )}
-      {records.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Type</th>
-                <th scope="col">Name</th>
-                <th scope="col">Added</th>
-                <th scope="col">Size</th>
-                <th scope="col">State</th>
-                <th scope="col">Integrity</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {records.map((record) => (
-                <tr key={record.cid}>
-                  <td>{RECORD_TYPE_LABELS[record.record_type] ?? record.record_type}</td>
-                  <td>
-                    {record.name}
-                    <div className="muted small" title={record.content_hash}>
-                      {shortHash(record.content_hash)}
-                    </div>
-                  </td>
-                  <td>{formatDate(record.created_at)}</td>
-                  <td>{formatBytes(record.size)}</td>
-                  <td>
-                    <StateBadge record={record} />
-                  </td>
-                  <td>
-                    <IntegrityBadge value={integrity[record.cid]} />
-                  </td>
-                  <td className="actions">
-                    <button
-                      type="button"
-                      className="btn btn-small"
-                      onClick={() => void open(record)}
-                      disabled={!isOnChain(record) || busyCid !== null}
-                    >
-                      {busyCid === record.cid ? 'Opening…' : keySignature ? 'Open' : 'Open (signs key message)'}
-                    </button>
-                    <button type="button" className="btn btn-small btn-secondary" onClick={() => void verify(record)} disabled={!isOnChain(record)}>
-                      Verify
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {opened && <Preview opened={opened} onClose={() => setOpened(null)} />}
-    </section>
+      <RecordsTable
+        records={records}
+        integrity={integrity}
+        opening={open.isPending ? (open.variables?.cid ?? null) : null}
+        onOpen={(record) => open.mutate(record)}
+        onVerify={(record) => void verify(record)}
+      />
+    </QueryCard>
   )
 }

@@ -1,41 +1,31 @@
 /** Access requests from doctors: approve (choosing records and a duration) or deny, each signed. */
+import { useMutation } from '@tanstack/react-query'
 import { useState } from 'react'
+import { useInvalidate, usePatientRecords, usePatientRequests } from '../../api/queries'
 import { isOnChain, type AccessRequest, type MedicalRecord } from '../../api/types'
-import { Address, Badge, ErrorNotice, LoadState, Notice, RefreshHeader, SignButton } from '../../components/ui'
+import { QueryCard } from '../../components/QueryState'
+import { Address, Badge, ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { formatDate, RECORD_TYPE_LABELS } from '../../lib/format'
-import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureStep } from './KeySignatureStep'
 
 const DAY = 86_400
 
-function requestId(r: AccessRequest): string {
-  return String(r.requestId ?? r.id ?? '')
-}
-function doctorOf(r: AccessRequest): string {
-  return String(r.doctorAddress ?? r.doctor_address ?? r.doctor ?? '')
-}
-
 function RequestCard({ request, records, onDone }: { request: AccessRequest; records: MedicalRecord[]; onDone: (outcome: string) => void }) {
   const { api, signAction, keySignature } = useSession()
   const [selected, setSelected] = useState<number[]>([])
   const [days, setDays] = useState(7)
-  const [busy, setBusy] = useState<'approve' | 'deny' | null>(null)
-  const [error, setError] = useState<unknown>(null)
-  const [done, setDone] = useState<string | null>(null)
-  const doctor = doctorOf(request)
+  const doctor = request.doctor
   const confirmed = records.filter(isOnChain)
 
-  const respond = async (action: 'approve' | 'deny') => {
-    setBusy(action)
-    setError(null)
-    try {
+  const respond = useMutation({
+    mutationFn: async (action: 'approve' | 'deny') => {
       const signed =
         action === 'approve'
           ? await signAction('approveAccess', { doctor, recordIds: selected, duration: days * DAY })
           : await signAction('denyAccess', { doctor })
       await api.access.respond({
-        requestId: requestId(request),
+        requestId: request.id,
         action,
         selectedRecords: action === 'approve' ? selected : [],
         durationSeconds: action === 'approve' ? days * DAY : undefined,
@@ -44,22 +34,18 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
         nonce: signed.nonce,
         deadline: signed.deadline,
       })
-      const outcome = action === 'approve' ? `Approved ${selected.length} record(s) for ${days} day(s).` : 'Request denied.'
-      setDone(outcome)
-      // The reload drops the answered request (and this card): the parent keeps the outcome on screen.
-      onDone(outcome)
-    } catch (err) {
-      setError(err)
-    } finally {
-      setBusy(null)
-    }
-  }
+      return action === 'approve' ? `Approved ${selected.length} record(s) for ${days} day(s).` : 'Request denied.'
+    },
+    // The refetch drops the answered request (and this card): the parent keeps the outcome on screen.
+    onSuccess: onDone,
+  })
+  const busy = respond.isPending ? respond.variables : null
 
-  if (done) return <Notice kind="success">{done}</Notice>
+  if (respond.isSuccess) return <Notice kind="success">{respond.data}</Notice>
   return (
     <article className="card inner">
       <h3>
-        Request from {request.doctorName ?? request.doctor_name ?? 'a doctor'} <Address value={doctor} />{' '}
+        Request from {request.doctor_name ?? 'a doctor'} <Address value={doctor} />{' '}
         {request.doctor_registered === false ? (
           <Badge kind="bad" title="The doctor registry no longer lists this address">not a registered doctor</Badge>
         ) : request.doctor_registered ? (
@@ -67,9 +53,9 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
         ) : null}
       </h3>
       <p>
-        <strong>Reason:</strong> {request.requestReason ?? request.reason ?? <span className="muted">none given</span>}
+        <strong>Reason:</strong> {request.reason || <span className="muted">none given</span>}
       </p>
-      <p className="muted small">{formatDate(request.created_at ?? request.createdAt)}</p>
+      <p className="muted small">{formatDate(request.created_at)}</p>
       <fieldset>
         <legend>Records to share</legend>
         {confirmed.length === 0 && <p className="muted">You have no confirmed records to share.</p>}
@@ -94,7 +80,7 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
       <KeySignatureStep compact />
       <div className="row">
         <SignButton
-          onClick={() => void respond('approve')}
+          onClick={() => respond.mutate('approve')}
           disabled={selected.length === 0 || !keySignature || busy !== null}
           busy={busy === 'approve'}
           explain={`Signs an “ApproveAccess” authorisation (EIP-712): this doctor may read the ${selected.length} selected record(s) for ${days} day(s). You can revoke it at any time.`}
@@ -103,7 +89,7 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
         </SignButton>
         <SignButton
           variant="danger"
-          onClick={() => void respond('deny')}
+          onClick={() => respond.mutate('deny')}
           disabled={busy !== null}
           busy={busy === 'deny'}
           explain="Signs a “DenyAccess” answer (EIP-712): the request is closed and nothing is shared."
@@ -111,40 +97,31 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
           Sign denial
         </SignButton>
       </div>
-      <ErrorNotice error={error} title="Your answer was not sent" />
+      <ErrorNotice error={respond.error} title="Your answer was not sent" />
     </article>
   )
 }
 
 export function Requests() {
-  const { api } = useSession()
-  const requests = useLoad(() => api.access.patientRequests(), [api])
-  const records = useLoad(() => api.records.patientRecords(), [api])
+  const requests = usePatientRequests()
+  const records = usePatientRecords()
+  const invalidate = useInvalidate()
   const items = requests.data ?? []
   const [outcome, setOutcome] = useState<string | null>(null)
   return (
-    <section className="card" aria-labelledby="requests-title">
-      <RefreshHeader id="requests-title" onRefresh={requests.reload}>
-        Access requests
-      </RefreshHeader>
-      {outcome && <Notice kind="success">{outcome}</Notice>}
-      <LoadState
-        loaded={requests}
-        empty={items.length === 0}
-        emptyText="No doctor has asked for access."
-        what="access requests"
-      />
-      {items.map((request, index) => (
+    <QueryCard id="requests-title" title="Access requests" emptyText="No doctor has asked for access." what="access requests"
+      query={requests} items={items} intro={outcome && <Notice kind="success">{outcome}</Notice>}>
+      {items.map((request) => (
         <RequestCard
-          key={requestId(request) || index}
+          key={request.id}
           request={request}
           records={records.data ?? []}
           onDone={(text) => {
             setOutcome(text)
-            void requests.reload()
+            void invalidate('patientRequests', 'grants', 'patientAudit')
           }}
         />
       ))}
-    </section>
+    </QueryCard>
   )
 }

@@ -2,15 +2,21 @@
  * Sharing: whom the patient shares records with right now (read from the chain), until when, and
  * what each doctor asked for. Revoke one record or everything; accept an extension request.
  */
+import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
-import type { PatientGrant } from '../../api/types'
-import { Address, Badge, Countdown, ErrorNotice, LoadState, Notice, RefreshHeader, SignButton } from '../../components/ui'
+import { useInvalidate, usePatientGrants } from '../../api/queries'
+import type { GrantRecord, PatientGrant } from '../../api/types'
+import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
+import { QueryCard } from '../../components/QueryState'
+import { Address, Badge, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { formatDate, parseIds, RECORD_TYPE_LABELS } from '../../lib/format'
-import { useLoad } from '../../lib/useLoad'
 import { useSession } from '../../session/SessionContext'
 
 const DAY = 86_400
+
+/** Start a signed change: `key` names the button that shows it is busy, `message` the outcome. */
+type Act = (key: string, run: () => Promise<unknown>, message: string) => void
 
 function days(seconds: number): string {
   const value = seconds / DAY
@@ -21,9 +27,7 @@ function days(seconds: number): string {
 function useRevoke() {
   const { api, signAction } = useSession()
   return async (doctor: string, recordIds: number[]) => {
-    const params: Record<string, unknown> = { doctor }
-    if (recordIds.length) params.recordIds = recordIds
-    const signed = await signAction(recordIds.length ? 'revokeRecords' : 'revokeAccess', params)
+    const signed = await signAction(recordIds.length ? 'revokeRecords' : 'revokeAccess', recordIds.length ? { doctor, recordIds } : { doctor })
     await api.access.revoke({
       doctorAddress: doctor,
       ...(recordIds.length ? { recordIds } : {}),
@@ -34,7 +38,23 @@ function useRevoke() {
   }
 }
 
-function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: (key: string, fn: () => Promise<unknown>, done: string) => void; busy: string | null }) {
+function RevokeRecord({ grant, who, record, act, busy }: { grant: PatientGrant; who: string; record: GrantRecord; act: Act; busy: string | null }) {
+  const revoke = useRevoke()
+  const key = `record:${grant.doctor}:${record.record_id}`
+  return (
+    <button
+      type="button"
+      className="btn btn-small btn-danger"
+      disabled={busy !== null}
+      aria-label={`Revoke record ${record.record_id}${record.name ? ` (${record.name})` : ''}`}
+      onClick={() => act(key, () => revoke(grant.doctor, [record.record_id]), `Access to record ${record.record_id} revoked for ${who}.`)}
+    >
+      {busy === key ? 'Waiting for your wallet…' : 'Revoke'}
+    </button>
+  )
+}
+
+function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: Act; busy: string | null }) {
   const { api, signAction } = useSession()
   const revoke = useRevoke()
   const who = grant.doctor_name ?? 'A doctor'
@@ -65,40 +85,17 @@ function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: (key: strin
           </SignButton>
         </Notice>
       )}
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Type</th>
-            <th scope="col">Name</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {grant.records.map((record) => (
-            <tr key={record.record_id}>
-              <td>{record.record_id}</td>
-              <td>{RECORD_TYPE_LABELS[record.record_type ?? ''] ?? record.record_type ?? ''}</td>
-              <td>{record.name ?? <span className="muted">not in this service's list</span>}</td>
-              <td>
-                <button
-                  type="button"
-                  className="btn btn-small btn-danger"
-                  disabled={busy !== null}
-                  aria-label={`Revoke record ${record.record_id}${record.name ? ` (${record.name})` : ''}`}
-                  onClick={() =>
-                    act(`record:${grant.doctor}:${record.record_id}`, () => revoke(grant.doctor, [record.record_id]), `Access to record ${record.record_id} revoked for ${who}.`)
-                  }
-                >
-                  {busy === `record:${grant.doctor}:${record.record_id}` ? 'Waiting for your wallet…' : 'Revoke'}
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        wrap={false}
+        rows={grant.records}
+        rowKey={(record) => record.record_id}
+        columns={[
+          { header: '#', cell: (record) => record.record_id },
+          { header: 'Type', cell: (record) => RECORD_TYPE_LABELS[record.record_type ?? ''] ?? record.record_type ?? '' },
+          { header: 'Name', cell: (record) => record.name ?? <span className="muted">not in this service's list</span> },
+          { header: ACTIONS_HEADER, cell: (record) => <RevokeRecord grant={grant} who={who} record={record} act={act} busy={busy} /> },
+        ]}
+      />
       <SignButton
         variant="danger"
         onClick={() => act(`all:${grant.doctor}`, () => revoke(grant.doctor, []), `All access for ${who} revoked.`)}
@@ -113,7 +110,7 @@ function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: (key: strin
 }
 
 /** For a grant this service does not list (e.g. approved from another app): revoke by address. */
-function RevokeByAddress({ act, busy }: { act: (key: string, fn: () => Promise<unknown>, done: string) => void; busy: string | null }) {
+function RevokeByAddress({ act, busy }: { act: Act; busy: string | null }) {
   const revoke = useRevoke()
   const [doctor, setDoctor] = useState('')
   const [ids, setIds] = useState('')
@@ -146,48 +143,40 @@ function RevokeByAddress({ act, busy }: { act: (key: string, fn: () => Promise<u
   )
 }
 
+/** Run one signed change at a time: which one is busy, its outcome, its error; the grants refetch after. */
+function useSharingChange() {
+  const invalidate = useInvalidate()
+  const change = useMutation({
+    mutationFn: async ({ run, message }: { key: string; run: () => Promise<unknown>; message: string }) => {
+      await run()
+      return message
+    },
+    onSuccess: () => invalidate('grants', 'patientAudit'),
+  })
+  const act: Act = (key, run, message) => change.mutate({ key, run, message })
+  return { act, busy: change.isPending ? change.variables.key : null, done: change.isSuccess ? change.data : null, error: change.error }
+}
+
 export function Sharing() {
-  const { api } = useSession()
-  const grants = useLoad(() => api.access.patientGrants(), [api])
-  const [busy, setBusy] = useState<string | null>(null)
-  const [error, setError] = useState<unknown>(null)
-  const [done, setDone] = useState<string | null>(null)
+  const grants = usePatientGrants()
+  const { act, busy, done, error } = useSharingChange()
   const list = grants.data ?? []
-
-  const act = (key: string, fn: () => Promise<unknown>, message: string) => {
-    setBusy(key)
-    setError(null)
-    setDone(null)
-    fn()
-      .then(async () => {
-        setDone(message)
-        await grants.reload()
-      })
-      .catch(setError)
-      .finally(() => setBusy(null))
-  }
-
-  return (
-    <section className="card" aria-labelledby="sharing-title">
-      <RefreshHeader id="sharing-title" onRefresh={grants.reload}>
-        Sharing
-      </RefreshHeader>
+  const intro = (
+    <>
       <p>
         Doctors see only what you approved, and only until the approval expires. You can take access back at any moment; it ends as soon
         as the transaction is mined.
       </p>
       {done && <Notice kind="success">{done}</Notice>}
       <ErrorNotice error={error} title="Nothing was changed" />
-      <LoadState
-        loaded={grants}
-        empty={list.length === 0}
-        emptyText="You are not sharing any record right now."
-        what="shared records"
-      />
+    </>
+  )
+  return (
+    <QueryCard id="sharing-title" title="Sharing" emptyText="You are not sharing any record right now." what="shared records"
+      query={grants} items={list} intro={intro} footer={<RevokeByAddress act={act} busy={busy} />}>
       {list.map((grant) => (
         <GrantCard key={grant.doctor} grant={grant} act={act} busy={busy} />
       ))}
-      <RevokeByAddress act={act} busy={busy} />
-    </section>
+    </QueryCard>
   )
 }

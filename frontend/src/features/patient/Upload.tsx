@@ -8,6 +8,7 @@ import { isOnChain, RECORD_TYPES } from '../../api/types'
 import { Badge, ErrorNotice, Notice, Progress, SignButton } from '../../components/ui'
 import { formatBytes, RECORD_TYPE_LABELS, shortHash } from '../../lib/format'
 import { hashFile } from '../../lib/hashFile'
+import { useInvalidate, usePatientRecords } from '../../api/queries'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureStep } from './KeySignatureStep'
 
@@ -22,15 +23,15 @@ type Phase =
   | { step: 'done'; record: MedicalRecord }
 
 const PENDING_POLL_MS = 3000
-const PENDING_POLL_LIMIT = 100
 
 function baseName(fileName: string): string {
   const dot = fileName.lastIndexOf('.')
   return (dot > 0 ? fileName.slice(0, dot) : fileName).slice(0, 200)
 }
 
-export function Upload({ onUploaded }: { onUploaded?: () => void }) {
+export function Upload() {
   const { api, keySignature, signAction } = useSession()
+  const invalidate = useInvalidate()
   const [file, setFile] = useState<File | null>(null)
   const [recordType, setRecordType] = useState<RecordType>('report')
   const [name, setName] = useState('')
@@ -55,26 +56,13 @@ export function Upload({ onUploaded }: { onUploaded?: () => void }) {
     return () => controller.abort()
   }, [file])
 
-  // A record sent but not yet mined: poll the list until it is on chain.
+  // A record sent but not yet mined: poll the records (for a while) until it is on chain.
+  const waiting = phase.step === 'pending' ? phase.record : null
+  const records = usePatientRecords({ settlingPollMs: PENDING_POLL_MS, enabled: waiting !== null })
   useEffect(() => {
-    if (phase.step !== 'pending') return
-    let tries = 0
-    const timer = setInterval(async () => {
-      tries++
-      try {
-        const records = await api.records.patientRecords()
-        const found = records.find((r) => r.cid === phase.record.cid)
-        if (found && isOnChain(found)) {
-          setPhase({ step: 'done', record: found })
-          onUploaded?.()
-        }
-      } catch {
-        /* keep polling */
-      }
-      if (tries >= PENDING_POLL_LIMIT) clearInterval(timer)
-    }, PENDING_POLL_MS)
-    return () => clearInterval(timer)
-  }, [phase, api, onUploaded])
+    const found = waiting && records.data?.find((r) => r.cid === waiting.cid)
+    if (found && isOnChain(found)) setPhase({ step: 'done', record: found })
+  }, [waiting, records.data])
 
   const reset = () => {
     setFile(null)
@@ -111,11 +99,8 @@ export function Upload({ onUploaded }: { onUploaded?: () => void }) {
         (p) => setPhase(p.phase === 'processing' ? { step: 'processing' } : { step: 'uploading', loaded: p.loaded, total: p.total }),
         abort.current.signal,
       )
-      if (status === 202 || body.state === 'pending') setPhase({ step: 'pending', record: body })
-      else {
-        setPhase({ step: 'done', record: body })
-        onUploaded?.()
-      }
+      setPhase(status === 202 || body.state === 'pending' ? { step: 'pending', record: body } : { step: 'done', record: body })
+      void invalidate('records', 'patientAudit')
     } catch (err) {
       setError(err)
       setPhase({ step: 'form' })

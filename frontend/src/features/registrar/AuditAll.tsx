@@ -3,47 +3,37 @@
  * Paged by the server, because on a busy deployment this is the one list that grows without bound.
  */
 import { useState } from 'react'
-import { LoadState, RefreshHeader } from '../../components/ui'
-import { useLoad } from '../../lib/useLoad'
-import { useSession } from '../../session/SessionContext'
+import { useAuditPage } from '../../api/queries'
+import { QueryCard } from '../../components/QueryState'
 import { AuditTable } from '../audit/AuditTable'
 
 const PAGE_SIZE = 50
 
 export function AuditAll() {
-  const { api } = useSession()
   const [page, setPage] = useState(1)
-  const audit = useLoad(() => api.audit.all(page, PAGE_SIZE), [api, page])
+  const audit = useAuditPage(page, PAGE_SIZE)
   const data = audit.data
   const events = data?.events ?? []
   const pages = Math.max(1, data?.pages ?? 1)
+  const summary = data && (
+    <p className="muted">
+      {data.total} event(s){data.patients !== undefined ? ` across ${data.patients} patient(s)` : ''}. Page {data.page} of {pages}.
+    </p>
+  )
+  const pager = pages > 1 && (
+    <nav aria-label="Audit pages" className="row">
+      <button type="button" className="btn btn-secondary" disabled={page <= 1 || audit.isFetching} onClick={() => setPage((p) => p - 1)}>
+        Newer
+      </button>
+      <button type="button" className="btn btn-secondary" disabled={page >= pages || audit.isFetching} onClick={() => setPage((p) => p + 1)}>
+        Older
+      </button>
+    </nav>
+  )
   return (
-    <section className="card" aria-labelledby="audit-all-title">
-      <RefreshHeader id="audit-all-title" onRefresh={audit.reload}>
-        Audit trail (all patients)
-      </RefreshHeader>
-      {data && (
-        <p className="muted">
-          {data.total} event(s){data.patients !== undefined ? ` across ${data.patients} patient(s)` : ''}. Page {data.page} of {pages}.
-        </p>
-      )}
-      <LoadState
-        loaded={audit}
-        empty={events.length === 0}
-        emptyText="Nothing has happened yet."
-        what="audit events"
-      />
-      {events.length > 0 && <AuditTable events={events} showPatient />}
-      {pages > 1 && (
-        <nav aria-label="Audit pages" className="row">
-          <button type="button" className="btn btn-secondary" disabled={page <= 1 || audit.loading} onClick={() => setPage((p) => p - 1)}>
-            Newer
-          </button>
-          <button type="button" className="btn btn-secondary" disabled={page >= pages || audit.loading} onClick={() => setPage((p) => p + 1)}>
-            Older
-          </button>
-        </nav>
-      )}
-    </section>
+    <QueryCard id="audit-all-title" title="Audit trail (all patients)" emptyText="Nothing has happened yet." what="audit events"
+      query={audit} items={events} intro={summary} footer={pager}>
+      <AuditTable events={events} showPatient />
+    </QueryCard>
   )
 }

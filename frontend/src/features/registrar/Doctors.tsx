@@ -1,43 +1,44 @@
 /** Registrar: add doctors to, and remove them from, the on-chain doctor registry. */
+import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
-import type { PersonSummary } from '../../api/types'
+import { useDoctorSearch, useInvalidate } from '../../api/queries'
 import { Address, Badge, ErrorNotice, Notice } from '../../components/ui'
 import { useSession } from '../../session/SessionContext'
 
 export function Doctors() {
   const { api } = useSession()
+  const invalidate = useInvalidate()
   const [address, setAddress] = useState('')
   const [name, setName] = useState('')
   const [licence, setLicence] = useState('')
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<unknown>(null)
-  const [done, setDone] = useState<string | null>(null)
   const [query, setQuery] = useState('')
-  const [results, setResults] = useState<PersonSummary[] | null>(null)
+  const [submitted, setSubmitted] = useState<string | null>(null)
+  const found = useDoctorSearch(submitted)
+  const results = found.data
 
-  const act = async (fn: () => Promise<unknown>, message: string) => {
-    setBusy(true)
-    setError(null)
-    setDone(null)
-    try {
-      await fn()
-      setDone(message)
-    } catch (err) {
-      setError(err)
-    } finally {
-      setBusy(false)
-    }
-  }
+  // A registry change; the search results refetch after it (a registered or removed doctor shows at once).
+  const change = useMutation({
+    mutationFn: async ({ run, message }: { run: () => Promise<unknown>; message: string }) => {
+      await run()
+      return message
+    },
+    onSuccess: () => invalidate('doctors'),
+  })
+  const act = (run: () => Promise<unknown>, message: string) => change.mutate({ run, message })
+  const busy = change.isPending
+  const done = change.isSuccess ? change.data : null
 
   const register = (event: FormEvent) => {
     event.preventDefault()
     const addr = address.trim()
-    void act(() => api.admin.registerDoctor({ address: addr, name: name.trim(), licenceId: licence.trim() }), `Doctor ${addr} registered.`)
+    act(() => api.admin.registerDoctor({ address: addr, name: name.trim(), licenceId: licence.trim() }), `Doctor ${addr} registered.`)
   }
   const search = (event: FormEvent) => {
     event.preventDefault()
-    void act(async () => setResults(await api.directory.doctors(query.trim())), '')
+    const q = query.trim()
+    if (q === submitted) void found.refetch()
+    else setSubmitted(q)
   }
 
   return (
@@ -67,7 +68,7 @@ export function Doctors() {
             type="button"
             className="btn btn-danger"
             disabled={busy || !isAddress(address.trim())}
-            onClick={() => void act(() => api.admin.unregisterDoctor(address.trim()), `Doctor ${address.trim()} removed.`)}
+            onClick={() => act(() => api.admin.unregisterDoctor(address.trim()), `Doctor ${address.trim()} removed.`)}
           >
             Unregister doctor
           </button>
@@ -78,7 +79,7 @@ export function Doctors() {
           <span>Find registered doctors</span>
           <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} />
         </label>
-        <button type="submit" className="btn btn-secondary" disabled={busy}>
+        <button type="submit" className="btn btn-secondary" disabled={busy || found.isFetching}>
           Search
         </button>
       </form>
@@ -89,14 +90,14 @@ export function Doctors() {
             <li key={doctor.address} className="row between">
               <span>
                 {doctor.name ?? 'Doctor'} <Address value={doctor.address} />
-                {typeof doctor.licence_id === 'string' && <span className="muted small"> licence {doctor.licence_id}</span>}{' '}
+                {doctor.licence_id && <span className="muted small"> licence {doctor.licence_id}</span>}{' '}
                 {doctor.registered === false ? <Badge kind="warn">not registered</Badge> : <Badge kind="ok">registered</Badge>}
               </span>
               <button
                 type="button"
                 className="btn btn-small btn-danger"
                 disabled={busy}
-                onClick={() => void act(() => api.admin.unregisterDoctor(doctor.address), `Doctor ${doctor.address} removed.`)}
+                onClick={() => act(() => api.admin.unregisterDoctor(doctor.address), `Doctor ${doctor.address} removed.`)}
               >
                 Unregister
               </button>
@@ -105,7 +106,8 @@ export function Doctors() {
         </ul>
       )}
       {done && <Notice kind="success">{done}</Notice>}
-      <ErrorNotice error={error} title="The registry was not changed" />
+      <ErrorNotice error={found.error} title="Search failed" />
+      <ErrorNotice error={change.error} title="The registry was not changed" />
     </section>
   )
 }

@@ -1,51 +1,36 @@
 /** Service status: MongoDB, IPFS, the chain and the relayer, as the backend sees them. */
-import { Badge, LoadState, RefreshHeader } from '../../components/ui'
-import { useLoad } from '../../lib/useLoad'
-import { useSession } from '../../session/SessionContext'
+import { useSystemStatus } from '../../api/queries'
+import type { DependencyStatus } from '../../api/types'
+import { DataTable } from '../../components/DataTable'
+import { QueryCard } from '../../components/QueryState'
+import { Badge } from '../../components/ui'
+
+function Details({ dep }: { dep: DependencyStatus }) {
+  const { state: _state, latency_ms: _latency, ...details } = dep
+  return Object.entries(details).map(([key, value]) => (
+    <div key={key}>
+      {key}: <code>{String(value)}</code>
+    </div>
+  ))
+}
 
 export function Status() {
-  const { api } = useSession()
-  const status = useLoad(() => api.system.status(), [api])
+  const status = useSystemStatus()
   const deps = Object.entries(status.data?.dependencies ?? {})
+  const title = <>Service status {status.data && <Badge kind={status.data.status === 'ok' ? 'ok' : 'warn'}>{status.data.status}</Badge>}</>
   return (
-    <section className="card" aria-labelledby="status-title">
-      <RefreshHeader id="status-title" onRefresh={status.reload}>
-        Service status {status.data && <Badge kind={status.data.status === 'ok' ? 'ok' : 'warn'}>{status.data.status}</Badge>}
-      </RefreshHeader>
-      <LoadState loaded={status} empty={false} emptyText="" what="service status" />
-      {deps.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Service</th>
-              <th scope="col">State</th>
-              <th scope="col">Latency</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {deps.map(([name, dep]) => {
-              const { state, latency_ms, ...details } = dep
-              return (
-                <tr key={name}>
-                  <td>{name}</td>
-                  <td>
-                    <Badge kind={state === 'ok' ? 'ok' : 'bad'}>{state}</Badge>
-                  </td>
-                  <td>{latency_ms !== undefined ? `${latency_ms} ms` : ''}</td>
-                  <td className="small">
-                    {Object.entries(details).map(([key, value]) => (
-                      <div key={key}>
-                        {key}: <code>{String(value)}</code>
-                      </div>
-                    ))}
-                  </td>
-                </tr>
-              )
-            })}
-          </tbody>
-        </table>
-      )}
-    </section>
+    <QueryCard id="status-title" title={title} query={status} items={deps} emptyText="" what="service status">
+      <DataTable
+        wrap={false}
+        rows={deps}
+        rowKey={([name]) => name}
+        columns={[
+          { header: 'Service', cell: ([name]) => name },
+          { header: 'State', cell: ([, dep]) => <Badge kind={dep.state === 'ok' ? 'ok' : 'bad'}>{dep.state}</Badge> },
+          { header: 'Latency', cell: ([, dep]) => (dep.latency_ms !== undefined ? `${dep.latency_ms} ms` : '') },
+          { header: 'Details', cell: ([, dep]) => <Details dep={dep} />, className: 'small' },
+        ]}
+      />
+    </QueryCard>
   )
 }

@@ -1,0 +1,88 @@
+/**
+ * Server data through TanStack Query: one query per list or detail the screens show, keyed per
+ * signed-in account, and the invalidation a mutation asks for afterwards. Screens never keep their
+ * own copy of server data, so a change made on one screen shows on every other without a reload key.
+ */
+import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useCallback } from 'react'
+import { useSession } from '../session/SessionContext'
+import type { Api } from './endpoints'
+import { ACCOUNT } from './queryClient'
+import type { MedicalRecord } from './types'
+
+/** The server data the app reads: one name per query (the second part of every key). */
+export type ServerData =
+  | 'records'
+  | 'patientRequests'
+  | 'grants'
+  | 'doctorRequests'
+  | 'authorized'
+  | 'patientAudit'
+  | 'auditAll'
+  | 'doctors'
+  | 'patients'
+  | 'status'
+
+function useKey(what: ServerData, ...rest: unknown[]): unknown[] {
+  const { session } = useSession()
+  return [ACCOUNT, session?.address.toLowerCase() ?? null, what, ...rest]
+}
+
+/** Mark some server data stale after a change (its shown queries refetch; the promise waits for them). */
+export function useInvalidate(): (...what: ServerData[]) => Promise<void> {
+  const queryClient = useQueryClient()
+  const { session } = useSession()
+  const address = session?.address.toLowerCase() ?? null
+  return useCallback(
+    async (...what: ServerData[]) => {
+      await Promise.all(what.map((name) => queryClient.invalidateQueries({ queryKey: [ACCOUNT, address, name] })))
+    },
+    [queryClient, address],
+  )
+}
+
+const isSettling = (record: MedicalRecord) => record.state === 'pending' || record.state === 'anchored'
+
+/**
+ * The patient's records. While any is pending or anchored it polls (every `settlingPollMs`), since
+ * the reconciler turns them confirmed as they are mined and buried.
+ */
+export function usePatientRecords({ settlingPollMs = 0, enabled = true }: { settlingPollMs?: number; enabled?: boolean } = {}) {
+  const { api } = useSession()
+  return useQuery({
+    queryKey: useKey('records'),
+    queryFn: () => api.records.patientRecords(),
+    enabled,
+    refetchInterval: (query) => (settlingPollMs && query.state.data?.some(isSettling) ? settlingPollMs : false),
+  })
+}
+
+/** A signed-in query that only calls one endpoint wrapper. */
+function useApiQuery<T>(what: ServerData, load: (api: Api) => Promise<T>) {
+  const { api } = useSession()
+  return useQuery({ queryKey: useKey(what), queryFn: () => load(api) })
+}
+
+export const usePatientRequests = () => useApiQuery('patientRequests', (api) => api.access.patientRequests())
+export const usePatientGrants = () => useApiQuery('grants', (api) => api.access.patientGrants())
+export const useDoctorRequests = () => useApiQuery('doctorRequests', (api) => api.access.doctorRequests())
+export const useAuthorizedRecords = () => useApiQuery('authorized', (api) => api.access.authorizedRecords())
+export const usePatientAudit = () => useApiQuery('patientAudit', (api) => api.audit.patient())
+export const useSystemStatus = () => useApiQuery('status', (api) => api.system.status())
+
+export function useAuditPage(page: number, pageSize: number) {
+  const { api } = useSession()
+  // The page on screen stays while the next one loads.
+  return useQuery({ queryKey: useKey('auditAll', page, pageSize), queryFn: () => api.audit.all(page, pageSize), placeholderData: keepPreviousData })
+}
+
+/** A directory search, run once `q` is set (a submitted search box), cached per query text. */
+export function useDoctorSearch(q: string | null) {
+  const { api } = useSession()
+  return useQuery({ queryKey: useKey('doctors', q), queryFn: () => api.directory.doctors(q ?? ''), enabled: q !== null })
+}
+
+export function usePatientSearch(q: string | null) {
+  const { api } = useSession()
+  return useQuery({ queryKey: useKey('patients', q), queryFn: () => api.directory.patients(q ?? ''), enabled: q !== null })
+}
