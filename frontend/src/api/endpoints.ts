@@ -29,6 +29,8 @@ import type {
   SearchPage,
   SystemStatus,
   TypedDataAction,
+  TypedDataParams,
+  TypedDataRequest,
   TypedDataPayload,
   VerifyResult,
   ViewedFile,
@@ -80,8 +82,11 @@ export function createApi(client: ApiClient) {
     signing: {
       keyDerivationMessage: async () => pending<KeyDerivationMessage>(await unwrap(publicHttp.GET('/api/signing/key-derivation-message'))),
       /** The one typed-data call: every signed action's payload comes from here. */
-      typedData: async (action: TypedDataAction, params: Record<string, unknown>) =>
-        pending<TypedDataPayload>(await unwrap(http.POST('/api/signing/typed-data', { body: { action, params } }))),
+      typedData: async <A extends TypedDataAction>(action: A, params: TypedDataParams<A>) =>
+        pending<TypedDataPayload>(
+          // TypeScript cannot tie a generic `A` to one member of the union: the pair is checked by the signature above.
+          await unwrap(http.POST('/api/signing/typed-data', { body: { action, params } as TypedDataRequest })),
+        ),
     },
     records: {
       upload(fields: UploadFields, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal): Promise<UploadResult<MedicalRecord>> {

@@ -502,25 +502,105 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AddRecordParams */
+        AddRecordParams: {
+            /**
+             * Contenthash
+             * @description SHA-256 of the plaintext file, 0x-hex.
+             */
+            contentHash: string;
+            /**
+             * Recordtype
+             * @description prescription, bill or report.
+             */
+            recordType: string;
+        };
+        /**
+         * AddRecordTypedDataRequest
+         * @description The patient adds a record (the upload's signature). Signed by the patient.
+         */
+        AddRecordTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "addRecord";
+            params: components["schemas"]["AddRecordParams"];
+        };
+        /** ApproveAccessParams */
+        ApproveAccessParams: {
+            /**
+             * Doctor
+             * @description The doctor concerned.
+             */
+            doctor: string;
+            /**
+             * Duration
+             * @description How long the grant lasts, in seconds.
+             */
+            duration: number;
+            /**
+             * Recordids
+             * @description Record ids (from the patient's list of records).
+             */
+            recordIds: number[];
+        };
+        /**
+         * ApproveAccessTypedDataRequest
+         * @description The patient grants a doctor read access to chosen records for a time, replacing any earlier grant. Signed by the patient.
+         */
+        ApproveAccessTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "approveAccess";
+            params: components["schemas"]["ApproveAccessParams"];
+        };
         /** ApproveExtensionBody */
         ApproveExtensionBody: {
             /**
              * Deadline
-             * @description Optional: the deadline that was signed
+             * @description The deadline that was signed (the payload's message.deadline)
              */
-            deadline?: number | null;
+            deadline: number;
             /** Doctoraddress */
             doctorAddress: string;
             /**
              * Nonce
-             * @description Optional: the nonce that was signed
+             * @description The nonce that was signed (the payload's message.nonce)
              */
-            nonce?: number | null;
+            nonce: number;
             /**
              * Signature
              * @description EIP-712 signature of the payload from /api/signing/typed-data
              */
             signature: string;
+        };
+        /** ApproveExtensionParams */
+        ApproveExtensionParams: {
+            /**
+             * Doctor
+             * @description The doctor concerned.
+             */
+            doctor: string;
+            /**
+             * Extra
+             * @description The pending extension, in seconds (must match it).
+             */
+            extra: number;
+        };
+        /**
+         * ApproveExtensionTypedDataRequest
+         * @description The patient accepts a doctor's pending extension request. Signed by the patient.
+         */
+        ApproveExtensionTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "approveExtension";
+            params: components["schemas"]["ApproveExtensionParams"];
         };
         /** Body_upload_api_medical_records_upload_post */
         Body_upload_api_medical_records_upload_post: {
@@ -568,6 +648,26 @@ export interface components {
             /** Rpc Url */
             rpc_url?: string | null;
         };
+        /** DenyAccessParams */
+        DenyAccessParams: {
+            /**
+             * Doctor
+             * @description The doctor concerned.
+             */
+            doctor: string;
+        };
+        /**
+         * DenyAccessTypedDataRequest
+         * @description The patient turns down a doctor's pending request. Signed by the patient.
+         */
+        DenyAccessTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "denyAccess";
+            params: components["schemas"]["DenyAccessParams"];
+        };
         /** DoctorBody */
         DoctorBody: {
             /**
@@ -590,14 +690,14 @@ export interface components {
         DoctorRequestBody: {
             /**
              * Deadline
-             * @description Optional: the deadline that was signed
+             * @description The deadline that was signed (the payload's message.deadline)
              */
-            deadline?: number | null;
+            deadline: number;
             /**
              * Nonce
-             * @description Optional: the nonce that was signed
+             * @description The nonce that was signed (the payload's message.nonce)
              */
-            nonce?: number | null;
+            nonce: number;
             /** Patientaddress */
             patientAddress: string;
             /** Requestreason */
@@ -612,21 +712,19 @@ export interface components {
         ExtendBody: {
             /**
              * Deadline
-             * @description Optional: the deadline that was signed
+             * @description The deadline that was signed (the payload's message.deadline)
              */
-            deadline?: number | null;
+            deadline: number;
             /**
-             * Extradays
-             * @description Days to add (or extraSeconds)
+             * Extraseconds
+             * @description Seconds to add to the live grant (the signed `extra`)
              */
-            extraDays?: number | null;
-            /** Extraseconds */
-            extraSeconds?: number | null;
+            extraSeconds: number;
             /**
              * Nonce
-             * @description Optional: the nonce that was signed
+             * @description The nonce that was signed (the payload's message.nonce)
              */
-            nonce?: number | null;
+            nonce: number;
             /** Patientaddress */
             patientAddress: string;
             /**
@@ -690,24 +788,78 @@ export interface components {
             /** Refresh Token */
             refresh_token: string;
         };
+        /** RequestAccessParams */
+        RequestAccessParams: {
+            /**
+             * Patientaddress
+             * @description The patient whose contract the action is on.
+             */
+            patientAddress: string;
+        };
+        /**
+         * RequestAccessTypedDataRequest
+         * @description A registered doctor asks the patient (params.patientAddress) for access. Signed by the doctor.
+         */
+        RequestAccessTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "requestAccess";
+            params: components["schemas"]["RequestAccessParams"];
+        };
+        /** RequestExtensionParams */
+        RequestExtensionParams: {
+            /**
+             * Extra
+             * @description Seconds to add to the live grant.
+             */
+            extra: number;
+            /**
+             * Patientaddress
+             * @description The patient whose contract the action is on.
+             */
+            patientAddress: string;
+        };
+        /**
+         * RequestExtensionTypedDataRequest
+         * @description A registered doctor with a live grant asks the patient (params.patientAddress) for more time. Signed by the doctor.
+         */
+        RequestExtensionTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "requestExtension";
+            params: components["schemas"]["RequestExtensionParams"];
+        };
         /** RespondBody */
         RespondBody: {
-            /**
-             * Accessduration
-             * @description Days
-             */
-            accessDuration?: number | null;
             /**
              * Action
              * @description approve | deny
              */
             action: string;
-            /** Approvalsignature */
+            /**
+             * Approvalsignature
+             * @description EIP-712 signature of the ApproveAccess or DenyAccess payload
+             */
             approvalSignature: string;
-            /** Deadline */
-            deadline?: number | null;
-            /** Nonce */
-            nonce?: number | null;
+            /**
+             * Deadline
+             * @description The deadline that was signed (the payload's message.deadline)
+             */
+            deadline: number;
+            /**
+             * Durationseconds
+             * @description How long the grant lasts, in seconds (approve only; the signed `duration`)
+             */
+            durationSeconds?: number | null;
+            /**
+             * Nonce
+             * @description The nonce that was signed (the payload's message.nonce)
+             */
+            nonce: number;
             /** Requestid */
             requestId: string;
             /** Selectedrecords */
@@ -718,20 +870,40 @@ export interface components {
              */
             walletSignature?: string | null;
         };
+        /** RevokeAccessParams */
+        RevokeAccessParams: {
+            /**
+             * Doctor
+             * @description The doctor concerned.
+             */
+            doctor: string;
+        };
+        /**
+         * RevokeAccessTypedDataRequest
+         * @description The patient ends a doctor's whole grant now. Signed by the patient.
+         */
+        RevokeAccessTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "revokeAccess";
+            params: components["schemas"]["RevokeAccessParams"];
+        };
         /** RevokeBody */
         RevokeBody: {
             /**
              * Deadline
-             * @description Optional: the deadline that was signed
+             * @description The deadline that was signed (the payload's message.deadline)
              */
-            deadline?: number | null;
+            deadline: number;
             /** Doctoraddress */
             doctorAddress: string;
             /**
              * Nonce
-             * @description Optional: the nonce that was signed
+             * @description The nonce that was signed (the payload's message.nonce)
              */
-            nonce?: number | null;
+            nonce: number;
             /** Recordids */
             recordIds?: number[] | null;
             /**
@@ -739,6 +911,31 @@ export interface components {
              * @description EIP-712 signature of the payload from /api/signing/typed-data
              */
             signature: string;
+        };
+        /** RevokeRecordsParams */
+        RevokeRecordsParams: {
+            /**
+             * Doctor
+             * @description The doctor concerned.
+             */
+            doctor: string;
+            /**
+             * Recordids
+             * @description Record ids (from the patient's list of records).
+             */
+            recordIds: number[];
+        };
+        /**
+         * RevokeRecordsTypedDataRequest
+         * @description The patient withdraws some records from a doctor's live grant. Signed by the patient.
+         */
+        RevokeRecordsTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "revokeRecords";
+            params: components["schemas"]["RevokeRecordsParams"];
         };
         /** TokenResponse */
         TokenResponse: {
@@ -755,18 +952,6 @@ export interface components {
              * @default bearer
              */
             token_type: string;
-        };
-        /** TypedDataRequest */
-        TypedDataRequest: {
-            /**
-             * Action
-             * @description addRecord | approveAccess | denyAccess | revokeAccess | requestAccess | requestExtension | approveExtension
-             */
-            action: string;
-            /** Params */
-            params?: {
-                [key: string]: unknown;
-            };
         };
         /** ValidationError */
         ValidationError: {
@@ -1680,7 +1865,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TypedDataRequest"];
+                "application/json": components["schemas"]["AddRecordTypedDataRequest"] | components["schemas"]["ApproveAccessTypedDataRequest"] | components["schemas"]["DenyAccessTypedDataRequest"] | components["schemas"]["RevokeAccessTypedDataRequest"] | components["schemas"]["RevokeRecordsTypedDataRequest"] | components["schemas"]["ApproveExtensionTypedDataRequest"] | components["schemas"]["RequestAccessTypedDataRequest"] | components["schemas"]["RequestExtensionTypedDataRequest"];
             };
         };
         responses: {

@@ -30,16 +30,12 @@ export type Role = 'patient' | 'doctor' | 'registrar'
 export type RecordType = 'prescription' | 'bill' | 'report'
 export const RECORD_TYPES: readonly RecordType[] = ['prescription', 'bill', 'report']
 
-/** The signed actions (the one place the app names them; `SessionContext.signAction` takes these). */
-export type TypedDataAction =
-  | 'addRecord'
-  | 'requestAccess'
-  | 'approveAccess'
-  | 'denyAccess'
-  | 'revokeAccess'
-  | 'revokeRecords'
-  | 'requestExtension'
-  | 'approveExtension'
+/** One typed-data request per signed action, as the backend's action table declares it. */
+export type TypedDataRequest = NonNullable<paths['/api/signing/typed-data']['post']['requestBody']>['content']['application/json']
+/** The signed actions (`SessionContext.signAction` takes these). */
+export type TypedDataAction = TypedDataRequest['action']
+/** The params the API asks for `action` (names and units from the backend's action table). */
+export type TypedDataParams<A extends TypedDataAction> = Extract<TypedDataRequest, { action: A }>['params']
 
 /** A file as the API serves it from /view, with what the server checked before sending it. */
 export interface ViewedFile {

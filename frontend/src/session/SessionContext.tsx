@@ -9,7 +9,7 @@ import type { Hex } from 'viem'
 import { ApiClient, sessionStorageStore, type Session } from '../api/client'
 import { createApi, type Api } from '../api/endpoints'
 import { forgetAccounts } from '../api/queryClient'
-import type { ClientConfig, KeyDerivationMessage, TypedDataAction, TypedDataPayload } from '../api/types'
+import type { ClientConfig, KeyDerivationMessage, TypedDataAction, TypedDataParams, TypedDataPayload } from '../api/types'
 import { siweMessageFromNonce } from '../lib/siwe'
 import { localChainParams, parseChainId, readChainId } from '../wallet/chain'
 import { personalSign, signTypedDataV4 } from '../wallet/signing'
@@ -38,7 +38,7 @@ export interface SessionState {
   keySignature: Hex | null
   signKeyMessage(): Promise<Hex>
   /** Fetch the EIP-712 payload for `action`, check the chain, and sign it with the wallet. */
-  signAction(action: TypedDataAction, params: Record<string, unknown>): Promise<SignedAction>
+  signAction<A extends TypedDataAction>(action: A, params: TypedDataParams<A>): Promise<SignedAction>
   config: Partial<ClientConfig>
   rpcUrl: string
 }
@@ -158,7 +158,7 @@ export function SessionProvider({ children, client: givenClient }: { children: R
   }, [keySignature, wallet.provider, wallet.account, session, loadKeyMessage])
 
   const signAction = useCallback(
-    async (action: TypedDataAction, params: Record<string, unknown>): Promise<SignedAction> => {
+    async <A extends TypedDataAction>(action: A, params: TypedDataParams<A>): Promise<SignedAction> => {
       const provider = wallet.provider
       const address = wallet.account
       if (!provider || !address) throw new Error('Connect your wallet first.')

@@ -27,7 +27,9 @@ function days(seconds: number): string {
 function useRevoke() {
   const { api, signAction } = useSession()
   return async (doctor: string, recordIds: number[]) => {
-    const signed = await signAction(recordIds.length ? 'revokeRecords' : 'revokeAccess', recordIds.length ? { doctor, recordIds } : { doctor })
+    const signed = recordIds.length
+      ? await signAction('revokeRecords', { doctor, recordIds })
+      : await signAction('revokeAccess', { doctor })
     await api.access.revoke({
       doctorAddress: doctor,
       ...(recordIds.length ? { recordIds } : {}),
