@@ -5,41 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 
 from ..auth.roles import resolve_role
 from ..auth.siwe_login import LoginError
 from ..auth.tokens import TokenError
 from ..errors import unauthorized
 from .deps import ClientIpDep, ServicesDep
+from .schemas.auth import LoginRequest, NonceResponse, RefreshRequest, TokenResponse
+from .schemas.errors import BODY, CHAIN, DATABASE, RATE_LIMITED, WRITE, errors
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-
-class NonceResponse(BaseModel):
-    nonce: str
-    expires_at: datetime
-    domain: str
-    uri: str
-    chain_id: int
-    statement: str
-
-
-class LoginRequest(BaseModel):
-    message: str = Field(min_length=1, max_length=4096, description="The EIP-4361 message, as signed")
-    signature: str = Field(min_length=1, max_length=1024, description="personal_sign signature of the message")
-
-
-class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=4096)
-
-
-class TokenResponse(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"
-    role: str
-    address: str
 
 
 SIGN_IN_STATEMENT = "Sign in to HealthLedger. This proves you hold this wallet; it costs nothing and approves nothing."
@@ -59,7 +34,12 @@ def requested_origin(request: Request) -> str:
     return f"{request.url.scheme}://{host}" if host else ""
 
 
-@router.get("/nonce", response_model=NonceResponse, summary="A fresh single-use nonce for a SIWE message")
+@router.get(
+    "/nonce",
+    response_model=NonceResponse,
+    summary="A fresh single-use nonce for a SIWE message",
+    responses=errors(RATE_LIMITED, DATABASE, validation=False),
+)
 async def nonce(request: Request, services: ServicesDep, ip: ClientIpDep) -> NonceResponse:
     await services.rate_limits.hit("nonce", ip=ip)
     grant = await services.login.issue_nonce(requested_origin(request))
@@ -73,7 +53,12 @@ async def nonce(request: Request, services: ServicesDep, ip: ClientIpDep) -> Non
     )
 
 
-@router.post("/login", response_model=TokenResponse, summary="Exchange a signed SIWE message for tokens")
+@router.post(
+    "/login",
+    response_model=TokenResponse,
+    summary="Exchange a signed SIWE message for tokens",
+    responses=errors(BODY, {401: ("login_failed",)}, RATE_LIMITED, DATABASE, CHAIN),
+)
 async def login(body: LoginRequest, services: ServicesDep, ip: ClientIpDep) -> TokenResponse:
     await services.rate_limits.hit("login", ip=ip, address=claimed_address(body.message))
     try:
@@ -83,7 +68,12 @@ async def login(body: LoginRequest, services: ServicesDep, ip: ClientIpDep) -> T
     return await _tokens_for(services, address)
 
 
-@router.post("/refresh", response_model=TokenResponse, summary="Trade a refresh token (once) for new tokens")
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    summary="Trade a refresh token (once) for new tokens",
+    responses=errors(BODY, {401: ("invalid_token",)}, DATABASE, WRITE, CHAIN),
+)
 async def refresh(body: RefreshRequest, services: ServicesDep) -> TokenResponse:
     try:
         claims = services.tokens.decode(body.refresh_token, "refresh")
