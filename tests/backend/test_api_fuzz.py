@@ -8,7 +8,8 @@ runs on the session's real Anvil, js-ipfs and SecantusDB. The same operations ar
 times, once per caller: anonymous (generated bearer tokens for the `HTTPBearer` scheme, or none), a patient, a
 registered doctor and the registrar (dev account #0), each signed in over SIWE with `Wallet`. A
 signed-in caller's bearer token replaces whatever `Authorization` value was generated, so cases get
-past authentication and reach each role's validation and services.
+past authentication and reach each role's validation and services (except the coverage phase's few
+cases per operation that leave the header out on purpose: those check the 401 `missing_token`).
 
 What is checked on every response: our own two checks, and schemathesis' four conformance checks
 (not its whole default set, whose negative-data and auth checks test the generator's guesses):
