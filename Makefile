@@ -63,6 +63,14 @@ $(STAMPS)/solc: bin/solc $(STAMPS)/node | $(STAMPS)
 	ln -sfn $(CURDIR)/bin/solc $(SOLCX_DIR)/solc-v$(SOLC_VERSION)
 	touch $@
 
+# The API's OpenAPI document and the web app's client generated from it, both committed. Run after
+# changing a route or a model. `make test` fails while either is stale: a backend test
+# (tests/backend/unit/test_openapi_document.py) for the document, `npm test`'s check:api for the client.
+.PHONY: openapi
+openapi: $(STAMPS)/python $(STAMPS)/frontend
+	python -m healthledger.openapi_export frontend/openapi.json
+	npm --prefix frontend run gen:api --silent
+
 .PHONY: check-solc
 check-solc:
 	@test "$$(readlink $(SOLCX_DIR)/solc-v$(SOLC_VERSION))" = "$(CURDIR)/bin/solc" || rm -f $(STAMPS)/solc
@@ -73,7 +81,6 @@ compile: check-solc install
 test: check-solc install frontend/dist/index.html
 	ape test tests/contracts
 	python -m pytest -p no:ape_test tests/backend tests/deploy
-	python scripts/export_openapi.py --check
 	npm --prefix frontend test --silent
 	node --test tests/browser/*.test.mjs
 

@@ -10,6 +10,19 @@ from pydantic import BaseModel, Field
 from ..services.access import AccessService
 from ..services.authorized import authorized_from_chain, authorized_from_database, grants_of_patient
 from .deps import ClientIpDep, DoctorDep, PatientDep, ServicesDep
+from .schemas.access import (
+    AccessRequestOut,
+    ChainAuthorized,
+    DatabaseAuthorized,
+    DoctorRequestList,
+    ExtensionApproved,
+    ExtensionRequested,
+    PatientGrants,
+    PendingRequestList,
+    RespondResult,
+    RevokeResult,
+)
+from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, RATE_LIMITED, RELAYED, ROLE, SIGNED, WRITE, errors
 
 router = APIRouter(prefix="/api/access-requests", tags=["access"])
 
@@ -52,7 +65,20 @@ class ApproveExtensionBody(SignedBody):
     doctorAddress: str
 
 
-@router.post("/doctor/request", status_code=201, summary="Ask a patient for access (registered doctors)")
+# Every signed action: the caller, the signature checked against the action, then the relayed transaction.
+_SIGNED_ACTION = (BODY, AUTH, ROLE, SIGNED, RELAYED, DATABASE, WRITE)
+_READ = (AUTH, ROLE, CHAIN, DATABASE)
+
+
+@router.post(
+    "/doctor/request",
+    status_code=201,
+    response_model=AccessRequestOut,
+    summary="Ask a patient for access (registered doctors)",
+    responses=errors(
+        *_SIGNED_ACTION, {400: ("invalid_address", "invalid_reason"), 403: ("not_registered_doctor",)}, RATE_LIMITED
+    ),
+)
 async def doctor_request(
     body: DoctorRequestBody, caller: DoctorDep, services: ServicesDep, ip: ClientIpDep
 ) -> dict[str, Any]:
@@ -62,40 +88,91 @@ async def doctor_request(
     return request.public()
 
 
-@router.get("/doctor/requests", summary="Your requests and their state (doctors)")
+@router.get(
+    "/doctor/requests",
+    response_model=DoctorRequestList,
+    summary="Your requests and their state (doctors)",
+    responses=errors(*_READ, validation=False),
+)
 async def doctor_requests(caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
     requests = await AccessService(services).requests_of_doctor(caller.address)
     return {"requests": [request.public() for request in requests]}
 
 
-@router.post("/doctor/extend", summary="Ask for more time on a live grant (doctors)")
+@router.post(
+    "/doctor/extend",
+    response_model=ExtensionRequested,
+    summary="Ask for more time on a live grant (doctors)",
+    responses=errors(
+        *_SIGNED_ACTION, {400: ("invalid_address", "invalid_duration"), 403: ("not_registered_doctor",)}
+    ),
+)
 async def doctor_extend(body: ExtendBody, caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
     return await AccessService(services).request_extension(
         caller.address, body.patientAddress, body.extraSeconds, body.signature, body.nonce, body.deadline
     )
 
 
-@router.get("/doctor/authorized-records", summary="Records shared with you, as the database knows them")
+@router.get(
+    "/doctor/authorized-records",
+    response_model=DatabaseAuthorized,
+    summary="Records shared with you, as the database knows them",
+    responses=errors(*_READ, validation=False),
+)
 async def authorized_records(caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
     return await authorized_from_database(services, caller.address)
 
 
-@router.get("/doctor/blockchain-authorized-records", summary="Records shared with you, read from the chain")
+@router.get(
+    "/doctor/blockchain-authorized-records",
+    response_model=ChainAuthorized,
+    summary="Records shared with you, read from the chain",
+    responses=errors(*_READ, validation=False),
+)
 async def blockchain_authorized_records(caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
     return await authorized_from_chain(services, caller.address)
 
 
-@router.get("/patient/requests", summary="Pending requests for your records (patients)")
+@router.get(
+    "/patient/requests",
+    response_model=PendingRequestList,
+    summary="Pending requests for your records (patients)",
+    responses=errors(*_READ, validation=False),
+)
 async def patient_requests(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
     return {"requests": await AccessService(services).pending_requests(caller.address)}
 
 
-@router.get("/patient/grants", summary="Whom you share records with now: records, expiry, extension asked (patients)")
+@router.get(
+    "/patient/grants",
+    response_model=PatientGrants,
+    summary="Whom you share records with now: records, expiry, extension asked (patients)",
+    responses=errors(*_READ, validation=False),
+)
 async def patient_grants(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
     return await grants_of_patient(services, caller.address)
 
 
-@router.post("/patient/respond", summary="Approve chosen records for a time, or deny (patients)")
+@router.post(
+    "/patient/respond",
+    response_model=RespondResult,
+    summary="Approve chosen records for a time, or deny (patients)",
+    responses=errors(
+        *_SIGNED_ACTION,
+        {
+            400: (
+                "invalid_action",
+                "invalid_duration",
+                "invalid_records",
+                "unknown_record",
+                "missing_wallet_signature",
+                "invalid_wallet_signature",
+            ),
+            404: ("request_not_found",),
+            409: ("request_closed", "integrity_mismatch"),
+        },
+    ),
+)
 async def patient_respond(body: RespondBody, caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
     return await AccessService(services).respond(
         caller.address,
@@ -110,14 +187,24 @@ async def patient_respond(body: RespondBody, caller: PatientDep, services: Servi
     )
 
 
-@router.post("/patient/revoke", summary="Withdraw a doctor's access to some or all records (patients)")
+@router.post(
+    "/patient/revoke",
+    response_model=RevokeResult,
+    summary="Withdraw a doctor's access to some or all records (patients)",
+    responses=errors(*_SIGNED_ACTION, {400: ("invalid_address", "invalid_records")}),
+)
 async def patient_revoke(body: RevokeBody, caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
     return await AccessService(services).revoke(
         caller.address, body.doctorAddress, body.recordIds, body.signature, body.nonce, body.deadline
     )
 
 
-@router.post("/patient/approve-extension", summary="Accept a doctor's extension request (patients)")
+@router.post(
+    "/patient/approve-extension",
+    response_model=ExtensionApproved,
+    summary="Accept a doctor's extension request (patients)",
+    responses=errors(*_SIGNED_ACTION, {400: ("invalid_address",), 409: ("no_pending_extension",)}),
+)
 async def patient_approve_extension(
     body: ApproveExtensionBody, caller: PatientDep, services: ServicesDep
 ) -> dict[str, Any]:

@@ -9,17 +9,29 @@ from fastapi import APIRouter
 from ..services.audit import all_timeline, patient_timeline
 from ..validation import DEFAULT_PAGE_SIZE
 from .deps import PatientDep, RegistrarDep, ServicesDep
+from .schemas.audit import AllAudit, PatientAudit
+from .schemas.errors import AUTH, CHAIN, DATABASE, ROLE, errors
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
 
-@router.get("/patient", summary="Everything that happened to your records, newest first (patients)")
+@router.get(
+    "/patient",
+    response_model=PatientAudit,
+    summary="Everything that happened to your records, newest first (patients)",
+    responses=errors(AUTH, ROLE, CHAIN, DATABASE, validation=False),
+)
 async def patient_audit(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
     events = await patient_timeline(services, caller.address)
     return {"patient": caller.address, "total": len(events), "events": events}
 
 
-@router.get("/all", summary="Everything that happened to every patient's records, newest first, paged (registrar)")
+@router.get(
+    "/all",
+    response_model=AllAudit,
+    summary="Everything that happened to every patient's records, newest first, paged (registrar)",
+    responses=errors(AUTH, ROLE, {400: ("invalid_page", "invalid_page_size")}, CHAIN, DATABASE),
+)
 async def all_audit(
     caller: RegistrarDep, services: ServicesDep, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> dict[str, Any]:

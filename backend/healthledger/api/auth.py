@@ -5,38 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 
 from ..services import sessions
 from .deps import ClientIpDep, ServicesDep
+from .schemas.auth import LoginRequest, NonceResponse, RefreshRequest, TokenResponse
+from .schemas.errors import BODY, CHAIN, DATABASE, RATE_LIMITED, WRITE, errors
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-
-class NonceResponse(BaseModel):
-    nonce: str
-    expires_at: datetime
-    domain: str
-    uri: str
-    chain_id: int
-    statement: str
-
-
-class LoginRequest(BaseModel):
-    message: str = Field(min_length=1, max_length=4096, description="The EIP-4361 message, as signed")
-    signature: str = Field(min_length=1, max_length=1024, description="personal_sign signature of the message")
-
-
-class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=4096)
-
-
-class TokenResponse(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"
-    role: str
-    address: str
 
 
 SIGN_IN_STATEMENT = "Sign in to HealthLedger. This proves you hold this wallet; it costs nothing and approves nothing."
@@ -56,7 +31,12 @@ def requested_origin(request: Request) -> str:
     return f"{request.url.scheme}://{host}" if host else ""
 
 
-@router.get("/nonce", response_model=NonceResponse, summary="A fresh single-use nonce for a SIWE message")
+@router.get(
+    "/nonce",
+    response_model=NonceResponse,
+    summary="A fresh single-use nonce for a SIWE message",
+    responses=errors(RATE_LIMITED, DATABASE, validation=False),
+)
 async def nonce(request: Request, services: ServicesDep, ip: ClientIpDep) -> NonceResponse:
     grant = await sessions.issue_nonce(services, requested_origin(request), ip)
     return NonceResponse(
@@ -69,12 +49,22 @@ async def nonce(request: Request, services: ServicesDep, ip: ClientIpDep) -> Non
     )
 
 
-@router.post("/login", response_model=TokenResponse, summary="Exchange a signed SIWE message for tokens")
+@router.post(
+    "/login",
+    response_model=TokenResponse,
+    summary="Exchange a signed SIWE message for tokens",
+    responses=errors(BODY, {401: ("login_failed",)}, RATE_LIMITED, DATABASE, CHAIN),
+)
 async def login(body: LoginRequest, services: ServicesDep, ip: ClientIpDep) -> TokenResponse:
     return _token_response(await sessions.sign_in(services, body.message, body.signature, ip))
 
 
-@router.post("/refresh", response_model=TokenResponse, summary="Trade a refresh token (once) for new tokens")
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    summary="Trade a refresh token (once) for new tokens",
+    responses=errors(BODY, {401: ("invalid_token",)}, DATABASE, WRITE, CHAIN),
+)
 async def refresh(body: RefreshRequest, services: ServicesDep) -> TokenResponse:
     return _token_response(await sessions.refresh(services, body.refresh_token))
 

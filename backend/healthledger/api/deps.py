@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Callable
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..auth.tokens import Role, TokenError
 from ..container import Services
@@ -35,19 +36,36 @@ class Caller:
     role: Role
 
 
-async def current_caller(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Caller:
+# The OpenAPI security scheme of every signed-in operation. `auto_error=False`: this module, not
+# FastAPI, answers a missing or malformed header, with the API's own codes and messages.
+bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="The access token from POST /api/auth/login (or /api/auth/refresh)",
+)
+
+
+async def current_caller(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
     """The token's holder, if the role the token names is still the role the chain gives them.
 
     A doctor struck off the registry (or a registrar whose role was revoked) loses access to data at
     once, not when the access token expires (the chain is read at most every ROLE_CACHE_SECONDS).
     """
+    # HTTPBearer gives None alike for no header, another scheme and blanks after "Bearer": the raw
+    # header tells them apart, so each keeps its own code and message.
+    authorization = request.headers.get("authorization")
     if not authorization:
         raise unauthorized("missing_token", "sign in first: Authorization: Bearer <access token> is missing")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise unauthorized("invalid_token", "Authorization header must be 'Bearer <access token>'")
     try:
-        claims = services.tokens.decode(token.strip(), "access")
+        # No credentials here means blanks after "Bearer ": an empty token, rejected as such.
+        claims = services.tokens.decode(credentials.credentials if credentials else "", "access")
     except TokenError as exc:
         raise unauthorized("invalid_token", f"access token rejected: {exc}") from exc
     current = await services.roles.role_of(claims.address)

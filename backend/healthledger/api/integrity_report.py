@@ -10,13 +10,17 @@ from fastapi import APIRouter
 from ..errors import bad_request, forbidden
 from ..services.integrity_report import STATUSES, build_report
 from .deps import CallerDep, ServicesDep
+from .schemas.errors import AUTH, CHAIN, DATABASE, IPFS, ROLE, errors
+from .schemas.system import IntegrityReport
 
 router = APIRouter(prefix="/api/system", tags=["system"])
 
 
 @router.get(
     "/integrity-report",
+    response_model=IntegrityReport,
     summary="Every record checked against MongoDB, the chain and IPFS (patients: theirs; registrar: all)",
+    responses=errors(AUTH, ROLE, {400: ("invalid_status",)}, CHAIN, IPFS, DATABASE),
 )
 async def integrity_report(caller: CallerDep, services: ServicesDep, status: str | None = None) -> dict[str, Any]:
     if caller.role == "patient":

@@ -13,6 +13,8 @@ from ..services import reading
 from ..services.upload import UploadPipeline, UploadRequest
 from ..validation import record_name
 from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
+from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
+from .schemas.records import RecordList, RecordOut, VerifyResult
 
 router = APIRouter(prefix="/api/medical-records", tags=["records"])
 
@@ -24,7 +26,56 @@ MAX_CONTENT_TYPE_LENGTH = 255
 PREVIEW_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
 
 
-@router.post("/upload", status_code=201, summary="Encrypt, pin and anchor a file (patients)")
+# Reading one record: the CID, the record, and whether this caller may read it.
+_READ_ERRORS: dict[int, tuple[str, ...]] = {
+    400: ("invalid_cid",),
+    403: ("not_allowed", "not_registered_doctor", "access_denied"),
+    404: ("record_not_found",),
+}
+# Unlocking its data key: the patient's key-derivation signature, or the doctor's grant copy.
+_KEY_ERRORS: dict[int, tuple[str, ...]] = {
+    400: ("missing_wallet_signature", "malformed_signature", "invalid_wallet_signature"),
+    403: ("not_allowed",),
+}
+# Checks that stop a view (a JSON verify reports them in its answer instead).
+_VIEW_CONFLICTS: dict[int, tuple[str, ...]] = {409: ("integrity_mismatch", "record_pending", "record_unanchored")}
+
+
+@router.post(
+    "/upload",
+    status_code=201,
+    response_model=RecordOut,
+    summary="Encrypt, pin and anchor a file (patients)",
+    description="201: anchored on chain; 202: pinned and sent, not yet mined (`state` is `pending`); "
+    "200: the same upload sent again after its answer was lost (its record, not a new one).",
+    responses={
+        200: {"model": RecordOut, "description": "The same upload, sent again: its record"},
+        202: {"model": RecordOut, "description": "Pinned and sent, not yet mined"},
+        **errors(
+            BODY,
+            AUTH,
+            ROLE,
+            {
+                400: (
+                    "invalid_name",
+                    "invalid_content_type",
+                    "invalid_record_type",
+                    "empty_file",
+                    "malformed_signature",
+                    "invalid_wallet_signature",
+                    "invalid_record_signature",
+                ),
+                409: ("upload_in_progress", "stale_nonce", "transaction_failed", "record_conflict", "record_gone"),
+                413: ("file_too_large",),
+            },
+            RATE_LIMITED,
+            IPFS,
+            RELAYED,
+            DATABASE,
+            WRITE,
+        ),
+    },
+)
 async def upload(
     caller: PatientDep,
     services: ServicesDep,
@@ -69,7 +120,12 @@ async def upload(
     return body
 
 
-@router.get("/patient-records", summary="Your records (patients)")
+@router.get(
+    "/patient-records",
+    response_model=RecordList,
+    summary="Your records (patients)",
+    responses=errors(AUTH, ROLE, DATABASE, validation=False),
+)
 async def patient_records(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
     return {"records": await reading.records_of(services, caller.address)}
 
@@ -77,7 +133,24 @@ async def patient_records(caller: PatientDep, services: ServicesDep) -> dict[str
 @router.get(
     "/view/{cid}",
     summary="The decrypted file, after checking it against MongoDB and the chain",
+    description="The body is the file itself, with the Content-Type it was uploaded with.",
     response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The decrypted file, every check passed",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "headers": {
+                name: {"description": description, "schema": {"type": "string"}}
+                for name, description in (
+                    ("X-Integrity-Verified", "`true`: MongoDB, the chain and IPFS agree"),
+                    ("X-Blockchain-Hash-Verified", "`true`: the plaintext hashes to the chain's hash"),
+                    ("X-Content-SHA256", "0x-hex SHA-256 of the file"),
+                    ("Content-Disposition", "`inline` for previewable types, else `attachment`"),
+                )
+            },
+        },
+        **errors(AUTH, _READ_ERRORS, _KEY_ERRORS, _VIEW_CONFLICTS, IPFS, CHAIN, DATABASE),
+    },
 )
 async def view(
     cid: str,
@@ -107,7 +180,13 @@ def content_disposition(content_type: str, name: str) -> str:
     return f"{disposition}; filename*=UTF-8''{quote(name)}"
 
 
-@router.get("/verify/{cid}", summary="Integrity checks as JSON (with X-Wallet-Signature, also re-hash the file)")
+@router.get(
+    "/verify/{cid}",
+    response_model=VerifyResult,
+    summary="Integrity checks as JSON (with X-Wallet-Signature, also re-hash the file)",
+    description="A failed check is an answer (`verified: false`), not an error.",
+    responses=errors(AUTH, _READ_ERRORS, _KEY_ERRORS, IPFS, CHAIN, DATABASE),
+)
 async def verify(
     cid: str,
     caller: CallerDep,

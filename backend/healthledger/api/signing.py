@@ -12,6 +12,8 @@ from ..crypto import KEY_DERIVATION_MESSAGE
 from ..crypto.kek import KEK_INFO
 from ..services.anchoring import RecordAnchoring
 from .deps import CallerDep, ServicesDep
+from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, RELAYED, ROLE, WRITE, errors
+from .schemas.signing import KeyDerivationMessage, TypedDataPayload
 
 router = APIRouter(prefix="/api/signing", tags=["signing"])
 
@@ -49,7 +51,12 @@ def _request_model(action: SignedAction) -> type[BaseModel]:
 TypedDataRequest = Union[tuple(_request_model(action) for action in SIGNED_ACTIONS)]  # type: ignore[valid-type]  # noqa: UP007
 
 
-@router.get("/key-derivation-message", summary="The exact text to personal_sign to derive your encryption key")
+@router.get(
+    "/key-derivation-message",
+    response_model=KeyDerivationMessage,
+    summary="The exact text to personal_sign to derive your encryption key",
+    responses=errors(validation=False),
+)
 async def key_derivation_message() -> dict[str, Any]:
     return {
         "message": KEY_DERIVATION_MESSAGE,
@@ -58,7 +65,22 @@ async def key_derivation_message() -> dict[str, Any]:
     }
 
 
-@router.post("/typed-data", summary="A complete EIP-712 payload for eth_signTypedData_v4")
+@router.post(
+    "/typed-data",
+    response_model=TypedDataPayload,
+    summary="A complete EIP-712 payload for eth_signTypedData_v4",
+    # Patients' lost records are sent again first (services/anchoring.py): that can relay.
+    responses=errors(
+        BODY,
+        AUTH,
+        ROLE,
+        {400: ("unknown_action", "invalid_params", "invalid_record_type"), 409: ("record_conflict", "record_gone")},
+        CHAIN,
+        RELAYED,
+        DATABASE,
+        WRITE,
+    ),
+)
 async def typed_data(
     body: Annotated[TypedDataRequest, Body(discriminator="action")], caller: CallerDep, services: ServicesDep
 ) -> dict[str, Any]:

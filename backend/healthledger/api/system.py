@@ -5,26 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from ..services.status import collect_status
 from .deps import ServicesDep
+from .schemas.errors import errors
+from .schemas.system import ClientConfig, SystemStatus
 
 router = APIRouter(prefix="/api/system", tags=["system"])
 
 
-@router.get("/status", summary="State and latency of MongoDB, IPFS and the chain")
+@router.get(
+    "/status",
+    response_model=SystemStatus,
+    # A dependency's fields appear only as its probe reports them (`error` only when it is down).
+    response_model_exclude_unset=True,
+    summary="State and latency of MongoDB, IPFS and the chain",
+    description="A failing dependency is reported in the answer (`state: down`), not as an error status.",
+    responses=errors(validation=False),
+)
 async def status(services: ServicesDep) -> dict[str, Any]:
     return await collect_status(services)
-
-
-class ClientConfig(BaseModel):
-    """What the web app needs before sign-in: which network to ask the wallet for."""
-
-    chain_id: int
-    chain_name: str | None = None
-    rpc_url: str | None = None
-    block_explorer_url: str | None = None
 
 
 @router.get(
@@ -32,6 +32,7 @@ class ClientConfig(BaseModel):
     response_model=ClientConfig,
     response_model_exclude_none=True,
     summary="The chain the app runs on, for the wallet (public)",
+    responses=errors(validation=False),
 )
 async def config(services: ServicesDep) -> ClientConfig:
     settings = services.settings

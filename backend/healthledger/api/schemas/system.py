@@ -1,0 +1,90 @@
+"""Shapes of /api/system: dependency health, client configuration and the integrity report."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Probe(BaseModel):
+    """One dependency's state; `error` (the exception's type) only when it is down."""
+
+    state: Literal["ok", "down"]
+    latency_ms: float
+    error: str | None = None
+
+
+class IpfsProbe(Probe):
+    version: str | None = None
+
+
+class ChainProbe(Probe):
+    chain_id: int | None = None
+    block_number: int | None = None
+    factory_address: str | None = None
+    implementation_address: str | None = None
+
+
+class RelayerProbe(Probe):
+    address: str | None = None
+    balance_wei: str | None = Field(default=None, description="Decimal string")
+    funded: bool | None = None
+
+
+class Dependencies(BaseModel):
+    mongodb: Probe
+    ipfs: IpfsProbe
+    chain: ChainProbe
+    relayer: RelayerProbe
+
+
+class SystemStatus(BaseModel):
+    status: Literal["ok", "degraded"]
+    dependencies: Dependencies
+
+
+class ClientConfig(BaseModel):
+    """What the web app needs before sign-in: which network to ask the wallet for."""
+
+    chain_id: int
+    chain_name: str | None = None
+    rpc_url: str | None = None
+    block_explorer_url: str | None = None
+
+
+ReportStatus = Literal["verified", "mismatched", "missing", "pending", "unanchored"]
+
+
+class ReportRow(BaseModel):
+    cid: str
+    record_id: int | None
+    patient: str
+    state: str
+    record_type: str
+    database: bool
+    blockchain: bool | None
+    ipfs: bool
+    status: ReportStatus
+    database_hash: str
+    blockchain_hash: str | None
+    problems: list[str]
+    reanchored: int
+
+
+class StatusCounts(BaseModel):
+    verified: int
+    mismatched: int
+    missing: int
+    pending: int
+    unanchored: int
+
+
+class IntegrityReport(BaseModel):
+    scope: str
+    checked_at: str = Field(description="ISO-8601")
+    total: int
+    counts: StatusCounts
+    patients: int
+    timings_ms: dict[str, float]
+    records: list[ReportRow]
