@@ -9,7 +9,7 @@ from eth_utils import is_address, to_checksum_address
 
 from ..chain import typed_data
 from ..chain.actions import ACTIONS, MessageField, SignedAction, action as find_action
-from ..errors import bad_request, forbidden
+from ..domain_errors import bad_request, forbidden
 from .deadlines import issue_deadline
 
 

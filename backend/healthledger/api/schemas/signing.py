@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
+
+from ...services.signing import SIGNED_ACTIONS, SignedAction, ValueKind
 
 
 class KeyDerivationMessage(BaseModel):
@@ -32,3 +34,36 @@ class TypedDataPayload(BaseModel):
     domain: TypedDataDomain
     primaryType: str
     message: dict[str, Any] = Field(description="The action's fields, with nonce and deadline")
+
+
+# How each kind of message field is sent as a param (chain/actions.py); the service checks the values.
+_PARAM_TYPES: dict[ValueKind, Any] = {
+    "address": StrictStr,
+    "seconds": StrictInt,
+    "record_ids": list[StrictInt],
+    "content_hash": StrictStr,
+    "record_kind": StrictStr,
+}
+
+
+def _request_model(action: SignedAction) -> type[BaseModel]:
+    """`{"action": <name>, "params": {...}}` for one signed action, its params documented from the table."""
+    params: dict[str, Any] = {}
+    if action.signer == "doctor":
+        params["patientAddress"] = (StrictStr, Field(description="The patient whose contract the action is on."))
+    for field in action.fields:
+        if field.param is not None:
+            params[field.param] = (_PARAM_TYPES[field.kind], Field(description=field.description))
+    params_model = create_model(
+        f"{action.primary_type}Params", __config__=ConfigDict(extra="forbid"), **params
+    )
+    return create_model(
+        f"{action.primary_type}TypedDataRequest",
+        __doc__=f"{action.summary} Signed by the {action.signer}.",
+        action=(Literal[action.name], ...),  # type: ignore[valid-type]
+        params=(params_model, ...),
+    )
+
+
+# One schema per signed action, told apart by `action` (derived from chain/actions.py).
+TypedDataRequest = Union[tuple(_request_model(action) for action in SIGNED_ACTIONS)]  # type: ignore[valid-type]  # noqa: UP007
