@@ -83,7 +83,7 @@ contract HealthRecord is IHealthRecord, EIP712, Nonces {
 
     // ------------------------------------------------------------------ identity
 
-    /// @notice The patient who owns this record contract.
+    /// @notice The patient who owns this vault.
     /// @return The patient's address (read from the clone's immutable argument).
     function patient() public view onlyClone returns (address) {
         return address(bytes20(Clones.fetchCloneArgs(address(this))));

@@ -7,11 +7,11 @@ import {HealthRecord} from "./HealthRecord.sol";
 import {IDoctorRegistry} from "./interfaces/IDoctorRegistry.sol";
 
 /// @title HealthRecordFactory
-/// @notice Deploys one {HealthRecord} per patient and keeps the registry of doctors.
-/// @dev Each patient's contract is an EIP-1167 clone carrying the patient's address as its immutable
+/// @notice Deploys one {HealthRecord} per patient (the patient's vault) and keeps the registry of doctors.
+/// @dev Each patient's vault is an EIP-1167 clone carrying the patient's address as its immutable
 ///      argument, deployed with CREATE2 under a salt derived from that address: its address is known
-///      before it exists, and whoever pays for `createRecord` the patient is always its owner. The
-///      factory stores nothing per patient: a record exists exactly when code sits at the predicted address.
+///      before it exists, and whoever pays for `createVault` the patient is always its owner. The
+///      factory stores nothing per patient: a vault exists exactly when code sits at the predicted address.
 contract HealthRecordFactory is AccessControl, IDoctorRegistry {
     /// @notice Role allowed to register and unregister doctors.
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
@@ -21,15 +21,15 @@ contract HealthRecordFactory is AccessControl, IDoctorRegistry {
 
     mapping(address account => bool) private _doctors;
 
-    /// @notice A patient's record contract was deployed.
-    event PatientRecordCreated(address indexed patient, address record);
+    /// @notice A patient's vault was deployed.
+    event VaultCreated(address indexed patient, address vault);
     /// @notice `registrar` registered `doctor`.
     event DoctorRegistered(address indexed doctor, address indexed registrar);
     /// @notice `registrar` removed `doctor` from the registry.
     event DoctorUnregistered(address indexed doctor, address indexed registrar);
 
     error ZeroAddress();
-    error RecordAlreadyExists(address patient, address record);
+    error VaultAlreadyExists(address patient, address vault);
     error DoctorAlreadyRegistered(address doctor);
     error DoctorNotRegistered(address doctor);
 
@@ -41,35 +41,35 @@ contract HealthRecordFactory is AccessControl, IDoctorRegistry {
         _grantRole(REGISTRAR_ROLE, msg.sender);
     }
 
-    // ------------------------------------------------------------------ patient records
+    // ------------------------------------------------------------------ patient vaults
 
-    /// @notice Deploy `patient`'s record contract. Anyone may call it (a relayer pays the gas); the
+    /// @notice Deploy `patient`'s vault. Anyone may call it (a relayer pays the gas); the
     ///         patient is always the owner.
-    /// @param patient The patient who will own the new contract.
-    /// @return record The new contract's address (equal to `predictRecordAddress(patient)`).
-    function createRecord(address patient) external returns (address record) {
+    /// @param patient The patient who will own the new vault.
+    /// @return vault The new vault's address (equal to `predictVaultAddress(patient)`).
+    function createVault(address patient) external returns (address vault) {
         if (patient == address(0)) revert ZeroAddress();
-        record = predictRecordAddress(patient);
-        if (record.code.length != 0) revert RecordAlreadyExists(patient, record);
+        vault = predictVaultAddress(patient);
+        if (vault.code.length != 0) revert VaultAlreadyExists(patient, vault);
         Clones.cloneDeterministicWithImmutableArgs(implementation, abi.encodePacked(patient), _salt(patient));
-        emit PatientRecordCreated(patient, record);
+        emit VaultCreated(patient, vault);
     }
 
-    /// @notice The address `patient`'s record contract has, or will have once created.
+    /// @notice The address `patient`'s vault has, or will have once created.
     /// @param patient The patient.
     /// @return The deterministic clone address.
-    function predictRecordAddress(address patient) public view returns (address) {
+    function predictVaultAddress(address patient) public view returns (address) {
         return Clones.predictDeterministicAddressWithImmutableArgs(
             implementation, abi.encodePacked(patient), _salt(patient)
         );
     }
 
-    /// @notice `patient`'s record contract, or the zero address if it was not created yet.
+    /// @notice `patient`'s vault, or the zero address if it was not created yet.
     /// @param patient The patient.
-    /// @return record The record contract's address or zero.
-    function recordOf(address patient) external view returns (address record) {
-        record = predictRecordAddress(patient);
-        if (record.code.length == 0) record = address(0);
+    /// @return vault The vault's address or zero.
+    function vaultOf(address patient) external view returns (address vault) {
+        vault = predictVaultAddress(patient);
+        if (vault.code.length == 0) vault = address(0);
     }
 
     // ------------------------------------------------------------------ doctor registry

@@ -2,7 +2,7 @@
 
 Run with the project venv: `python scripts/bench_chain_state.py [--records 50 --records 500]`. It starts
 its own Anvil in a temporary directory, deploys the contracts, then adds signed records through the
-relayer (each new patient's first record also creates its record contract: 2 transactions), and at
+relayer (each new patient's first record also creates its vault: 2 transactions), and at
 each size measures, median of `--repeat` runs:
 
 - save: one `save_chain` as the saver does it per block (head RPC, marker write, `anvil_dumpState`,
@@ -76,14 +76,14 @@ async def add_records(rpc_url: str, factory: str, count: int, first_patient: int
     try:
         for i in range(count):
             patient = Account.from_key((first_patient + i // RECORDS_PER_PATIENT + 1).to_bytes(32, "big"))
-            await relayer.ensure_record_contract(patient.address)
+            await relayer.ensure_vault(patient.address)
             nonce = await client.nonce_of(patient.address, patient.address)
             deadline = await client.latest_timestamp() + SIGNATURE_TTL_SECONDS
             content_hash = (first_patient + i + 1).to_bytes(32, "big")
             payload = typed_data.build_payload(
                 "addRecord",
                 chain_id,
-                await client.record_address(patient.address),
+                await client.vault_address(patient.address),
                 {"kind": "report", "contentHash": content_hash, "nonce": nonce, "deadline": deadline},
             )
             signature = bytes(Account.sign_typed_data(patient.key, full_message=dict(payload)).signature)

@@ -5,7 +5,7 @@ js-ipfs, Anvil (fresh deployment) and the API (uvicorn, a separate single proces
 127.0.0.1 ports in a temporary directory, and stops them all at the end.
 
 Seeding (not timed), done directly rather than through 1,000 uploads:
-- the relayer creates the patient's record contract (clone); the patient's account is funded and
+- the relayer creates the patient's vault (clone); the patient's account is funded and
   sends 1,000 `addRecord(kind, contentHash)` transactions itself, signed locally with nonces
   0..999 and submitted as raw transactions in JSON-RPC batches without waiting for receipts (Anvil
   mines each at once, in nonce order, so record i has id i); then the last receipt is awaited and
@@ -169,7 +169,7 @@ async def create_clone(stack: Stack, patient: str) -> str:
     chain = ChainClient(stack.rpc_url, stack.factory)
     try:
         relayer = Relayer(chain, stack.accounts[RELAYER_INDEX].private_key)
-        return await relayer.ensure_record_contract(patient)
+        return await relayer.ensure_vault(patient)
     finally:
         await chain.aclose()
 
@@ -267,7 +267,7 @@ def seed_mongo(stack: Stack, patient: str, clone: str, cids: list[str]) -> float
             size=1000,
             ciphertext_size=1100,
             wrapped_key="",
-            record_contract=clone,
+            vault_address=clone,
             state="confirmed",
             record_id=i,
             tx_hash="0x" + "00" * 32,

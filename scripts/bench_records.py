@@ -132,7 +132,7 @@ def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int]) -> dict:
     ):
         wallet = Wallet.random()
         wallet.login(client)
-        timed_upload(client, wallet, os.urandom(1024))  # creates the patient's record contract
+        timed_upload(client, wallet, os.urandom(1024))  # creates the patient's vault
         memory["rss_after_warmup_mb"] = round(rss_mib(pid), 1)
 
         for size_mb in sizes:

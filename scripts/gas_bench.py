@@ -23,7 +23,7 @@ OUT = ROOT / ".cache" / "bench" / "gas.json"
 
 # Gas ceilings the contracts must stay under.
 TARGETS = {
-    "createRecord": 150_000,
+    "createVault": 150_000,
     "addRecord (10th)": 80_000,
     "approveAccess k=20": 120_000,
     "approveAccess k=200": 200_000,
@@ -66,8 +66,8 @@ def measure() -> dict:
     factory = deployer.deploy(project.HealthRecordFactory)
     gas["factory deploy"] = used(chain.get_receipt(factory.txn_hash))
 
-    gas["createRecord"] = used(factory.createRecord(patient, sender=relayer))
-    record = project.HealthRecord.at(factory.predictRecordAddress(patient))
+    gas["createVault"] = used(factory.createVault(patient, sender=relayer))
+    record = project.HealthRecord.at(factory.predictVaultAddress(patient))
 
     for doctor in (*doctors.values(), spare_doctor):
         factory.registerDoctor(doctor, sender=deployer)

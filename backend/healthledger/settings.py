@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,12 +20,18 @@ RATE_LIMIT_FIELDS: tuple[str, ...] = (
     "rate_limit_login_per_address",
     "rate_limit_upload_per_ip",
     "rate_limit_upload_per_address",
-    "rate_limit_new_record_contract_per_ip",
-    "rate_limit_new_record_contract_per_address",
-    "rate_limit_new_record_contract_global",
+    "rate_limit_new_vault_per_ip",
+    "rate_limit_new_vault_per_address",
+    "rate_limit_new_vault_global",
     "rate_limit_access_request_per_ip",
     "rate_limit_access_request_per_address",
 )
+
+
+def _also_old_name(name: str) -> AliasChoices:
+    """Read setting `name`, or else its name from before the patient's contract was called a vault,
+    so an existing `.env` keeps its limits."""
+    return AliasChoices(name, name.replace("new_vault", "new_record_contract"))
 
 
 class Settings(BaseSettings):
@@ -119,14 +125,17 @@ class Settings(BaseSettings):
     # MAX_UPLOAD_BYTES. 60/hour lets a patient digitise a folder of documents in one sitting.
     rate_limit_upload_per_ip: str = "120/hour"
     rate_limit_upload_per_address: str = "60/hour"
-    # New record contracts: the relayer pays about 182k gas to deploy a patient's contract (first
+    # New vaults: the relayer pays about 182k gas to deploy a patient's contract (first
     # upload, or a doctor's request to a patient who has none). New wallets cost nothing, so the
     # per-IP limit is the main guard and the global cap bounds the relayer's daily spend whatever
     # the number of IPs and wallets (500 x 182k gas = 91M gas a day). Per address it counts the
     # account that causes the deployment: a patient needs one ever, a doctor one per new patient.
-    rate_limit_new_record_contract_per_ip: str = "10/hour"
-    rate_limit_new_record_contract_per_address: str = "20/day"
-    rate_limit_new_record_contract_global: str = "500/day"
+    # The RATE_LIMIT_NEW_RECORD_CONTRACT_* names from before the rename are still read.
+    rate_limit_new_vault_per_ip: str = Field("10/hour", validation_alias=_also_old_name("rate_limit_new_vault_per_ip"))
+    rate_limit_new_vault_per_address: str = Field(
+        "20/day", validation_alias=_also_old_name("rate_limit_new_vault_per_address")
+    )
+    rate_limit_new_vault_global: str = Field("500/day", validation_alias=_also_old_name("rate_limit_new_vault_global"))
     # Doctors' access and extension requests: each relays a transaction the relayer pays for.
     rate_limit_access_request_per_ip: str = "60/hour"
     rate_limit_access_request_per_address: str = "30/hour"

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 /// @title IDoctorRegistry
-/// @notice The part of the factory that patient record contracts consult: whether an address is a
+/// @notice The part of the factory that patient vaults consult: whether an address is a
 ///         registered healthcare provider.
 interface IDoctorRegistry {
     /// @notice True when `account` is currently a registered doctor.

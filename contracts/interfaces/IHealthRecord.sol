@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 /// @title IHealthRecord
-/// @notice The events and custom errors of {HealthRecord}, one patient's record contract: what an
+/// @notice The events and custom errors of {HealthRecord}, one patient's vault: what an
 ///         indexer listens to and what a client decodes from a revert. Every error below is raised
 ///         only by HealthRecord (the factory's errors live in {HealthRecordFactory}); each one says
 ///         which calls raise it.

@@ -89,7 +89,7 @@ async def test_patient_sees_records_added_access_requested_and_views(
         assert entry["details"]["record_type"] == "report"
         assert entry["details"]["author"] == patient_wallet.address
         assert entry["patient"] == patient_wallet.address
-        assert entry["contract"] == await chain_client.record_address(patient_wallet.address)
+        assert entry["contract"] == await chain_client.vault_address(patient_wallet.address)
         assert entry["timestamp"].endswith("+00:00")
         assert entry["block_hash"].startswith("0x") and len(entry["block_hash"]) == 66
 

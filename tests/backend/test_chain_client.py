@@ -15,7 +15,7 @@ from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector
 
-from healthledger.chain.client import AUDIT_EVENTS, ChainClient, Grant, predict_record_address
+from healthledger.chain.client import AUDIT_EVENTS, ChainClient, Grant, predict_vault_address
 from healthledger.chain.deployment import Deployment
 from healthledger.chain.relayer import Relayer
 from healthledger.devstack.anvil import AnvilNode, DevAccount
@@ -43,19 +43,19 @@ async def test_identity_and_registry(
     assert "factory=" in repr(chain_client)
 
 
-async def test_record_address_is_computed_like_the_factory(chain_client: ChainClient, deployment: Deployment) -> None:
+async def test_vault_address_is_computed_like_the_factory(chain_client: ChainClient, deployment: Deployment) -> None:
     for _ in range(5):
         patient = Account.create().address
-        expected = await chain_client.factory.functions.predictRecordAddress(patient).call()
-        assert await chain_client.record_address(patient) == expected
-        assert await chain_client.record_address(patient.lower()) == expected
-        assert predict_record_address(deployment.factory, deployment.implementation, patient) == expected
+        expected = await chain_client.factory.functions.predictVaultAddress(patient).call()
+        assert await chain_client.vault_address(patient) == expected
+        assert await chain_client.vault_address(patient.lower()) == expected
+        assert predict_vault_address(deployment.factory, deployment.implementation, patient) == expected
 
 
 async def test_absent_clone_reads_as_empty(chain_client: ChainClient) -> None:
-    """Before createRecord: nonce 0, no records, no grants (the first AddRecord is signed then)."""
+    """Before createVault: nonce 0, no records, no grants (the first AddRecord is signed then)."""
     someone, doctor = Account.create().address, Account.create().address
-    assert not await chain_client.record_exists(someone)
+    assert not await chain_client.vault_exists(someone)
     assert await chain_client.nonce_of(someone, someone) == 0
     assert await chain_client.record_count(someone) == 0
     assert await chain_client.get_record(someone, 0) is None
@@ -75,7 +75,7 @@ async def test_records_single_and_batched(
     for i, content_hash in enumerate(hashes):
         result = await add_record(patient, content_hash, kinds[i % 3])
         assert result.record_id == i
-    assert await chain_client.record_exists(patient.address)
+    assert await chain_client.vault_exists(patient.address)
     assert await chain_client.record_count(patient.address) == 50
     assert await chain_client.nonce_of(patient.address, patient.address) == 50
 
@@ -106,8 +106,8 @@ async def test_batch_read_of_1000_records_is_fast(
     directly, all 1,000 transactions in one JSON-RPC batch, mined in a few full blocks.
     """
     patient = dev_accounts[5]
-    await relayer.ensure_record_contract(patient.address)
-    clone = await chain_client.record_address(patient.address)
+    await relayer.ensure_vault(patient.address)
+    clone = await chain_client.vault_address(patient.address)
     start_count = await chain_client.record_count(patient.address)
     nonce = int(anvil.rpc("eth_getTransactionCount", [patient.address, "pending"]), 16)
     selector = function_signature_to_4byte_selector("addRecord(uint8,bytes32)")
@@ -170,7 +170,7 @@ async def test_events_are_decoded_with_block_tx_and_time(
     patient = new_account()
     start_block = await chain_client.block_number()
     added = [await add_record(patient, sha256(bytes([i]))) for i in range(3)]
-    clone = await chain_client.record_address(patient.address)
+    clone = await chain_client.vault_address(patient.address)
     deadline = anvil.latest_timestamp() + 3600
 
     requested = await sign_and_relay(

@@ -17,7 +17,7 @@ def test_artifacts_load_from_the_package() -> None:
         assert artifact.abi and artifact.bytecode.startswith("0x6")
         assert artifact.compiler_version.startswith("0.8.")
     assert "InvalidSignature" in {e["name"] for e in health_record().errors.values()}
-    assert "RecordAlreadyExists" in {e["name"] for e in health_record_factory().errors.values()}
+    assert "VaultAlreadyExists" in {e["name"] for e in health_record_factory().errors.values()}
     assert "RecordAdded" in health_record().events
     with pytest.raises(ValueError):
         load_artifact("Nope")  # type: ignore[arg-type]

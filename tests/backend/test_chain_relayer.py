@@ -45,7 +45,7 @@ class Ctx:
 
 
 async def ctx_for(chain: ChainClient, anvil: AnvilNode, patient: str) -> Ctx:
-    return Ctx(await chain.chain_id(), await chain.record_address(patient), anvil.latest_timestamp() + 3600)
+    return Ctx(await chain.chain_id(), await chain.vault_address(patient), anvil.latest_timestamp() + 3600)
 
 
 async def test_first_record_of_a_new_patient(
@@ -54,16 +54,16 @@ async def test_first_record_of_a_new_patient(
     """The patient signs before their clone exists (predicted address, nonce 0); the relayer then
     creates the clone and relays the signature."""
     patient = new_account()
-    assert not await chain_client.record_exists(patient.address)
+    assert not await chain_client.vault_exists(patient.address)
     ctx = await ctx_for(chain_client, anvil, patient.address)
     content_hash = sha256(b"prescription.pdf")
     payload = ctx.payload("addRecord", kind="prescription", contentHash=content_hash, nonce=0)
     signature = sign_typed_data(patient.key, payload)
     assert td.verify(payload, signature, patient.address)
 
-    created = await relayer.create_record(patient.address)
+    created = await relayer.create_vault(patient.address)
     assert created.receipt["status"] == 1
-    assert await chain_client.record_exists(patient.address)
+    assert await chain_client.vault_exists(patient.address)
     result = await relayer.relay_signed("addRecord", patient.address, payload["message"], signature)
     assert chain_client.record_id_from_receipt(patient.address, result.receipt) == 0 and result.gas_used > 0
     record = await chain_client.get_record(patient.address, 0)
@@ -71,12 +71,12 @@ async def test_first_record_of_a_new_patient(
     assert (record.kind, record.content_hash, record.author) == (0, content_hash, patient.address)
     assert await chain_client.nonce_of(patient.address, patient.address) == 1
 
-    # A second createRecord is refused before anything is sent; ensure_record_contract tolerates it.
+    # A second createVault is refused before anything is sent; ensure_vault tolerates it.
     with pytest.raises(TransactionReverted) as info:
-        await relayer.create_record(patient.address)
-    assert info.value.error_name == "RecordAlreadyExists" and info.value.tx_hash is None
+        await relayer.create_vault(patient.address)
+    assert info.value.error_name == "VaultAlreadyExists" and info.value.tx_hash is None
     assert info.value.error_args["patient"] == patient.address
-    assert await relayer.ensure_record_contract(patient.address) == ctx.clone
+    assert await relayer.ensure_vault(patient.address) == ctx.clone
 
 
 async def test_send_then_wait(
@@ -278,12 +278,12 @@ async def test_concurrent_sends_all_land(
     """Five requests at once: one nonce each, no gaps, no reuse."""
     patients = [new_account() for _ in range(5)]
     start_nonce = await chain_client._w3.eth.get_transaction_count(relayer.address, "pending")
-    hashes = await asyncio.gather(*(relayer.send_call(chain_client.factory, "createRecord", p.address) for p in patients))
+    hashes = await asyncio.gather(*(relayer.send_call(chain_client.factory, "createVault", p.address) for p in patients))
     receipts = await asyncio.gather(*(relayer.wait_for_receipt(h, 10) for h in hashes))
     assert all(r["status"] == 1 for r in receipts)
     nonces = sorted([(await chain_client._w3.eth.get_transaction(h))["nonce"] for h in hashes])
     assert nonces == list(range(start_nonce, start_nonce + 5))
-    assert all([await chain_client.record_exists(p.address) for p in patients])
+    assert all([await chain_client.vault_exists(p.address) for p in patients])
 
     # Then signed records for all five at once, through the high-level method.
     async def add(patient: LocalAccount, i: int) -> int:
@@ -305,9 +305,9 @@ async def test_concurrent_relayers_share_no_state_but_recover(
     picks a valid nonce, since the node's pending count is consulted every time."""
     first = Relayer(chain_client, relayer_account.private_key)
     second = Relayer(chain_client, relayer_account.private_key)
-    await first.create_record(new_account().address)
-    await second.create_record(new_account().address)
-    await first.create_record(new_account().address)
+    await first.create_vault(new_account().address)
+    await second.create_vault(new_account().address)
+    await first.create_vault(new_account().address)
 
 
 async def test_registrar_actions(

@@ -109,7 +109,7 @@ async def test_a_stale_claim_on_a_record_id_is_settled_never_a_500(private_stack
             legacy = RecordDoc(
                 patient=patient.address.lower(), record_type="report", name="old", content_type="application/pdf",
                 cid="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", content_hash="0x" + "77" * 32,
-                ciphertext_hash="0x" + "00" * 32, size=1, ciphertext_size=1, wrapped_key="x", record_contract="0x",
+                ciphertext_hash="0x" + "00" * 32, size=1, ciphertext_size=1, wrapped_key="x", vault_address="0x",
                 state="confirmed", record_id=0, tx_hash="0x" + "99" * 32,
             )
             await services.records.insert_pending(legacy)

@@ -54,7 +54,7 @@ async def test_domain_and_digest_match_the_clone(
     """The clone's DOMAIN_SEPARATOR equals our domain's hash, so digests agree with `_hashTypedDataV4`."""
     from eth_account.messages import encode_typed_data
 
-    contract = await chain_client.record_contract(patient.address)
+    contract = await chain_client.vault_contract(patient.address)
     payload = build("revokeAccess", await chain_client.chain_id(), contract.address, doctor=DOCTOR, nonce=0, deadline=1)
     on_chain = await contract.functions.DOMAIN_SEPARATOR().call()
     assert encode_typed_data(full_message=payload).header == on_chain

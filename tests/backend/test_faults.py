@@ -204,8 +204,8 @@ class FaultStack:
         return int(self.anvil.rpc("eth_getTransactionCount", [relayer, "pending"]), 16)
 
     def patient_nonce(self, wallet: Wallet) -> int:
-        """The patient's EIP-712 nonce in their record contract (`nonces(address)`)."""
-        clone = self.records_of(wallet)[0]["record_contract"]
+        """The patient's EIP-712 nonce in their vault (`nonces(address)`)."""
+        clone = self.records_of(wallet)[0]["vault_address"]
         data = function_signature_to_4byte_selector("nonces(address)") + encode(["address"], [wallet.address])
         answer = self.anvil.rpc("eth_call", [{"to": clone, "data": "0x" + data.hex()}, "latest"])
         return int(decode(["uint256"], bytes.fromhex(answer[2:]))[0])

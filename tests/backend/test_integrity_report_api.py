@@ -62,7 +62,7 @@ async def scenario(client, db, ipfs_client: IpfsClient, ipfs_node):
         size=1,
         ciphertext_size=1,
         wrapped_key="",
-        record_contract=tampered["record_contract"],
+        vault_address=tampered["vault_address"],
         created_at=datetime.now(UTC),
     )
     db["records"].insert_one(asdict(pending))

@@ -186,12 +186,12 @@ async def test_per_address_limit_holds_across_ips_and_letter_case(db: AsyncDatab
 @pytest.mark.asyncio
 async def test_overall_limit_counts_every_client(db: AsyncDatabase) -> None:
     policy = Policy(
-        "new_record_contract", "new record contracts", parse("5/minute"), parse("5/minute"), overall=parse("2/minute")
+        "new_vault", "new vaults", parse("5/minute"), parse("5/minute"), overall=parse("2/minute")
     )
     rate_limits = limiter(db, policy)
-    assert await outcome(rate_limits, "new_record_contract", "198.51.100.1", ADDRESS) == 200
-    assert await outcome(rate_limits, "new_record_contract", "198.51.100.2", OTHER_ADDRESS) == 200
-    error = await refusal(rate_limits, "new_record_contract", "198.51.100.3", "0x" + "ef" * 20)
+    assert await outcome(rate_limits, "new_vault", "198.51.100.1", ADDRESS) == 200
+    assert await outcome(rate_limits, "new_vault", "198.51.100.2", OTHER_ADDRESS) == 200
+    error = await refusal(rate_limits, "new_vault", "198.51.100.3", "0x" + "ef" * 20)
     assert error.status == 429 and "for this service" in error.message
 
 
@@ -263,12 +263,12 @@ async def test_unknown_policy_is_a_programming_error(db: AsyncDatabase) -> None:
 async def test_settings_build_every_policy(db: AsyncDatabase) -> None:
     settings = Settings(rate_limit_login_per_address="", rate_limit_upload_per_ip="2/minute")
     policies = policies_from_settings(settings)
-    assert set(policies) == set(POLICY_NAMES) >= {"login", "nonce", "upload", "new_record_contract"}
+    assert set(policies) == set(POLICY_NAMES) >= {"login", "nonce", "upload", "new_vault"}
     assert all(p.per_ip is not None for p in policies.values())
     assert policies["nonce"].per_address is None  # no address before sign-in
     assert policies["login"].per_address is None  # turned off by the empty string
-    assert policies["new_record_contract"].overall is not None
-    assert [p.name for p in policies.values() if not p.fail_open] == ["upload", "new_record_contract", "access_request"]
+    assert policies["new_vault"].overall is not None
+    assert [p.name for p in policies.values() if not p.fail_open] == ["upload", "new_vault", "access_request"]
     rate_limits = RateLimits.from_settings(db, settings)
     assert [await outcome(rate_limits, "upload", "192.0.2.60") for _ in range(3)] == [200, 200, 429]
 

@@ -20,7 +20,7 @@ from .support.wallet import Wallet
 SMALL = {
     "rate_limit_nonce_per_ip": "3/minute",
     "rate_limit_upload_per_address": "1/minute",
-    "rate_limit_new_record_contract_per_address": "1/day",
+    "rate_limit_new_vault_per_address": "1/day",
 }
 
 
@@ -64,6 +64,6 @@ async def test_a_doctor_cannot_make_the_relayer_deploy_contracts_at_will(
         doctor.login(client)
         first, second = Account.create().address, Account.create().address
         assert request_access(client, doctor, first).status_code == 201
-        assert await chain_client.record_exists(first)
+        assert await chain_client.vault_exists(first)
         _limited(request_access(client, doctor, second))
-        assert not await chain_client.record_exists(second)  # nothing deployed, nothing paid
+        assert not await chain_client.vault_exists(second)  # nothing deployed, nothing paid

@@ -38,7 +38,7 @@ def _pending_doc(patient: str, cid: str, created_at: datetime, tx_hash: str | No
         size=1,
         ciphertext_size=1,
         wrapped_key="hlkw1.unused",
-        record_contract="0x" + "00" * 20,
+        vault_address="0x" + "00" * 20,
         tx_hash=tx_hash,
         created_at=created_at,
     )

@@ -63,8 +63,8 @@ async def _mine_until(node: AnvilNode, task: asyncio.Task, timeout: float = 20.0
         await asyncio.sleep(0.2)
 
 
-async def _send_create_record(relayer: Relayer) -> SentTransaction:
-    call = await relayer.prepare(relayer.chain.factory, "createRecord", Account.create().address)
+async def _send_create_vault(relayer: Relayer) -> SentTransaction:
+    call = await relayer.prepare(relayer.chain.factory, "createVault", Account.create().address)
     return await relayer.send(call)
 
 
@@ -74,10 +74,10 @@ async def test_nonce_follows_the_chain_after_a_rollback(own_anvil, relayer: Rela
     node, _ = own_anvil
     before = node.snapshot()
     for _ in range(3):
-        await relayer.transact(relayer.chain.factory, "createRecord", Account.create().address, timeout=10)
+        await relayer.transact(relayer.chain.factory, "createVault", Account.create().address, timeout=10)
     node.revert(before)
     started = time.monotonic()
-    result = await relayer.transact(relayer.chain.factory, "createRecord", Account.create().address, timeout=10)
+    result = await relayer.transact(relayer.chain.factory, "createVault", Account.create().address, timeout=10)
     assert result.receipt["status"] == 1
     assert time.monotonic() - started < 5
     tx = await relayer.chain._w3.eth.get_transaction(result.tx_hash)
@@ -87,7 +87,7 @@ async def test_nonce_follows_the_chain_after_a_rollback(own_anvil, relayer: Rela
 async def test_a_dropped_transaction_is_sent_again(own_anvil, relayer: Relayer) -> None:
     node, _ = own_anvil
     node.rpc("evm_setAutomine", [False])
-    sent = await _send_create_record(relayer)
+    sent = await _send_create_vault(relayer)
     assert sent.tx_hash in _pool_hashes(node)
     node.rpc("anvil_dropTransaction", [sent.tx_hash])  # a node restart, a full mempool, a reorg
     assert not _pool_hashes(node)
@@ -107,7 +107,7 @@ async def test_a_stuck_transaction_is_replaced_with_a_higher_fee(own_anvil, rela
     fees at least 12.5 % higher, and the replacement is what gets mined."""
     node, _ = own_anvil
     node.rpc("evm_setAutomine", [False])
-    sent = await _send_create_record(relayer)
+    sent = await _send_create_vault(relayer)
     first_fees, first_nonce = dict(sent.fees), sent.nonce
     waiting = asyncio.create_task(relayer.wait(sent, timeout=20))
     deadline = time.monotonic() + 10
@@ -127,7 +127,7 @@ async def test_an_underpriced_transaction_is_resent_at_the_current_fee(own_anvil
     it (Anvil evicts it); the relayer re-sends at fees that cover the new base fee."""
     node, _ = own_anvil
     node.rpc("evm_setAutomine", [False])
-    sent = await _send_create_record(relayer)
+    sent = await _send_create_vault(relayer)
     spike = sent.fees["maxFeePerGas"] * 50
     node.rpc("anvil_setNextBlockBaseFeePerGas", [hex(spike)])
     node.mine()  # a block at the new base fee: ours is too cheap for it
@@ -148,7 +148,7 @@ async def test_the_hash_is_handed_over_before_the_node_sees_the_transaction(own_
         known = await relayer.chain.transaction_pending(tx_hash) or await relayer.chain.receipt_or_none(tx_hash) is not None
         seen.append((tx_hash, known))
 
-    call = await relayer.prepare(relayer.chain.factory, "createRecord", Account.create().address)
+    call = await relayer.prepare(relayer.chain.factory, "createVault", Account.create().address)
     sent = await relayer.send(call, before_broadcast=save)
     assert seen == [(sent.tx_hash, False)]
     assert (await relayer.wait(sent, timeout=10))["status"] == 1
@@ -161,7 +161,7 @@ async def test_a_failing_save_means_nothing_is_broadcast(own_anvil, relayer: Rel
     async def database_down(tx_hash: str) -> None:
         raise ConnectionError("the database is down")
 
-    call = await relayer.prepare(relayer.chain.factory, "createRecord", Account.create().address)
+    call = await relayer.prepare(relayer.chain.factory, "createVault", Account.create().address)
     with pytest.raises(ConnectionError):
         await relayer.send(call, before_broadcast=database_down)
     assert int(node.rpc("eth_getTransactionCount", [relayer.address, "pending"]), 16) == count

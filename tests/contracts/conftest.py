@@ -58,20 +58,20 @@ def implementation(project, factory):
 
 
 @pytest.fixture
-def record(project, factory, patient, relayer):
+def vault(project, factory, patient, relayer):
     """The patient's clone, created by a relayer (anyone may create; the patient owns it)."""
-    transact_fast(factory, "createRecord", patient, sender=relayer)
-    return project.HealthRecord.at(factory.predictRecordAddress(patient))
+    transact_fast(factory, "createVault", patient, sender=relayer)
+    return project.HealthRecord.at(factory.predictVaultAddress(patient))
 
 
 @pytest.fixture
-def seeded(record, patient):
+def seeded(vault, patient):
     """The patient's clone holding three records: ids 0 (prescription), 1 (bill), 2 (report)."""
-    transact_fast(record, "addPrescription", HASH_A, sender=patient)
-    transact_fast(record, "addBill", HASH_B, sender=patient)
-    transact_fast(record, "addReport", HASH_C, sender=patient)
-    assert record.recordCount() == 3
-    return record
+    transact_fast(vault, "addPrescription", HASH_A, sender=patient)
+    transact_fast(vault, "addBill", HASH_B, sender=patient)
+    transact_fast(vault, "addReport", HASH_C, sender=patient)
+    assert vault.recordCount() == 3
+    return vault
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ UNREACHABLE = {
     "HealthRecordFactory": {
         "error CloneArgumentsTooLong",  # the argument is always 20 bytes
         "error Create2EmptyBytecode",
-        "error FailedDeployment",  # createRecord checks for existing code first (RecordAlreadyExists)
+        "error FailedDeployment",  # createVault checks for existing code first (VaultAlreadyExists)
         "error InsufficientBalance",  # no value is ever sent
         "event RoleAdminChanged",  # role admins are never changed
     },

@@ -18,21 +18,21 @@ UINT64_MAX = 2**64 - 1
 HASHES = [HASH_A, HASH_B, HASH_C]
 
 
-def approve_at(record, patient, doctor, duration, ids, at=None):
+def approve_at(vault, patient, doctor, duration, ids, at=None):
     """approveAccess mined at block time `at` (default: head + 10). Returns (receipt, expiresAt)."""
     at = head_time() + 10 if at is None else at
     next_block_at(at)
-    receipt = record.approveAccess(doctor, duration, ids, sender=patient)
+    receipt = vault.approveAccess(doctor, duration, ids, sender=patient)
     assert ape.chain.blocks[receipt.block_number].timestamp == at
     return receipt, at + duration
 
 
-def readable(record, reader, n):
-    return [i for i in range(n) if record.canRead(reader, i)]
+def readable(vault, reader, n):
+    return [i for i in range(n) if vault.canRead(reader, i)]
 
 
-def approved(record, doctor):
-    ids, hashes, expires_at = record.getApprovedRecords(doctor)
+def approved(vault, doctor):
+    ids, hashes, expires_at = vault.getApprovedRecords(doctor)
     return list(ids), [HexBytes(h) for h in hashes], expires_at
 
 
@@ -373,17 +373,17 @@ N_MANY = 300
 def many(factory, project, patient2, relayer):
     """A second patient's clone with 300 records (ids span two bitmap words), added via raw
     transactions for speed (Anvil signs for its unlocked dev accounts)."""
-    factory.createRecord(patient2, sender=relayer)
-    record = project.HealthRecord.at(factory.recordOf(patient2))
+    factory.createVault(patient2, sender=relayer)
+    vault = project.HealthRecord.at(factory.vaultOf(patient2))
     selector = keccak(text="addReport(bytes32)")[:4]
     tx_hash = None
     for i in range(N_MANY):
         data = "0x" + (selector + (i + 1).to_bytes(32, "big")).hex()
-        tx = {"from": patient2.address, "to": record.address, "data": data, "gas": hex(200_000)}
+        tx = {"from": patient2.address, "to": vault.address, "data": data, "gas": hex(200_000)}
         tx_hash = rpc("eth_sendTransaction", [tx])
     assert succeeded(wait_for_receipt(tx_hash))
-    assert record.recordCount() == N_MANY
-    return record
+    assert vault.recordCount() == N_MANY
+    return vault
 
 
 def test_grants_across_bitmap_words(many, patient2, doctor):

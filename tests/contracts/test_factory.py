@@ -57,35 +57,35 @@ def test_supports_interface(factory):
     assert not factory.supportsInterface(bytes.fromhex("12345678"))
 
 
-# ------------------------------------------------------------------ createRecord
+# ------------------------------------------------------------------ createVault
 
 
 def test_predicted_address_matches_create2_off_chain(factory, patient, patient2):
     salt = int(patient.address, 16).to_bytes(32, "big")
     expected = create2_address(factory.address, salt, clone_init_code(factory.implementation(), patient.address))
-    assert factory.predictRecordAddress(patient) == expected
-    assert factory.predictRecordAddress(patient2) != expected
+    assert factory.predictVaultAddress(patient) == expected
+    assert factory.predictVaultAddress(patient2) != expected
 
 
-def test_create_record_by_relayer_patient_owns_it(factory, project, chain, patient, relayer):
-    predicted = factory.predictRecordAddress(patient)
-    assert factory.recordOf(patient) == ZERO
+def test_create_vault_by_relayer_patient_owns_it(factory, project, chain, patient, relayer):
+    predicted = factory.predictVaultAddress(patient)
+    assert factory.vaultOf(patient) == ZERO
     assert len(chain.provider.get_code(predicted)) == 0
-    assert factory.createRecord.call(patient, sender=relayer) == predicted  # the return value
+    assert factory.createVault.call(patient, sender=relayer) == predicted  # the return value
 
-    receipt = factory.createRecord(patient, sender=relayer)
+    receipt = factory.createVault(patient, sender=relayer)
 
-    event = one_event(receipt, factory, "PatientRecordCreated")
+    event = one_event(receipt, factory, "VaultCreated")
     assert event["patient"] == patient.address
-    assert event["record"] == predicted
-    assert factory.recordOf(patient) == predicted
+    assert event["vault"] == predicted
+    assert factory.vaultOf(patient) == predicted
 
-    record = project.HealthRecord.at(predicted)
-    assert record.patient() == patient.address
-    assert record.owner() == patient.address
-    assert record.patient() != relayer.address
-    assert record.registry() == factory.address
-    assert record.recordCount() == 0
+    vault = project.HealthRecord.at(predicted)
+    assert vault.patient() == patient.address
+    assert vault.owner() == patient.address
+    assert vault.patient() != relayer.address
+    assert vault.registry() == factory.address
+    assert vault.recordCount() == 0
 
     # The clone is EIP-1167 code delegating to the implementation, with the patient appended.
     code = HexBytes(chain.provider.get_code(predicted))
@@ -95,34 +95,34 @@ def test_create_record_by_relayer_patient_owns_it(factory, project, chain, patie
     assert code[-20:] == HexBytes(patient.address)
 
 
-def test_patient_can_create_own_record(factory, project, patient2):
-    receipt = factory.createRecord(patient2, sender=patient2)
-    record = project.HealthRecord.at(factory.predictRecordAddress(patient2))
-    assert one_event(receipt, factory, "PatientRecordCreated")["record"] == record.address
-    assert record.patient() == patient2.address
+def test_patient_can_create_own_vault(factory, project, patient2):
+    receipt = factory.createVault(patient2, sender=patient2)
+    vault = project.HealthRecord.at(factory.predictVaultAddress(patient2))
+    assert one_event(receipt, factory, "VaultCreated")["vault"] == vault.address
+    assert vault.patient() == patient2.address
 
 
-def test_second_create_record_reverts(factory, record, patient, patient2, relayer):
-    with reverts_with(factory.RecordAlreadyExists, patient=patient.address, record=record.address):
-        factory.createRecord(patient, sender=relayer)
-    with reverts_with(factory.RecordAlreadyExists, patient=patient.address, record=record.address):
-        factory.createRecord(patient, sender=patient)
+def test_second_create_vault_reverts(factory, vault, patient, patient2, relayer):
+    with reverts_with(factory.VaultAlreadyExists, patient=patient.address, vault=vault.address):
+        factory.createVault(patient, sender=relayer)
+    with reverts_with(factory.VaultAlreadyExists, patient=patient.address, vault=vault.address):
+        factory.createVault(patient, sender=patient)
     # A different patient is unaffected.
-    factory.createRecord(patient2, sender=relayer)
-    assert factory.recordOf(patient2) == factory.predictRecordAddress(patient2)
-    assert factory.recordOf(patient2) != record.address
+    factory.createVault(patient2, sender=relayer)
+    assert factory.vaultOf(patient2) == factory.predictVaultAddress(patient2)
+    assert factory.vaultOf(patient2) != vault.address
 
 
-def test_create_record_rejects_zero_address(factory, relayer):
+def test_create_vault_rejects_zero_address(factory, relayer):
     with reverts_with(factory.ZeroAddress):
-        factory.createRecord(ZERO, sender=relayer)
+        factory.createVault(ZERO, sender=relayer)
 
 
-def test_clones_are_independent(factory, project, record, patient, patient2, relayer):
-    factory.createRecord(patient2, sender=relayer)
-    other = project.HealthRecord.at(factory.recordOf(patient2))
-    record.addReport(b"\x01" * 32, sender=patient)
-    assert record.recordCount() == 1
+def test_clones_are_independent(factory, project, vault, patient, patient2, relayer):
+    factory.createVault(patient2, sender=relayer)
+    other = project.HealthRecord.at(factory.vaultOf(patient2))
+    vault.addReport(b"\x01" * 32, sender=patient)
+    assert vault.recordCount() == 1
     assert other.recordCount() == 0
     with reverts_with(other.NotPatient, caller=patient.address):
         other.addReport(b"\x01" * 32, sender=patient)
@@ -215,8 +215,8 @@ def test_unregistered_doctor_cannot_request_or_be_granted(factory, seeded, deplo
         seeded.approveAccess(doctor, 3600, [0], sender=patient)
 
 
-def test_record_of_and_predict_are_views(factory, patient, stranger):
+def test_vault_of_and_predict_are_views(factory, patient, stranger):
     # Pure reads: no revert for any address, zero before creation.
-    assert factory.recordOf(stranger) == ZERO
-    assert factory.predictRecordAddress(stranger) != ZERO
-    assert factory.predictRecordAddress(ZERO) != ZERO
+    assert factory.vaultOf(stranger) == ZERO
+    assert factory.predictVaultAddress(stranger) != ZERO
+    assert factory.predictVaultAddress(ZERO) != ZERO

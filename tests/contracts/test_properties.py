@@ -151,13 +151,13 @@ step_st = st.one_of(
 
 @pytest.fixture(scope="module")
 def env(factory, project, patient, doctor, doctor2, relayer):
-    transact_fast(factory, "createRecord", patient, sender=relayer)
-    record = project.HealthRecord.at(factory.recordOf(patient))
+    transact_fast(factory, "createVault", patient, sender=relayer)
+    vault = project.HealthRecord.at(factory.vaultOf(patient))
     for content in RECORD_HASHES:
-        transact_fast(record, "addReport", content, sender=patient)
-    assert record.recordCount() == N_RECORDS
+        transact_fast(vault, "addReport", content, sender=patient)
+    assert vault.recordCount() == N_RECORDS
     return {
-        "record": record,
+        "vault": vault,
         "patient": patient,
         "doctors": [doctor, doctor2],
     }
@@ -177,14 +177,14 @@ _RETURN_TYPES = {
 
 def _read_all(env) -> list:
     """Every view the model predicts, as one JSON-RPC batch (one HTTP round trip), at `latest`."""
-    record, doctors = env["record"], [addr(d) for d in env["doctors"]]
+    vault, doctors = env["vault"], [addr(d) for d in env["doctors"]]
     calls: list[tuple[str, tuple]] = []
     for d in doctors:
         calls += [("canRead", (d, i)) for i in range(N_RECORDS + 1)]
         calls += [("getApprovedRecords", (d,)), ("getGrant", (d,))]
     calls += [("canRead", (addr(env["patient"]), i)) for i in range(N_RECORDS + 1)]
     batch = [
-        ("eth_call", [{"to": record.address, "data": hex_data(getattr(record, method).encode_input(*args))}, "latest"])
+        ("eth_call", [{"to": vault.address, "data": hex_data(getattr(vault, method).encode_input(*args))}, "latest"])
         for method, args in calls
     ]
     responses = ape.chain.provider.web3.provider.make_batch_request(batch)
@@ -216,7 +216,7 @@ def _check_views(env, model: Model, now: int, history: list) -> None:
 
 def _run(env, model: Model, step: tuple, t: int) -> str | None:
     """Send `step` mined at block time `t`; returns the model's expected error (already checked)."""
-    record, patient, doctors = env["record"], env["patient"], env["doctors"]
+    vault, patient, doctors = env["vault"], env["patient"], env["doctors"]
     kind, d = step[0], step[1]
     doctor = doctors[d]
     if kind == "approve":
@@ -247,12 +247,12 @@ def _run(env, model: Model, step: tuple, t: int) -> str | None:
 
     method, args, sender = call
     rpc("evm_setNextBlockTimestamp", [t])
-    tx_hash, receipt = send_raw(record, method, *args, sender=sender)
+    tx_hash, receipt = send_raw(vault, method, *args, sender=sender)
     if expected is None:
-        assert succeeded(receipt), f"{method}{args} at t={t} reverted with {revert_of(record, tx_hash)}"
+        assert succeeded(receipt), f"{method}{args} at t={t} reverted with {revert_of(vault, tx_hash)}"
     else:
         assert not succeeded(receipt), f"{method}{args} at t={t} succeeded; model expected {expected}"
-        assert revert_of(record, tx_hash)[0] == expected
+        assert revert_of(vault, tx_hash)[0] == expected
     event(f"{method}: {expected or 'ok'}")  # shown by --hypothesis-show-statistics
     return expected
 

@@ -11,24 +11,24 @@ from .helpers import assert_view_reverts, one_event, reverts_with
 PRESCRIPTION, BILL, REPORT = 0, 1, 2
 
 
-def test_identity(record, factory, patient):
-    assert record.patient() == patient.address
-    assert record.owner() == patient.address
-    assert record.registry() == factory.address
-    assert record.recordCount() == 0
+def test_identity(vault, factory, patient):
+    assert vault.patient() == patient.address
+    assert vault.owner() == patient.address
+    assert vault.registry() == factory.address
+    assert vault.recordCount() == 0
 
 
-def test_add_record_all_kinds(record, chain, patient):
+def test_add_record_all_kinds(vault, chain, patient):
     for expected_id, (kind, content) in enumerate([(PRESCRIPTION, HASH_A), (BILL, HASH_B), (REPORT, HASH_C)]):
-        receipt = record.addRecord(kind, content, sender=patient)
-        event = one_event(receipt, record, "RecordAdded")
+        receipt = vault.addRecord(kind, content, sender=patient)
+        event = one_event(receipt, vault, "RecordAdded")
         assert event["recordId"] == expected_id
         assert event["kind"] == kind
         assert event["author"] == patient.address
         assert HexBytes(event["contentHash"]) == HexBytes(content)
-        assert record.recordCount() == expected_id + 1
+        assert vault.recordCount() == expected_id + 1
 
-        got_kind, got_hash, timestamp, author = record.getRecord(expected_id)
+        got_kind, got_hash, timestamp, author = vault.getRecord(expected_id)
         assert got_kind == kind
         assert HexBytes(got_hash) == HexBytes(content)
         assert timestamp == chain.blocks[receipt.block_number].timestamp
@@ -38,43 +38,43 @@ def test_add_record_all_kinds(record, chain, patient):
 @pytest.mark.parametrize(
     ("method", "kind"), [("addPrescription", PRESCRIPTION), ("addBill", BILL), ("addReport", REPORT)]
 )
-def test_add_typed_record(record, patient, method, kind):
-    receipt = getattr(record, method)(HASH_B, sender=patient)
-    event = one_event(receipt, record, "RecordAdded")
+def test_add_typed_record(vault, patient, method, kind):
+    receipt = getattr(vault, method)(HASH_B, sender=patient)
+    event = one_event(receipt, vault, "RecordAdded")
     assert (event["recordId"], event["kind"], event["author"]) == (0, kind, patient.address)
-    assert record.getRecord(0)[0] == kind
-    assert HexBytes(record.getRecord(0)[1]) == HexBytes(HASH_B)
+    assert vault.getRecord(0)[0] == kind
+    assert HexBytes(vault.getRecord(0)[1]) == HexBytes(HASH_B)
 
 
 @pytest.mark.parametrize("method", ["addPrescription", "addBill", "addReport"])
-def test_typed_add_reverts(record, patient, doctor, stranger, method):
-    fn = getattr(record, method)
-    with reverts_with(record.NotPatient, caller=stranger.address):
+def test_typed_add_reverts(vault, patient, doctor, stranger, method):
+    fn = getattr(vault, method)
+    with reverts_with(vault.NotPatient, caller=stranger.address):
         fn(HASH_A, sender=stranger)
-    with reverts_with(record.NotPatient, caller=doctor.address):
+    with reverts_with(vault.NotPatient, caller=doctor.address):
         fn(HASH_A, sender=doctor)
-    with reverts_with(record.EmptyContentHash):
+    with reverts_with(vault.EmptyContentHash):
         fn(b"\x00" * 32, sender=patient)
-    assert record.recordCount() == 0
+    assert vault.recordCount() == 0
 
 
-def test_add_record_reverts(record, patient, relayer):
-    with reverts_with(record.NotPatient, caller=relayer.address):
-        record.addRecord(REPORT, HASH_A, sender=relayer)
-    with reverts_with(record.InvalidRecordKind, kind=3):
-        record.addRecord(3, HASH_A, sender=patient)
-    with reverts_with(record.InvalidRecordKind, kind=255):
-        record.addRecord(255, HASH_A, sender=patient)
-    with reverts_with(record.EmptyContentHash):
-        record.addRecord(REPORT, b"\x00" * 32, sender=patient)
-    assert record.recordCount() == 0
+def test_add_record_reverts(vault, patient, relayer):
+    with reverts_with(vault.NotPatient, caller=relayer.address):
+        vault.addRecord(REPORT, HASH_A, sender=relayer)
+    with reverts_with(vault.InvalidRecordKind, kind=3):
+        vault.addRecord(3, HASH_A, sender=patient)
+    with reverts_with(vault.InvalidRecordKind, kind=255):
+        vault.addRecord(255, HASH_A, sender=patient)
+    with reverts_with(vault.EmptyContentHash):
+        vault.addRecord(REPORT, b"\x00" * 32, sender=patient)
+    assert vault.recordCount() == 0
 
 
-def test_same_hash_twice_gets_two_ids(record, patient):
-    record.addReport(HASH_A, sender=patient)
-    record.addReport(HASH_A, sender=patient)
-    assert record.recordCount() == 2
-    assert HexBytes(record.getRecord(0)[1]) == HexBytes(record.getRecord(1)[1]) == HexBytes(HASH_A)
+def test_same_hash_twice_gets_two_ids(vault, patient):
+    vault.addReport(HASH_A, sender=patient)
+    vault.addReport(HASH_A, sender=patient)
+    assert vault.recordCount() == 2
+    assert HexBytes(vault.getRecord(0)[1]) == HexBytes(vault.getRecord(1)[1]) == HexBytes(HASH_A)
 
 
 def test_get_record_unknown_id(seeded):

@@ -48,46 +48,46 @@ class Action:
     check: Callable[[Any, Any, Any], None]  # (record, doctor, receipt)
 
 
-def _grant(record, patient, doctor):
-    record.approveAccess(doctor, DAY, [0, 1, 2], sender=patient)
+def _grant(vault, patient, doctor):
+    vault.approveAccess(doctor, DAY, [0, 1, 2], sender=patient)
 
 
-def _check_add(record, doctor, receipt):
-    event = one_event(receipt, record, "RecordAdded")
+def _check_add(vault, doctor, receipt):
+    event = one_event(receipt, vault, "RecordAdded")
     assert (event["recordId"], event["kind"]) == (3, 2)
-    assert event["author"] == record.patient()  # the patient, not the relayer
-    assert HexBytes(record.getRecord(3)[1]) == HexBytes(NEW_HASH)
+    assert event["author"] == vault.patient()  # the patient, not the relayer
+    assert HexBytes(vault.getRecord(3)[1]) == HexBytes(NEW_HASH)
 
 
-def _check_approve(record, doctor, receipt):
-    assert [i for i in range(3) if record.canRead(doctor, i)] == [0, 2]
+def _check_approve(vault, doctor, receipt):
+    assert [i for i in range(3) if vault.canRead(doctor, i)] == [0, 2]
 
 
-def _check_revoke_records(record, doctor, receipt):
-    assert [i for i in range(3) if record.canRead(doctor, i)] == [0, 2]
+def _check_revoke_records(vault, doctor, receipt):
+    assert [i for i in range(3) if vault.canRead(doctor, i)] == [0, 2]
 
 
-def _check_denied(record, doctor, receipt):
-    assert tuple(record.getGrant(doctor)) == (0, 0, False)
+def _check_denied(vault, doctor, receipt):
+    assert tuple(vault.getGrant(doctor)) == (0, 0, False)
 
 
-def _check_revoked(record, doctor, receipt):
-    assert not any(record.canRead(doctor, i) for i in range(3))
-    assert record.getGrant(doctor)[0] == 0
+def _check_revoked(vault, doctor, receipt):
+    assert not any(vault.canRead(doctor, i) for i in range(3))
+    assert vault.getGrant(doctor)[0] == 0
 
 
-def _check_extended(record, doctor, receipt):
-    expires_at, pending, _ = record.getGrant(doctor)
+def _check_extended(vault, doctor, receipt):
+    expires_at, pending, _ = vault.getGrant(doctor)
     assert pending == 0
-    assert one_event(receipt, record, "ExtensionApproved")["expiresAt"] == expires_at
+    assert one_event(receipt, vault, "ExtensionApproved")["expiresAt"] == expires_at
 
 
-def _check_requested(record, doctor, receipt):
-    assert record.getGrant(doctor)[2] is True
+def _check_requested(vault, doctor, receipt):
+    assert vault.getGrant(doctor)[2] is True
 
 
-def _check_extension_requested(record, doctor, receipt):
-    assert record.getGrant(doctor)[1] == 900
+def _check_extension_requested(vault, doctor, receipt):
+    assert vault.getGrant(doctor)[1] == 900
 
 
 ACTIONS = [
@@ -184,7 +184,7 @@ def ctx(action, seeded, patient, doctor, keys, chain_id):
     signer = patient if action.signer == "patient" else doctor
     key = keys[PATIENT_INDEX if action.signer == "patient" else DOCTOR_INDEX]
     dom = {"chain_id": chain_id, "verifying_contract": seeded.address}
-    return {"record": seeded, "signer": signer, "key": key, "nonce": seeded.nonces(signer), "dom": dom}
+    return {"vault": seeded, "signer": signer, "key": key, "nonce": seeded.nonces(signer), "dom": dom}
 
 
 def _sign(action, ctx, doctor, *, key=None, nonce=None, deadline=None, **dom_overrides):
@@ -199,66 +199,66 @@ def _sign(action, ctx, doctor, *, key=None, nonce=None, deadline=None, **dom_ove
 
 
 def test_valid_signature_relayed_once(action, ctx, doctor, relayer):
-    record, signer = ctx["record"], ctx["signer"]
+    vault, signer = ctx["vault"], ctx["signer"]
     # A nonce from the future is refused and consumes nothing.
     nonce, deadline, early = _sign(action, ctx, doctor, nonce=ctx["nonce"] + 1)
-    with reverts_with(record.InvalidAccountNonce, account=signer.address, currentNonce=ctx["nonce"]):
-        action.submit(record, doctor.address, nonce, deadline, early, relayer)
+    with reverts_with(vault.InvalidAccountNonce, account=signer.address, currentNonce=ctx["nonce"]):
+        action.submit(vault, doctor.address, nonce, deadline, early, relayer)
 
     nonce, deadline, sig = _sign(action, ctx, doctor)
-    receipt = action.submit(record, doctor.address, nonce, deadline, sig, relayer)
+    receipt = action.submit(vault, doctor.address, nonce, deadline, sig, relayer)
     assert receipt.sender == relayer.address
-    one_event(receipt, record, action.event)
-    action.check(record, doctor, receipt)
-    assert record.nonces(signer) == nonce + 1
+    one_event(receipt, vault, action.event)
+    action.check(vault, doctor, receipt)
+    assert vault.nonces(signer) == nonce + 1
 
     # Replaying the same signature fails on the nonce.
-    with reverts_with(record.InvalidAccountNonce, account=signer.address, currentNonce=nonce + 1):
-        action.submit(record, doctor.address, nonce, deadline, sig, relayer)
-    assert record.nonces(signer) == nonce + 1
+    with reverts_with(vault.InvalidAccountNonce, account=signer.address, currentNonce=nonce + 1):
+        action.submit(vault, doctor.address, nonce, deadline, sig, relayer)
+    assert vault.nonces(signer) == nonce + 1
 
 
 def test_expired_deadline(action, ctx, doctor, relayer):
-    record, signer = ctx["record"], ctx["signer"]
+    vault, signer = ctx["vault"], ctx["signer"]
     nonce, late, late_sig = _sign(action, ctx, doctor, deadline=head_time() + 100)
     next_block_at(late + 1)
-    with reverts_with(record.SignatureExpired, deadline=late):
-        action.submit(record, doctor.address, nonce, late, late_sig, relayer)
-    assert record.nonces(signer) == nonce  # nothing consumed
+    with reverts_with(vault.SignatureExpired, deadline=late):
+        action.submit(vault, doctor.address, nonce, late, late_sig, relayer)
+    assert vault.nonces(signer) == nonce  # nothing consumed
 
     # The deadline itself is still in time.
     nonce, deadline, sig = _sign(action, ctx, doctor, deadline=late + 50)
     next_block_at(deadline)
-    receipt = action.submit(record, doctor.address, nonce, deadline, sig, relayer)
-    one_event(receipt, record, action.event)
-    assert record.nonces(signer) == nonce + 1
+    receipt = action.submit(vault, doctor.address, nonce, deadline, sig, relayer)
+    one_event(receipt, vault, action.event)
+    assert vault.nonces(signer) == nonce + 1
 
 
 def test_forged_signatures(action, ctx, doctor, relayer, keys, factory):
     """Wrong key; right key but another chain (Sepolia's id); right key but another contract."""
-    record, signer = ctx["record"], ctx["signer"]
+    vault, signer = ctx["vault"], ctx["signer"]
     forgeries = {
         "wrong signer": _sign(action, ctx, doctor, key=keys[STRANGER_INDEX]),
         "wrong chain id": _sign(action, ctx, doctor, chain_id=11155111),
         "wrong verifying contract": _sign(action, ctx, doctor, verifying_contract=factory.implementation()),
     }
     for what, (nonce, deadline, sig) in forgeries.items():
-        with reverts_with(record.InvalidSignature):
-            action.submit(record, doctor.address, nonce, deadline, sig, relayer)
-        assert record.nonces(signer) == nonce, what
+        with reverts_with(vault.InvalidSignature):
+            action.submit(vault, doctor.address, nonce, deadline, sig, relayer)
+        assert vault.nonces(signer) == nonce, what
 
 
 @pytest.mark.parametrize("action", [ACTIONS[0], ACTIONS[6]], ids=["patient", "doctor"])
 def test_garbage_signature(action, ctx, doctor, relayer):
-    record = ctx["record"]
+    vault = ctx["vault"]
     nonce, deadline, sig = _sign(action, ctx, doctor)
     chain_id_1 = _sign(action, ctx, doctor, chain_id=1)[2]
     for bad in (b"", sig[:64], b"\x00" * 65, sig[:64] + b"\x1d", chain_id_1):
-        with reverts_with(record.InvalidSignature):
-            action.submit(record, doctor.address, nonce, deadline, bad, relayer)
+        with reverts_with(vault.InvalidSignature):
+            action.submit(vault, doctor.address, nonce, deadline, bad, relayer)
     # the real signature still works afterwards
-    action.submit(record, doctor.address, nonce, deadline, sig, relayer)
-    assert record.nonces(ctx["signer"]) == nonce + 1
+    action.submit(vault, doctor.address, nonce, deadline, sig, relayer)
+    assert vault.nonces(ctx["signer"]) == nonce + 1
 
 
 # ------------------------------------------------------------------ tampering with signed arguments
@@ -308,8 +308,8 @@ def test_patient_cannot_sign_for_a_doctor(seeded, patient, doctor, relayer, keys
 def test_signature_for_one_patients_clone_fails_on_another(
     factory, project, seeded, patient, patient2, relayer, keys, chain_id
 ):
-    factory.createRecord(patient2, sender=relayer)
-    other = project.HealthRecord.at(factory.recordOf(patient2))
+    factory.createVault(patient2, sender=relayer)
+    other = project.HealthRecord.at(factory.vaultOf(patient2))
     deadline = head_time() + 3600
     sig = eip712.sign(
         keys[PATIENT_INDEX],
@@ -438,24 +438,24 @@ def test_domain_is_bound_to_the_clone_and_chain(seeded, implementation, chain_id
 
 
 def test_contract_wallet_patient(project, factory, deployer, relayer, keys, chain_id, doctor):
-    """A smart-contract wallet can own a record; its owner key signs, ERC-1271 validates."""
+    """A smart-contract wallet can own a vault; its owner key signs, ERC-1271 validates."""
     owner_key = keys[STRANGER_INDEX]
     wallet = deployer.deploy(project.ERC1271WalletMock, Account.from_key(owner_key).address)
-    factory.createRecord(wallet, sender=relayer)
-    record = project.HealthRecord.at(factory.recordOf(wallet))
-    assert record.patient() == wallet.address
-    dom = {"chain_id": chain_id, "verifying_contract": record.address}
+    factory.createVault(wallet, sender=relayer)
+    vault = project.HealthRecord.at(factory.vaultOf(wallet))
+    assert vault.patient() == wallet.address
+    dom = {"chain_id": chain_id, "verifying_contract": vault.address}
     deadline = head_time() + 3600
 
     sig = eip712.sign(owner_key, eip712.add_record(1, NEW_HASH, 0, deadline, **dom))
-    receipt = record.addRecordBySig(1, NEW_HASH, 0, deadline, sig, sender=relayer)
-    assert one_event(receipt, record, "RecordAdded")["author"] == wallet.address
-    assert record.nonces(wallet) == 1
+    receipt = vault.addRecordBySig(1, NEW_HASH, 0, deadline, sig, sender=relayer)
+    assert one_event(receipt, vault, "RecordAdded")["author"] == wallet.address
+    assert vault.nonces(wallet) == 1
 
     # The wallet rejects a signature by any other key.
     bad = eip712.sign(keys[PATIENT_INDEX], eip712.approve_access(doctor.address, DAY, [0], 1, deadline, **dom))
-    with reverts_with(record.InvalidSignature):
-        record.approveAccessBySig(doctor, DAY, [0], 1, deadline, bad, sender=relayer)
+    with reverts_with(vault.InvalidSignature):
+        vault.approveAccessBySig(doctor, DAY, [0], 1, deadline, bad, sender=relayer)
     good = eip712.sign(owner_key, eip712.approve_access(doctor.address, DAY, [0], 1, deadline, **dom))
-    record.approveAccessBySig(doctor, DAY, [0], 1, deadline, good, sender=relayer)
-    assert record.canRead(doctor, 0)
+    vault.approveAccessBySig(doctor, DAY, [0], 1, deadline, good, sender=relayer)
+    assert vault.canRead(doctor, 0)

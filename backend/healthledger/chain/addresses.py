@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eth_utils import is_address, keccak, to_checksum_address
 
-__all__ = ["checksum", "predict_record_address"]
+__all__ = ["checksum", "predict_vault_address"]
 
 
 def checksum(address: str, what: str = "address") -> str:
@@ -26,8 +26,8 @@ def _clone_init_code(implementation: str, args: bytes) -> bytes:
     )
 
 
-def predict_record_address(factory: str, implementation: str, patient: str) -> str:
-    """The address of `patient`'s clone, as `HealthRecordFactory.predictRecordAddress` computes it.
+def predict_vault_address(factory: str, implementation: str, patient: str) -> str:
+    """The address of `patient`'s vault (clone), as `HealthRecordFactory.predictVaultAddress` computes it.
 
     CREATE2 with salt = the patient's address left-padded to 32 bytes, and the clone's init code
     carrying the patient's address as its immutable argument.

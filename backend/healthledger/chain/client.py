@@ -30,7 +30,7 @@ from web3.types import TxReceipt
 
 from ..record_kinds import KIND_NAMES
 from .addresses import checksum as _checksum
-from .addresses import predict_record_address
+from .addresses import predict_vault_address
 from .artifacts import health_record, health_record_factory
 from .events import AUDIT_EVENTS, AuditEvent, ChainEvents, audit_topics, hex0x
 from .rpc import (
@@ -59,7 +59,7 @@ __all__ = [
     "ChainUnavailable",
     "Grant",
     "OnChainRecord",
-    "predict_record_address",
+    "predict_vault_address",
 ]
 
 REGISTRAR_ROLE: bytes = keccak(text="REGISTRAR_ROLE")
@@ -156,10 +156,10 @@ class ChainClient(ChainEvents):
             address=self.factory_address, abi=health_record_factory().abi
         )
         self.batch_size = batch_size
-        self._record_abi = health_record().abi
+        self._vault_abi = health_record().abi
         # A contract object with no address, used to decode HealthRecord logs from any clone.
-        self._record_codec: AsyncContract = self._w3.eth.contract(abi=self._record_abi)
-        self._event_names_by_topic: dict[bytes, str] = audit_topics(self._record_abi)
+        self._vault_codec: AsyncContract = self._w3.eth.contract(abi=self._vault_abi)
+        self._event_names_by_topic: dict[bytes, str] = audit_topics(self._vault_abi)
         self._record_added_topic = next(t for t, n in self._event_names_by_topic.items() if n == "RecordAdded")
         self._chain_id: int | None = None
         self._implementation: str | None = None
@@ -243,20 +243,20 @@ class ChainClient(ChainEvents):
         return self._implementation
 
     @translate_outages
-    async def record_address(self, patient: str) -> str:
-        """Address of `patient`'s clone, whether or not it exists yet (computed locally)."""
-        return predict_record_address(self.factory_address, await self.implementation_address(), patient)
+    async def vault_address(self, patient: str) -> str:
+        """Address of `patient`'s vault, whether or not it exists yet (computed locally)."""
+        return predict_vault_address(self.factory_address, await self.implementation_address(), patient)
 
     @translate_outages
-    async def record_exists(self, patient: str) -> bool:
-        """Whether `patient`'s clone has been created (the factory's own definition: code is there)."""
-        code = await self._w3.eth.get_code(await self.record_address(patient))
+    async def vault_exists(self, patient: str) -> bool:
+        """Whether `patient`'s vault has been created (the factory's own definition: code is there)."""
+        code = await self._w3.eth.get_code(await self.vault_address(patient))
         return len(code) > 0
 
     @translate_outages
-    async def record_contract(self, patient: str) -> AsyncContract:
-        """A contract object for `patient`'s clone (calls fail if it does not exist yet)."""
-        return self._w3.eth.contract(address=await self.record_address(patient), abi=self._record_abi)
+    async def vault_contract(self, patient: str) -> AsyncContract:
+        """A contract object for `patient`'s vault (calls fail if it does not exist yet)."""
+        return self._w3.eth.contract(address=await self.vault_address(patient), abi=self._vault_abi)
 
     @translate_outages
     async def is_doctor(self, address: str) -> bool:
@@ -286,7 +286,7 @@ class ChainClient(ChainEvents):
     @translate_outages
     async def nonce_of(self, patient: str, signer: str) -> int:
         """`signer`'s next EIP-712 nonce in `patient`'s clone; 0 while the clone does not exist."""
-        contract = await self.record_contract(patient)
+        contract = await self.vault_contract(patient)
         try:
             return int(await contract.functions.nonces(_checksum(signer)).call())
         except BadFunctionCallOutput:  # empty answer: no code at the predicted address yet
@@ -295,7 +295,7 @@ class ChainClient(ChainEvents):
     @translate_outages
     async def record_count(self, patient: str) -> int:
         """Number of records (0 while the clone does not exist)."""
-        contract = await self.record_contract(patient)
+        contract = await self.vault_contract(patient)
         try:
             return int(await contract.functions.recordCount().call())
         except BadFunctionCallOutput:
@@ -306,7 +306,7 @@ class ChainClient(ChainEvents):
         """One record, or None when the clone or the record does not exist (one eth_call)."""
         if record_id < 0:
             return None
-        contract = await self.record_contract(patient)
+        contract = await self.vault_contract(patient)
         try:
             kind, content_hash, timestamp, author = await contract.functions.getRecord(record_id).call()
         except BadFunctionCallOutput:  # no clone yet
@@ -328,7 +328,7 @@ class ChainClient(ChainEvents):
         Records are append-only and never change, so reading them at "latest" after the count is
         consistent.
         """
-        address = await self.record_address(patient)
+        address = await self.vault_address(patient)
         count = await self.record_count(patient)
         ids = range(count) if record_ids is None else sorted({i for i in record_ids if 0 <= i < count})
         calls = [
@@ -353,7 +353,7 @@ class ChainClient(ChainEvents):
     @translate_outages
     async def can_read(self, patient: str, reader: str, record_id: int) -> bool:
         """Whether `reader` may read the record now (False while the clone does not exist)."""
-        contract = await self.record_contract(patient)
+        contract = await self.vault_contract(patient)
         try:
             return bool(await contract.functions.canRead(_checksum(reader), record_id).call())
         except BadFunctionCallOutput:
@@ -362,7 +362,7 @@ class ChainClient(ChainEvents):
     @translate_outages
     async def get_approved_records(self, patient: str, doctor: str) -> ApprovedRecords:
         """Record ids and hashes `doctor` can read now, with the grant's expiry (empty if none)."""
-        contract = await self.record_contract(patient)
+        contract = await self.vault_contract(patient)
         try:
             ids, hashes, expires_at = await contract.functions.getApprovedRecords(_checksum(doctor)).call()
         except BadFunctionCallOutput:
@@ -372,7 +372,7 @@ class ChainClient(ChainEvents):
     @translate_outages
     async def get_grant(self, patient: str, doctor: str) -> Grant:
         """`doctor`'s grant state with `patient` (all zero/False while the clone does not exist)."""
-        contract = await self.record_contract(patient)
+        contract = await self.vault_contract(patient)
         try:
             expires_at, pending, requested = await contract.functions.getGrant(_checksum(doctor)).call()
         except BadFunctionCallOutput:

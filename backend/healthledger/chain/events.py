@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from eth_utils import event_abi_to_log_topic, is_address, to_checksum_address
 from hexbytes import HexBytes
 
-from .addresses import checksum, predict_record_address
+from .addresses import checksum, predict_vault_address
 from .rpc import ChainError, translate_outages
 
 if TYPE_CHECKING:  # the attributes and methods ChainClient provides
@@ -73,11 +73,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def audit_topics(record_abi: Sequence[Mapping[str, Any]]) -> dict[bytes, str]:
+def audit_topics(vault_abi: Sequence[Mapping[str, Any]]) -> dict[bytes, str]:
     """topic0 -> event name, for the AUDIT_EVENTS of the HealthRecord ABI."""
     return {
         event_abi_to_log_topic(entry): entry["name"]
-        for entry in record_abi
+        for entry in vault_abi
         if entry.get("type") == "event" and entry["name"] in AUDIT_EVENTS
     }
 
@@ -87,13 +87,13 @@ class ChainEvents:
 
     if TYPE_CHECKING:
         _w3: AsyncWeb3
-        _record_codec: AsyncContract
+        _vault_codec: AsyncContract
         _event_names_by_topic: dict[bytes, str]
         _record_added_topic: bytes
         _implementation: str | None
         factory_address: str
 
-        async def record_address(self, patient: str) -> str: ...
+        async def vault_address(self, patient: str) -> str: ...
         async def block_number(self) -> int: ...
         async def _batch(self, calls: Sequence[tuple[str, list[Any]]], what: str) -> list[Any]: ...
 
@@ -105,7 +105,7 @@ class ChainEvents:
         name = self._event_names_by_topic.get(bytes(HexBytes(topics[0])))
         if name is None:
             return None
-        event = getattr(self._record_codec.events, name)().process_log(entry)
+        event = getattr(self._vault_codec.events, name)().process_log(entry)
         return AuditEvent(
             name=name,
             args={key: _jsonable(value) for key, value in event["args"].items()},
@@ -153,7 +153,7 @@ class ChainEvents:
         query for providers that cap eth_getLogs ranges. Timestamps come from the blocks, fetched in
         one batch.
         """
-        address = await self.record_address(patient)
+        address = await self.vault_address(patient)
         topics = self._topics(names)
         end = await self.block_number() if to_block == "latest" else int(to_block)
         step = max_block_range or max(end - from_block + 1, 1)
@@ -175,7 +175,7 @@ class ChainEvents:
         The clones' addresses are computed locally; their logs come with one `eth_getLogs` per
         LOG_ADDRESSES_PER_QUERY clones (an address-list filter). `patient` is as given.
         """
-        by_contract = {(await self.record_address(p)).lower(): p for p in patients}
+        by_contract = {(await self.vault_address(p)).lower(): p for p in patients}
         addresses = [to_checksum_address(a) for a in by_contract]
         if not addresses:
             return []
@@ -211,7 +211,7 @@ class ChainEvents:
         """
         patient = checksum(patient, "patient")
         clone = (
-            predict_record_address(self.factory_address, self._implementation, patient)
+            predict_vault_address(self.factory_address, self._implementation, patient)
             if self._implementation
             else None
         )

@@ -444,19 +444,19 @@ class Relayer(RevertDiagnostics):
 
     # -- factory ----------------------------------------------------------------------------------
 
-    async def create_record(self, patient: str, *, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> TxResult:
-        """Deploy `patient`'s clone (reverts RecordAlreadyExists if it is there)."""
-        return await self.transact(self.chain.factory, "createRecord", to_checksum_address(patient), timeout=timeout)
+    async def create_vault(self, patient: str, *, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> TxResult:
+        """Deploy `patient`'s vault (reverts VaultAlreadyExists if it is there)."""
+        return await self.transact(self.chain.factory, "createVault", to_checksum_address(patient), timeout=timeout)
 
-    async def ensure_record_contract(self, patient: str, *, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> str:
-        """The patient's clone address, creating the clone first if needed (safe if two requests race)."""
-        if not await self.chain.record_exists(patient):
+    async def ensure_vault(self, patient: str, *, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> str:
+        """The patient's vault address, creating the vault first if needed (safe if two requests race)."""
+        if not await self.chain.vault_exists(patient):
             try:
-                await self.create_record(patient, timeout=timeout)
+                await self.create_vault(patient, timeout=timeout)
             except TransactionReverted as exc:
-                if exc.error_name != "RecordAlreadyExists":
+                if exc.error_name != "VaultAlreadyExists":
                     raise
-        return await self.chain.record_address(patient)
+        return await self.chain.vault_address(patient)
 
     async def register_doctor(self, doctor: str, *, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> TxResult:
         """Needs REGISTRAR_ROLE on the relayer (else AccessControlUnauthorizedAccount)."""
@@ -473,10 +473,10 @@ class Relayer(RevertDiagnostics):
         """Encode and estimate `action`'s `...BySig` call on `patient`'s clone, for `send`.
 
         `message` is the signed EIP-712 message (a payload's "message"); the arguments follow the
-        action's declaration (chain/actions.py). The clone must exist: `ensure_record_contract`.
+        action's declaration (chain/actions.py). The clone must exist: `ensure_vault`.
         """
         entry = action if isinstance(action, SignedAction) else find_action(action)
-        contract = await self.chain.record_contract(patient)
+        contract = await self.chain.vault_contract(patient)
         return await self._prepare(contract, entry.function, entry.call_args(message, _bytes(signature, "signature")))
 
     async def relay_signed(

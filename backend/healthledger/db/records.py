@@ -57,6 +57,10 @@ class RelayAuthorization:
         return cls(int(doc["kind"]), int(doc["nonce"]), int(doc["deadline"]), str(doc["signature"]))
 
 
+# Field names documents written before the rename carry: {old name: current name}.
+_RENAMED_FIELDS = {"record_contract": "vault_address"}
+
+
 @dataclass
 class RecordDoc:
     """One record's metadata. Addresses are stored lower-case so lookups need no normalising."""
@@ -71,7 +75,8 @@ class RecordDoc:
     size: int
     ciphertext_size: int
     wrapped_key: str
-    record_contract: str
+    # The patient's vault (their HealthRecord clone) the record was anchored in.
+    vault_address: str
     state: RecordState = "pending"
     record_id: int | None = None
     tx_hash: str | None = None
@@ -95,6 +100,9 @@ class RecordDoc:
     def from_mongo(cls, doc: dict[str, Any]) -> "RecordDoc":
         known = {name for name in cls.__dataclass_fields__}
         values = {key: value for key, value in doc.items() if key in known}
+        for old, new in _RENAMED_FIELDS.items():  # a database written before the rename keeps working
+            if new not in values and old in doc:
+                values[new] = doc[old]
         values["relay"] = RelayAuthorization.from_mongo(doc.get("relay"))
         values["tx_hashes"] = list(doc.get("tx_hashes") or ([doc["tx_hash"]] if doc.get("tx_hash") else []))
         return cls(**values)

@@ -69,10 +69,10 @@ class AccessService:
             signature=signature, nonce=nonce, deadline=deadline,
         )
         await self._s.rate_limits.hit("access_request", ip=client_ip, address=doctor)
-        if not await self._s.chain.record_exists(patient):
+        if not await self._s.chain.vault_exists(patient):
             # The relayer would deploy a contract for an address the doctor chose: counted against the doctor.
-            await self._s.rate_limits.hit("new_record_contract", ip=client_ip, address=doctor)
-        await self._s.relayer.ensure_record_contract(patient, timeout=self._s.settings.tx_timeout_seconds)
+            await self._s.rate_limits.hit("new_vault", ip=client_ip, address=doctor)
+        await self._s.relayer.ensure_vault(patient, timeout=self._s.settings.tx_timeout_seconds)
         result = await relay(self._s, patient, payload, raw)
         return await self._s.access_requests.add(
             AccessRequest(patient=patient.lower(), doctor=doctor.lower(), reason=reason, tx_hash=result.tx_hash)

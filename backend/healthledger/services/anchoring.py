@@ -278,7 +278,7 @@ class RecordAnchoring:
         assert relay is not None
         relayer = self._s.relayer
         try:
-            await relayer.ensure_record_contract(record.patient, timeout=self._s.settings.tx_timeout_seconds)
+            await relayer.ensure_vault(record.patient, timeout=self._s.settings.tx_timeout_seconds)
             call = await relayer.prepare_signed(
                 "addRecord",
                 record.patient,

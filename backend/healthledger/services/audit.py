@@ -1,7 +1,7 @@
 """The audit trail: what happened to a patient's records, from the chain and from the view log.
 
 Two sources, merged into one timeline, newest first:
-- the events of the patient's record contract (HealthRecord clone): records added, access
+- the events of the patient's vault (HealthRecord clone): records added, access
   requested / approved / denied / revoked (all, or some records), extension requested / approved.
   Each carries its block number, transaction hash and block timestamp, so anyone can check it
   against the chain;

@@ -161,7 +161,7 @@ async def _known_patient(services: Services, address: str) -> bool:
         return True
     if await services.records.has_records(address):
         return True
-    return await services.chain.record_exists(address)
+    return await services.chain.vault_exists(address)
 
 
 async def search_patients(services: Services, q: str, page: int, page_size: int) -> dict[str, Any]:

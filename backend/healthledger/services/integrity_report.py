@@ -153,9 +153,9 @@ def check_record(record: RecordDoc, onchain: dict[int, OnChainRecord], pinned: s
         else:
             chain_hash = entry.content_hash.lower()
             blockchain = chain_hash == db_hash
-            if clone is not None and record.record_contract and record.record_contract.lower() != clone.lower():
+            if clone is not None and record.vault_address and record.vault_address.lower() != clone.lower():
                 blockchain = False
-                problems.insert(0, "the database names another record contract than the patient's")
+                problems.insert(0, "the database names another vault than the patient's")
             if not blockchain:
                 if chain_hash != db_hash:
                     problems.insert(0, "the chain holds a different hash than the database")
@@ -230,7 +230,7 @@ async def build_report(services: Services, patient: str | None) -> IntegrityRepo
 
     # IPFS and the chain are independent: ask both at once; if one fails, stop the other too.
     pinned, onchain = await _both(pins(), chain())
-    clones = {p: await services.chain.record_address(p) for p in patients}  # computed locally
+    clones = {p: await services.chain.vault_address(p) for p in patients}  # computed locally
     rows = [check_record(r, onchain.get(r.patient, {}), pinned, clones.get(r.patient)) for r in records]
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
     return IntegrityReport(

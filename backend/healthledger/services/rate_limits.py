@@ -53,7 +53,7 @@ from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
-POLICY_NAMES = ("nonce", "login", "upload", "new_record_contract", "access_request")
+POLICY_NAMES = ("nonce", "login", "upload", "new_vault", "access_request")
 
 # A fail-closed policy's 503 asks the client to come back after this many seconds.
 UNAVAILABLE_RETRY_SECONDS = 30
@@ -85,7 +85,7 @@ def policies_from_settings(settings: Settings) -> dict[str, Policy]:
 
     Fail-open where no money is at stake (nonce, login: those requests need MongoDB themselves,
     so the limiter adds no outage of its own); fail-closed where the relayer pays gas (upload,
-    new_record_contract, access_request): an unchecked request there costs ETH.
+    new_vault, access_request): an unchecked request there costs ETH.
     """
     s = settings
     policies = [
@@ -105,11 +105,11 @@ def policies_from_settings(settings: Settings) -> dict[str, Policy]:
             fail_open=False,
         ),
         Policy(
-            "new_record_contract",
-            "new record contracts",
-            _item(s.rate_limit_new_record_contract_per_ip),
-            _item(s.rate_limit_new_record_contract_per_address),
-            overall=_item(s.rate_limit_new_record_contract_global),
+            "new_vault",
+            "new vaults",
+            _item(s.rate_limit_new_vault_per_ip),
+            _item(s.rate_limit_new_vault_per_address),
+            overall=_item(s.rate_limit_new_vault_global),
             fail_open=False,
         ),
         Policy(

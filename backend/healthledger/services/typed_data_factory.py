@@ -21,7 +21,7 @@ MAX_STORED_INT = 2**63 - 1
 
 
 class NonceSource(Protocol):
-    async def record_address(self, patient: str) -> str: ...
+    async def vault_address(self, patient: str) -> str: ...
 
     async def nonce_of(self, patient: str, signer: str) -> int: ...
 
@@ -69,7 +69,7 @@ class TypedDataFactory:
         `fields` are the message fields before nonce and deadline, by their EIP-712 names.
         """
         entry = action if isinstance(action, SignedAction) else find_action(action)
-        verifying_contract = await self._chain.record_address(patient)
+        verifying_contract = await self._chain.vault_address(patient)
         if nonce is None:
             nonce = await self._chain.nonce_of(patient, signer)
         if deadline is None:

@@ -163,7 +163,7 @@ class UploadPipeline:
             size=size,
             ciphertext_size=added.size,
             wrapped_key=wrapped,
-            record_contract=(await self._s.chain.record_address(request.patient)).lower(),
+            vault_address=(await self._s.chain.vault_address(request.patient)).lower(),
             relay=RelayAuthorization(kind, request.nonce, request.deadline, "0x" + record_signature.hex()),
         )
         await self._s.records.insert_pending(record)  # nothing pinned yet: a failure here leaves no trace
@@ -214,8 +214,8 @@ class UploadPipeline:
         """Uploads per client, and the record-contract deployment a first upload makes the relayer pay for."""
         limits = self._s.rate_limits
         await limits.hit("upload", ip=request.client_ip, address=request.patient)
-        if not await self._s.chain.record_exists(request.patient):
-            await limits.hit("new_record_contract", ip=request.client_ip, address=request.patient)
+        if not await self._s.chain.vault_exists(request.patient):
+            await limits.hit("new_vault", ip=request.client_ip, address=request.patient)
 
     async def _check_record_signature(
         self, request: UploadRequest, kind: int, content_hash: str, signature: bytes
@@ -248,7 +248,7 @@ class UploadPipeline:
         relayer = self._s.relayer
         settings = self._s.settings
         try:
-            await relayer.ensure_record_contract(request.patient, timeout=settings.tx_timeout_seconds)
+            await relayer.ensure_vault(request.patient, timeout=settings.tx_timeout_seconds)
             call = await relayer.prepare_signed(
                 "addRecord",
                 request.patient,
