@@ -51,7 +51,7 @@ for; `test_fuzzing_made_the_relayer_send_nothing` checks the relayer's transacti
 which the world's fixture asserts it does not, so they stop at the 503 above. So no operation is
 excluded. The fuzzed API has a database of its own on the session's MongoDB server: profiles,
 remembered payloads and rate-limit counters it creates are invisible to other tests. On chain it
-adds what other tests add too: one registered doctor, one patient's record contract, one record
+adds what other tests add too: one registered doctor, one patient's vault, one record
 and one access request.
 """
 

@@ -739,7 +739,7 @@ export interface components {
         };
         /**
          * ChainEvent
-         * @description An event of the patient's record contract, with where and when it was mined.
+         * @description An event of the patient's vault (their HealthRecord contract), with where and when it was mined.
          */
         ChainEvent: {
             /** Action */
@@ -1326,8 +1326,6 @@ export interface components {
             patient: string;
             /** Reanchored */
             reanchored: number;
-            /** Record Contract */
-            record_contract: string;
             /** Record Id */
             record_id: number | null;
             /** Record Type */
@@ -1343,6 +1341,8 @@ export interface components {
             tx_hash: string | null;
             /** Unanchored Reason */
             unanchored_reason: string | null;
+            /** Vault Address */
+            vault_address: string;
         };
         /** RefreshRequest */
         RefreshRequest: {

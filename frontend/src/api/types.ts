@@ -93,7 +93,7 @@ export interface MedicalRecord {
   ciphertext_hash: string
   size: number
   ciphertext_size: number
-  record_contract: string
+  vault_address: string
   state: RecordState
   record_id: number | null
   tx_hash: string | null

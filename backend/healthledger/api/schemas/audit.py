@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, RootModel
 
 
 class ChainEvent(BaseModel):
-    """An event of the patient's record contract, with where and when it was mined."""
+    """An event of the patient's vault (their HealthRecord contract), with where and when it was mined."""
 
     id: str
     source: Literal["chain"]

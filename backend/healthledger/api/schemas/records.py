@@ -21,7 +21,7 @@ class RecordOut(BaseModel):
     ciphertext_hash: str
     size: int
     ciphertext_size: int
-    record_contract: str
+    vault_address: str
     state: RecordState
     record_id: int | None
     tx_hash: str | None

@@ -103,7 +103,7 @@ function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: Act; busy: 
         onClick={() => act(`all:${grant.doctor}`, () => revoke(grant.doctor, []), `All access for ${who} revoked.`)}
         busy={busy === `all:${grant.doctor}`}
         disabled={busy !== null}
-        explain="Signs a “RevokeAccess” instruction (EIP-712) for this doctor; HealthLedger sends it to your record contract and pays the fee. Access ends when it is mined."
+        explain="Signs a “RevokeAccess” instruction (EIP-712) for this doctor; HealthLedger sends it to your vault (your own HealthRecord contract) and pays the fee. Access ends when it is mined."
       >
         Sign revocation of everything shared with {who}
       </SignButton>

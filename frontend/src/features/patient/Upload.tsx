@@ -213,7 +213,7 @@ export function Upload() {
                 Your wallet signs an “AddRecord” authorisation (EIP-712) containing the record type
                 {file ? ` (${RECORD_TYPE_LABELS[recordType]})` : ''} and this file's fingerprint
                 {hash.state === 'done' ? ` ${shortHash(hash.value)}` : ''}, with a one-time number and an expiry. It lets HealthLedger add
-                that fingerprint to your own record contract and pay the fee for you. It cannot be used for any other file. The file is then
+                that fingerprint to your vault (your own HealthRecord contract) and pay the fee for you. It cannot be used for any other file. The file is then
                 sent to HealthLedger, encrypted there with your key, and only the encrypted copy is stored.
               </>
             }
