@@ -32,13 +32,11 @@ __all__ = [
     "text",
 ]
 
+# Names and search text, in characters (the paging limits stand with `paging`).
 MAX_PERSON_NAME_LENGTH = 100
 MAX_LICENCE_LENGTH = 64
 MAX_RECORD_NAME_LENGTH = 200
 MAX_QUERY_LENGTH = 100
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
-MAX_PAGE = 1_000_000
 
 
 def looks_like_address(value: Any) -> bool:
@@ -46,30 +44,46 @@ def looks_like_address(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("0x") and is_address(value)
 
 
-def address(value: Any, field: str = "address", *, strict: bool = True) -> str:
-    """The checksummed address; `invalid_address` otherwise.
+def address(
+    value: Any, field: str = "address", *, strict: bool = True, code: str = "invalid_address", message: str = ""
+) -> str:
+    """The checksummed address; `code` (`invalid_address`) otherwise.
 
     `strict` (path and directory values) trims blanks and wants the `0x` prefix; otherwise (the
     access flow's body fields) anything eth_utils reads as an address is taken as it comes.
+    `code` and `message` are for an endpoint that answers in its own words (the signing endpoint's
+    `invalid_params`); the message defaults to one naming `field`.
     """
     if strict:
         candidate = value.strip() if isinstance(value, str) else ""
         if not looks_like_address(candidate):
-            raise bad_request("invalid_address", f"{field} is not an Ethereum address (0x + 40 hex digits)")
+            raise bad_request(code, message or f"{field} is not an Ethereum address (0x + 40 hex digits)")
         return to_checksum_address(candidate)
     if not isinstance(value, str) or not is_address(value):
-        raise bad_request("invalid_address", f"{field} is not an Ethereum address")
+        raise bad_request(code, message or f"{field} is not an Ethereum address")
     return to_checksum_address(value)
 
 
-def record_ids(value: Any) -> list[int]:
-    """A non-empty list of record ids (ints >= 0, not bools); `invalid_records` otherwise."""
+def record_ids(
+    value: Any,
+    *,
+    code: str = "invalid_records",
+    message: str = "select at least one record (a list of record ids)",
+) -> list[int]:
+    """A non-empty list of record ids (ints >= 0, not bools); `code` (`invalid_records`) otherwise."""
     valid = isinstance(value, list) and value and all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
     )
     if not valid:
-        raise bad_request("invalid_records", "select at least one record (a list of record ids)")
+        raise bad_request(code, message)
     return value
+
+
+# Entries per page, and 1-based pages up to a bound no real list reaches (it keeps a request from
+# making MongoDB skip an absurd number of documents).
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+MAX_PAGE = 1_000_000
 
 
 def paging(page: int, page_size: int) -> tuple[int, int]:

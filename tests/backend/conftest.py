@@ -16,6 +16,7 @@ from tests.backend.fixtures.chain import (  # noqa: F401
     deployment,
     dev_accounts,
     doctor,
+    doctor_and_patient,
     new_account,
     patient,
     registrar_relayer,

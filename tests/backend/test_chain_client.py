@@ -20,7 +20,7 @@ from healthledger.chain.deployment import Deployment
 from healthledger.chain.relayer import Relayer
 from healthledger.devstack.anvil import AnvilNode, DevAccount
 
-from .fixtures.chain import RecordAdder, add_record, sign_and_relay  # noqa: F401 (fixture)
+from .fixtures.chain import DoctorAndPatient, RecordAdder, add_record  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.asyncio
 
@@ -160,28 +160,16 @@ async def test_batch_read_of_1000_records_is_fast(
 
 
 async def test_events_are_decoded_with_block_tx_and_time(
-    anvil: AnvilNode,
-    chain_client: ChainClient,
-    relayer: Relayer,
-    add_record: RecordAdder,
-    doctor: LocalAccount,
-    new_account: Callable[[], LocalAccount],
+    chain_client: ChainClient, add_record: RecordAdder, doctor_and_patient: DoctorAndPatient
 ) -> None:
-    patient = new_account()
+    patient, doctor, relay = doctor_and_patient.patient, doctor_and_patient.doctor, doctor_and_patient.relay
     start_block = await chain_client.block_number()
     added = [await add_record(patient, sha256(bytes([i]))) for i in range(3)]
     clone = await chain_client.vault_address(patient.address)
-    deadline = anvil.latest_timestamp() + 3600
 
-    requested = await sign_and_relay(
-        chain_client, relayer, "requestAccess", patient.address, doctor.key,
-        doctor=doctor.address, nonce=0, deadline=deadline,
-    )
+    requested = await relay(doctor, "requestAccess", nonce=0)
     nonce = await chain_client.nonce_of(patient.address, patient.address)
-    approved = await sign_and_relay(
-        chain_client, relayer, "approveAccess", patient.address, patient.key,
-        doctor=doctor.address, duration=3600, recordIds=[0, 2], nonce=nonce, deadline=deadline,
-    )
+    approved = await relay(patient, "approveAccess", duration=3600, recordIds=[0, 2], nonce=nonce)
 
     events = await chain_client.get_events(patient.address, from_block=start_block)
     assert [e.name for e in events] == ["RecordAdded"] * 3 + ["AccessRequested", "AccessApproved"]

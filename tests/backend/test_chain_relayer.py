@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import pickle
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from healthledger.chain.relayer import (
 )
 from healthledger.devstack.anvil import AnvilNode, DevAccount
 
-from .fixtures.chain import RecordAdder, add_record, sign_typed_data  # noqa: F401 (fixture)
+from .fixtures.chain import DoctorAndPatient, RecordAdder, add_record, sign_typed_data  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.asyncio
 
@@ -48,6 +49,30 @@ async def ctx_for(chain: ChainClient, anvil: AnvilNode, patient: str) -> Ctx:
     return Ctx(await chain.chain_id(), await chain.vault_address(patient), anvil.latest_timestamp() + 3600)
 
 
+@dataclass(frozen=True)
+class SignedAddRecord:
+    """An AddRecord at nonce 0, signed by the patient, not sent yet."""
+
+    ctx: Ctx
+    content_hash: str
+    payload: dict[str, Any]
+    signature: bytes
+
+    @property
+    def message(self) -> dict[str, Any]:
+        return self.payload["message"]
+
+
+async def signed_add_record(
+    chain: ChainClient, anvil: AnvilNode, patient: LocalAccount, content: bytes, kind: int | str
+) -> SignedAddRecord:
+    """The patient's first AddRecord of sha256(`content`), signed (whether or not the clone exists)."""
+    ctx = await ctx_for(chain, anvil, patient.address)
+    content_hash = sha256(content)
+    payload = ctx.payload("addRecord", kind=kind, contentHash=content_hash, nonce=0)
+    return SignedAddRecord(ctx, content_hash, payload, sign_typed_data(patient.key, payload))
+
+
 async def test_first_record_of_a_new_patient(
     anvil: AnvilNode, chain_client: ChainClient, relayer: Relayer, new_account: Callable[[], LocalAccount]
 ) -> None:
@@ -55,20 +80,17 @@ async def test_first_record_of_a_new_patient(
     creates the clone and relays the signature."""
     patient = new_account()
     assert not await chain_client.vault_exists(patient.address)
-    ctx = await ctx_for(chain_client, anvil, patient.address)
-    content_hash = sha256(b"prescription.pdf")
-    payload = ctx.payload("addRecord", kind="prescription", contentHash=content_hash, nonce=0)
-    signature = sign_typed_data(patient.key, payload)
-    assert td.verify(payload, signature, patient.address)
+    signed = await signed_add_record(chain_client, anvil, patient, b"prescription.pdf", "prescription")
+    assert td.verify(signed.payload, signed.signature, patient.address)
 
     created = await relayer.create_vault(patient.address)
     assert created.receipt["status"] == 1
     assert await chain_client.vault_exists(patient.address)
-    result = await relayer.relay_signed("addRecord", patient.address, payload["message"], signature)
+    result = await relayer.relay_signed("addRecord", patient.address, signed.message, signed.signature)
     assert chain_client.record_id_from_receipt(patient.address, result.receipt) == 0 and result.gas_used > 0
     record = await chain_client.get_record(patient.address, 0)
     assert record is not None
-    assert (record.kind, record.content_hash, record.author) == (0, content_hash, patient.address)
+    assert (record.kind, record.content_hash, record.author) == (0, signed.content_hash, patient.address)
     assert await chain_client.nonce_of(patient.address, patient.address) == 1
 
     # A second createVault is refused before anything is sent; ensure_vault tolerates it.
@@ -76,19 +98,15 @@ async def test_first_record_of_a_new_patient(
         await relayer.create_vault(patient.address)
     assert info.value.error_name == "VaultAlreadyExists" and info.value.tx_hash is None
     assert info.value.error_args["patient"] == patient.address
-    assert await relayer.ensure_vault(patient.address) == ctx.clone
+    assert await relayer.ensure_vault(patient.address) == signed.ctx.clone
 
 
 async def test_send_then_wait(
     anvil: AnvilNode, chain_client: ChainClient, relayer: Relayer, patient: LocalAccount
 ) -> None:
     """The upload pipeline's split: record the hash first, then wait for the receipt."""
-    ctx = await ctx_for(chain_client, anvil, patient.address)
-    content_hash = sha256(b"bill")
-    payload = ctx.payload("addRecord", kind=1, contentHash=content_hash, nonce=0)
-    call = await relayer.prepare_signed(
-        "addRecord", patient.address, payload["message"], "0x" + sign_typed_data(patient.key, payload).hex()
-    )
+    signed = await signed_add_record(chain_client, anvil, patient, b"bill", 1)
+    call = await relayer.prepare_signed("addRecord", patient.address, signed.message, "0x" + signed.signature.hex())
     tx_hash = (await relayer.send(call)).tx_hash
     assert tx_hash.startswith("0x") and len(tx_hash) == 66
     receipt = await relayer.wait_for_receipt(tx_hash, timeout=10)
@@ -100,31 +118,21 @@ async def test_send_then_wait(
 
 
 async def test_approve_revoke_and_request_access(
-    anvil: AnvilNode,
-    chain_client: ChainClient,
-    relayer: Relayer,
-    add_record: RecordAdder,
-    doctor: LocalAccount,
-    new_account: Callable[[], LocalAccount],
+    chain_client: ChainClient, add_record: RecordAdder, doctor_and_patient: DoctorAndPatient
 ) -> None:
-    patient = new_account()
+    patient, doctor, relay = doctor_and_patient.patient, doctor_and_patient.doctor, doctor_and_patient.relay
     for i in range(3):
         await add_record(patient, sha256(bytes([i])))
-    ctx = await ctx_for(chain_client, anvil, patient.address)
 
     # The doctor asks (their own nonce in this clone, starting at 0).
     assert await chain_client.nonce_of(patient.address, doctor.address) == 0
-    request = ctx.payload("requestAccess", doctor=doctor.address, nonce=0)
-    await relayer.relay_signed("requestAccess", patient.address, request["message"], sign_typed_data(doctor.key, request))
+    await relay(doctor, "requestAccess", nonce=0)
     assert (await chain_client.get_grant(patient.address, doctor.address)).request_pending
     assert await chain_client.nonce_of(patient.address, doctor.address) == 1
 
     # The patient approves records 0 and 2 for an hour.
     nonce = await chain_client.nonce_of(patient.address, patient.address)
-    approve = ctx.payload("approveAccess", doctor=doctor.address, duration=3600, recordIds=[0, 2], nonce=nonce)
-    approved = await relayer.relay_signed(
-        "approveAccess", patient.address, approve["message"], sign_typed_data(patient.key, approve)
-    )
+    approved = await relay(patient, "approveAccess", duration=3600, recordIds=[0, 2], nonce=nonce)
     grant = await chain_client.get_grant(patient.address, doctor.address)
     block_time = (await chain_client._w3.eth.get_block(approved.block_number))["timestamp"]
     assert grant.expires_at == block_time + 3600 and not grant.request_pending
@@ -137,35 +145,21 @@ async def test_approve_revoke_and_request_access(
 
     # Withdraw record 2 only, then everything.
     nonce += 1
-    revoke_some = ctx.payload("revokeRecords", doctor=doctor.address, recordIds=[2], nonce=nonce)
-    await relayer.relay_signed(
-        "revokeRecords", patient.address, revoke_some["message"], sign_typed_data(patient.key, revoke_some)
-    )
+    await relay(patient, "revokeRecords", recordIds=[2], nonce=nonce)
     assert (await chain_client.get_approved_records(patient.address, doctor.address)).record_ids == (0,)
     nonce += 1
-    revoke = ctx.payload("revokeAccess", doctor=doctor.address, nonce=nonce)
-    await relayer.relay_signed("revokeAccess", patient.address, revoke["message"], sign_typed_data(patient.key, revoke))
+    await relay(patient, "revokeAccess", nonce=nonce)
     assert not await chain_client.can_read(patient.address, doctor.address, 0)
     assert (await chain_client.get_grant(patient.address, doctor.address)).expires_at == 0
     assert (await chain_client.get_approved_records(patient.address, doctor.address)).record_ids == ()
 
 
 async def test_deny_and_extension_with_time_travel(
-    chain_snapshot: AnvilNode,
-    chain_client: ChainClient,
-    relayer: Relayer,
-    add_record: RecordAdder,
-    doctor: LocalAccount,
-    new_account: Callable[[], LocalAccount],
+    chain_snapshot: AnvilNode, chain_client: ChainClient, add_record: RecordAdder, doctor_and_patient: DoctorAndPatient
 ) -> None:
     anvil = chain_snapshot
-    patient = new_account()
+    patient, doctor, relay = doctor_and_patient.patient, doctor_and_patient.doctor, doctor_and_patient.relay
     await add_record(patient, sha256(b"report"))
-    ctx = await ctx_for(chain_client, anvil, patient.address)
-
-    async def relay(signer: LocalAccount, action: str, **message: Any) -> None:
-        payload = ctx.payload(action, doctor=doctor.address, **message)
-        await relayer.relay_signed(action, patient.address, payload["message"], sign_typed_data(signer.key, payload))
 
     await relay(doctor, "requestAccess", nonce=0)
     await relay(patient, "denyAccess", nonce=1)
@@ -196,21 +190,18 @@ async def test_deny_and_extension_with_time_travel(
 async def test_wrong_signature_is_invalid_signature(
     anvil: AnvilNode, chain_client: ChainClient, relayer: Relayer, patient: LocalAccount
 ) -> None:
-    ctx = await ctx_for(chain_client, anvil, patient.address)
-    content_hash = sha256(b"forged")
-    payload = ctx.payload("addRecord", kind=2, contentHash=content_hash, nonce=0)
+    signed = await signed_add_record(chain_client, anvil, patient, b"forged", 2)
     mallory = Account.create()
-    forged = sign_typed_data(mallory.key, payload)
-    assert not td.verify(payload, forged, patient.address)  # caught before sending by the API...
+    forged = sign_typed_data(mallory.key, signed.payload)
+    assert not td.verify(signed.payload, forged, patient.address)  # caught before sending by the API...
     with pytest.raises(TransactionReverted) as info:  # ...and by the chain if relayed anyway
-        await relayer.relay_signed("addRecord", patient.address, payload["message"], forged)
+        await relayer.relay_signed("addRecord", patient.address, signed.message, forged)
     assert info.value.error_name == "InvalidSignature" and info.value.tx_hash is None
     assert "InvalidSignature" in str(info.value)
     # Signed for another hash than the one relayed: also InvalidSignature.
-    good = sign_typed_data(patient.key, payload)
     with pytest.raises(TransactionReverted) as info:
         await relayer.relay_signed(
-            "addRecord", patient.address, {**payload["message"], "contentHash": sha256(b"other")}, good
+            "addRecord", patient.address, {**signed.message, "contentHash": sha256(b"other")}, signed.signature
         )
     assert info.value.error_name == "InvalidSignature"
     assert await chain_client.record_count(patient.address) == 0
@@ -219,13 +210,10 @@ async def test_wrong_signature_is_invalid_signature(
 async def test_replayed_nonce_is_invalid_account_nonce(
     anvil: AnvilNode, chain_client: ChainClient, relayer: Relayer, patient: LocalAccount
 ) -> None:
-    ctx = await ctx_for(chain_client, anvil, patient.address)
-    content_hash = sha256(b"once")
-    payload = ctx.payload("addRecord", kind=0, contentHash=content_hash, nonce=0)
-    signature = sign_typed_data(patient.key, payload)
-    await relayer.relay_signed("addRecord", patient.address, payload["message"], signature)
+    signed = await signed_add_record(chain_client, anvil, patient, b"once", 0)
+    await relayer.relay_signed("addRecord", patient.address, signed.message, signed.signature)
     with pytest.raises(TransactionReverted) as info:
-        await relayer.relay_signed("addRecord", patient.address, payload["message"], signature)
+        await relayer.relay_signed("addRecord", patient.address, signed.message, signed.signature)
     assert info.value.error_name == "InvalidAccountNonce"
     assert info.value.error_args == {"account": patient.address, "currentNonce": 1}
     assert await chain_client.record_count(patient.address) == 1
@@ -240,14 +228,11 @@ async def test_mined_failure_is_reported_with_its_reason(
 ) -> None:
     """A transaction that passed estimation but failed once mined (here: the same signature sent
     twice in one block) raises TransactionReverted with the decoded reason and the tx hash."""
-    ctx = await ctx_for(chain_client, anvil, patient.address)
-    content_hash = sha256(b"twice")
-    payload = ctx.payload("addRecord", kind=0, contentHash=content_hash, nonce=0)
-    signature = sign_typed_data(patient.key, payload)
+    signed = await signed_add_record(chain_client, anvil, patient, b"twice", 0)
     anvil.rpc("evm_setAutomine", [False])
     try:
-        first = (await relayer.send(await relayer.prepare_signed("addRecord", patient.address, payload["message"], signature))).tx_hash
-        second = (await relayer.send(await relayer.prepare_signed("addRecord", patient.address, payload["message"], signature))).tx_hash
+        first = (await relayer.send(await relayer.prepare_signed("addRecord", patient.address, signed.message, signed.signature))).tx_hash
+        second = (await relayer.send(await relayer.prepare_signed("addRecord", patient.address, signed.message, signed.signature))).tx_hash
         anvil.mine()
     finally:
         anvil.rpc("evm_setAutomine", [True])
@@ -287,12 +272,8 @@ async def test_concurrent_sends_all_land(
 
     # Then signed records for all five at once, through the high-level method.
     async def add(patient: LocalAccount, i: int) -> int:
-        ctx = await ctx_for(chain_client, anvil, patient.address)
-        content_hash = sha256(bytes([i]))
-        payload = ctx.payload("addRecord", kind=i % 3, contentHash=content_hash, nonce=0)
-        result = await relayer.relay_signed(
-            "addRecord", patient.address, payload["message"], sign_typed_data(patient.key, payload)
-        )
+        signed = await signed_add_record(chain_client, anvil, patient, bytes([i]), i % 3)
+        result = await relayer.relay_signed("addRecord", patient.address, signed.message, signed.signature)
         return chain_client.record_id_from_receipt(patient.address, result.receipt)
 
     assert await asyncio.gather(*(add(p, i) for i, p in enumerate(patients))) == [0] * 5

@@ -13,17 +13,16 @@ REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
 ADMIN = DEFAULT_ADMIN_ROLE
 
 
-def clone_init_code(implementation: str, patient: str) -> bytes:
-    """OpenZeppelin Clones' EIP-1167 init code with the patient's address as immutable argument."""
-    args = bytes.fromhex(patient[2:])
-    return (
-        bytes.fromhex("61")
-        + (len(args) + 0x2D).to_bytes(2, "big")
-        + bytes.fromhex("3d81600a3d39f3363d3d373d3d3d363d73")
-        + bytes.fromhex(implementation[2:])
-        + bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
-        + args
-    )
+def clone_runtime_code(implementation: str, patient: str) -> bytes:
+    """The clone's code: the EIP-1167 minimal proxy to `implementation`, then the patient's address
+    (OpenZeppelin Clones' immutable argument, which the proxy never executes)."""
+    return bytes.fromhex(f"363d3d373d3d3d363d73{implementation[2:]}5af43d82803e903d91602b57fd5bf3{patient[2:]}")
+
+
+def clone_init_code(runtime_code: bytes) -> bytes:
+    """A 10-byte constructor that returns `runtime_code` as the contract's code:
+    PUSH2 <length> RETURNDATASIZE DUP2 PUSH1 0x0a RETURNDATASIZE CODECOPY RETURN."""
+    return bytes.fromhex(f"61{len(runtime_code):04x}3d81600a3d39f3") + runtime_code
 
 
 def create2_address(deployer: str, salt: bytes, init_code: bytes) -> str:
@@ -62,7 +61,8 @@ def test_supports_interface(factory):
 
 def test_predicted_address_matches_create2_off_chain(factory, patient, patient2):
     salt = int(patient.address, 16).to_bytes(32, "big")
-    expected = create2_address(factory.address, salt, clone_init_code(factory.implementation(), patient.address))
+    init_code = clone_init_code(clone_runtime_code(factory.implementation(), patient.address))
+    expected = create2_address(factory.address, salt, init_code)
     assert factory.predictVaultAddress(patient) == expected
     assert factory.predictVaultAddress(patient2) != expected
 
@@ -89,9 +89,7 @@ def test_create_vault_by_relayer_patient_owns_it(factory, project, chain, patien
 
     # The clone is EIP-1167 code delegating to the implementation, with the patient appended.
     code = HexBytes(chain.provider.get_code(predicted))
-    assert code == HexBytes(
-        clone_init_code(factory.implementation(), patient.address)[10:]
-    ), "runtime code is the init code minus its 10-byte constructor prefix"
+    assert code == HexBytes(clone_runtime_code(factory.implementation(), patient.address))
     assert code[-20:] == HexBytes(patient.address)
 
 

@@ -99,10 +99,10 @@ async def upload(
     outcome = await UploadPipeline(services).run(
         UploadRequest(
             patient=caller.address,
-            record_type=recordType.strip().lower(),
             name=clean_name,
             content_type=content_type,
             file=file,
+            record_type=recordType.strip().lower(),
             wallet_signature=walletSignature,
             record_signature=recordSignature,
             nonce=nonce,

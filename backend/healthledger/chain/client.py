@@ -283,23 +283,24 @@ class ChainClient(ChainEvents):
 
     # -- one patient's clone --------------------------------------------------------------------
 
+    async def _read_clone(self, patient: str, function: str, *args: Any, missing: Any) -> Any:
+        """The view `function(*args)` of `patient`'s clone, or `missing` while the clone does not
+        exist (a call to the predicted address, which has no code yet, comes back empty)."""
+        contract = await self.vault_contract(patient)
+        try:
+            return await contract.functions[function](*args).call()
+        except BadFunctionCallOutput:
+            return missing
+
     @translate_outages
     async def nonce_of(self, patient: str, signer: str) -> int:
         """`signer`'s next EIP-712 nonce in `patient`'s clone; 0 while the clone does not exist."""
-        contract = await self.vault_contract(patient)
-        try:
-            return int(await contract.functions.nonces(_checksum(signer)).call())
-        except BadFunctionCallOutput:  # empty answer: no code at the predicted address yet
-            return 0
+        return int(await self._read_clone(patient, "nonces", _checksum(signer), missing=0))
 
     @translate_outages
     async def record_count(self, patient: str) -> int:
         """Number of records (0 while the clone does not exist)."""
-        contract = await self.vault_contract(patient)
-        try:
-            return int(await contract.functions.recordCount().call())
-        except BadFunctionCallOutput:
-            return 0
+        return int(await self._read_clone(patient, "recordCount", missing=0))
 
     @translate_outages
     async def get_record(self, patient: str, record_id: int) -> OnChainRecord | None:
@@ -353,28 +354,20 @@ class ChainClient(ChainEvents):
     @translate_outages
     async def can_read(self, patient: str, reader: str, record_id: int) -> bool:
         """Whether `reader` may read the record now (False while the clone does not exist)."""
-        contract = await self.vault_contract(patient)
-        try:
-            return bool(await contract.functions.canRead(_checksum(reader), record_id).call())
-        except BadFunctionCallOutput:
-            return False
+        return bool(await self._read_clone(patient, "canRead", _checksum(reader), record_id, missing=False))
 
     @translate_outages
     async def get_approved_records(self, patient: str, doctor: str) -> ApprovedRecords:
         """Record ids and hashes `doctor` can read now, with the grant's expiry (empty if none)."""
-        contract = await self.vault_contract(patient)
-        try:
-            ids, hashes, expires_at = await contract.functions.getApprovedRecords(_checksum(doctor)).call()
-        except BadFunctionCallOutput:
-            return ApprovedRecords((), (), 0)
+        ids, hashes, expires_at = await self._read_clone(
+            patient, "getApprovedRecords", _checksum(doctor), missing=((), (), 0)
+        )
         return ApprovedRecords(tuple(int(i) for i in ids), tuple(_hex(h) for h in hashes), int(expires_at))
 
     @translate_outages
     async def get_grant(self, patient: str, doctor: str) -> Grant:
         """`doctor`'s grant state with `patient` (all zero/False while the clone does not exist)."""
-        contract = await self.vault_contract(patient)
-        try:
-            expires_at, pending, requested = await contract.functions.getGrant(_checksum(doctor)).call()
-        except BadFunctionCallOutput:
-            return Grant(0, 0, False)
+        expires_at, pending, requested = await self._read_clone(
+            patient, "getGrant", _checksum(doctor), missing=(0, 0, False)
+        )
         return Grant(int(expires_at), int(pending), bool(requested))

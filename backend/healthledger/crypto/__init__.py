@@ -9,6 +9,7 @@ Import from here; the submodules are an implementation detail. Whole-stream and 
 that only tests used live in tests/backend/support/crypto.py.
 """
 
+# The container's format: its constants, its sizes and its header.
 from .envelope import (
     DATA_KEY_SIZE,
     HEADER,
@@ -17,16 +18,14 @@ from .envelope import (
     MIN_CONTAINER_SIZE,
     PREFIX_SIZE,
     ContainerHeader,
-    Decryptor,
-    Encryptor,
-    MacVerifier,
     container_size,
-    decrypt_stream,
-    new_data_key,
     overhead,
     parse_header,
     plaintext_size_range,
 )
+
+# Streaming through it: a fresh data key, encrypting, authenticating, then decrypting.
+from .envelope import Decryptor, Encryptor, MacVerifier, decrypt_stream, new_data_key
 from .errors import (
     CryptoError,
     IntegrityError,

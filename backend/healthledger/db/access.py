@@ -17,6 +17,7 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .mongo import ACCESS_REQUESTS, GRANT_KEYS
+from .public import public_fields
 
 RequestState = Literal["pending", "approved", "denied", "superseded"]
 
@@ -38,11 +39,7 @@ class AccessRequest:
         return cls(id=str(doc["_id"]), **{key: value for key, value in doc.items() if key in known})
 
     def public(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("created_at", "responded_at"):
-            if data[key] is not None:
-                data[key] = data[key].isoformat()
-        return data
+        return public_fields(self, dates=("created_at", "responded_at"))
 
 
 class AccessRequestStore:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from .mongo import PROFILES
 
 ProfileRole = Literal["doctor", "patient"]
+P = TypeVar("P", "DoctorProfile", "PatientProfile")
 
 
 @dataclass
@@ -39,13 +40,7 @@ class DoctorProfile:
 
     @classmethod
     def from_mongo(cls, doc: dict[str, Any]) -> "DoctorProfile":
-        return cls(
-            address=doc["address"],
-            name=doc.get("name", ""),
-            licence_id=doc.get("licence_id", ""),
-            registered=bool(doc.get("registered", False)),
-            updated_at=doc.get("updated_at") or datetime.now(UTC),
-        )
+        return _from_mongo(cls, doc, name="", licence_id="", registered=False)
 
 
 @dataclass
@@ -57,12 +52,17 @@ class PatientProfile:
 
     @classmethod
     def from_mongo(cls, doc: dict[str, Any]) -> "PatientProfile":
-        return cls(
-            address=doc["address"],
-            display_name=doc.get("display_name", ""),
-            published=bool(doc.get("published", False)),
-            updated_at=doc.get("updated_at") or datetime.now(UTC),
-        )
+        return _from_mongo(cls, doc, display_name="", published=False)
+
+
+def _from_mongo(cls: type[P], doc: dict[str, Any], **defaults: str | bool) -> P:
+    """A profile from its document: `address`, `updated_at` (now if missing) and the role's own
+    fields, each with its default where the document lacks it (a flag's value is made a bool)."""
+    fields = {
+        key: bool(doc.get(key, default)) if isinstance(default, bool) else doc.get(key, default)
+        for key, default in defaults.items()
+    }
+    return cls(address=doc["address"], updated_at=doc.get("updated_at") or datetime.now(UTC), **fields)
 
 
 def contains_pattern(text: str) -> dict[str, Any]:
@@ -84,23 +84,8 @@ class ProfileStore:
 
     async def upsert_doctor(self, address: str, name: str, licence_id: str, registered: bool) -> DoctorProfile:
         """Create or replace the doctor profile of `address` (a patient profile there is replaced)."""
-        doc = await self._profiles.find_one_and_update(
-            {"address": address.lower()},
-            {
-                "$set": {
-                    "role": "doctor",
-                    "name": name,
-                    "name_lower": name.lower(),
-                    "licence_id": licence_id,
-                    "registered": registered,
-                    "updated_at": datetime.now(UTC),
-                },
-                "$unset": {"display_name": "", "published": ""},
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return DoctorProfile.from_mongo(doc)
+        fields = {"name": name, "licence_id": licence_id, "registered": registered}
+        return DoctorProfile.from_mongo(await self._replace(address, "doctor", name, fields))
 
     async def set_doctor_registered(self, address: str, registered: bool) -> DoctorProfile | None:
         doc = await self._profiles.find_one_and_update(
@@ -129,22 +114,8 @@ class ProfileStore:
     # -- patients -----------------------------------------------------------------------------
 
     async def set_patient_profile(self, address: str, display_name: str, published: bool) -> PatientProfile:
-        doc = await self._profiles.find_one_and_update(
-            {"address": address.lower()},
-            {
-                "$set": {
-                    "role": "patient",
-                    "display_name": display_name,
-                    "name_lower": display_name.lower(),
-                    "published": published,
-                    "updated_at": datetime.now(UTC),
-                },
-                "$unset": {"name": "", "licence_id": "", "registered": ""},
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return PatientProfile.from_mongo(doc)
+        fields = {"display_name": display_name, "published": published}
+        return PatientProfile.from_mongo(await self._replace(address, "patient", display_name, fields))
 
     async def get_patient(self, address: str) -> PatientProfile | None:
         doc = await self._profiles.find_one({"address": address.lower(), "role": "patient"})
@@ -161,6 +132,23 @@ class ProfileStore:
         return await self._page(condition, skip, limit, PatientProfile.from_mongo)
 
     # -- plumbing -----------------------------------------------------------------------------
+
+    async def _replace(self, address: str, role: ProfileRole, name: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace `address`'s profile as `role` with `fields`, searchable by `name`.
+
+        The other role's fields are removed: an address holds one profile, the last one written.
+        """
+        other = PatientProfile if role == "doctor" else DoctorProfile
+        stale = set(other.__dataclass_fields__) - {"address", "updated_at"}
+        return await self._profiles.find_one_and_update(
+            {"address": address.lower()},
+            {
+                "$set": {"role": role, **fields, "name_lower": name.lower(), "updated_at": datetime.now(UTC)},
+                "$unset": dict.fromkeys(sorted(stale), ""),
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
 
     async def _page(self, condition: dict[str, Any], skip: int, limit: int, convert):
         total = await self._profiles.count_documents(condition)

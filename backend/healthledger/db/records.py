@@ -31,6 +31,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .mongo import RECORDS
+from .public import public_fields
 
 RecordState = Literal["pending", "anchored", "confirmed", "unanchored"]
 # States in which the record is on chain with a record id.
@@ -115,14 +116,9 @@ class RecordDoc:
 
     def public(self) -> dict[str, Any]:
         """What the API shows: everything but the wrapped key and the relay authorization."""
-        data = asdict(self)
-        data.pop("wrapped_key")
-        data.pop("relay")
-        data.pop("tx_hashes")
-        for key in ("created_at", "anchored_at", "confirmed_at"):
-            if data[key] is not None:
-                data[key] = data[key].isoformat()
-        return data
+        return public_fields(
+            self, dates=("created_at", "anchored_at", "confirmed_at"), hidden=("wrapped_key", "relay", "tx_hashes")
+        )
 
 
 class RecordStore:

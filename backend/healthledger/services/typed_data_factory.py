@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from eth_utils import is_address, to_checksum_address
-
 from ..chain import typed_data
 from ..chain.actions import ACTIONS, MessageField, SignedAction, action as find_action
 from ..domain_errors import bad_request, forbidden
+from ..validation import address, record_ids
 from .deadlines import issue_deadline
 
 
@@ -133,15 +132,11 @@ def _require_storable(message: dict[str, Any]) -> None:
 
 
 def _address(value: Any) -> str:
-    if not isinstance(value, str) or not is_address(value):
-        raise bad_request("invalid_params", f"{value!r} is not an Ethereum address")
-    return to_checksum_address(value)
+    """validation.py's address, answered as this endpoint always has (`invalid_params`, naming the value)."""
+    return address(value, strict=False, code="invalid_params", message=f"{value!r} is not an Ethereum address")
 
 
 def _record_ids(value: Any) -> list[int]:
-    valid = isinstance(value, list) and value and all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
+    return record_ids(
+        value, code="invalid_params", message="params.recordIds must be a non-empty list of record ids"
     )
-    if not valid:
-        raise bad_request("invalid_params", "params.recordIds must be a non-empty list of record ids")
-    return value

@@ -54,15 +54,12 @@ async def averify_stream(chunks: AsyncIterable[bytes], data_key: bytes) -> None:
 
 
 async def adecrypt_stream(chunks: AsyncIterable[bytes], data_key: bytes) -> AsyncIterator[bytes]:
-    """Async twin of `decrypt_stream` (same precondition: the container was verified first)."""
+    """Async twin of `decrypt_stream` (same precondition: the container was verified first); it may
+    yield empty chunks, which a reader joining them does not notice."""
     dec = Decryptor(data_key)
     async for chunk in chunks:
-        out = dec.update(chunk)
-        if out:
-            yield out
-    tail = dec.finalize()
-    if tail:
-        yield tail
+        yield dec.update(chunk)
+    yield dec.finalize()
 
 
 def encrypt_bytes(plaintext: bytes, data_key: bytes) -> bytes:

@@ -6,14 +6,8 @@ import pytest
 
 from healthledger.crypto import envelope
 from healthledger.crypto.errors import InvalidKeyMaterial, PaddingError
-from healthledger.crypto.primitives import (
-    CbcDecrypter,
-    CbcEncrypter,
-    hkdf_sha256,
-    new_hmac_sha256,
-    pkcs7_padding,
-    pkcs7_unpad_block,
-)
+from healthledger.crypto.primitives import CbcDecrypter, CbcEncrypter, new_hmac_sha256
+from healthledger.crypto.primitives import hkdf_sha256, pkcs7_padding, pkcs7_unpad_block
 
 h = bytes.fromhex
 
