@@ -49,8 +49,8 @@ signature by the caller's own wallet over exactly the requested action, which th
 produce (its signatures are key-derivation signatures or junk), so nothing is relayed or paid
 for; `test_fuzzing_made_the_relayer_send_nothing` checks the relayer's transaction count. The registry operations (`/api/admin/doctors`) need the API's relayer to hold REGISTRAR_ROLE,
 which the world's fixture asserts it does not, so they stop at the 503 above. So no operation is
-excluded. The fuzzed API has a database of its own on the session's MongoDB server: profiles,
-remembered payloads and rate-limit counters it creates are invisible to other tests. On chain it
+excluded. The fuzzed API has a database of its own on the session's MongoDB server: profiles
+and rate-limit counters it creates are invisible to other tests. On chain it
 adds what other tests add too: one registered doctor, one patient's vault, one record
 and one access request.
 """
@@ -293,7 +293,7 @@ def _typed_data_requests(world: FuzzWorld, role: str) -> st.SearchStrategy[dict[
         "requestExtension": {"patientAddress": addresses, "extra": numbers},
         "approveAccess": {"doctor": addresses, "recordIds": record_ids, "duration": numbers},
         "denyAccess": {"doctor": addresses},
-        "revokeAccess": {"doctor": addresses, "recordIds": record_ids},
+        "revokeAccess": {"doctor": addresses},
         "revokeRecords": {"doctor": addresses, "recordIds": record_ids},
         "approveExtension": {"doctor": addresses, "extra": numbers},
     }
