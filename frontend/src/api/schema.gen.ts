@@ -1330,8 +1330,11 @@ export interface components {
             record_contract: string;
             /** Record Id */
             record_id: number | null;
-            /** Record Type */
-            record_type: string;
+            /**
+             * Record Type
+             * @enum {string}
+             */
+            record_type: "prescription" | "bill" | "report";
             /** Size */
             size: number;
             /**
@@ -1620,7 +1623,7 @@ export interface components {
             /** Record Id */
             record_id: number;
             /** Record Type */
-            record_type: string | null;
+            record_type: ("prescription" | "bill" | "report") | null;
         };
         /** StatusCounts */
         StatusCounts: {
