@@ -7,9 +7,14 @@ it without depending on each other.
 
 from __future__ import annotations
 
-__all__ = ["KIND_NAMES", "RECORD_KINDS"]
+from typing import Literal, get_args
 
+__all__ = ["KIND_NAMES", "RECORD_KINDS", "RecordKindName"]
+
+# The names, in the order of HealthRecord.RecordKind; a Literal so that the API's response models
+# (and the web app's types generated from them) name the exact set.
+RecordKindName = Literal["prescription", "bill", "report"]
 # name -> HealthRecord.RecordKind
-RECORD_KINDS: dict[str, int] = {"prescription": 0, "bill": 1, "report": 2}
+RECORD_KINDS: dict[str, int] = {name: number for number, name in enumerate(get_args(RecordKindName))}
 # HealthRecord.RecordKind -> name
 KIND_NAMES: dict[int, str] = {number: name for name, number in RECORD_KINDS.items()}

@@ -91,7 +91,7 @@ export interface ApiClientOptions {
 type Tokens = Pick<TokenResponse, 'access_token' | 'refresh_token' | 'role' | 'address'>
 
 function toSession(tokens: Tokens): Session {
-  return { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, role: tokens.role as Role, address: tokens.address }
+  return { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, role: tokens.role, address: tokens.address }
 }
 
 /** The typed client for the API's paths (see `schema.gen.ts`). */

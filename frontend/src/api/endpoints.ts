@@ -10,39 +10,23 @@ import type {
   AccessRequestBody,
   ApproveExtensionBody,
   AuditEvent,
-  AuditPage,
   AuthorizedRecord,
   ClientConfig,
   DoctorBody,
-  DoctorGrant,
   DoctorRequest,
   DoctorSummary,
   ExtendBody,
-  KeyDerivationMessage,
   MedicalRecord,
-  PatientAudit,
   PatientGrant,
   PatientSummary,
   RecordType,
   RespondBody,
   RevokeBody,
-  SearchPage,
-  SystemStatus,
   TypedDataAction,
   TypedDataParams,
   TypedDataRequest,
-  TypedDataPayload,
-  VerifyResult,
   ViewedFile,
 } from './types'
-
-/**
- * The answer of a route whose OpenAPI entry has no response model yet (it says only "an object"):
- * the shape is the one `types.ts` writes out. Drop the call once the document declares the model.
- */
-function pending<T>(body: unknown): T {
-  return body as T
-}
 
 function filenameFrom(disposition: string | null, fallback: string): string {
   if (!disposition) return fallback
@@ -80,13 +64,11 @@ export function createApi(client: ApiClient) {
       login: (message: string, signature: string) => unwrap(publicHttp.POST('/api/auth/login', { body: { message, signature } })),
     },
     signing: {
-      keyDerivationMessage: async () => pending<KeyDerivationMessage>(await unwrap(publicHttp.GET('/api/signing/key-derivation-message'))),
+      keyDerivationMessage: () => unwrap(publicHttp.GET('/api/signing/key-derivation-message')),
       /** The one typed-data call: every signed action's payload comes from here. */
-      typedData: async <A extends TypedDataAction>(action: A, params: TypedDataParams<A>) =>
-        pending<TypedDataPayload>(
-          // TypeScript cannot tie a generic `A` to one member of the union: the pair is checked by the signature above.
-          await unwrap(http.POST('/api/signing/typed-data', { body: { action, params } as TypedDataRequest })),
-        ),
+      typedData: <A extends TypedDataAction>(action: A, params: TypedDataParams<A>) =>
+        // TypeScript cannot tie a generic `A` to one member of the union: the pair is checked by the signature above.
+        unwrap(http.POST('/api/signing/typed-data', { body: { action, params } as TypedDataRequest })),
     },
     records: {
       upload(fields: UploadFields, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal): Promise<UploadResult<MedicalRecord>> {
@@ -101,7 +83,7 @@ export function createApi(client: ApiClient) {
         return client.upload<MedicalRecord>('/api/medical-records/upload', form, onProgress, signal)
       },
       async patientRecords(): Promise<MedicalRecord[]> {
-        return pending<{ records: MedicalRecord[] }>(await unwrap(http.GET('/api/medical-records/patient-records'))).records
+        return (await unwrap(http.GET('/api/medical-records/patient-records'))).records
       },
       async view(cid: string, walletSignature?: string, signal?: AbortSignal): Promise<ViewedFile> {
         const { data, error, response } = await http.GET('/api/medical-records/view/{cid}', {
@@ -120,30 +102,28 @@ export function createApi(client: ApiClient) {
           sha256: response.headers.get('x-content-sha256'),
         }
       },
-      verify: async (cid: string, walletSignature?: string) =>
-        pending<VerifyResult>(
-          await unwrap(http.GET('/api/medical-records/verify/{cid}', { params: { path: { cid }, header: walletHeader(walletSignature) } })),
-        ),
+      verify: (cid: string, walletSignature?: string) =>
+        unwrap(http.GET('/api/medical-records/verify/{cid}', { params: { path: { cid }, header: walletHeader(walletSignature) } })),
     },
     access: {
       async patientRequests(): Promise<AccessRequest[]> {
-        return pending<{ requests: AccessRequest[] }>(await unwrap(http.GET('/api/access-requests/patient/requests'))).requests
+        return (await unwrap(http.GET('/api/access-requests/patient/requests'))).requests
       },
       respond: (body: RespondBody) => unwrap(http.POST('/api/access-requests/patient/respond', { body })),
       revoke: (body: RevokeBody) => unwrap(http.POST('/api/access-requests/patient/revoke', { body })),
       /** Whom the patient shares with now, read from the chain. */
       async patientGrants(): Promise<PatientGrant[]> {
-        return pending<{ grants: PatientGrant[] }>(await unwrap(http.GET('/api/access-requests/patient/grants'))).grants
+        return (await unwrap(http.GET('/api/access-requests/patient/grants'))).grants
       },
       approveExtension: (body: ApproveExtensionBody) => unwrap(http.POST('/api/access-requests/patient/approve-extension', { body })),
       request: (body: AccessRequestBody) => unwrap(http.POST('/api/access-requests/doctor/request', { body })),
       /** The doctor's own requests, newest first, with their state. */
       async doctorRequests(): Promise<DoctorRequest[]> {
-        return pending<{ requests: DoctorRequest[] }>(await unwrap(http.GET('/api/access-requests/doctor/requests'))).requests
+        return (await unwrap(http.GET('/api/access-requests/doctor/requests'))).requests
       },
       /** One row per shared record, with its patient and the grant's expiry. */
       async authorizedRecords(): Promise<AuthorizedRecord[]> {
-        const { grants } = pending<{ grants: DoctorGrant[] }>(await unwrap(http.GET('/api/access-requests/doctor/authorized-records')))
+        const { grants } = await unwrap(http.GET('/api/access-requests/doctor/authorized-records'))
         return grants.flatMap(({ patient, expires_at, records }) =>
           records.flatMap((record) => (record.cid ? [{ ...record, cid: record.cid, patient, expires_at }] : [])),
         )
@@ -152,18 +132,17 @@ export function createApi(client: ApiClient) {
     },
     audit: {
       async patient(): Promise<AuditEvent[]> {
-        return pending<PatientAudit>(await unwrap(http.GET('/api/audit/patient'))).events
+        return (await unwrap(http.GET('/api/audit/patient'))).events
       },
       /** Every patient's trail (registrars), one page at a time. */
-      all: async (page: number, pageSize: number) =>
-        pending<AuditPage>(await unwrap(http.GET('/api/audit/all', { params: { query: { page, page_size: pageSize } } }))),
+      all: (page: number, pageSize: number) => unwrap(http.GET('/api/audit/all', { params: { query: { page, page_size: pageSize } } })),
     },
     directory: {
       async doctors(q: string): Promise<DoctorSummary[]> {
-        return pending<SearchPage<DoctorSummary>>(await unwrap(http.GET('/api/doctors/search', { params: { query: { q } } }))).results
+        return (await unwrap(http.GET('/api/doctors/search', { params: { query: { q } } }))).results
       },
       async patients(q: string): Promise<PatientSummary[]> {
-        return pending<SearchPage<PatientSummary>>(await unwrap(http.GET('/api/patients/search', { params: { query: { q } } }))).results
+        return (await unwrap(http.GET('/api/patients/search', { params: { query: { q } } }))).results
       },
     },
     admin: {
@@ -171,7 +150,7 @@ export function createApi(client: ApiClient) {
       unregisterDoctor: (address: string) => unwrap(http.DELETE('/api/admin/doctors/{address}', { params: { path: { address } } })),
     },
     system: {
-      status: async () => pending<SystemStatus>(await unwrap(publicHttp.GET('/api/system/status'))),
+      status: () => unwrap(publicHttp.GET('/api/system/status')),
       /** Optional client configuration; an older server without it yields `{}`. */
       async config(): Promise<Partial<ClientConfig>> {
         try {

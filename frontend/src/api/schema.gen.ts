@@ -1328,8 +1328,11 @@ export interface components {
             reanchored: number;
             /** Record Id */
             record_id: number | null;
-            /** Record Type */
-            record_type: string;
+            /**
+             * Record Type
+             * @enum {string}
+             */
+            record_type: "prescription" | "bill" | "report";
             /** Size */
             size: number;
             /**
@@ -1620,7 +1623,7 @@ export interface components {
             /** Record Id */
             record_id: number;
             /** Record Type */
-            record_type: string | null;
+            record_type: ("prescription" | "bill" | "report") | null;
         };
         /** StatusCounts */
         StatusCounts: {

@@ -1,3 +1,5 @@
+import type { RecordType } from '../api/types'
+
 export function shortAddress(address: string | null | undefined): string {
   if (!address) return ''
   return address.length > 12 ? `${address.slice(0, 6)}…${address.slice(-4)}` : address
@@ -47,10 +49,15 @@ export function formatRemaining(ms: number): string {
   return `${m} min ${String(sec).padStart(2, '0')} s`
 }
 
-export const RECORD_TYPE_LABELS: Record<string, string> = {
+export const RECORD_TYPE_LABELS: Record<RecordType, string> = {
   prescription: 'Prescription',
   bill: 'Bill',
   report: 'Report',
+}
+
+/** A record type's label; empty for a record the service does not know (its type is null). */
+export function recordTypeLabel(type: RecordType | null): string {
+  return type ? RECORD_TYPE_LABELS[type] : ''
 }
 
 /** "0, 3 4" -> [0, 3, 4]; null when any part is not a non-negative integer. */

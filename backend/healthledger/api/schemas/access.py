@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
+from ...record_kinds import RecordKindName
+
 
 class AccessRequestOut(BaseModel):
     """A doctor's request for access to a patient's records (addresses lower-case)."""
@@ -77,7 +79,7 @@ class SharedRecord(BaseModel):
     record_id: int
     cid: str | None
     name: str | None
-    record_type: str | None
+    record_type: RecordKindName | None
     content_hash: str | None
 
 

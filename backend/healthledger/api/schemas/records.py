@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ...record_kinds import RecordKindName
+
 RecordState = Literal["pending", "anchored", "confirmed", "unanchored"]
 
 
@@ -13,7 +15,7 @@ class RecordOut(BaseModel):
     """A record as its patient (and the doctors it is shared with) see it: never the wrapped key."""
 
     patient: str = Field(description="The owner's address, lower-case")
-    record_type: str
+    record_type: RecordKindName
     name: str
     content_type: str
     cid: str

@@ -12,17 +12,22 @@ function describe(event: AuditEvent): string {
   return `${event.event}${ids}`
 }
 
+/** The transaction of a chain event (a view is recorded off chain and has none). */
+function txHash(event: AuditEvent): string | undefined {
+  return event.source === 'chain' ? event.tx_hash : undefined
+}
+
 export function AuditTable({ events, showPatient = false }: { events: AuditEvent[]; showPatient?: boolean }) {
   return (
     <DataTable
       rows={events}
-      rowKey={(event, index) => `${event.id ?? event.tx_hash ?? ''}-${index}`}
+      rowKey={(event, index) => `${event.id}-${index}`}
       columns={[
         { header: 'When', cell: (event) => formatDate(event.timestamp) },
         showPatient && { header: 'Patient', cell: (event) => <Address value={event.patient} /> },
         { header: 'What', cell: describe },
         { header: 'Who', cell: (event) => <Address value={event.doctor} /> },
-        { header: 'Transaction', cell: (event) => <code title={event.tx_hash ?? undefined}>{shortHash(event.tx_hash ?? undefined)}</code> },
+        { header: 'Transaction', cell: (event) => <code title={txHash(event)}>{shortHash(txHash(event))}</code> },
       ]}
     />
   )

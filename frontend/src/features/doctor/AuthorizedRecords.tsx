@@ -6,7 +6,7 @@ import type { AuthorizedRecord, ViewedFile } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
 import { Address, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
-import { RECORD_TYPE_LABELS } from '../../lib/format'
+import { recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 
 function Extend({ patient }: { patient: string }) {
@@ -50,7 +50,7 @@ function PatientGrant({ patient, records, onOpen }: { patient: string; records: 
         rows={records}
         rowKey={(record) => record.cid}
         columns={[
-          { header: 'Type', cell: (record) => RECORD_TYPE_LABELS[record.record_type ?? ''] ?? record.record_type },
+          { header: 'Type', cell: (record) => recordTypeLabel(record.record_type) },
           { header: 'Name', cell: (record) => record.name ?? <code>{record.cid}</code> },
           { header: 'Access ends', cell: (record) => <Countdown until={record.expires_at} /> },
           {

@@ -7,7 +7,7 @@ import { usePatientRecords } from '../../api/queries'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
 import { Badge, ErrorNotice, Notice } from '../../components/ui'
-import { formatBytes, formatDate, RECORD_TYPE_LABELS, shortHash } from '../../lib/format'
+import { formatBytes, formatDate, recordTypeLabel, shortHash } from '../../lib/format'
 import { sha256Chunked } from '../../lib/sha256'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureExplain } from './KeySignatureStep'
@@ -109,7 +109,7 @@ function RecordsTable({
       rows={records}
       rowKey={(record) => record.cid}
       columns={[
-        { header: 'Type', cell: (record) => RECORD_TYPE_LABELS[record.record_type] ?? record.record_type },
+        { header: 'Type', cell: (record) => recordTypeLabel(record.record_type) },
         {
           header: 'Name',
           cell: (record) => (

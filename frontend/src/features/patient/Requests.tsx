@@ -5,7 +5,7 @@ import { useInvalidate, usePatientRecords, usePatientRequests } from '../../api/
 import { isOnChain, type AccessRequest, type MedicalRecord } from '../../api/types'
 import { QueryCard } from '../../components/QueryState'
 import { Address, Badge, ErrorNotice, Notice, SignButton } from '../../components/ui'
-import { formatDate, RECORD_TYPE_LABELS } from '../../lib/format'
+import { formatDate, recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureStep } from './KeySignatureStep'
 
@@ -68,7 +68,7 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
                 setSelected((s) => (e.target.checked ? [...s, record.record_id as number] : s.filter((id) => id !== record.record_id)))
               }
             />
-            {RECORD_TYPE_LABELS[record.record_type] ?? record.record_type}: {record.name}
+            {recordTypeLabel(record.record_type)}: {record.name}
           </label>
         ))}
       </fieldset>

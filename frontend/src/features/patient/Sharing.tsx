@@ -10,7 +10,7 @@ import type { GrantRecord, PatientGrant } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
 import { Address, Badge, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
-import { formatDate, parseIds, RECORD_TYPE_LABELS } from '../../lib/format'
+import { formatDate, parseIds, recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 
 const DAY = 86_400
@@ -93,7 +93,7 @@ function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: Act; busy: 
         rowKey={(record) => record.record_id}
         columns={[
           { header: '#', cell: (record) => record.record_id },
-          { header: 'Type', cell: (record) => RECORD_TYPE_LABELS[record.record_type ?? ''] ?? record.record_type ?? '' },
+          { header: 'Type', cell: (record) => recordTypeLabel(record.record_type) },
           { header: 'Name', cell: (record) => record.name ?? <span className="muted">not in this service's list</span> },
           { header: ACTIONS_HEADER, cell: (record) => <RevokeRecord grant={grant} who={who} record={record} act={act} busy={busy} /> },
         ]}
