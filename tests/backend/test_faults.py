@@ -426,11 +426,16 @@ def _release_after(gate: GateProxy, fault: Callable[[], None]) -> float:
     return since
 
 
-def _answer_lost_after(gate: GateProxy, fault: Callable[[], None]) -> float:
-    """Let the held request through and wait until the node answered it, then do `fault` and lose
-    that answer (the node did the work and stopped before its answer got out); the time it was lost."""
+def _answer_lost_after(
+    gate: GateProxy, fault: Callable[[], None], done: Callable[[], bool] | None = None
+) -> float:
+    """Let the held request through and wait until the node answered it (and, with `done`, until
+    the work behind the answer is finished), then do `fault` and lose that answer (the node did the
+    work and stopped before its answer got out); the time it was lost."""
     gate.release()
     gate.wait_answered(30.0)
+    if done is not None:
+        wait_until(done, 30.0, 0.02, description="the node to finish what it answered")
     fault()
     since = time.monotonic()
     gate.lose_answer()
@@ -670,7 +675,10 @@ def test_anvil_stopped_before_acknowledging_the_transaction(faults: FaultStack) 
     with faults.client() as client:
         wallet, prepared, before = _ready_to_upload(faults, client)
         with _upload_held(faults, wallet, prepared, "send", restart="anvil", answer=True) as (gate, future):
-            since = _answer_lost_after(gate, faults.stop_anvil)  # the node took the transaction (and mined it)
+            # Anvil answers with the hash before its automine task has mined the block: wait for the
+            # block, so the node stops having done the work (else the pool, and the transaction, is lost).
+            mined = lambda: int(faults.anvil.rpc("txpool_status")["pending"], 16) == 0  # noqa: E731
+            since = _answer_lost_after(gate, faults.stop_anvil, done=mined)
             _expect_error("anvil stopped before acknowledging the transaction", _answer(future, since),
                           502, "relayer_unavailable", RPC_TIMEOUT_SECONDS)
             _assert_none_looks_valid(faults, wallet, before)
