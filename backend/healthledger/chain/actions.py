@@ -10,7 +10,7 @@ Each entry below says everything the backend needs, and the rest is derived from
   fields in the signed order, then the signature (``nonce`` and ``deadline`` are the last two
   message fields, as in every `...BySig` function);
 - who must sign (`signer`) and, for the API, which request params fill which message field
-  (`services/typed_data_factory.py`, the typed-data request schema in `api/signing.py`).
+  (`services/typed_data_factory.py`, the typed-data request schema in `api/schemas/signing.py`).
 
 tests/backend/test_chain_actions.py checks each entry against the compiled contract (type hashes
 and `...BySig` ABI). Adding an action: one `SignedAction` here, plus its tests (see the README).
