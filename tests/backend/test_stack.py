@@ -9,7 +9,6 @@ orchestrator claims.
 
 from __future__ import annotations
 
-import ast
 import importlib
 import json
 import os
@@ -497,22 +496,6 @@ def test_redacted_urls_hide_credentials_and_keys() -> None:
     assert redact_url("https://eth-sepolia.g.alchemy.com/v2/SECRETKEY") == "https://eth-sepolia.g.alchemy.com/..."
     assert redact_url("mongodb://user:pw@db:27017/?tls=true") == "mongodb://db:27017/..."
     assert redact_url("http://127.0.0.1:5001") == "http://127.0.0.1:5001"
-
-
-def test_the_launcher_stays_out_of_the_request_path() -> None:
-    """Only the launcher itself imports `healthledger.devstack` (tests and scripts may; the app may not)."""
-    package = ROOT / "backend" / "healthledger"
-    offenders = []
-    for path in package.rglob("*.py"):
-        if path.parent.name == "devstack":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom):
-                names = [("." * node.level) + (node.module or "")] + [a.name for a in node.names]
-            if any("devstack" in name for name in names):
-                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert offenders == []
 
 
 def test_write_atomic_leaves_a_whole_old_or_new_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from collections.abc import Awaitable
 from typing import Any, Literal, TypeVar
@@ -61,21 +61,8 @@ class ReportRow:
     reanchored: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "cid": self.cid,
-            "record_id": self.record_id,
-            "patient": self.patient,
-            "state": self.state,
-            "record_type": self.record_type,
-            "database": self.database,
-            "blockchain": self.blockchain,
-            "ipfs": self.ipfs,
-            "status": self.status,
-            "database_hash": self.database_hash,
-            "blockchain_hash": self.blockchain_hash,
-            "problems": self.problems,
-            "reanchored": self.reanchored,
-        }
+        """The row as the API and the CLI print it: every field, in declaration order."""
+        return asdict(self)
 
 
 @dataclass

@@ -100,6 +100,14 @@ def test_services_raise_domain_errors_not_http_errors() -> None:
     assert leaks == []
 
 
+def test_the_launcher_stays_out_of_the_request_path() -> None:
+    """Only the launcher itself imports `healthledger.devstack` (tests and scripts may; the app may not)."""
+    leaks = sorted(
+        {f"{module} imports {target}" for module, target in _edges() if _layer(target) == "devstack" != _layer(module)}
+    )
+    assert leaks == []
+
+
 def test_the_checker_sees_a_leak() -> None:
     """The import reader itself: a router importing a store is reported (the test above can fail)."""
     router = PACKAGE / "api" / "records.py"
