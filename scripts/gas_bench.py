@@ -9,7 +9,9 @@ Prints a table and the JSON, writes the JSON to `.cache/bench/gas.json`, and exi
 target is missed (2 when the benchmark itself cannot run).
 
 Every "approveAccess k" row is a first approval for a fresh doctor (new grant slot and new bitmap
-word: the expensive case) over record ids 0..k-1; ids below 256 share one bitmap word.
+word: the expensive case) over record ids 0..k-1; ids below 256 share one bitmap word. Every
+"approveRecords k" row answers a fresh doctor's pending request (the product's flow) with a bitmap
+selecting records 0..k-1 in one word: its cost must not grow with k.
 """
 
 from __future__ import annotations
@@ -23,12 +25,20 @@ OUT = ROOT / ".cache" / "bench" / "gas.json"
 
 # Gas ceilings the contracts must stay under.
 TARGETS = {
-    "createVault": 150_000,
-    "addRecord (10th)": 80_000,
+    "createVault": 75_000,
+    "addRecord (10th)": 78_000,
+    "requestAccess": 55_000,
+    "approveRecords k=1 (pending request)": 60_000,
+    "approveRecords k=20 (pending request)": 60_000,
+    "approveRecords k=200 (pending request)": 60_000,
+    "approveRecords k=256 (pending request)": 60_000,
+    "addRecordAsDoctor (10th)": 90_000,
+    "addRecordAsDoctorBySig": 120_000,
     "approveAccess k=20": 120_000,
     "approveAccess k=200": 200_000,
 }
 APPROVE_KS = (1, 5, 20, 200)
+BITMAP_KS = (1, 20, 200, 256)
 DAY = 24 * 3600
 
 
@@ -55,6 +65,8 @@ def measure() -> dict:
     deployer, patient, relayer = accounts[0], accounts[1], accounts[2]
     doctors = {k: accounts[3 + i] for i, k in enumerate(APPROVE_KS)}
     spare_doctor = accounts[3 + len(APPROVE_KS)]
+    writer = accounts[4 + len(APPROVE_KS)]
+    bitmap_doctors = {k: ape.accounts.test_accounts.generate_test_account() for k in BITMAP_KS}
 
     gas: dict[str, int] = {}
 
@@ -63,14 +75,16 @@ def measure() -> dict:
             raise RuntimeError(f"transaction {receipt.txn_hash} failed")
         return int(receipt.gas_used)
 
-    factory = deployer.deploy(project.HealthRecordFactory)
+    factory = deployer.deploy(project.HealthRecordFactory, 0, deployer, deployer)
     gas["factory deploy"] = used(chain.get_receipt(factory.txn_hash))
 
     gas["createVault"] = used(factory.createVault(patient, sender=relayer))
     record = project.HealthRecord.at(factory.predictVaultAddress(patient))
 
-    for doctor in (*doctors.values(), spare_doctor):
+    for doctor in (*doctors.values(), *bitmap_doctors.values(), spare_doctor, writer):
         factory.registerDoctor(doctor, sender=deployer)
+    for doctor in bitmap_doctors.values():  # generated accounts start empty
+        deployer.transfer(doctor, 10**18)
 
     receipts = [record.addRecord(i % 3, _content_hash(i), sender=patient) for i in range(10)]
     gas["addRecord (1st)"] = used(receipts[0])
@@ -93,7 +107,7 @@ def measure() -> dict:
     gas["addRecordBySig"] = used(record.addRecordBySig(2, content, nonce, deadline, signature, sender=relayer))
 
     # Fill up to 200 records (cheapest direct path; not measured).
-    for i in range(int(record.recordCount()), max(APPROVE_KS)):
+    for i in range(int(record.recordCount()), max(*APPROVE_KS, *BITMAP_KS)):
         record.addReport(_content_hash(i), sender=patient)
     assert record.recordCount() >= max(APPROVE_KS)
 
@@ -115,6 +129,35 @@ def measure() -> dict:
     assert list(ids) == list(range(20))
 
     gas["revokeAccess"] = used(record.revokeAccess(doctors[5], sender=patient))
+
+    for k, doctor in bitmap_doctors.items():
+        record.requestAccess(sender=doctor)
+        receipt = record.approveRecords(doctor, 30 * DAY, 0, [(1 << k) - 1], sender=patient)
+        gas[f"approveRecords k={k} (pending request)"] = used(receipt)
+        assert record.canRead(doctor, k - 1) and not record.canRead(doctor, k)
+
+    # A doctor writing under a write grant: the tenth of their records, then one through a signature.
+    gas["approveWrite"] = used(record.approveWrite(writer, 30 * DAY, sender=patient))
+    writes = [record.addRecordAsDoctor(i % 3, _content_hash(1000 + i), sender=writer) for i in range(10)]
+    gas["addRecordAsDoctor (10th)"] = used(writes[9])
+    writer_key = _dev_key(4 + len(APPROVE_KS))
+    assert Account.from_key(writer_key).address == writer.address
+    nonce = record.nonces(writer)
+    content = _content_hash(2000)
+    payload = _typed_data(
+        "AddRecordAsDoctor",
+        [("doctor", "address"), ("kind", "uint8"), ("contentHash", "bytes32"),
+         ("nonce", "uint256"), ("deadline", "uint256")],
+        {"doctor": writer.address, "kind": 0, "contentHash": content, "nonce": nonce, "deadline": deadline},
+        chain.chain_id,
+        record.address,
+    )
+    signature = bytes(Account.sign_typed_data(writer_key, full_message=payload).signature)
+    gas["addRecordAsDoctorBySig"] = used(
+        record.addRecordAsDoctorBySig(writer, 0, content, nonce, deadline, signature, sender=relayer)
+    )
+    gas["revokeWrite"] = used(record.revokeWrite(writer, sender=patient))
+    gas["invalidateNonce"] = used(record.invalidateNonce(sender=patient))
     return gas
 
 

@@ -16,7 +16,8 @@ interface IHealthRecord {
 
     // ------------------------------------------------------------------ events
 
-    /// @notice A record was added. `author` is the patient (directly or through a signature).
+    /// @notice A record was added. `author` is the patient, or the doctor who wrote it under a write grant
+    ///         (directly or through a signature).
     event RecordAdded(uint256 indexed recordId, RecordKind indexed kind, address indexed author, bytes32 contentHash);
 
     /// @notice A registered doctor asked the patient for access.
@@ -24,6 +25,20 @@ interface IHealthRecord {
 
     /// @notice The patient granted `doctor` read access to `recordIds` until `expiresAt`, replacing any earlier grant.
     event AccessApproved(address indexed doctor, uint64 expiresAt, uint256[] recordIds);
+
+    /// @notice The patient granted `doctor` read access until `expiresAt`, replacing any earlier grant, to
+    ///         the records whose bits are set: bit `i` of `words[j]` is record `(startWord + j) * 256 + i`.
+    event RecordsApproved(address indexed doctor, uint64 expiresAt, uint256 startWord, uint256[] words);
+
+    /// @notice The patient let `doctor` add records to this vault until `expiresAt`, replacing any earlier write grant.
+    event WriteApproved(address indexed doctor, uint64 expiresAt);
+
+    /// @notice The patient withdrew the doctor's write grant.
+    event WriteRevoked(address indexed doctor);
+
+    /// @notice `account` consumed its nonce `nonce` without acting: every signature carrying that nonce
+    ///         (signed but not yet relayed) can no longer be used.
+    event NonceInvalidated(address indexed account, uint256 nonce);
 
     /// @notice The patient turned down the doctor's pending request.
     event AccessDenied(address indexed doctor);
@@ -53,9 +68,18 @@ interface IHealthRecord {
     error NotPatient(address caller);
 
     /// @notice `account` is not a registered doctor in the factory's registry.
-    /// @dev Raised when a doctor requests access or an extension, and when the patient approves access
-    ///      or an extension for a doctor who is (no longer) registered.
+    /// @dev Raised when a doctor requests access or an extension or adds a record, and when the patient
+    ///      approves access, write access or an extension for a doctor who is (no longer) registered.
     error NotRegisteredDoctor(address account);
+
+    /// @notice `doctor` has no live write grant in this vault (never granted, expired, revoked, or
+    ///         approved before the doctor was last unregistered).
+    /// @dev Raised by `addRecordAsDoctor`, `revokeWrite` and their `...BySig` variants.
+    error NoWriteGrant(address doctor);
+
+    /// @notice The `ApproveExtension` signature was made for grant `signed`, but the doctor's grant is now `current`.
+    /// @dev Raised by `approveExtensionBySig`: a signature cannot extend a later, different grant.
+    error GrantChanged(uint32 current, uint32 signed);
 
     /// @notice `kind` is not a {RecordKind}.
     /// @dev Raised by `addRecord` and `addRecordBySig`.
@@ -66,26 +90,30 @@ interface IHealthRecord {
     error EmptyContentHash();
 
     /// @notice No record has id `recordId` (ids run from 0 to `recordCount() - 1`).
-    /// @dev Raised by `getRecord`, and by approvals and revocations that name such an id.
+    /// @dev Raised by `getRecord`, and by approvals and revocations that name such an id (for
+    ///      `approveRecords`, the lowest set bit at or beyond `recordCount()`).
     error UnknownRecord(uint256 recordId);
 
     /// @notice An approval or a revocation of records named no record.
-    /// @dev Raised by `approveAccess`, `revokeRecords` and their `...BySig` variants.
+    /// @dev Raised by `approveAccess`, `approveRecords`, `revokeRecords` and their `...BySig` variants.
     error NoRecordsSelected();
 
     /// @notice A duration or an extension of zero seconds.
-    /// @dev Raised by `approveAccess`, `requestExtension`, `approveExtension` and their `...BySig` variants.
+    /// @dev Raised by `approveAccess`, `approveRecords`, `approveWrite`, `requestExtension`,
+    ///      `approveExtension` and their `...BySig` variants.
     error ZeroDuration();
 
     /// @notice The grant would end after the largest uint64 timestamp.
-    /// @dev Raised by `approveAccess` and `approveExtension` (and their `...BySig` variants).
+    /// @dev Raised by `approveAccess`, `approveRecords`, `approveWrite` and `approveExtension` (and
+    ///      their `...BySig` variants).
     error DurationTooLong(uint256 duration);
 
     /// @notice `doctor` has no request awaiting the patient's answer.
     /// @dev Raised by `denyAccess` and `denyAccessBySig`.
     error NoPendingRequest(address doctor);
 
-    /// @notice `doctor` has no live grant (never granted, expired or revoked).
+    /// @notice `doctor` has no live read grant (never granted, expired, revoked, or approved before the
+    ///         doctor was last unregistered; `revokeAccess` and `revokeRecords` only check expiry).
     /// @dev Raised by `revokeAccess`, `revokeRecords`, `requestExtension`, `approveExtension` and their
     ///      `...BySig` variants.
     error NoActiveGrant(address doctor);
