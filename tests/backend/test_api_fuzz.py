@@ -296,9 +296,18 @@ def _typed_data_requests(world: FuzzWorld, role: str) -> st.SearchStrategy[dict[
         "revokeAccess": {"doctor": addresses},
         "revokeRecords": {"doctor": addresses, "recordIds": record_ids},
         "approveExtension": {"doctor": addresses, "extra": numbers},
+        "approveRecords": {"doctor": addresses, "recordIds": record_ids, "duration": numbers},
+        "approveWrite": {"doctor": addresses, "duration": numbers},
+        "revokeWrite": {"doctor": addresses},
+        "addRecordAsDoctor": {
+            "patientAddress": addresses,
+            "recordType": st.sampled_from([*typed_data.RECORD_KINDS, "x-ray"]),
+            "contentHash": st.sampled_from([world.content_hash, "0x1234"]),
+        },
+        "invalidateNonce": {"patientAddress": addresses} if role == "doctor" else {},
     }
     signer = {"patient": "patient", "doctor": "doctor"}.get(role)
-    actions = sorted(a for a in params if signer is None or typed_data.ACTION_SIGNER[a] == signer)
+    actions = sorted(a for a in params if signer is None or typed_data.ACTION_SIGNER[a] in (signer, "caller"))
     return st.one_of(
         [
             st.fixed_dictionaries({"action": st.just(action), "params": st.fixed_dictionaries(fields)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -133,3 +134,43 @@ def test_deployment_model_validates_addresses(deployment: Deployment) -> None:
     data["factory"] = "0x1234"
     with pytest.raises(ValueError):
         Deployment.model_validate(data)
+
+
+def test_admin_delay_and_a_v1_deployment_file_redeploy(
+    tmp_path, anvil: AnvilNode, dev_accounts: tuple[DevAccount, ...]
+) -> None:
+    """The factory's admin delay is a deploy setting; a recorded deployment made with another delay,
+    or with v1's code (no constructor arguments), is not reused with the v2 artifacts."""
+    key = dev_accounts[3].private_key
+    path = tmp_path / "deployment.json"
+    first, fresh = ensure_deployed(anvil.rpc_url, key, path, admin_delay_seconds=3600)
+    assert fresh and first.admin_delay_seconds == 3600
+    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    factory = w3.eth.contract(address=first.factory, abi=health_record_factory().abi)
+    assert factory.functions.defaultAdminDelay().call() == 3600
+    assert factory.functions.defaultAdmin().call() == dev_accounts[3].address
+    assert ensure_deployed(anvil.rpc_url, key, path, admin_delay_seconds=3600) == (first, False)
+
+    changed = ensure_deployed_with_reasons(anvil.rpc_url, key, path, admin_delay_seconds=0)
+    assert changed.deployed_now and changed.reasons == ["its admin delay is 3600 s, 0 s is wanted"]
+
+    # A v1 deployment (its real creation code, no constructor arguments) recorded in the file:
+    # verification finds v1's code, and a new v2 factory is deployed instead of reusing it.
+    v1_code = json.loads((Path(__file__).parent / "data" / "factory_v1.json").read_text())["bytecode"]
+    account = Account.from_key(key)
+    tx_hash = w3.eth.send_transaction({"from": account.address, "data": v1_code, "gas": 8_000_000})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    v1_factory = w3.eth.contract(address=receipt["contractAddress"], abi=health_record_factory().abi)
+    v1 = Deployment(
+        chain_id=31337, factory=receipt["contractAddress"], implementation=v1_factory.functions.implementation().call(),
+        deployer=account.address, block_number=receipt["blockNumber"], tx_hashes=[tx_hash.to_0x_hex()],
+        compiler_version="0.8.37",
+    )
+    legacy = json.loads(v1.model_dump_json())
+    del legacy["admin_delay_seconds"]  # a v1 file has no such field: read as 0
+    path.write_text(json.dumps(legacy))
+    assert load(path).admin_delay_seconds == 0
+    replaced = ensure_deployed_with_reasons(anvil.rpc_url, key, path)
+    assert replaced.deployed_now and replaced.deployment.factory != v1.factory
+    assert any("factory runtime bytecode differs" in reason for reason in replaced.reasons)
+    assert load(path) == replaced.deployment

@@ -482,6 +482,12 @@ def test_config_outside_services_and_errors(tmp_path: Path) -> None:
         )
     with pytest.raises(stack.StackError, match="not a port"):
         stack.StackConfig.from_environ(ROOT, {**base, "PORT": "eighty"})
+    # The local factory's admin delay: 0 unless ADMIN_DELAY_SECONDS says otherwise (a uint48).
+    assert config.admin_delay_seconds == 0
+    assert stack.StackConfig.from_environ(ROOT, {**base, "ADMIN_DELAY_SECONDS": "172800"}).admin_delay_seconds == 172800
+    for bad in ("-1", "two days", str(2**48)):
+        with pytest.raises(stack.StackError, match="ADMIN_DELAY_SECONDS"):
+            stack.StackConfig.from_environ(ROOT, {**base, "ADMIN_DELAY_SECONDS": bad})
 
     # `.env` counts, the process environment wins, and empty values (as in .env.example) are unset.
     env_file = tmp_path / ".env"

@@ -34,8 +34,9 @@ from hexbytes import HexBytes
 
 __all__ = [
     "ACTIONS",
-    "BITMAP_WORD_BITS",
     "ACTIONS_BY_PRIMARY_TYPE",
+    "BITMAP_WORD_BITS",
+    "MAX_BITMAP_WORDS",
     "NONCE_DEADLINE",
     "SIGNED_ACTIONS",
     "VALUE_KINDS",
@@ -82,6 +83,10 @@ VALUE_KINDS: dict[ValueKind, str] = {
 # Kinds whose value the server derives from a param (several fields may share that param).
 BITMAP_KINDS: frozenset[ValueKind] = frozenset({"bitmap_start", "bitmap_words"})
 BITMAP_WORD_BITS = 256
+# The widest selection a bitmap may span, in words (262,144 record ids): the contract refuses any
+# bit at or past its record count anyway, and a span this wide would already cost far too much
+# gas; the bound keeps a request naming ids 0 and 2**255 from making the server build 2**247 words.
+MAX_BITMAP_WORDS = 1024
 
 
 def record_bitmap(record_ids: Iterable[int]) -> tuple[int, list[int]]:
@@ -89,7 +94,7 @@ def record_bitmap(record_ids: Iterable[int]) -> tuple[int, list[int]]:
 
     Bit i of words[j] selects record (startWord + j) * 256 + i; startWord is the lowest id's word.
     Words between the lowest and highest id's word are kept (possibly 0): the contract reads them
-    in order. ValueError for an empty list or a negative id.
+    in order. ValueError for an empty list, a negative id, or ids more than MAX_BITMAP_WORDS words apart.
     """
     ids = sorted(set(record_ids))
     if not ids:
@@ -97,7 +102,13 @@ def record_bitmap(record_ids: Iterable[int]) -> tuple[int, list[int]]:
     if ids[0] < 0:
         raise ValueError(f"record ids are not negative, got {ids[0]}")
     start = ids[0] // BITMAP_WORD_BITS
-    words = [0] * (ids[-1] // BITMAP_WORD_BITS - start + 1)
+    span = ids[-1] // BITMAP_WORD_BITS - start + 1
+    if span > MAX_BITMAP_WORDS:
+        raise ValueError(
+            f"record ids {ids[0]} and {ids[-1]} are too far apart for one approval "
+            f"(at most {MAX_BITMAP_WORDS * BITMAP_WORD_BITS} ids apart)"
+        )
+    words = [0] * span
     for record_id in ids:
         words[record_id // BITMAP_WORD_BITS - start] |= 1 << (record_id % BITMAP_WORD_BITS)
     return start, words

@@ -89,3 +89,28 @@ def approve_extension(client: httpx.Client, patient: Wallet, doctor: str, second
 
 def doctor_view(client: httpx.Client, doctor: Wallet, cid: str) -> httpx.Response:
     return client.get(f"/api/medical-records/view/{cid}", headers=doctor.headers)
+
+
+def write_grant(client: httpx.Client, patient: Wallet, doctor: str, seconds: int) -> httpx.Response:
+    payload = patient.typed_data(client, "approveWrite", {"doctor": doctor, "duration": seconds})
+    return client.post(
+        "/api/access-requests/patient/write-grant",
+        json={"doctorAddress": doctor, "durationSeconds": seconds, **signed(patient, payload)},
+        headers=patient.headers,
+    )
+
+
+def write_revoke(client: httpx.Client, patient: Wallet, doctor: str) -> httpx.Response:
+    payload = patient.typed_data(client, "revokeWrite", {"doctor": doctor})
+    return client.post(
+        "/api/access-requests/patient/write-revoke",
+        json={"doctorAddress": doctor, **signed(patient, payload)},
+        headers=patient.headers,
+    )
+
+
+def invalidate_nonce(client: httpx.Client, wallet: Wallet, patient: str | None = None) -> httpx.Response:
+    """Cancel `wallet`'s unsent signatures: a patient's own vault, or (doctors) `patient`'s."""
+    params = {} if patient is None else {"patientAddress": patient}
+    payload = wallet.typed_data(client, "invalidateNonce", params)
+    return client.post("/api/signing/invalidate-nonce", json={**params, **signed(wallet, payload)}, headers=wallet.headers)
