@@ -89,7 +89,7 @@ async def test_forged_and_replayed_signatures(client, patient_wallet, doctor_wal
     request = access.request_access(client, doctor_wallet, patient).json()
     # An approval signed for other records than the ones posted.
     payload = patient_wallet.typed_data(
-        client, "approveAccess", {"doctor": doctor_wallet.address, "recordIds": [0], "duration": 3600}
+        client, "approveRecords", {"doctor": doctor_wallet.address, "recordIds": [0], "duration": 3600}
     )
     response = client.post(
         "/api/access-requests/patient/respond",

@@ -146,7 +146,7 @@ async def test_full_access_lifecycle_is_in_the_trail(client, patient_wallet, doc
         "RecordAdded",
         "RecordAdded",
         "AccessRequested",
-        "AccessApproved",
+        "RecordsApproved",
         "ExtensionRequested",
         "ExtensionApproved",
         "RecordsRevoked",
@@ -158,9 +158,15 @@ async def test_full_access_lifecycle_is_in_the_trail(client, patient_wallet, doc
     assert [e["tx_hash"] for e in reversed(chain_entries)] == [e.tx_hash for e in onchain]
     by_event = {e["event"]: e for e in chain_entries}  # newest of each kind
     assert all(e["doctor"] == doctor_wallet.address for e in chain_entries if e["event"] != "RecordAdded")
+    assert all(
+        e["doctor"] is None and e["details"]["author_role"] == "patient" and e["details"]["author"] == patient
+        for e in chain_entries if e["event"] == "RecordAdded"
+    )
 
-    approved = by_event["AccessApproved"]
-    assert approved["record_ids"] == [0, 2]
+    approved = by_event["RecordsApproved"]
+    # The approval's bitmap, decoded; its 256-bit words are not echoed.
+    assert approved["action"] == "records_approved" and approved["record_ids"] == [0, 2]
+    assert "words" not in approved["details"] and "startWord" not in approved["details"]
     assert approved["cids"] == [records[0]["cid"], records[2]["cid"]]
     assert isinstance(approved["details"]["expires_at"], int)
     assert by_event["ExtensionRequested"]["details"]["extra_seconds"] == DAY

@@ -170,11 +170,17 @@ async def test_deny_and_extension_with_time_travel(
     await relay(doctor, "requestExtension", extra=900, nonce=1)
     assert (await chain_client.get_grant(patient.address, doctor.address)).pending_extension == 900
     # A patient who signed a different extension than the one pending is refused.
+    generation = (await chain_client.get_grant(patient.address, doctor.address)).generation
     with pytest.raises(TransactionReverted) as info:
-        await relay(patient, "approveExtension", extra=60, nonce=3)
+        await relay(patient, "approveExtension", extra=60, generation=generation, nonce=3)
     assert info.value.error_name == "ExtensionMismatch"
     assert info.value.error_args == {"pending": 900, "signed": 60}
-    await relay(patient, "approveExtension", extra=900, nonce=3)
+    # A signature made for an earlier grant (generation) cannot extend this one.
+    with pytest.raises(TransactionReverted) as info:
+        await relay(patient, "approveExtension", extra=900, generation=generation - 1, nonce=3)
+    assert info.value.error_name == "GrantChanged"
+    assert info.value.error_args == {"current": generation, "signed": generation - 1}
+    await relay(patient, "approveExtension", extra=900, generation=generation, nonce=3)
     assert (await chain_client.get_grant(patient.address, doctor.address)).expires_at == expires + 900
 
     # After expiry the doctor reads nothing, and a signature past its deadline is refused.

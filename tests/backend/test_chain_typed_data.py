@@ -29,9 +29,14 @@ EXAMPLES: dict[str, dict] = {
     "denyAccess": {"doctor": DOCTOR},
     "revokeAccess": {"doctor": DOCTOR},
     "revokeRecords": {"doctor": DOCTOR, "recordIds": [2]},
-    "approveExtension": {"doctor": DOCTOR, "extra": 600},
+    "approveExtension": {"doctor": DOCTOR, "extra": 600, "generation": 3},
     "requestAccess": {"doctor": DOCTOR},
     "requestExtension": {"doctor": DOCTOR, "extra": 600},
+    "approveRecords": {"doctor": DOCTOR, "duration": 3600, "startWord": 0, "words": [5, 0, 2**255 + 1]},
+    "approveWrite": {"doctor": DOCTOR, "duration": 3600},
+    "revokeWrite": {"doctor": DOCTOR},
+    "addRecordAsDoctor": {"doctor": DOCTOR, "kind": "bill", "contentHash": HASH},
+    "invalidateNonce": {"account": DOCTOR},
 }
 
 
@@ -79,6 +84,10 @@ def test_payloads_are_complete_and_json_serialisable() -> None:
     add = all_payloads()["addRecord"]["message"]
     assert add == {"kind": 0, "contentHash": HASH, "nonce": 0, "deadline": 2**40}
     assert all_payloads()["approveAccess"]["message"]["recordIds"] == [0, 2, 300]
+    # Bitmap words use all 256 bits: decimal strings survive a JavaScript client's JSON.parse.
+    assert all_payloads()["approveRecords"]["message"]["words"] == ["5", "0", str(2**255 + 1)]
+    assert all_payloads()["approveExtension"]["message"]["generation"] == 3
+    assert all_payloads()["addRecordAsDoctor"]["message"]["kind"] == 1
 
 
 def test_builders_normalise_and_reject() -> None:
@@ -100,6 +109,10 @@ def test_builders_normalise_and_reject() -> None:
         lambda: build("approveAccess", doctor=DOCTOR, duration=2**64, recordIds=[0], nonce=0, deadline=0),
         lambda: build("approveAccess", doctor=DOCTOR, duration=1, recordIds=[-1], nonce=0, deadline=0),
         lambda: build("requestExtension", doctor=DOCTOR, extra=2**64, nonce=0, deadline=0),
+        lambda: build("approveExtension", doctor=DOCTOR, extra=1, generation=2**32, nonce=0, deadline=0),
+        lambda: build("approveRecords", doctor=DOCTOR, duration=1, startWord=0, words=[], nonce=0, deadline=0),
+        lambda: build("approveRecords", doctor=DOCTOR, duration=1, startWord=0, words=[2**256], nonce=0, deadline=0),
+        lambda: build("approveRecords", doctor=DOCTOR, duration=1, startWord=0, words=["0x1"], nonce=0, deadline=0),
         lambda: td.build_payload("DenyAccess", 1, CLONE, {"doctor": DOCTOR}),
         lambda: td.build_payload("Nope", 1, CLONE, {}),
     ]

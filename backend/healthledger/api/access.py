@@ -1,4 +1,5 @@
-"""Doctor access workflow: request, respond (approve chosen records for a time, or deny), revoke, extend."""
+"""Doctor access workflow: request, respond (approve chosen records for a time, or deny), revoke,
+extend; and write grants (a patient lets a doctor add records for a time)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,23 @@ from pydantic import BaseModel, Field
 
 from ..services.access import AccessService
 from ..services.authorized import authorized_from_chain, authorized_from_database, grants_of_patient
+from ..services.write_access import WriteAccessService
 from .deps import ClientIpDep, DoctorDep, PatientDep, ServicesDep
 from .schemas.access import (
     AccessRequestOut,
     ChainAuthorized,
     DatabaseAuthorized,
     DoctorRequestList,
+    DoctorWriteGrants,
     ExtensionApproved,
     ExtensionRequested,
     PatientGrants,
+    PatientWriteGrants,
     PendingRequestList,
     RespondResult,
     RevokeResult,
+    WriteGranted,
+    WriteRevoked,
 )
 from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, RATE_LIMITED, RELAYED, ROLE, SIGNED, WRITE, errors
 
@@ -46,7 +52,10 @@ class RespondBody(BaseModel):
         default=None, description="How long the grant lasts, in seconds (approve only; the signed `duration`)"
     )
     walletSignature: str | None = Field(default=None, description="Key-derivation signature (approve only)")
-    approvalSignature: str = Field(description="EIP-712 signature of the ApproveAccess or DenyAccess payload")
+    approvalSignature: str = Field(
+        description="EIP-712 signature of the ApproveRecords payload (approve: action approveRecords with this "
+        "doctor, durationSeconds and selectedRecords as recordIds) or of the DenyAccess payload (deny)"
+    )
     nonce: int = Field(ge=0, description="The nonce that was signed (the payload's message.nonce)")
     deadline: int = Field(ge=0, description="The deadline that was signed (the payload's message.deadline)")
 
@@ -62,6 +71,19 @@ class ExtendBody(SignedBody):
 
 
 class ApproveExtensionBody(SignedBody):
+    doctorAddress: str
+    generation: int | None = Field(
+        default=None, ge=0, description="The grant generation that was signed (the payload's message.generation); "
+        "optional: a signature for an earlier grant is refused either way (409 grant_changed)"
+    )
+
+
+class WriteGrantBody(SignedBody):
+    doctorAddress: str
+    durationSeconds: int = Field(description="How long the doctor may add records, in seconds (the signed `duration`)")
+
+
+class WriteRevokeBody(SignedBody):
     doctorAddress: str
 
 
@@ -203,11 +225,61 @@ async def patient_revoke(body: RevokeBody, caller: PatientDep, services: Service
     "/patient/approve-extension",
     response_model=ExtensionApproved,
     summary="Accept a doctor's extension request (patients)",
-    responses=errors(*_SIGNED_ACTION, {400: ("invalid_address",), 409: ("no_pending_extension",)}),
+    responses=errors(*_SIGNED_ACTION, {400: ("invalid_address",), 409: ("no_pending_extension", "grant_changed")}),
 )
 async def patient_approve_extension(
     body: ApproveExtensionBody, caller: PatientDep, services: ServicesDep
 ) -> dict[str, Any]:
     return await AccessService(services).approve_extension(
+        caller.address, body.doctorAddress, body.signature, body.nonce, body.deadline, body.generation
+    )
+
+
+@router.post(
+    "/patient/write-grant",
+    response_model=WriteGranted,
+    summary="Let a registered doctor add records to your vault for a time (patients)",
+    responses=errors(
+        *_SIGNED_ACTION,
+        {400: ("invalid_address", "invalid_duration"), 409: ("doctor_not_registered",)},
+        RATE_LIMITED,
+    ),
+)
+async def patient_write_grant(
+    body: WriteGrantBody, caller: PatientDep, services: ServicesDep, ip: ClientIpDep
+) -> dict[str, Any]:
+    return await WriteAccessService(services).grant(
+        caller.address, body.doctorAddress, body.durationSeconds, body.signature, body.nonce, body.deadline, ip
+    )
+
+
+@router.post(
+    "/patient/write-revoke",
+    response_model=WriteRevoked,
+    summary="End a doctor's write grant now (patients)",
+    responses=errors(*_SIGNED_ACTION, {400: ("invalid_address",), 409: ("no_write_grant",)}),
+)
+async def patient_write_revoke(body: WriteRevokeBody, caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
+    return await WriteAccessService(services).revoke(
         caller.address, body.doctorAddress, body.signature, body.nonce, body.deadline
     )
+
+
+@router.get(
+    "/patient/write-grants",
+    response_model=PatientWriteGrants,
+    summary="Doctors who may add records to your vault now (patients)",
+    responses=errors(*_READ, validation=False),
+)
+async def patient_write_grants(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
+    return await WriteAccessService(services).grants_of_patient(caller.address)
+
+
+@router.get(
+    "/doctor/write-grants",
+    response_model=DoctorWriteGrants,
+    summary="Patients whose vault you may add records to now (doctors)",
+    responses=errors(*_READ, validation=False),
+)
+async def doctor_write_grants(caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
+    return await WriteAccessService(services).grants_of_doctor(caller.address)

@@ -1,4 +1,5 @@
-"""Signing payloads: the exact text and EIP-712 data a wallet must sign, for any client."""
+"""Signing payloads: the exact text and EIP-712 data a wallet must sign, for any client; and
+cancelling what one signed but was not sent (InvalidateNonce)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 
 from ..services import signing
-from .deps import CallerDep, ServicesDep
-from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, RELAYED, ROLE, WRITE, errors
-from .schemas.signing import KeyDerivationMessage, TypedDataPayload, TypedDataRequest
+from ..services.nonces import invalidate_nonce
+from .deps import CallerDep, ClientIpDep, ServicesDep
+from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, RATE_LIMITED, RELAYED, ROLE, SIGNED, WRITE, errors
+from .schemas.signing import (
+    InvalidateNonceBody,
+    KeyDerivationMessage,
+    NonceInvalidated,
+    TypedDataPayload,
+    TypedDataRequest,
+)
 
 router = APIRouter(prefix="/api/signing", tags=["signing"])
 
@@ -45,4 +53,18 @@ async def typed_data(
 ) -> dict[str, Any]:
     return await signing.issue_typed_data(
         services, caller.address, caller.role, body.action, body.params.model_dump()
+    )
+
+
+@router.post(
+    "/invalidate-nonce",
+    response_model=NonceInvalidated,
+    summary="Cancel everything you signed for a vault but was not sent (patients: your vault; doctors: a patient's)",
+    responses=errors(BODY, AUTH, ROLE, SIGNED, RELAYED, DATABASE, WRITE, {400: ("invalid_address",)}, RATE_LIMITED),
+)
+async def invalidate_nonce_route(
+    body: InvalidateNonceBody, caller: CallerDep, services: ServicesDep, ip: ClientIpDep
+) -> dict[str, Any]:
+    return await invalidate_nonce(
+        services, caller.address, caller.role, body.patientAddress, body.signature, body.nonce, body.deadline, ip
     )

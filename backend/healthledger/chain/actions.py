@@ -12,6 +12,13 @@ Each entry below says everything the backend needs, and the rest is derived from
 - who must sign (`signer`) and, for the API, which request params fill which message field
   (`services/typed_data_factory.py`, the typed-data request schema in `api/schemas/signing.py`).
 
+Fields the client does not send are filled by the server, by their kind: an `address` field with
+no param is the signer (the calling doctor, or any caller for ``InvalidateNonce``'s ``account``),
+a `generation` field is the doctor's grant generation read from the chain (`getGrant(doctor)[3]`)
+when the payload is issued. One param may fill several fields: `recordIds` fills ApproveRecords'
+``startWord`` (kind `bitmap_start`) and ``words`` (kind `bitmap_words`), both derived from the id
+list by `record_bitmap` below, so the client keeps sending ids and the derivation stays declarative.
+
 tests/backend/test_chain_actions.py checks each entry against the compiled contract (type hashes
 and `...BySig` ABI). Adding an action: one `SignedAction` here, plus its tests (see the README).
 """
@@ -19,7 +26,7 @@ and `...BySig` ABI). Adding an action: one `SignedAction` here, plus its tests (
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,6 +34,7 @@ from hexbytes import HexBytes
 
 __all__ = [
     "ACTIONS",
+    "BITMAP_WORD_BITS",
     "ACTIONS_BY_PRIMARY_TYPE",
     "NONCE_DEADLINE",
     "SIGNED_ACTIONS",
@@ -36,9 +44,13 @@ __all__ = [
     "SignedAction",
     "ValueKind",
     "action",
+    "bitmap_record_ids",
+    "record_bitmap",
 ]
 
-Role = Literal["patient", "doctor"]
+# Who signs: the patient who owns the vault, a registered doctor, or whoever calls ("caller": a
+# patient for their own vault or a doctor for a patient's vault; e.g. InvalidateNonce).
+Role = Literal["patient", "doctor", "caller"]
 
 # What a message field holds. The kind fixes the EIP-712 type and how the API's param is read:
 #   address      -> address    an Ethereum address (checksummed in the payload)
@@ -47,7 +59,13 @@ Role = Literal["patient", "doctor"]
 #   content_hash -> bytes32    a SHA-256 as 0x-hex
 #   record_kind  -> uint8      HealthRecord.RecordKind; the API takes its name ("prescription", ...)
 #   uint         -> uint256    a plain unsigned integer (nonce, deadline)
-ValueKind = Literal["address", "seconds", "record_ids", "content_hash", "record_kind", "uint"]
+#   generation   -> uint32     a read grant's generation; server-filled from getGrant(doctor)
+#   bitmap_start -> uint256    first 256-record word of a bitmap; derived from the param's record ids
+#   bitmap_words -> uint256[]  the bitmap's words (bit i of words[j] = id (startWord+j)*256+i); likewise
+ValueKind = Literal[
+    "address", "seconds", "record_ids", "content_hash", "record_kind", "uint", "generation",
+    "bitmap_start", "bitmap_words",
+]
 
 VALUE_KINDS: dict[ValueKind, str] = {
     "address": "address",
@@ -56,7 +74,43 @@ VALUE_KINDS: dict[ValueKind, str] = {
     "content_hash": "bytes32",
     "record_kind": "uint8",
     "uint": "uint256",
+    "generation": "uint32",
+    "bitmap_start": "uint256",
+    "bitmap_words": "uint256[]",
 }
+
+# Kinds whose value the server derives from a param (several fields may share that param).
+BITMAP_KINDS: frozenset[ValueKind] = frozenset({"bitmap_start", "bitmap_words"})
+BITMAP_WORD_BITS = 256
+
+
+def record_bitmap(record_ids: Iterable[int]) -> tuple[int, list[int]]:
+    """`(startWord, words)` selecting exactly `record_ids`, in as few words as possible.
+
+    Bit i of words[j] selects record (startWord + j) * 256 + i; startWord is the lowest id's word.
+    Words between the lowest and highest id's word are kept (possibly 0): the contract reads them
+    in order. ValueError for an empty list or a negative id.
+    """
+    ids = sorted(set(record_ids))
+    if not ids:
+        raise ValueError("a record bitmap needs at least one record id")
+    if ids[0] < 0:
+        raise ValueError(f"record ids are not negative, got {ids[0]}")
+    start = ids[0] // BITMAP_WORD_BITS
+    words = [0] * (ids[-1] // BITMAP_WORD_BITS - start + 1)
+    for record_id in ids:
+        words[record_id // BITMAP_WORD_BITS - start] |= 1 << (record_id % BITMAP_WORD_BITS)
+    return start, words
+
+
+def bitmap_record_ids(start_word: int, words: Iterable[int]) -> list[int]:
+    """The record ids a `(startWord, words)` bitmap selects, ascending (the inverse of `record_bitmap`)."""
+    ids = []
+    for j, word in enumerate(words):
+        base = (start_word + j) * BITMAP_WORD_BITS
+        ids.extend(base + i for i in range(BITMAP_WORD_BITS) if word >> i & 1)
+    return ids
+
 
 
 @dataclass(frozen=True)
@@ -65,8 +119,8 @@ class MessageField:
 
     name: str
     kind: ValueKind
-    # The /api/signing/typed-data params key that fills it; None: the server fills it in (the
-    # signing doctor's own address, or the nonce and deadline).
+    # The /api/signing/typed-data params key that fills it; None: the server fills it in (by kind:
+    # an address is the signer's own, a generation is read from the chain; or nonce and deadline).
     param: str | None
     description: str
 
@@ -109,9 +163,38 @@ class SignedAction:
 
     @property
     def params(self) -> tuple[str, ...]:
-        """The API params a client sends (a doctor names the patient whose contract it is)."""
-        named = tuple(f.param for f in self.fields if f.param is not None)
-        return ("patientAddress", *named) if self.signer == "doctor" else named
+        """The API params a client sends, each once (a doctor names the patient whose contract it is;
+        for a "caller" action `patientAddress` is optional: a patient acts on their own vault)."""
+        named = tuple(dict.fromkeys(f.param for f in self.fields if f.param is not None))
+        return ("patientAddress", *named) if self.signer in ("doctor", "caller") else named
+
+    def fields_from_params(self, params: Mapping[str, Any], signer: str, generation: int | None = None) -> dict[str, Any]:
+        """The message fields before nonce and deadline, from already-checked API params.
+
+        Server-filled fields: an address is `signer`, a generation is `generation` (read from the
+        chain by the caller); bitmap fields are derived from their param's record ids.
+        KeyError names a missing param; ValueError a bitmap that cannot be built.
+        """
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            if f.param is None:
+                if f.kind == "generation":
+                    if generation is None:
+                        raise ValueError(f"{self.primary_type}.{f.name} needs the grant's generation")
+                    out[f.name] = generation
+                else:
+                    out[f.name] = signer
+            elif f.kind in BITMAP_KINDS:
+                start, words = record_bitmap(params[f.param])
+                out[f.name] = start if f.kind == "bitmap_start" else words
+            else:
+                out[f.name] = params[f.param]
+        return out
+
+    @property
+    def needs_generation(self) -> bool:
+        """Whether a field is the doctor's grant generation (read from the chain at issue time)."""
+        return any(f.kind == "generation" for f in self.fields)
 
     def call_args(self, message: Mapping[str, Any], signature: bytes) -> list[Any]:
         """The `function`'s arguments: the message fields in order, then the signature."""
@@ -119,28 +202,51 @@ class SignedAction:
 
 
 def _abi_value(type_: str, value: Any) -> Any:
-    # Payload messages are JSON (bytes32 as 0x-hex); the ABI encoder wants bytes for them.
-    return bytes(HexBytes(value)) if type_ == "bytes32" else value
+    # Payload messages are JSON (bytes32 as 0x-hex, bitmap words as decimal strings); the ABI
+    # encoder wants bytes and ints.
+    if type_ == "bytes32":
+        return bytes(HexBytes(value))
+    if type_ == "uint256[]":
+        return [int(v) for v in value]
+    return value
 
 
 _DOCTOR = MessageField("doctor", "address", "doctor", "The doctor concerned.")
 _SIGNING_DOCTOR = MessageField("doctor", "address", None, "The signing doctor (the caller).")
 _RECORD_IDS = MessageField("recordIds", "record_ids", "recordIds", "Record ids (from the patient's list of records).")
+_DURATION = MessageField("duration", "seconds", "duration", "How long the grant lasts, in seconds.")
+_KIND = MessageField("kind", "record_kind", "recordType", "prescription, bill or report.")
+_CONTENT_HASH = MessageField("contentHash", "content_hash", "contentHash", "SHA-256 of the plaintext file, 0x-hex.")
+_SELECTION = "Record ids to share (from the patient's list of records); the server encodes them as a bitmap."
 
 SIGNED_ACTIONS: tuple[SignedAction, ...] = (
     SignedAction(
         "addRecord", "AddRecord", "patient",
-        (
-            MessageField("kind", "record_kind", "recordType", "prescription, bill or report."),
-            MessageField("contentHash", "content_hash", "contentHash", "SHA-256 of the plaintext file, 0x-hex."),
-        ),
+        (_KIND, _CONTENT_HASH),
         "The patient adds a record (the upload's signature).",
     ),
     SignedAction(
-        "approveAccess", "ApproveAccess", "patient",
-        (_DOCTOR, MessageField("duration", "seconds", "duration", "How long the grant lasts, in seconds."), _RECORD_IDS),
-        "The patient grants a doctor read access to chosen records for a time, replacing any earlier grant.",
+        "approveAccess", "ApproveAccess", "patient", (_DOCTOR, _DURATION, _RECORD_IDS),
+        "The patient grants a doctor read access to chosen records for a time, replacing any earlier grant "
+        "(kept for other clients; the web app uses approveRecords).",
     ),
+    SignedAction(
+        "approveRecords", "ApproveRecords", "patient",
+        (
+            _DOCTOR,
+            _DURATION,
+            MessageField("startWord", "bitmap_start", "recordIds", _SELECTION),
+            MessageField("words", "bitmap_words", "recordIds", _SELECTION),
+        ),
+        "The patient grants a doctor read access to chosen records for a time, replacing any earlier grant "
+        "(the ids travel as a bitmap: the same gas for 1 or 256 records).",
+    ),
+    SignedAction(
+        "approveWrite", "ApproveWrite", "patient", (_DOCTOR, MessageField("duration", "seconds", "duration",
+        "How long the doctor may add records, in seconds.")),
+        "The patient lets a registered doctor add records to their vault for a time, replacing any earlier write grant.",
+    ),
+    SignedAction("revokeWrite", "RevokeWrite", "patient", (_DOCTOR,), "The patient ends a doctor's write grant now."),
     SignedAction("denyAccess", "DenyAccess", "patient", (_DOCTOR,), "The patient turns down a doctor's pending request."),
     SignedAction("revokeAccess", "RevokeAccess", "patient", (_DOCTOR,), "The patient ends a doctor's whole grant now."),
     SignedAction(
@@ -149,8 +255,12 @@ SIGNED_ACTIONS: tuple[SignedAction, ...] = (
     ),
     SignedAction(
         "approveExtension", "ApproveExtension", "patient",
-        (_DOCTOR, MessageField("extra", "seconds", "extra", "The pending extension, in seconds (must match it).")),
-        "The patient accepts a doctor's pending extension request.",
+        (
+            _DOCTOR,
+            MessageField("extra", "seconds", "extra", "The pending extension, in seconds (must match it)."),
+            MessageField("generation", "generation", None, "The grant's generation (server-filled from the chain)."),
+        ),
+        "The patient accepts a doctor's pending extension request (for the grant as it is now).",
     ),
     SignedAction(
         "requestAccess", "RequestAccess", "doctor", (_SIGNING_DOCTOR,),
@@ -160,6 +270,16 @@ SIGNED_ACTIONS: tuple[SignedAction, ...] = (
         "requestExtension", "RequestExtension", "doctor",
         (_SIGNING_DOCTOR, MessageField("extra", "seconds", "extra", "Seconds to add to the live grant.")),
         "A registered doctor with a live grant asks the patient (params.patientAddress) for more time.",
+    ),
+    SignedAction(
+        "addRecordAsDoctor", "AddRecordAsDoctor", "doctor", (_SIGNING_DOCTOR, _KIND, _CONTENT_HASH),
+        "A registered doctor with a live write grant adds a record to the patient's (params.patientAddress) vault.",
+    ),
+    SignedAction(
+        "invalidateNonce", "InvalidateNonce", "caller",
+        (MessageField("account", "address", None, "The signer (the caller)."),),
+        "Cancel everything you signed for this vault but was not sent (consumes your current nonce). A patient "
+        "acts on their own vault; a doctor names the patient (params.patientAddress).",
     ),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eth_utils import is_address, keccak, to_checksum_address
 
-__all__ = ["checksum", "predict_vault_address"]
+__all__ = ["checksum", "predict_vault_address", "vault_patient_from_code"]
 
 
 def checksum(address: str, what: str = "address") -> str:
@@ -37,3 +37,14 @@ def predict_vault_address(factory: str, implementation: str, patient: str) -> st
     init_code_hash = keccak(_clone_init_code(to_checksum_address(implementation), patient_bytes))
     digest = keccak(b"\xff" + bytes.fromhex(to_checksum_address(factory)[2:]) + salt + init_code_hash)
     return to_checksum_address(digest[12:])
+
+
+def vault_patient_from_code(runtime_code: bytes, implementation: str) -> str | None:
+    """The patient a clone of `implementation` was made for, read from its runtime code; None if the
+    code is not such a clone. (Whether it is *this factory's* clone: compare `predict_vault_address`.)
+    """
+    prefix = bytes.fromhex("363d3d373d3d3d363d73") + bytes.fromhex(to_checksum_address(implementation)[2:])
+    body = prefix + bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
+    if len(runtime_code) != len(body) + 20 or not runtime_code.startswith(body):
+        return None
+    return to_checksum_address(runtime_code[len(body) :])

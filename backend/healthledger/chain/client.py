@@ -30,7 +30,7 @@ from web3.types import TxReceipt
 
 from ..record_kinds import KIND_NAMES
 from .addresses import checksum as _checksum
-from .addresses import predict_vault_address
+from .addresses import predict_vault_address, vault_patient_from_code
 from .artifacts import health_record, health_record_factory
 from .events import AUDIT_EVENTS, AuditEvent, ChainEvents, audit_topics, hex0x
 from .rpc import (
@@ -90,11 +90,16 @@ class OnChainRecord:
 
 @dataclass(frozen=True)
 class Grant:
-    """A doctor's relation with one patient (HealthRecord.getGrant)."""
+    """A doctor's relation with one patient (HealthRecord.getGrant).
+
+    Raw storage: `expires_at` does not say whether the doctor is still registered (v2 grants are
+    registry-bound); `can_read` / `get_approved_records` do.
+    """
 
     expires_at: int  # 0 when never granted or revoked; may lie in the past
     pending_extension: int  # seconds asked for, 0 = none
     request_pending: bool
+    generation: int = 0  # grows with every new grant; an ApproveExtension signature names it
 
     def is_active(self, now: int) -> bool:
         """Whether the grant is live at block time `now` (the contract's `expiresAt > block.timestamp`)."""
@@ -367,7 +372,48 @@ class ChainClient(ChainEvents):
     @translate_outages
     async def get_grant(self, patient: str, doctor: str) -> Grant:
         """`doctor`'s grant state with `patient` (all zero/False while the clone does not exist)."""
-        expires_at, pending, requested = await self._read_clone(
-            patient, "getGrant", _checksum(doctor), missing=(0, 0, False)
+        expires_at, pending, requested, generation = await self._read_clone(
+            patient, "getGrant", _checksum(doctor), missing=(0, 0, False, 0)
         )
-        return Grant(int(expires_at), int(pending), bool(requested))
+        return Grant(int(expires_at), int(pending), bool(requested), int(generation))
+
+    @translate_outages
+    async def get_write_grant(self, patient: str, doctor: str) -> int:
+        """When `doctor`'s live write grant on `patient`'s vault ends; 0 when there is none (never
+        granted, expired, revoked, or the doctor was unregistered since; 0 while no clone exists)."""
+        return int(await self._read_clone(patient, "getWriteGrant", _checksum(doctor), missing=0))
+
+    @translate_outages
+    async def write_grants_many(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
+        """`getWriteGrant` for many (patient, doctor) pairs, in order, in JSON-RPC batches (0 = none).
+
+        Every vault named must exist (candidates come from its own WriteApproved events).
+        """
+        calls = []
+        for patient, doctor in pairs:
+            vault = await self.vault_address(patient)
+            data = self._vault_codec.encode_abi("getWriteGrant", args=[_checksum(doctor)])
+            calls.append(("eth_call", [{"to": vault, "data": data}, "latest"]))
+        answers = await self._batch(calls, "getWriteGrant")
+        return [int(abi_decode(("uint64",), HexBytes(a))[0]) if a not in (None, "0x") else 0 for a in answers]
+
+    @translate_outages
+    async def patients_of_vaults(self, contracts: Sequence[str]) -> dict[str, str]:
+        """contract -> its patient, for those of `contracts` that are vaults of this factory.
+
+        Reads each contract's code (one JSON-RPC batch): a vault is an EIP-1167 clone of the
+        implementation carrying its patient's address, and this factory's clone of that patient
+        lives at exactly that address. A foreign contract that emits look-alike events cannot pass
+        itself off as a vault (and no call to it can fail or lie).
+        """
+        wanted = [_checksum(c) for c in dict.fromkeys(contracts)]
+        if not wanted:
+            return {}
+        implementation = await self.implementation_address()
+        codes = await self._batch([("eth_getCode", [c, "latest"]) for c in wanted], "code")
+        found: dict[str, str] = {}
+        for contract, code in zip(wanted, codes, strict=True):
+            patient = vault_patient_from_code(bytes(HexBytes(code or "0x")), implementation)
+            if patient is not None and await self.vault_address(patient) == contract:
+                found[contract] = patient
+        return found

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
@@ -65,6 +66,10 @@ class Deployment(BaseModel):
     implementation: str
     deployer: str
     registrar: str | None = None  # extra REGISTRAR_ROLE holder granted at deploy time, if any
+    # The factory's constructor arguments (v2): the admin transfer delay; the deployer is both the
+    # initial admin and the constructor's registrar. A v1 file lacks it: its bytecode check fails
+    # (v1 code, v2 artifacts) and `ensure_deployed` deploys a new factory.
+    admin_delay_seconds: int = Field(default=0, ge=0, lt=2**48)
     block_number: int
     tx_hashes: list[str] = Field(default_factory=list)  # factory creation first, then role grants
     compiler_version: str
@@ -111,22 +116,35 @@ def _send(w3: Web3, account: LocalAccount, tx: dict, timeout: float) -> TxReceip
     return receipt
 
 
+def creation_code(deployer: str, admin_delay_seconds: int) -> str:
+    """The factory's creation code with its constructor arguments
+    `(uint48 initialAdminDelay, address initialAdmin, address registrar)`: admin and registrar are
+    the deployer."""
+    deployer = to_checksum_address(deployer)
+    args = abi_encode(["uint48", "address", "address"], [admin_delay_seconds, deployer, deployer])
+    return health_record_factory().bytecode + args.hex()
+
+
 def deploy(
     w3_or_url: Web3 | str,
     deployer_private_key: str,
     registrar: str | None = None,
     *,
+    admin_delay_seconds: int = 0,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> Deployment:
     """Deploy HealthRecordFactory (whose constructor deploys the HealthRecord implementation).
 
-    The deployer keeps DEFAULT_ADMIN_ROLE and REGISTRAR_ROLE (the constructor grants both); when
-    `registrar` is another address it is granted REGISTRAR_ROLE too.
+    The deployer gets DEFAULT_ADMIN_ROLE (AccessControlDefaultAdminRules: handing it on is a
+    two-step transfer that waits `admin_delay_seconds`) and REGISTRAR_ROLE; when `registrar` is
+    another address it is granted REGISTRAR_ROLE too. v2 is a new factory: vaults of an earlier
+    factory are not migrated.
     """
     w3 = _web3(w3_or_url)
     account: LocalAccount = Account.from_key(deployer_private_key)
     factory_artifact = health_record_factory()
-    creation = _send(w3, account, {"data": factory_artifact.bytecode, "value": 0}, timeout)
+    code = creation_code(account.address, admin_delay_seconds)
+    creation = _send(w3, account, {"data": code, "value": 0}, timeout)
     factory_address = to_checksum_address(creation["contractAddress"])
     factory = w3.eth.contract(address=factory_address, abi=factory_artifact.abi)
     tx_hashes = [creation["transactionHash"].to_0x_hex()]
@@ -140,6 +158,7 @@ def deploy(
         implementation=factory.functions.implementation().call(),
         deployer=account.address,
         registrar=to_checksum_address(registrar) if registrar else None,
+        admin_delay_seconds=admin_delay_seconds,
         block_number=creation["blockNumber"],
         tx_hashes=tx_hashes,
         compiler_version=factory_artifact.compiler_version,
@@ -177,7 +196,7 @@ def _expected_runtime(w3: Web3, deployment: Deployment) -> tuple[bytes, bytes]:
     factory_tx = w3.eth.get_transaction(deployment.tx_hashes[0])
     empty = {"code": "0x", "nonce": 0}
     factory_runtime = w3.eth.call(
-        {"from": deployment.deployer, "data": health_record_factory().bytecode},
+        {"from": deployment.deployer, "data": creation_code(deployment.deployer, deployment.admin_delay_seconds)},
         "latest",
         {
             deployment.deployer: {"nonce": factory_tx["nonce"]},
@@ -251,13 +270,16 @@ def ensure_deployed(
     path: str | os.PathLike[str],
     registrar: str | None = None,
     *,
+    admin_delay_seconds: int = 0,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> tuple[Deployment, bool]:
     """The deployment saved at `path` if it verifies against this chain, else a fresh one (saved).
 
     Returns (deployment, deployed_now). Idempotent: a second call with the same chain deploys nothing.
     """
-    ensured = ensure_deployed_with_reasons(w3_or_url, deployer_private_key, path, registrar, timeout=timeout)
+    ensured = ensure_deployed_with_reasons(
+        w3_or_url, deployer_private_key, path, registrar, admin_delay_seconds=admin_delay_seconds, timeout=timeout
+    )
     return ensured.deployment, ensured.deployed_now
 
 
@@ -271,7 +293,7 @@ class EnsuredDeployment(NamedTuple):
 
 def ensure_deployed_with_reasons(
     w3_or_url: Web3 | str, deployer_private_key: str, path: str | os.PathLike[str], registrar: str | None = None,
-    *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    *, admin_delay_seconds: int = 0, timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> EnsuredDeployment:
     """`ensure_deployed`, also saying why a saved deployment was replaced (`make run` prints it)."""
     w3 = _web3(w3_or_url)
@@ -287,9 +309,13 @@ def ensure_deployed_with_reasons(
             wanted = to_checksum_address(registrar) if registrar is not None else None
             if not reasons and wanted is not None and wanted not in (existing.deployer, existing.registrar):
                 reasons = [f"{wanted} is neither its deployer nor its registrar"]
+            if not reasons and existing.admin_delay_seconds != admin_delay_seconds:
+                reasons = [
+                    f"its admin delay is {existing.admin_delay_seconds} s, {admin_delay_seconds} s is wanted"
+                ]
             if not reasons:
                 return EnsuredDeployment(existing, False, [])
-    deployment = deploy(w3, deployer_private_key, registrar, timeout=timeout)
+    deployment = deploy(w3, deployer_private_key, registrar, admin_delay_seconds=admin_delay_seconds, timeout=timeout)
     save(deployment, target)
     return EnsuredDeployment(deployment, True, reasons)
 
@@ -319,7 +345,8 @@ def register_doctor(
 
 
 def _main() -> None:  # pragma: no cover - convenience for operators
-    """`python -m healthledger.chain.deployment RPC_URL OUT.json`, DEPLOYER_PRIVATE_KEY (+ REGISTRAR) in the env."""
+    """`python -m healthledger.chain.deployment RPC_URL OUT.json`, DEPLOYER_PRIVATE_KEY (+ REGISTRAR,
+    ADMIN_DELAY_SECONDS) in the env."""
     import sys
 
     if len(sys.argv) != 3:
@@ -327,7 +354,10 @@ def _main() -> None:  # pragma: no cover - convenience for operators
     key = os.environ.get("DEPLOYER_PRIVATE_KEY")
     if not key:
         raise SystemExit("DEPLOYER_PRIVATE_KEY is not set")
-    deployment, fresh = ensure_deployed(sys.argv[1], key, sys.argv[2], os.environ.get("REGISTRAR") or None)
+    delay = int(os.environ.get("ADMIN_DELAY_SECONDS") or 0)
+    deployment, fresh = ensure_deployed(
+        sys.argv[1], key, sys.argv[2], os.environ.get("REGISTRAR") or None, admin_delay_seconds=delay
+    )
     print(json.dumps({"deployed_now": fresh, **json.loads(deployment.model_dump_json())}, indent=2))
 
 

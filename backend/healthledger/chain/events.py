@@ -34,6 +34,10 @@ AUDIT_EVENTS: tuple[str, ...] = (
     "RecordsRevoked",
     "ExtensionRequested",
     "ExtensionApproved",
+    "RecordsApproved",
+    "WriteApproved",
+    "WriteRevoked",
+    "NonceInvalidated",
 )
 
 # Clones per `eth_getLogs` when reading many patients' trails (an address-list filter).
@@ -189,6 +193,24 @@ class ChainEvents:
         events = await self._with_timestamps(decoded)
         # An event of another contract cannot come back with the address filter; skip it if it does.
         return [(by_contract[e.contract.lower()], e) for e in events if e.contract.lower() in by_contract]
+
+    @translate_outages
+    async def emitters_of(self, name: str, doctor: str) -> list[str]:
+        """Addresses of every contract that emitted audit event `name` with `doctor` as its indexed
+        first argument, oldest first, each once (one `eth_getLogs` over the whole chain, any emitter).
+
+        Anyone can deploy a contract that emits the same event: callers keep only real vaults
+        (`ChainClient.patients_of_vaults`) and confirm the state with a view call.
+        """
+        topic = next((t for t, n in self._event_names_by_topic.items() if n == name), None)
+        if topic is None:
+            raise ValueError(f"unknown event {name!r}; expected one of {AUDIT_EVENTS}")
+        doctor_topic = "0x" + bytes.fromhex(checksum(doctor, "doctor")[2:]).rjust(32, b"\x00").hex()
+        end = await self.block_number()
+        logs = await self._w3.eth.get_logs(
+            {"fromBlock": 0, "toBlock": end, "topics": ["0x" + topic.hex(), doctor_topic]}
+        )
+        return list(dict.fromkeys(to_checksum_address(entry["address"]) for entry in logs))
 
     def events_from_receipt(self, receipt: Mapping[str, Any], contract: str | None = None) -> list[AuditEvent]:
         """Audit events in a receipt, optionally only those emitted by `contract`."""

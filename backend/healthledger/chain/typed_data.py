@@ -7,9 +7,12 @@ in one place keeps those three in step: the types are derived from the action ta
 for character (tests/backend/test_chain_actions.py checks them against the compiled contract).
 
 Payloads are plain JSON: addresses checksummed, bytes32 as 0x-hex, integers as ints (JSON has no
-size limit on integers; wallets accept them). The domain's `verifyingContract` is the patient's
-clone, which may not exist yet when the patient signs their first record: its address is known in
-advance (CREATE2), and its nonces start at 0.
+size limit on integers; wallets accept them), except a bitmap's words: those use all 256 bits and
+would lose precision in a JavaScript client's JSON.parse, so they travel as decimal strings (which
+eth_signTypedData_v4 accepts for uint256); `signable` turns them back into ints for hashing.
+
+The domain's `verifyingContract` is the patient's clone, which may not exist yet when the patient
+signs their first record: its address is known in advance (CREATE2), and its nonces start at 0.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "normalize_signature",
     "record_kind",
     "recover_typed_data_signer",
+    "signable",
     "typed_data_digest",
     "typehash",
     "verify",
@@ -47,6 +51,7 @@ __all__ = [
 DOMAIN_NAME = "HealthRecord"
 DOMAIN_VERSION = "1"
 
+UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
 
@@ -152,7 +157,31 @@ def _value(kind: ValueKind, value: Any, field: str) -> Any:
         return _bytes32(value, field)
     if kind == "record_kind":
         return record_kind(value)
+    if kind == "generation":
+        return _uint(value, field, UINT32_MAX)
+    if kind == "bitmap_words":
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError(f"{field} must be a non-empty list of 256-bit words")
+        return [str(_uint(_int_of(v), f"{field}[{i}]")) for i, v in enumerate(value)]
     return _uint(value, field)
+
+
+def _int_of(value: Any) -> Any:
+    """A decimal string (as bitmap words travel) as its int; anything else unchanged (checked later)."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def signable(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """`payload` with every integer-typed message value an int (bitmap words travel as strings)."""
+    fields = payload["types"][payload["primaryType"]]
+    message = dict(payload["message"])
+    for f in fields:
+        if f["type"].startswith(("uint", "int")) and f["name"] in message:
+            value = message[f["name"]]
+            message[f["name"]] = [_int_of(v) for v in value] if isinstance(value, list) else _int_of(value)
+    return {**payload, "message": message}
 
 
 def build_payload(
@@ -205,8 +234,8 @@ def _check_canonical(signature: str | bytes) -> bytes:
 
 def typed_data_digest(payload: Mapping[str, Any]) -> bytes:
     """The 32-byte EIP-712 digest the contract's `_hashTypedDataV4` computes for this payload."""
-    signable = encode_typed_data(full_message=dict(payload))
-    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+    encoded = encode_typed_data(full_message=signable(payload))
+    return keccak(b"\x19" + encoded.version + encoded.header + encoded.body)
 
 
 def recover_typed_data_signer(payload: Mapping[str, Any], signature: str | bytes) -> str:
@@ -218,7 +247,7 @@ def recover_typed_data_signer(payload: Mapping[str, Any], signature: str | bytes
     """
     raw = _check_canonical(signature)
     try:
-        return Account.recover_message(encode_typed_data(full_message=dict(payload)), signature=raw)
+        return Account.recover_message(encode_typed_data(full_message=signable(payload)), signature=raw)
     except ValueError:
         raise
     except Exception as exc:  # eth_keys raises BadSignature and friends

@@ -69,6 +69,21 @@ def _port_setting(settings: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+# The factory's admin delay (AccessControlDefaultAdminRules, a uint48 of seconds) on the local chain.
+DEFAULT_ADMIN_DELAY_SECONDS = 0
+MAX_ADMIN_DELAY_SECONDS = 2**48 - 1
+
+
+def _delay_setting(settings: Mapping[str, str], name: str, default: int) -> int:
+    """ADMIN_DELAY_SECONDS: how long a two-step admin transfer of the local factory must wait."""
+    raw = settings.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > MAX_ADMIN_DELAY_SECONDS:
+        raise StackError(f"{name}={raw!r} is not a whole number of seconds (0-{MAX_ADMIN_DELAY_SECONDS})")
+    return int(raw)
+
+
 class DataFiles(NamedTuple):
     """What a run keeps in its data dir (HEALTHLEDGER_DATA_DIR) besides the services' own stores."""
 
@@ -97,6 +112,7 @@ class StackConfig:
     anvil_port: int = DEFAULT_ANVIL_PORT
     host: str = HOST
     start_api: bool = True
+    admin_delay_seconds: int = DEFAULT_ADMIN_DELAY_SECONDS
 
     @classmethod
     def from_environ(
@@ -113,6 +129,7 @@ class StackConfig:
             port=_port_setting(settings, "PORT", DEFAULT_PORT),
             anvil_port=_port_setting(settings, "ANVIL_PORT", DEFAULT_ANVIL_PORT),
             start_api=start_api,
+            admin_delay_seconds=_delay_setting(settings, "ADMIN_DELAY_SECONDS", DEFAULT_ADMIN_DELAY_SECONDS),
         )
         config.validate()
         return config

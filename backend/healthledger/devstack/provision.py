@@ -32,8 +32,10 @@ def provision_local_chain(rpc_url: str, config: StackConfig, info: StackInfo) ->
 
     accounts = dev_accounts()
     # The relayer also gets REGISTRAR_ROLE so the registrar's screen (POST /api/admin/doctors) works.
+    # The deployer is the factory's admin (transfers wait ADMIN_DELAY_SECONDS, 0 by default here).
     ensured = deployments.ensure_deployed_with_reasons(
-        rpc_url, accounts[DEPLOYER_INDEX].private_key, config.files.deployment, accounts[RELAYER_INDEX].address
+        rpc_url, accounts[DEPLOYER_INDEX].private_key, config.files.deployment, accounts[RELAYER_INDEX].address,
+        admin_delay_seconds=config.admin_delay_seconds,
     )
     info.factory, info.implementation = ensured.deployment.factory, ensured.deployment.implementation
     info.deployed_now, info.redeploy_reason = ensured.deployed_now, ensured.reasons

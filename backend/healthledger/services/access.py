@@ -13,9 +13,10 @@ from eth_utils import to_checksum_address
 
 from ..container import Services
 from ..crypto import IntegrityError, derive_kek, unwrap_key, wrap_key
+from ..chain.actions import record_bitmap
 from ..db.access import AccessRequest, GrantKey
 from ..db.records import RecordDoc
-from ..domain_errors import bad_request, conflict, forbidden, not_found
+from ..domain_errors import Conflict, InvalidInput, bad_request, conflict, forbidden, not_found
 from ..validation import address
 from ..validation import record_ids as checked_record_ids
 from .relay import find_signed_payload, relay
@@ -25,6 +26,8 @@ from .upload import record_aad
 MAX_REASON_LENGTH = 500
 # The longest grant the API approves: ten years, in seconds (every duration in the API is in seconds).
 MAX_DURATION_SECONDS = 3650 * 86400
+# How many earlier grants an ApproveExtension signature is checked against to answer `grant_changed`.
+EARLIER_GENERATIONS = 16
 
 
 def grant_aad(patient: str, doctor: str, cid: str) -> bytes:
@@ -143,9 +146,11 @@ class AccessService:
         records = await self._selected_records(patient, record_ids)
         # Everything that can fail for the client is checked before the chain is touched.
         data_keys = self._unwrap_all(patient, records, wallet_signature)
+        # The patient signed ApproveRecords: the selection as a bitmap (the same gas for 1 or 256 records).
+        start_word, words = record_bitmap(record.record_id for record in records)
         payload, raw = await find_signed_payload(
-            self._s, action="approveAccess", patient=patient, signer=patient,
-            fields={"doctor": doctor, "duration": duration, "recordIds": record_ids},
+            self._s, action="approveRecords", patient=patient, signer=patient,
+            fields={"doctor": doctor, "duration": duration, "startWord": start_word, "words": words},
             signature=approval_signature, nonce=nonce, deadline=deadline,
         )
         result = await relay(self._s, patient, payload, raw)
@@ -191,23 +196,52 @@ class AccessService:
         return {"doctor": doctor, "record_ids": record_ids, "keys_removed": removed, "tx_hash": result.tx_hash}
 
     async def approve_extension(
-        self, patient: str, doctor: Any, signature: str, nonce: int, deadline: int
+        self, patient: str, doctor: Any, signature: str, nonce: int, deadline: int, generation: int | None = None
     ) -> dict[str, Any]:
+        """Relay the patient's ApproveExtension for the grant as it is now.
+
+        The signature names the grant's generation (`generation` when the client says which it
+        signed): one made for an earlier grant is a 409 `grant_changed`, not relayed.
+        """
         doctor = address(doctor, "doctorAddress", strict=False)
         grant = await self._s.chain.get_grant(patient, doctor)
         if grant.pending_extension == 0:
             raise conflict("no_pending_extension", "the doctor has not asked for an extension")
-        payload, raw = await find_signed_payload(
-            self._s, action="approveExtension", patient=patient, signer=patient,
-            fields={"doctor": doctor, "extra": grant.pending_extension}, signature=signature, nonce=nonce,
-            deadline=deadline,
-        )
+        if generation is not None and generation != grant.generation:
+            raise _grant_changed()
+        fields = {"doctor": doctor, "extra": grant.pending_extension, "generation": grant.generation}
+        try:
+            payload, raw = await find_signed_payload(
+                self._s, action="approveExtension", patient=patient, signer=patient, fields=fields,
+                signature=signature, nonce=nonce, deadline=deadline,
+            )
+        except InvalidInput as exc:
+            if exc.code == "invalid_signature" and await self._signed_for_earlier_grant(
+                patient, fields, signature, nonce, deadline
+            ):
+                raise _grant_changed() from exc
+            raise
         result = await relay(self._s, patient, payload, raw)
         updated = await self._s.chain.get_grant(patient, doctor)
         await self._s.grant_keys.set_expiry(patient.lower(), doctor.lower(), updated.expires_at)
         return {"doctor": doctor, "expires_at": updated.expires_at, "tx_hash": result.tx_hash}
 
     # ---------------------------------------------------------------- helpers
+
+    async def _signed_for_earlier_grant(
+        self, patient: str, fields: dict[str, Any], signature: str, nonce: int, deadline: int
+    ) -> bool:
+        """Whether `signature` approves this extension for one of the last EARLIER_GENERATIONS grants
+        (local signature checks only: tells a stale signature from a wrong one)."""
+        current = int(fields["generation"])
+        for generation in range(current - 1, max(current - EARLIER_GENERATIONS, 0) - 1, -1):
+            payload = await self._s.typed_data.payload(
+                "approveExtension", patient, patient, {**fields, "generation": generation},
+                nonce=nonce, deadline=deadline,
+            )
+            if self._s.typed_data.verify(payload, signature, patient):
+                return True
+        return False
 
     async def _require_registered(self, doctor: str) -> None:
         if not await self._s.chain.is_doctor(doctor):
@@ -240,6 +274,12 @@ class AccessService:
                     "integrity_mismatch", f"record {record.record_id}'s stored key does not authenticate"
                 ) from exc
         return keys
+
+
+def _grant_changed() -> Conflict:
+    return conflict(
+        "grant_changed", "the grant changed since you signed this extension (it was replaced or renewed): sign again"
+    )
 
 
 def grant_key_source(services: Services, doctor: str):

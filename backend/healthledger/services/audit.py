@@ -1,8 +1,11 @@
 """The audit trail: what happened to a patient's records, from the chain and from the view log.
 
 Two sources, merged into one timeline, newest first:
-- the events of the patient's vault (HealthRecord clone): records added, access
-  requested / approved / denied / revoked (all, or some records), extension requested / approved.
+- the events of the patient's vault (HealthRecord clone): records added (by the patient, or by a
+  doctor under a write grant: `details.author_role`, `details.author_name`), access requested /
+  approved (an id list, or a bitmap: `records_approved`, decoded to `record_ids`) / denied /
+  revoked (all, or some records), extension requested / approved, write access approved /
+  revoked, and signatures cancelled (`nonce_invalidated`, by the patient or a doctor).
   Each carries its block number, transaction hash and block timestamp, so anyone can check it
   against the chain;
 - the `record_views` log: every decrypted view of a file, who read it (address and role), when,
@@ -25,6 +28,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from ..chain.actions import bitmap_record_ids
 from ..chain.client import AuditEvent
 from ..container import Services
 from ..db.views import ViewEntry
@@ -40,6 +44,10 @@ ACTIONS: dict[str, str] = {
     "RecordsRevoked": "records_revoked",  # some records
     "ExtensionRequested": "extension_requested",
     "ExtensionApproved": "extension_approved",
+    "RecordsApproved": "records_approved",  # a bitmap of records (v2 approvals)
+    "WriteApproved": "write_approved",
+    "WriteRevoked": "write_revoked",
+    "NonceInvalidated": "nonce_invalidated",
     "RecordViewed": "record_viewed",
 }
 
@@ -65,22 +73,49 @@ def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def chain_entry(event: AuditEvent, patient: str, cids: dict[int, str], reasons: dict[str, str]) -> TimelineEntry:
+def _is_patient(account: str, patient: str) -> bool:
+    return account.lower() == patient.lower()
+
+
+def chain_entry(
+    event: AuditEvent,
+    patient: str,
+    cids: dict[int, str],
+    reasons: dict[str, str],
+    doctor_names: dict[str, str] | None = None,
+) -> TimelineEntry:
+    """One chain event as a timeline entry. `doctor_names`: lower-case address -> profile name."""
+    doctor_names = doctor_names or {}
     args = dict(event.args)
     doctor = args.pop("doctor", None)
     record_ids: list[int] | None = None
     if "recordIds" in args:
         record_ids = [int(i) for i in args.pop("recordIds")]
+    if "words" in args:  # RecordsApproved: the bitmap as ids (the words themselves are 256-bit numbers)
+        record_ids = bitmap_record_ids(int(args.pop("startWord")), [int(w) for w in args.pop("words")])
     details: dict[str, Any] = {}
     if event.name == "RecordAdded":
         record_id = int(args.pop("recordId"))
         record_ids = [record_id]
         kind = int(args.pop("kind"))
+        author = str(args.pop("author"))
+        by_patient = _is_patient(author, patient)
         details = {
             "record_type": KIND_NAMES.get(kind, str(kind)),
-            "author": args.pop("author"),
+            "author": author,
+            "author_role": "patient" if by_patient else "doctor",
             "content_hash": args.pop("contentHash"),
         }
+        if not by_patient:
+            doctor = author
+            if author.lower() in doctor_names:
+                details["author_name"] = doctor_names[author.lower()]
+    if event.name == "NonceInvalidated":
+        account = str(args.pop("account"))
+        details["account"] = account
+        details["nonce"] = int(args.pop("nonce"))
+        if not _is_patient(account, patient):  # only the patient and doctors sign for a vault
+            doctor = account
     if "expiresAt" in args:
         expires_at = int(args.pop("expiresAt"))
         details["expires_at"] = expires_at
@@ -144,6 +179,22 @@ async def _views(services: Services, patient: str | None, limit: int) -> list[Ti
     return [view_entry(view, f"view:{view_id}") for view_id, view in await services.views.newest(patient, limit)]
 
 
+async def _doctor_names(services: Services, patient_events: Iterable[tuple[str, AuditEvent]]) -> dict[str, str]:
+    """lower-case address -> doctor profile name, for the doctors who wrote records or cancelled signatures."""
+    wanted = {
+        str(e.args.get("author") or e.args.get("account")).lower()
+        for p, e in patient_events
+        if e.name in ("RecordAdded", "NonceInvalidated")
+        and not _is_patient(str(e.args.get("author") or e.args.get("account")), p)
+    }
+    names = {}
+    for account in sorted(wanted):
+        profile = await services.profiles.get_doctor(account)
+        if profile is not None and profile.name:
+            names[account] = profile.name
+    return names
+
+
 async def _reasons(services: Services, events: Sequence[AuditEvent]) -> dict[str, str]:
     """tx hash -> the reason a doctor gave off chain, for the access requests among `events`."""
     return await services.access_requests.reasons_by_tx([e.tx_hash for e in events if e.name == "AccessRequested"])
@@ -157,7 +208,8 @@ async def patient_timeline(services: Services, patient: str) -> list[dict[str, A
     events = await services.chain.get_events(patient)
     cids = (await services.records.cids_by_record_id([patient])).get(patient.lower(), {})
     reasons = await _reasons(services, events)
-    entries = [chain_entry(e, patient, cids, reasons) for e in events]
+    names = await _doctor_names(services, [(patient, e) for e in events])
+    entries = [chain_entry(e, patient, cids, reasons, names) for e in events]
     entries.extend(await _views(services, patient, MAX_PATIENT_VIEWS))
     return newest_first(entries)
 
@@ -188,8 +240,9 @@ async def all_timeline(services: Services, page: int, page_size: int) -> dict[st
     page_events = [(e.body["_patient"], e.body["_event"]) for e in merged if "_event" in e.body]
     cids = await services.records.cids_by_record_id(sorted({p for p, _ in page_events}))
     reasons = await _reasons(services, [e for _, e in page_events])
+    names = await _doctor_names(services, page_events)
     items = [
-        chain_entry(e.body["_event"], e.body["_patient"], cids.get(e.body["_patient"], {}), reasons).body
+        chain_entry(e.body["_event"], e.body["_patient"], cids.get(e.body["_patient"], {}), reasons, names).body
         if "_event" in e.body
         else e.body
         for e in merged

@@ -94,6 +94,8 @@ def revert_to_domain_error(exc: TransactionReverted) -> DomainError:
         "ExtensionMismatch": (409, "extension_mismatch", "the doctor changed the extension request: sign again"),
         "ZeroDuration": (400, "invalid_duration", "the duration must be more than zero"),
         "NoRecordsSelected": (400, "no_records_selected", "select at least one record"),
+        "NoWriteGrant": (409, "no_write_grant", "the doctor has no live write grant on this vault"),
+        "GrantChanged": (409, "grant_changed", "the grant changed since this was signed: sign again"),
     }
     status, code, message = messages.get(name, (409, "transaction_rejected", f"the chain rejected the action ({name})"))
     kind: type[DomainError] = {400: InvalidInput, 403: NotAllowed}.get(status, Conflict)

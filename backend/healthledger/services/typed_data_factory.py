@@ -19,12 +19,18 @@ from .deadlines import issue_deadline
 MAX_STORED_INT = 2**63 - 1
 
 
+class _GrantState(Protocol):
+    generation: int
+
+
 class NonceSource(Protocol):
     async def vault_address(self, patient: str) -> str: ...
 
     async def nonce_of(self, patient: str, signer: str) -> int: ...
 
     async def latest_timestamp(self) -> int: ...
+
+    async def get_grant(self, patient: str, doctor: str) -> _GrantState: ...
 
 
 def _require(params: dict[str, Any], name: str) -> Any:
@@ -87,8 +93,9 @@ class TypedDataFactory:
         """Translate the API's `{action, params}` into a payload for the caller to sign.
 
         Everything action-specific comes from its entry in chain/actions.py: who signs, which param
-        fills which message field. A doctor names the patient (`patientAddress`); a patient signs
-        for their own contract.
+        fills which message field, what the server fills in (the signer's address, the grant's
+        generation read from the chain now). A doctor names the patient (`patientAddress`); a
+        patient signs for their own contract.
         """
         entry = ACTIONS.get(action)
         if entry is None:
@@ -97,11 +104,28 @@ class TypedDataFactory:
             raise forbidden("wrong_role", f"{action} is signed by a registered doctor")
         if entry.signer == "patient" and role == "doctor":
             raise forbidden("wrong_role", f"{action} is signed by the patient who owns the records")
-        patient = caller if entry.signer == "patient" else _address(_require(params, "patientAddress"))
-        fields = {
-            f.name: caller if f.param is None else _param(f, _require(params, f.param)) for f in entry.fields
-        }
+        patient = _patient_of(entry, caller, role, params)
+        checked = {f.param: _param(f, _require(params, f.param)) for f in entry.fields if f.param is not None}
+        generation = None
+        if entry.needs_generation:
+            generation = (await self._chain.get_grant(patient, checked["doctor"])).generation
+        try:
+            fields = entry.fields_from_params(checked, caller, generation)
+        except ValueError as exc:
+            raise bad_request("invalid_params", str(exc)) from exc
         return await self.payload(entry, patient, caller, fields)
+
+
+def _patient_of(entry: SignedAction, caller: str, role: str, params: dict[str, Any]) -> str:
+    """Whose vault the action is on: the caller's own for a patient, `params.patientAddress` for a doctor."""
+    if entry.signer == "patient":
+        return caller
+    if entry.signer == "doctor" or role == "doctor":
+        return _address(_require(params, "patientAddress"))
+    given = params.get("patientAddress")
+    if given not in (None, "") and _address(given).lower() != caller.lower():
+        raise bad_request("invalid_params", "a patient signs for their own vault: leave params.patientAddress out")
+    return caller
 
 
 def _param(field: MessageField, value: Any) -> Any:
@@ -116,7 +140,7 @@ def _param(field: MessageField, value: Any) -> Any:
         return kind
     if field.kind == "seconds":
         return _seconds(value, field.param)
-    if field.kind == "record_ids":
+    if field.kind in ("record_ids", "bitmap_start", "bitmap_words"):
         return _record_ids(value)
     if field.kind == "address":
         return _address(value)

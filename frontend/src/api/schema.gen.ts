@@ -89,6 +89,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/access-requests/doctor/write-grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patients whose vault you may add records to now (doctors) */
+        get: operations["doctor_write_grants_api_access_requests_doctor_write_grants_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/access-requests/patient/approve-extension": {
         parameters: {
             query?: never;
@@ -168,6 +185,57 @@ export interface paths {
         put?: never;
         /** Withdraw a doctor's access to some or all records (patients) */
         post: operations["patient_revoke_api_access_requests_patient_revoke_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/access-requests/patient/write-grant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Let a registered doctor add records to your vault for a time (patients) */
+        post: operations["patient_write_grant_api_access_requests_patient_write_grant_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/access-requests/patient/write-grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Doctors who may add records to your vault now (patients) */
+        get: operations["patient_write_grants_api_access_requests_patient_write_grants_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/access-requests/patient/write-revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End a doctor's write grant now (patients) */
+        post: operations["patient_write_revoke_api_access_requests_patient_write_revoke_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -422,6 +490,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/signing/invalidate-nonce": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel everything you signed for a vault but was not sent (patients: your vault; doctors: a patient's) */
+        post: operations["invalidate_nonce_route_api_signing_invalidate_nonce_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/signing/key-derivation-message": {
         parameters: {
             query?: never;
@@ -575,6 +660,36 @@ export interface components {
             /** Tx Hash */
             tx_hash: string;
         };
+        /** AddRecordAsDoctorParams */
+        AddRecordAsDoctorParams: {
+            /**
+             * Contenthash
+             * @description SHA-256 of the plaintext file, 0x-hex.
+             */
+            contentHash: string;
+            /**
+             * Patientaddress
+             * @description The patient whose contract the action is on.
+             */
+            patientAddress: string;
+            /**
+             * Recordtype
+             * @description prescription, bill or report.
+             */
+            recordType: string;
+        };
+        /**
+         * AddRecordAsDoctorTypedDataRequest
+         * @description A registered doctor with a live write grant adds a record to the patient's (params.patientAddress) vault. Signed by the doctor.
+         */
+        AddRecordAsDoctorTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "addRecordAsDoctor";
+            params: components["schemas"]["AddRecordAsDoctorParams"];
+        };
         /** AddRecordParams */
         AddRecordParams: {
             /**
@@ -635,7 +750,7 @@ export interface components {
         };
         /**
          * ApproveAccessTypedDataRequest
-         * @description The patient grants a doctor read access to chosen records for a time, replacing any earlier grant. Signed by the patient.
+         * @description The patient grants a doctor read access to chosen records for a time, replacing any earlier grant (kept for other clients; the web app uses approveRecords). Signed by the patient.
          */
         ApproveAccessTypedDataRequest: {
             /**
@@ -654,6 +769,11 @@ export interface components {
             deadline: number;
             /** Doctoraddress */
             doctorAddress: string;
+            /**
+             * Generation
+             * @description The grant generation that was signed (the payload's message.generation); optional: a signature for an earlier grant is refused either way (409 grant_changed)
+             */
+            generation?: number | null;
             /**
              * Nonce
              * @description The nonce that was signed (the payload's message.nonce)
@@ -680,7 +800,7 @@ export interface components {
         };
         /**
          * ApproveExtensionTypedDataRequest
-         * @description The patient accepts a doctor's pending extension request. Signed by the patient.
+         * @description The patient accepts a doctor's pending extension request (for the grant as it is now). Signed by the patient.
          */
         ApproveExtensionTypedDataRequest: {
             /**
@@ -689,6 +809,61 @@ export interface components {
              */
             action: "approveExtension";
             params: components["schemas"]["ApproveExtensionParams"];
+        };
+        /** ApproveRecordsParams */
+        ApproveRecordsParams: {
+            /**
+             * Doctor
+             * @description The doctor concerned.
+             */
+            doctor: string;
+            /**
+             * Duration
+             * @description How long the grant lasts, in seconds.
+             */
+            duration: number;
+            /**
+             * Recordids
+             * @description Record ids to share (from the patient's list of records); the server encodes them as a bitmap.
+             */
+            recordIds: number[];
+        };
+        /**
+         * ApproveRecordsTypedDataRequest
+         * @description The patient grants a doctor read access to chosen records for a time, replacing any earlier grant (the ids travel as a bitmap: the same gas for 1 or 256 records). Signed by the patient.
+         */
+        ApproveRecordsTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "approveRecords";
+            params: components["schemas"]["ApproveRecordsParams"];
+        };
+        /** ApproveWriteParams */
+        ApproveWriteParams: {
+            /**
+             * Doctor
+             * @description The doctor concerned.
+             */
+            doctor: string;
+            /**
+             * Duration
+             * @description How long the doctor may add records, in seconds.
+             */
+            duration: number;
+        };
+        /**
+         * ApproveWriteTypedDataRequest
+         * @description The patient lets a registered doctor add records to their vault for a time, replacing any earlier write grant. Signed by the patient.
+         */
+        ApproveWriteTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "approveWrite";
+            params: components["schemas"]["ApproveWriteParams"];
         };
         /**
          * AuditEntry
@@ -754,12 +929,15 @@ export interface components {
             contract: string;
             /**
              * Details
-             * @description Event-specific: record_type, expires_at, extra_seconds, reason, ...
+             * @description Event-specific. record_added: record_type, content_hash, author, author_role (patient | doctor), author_name (a doctor's profile name, when known); access_approved, records_approved, extension_approved, write_approved: expires_at, expires_at_iso; extension_requested: extra_seconds; access_requested: reason; nonce_invalidated: account, nonce
              */
             details: {
                 [key: string]: unknown;
             };
-            /** Doctor */
+            /**
+             * Doctor
+             * @description The doctor concerned: the grant's doctor, a record's author when a doctor wrote it, the account that cancelled its signatures when it is not the patient
+             */
             doctor: string | null;
             /** Event */
             event: string;
@@ -769,7 +947,10 @@ export interface components {
             log_index: number;
             /** Patient */
             patient: string;
-            /** Record Ids */
+            /**
+             * Record Ids
+             * @description The records concerned (records_approved: decoded from its bitmap)
+             */
             record_ids: number[] | null;
             /**
              * @description discriminator enum property added by openapi-typescript
@@ -985,6 +1166,29 @@ export interface components {
             requests: components["schemas"]["AccessRequestOut"][];
         };
         /**
+         * DoctorWriteGrant
+         * @description A patient whose vault you may add records to now.
+         */
+        DoctorWriteGrant: {
+            /**
+             * Expiresat
+             * @description Unix seconds
+             */
+            expiresAt: number;
+            /** Patientaddress */
+            patientAddress: string;
+            /**
+             * Patientname
+             * @description The patient's published display name, if any
+             */
+            patientName: string | null;
+        };
+        /** DoctorWriteGrants */
+        DoctorWriteGrants: {
+            /** Grants */
+            grants: components["schemas"]["DoctorWriteGrant"][];
+        };
+        /**
          * ErrorDetail
          * @description A stable machine code, a readable message, and sometimes details (e.g. `mismatched`).
          */
@@ -1073,6 +1277,52 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * InvalidateNonceBody
+         * @description Your InvalidateNonce signature (typed data of action `invalidateNonce`), to relay.
+         */
+        InvalidateNonceBody: {
+            /**
+             * Deadline
+             * @description The deadline that was signed (the payload's message.deadline)
+             */
+            deadline: number;
+            /**
+             * Nonce
+             * @description The nonce that was signed (the payload's message.nonce)
+             */
+            nonce: number;
+            /**
+             * Patientaddress
+             * @description Doctors: the patient whose vault your signatures were for. Patients: leave it out.
+             */
+            patientAddress?: string | null;
+            /**
+             * Signature
+             * @description EIP-712 signature of the payload from /api/signing/typed-data
+             */
+            signature: string;
+        };
+        /** InvalidateNonceParams */
+        InvalidateNonceParams: {
+            /**
+             * Patientaddress
+             * @description Doctors: the patient whose contract it is. Patients: leave it out.
+             */
+            patientAddress?: string | null;
+        };
+        /**
+         * InvalidateNonceTypedDataRequest
+         * @description Cancel everything you signed for this vault but was not sent (consumes your current nonce). A patient acts on their own vault; a doctor names the patient (params.patientAddress). Signed by the caller (a patient or a doctor).
+         */
+        InvalidateNonceTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "invalidateNonce";
+            params: components["schemas"]["InvalidateNonceParams"];
+        };
         /** IpfsProbe */
         IpfsProbe: {
             /** Error */
@@ -1111,6 +1361,18 @@ export interface components {
              * @description personal_sign signature of the message
              */
             signature: string;
+        };
+        /**
+         * NonceInvalidated
+         * @description Your nonce `nonce` in the vault is used up: anything you signed with it can no longer be relayed.
+         */
+        NonceInvalidated: {
+            /** Account */
+            account: string;
+            /** Nonce */
+            nonce: number;
+            /** Txhash */
+            txHash: string;
         };
         /** NonceResponse */
         NonceResponse: {
@@ -1212,6 +1474,29 @@ export interface components {
             role: "patient";
             /** Updated At */
             updated_at: string | null;
+        };
+        /**
+         * PatientWriteGrant
+         * @description A doctor who may add records to your vault now.
+         */
+        PatientWriteGrant: {
+            /** Doctoraddress */
+            doctorAddress: string;
+            /**
+             * Doctorname
+             * @description From the doctor's profile, when there is one
+             */
+            doctorName: string | null;
+            /**
+             * Expiresat
+             * @description Unix seconds
+             */
+            expiresAt: number;
+        };
+        /** PatientWriteGrants */
+        PatientWriteGrants: {
+            /** Grants */
+            grants: components["schemas"]["PatientWriteGrant"][];
         };
         /** PendingRequestList */
         PendingRequestList: {
@@ -1495,7 +1780,7 @@ export interface components {
             action: string;
             /**
              * Approvalsignature
-             * @description EIP-712 signature of the ApproveAccess or DenyAccess payload
+             * @description EIP-712 signature of the ApproveRecords payload (approve: action approveRecords with this doctor, durationSeconds and selectedRecords as recordIds) or of the DenyAccess payload (deny)
              */
             approvalSignature: string;
             /**
@@ -1608,6 +1893,26 @@ export interface components {
             record_ids: number[] | null;
             /** Tx Hash */
             tx_hash: string;
+        };
+        /** RevokeWriteParams */
+        RevokeWriteParams: {
+            /**
+             * Doctor
+             * @description The doctor concerned.
+             */
+            doctor: string;
+        };
+        /**
+         * RevokeWriteTypedDataRequest
+         * @description The patient ends a doctor's write grant now. Signed by the patient.
+         */
+        RevokeWriteTypedDataRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "revokeWrite";
+            params: components["schemas"]["RevokeWriteParams"];
         };
         /**
          * SharedRecord
@@ -1767,6 +2072,73 @@ export interface components {
             timestamp_unix: number;
             /** Verified */
             verified: boolean;
+        };
+        /** WriteGrantBody */
+        WriteGrantBody: {
+            /**
+             * Deadline
+             * @description The deadline that was signed (the payload's message.deadline)
+             */
+            deadline: number;
+            /** Doctoraddress */
+            doctorAddress: string;
+            /**
+             * Durationseconds
+             * @description How long the doctor may add records, in seconds (the signed `duration`)
+             */
+            durationSeconds: number;
+            /**
+             * Nonce
+             * @description The nonce that was signed (the payload's message.nonce)
+             */
+            nonce: number;
+            /**
+             * Signature
+             * @description EIP-712 signature of the payload from /api/signing/typed-data
+             */
+            signature: string;
+        };
+        /**
+         * WriteGranted
+         * @description The write grant the chain now holds for the doctor.
+         */
+        WriteGranted: {
+            /** Doctoraddress */
+            doctorAddress: string;
+            /**
+             * Expiresat
+             * @description Unix seconds
+             */
+            expiresAt: number;
+            /** Txhash */
+            txHash: string;
+        };
+        /** WriteRevokeBody */
+        WriteRevokeBody: {
+            /**
+             * Deadline
+             * @description The deadline that was signed (the payload's message.deadline)
+             */
+            deadline: number;
+            /** Doctoraddress */
+            doctorAddress: string;
+            /**
+             * Nonce
+             * @description The nonce that was signed (the payload's message.nonce)
+             */
+            nonce: number;
+            /**
+             * Signature
+             * @description EIP-712 signature of the payload from /api/signing/typed-data
+             */
+            signature: string;
+        };
+        /** WriteRevoked */
+        WriteRevoked: {
+            /** Doctoraddress */
+            doctorAddress: string;
+            /** Txhash */
+            txHash: string;
         };
     };
     responses: never;
@@ -1974,7 +2346,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2088,7 +2460,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2236,6 +2608,80 @@ export interface operations {
             };
         };
     };
+    doctor_write_grants_api_access_requests_doctor_write_grants_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DoctorWriteGrants"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     patient_approve_extension_api_access_requests_patient_approve_extension_post: {
         parameters: {
             query?: never;
@@ -2285,7 +2731,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2556,7 +3002,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `transaction_rejected`, `conflict`, `request_closed`, `integrity_mismatch` */
+            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `request_closed`, `integrity_mismatch` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2670,7 +3116,318 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable`, `relayer_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Transaction sent but not mined in time: `transaction_timeout` */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    patient_write_grant_api_access_requests_patient_write_grant_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WriteGrantBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WriteGranted"];
+                };
+            };
+            /** @description Bad request: `http_error`, `malformed_signature`, `invalid_signature`, `invalid_params`, `signature_expired`, `unknown_record`, `invalid_duration`, `no_records_selected`, `invalid_address` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `doctor_not_registered` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited (see Retry-After): `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable`, `relayer_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Transaction sent but not mined in time: `transaction_timeout` */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    patient_write_grants_api_access_requests_patient_write_grants_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatientWriteGrants"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    patient_write_revoke_api_access_requests_patient_write_revoke_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WriteRevokeBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WriteRevoked"];
+                };
+            };
+            /** @description Bad request: `http_error`, `malformed_signature`, `invalid_signature`, `invalid_params`, `signature_expired`, `unknown_record`, `invalid_duration`, `no_records_selected`, `invalid_address` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3633,7 +4390,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `upload_in_progress`, `stale_nonce`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `upload_in_progress`, `stale_nonce`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4209,6 +4966,129 @@ export interface operations {
             };
         };
     };
+    invalidate_nonce_route_api_signing_invalidate_nonce_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvalidateNonceBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NonceInvalidated"];
+                };
+            };
+            /** @description Bad request: `http_error`, `malformed_signature`, `invalid_signature`, `invalid_params`, `signature_expired`, `unknown_record`, `invalid_duration`, `no_records_selected`, `invalid_address` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited (see Retry-After): `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable`, `relayer_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Transaction sent but not mined in time: `transaction_timeout` */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     key_derivation_message_api_signing_key_derivation_message_get: {
         parameters: {
             query?: never;
@@ -4256,7 +5136,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AddRecordTypedDataRequest"] | components["schemas"]["ApproveAccessTypedDataRequest"] | components["schemas"]["DenyAccessTypedDataRequest"] | components["schemas"]["RevokeAccessTypedDataRequest"] | components["schemas"]["RevokeRecordsTypedDataRequest"] | components["schemas"]["ApproveExtensionTypedDataRequest"] | components["schemas"]["RequestAccessTypedDataRequest"] | components["schemas"]["RequestExtensionTypedDataRequest"];
+                "application/json": components["schemas"]["AddRecordTypedDataRequest"] | components["schemas"]["ApproveAccessTypedDataRequest"] | components["schemas"]["ApproveRecordsTypedDataRequest"] | components["schemas"]["ApproveWriteTypedDataRequest"] | components["schemas"]["RevokeWriteTypedDataRequest"] | components["schemas"]["DenyAccessTypedDataRequest"] | components["schemas"]["RevokeAccessTypedDataRequest"] | components["schemas"]["RevokeRecordsTypedDataRequest"] | components["schemas"]["ApproveExtensionTypedDataRequest"] | components["schemas"]["RequestAccessTypedDataRequest"] | components["schemas"]["RequestExtensionTypedDataRequest"] | components["schemas"]["AddRecordAsDoctorTypedDataRequest"] | components["schemas"]["InvalidateNonceTypedDataRequest"];
             };
         };
         responses: {
@@ -4296,7 +5176,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `record_conflict`, `record_gone`, `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `record_conflict`, `record_gone`, `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -33,7 +33,7 @@ def approve(
     client: httpx.Client, patient: Wallet, request_id: str, doctor: str, record_ids: list[int], days: float
 ) -> httpx.Response:
     payload = patient.typed_data(
-        client, "approveAccess", {"doctor": doctor, "recordIds": record_ids, "duration": round(days * 86400)}
+        client, "approveRecords", {"doctor": doctor, "recordIds": record_ids, "duration": round(days * 86400)}
     )
     return client.post(
         "/api/access-requests/patient/respond",

@@ -122,3 +122,43 @@ class PatientGrants(BaseModel):
     patient: str
     source: Literal["chain"]
     grants: list[PatientGrant]
+
+
+# ---------------------------------------------------------------- write grants (camelCase, as the web app reads them)
+
+
+class WriteGranted(BaseModel):
+    """The write grant the chain now holds for the doctor."""
+
+    doctorAddress: str
+    expiresAt: int = Field(description="Unix seconds")
+    txHash: str
+
+
+class WriteRevoked(BaseModel):
+    doctorAddress: str
+    txHash: str
+
+
+class PatientWriteGrant(BaseModel):
+    """A doctor who may add records to your vault now."""
+
+    doctorAddress: str
+    doctorName: str | None = Field(description="From the doctor's profile, when there is one")
+    expiresAt: int = Field(description="Unix seconds")
+
+
+class PatientWriteGrants(BaseModel):
+    grants: list[PatientWriteGrant]
+
+
+class DoctorWriteGrant(BaseModel):
+    """A patient whose vault you may add records to now."""
+
+    patientAddress: str
+    patientName: str | None = Field(description="The patient's published display name, if any")
+    expiresAt: int = Field(description="Unix seconds")
+
+
+class DoctorWriteGrants(BaseModel):
+    grants: list[DoctorWriteGrant]

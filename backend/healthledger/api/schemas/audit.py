@@ -15,8 +15,11 @@ class ChainEvent(BaseModel):
     event: str
     action: str
     patient: str
-    doctor: str | None
-    record_ids: list[int] | None
+    doctor: str | None = Field(
+        description="The doctor concerned: the grant's doctor, a record's author when a doctor wrote it, "
+        "the account that cancelled its signatures when it is not the patient"
+    )
+    record_ids: list[int] | None = Field(description="The records concerned (records_approved: decoded from its bitmap)")
     cids: list[str] | None
     timestamp: str | None = Field(description="ISO-8601, UTC")
     timestamp_unix: int | None
@@ -25,7 +28,12 @@ class ChainEvent(BaseModel):
     tx_hash: str
     log_index: int
     contract: str
-    details: dict[str, Any] = Field(description="Event-specific: record_type, expires_at, extra_seconds, reason, ...")
+    details: dict[str, Any] = Field(
+        description="Event-specific. record_added: record_type, content_hash, author, author_role "
+        "(patient | doctor), author_name (a doctor's profile name, when known); access_approved, "
+        "records_approved, extension_approved, write_approved: expires_at, expires_at_iso; "
+        "extension_requested: extra_seconds; access_requested: reason; nonce_invalidated: account, nonce"
+    )
 
 
 class ViewEvent(BaseModel):

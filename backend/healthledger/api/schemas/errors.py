@@ -80,6 +80,8 @@ RELAYED: Codes = {
         "no_active_grant",
         "no_pending_extension",
         "extension_mismatch",
+        "no_write_grant",
+        "grant_changed",
         "transaction_rejected",
     ),
     502: ("relayer_unavailable", "chain_unavailable"),

@@ -43,7 +43,13 @@ _PARAM_TYPES: dict[ValueKind, Any] = {
     "record_ids": list[StrictInt],
     "content_hash": StrictStr,
     "record_kind": StrictStr,
+    # ApproveRecords' startWord and words both come from one list of record ids (chain/actions.py).
+    "bitmap_start": list[StrictInt],
+    "bitmap_words": list[StrictInt],
 }
+
+
+_SIGNERS = {"patient": "patient", "doctor": "doctor", "caller": "caller (a patient or a doctor)"}
 
 
 def _request_model(action: SignedAction) -> type[BaseModel]:
@@ -51,15 +57,20 @@ def _request_model(action: SignedAction) -> type[BaseModel]:
     params: dict[str, Any] = {}
     if action.signer == "doctor":
         params["patientAddress"] = (StrictStr, Field(description="The patient whose contract the action is on."))
+    elif action.signer == "caller":
+        params["patientAddress"] = (
+            StrictStr | None,
+            Field(default=None, description="Doctors: the patient whose contract it is. Patients: leave it out."),
+        )
     for field in action.fields:
-        if field.param is not None:
+        if field.param is not None and field.param not in params:
             params[field.param] = (_PARAM_TYPES[field.kind], Field(description=field.description))
     params_model = create_model(
         f"{action.primary_type}Params", __config__=ConfigDict(extra="forbid"), **params
     )
     return create_model(
         f"{action.primary_type}TypedDataRequest",
-        __doc__=f"{action.summary} Signed by the {action.signer}.",
+        __doc__=f"{action.summary} Signed by the {_SIGNERS[action.signer]}.",
         action=(Literal[action.name], ...),  # type: ignore[valid-type]
         params=(params_model, ...),
     )
@@ -67,3 +78,22 @@ def _request_model(action: SignedAction) -> type[BaseModel]:
 
 # One schema per signed action, told apart by `action` (derived from chain/actions.py).
 TypedDataRequest = Union[tuple(_request_model(action) for action in SIGNED_ACTIONS)]  # type: ignore[valid-type]  # noqa: UP007
+
+
+class InvalidateNonceBody(BaseModel):
+    """Your InvalidateNonce signature (typed data of action `invalidateNonce`), to relay."""
+
+    patientAddress: str | None = Field(
+        default=None, description="Doctors: the patient whose vault your signatures were for. Patients: leave it out."
+    )
+    signature: str = Field(description="EIP-712 signature of the payload from /api/signing/typed-data")
+    nonce: int = Field(ge=0, description="The nonce that was signed (the payload's message.nonce)")
+    deadline: int = Field(ge=0, description="The deadline that was signed (the payload's message.deadline)")
+
+
+class NonceInvalidated(BaseModel):
+    """Your nonce `nonce` in the vault is used up: anything you signed with it can no longer be relayed."""
+
+    account: str
+    nonce: int
+    txHash: str
