@@ -66,26 +66,17 @@ const RECORD_TYPE_SET: { [T in RecordType]: T } = { prescription: 'prescription'
 export const RECORD_TYPES: readonly RecordType[] = Object.values(RECORD_TYPE_SET)
 
 // ------------------------------------------------------------------ write grants and cancelled signatures
-// Named by path (the generated operation types), so they stay aliases whatever the schemas are called.
-
-/** The JSON body an operation takes. */
-type JsonBody<Op> = Op extends { requestBody?: { content: { 'application/json': infer B } } } ? B : never
-/** The JSON an operation answers with on success. */
-type JsonOk<Op> = Op extends { responses: { 200: { content: { 'application/json': infer B } } } } ? B : never
 
 /** POST /api/access-requests/patient/write-grant (signature over `approveWrite`). */
-export type WriteGrantBody = JsonBody<paths['/api/access-requests/patient/write-grant']['post']>
-export type WriteGrantResult = JsonOk<paths['/api/access-requests/patient/write-grant']['post']>
+export type WriteGrantBody = Schemas['WriteGrantBody']
 /** POST /api/access-requests/patient/write-revoke (signature over `revokeWrite`). */
-export type WriteRevokeBody = JsonBody<paths['/api/access-requests/patient/write-revoke']['post']>
-export type WriteRevokeResult = JsonOk<paths['/api/access-requests/patient/write-revoke']['post']>
+export type WriteRevokeBody = Schemas['WriteRevokeBody']
 /** A doctor who may add records to the patient's vault now: GET /api/access-requests/patient/write-grants (`grants[]`). */
-export type PatientWriteGrant = JsonOk<paths['/api/access-requests/patient/write-grants']['get']>['grants'][number]
+export type PatientWriteGrant = Schemas['PatientWriteGrant']
 /** A vault the doctor may add records to now: GET /api/access-requests/doctor/write-grants (`grants[]`). */
-export type DoctorWriteGrant = JsonOk<paths['/api/access-requests/doctor/write-grants']['get']>['grants'][number]
+export type DoctorWriteGrant = Schemas['DoctorWriteGrant']
 /** POST /api/signing/invalidate-nonce (signature over `invalidateNonce`): every unsent signature of the account dies. */
-export type InvalidateNonceBody = JsonBody<paths['/api/signing/invalidate-nonce']['post']>
-export type InvalidateNonceResult = JsonOk<paths['/api/signing/invalidate-nonce']['post']>
+export type InvalidateNonceBody = Schemas['InvalidateNonceBody']
 
 /** One typed-data request per signed action, as the backend's action table declares it. */
 export type TypedDataRequest = NonNullable<paths['/api/signing/typed-data']['post']['requestBody']>['content']['application/json']

@@ -54,6 +54,7 @@ describe('audit entries in plain words', () => {
   it("tells the patient's cancelled signatures from a doctor's", () => {
     expect(describeAuditEvent(chain('nonce_invalidated', { doctor: null, details: { account: PATIENT, nonce: 4 } }))).toBe('Pending signatures cancelled')
     expect(describeAuditEvent(chain('nonce_invalidated', { details: { account: DOCTOR, nonce: 1 } }))).toBe('Pending signatures of 0x90F7…b906 cancelled')
+    expect(describeAuditEvent(chain('nonce_invalidated', { details: { account: DOCTOR, nonce: 1, author_name: 'Dr. Ada' } }))).toBe('Pending signatures of Dr. Ada cancelled')
   })
 
   it('reads the older actions too, and an unknown one as its event name with its records', () => {

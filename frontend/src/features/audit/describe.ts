@@ -55,7 +55,8 @@ function recordAdded(event: AuditEvent, details: Details): string {
 /** The sentence for one audit entry; an action this app does not know reads as its event name. */
 export function describeAuditEvent(event: AuditEvent): string {
   const details = detailsOf(event)
-  const doctor = person(event.doctor, details.doctor_name)
+  // The service names the doctor where it knows them (an author, a canceller; any entry later on).
+  const doctor = person(event.doctor, details.doctor_name ?? details.author_name ?? details.account_name)
   const records = recordsPhrase(event.record_ids)
   switch (event.action) {
     case 'record_added':
