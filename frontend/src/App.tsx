@@ -5,11 +5,13 @@ import { ConnectWallet, NoWallet, SignIn, WrongChainBanner } from './features/au
 import { AuthorizedRecords } from './features/doctor/AuthorizedRecords'
 import { FindPatient } from './features/doctor/FindPatient'
 import { MyRequests } from './features/doctor/MyRequests'
+import { WritableVaults } from './features/doctor/WritableVaults'
 import { Audit } from './features/patient/Audit'
 import { Records } from './features/patient/Records'
 import { Requests } from './features/patient/Requests'
 import { Sharing } from './features/patient/Sharing'
 import { Upload } from './features/patient/Upload'
+import { WriteAccess } from './features/patient/WriteAccess'
 import { AuditAll } from './features/registrar/AuditAll'
 import { Doctors } from './features/registrar/Doctors'
 import { Status } from './features/system/Status'
@@ -28,7 +30,16 @@ const SCREENS: Record<Role, Screen[]> = {
     { route: 'records', label: 'My records', render: () => <Records /> },
     { route: 'upload', label: 'Upload', render: () => <Upload /> },
     { route: 'requests', label: 'Requests', render: () => <Requests /> },
-    { route: 'sharing', label: 'Sharing', render: () => <Sharing /> },
+    {
+      route: 'sharing',
+      label: 'Sharing',
+      render: () => (
+        <>
+          <Sharing />
+          <WriteAccess />
+        </>
+      ),
+    },
     { route: 'audit', label: 'Audit trail', render: () => <Audit /> },
   ],
   doctor: [
@@ -42,7 +53,16 @@ const SCREENS: Record<Role, Screen[]> = {
         </>
       ),
     },
-    { route: 'authorized', label: 'Authorized records', render: () => <AuthorizedRecords /> },
+    {
+      route: 'authorized',
+      label: 'Authorized records',
+      render: () => (
+        <>
+          <AuthorizedRecords />
+          <WritableVaults />
+        </>
+      ),
+    },
   ],
   registrar: [
     { route: 'doctors', label: 'Doctors', render: () => <Doctors /> },

@@ -2,9 +2,11 @@
 // js-ipfs, SecantusDB, the API serving frontend/dist). Roles are played by Anvil dev accounts through
 // the harness's injected wallet, each in its own fresh browser profile:
 //   registrar (#0) registers a doctor (#3) -> patient (#2) uploads a report -> the doctor requests
-//   access -> patient approves 1 day for that record -> doctor opens it (verified) -> doctor asks for
-//   2 more days, patient accepts -> patient revokes -> doctor is refused -> the patient's audit
-//   trail, and the registrar's, list the steps.
+//   access -> patient approves 1 day for that record (signing ApproveRecords) -> doctor opens it
+//   (verified) -> doctor asks for 2 more days, patient accepts -> patient revokes, then accepts the
+//   offer to cancel unsent signatures -> doctor is refused -> patient gives the doctor write access,
+//   the doctor sees it, the patient takes it back -> the patient's audit trail, and the
+//   registrar's, list the steps.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -17,6 +19,15 @@ const DOCTOR_NAME = 'Dr. Ada Scenario'
 const PATIENT = DEV_ACCOUNTS[2].address
 const RECORD_NAME = `Scenario blood test ${Date.now()}`
 const REASON = 'Follow-up consultation: please share your latest blood test.'
+
+/** The primary type of the last EIP-712 message `user`'s wallet signed. */
+function lastSignedType(user) {
+  const signed = user.wallet.requests.filter((r) => r.method === 'eth_signTypedData_v4').at(-1)
+  return signed ? JSON.parse(signed.params[1]).primaryType : null
+}
+
+/** A card of the page by its heading (a QueryCard is a region named by its title). */
+const region = (page, name) => page.getByRole('region', { name, exact: true })
 
 /** Open the Audit trail tab and refresh it until its table matches every one of `steps`; the table's text. */
 async function auditTrailListing(page, what, steps) {
@@ -139,6 +150,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     await screenshot(page, 'scenario-05-patient-request')
     await approve.click()
     await page.getByRole('status').filter({ hasText: 'Approved 1 record(s) for 1 day(s).' }).first().waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.equal(lastSignedType(patient), 'ApproveRecords', 'the approval is a bitmap approval (approveRecords)')
     await screenshot(page, 'scenario-06-patient-approved')
   })
 
@@ -149,7 +161,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     await untilRefreshed('the request to show as approved', refreshRequests, () => mine.getByText('approved', { exact: true }).count())
     await tab(page, 'Authorized records')
     const row = page.getByRole('row').filter({ hasText: RECORD_NAME })
-    await untilRefreshed('the shared record in the doctor\'s list', page.getByRole('button', { name: 'Refresh' }), () => row.count(), {
+    await untilRefreshed('the shared record in the doctor\'s list', region(page, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), {
       timeout: CHAIN_TIMEOUT,
     })
     await row.getByRole('button', { name: 'Open' }).click()
@@ -171,7 +183,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     await tab(page, 'Sharing')
     const card = page.getByRole('article', { name: `Shared with ${DOCTOR_NAME}` })
     const asked = card.getByText(`${DOCTOR_NAME} asks for 2 day(s) more`)
-    await untilRefreshed('the extension request on the sharing card', page.getByRole('button', { name: 'Refresh' }), () => asked.count(), {
+    await untilRefreshed('the extension request on the sharing card', region(page, 'Sharing').getByRole('button', { name: 'Refresh' }), () => asked.count(), {
       timeout: CHAIN_TIMEOUT,
     })
     assert.match(await card.innerText(), new RegExp(RECORD_NAME), 'the card lists the shared record')
@@ -184,13 +196,20 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     assert.match(await card.getByText(/ left$/).innerText(), /^(2 d 2[0-3] h|3 d 0 h) left$/)
   })
 
-  step('6. patient revokes everything from the sharing card; the doctor is then refused with a clear message', async () => {
+  step('6. patient revokes everything, cancels unsent signatures when offered; the doctor is then refused with a clear message', async () => {
     const { page } = patient
     const card = page.getByRole('article', { name: `Shared with ${DOCTOR_NAME}` })
     await card.getByRole('button', { name: `Sign revocation of everything shared with ${DOCTOR_NAME}` }).click()
     await page.getByRole('status').filter({ hasText: `All access for ${DOCTOR_NAME} revoked.` }).waitFor({ timeout: CHAIN_TIMEOUT })
     await card.waitFor({ state: 'detached' })
     await page.getByText('You are not sharing any record right now.').waitFor()
+    // The offer to cancel signatures made but never sent: accepted, it signs InvalidateNonce and is relayed.
+    const offer = page.getByRole('region', { name: 'Cancel unsent signatures' })
+    assert.match(await offer.innerText(), new RegExp(`You revoked all access for ${DOCTOR_NAME}`))
+    await screenshot(page, 'scenario-09-patient-revoked-offer')
+    await offer.getByRole('button', { name: /Cancel anything I signed but was not sent/ }).click()
+    await page.getByRole('status').filter({ hasText: 'Pending signatures cancelled' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.equal(lastSignedType(patient), 'InvalidateNonce')
     await screenshot(page, 'scenario-09-patient-revoked')
 
     // The doctor's list is still on screen from before: opening the record again is refused.
@@ -205,31 +224,81 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     console.log(`doctor refusal message: ${JSON.stringify(text)}`)
 
     // A refresh no longer lists the record for the doctor.
-    await d.getByRole('button', { name: 'Refresh' }).click()
+    await region(d, 'Authorized records').getByRole('button', { name: 'Refresh' }).click()
     await until('the revoked record to leave the doctor\'s list', async () => (await d.getByRole('row').filter({ hasText: RECORD_NAME }).count()) === 0, {
       timeout: CHAIN_TIMEOUT,
       interval: 1000,
     })
   })
 
-  step('7. patient audit trail lists upload, request, approval, view and revocation', async () => {
+  step('7. patient lets the doctor add records; the doctor sees it; the patient takes it back', async () => {
     const { page } = patient
-    const steps = [/RecordAdded \(records \d+\)/, /AccessRequested/, /AccessApproved \(records \d+\)/, /RecordViewed/, /ExtensionRequested/, /ExtensionApproved/, /AccessRevoked/]
+    const write = region(page, 'Write access')
+    await write.getByText('No doctor can add records to your vault.').waitFor()
+    await write.getByText('Let a doctor add records').click()
+    await write.getByLabel('Find a doctor (name or address)').fill('Ada')
+    await write.getByRole('button', { name: 'Search doctors' }).click()
+    await write.getByRole('radio', { name: new RegExp(DOCTOR_NAME) }).check()
+    await write.getByLabel('For how many days (write access)').fill('3')
+    await write.getByRole('button', { name: 'Sign write access for 0x90F7…b906 (3 day(s))' }).click()
+    await write.getByRole('status').filter({ hasText: /0x90F7…b906 may add records until / }).waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.equal(lastSignedType(patient), 'ApproveWrite')
+    const row = write.getByRole('row').filter({ hasText: DOCTOR_NAME })
+    await untilRefreshed('the write grant in the list', write.getByRole('button', { name: 'Refresh' }), () => row.count(), { timeout: CHAIN_TIMEOUT })
+    assert.match(await row.innerText(), /(2 d 23 h|3 d 0 h) left/)
+    await screenshot(page, 'scenario-12-patient-write-granted')
+
+    const d = doctor.page
+    const vaults = region(d, 'Patients who let you add records')
+    const patientRow = vaults.getByRole('row').filter({ hasText: '0x3C44…93BC' })
+    await untilRefreshed("the patient in the doctor's write list", vaults.getByRole('button', { name: 'Refresh' }), () => patientRow.count(), {
+      timeout: CHAIN_TIMEOUT,
+    })
+    await screenshot(d, 'scenario-13-doctor-may-write')
+
+    await row.getByRole('button', { name: `Revoke write access of ${DOCTOR_NAME}` }).click()
+    await write.getByRole('status').filter({ hasText: `Write access of ${DOCTOR_NAME} revoked.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.equal(lastSignedType(patient), 'RevokeWrite')
+    await write.getByText('No doctor can add records to your vault.').waitFor()
+    // The cancel offer follows this revocation too; declining it sends nothing.
+    const signedBefore = patient.wallet.requests.length
+    await write.getByRole('region', { name: 'Cancel unsent signatures' }).getByRole('button', { name: 'No, thanks' }).click()
+    await write.getByRole('region', { name: 'Cancel unsent signatures' }).waitFor({ state: 'detached' })
+    assert.equal(patient.wallet.requests.length, signedBefore, 'declining the offer asks the wallet for nothing')
+
+    await untilRefreshed("the patient to leave the doctor's write list", vaults.getByRole('button', { name: 'Refresh' }),
+      async () => (await vaults.getByText('No patient has given you write access.').count()) > 0, { timeout: CHAIN_TIMEOUT })
+  })
+
+  step('8. patient audit trail lists upload, request, approval, view, revocation, cancellation and write access in plain words', async () => {
+    const { page } = patient
+    const steps = [
+      /Record #\d+ \(report\) added/,
+      /asked for access/,
+      /Access to record #\d+ approved for 0x90F7…b906 until .*RecordsApproved/,
+      /Record #\d+ opened by 0x90F7…b906 \(verified\)/,
+      /ExtensionRequested/,
+      /ExtensionApproved/,
+      /All access of 0x90F7…b906 revoked/,
+      /Pending signatures cancelled/,
+      /0x90F7…b906 was allowed to add records until .*WriteApproved/,
+      /Write access of 0x90F7…b906 revoked/,
+    ]
     const text = await auditTrailListing(page, 'the audit trail to list every step', steps)
     console.log(`audit trail:\n${text}`)
     assert.match(text, /0x90F7…b906/, 'the doctor appears in the trail')
-    await screenshot(page, 'scenario-11-patient-audit')
+    await screenshot(page, 'scenario-14-patient-audit')
     assert.deepEqual(withoutApiNoise(patient.problems), [])
     assert.deepEqual(withoutApiNoise(doctor.problems), [])
   })
 
-  step("8. registrar's audit trail covers every patient and shows this one's steps", async () => {
+  step("9. registrar's audit trail covers every patient and shows this one's steps", async () => {
     const { page } = registrar
-    const steps = [/RecordAdded/, /AccessRequested/, /AccessApproved/, /RecordViewed/, /AccessRevoked/]
+    const steps = [/RecordAdded/, /AccessRequested/, /RecordsApproved/, /RecordViewed/, /AccessRevoked/, /NonceInvalidated/, /WriteApproved/, /WriteRevoked/]
     const text = await auditTrailListing(page, "the registrar's audit trail to list every step", steps)
     assert.match(text, /0x3C44…93BC/, 'each entry names its patient')
     assert.match(await page.getByText(/event\(s\) across \d+ patient\(s\)/).innerText(), /across 1 patient/)
-    await screenshot(page, 'scenario-12-registrar-audit')
+    await screenshot(page, 'scenario-15-registrar-audit')
     assert.deepEqual(withoutApiNoise(registrar.problems), [])
   })
 })

@@ -63,4 +63,34 @@ describe('typed endpoints', () => {
     expect(await api.system.config()).toEqual({})
     await expect(api.records.patientRecords()).rejects.toBeInstanceOf(ApiError)
   })
+
+  it('posts write grants, revocations and cancelled signatures as the API documents them, and reads both write-grant lists', async () => {
+    const DOCTOR = '0x90F79bf6EB2c4f870365E785982E1f101E93b906'
+    const PATIENT = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC'
+    const { api, seen } = apiWith({
+      'POST /api/access-requests/patient/write-grant': json({ doctorAddress: DOCTOR, expiresAt: 1_900_000_000, txHash: '0xt1' }),
+      'POST /api/access-requests/patient/write-revoke': json({ doctorAddress: DOCTOR, txHash: '0xt2' }),
+      'POST /api/signing/invalidate-nonce': json({ account: PATIENT, nonce: 4, txHash: '0xt3' }),
+      'GET /api/access-requests/patient/write-grants': json({ grants: [{ doctorAddress: DOCTOR, doctorName: 'Dr. Ada', expiresAt: 1_900_000_000 }] }),
+      'GET /api/access-requests/doctor/write-grants': json({ grants: [{ patientAddress: PATIENT, patientName: null, expiresAt: 1_900_000_000 }] }),
+    })
+    const signed = { signature: '0xsig', nonce: 3, deadline: 1_800_000_000 }
+    expect(await api.access.grantWrite({ doctorAddress: DOCTOR, durationSeconds: 86_400, ...signed })).toEqual({ doctorAddress: DOCTOR, expiresAt: 1_900_000_000, txHash: '0xt1' })
+    expect(await seen.at(-1)?.json()).toEqual({ doctorAddress: DOCTOR, durationSeconds: 86_400, ...signed })
+    expect((await api.access.revokeWrite({ doctorAddress: DOCTOR, ...signed })).txHash).toBe('0xt2')
+    expect(await seen.at(-1)?.json()).toEqual({ doctorAddress: DOCTOR, ...signed })
+    expect(await api.signing.invalidateNonce(signed)).toEqual({ account: PATIENT, nonce: 4, txHash: '0xt3' })
+    expect(await seen.at(-1)?.json()).toEqual(signed)
+    expect(await api.access.patientWriteGrants()).toEqual([{ doctorAddress: DOCTOR, doctorName: 'Dr. Ada', expiresAt: 1_900_000_000 }])
+    expect(await api.access.doctorWriteGrants()).toEqual([{ patientAddress: PATIENT, patientName: null, expiresAt: 1_900_000_000 }])
+  })
+
+  it('turns a refused write grant into an ApiError with the code the server gave', async () => {
+    const { api } = apiWith({
+      'POST /api/access-requests/patient/write-grant': () =>
+        new Response(JSON.stringify({ error: { code: 'doctor_not_registered', message: 'not a registered doctor' } }), { status: 409, headers: { 'content-type': 'application/json' } }),
+    })
+    const refusal = api.access.grantWrite({ doctorAddress: '0x90F79bf6EB2c4f870365E785982E1f101E93b906', durationSeconds: 60, signature: '0xsig', nonce: 0, deadline: 1 })
+    await expect(refusal).rejects.toMatchObject({ status: 409, code: 'doctor_not_registered' })
+  })
 })

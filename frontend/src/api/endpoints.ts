@@ -15,10 +15,13 @@ import type {
   DoctorBody,
   DoctorRequest,
   DoctorSummary,
+  DoctorWriteGrant,
   ExtendBody,
+  InvalidateNonceBody,
   MedicalRecord,
   PatientGrant,
   PatientSummary,
+  PatientWriteGrant,
   RecordType,
   RespondBody,
   RevokeBody,
@@ -26,6 +29,8 @@ import type {
   TypedDataParams,
   TypedDataRequest,
   ViewedFile,
+  WriteGrantBody,
+  WriteRevokeBody,
 } from './types'
 
 function filenameFrom(disposition: string | null, fallback: string): string {
@@ -69,6 +74,8 @@ export function createApi(client: ApiClient) {
       typedData: <A extends TypedDataAction>(action: A, params: TypedDataParams<A>) =>
         // TypeScript cannot tie a generic `A` to one member of the union: the pair is checked by the signature above.
         unwrap(http.POST('/api/signing/typed-data', { body: { action, params } as TypedDataRequest })),
+      /** Relay a signed `invalidateNonce`: every signature the account made but did not send becomes unusable. */
+      invalidateNonce: (body: InvalidateNonceBody) => unwrap(http.POST('/api/signing/invalidate-nonce', { body })),
     },
     records: {
       upload(fields: UploadFields, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal): Promise<UploadResult<MedicalRecord>> {
@@ -116,6 +123,18 @@ export function createApi(client: ApiClient) {
         return (await unwrap(http.GET('/api/access-requests/patient/grants'))).grants
       },
       approveExtension: (body: ApproveExtensionBody) => unwrap(http.POST('/api/access-requests/patient/approve-extension', { body })),
+      /** Let a doctor add records to the patient's vault until the grant expires (a signed `approveWrite`). */
+      grantWrite: (body: WriteGrantBody) => unwrap(http.POST('/api/access-requests/patient/write-grant', { body })),
+      /** Take write access back (a signed `revokeWrite`). */
+      revokeWrite: (body: WriteRevokeBody) => unwrap(http.POST('/api/access-requests/patient/write-revoke', { body })),
+      /** Doctors who may add records to the patient's vault now, read from the chain. */
+      async patientWriteGrants(): Promise<PatientWriteGrant[]> {
+        return (await unwrap(http.GET('/api/access-requests/patient/write-grants'))).grants
+      },
+      /** Vaults the signed-in doctor may add records to now. */
+      async doctorWriteGrants(): Promise<DoctorWriteGrant[]> {
+        return (await unwrap(http.GET('/api/access-requests/doctor/write-grants'))).grants
+      },
       request: (body: AccessRequestBody) => unwrap(http.POST('/api/access-requests/doctor/request', { body })),
       /** The doctor's own requests, newest first, with their state. */
       async doctorRequests(): Promise<DoctorRequest[]> {

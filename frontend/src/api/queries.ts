@@ -15,6 +15,8 @@ export type ServerData =
   | 'records'
   | 'patientRequests'
   | 'grants'
+  | 'writeGrants'
+  | 'doctorWriteGrants'
   | 'doctorRequests'
   | 'authorized'
   | 'patientAudit'
@@ -65,6 +67,8 @@ function useApiQuery<T>(what: ServerData, load: (api: Api) => Promise<T>) {
 
 export const usePatientRequests = () => useApiQuery('patientRequests', (api) => api.access.patientRequests())
 export const usePatientGrants = () => useApiQuery('grants', (api) => api.access.patientGrants())
+export const usePatientWriteGrants = () => useApiQuery('writeGrants', (api) => api.access.patientWriteGrants())
+export const useDoctorWriteGrants = () => useApiQuery('doctorWriteGrants', (api) => api.access.doctorWriteGrants())
 export const useDoctorRequests = () => useApiQuery('doctorRequests', (api) => api.access.doctorRequests())
 export const useAuthorizedRecords = () => useApiQuery('authorized', (api) => api.access.authorizedRecords())
 export const usePatientAudit = () => useApiQuery('patientAudit', (api) => api.audit.patient())

@@ -65,6 +65,19 @@ export type RecordType = MedicalRecord['record_type']
 const RECORD_TYPE_SET: { [T in RecordType]: T } = { prescription: 'prescription', bill: 'bill', report: 'report' }
 export const RECORD_TYPES: readonly RecordType[] = Object.values(RECORD_TYPE_SET)
 
+// ------------------------------------------------------------------ write grants and cancelled signatures
+
+/** POST /api/access-requests/patient/write-grant (signature over `approveWrite`). */
+export type WriteGrantBody = Schemas['WriteGrantBody']
+/** POST /api/access-requests/patient/write-revoke (signature over `revokeWrite`). */
+export type WriteRevokeBody = Schemas['WriteRevokeBody']
+/** A doctor who may add records to the patient's vault now: GET /api/access-requests/patient/write-grants (`grants[]`). */
+export type PatientWriteGrant = Schemas['PatientWriteGrant']
+/** A vault the doctor may add records to now: GET /api/access-requests/doctor/write-grants (`grants[]`). */
+export type DoctorWriteGrant = Schemas['DoctorWriteGrant']
+/** POST /api/signing/invalidate-nonce (signature over `invalidateNonce`): every unsent signature of the account dies. */
+export type InvalidateNonceBody = Schemas['InvalidateNonceBody']
+
 /** One typed-data request per signed action, as the backend's action table declares it. */
 export type TypedDataRequest = NonNullable<paths['/api/signing/typed-data']['post']['requestBody']>['content']['application/json']
 /** The signed actions (`SessionContext.signAction` takes these). */

@@ -6,10 +6,15 @@ import type { AuditEvent } from '../../api/types'
 import { DataTable } from '../../components/DataTable'
 import { Address } from '../../components/ui'
 import { formatDate, shortHash } from '../../lib/format'
+import { describeAuditEvent } from './describe'
 
-function describe(event: AuditEvent): string {
-  const ids = event.record_ids?.length ? ` (records ${event.record_ids.join(', ')})` : ''
-  return `${event.event}${ids}`
+/** The sentence, then the contract's event name (what a block explorer shows for the transaction). */
+function What({ event }: { event: AuditEvent }) {
+  return (
+    <>
+      {describeAuditEvent(event)} <span className="muted small">{event.event}</span>
+    </>
+  )
 }
 
 /** The transaction of a chain event (a view is recorded off chain and has none). */
@@ -25,7 +30,7 @@ export function AuditTable({ events, showPatient = false }: { events: AuditEvent
       columns={[
         { header: 'When', cell: (event) => formatDate(event.timestamp) },
         showPatient && { header: 'Patient', cell: (event) => <Address value={event.patient} /> },
-        { header: 'What', cell: describe },
+        { header: 'What', cell: (event) => <What event={event} /> },
         { header: 'Who', cell: (event) => <Address value={event.doctor} /> },
         { header: 'Transaction', cell: (event) => <code title={txHash(event)}>{shortHash(txHash(event))}</code> },
       ]}

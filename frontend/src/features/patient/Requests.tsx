@@ -22,7 +22,7 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
     mutationFn: async (action: 'approve' | 'deny') => {
       const signed =
         action === 'approve'
-          ? await signAction('approveAccess', { doctor, recordIds: selected, duration: days * DAY })
+          ? await signAction('approveRecords', { doctor, recordIds: selected, duration: days * DAY })
           : await signAction('denyAccess', { doctor })
       await api.access.respond({
         requestId: request.id,
@@ -83,7 +83,7 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
           onClick={() => respond.mutate('approve')}
           disabled={selected.length === 0 || !keySignature || busy !== null}
           busy={busy === 'approve'}
-          explain={`Signs an “ApproveAccess” authorisation (EIP-712): this doctor may read the ${selected.length} selected record(s) for ${days} day(s). You can revoke it at any time.`}
+          explain={`Signs an “ApproveRecords” authorisation (EIP-712): this doctor may read the ${selected.length} selected record(s) for ${days} day(s). You can revoke it at any time.`}
         >
           Sign approval ({selected.length} record(s), {days} day(s))
         </SignButton>

@@ -1,6 +1,7 @@
 /**
  * Sharing: whom the patient shares records with right now (read from the chain), until when, and
- * what each doctor asked for. Revoke one record or everything; accept an extension request.
+ * what each doctor asked for. Revoke one record or everything; accept an extension request. After
+ * revoking everything, offer to cancel signatures that were made but never sent.
  */
 import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
@@ -12,11 +13,15 @@ import { QueryCard } from '../../components/QueryState'
 import { Address, Badge, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { formatDate, parseIds, recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
+import { CancelSignaturesOffer } from './CancelSignatures'
 
 const DAY = 86_400
 
-/** Start a signed change: `key` names the button that shows it is busy, `message` the outcome. */
-type Act = (key: string, run: () => Promise<unknown>, message: string) => void
+/**
+ * Start a signed change: `key` names the button that shows it is busy, `message` the outcome;
+ * `revoked` (for a full revocation) what to name in the offer to cancel unsent signatures.
+ */
+type Act = (key: string, run: () => Promise<unknown>, message: string, revoked?: string) => void
 
 function days(seconds: number): string {
   const value = seconds / DAY
@@ -100,7 +105,7 @@ function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: Act; busy: 
       />
       <SignButton
         variant="danger"
-        onClick={() => act(`all:${grant.doctor}`, () => revoke(grant.doctor, []), `All access for ${who} revoked.`)}
+        onClick={() => act(`all:${grant.doctor}`, () => revoke(grant.doctor, []), `All access for ${who} revoked.`, `all access for ${who}`)}
         busy={busy === `all:${grant.doctor}`}
         disabled={busy !== null}
         explain="Signs a “RevokeAccess” instruction (EIP-712) for this doctor; HealthLedger sends it to your vault (your own HealthRecord contract) and pays the fee. Access ends when it is mined."
@@ -122,7 +127,7 @@ function RevokeByAddress({ act, busy }: { act: Act; busy: string | null }) {
     event?.preventDefault()
     if (!valid || recordIds === null) return
     const done = recordIds.length ? `Access to record(s) ${recordIds.join(', ')} revoked.` : 'All access for this doctor revoked.'
-    act('manual', () => revoke(doctor.trim(), recordIds), done)
+    act('manual', () => revoke(doctor.trim(), recordIds), done, recordIds.length ? undefined : `all access for ${doctor.trim()}`)
   }
   return (
     <details>
@@ -145,23 +150,32 @@ function RevokeByAddress({ act, busy }: { act: Act; busy: string | null }) {
   )
 }
 
-/** Run one signed change at a time: which one is busy, its outcome, its error; the grants refetch after. */
+/**
+ * Run one signed change at a time: which one is busy, its outcome, its error; the grants refetch
+ * after. A full revocation that succeeded leaves `offer` set (what was revoked) until dismissed.
+ */
 function useSharingChange() {
   const invalidate = useInvalidate()
+  const [offer, setOffer] = useState<string | null>(null)
   const change = useMutation({
-    mutationFn: async ({ run, message }: { key: string; run: () => Promise<unknown>; message: string }) => {
+    mutationFn: async ({ run, message }: { key: string; run: () => Promise<unknown>; message: string; revoked?: string }) => {
       await run()
       return message
     },
-    onSuccess: () => invalidate('grants', 'patientAudit'),
+    onMutate: () => setOffer(null),
+    onSuccess: (_message, { revoked }) => {
+      if (revoked) setOffer(revoked)
+      return invalidate('grants', 'patientAudit')
+    },
   })
-  const act: Act = (key, run, message) => change.mutate({ key, run, message })
-  return { act, busy: change.isPending ? change.variables.key : null, done: change.isSuccess ? change.data : null, error: change.error }
+  const act: Act = (key, run, message, revoked) => change.mutate({ key, run, message, revoked })
+  const busy = change.isPending ? change.variables.key : null
+  return { act, busy, done: change.isSuccess ? change.data : null, error: change.error, offer, dismissOffer: () => setOffer(null) }
 }
 
 export function Sharing() {
   const grants = usePatientGrants()
-  const { act, busy, done, error } = useSharingChange()
+  const { act, busy, done, error, offer, dismissOffer } = useSharingChange()
   const list = grants.data ?? []
   const intro = (
     <>
@@ -170,6 +184,7 @@ export function Sharing() {
         as the transaction is mined.
       </p>
       {done && <Notice kind="success">{done}</Notice>}
+      {offer && <CancelSignaturesOffer revoked={offer} onDismiss={dismissOffer} />}
       <ErrorNotice error={error} title="Nothing was changed" />
     </>
   )

@@ -1,0 +1,122 @@
+/**
+ * Write access (Sharing screen): which doctors may add records to the patient's vault now (read from
+ * the chain), granting it to a registered doctor for some days, and taking it back. Write and read
+ * access are independent: a doctor who may write still reads only what the patient shared.
+ */
+import { useMutation } from '@tanstack/react-query'
+import { useState } from 'react'
+import { isAddress } from 'viem'
+import { useInvalidate, usePatientWriteGrants } from '../../api/queries'
+import type { PatientWriteGrant } from '../../api/types'
+import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
+import { QueryCard } from '../../components/QueryState'
+import { Address, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
+import { formatDate, shortAddress } from '../../lib/format'
+import { useSession } from '../../session/SessionContext'
+import { CancelSignaturesOffer } from './CancelSignatures'
+import { DoctorPicker } from './DoctorPicker'
+
+const DAY = 86_400
+
+type Change = { kind: 'grant'; doctor: string; days: number } | { kind: 'revoke'; doctor: string; who: string }
+
+const nameOf = (grant: PatientWriteGrant) => grant.doctorName ?? shortAddress(grant.doctorAddress)
+
+/** Grant or revoke, one at a time; the list and the audit trail refetch after either. */
+function useWriteChange() {
+  const { api, signAction } = useSession()
+  const invalidate = useInvalidate()
+  return useMutation({
+    mutationFn: async (change: Change): Promise<string> => {
+      if (change.kind === 'grant') {
+        const duration = change.days * DAY
+        const signed = await signAction('approveWrite', { doctor: change.doctor, duration })
+        const result = await api.access.grantWrite({
+          doctorAddress: change.doctor,
+          durationSeconds: duration,
+          signature: signed.signature,
+          nonce: signed.nonce,
+          deadline: signed.deadline,
+        })
+        return `${shortAddress(result.doctorAddress)} may add records until ${formatDate(result.expiresAt)}.`
+      }
+      const signed = await signAction('revokeWrite', { doctor: change.doctor })
+      await api.access.revokeWrite({ doctorAddress: change.doctor, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
+      return `Write access of ${change.who} revoked.`
+    },
+    onSuccess: () => invalidate('writeGrants', 'patientAudit'),
+  })
+}
+
+function GrantWriteForm({ busy, onGrant }: { busy: boolean; onGrant: (doctor: string, days: number) => void }) {
+  const [doctor, setDoctor] = useState('')
+  const [days, setDays] = useState(30)
+  const valid = isAddress(doctor)
+  return (
+    <details className="stack">
+      <summary>Let a doctor add records</summary>
+      <DoctorPicker name="write-doctor" value={doctor} onChange={setDoctor} />
+      <label className="field inline">
+        <span>For how many days (write access)</span>
+        <input type="number" min={1} max={365} value={days} onChange={(e) => setDays(Math.max(1, Math.min(365, Number(e.target.value) || 1)))} />
+      </label>
+      <SignButton
+        onClick={() => onGrant(doctor, days)}
+        disabled={!valid || busy}
+        busy={busy}
+        explain={`Signs an “ApproveWrite” authorisation (EIP-712): this doctor may add records to your vault for ${days} day(s). It does not let them read anything.`}
+      >
+        Sign write access for {valid ? shortAddress(doctor) : 'this doctor'} ({days} day(s))
+      </SignButton>
+    </details>
+  )
+}
+
+export function WriteAccess() {
+  const grants = usePatientWriteGrants()
+  const change = useWriteChange()
+  const [offer, setOffer] = useState<string | null>(null)
+  const list = grants.data ?? []
+  const busy = change.isPending ? change.variables : null
+  const run = (next: Change) => {
+    setOffer(null)
+    change.mutate(next, { onSuccess: () => next.kind === 'revoke' && setOffer(`write access for ${next.who}`) })
+  }
+
+  const intro = (
+    <>
+      <p>A doctor with write access can add records to your vault; they cannot read records you have not shared.</p>
+      {change.isSuccess && <Notice kind="success">{change.data}</Notice>}
+      {offer && <CancelSignaturesOffer revoked={offer} onDismiss={() => setOffer(null)} />}
+      <ErrorNotice error={change.error} title="Write access was not changed" />
+    </>
+  )
+  return (
+    <QueryCard id="write-access-title" title="Write access" emptyText="No doctor can add records to your vault." what="write grants"
+      query={grants} items={list} intro={intro}
+      footer={<GrantWriteForm busy={busy?.kind === 'grant'} onGrant={(doctor, days) => run({ kind: 'grant', doctor, days })} />}>
+      <DataTable
+        rows={list}
+        rowKey={(grant) => grant.doctorAddress}
+        columns={[
+          { header: 'Doctor', cell: (grant) => <>{grant.doctorName ?? 'A doctor'} <Address value={grant.doctorAddress} /></> },
+          { header: 'May add records until', cell: (grant) => <>{formatDate(grant.expiresAt)} <Countdown until={grant.expiresAt} /></> },
+          {
+            header: ACTIONS_HEADER,
+            cell: (grant) => (
+              <button
+                type="button"
+                className="btn btn-small btn-danger"
+                disabled={busy !== null}
+                aria-label={`Revoke write access of ${nameOf(grant)}`}
+                onClick={() => run({ kind: 'revoke', doctor: grant.doctorAddress, who: nameOf(grant) })}
+              >
+                {busy?.kind === 'revoke' && busy.doctor === grant.doctorAddress ? 'Waiting for your wallet…' : 'Revoke'}
+              </button>
+            ),
+          },
+        ]}
+      />
+    </QueryCard>
+  )
+}
