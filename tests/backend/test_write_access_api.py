@@ -92,6 +92,8 @@ async def test_write_grant_lifecycle_and_doctor_authored_record(
     (write_approved,) = [e for e in trail if e["action"] == "write_approved"]
     assert write_approved["doctor"] == doctor.address
     assert write_approved["details"]["expires_at"] == granted["expiresAt"]
+    # Every entry about a doctor names them, so the timeline can say "Dr. Writer" rather than an address.
+    assert write_approved["details"]["doctor_name"] == by_doctor["details"]["doctor_name"] == "Dr. Writer"
 
     revoked = _ok(access.write_revoke(client, patient_wallet, doctor.address))
     assert revoked["doctorAddress"] == doctor.address and revoked["txHash"].startswith("0x")

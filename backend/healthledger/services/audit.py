@@ -125,6 +125,8 @@ def chain_entry(
     details.update(args)  # anything a later contract version adds
     if event.name == "AccessRequested" and event.tx_hash in reasons:
         details["reason"] = reasons[event.tx_hash]
+    if doctor is not None and str(doctor).lower() in doctor_names:
+        details["doctor_name"] = doctor_names[str(doctor).lower()]
     body = {
         "id": f"{event.tx_hash}:{event.log_index}",
         "source": "chain",
@@ -179,14 +181,18 @@ async def _views(services: Services, patient: str | None, limit: int) -> list[Ti
     return [view_entry(view, f"view:{view_id}") for view_id, view in await services.views.newest(patient, limit)]
 
 
+def _doctor_of(event: AuditEvent, patient: str) -> str | None:
+    """The doctor an event concerns: its `doctor`, or the author / cancelling account when not the patient."""
+    account = event.args.get("doctor") or event.args.get("author") or event.args.get("account")
+    if account is None or _is_patient(str(account), patient):
+        return None
+    return str(account)
+
+
 async def _doctor_names(services: Services, patient_events: Iterable[tuple[str, AuditEvent]]) -> dict[str, str]:
-    """lower-case address -> doctor profile name, for the doctors who wrote records or cancelled signatures."""
-    wanted = {
-        str(e.args.get("author") or e.args.get("account")).lower()
-        for p, e in patient_events
-        if e.name in ("RecordAdded", "NonceInvalidated")
-        and not _is_patient(str(e.args.get("author") or e.args.get("account")), p)
-    }
+    """lower-case address -> doctor profile name, for every doctor the events concern (so the
+    timeline can say "Dr X" rather than an address)."""
+    wanted = {doctor.lower() for p, e in patient_events if (doctor := _doctor_of(e, p)) is not None}
     names = {}
     for account in sorted(wanted):
         profile = await services.profiles.get_doctor(account)

@@ -929,7 +929,7 @@ export interface components {
             contract: string;
             /**
              * Details
-             * @description Event-specific. record_added: record_type, content_hash, author, author_role (patient | doctor), author_name (a doctor's profile name, when known); access_approved, records_approved, extension_approved, write_approved: expires_at, expires_at_iso; extension_requested: extra_seconds; access_requested: reason; nonce_invalidated: account, nonce
+             * @description doctor_name: the profile name of the entry's doctor, when known. Event-specific. record_added: record_type, content_hash, author, author_role (patient | doctor), author_name (a doctor's profile name, when known); access_approved, records_approved, extension_approved, write_approved: expires_at, expires_at_iso; extension_requested: extra_seconds; access_requested: reason; nonce_invalidated: account, nonce
              */
             details: {
                 [key: string]: unknown;
