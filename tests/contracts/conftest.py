@@ -12,7 +12,6 @@ import functools
 
 import ape_test.accounts
 import pytest
-
 from eth_utils import keccak
 
 from .helpers import rpc, succeeded, transact_fast, wait_for_receipt

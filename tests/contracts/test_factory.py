@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ape
+import pytest
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
-import ape
-import pytest
-
-from .helpers import addr, decode_revert, head_time, next_block_at, one_event, reverts_with, warp_to
+from .helpers import (
+    addr,
+    decode_revert,
+    head_time,
+    next_block_at,
+    one_event,
+    reverts_with,
+    warp_to,
+)
 
 ZERO = "0x0000000000000000000000000000000000000000"
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
