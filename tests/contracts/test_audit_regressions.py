@@ -57,9 +57,7 @@ def test_audit_2_unused_extension_signature_cannot_extend_a_later_grant(seeded, 
     seeded.approveAccess(doctor, DAY, [0, 1, 2], sender=patient)
     old_generation = seeded.getGrant(doctor)[3]
     seeded.requestExtension(10 * DAY, sender=doctor)
-    unused = eip712.sign(
-        key, eip712.approve_extension(doctor.address, 10 * DAY, old_generation, 0, deadline, **dom)
-    )
+    unused = eip712.sign(key, eip712.approve_extension(doctor.address, 10 * DAY, old_generation, 0, deadline, **dom))
     # The patient never sends it; they revoke, and later give a short, narrower grant.
     seeded.revokeAccess(doctor, sender=patient)
     seeded.approveAccess(doctor, 3600, [0], sender=patient)

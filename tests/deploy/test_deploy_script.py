@@ -224,7 +224,12 @@ def test_local_network_uses_ape_test_account_on_a_running_anvil(run_deploy, tmp_
     also the registrar and the admin delay is 0 unless set."""
     with AnvilNode(log_path=tmp_path / "local-anvil.log") as node:
         out = tmp_path / "local-deployments"
-        env = {"APE_FOUNDRY_HOST": node.rpc_url, "DEPLOYMENTS_DIR": str(out), "DEPLOYER_ALIAS": "", "REGISTRAR_ADDRESS": ""}
+        env = {
+            "APE_FOUNDRY_HOST": node.rpc_url,
+            "DEPLOYMENTS_DIR": str(out),
+            "DEPLOYER_ALIAS": "",
+            "REGISTRAR_ADDRESS": "",
+        }
         first = run_deploy(env=env, network="ethereum:local:foundry")
         assert "ape started this" not in first.output  # it connected to our node
         saved = load(out / "31337.json")
