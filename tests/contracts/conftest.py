@@ -1,7 +1,7 @@
 """Fixtures for the contract tests (run with `ape test tests/contracts` on Anvil via ape-foundry).
 
 Roles (ape's test accounts are Anvil's dev accounts, from the mnemonic "test test ... junk"):
-accounts[0] deploys the factory (admin + registrar), accounts[1] is the patient, accounts[2] and
+accounts[0] deploys the session factory (admin + registrar, no admin delay), accounts[1] is the patient, accounts[2] and
 accounts[3] are registered doctors, accounts[4] is a relayer/stranger, accounts[5] a second patient,
 accounts[6] an address that is not a doctor.
 """
@@ -12,8 +12,9 @@ import functools
 
 import ape_test.accounts
 import pytest
+from eth_utils import keccak
 
-from .helpers import transact_fast
+from .helpers import rpc, succeeded, transact_fast, wait_for_receipt
 
 # Speed: on every revert ape prints an enriched call trace, and the enrichment asks "is this address
 # a test account?", which re-derives all ten HD keys in pure Python (~0.1 s per revert). The derived
@@ -46,7 +47,9 @@ for _name, _index in ROLES.items():
 
 @pytest.fixture(scope="session")
 def factory(project, deployer, doctor, doctor2):
-    factory = deployer.deploy(project.HealthRecordFactory)
+    # No admin delay on the test chain; the deployer is both admin and registrar here (the
+    # separation and the delay are tested on factories of their own in test_factory.py).
+    factory = deployer.deploy(project.HealthRecordFactory, 0, deployer, deployer)
     factory.registerDoctor(doctor, sender=deployer)
     factory.registerDoctor(doctor2, sender=deployer)
     return factory
@@ -77,3 +80,23 @@ def seeded(vault, patient):
 @pytest.fixture(scope="session")
 def chain_id(chain):
     return chain.chain_id
+
+
+N_MANY = 300
+
+
+@pytest.fixture(scope="module")
+def many(factory, project, patient2, relayer):
+    """A second patient's clone with 300 records (ids span two bitmap words), added via raw
+    transactions for speed (Anvil signs for its unlocked dev accounts)."""
+    factory.createVault(patient2, sender=relayer)
+    vault = project.HealthRecord.at(factory.vaultOf(patient2))
+    selector = keccak(text="addReport(bytes32)")[:4]
+    tx_hash = None
+    for i in range(N_MANY):
+        data = "0x" + (selector + (i + 1).to_bytes(32, "big")).hex()
+        tx = {"from": patient2.address, "to": vault.address, "data": data, "gas": hex(200_000)}
+        tx_hash = rpc("eth_sendTransaction", [tx])
+    assert succeeded(wait_for_receipt(tx_hash))
+    assert vault.recordCount() == N_MANY
+    return vault

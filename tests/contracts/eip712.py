@@ -42,7 +42,28 @@ TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "recordIds", "type": "uint256[]"},
         *_SIG_TAIL,
     ],
-    "ApproveExtension": [{"name": "doctor", "type": "address"}, {"name": "extra", "type": "uint64"}, *_SIG_TAIL],
+    "ApproveExtension": [
+        {"name": "doctor", "type": "address"},
+        {"name": "extra", "type": "uint64"},
+        {"name": "generation", "type": "uint32"},
+        *_SIG_TAIL,
+    ],
+    "ApproveRecords": [
+        {"name": "doctor", "type": "address"},
+        {"name": "duration", "type": "uint64"},
+        {"name": "startWord", "type": "uint256"},
+        {"name": "words", "type": "uint256[]"},
+        *_SIG_TAIL,
+    ],
+    "ApproveWrite": [{"name": "doctor", "type": "address"}, {"name": "duration", "type": "uint64"}, *_SIG_TAIL],
+    "RevokeWrite": [{"name": "doctor", "type": "address"}, *_SIG_TAIL],
+    "AddRecordAsDoctor": [
+        {"name": "doctor", "type": "address"},
+        {"name": "kind", "type": "uint8"},
+        {"name": "contentHash", "type": "bytes32"},
+        *_SIG_TAIL,
+    ],
+    "InvalidateNonce": [{"name": "account", "type": "address"}, *_SIG_TAIL],
     "RequestAccess": [{"name": "doctor", "type": "address"}, *_SIG_TAIL],
     "RequestExtension": [{"name": "doctor", "type": "address"}, {"name": "extra", "type": "uint64"}, *_SIG_TAIL],
 }
@@ -55,6 +76,11 @@ TYPEHASH_CONSTANTS = {
     "RevokeAccess": "REVOKE_ACCESS_TYPEHASH",
     "RevokeRecords": "REVOKE_RECORDS_TYPEHASH",
     "ApproveExtension": "APPROVE_EXTENSION_TYPEHASH",
+    "ApproveRecords": "APPROVE_RECORDS_TYPEHASH",
+    "ApproveWrite": "APPROVE_WRITE_TYPEHASH",
+    "RevokeWrite": "REVOKE_WRITE_TYPEHASH",
+    "AddRecordAsDoctor": "ADD_RECORD_AS_DOCTOR_TYPEHASH",
+    "InvalidateNonce": "INVALIDATE_NONCE_TYPEHASH",
     "RequestAccess": "REQUEST_ACCESS_TYPEHASH",
     "RequestExtension": "REQUEST_EXTENSION_TYPEHASH",
 }
@@ -122,9 +148,53 @@ def revoke_records(doctor: str, record_ids: list[int], nonce: int, deadline: int
     return typed_data("RevokeRecords", message, **dom)
 
 
-def approve_extension(doctor: str, extra: int, nonce: int, deadline: int, **dom) -> dict:
-    message = {"doctor": str(doctor), "extra": extra, "nonce": nonce, "deadline": deadline}
+def approve_extension(doctor: str, extra: int, generation: int, nonce: int, deadline: int, **dom) -> dict:
+    """`generation` names the grant being extended (the 4th value of `getGrant`)."""
+    message = {"doctor": str(doctor), "extra": extra, "generation": generation, "nonce": nonce, "deadline": deadline}
     return typed_data("ApproveExtension", message, **dom)
+
+
+def approve_records(
+    doctor: str, duration: int, start_word: int, words: list[int], nonce: int, deadline: int, **dom
+) -> dict:
+    message = {
+        "doctor": str(doctor),
+        "duration": duration,
+        "startWord": start_word,
+        "words": list(words),
+        "nonce": nonce,
+        "deadline": deadline,
+    }
+    return typed_data("ApproveRecords", message, **dom)
+
+
+def approve_write(doctor: str, duration: int, nonce: int, deadline: int, **dom) -> dict:
+    message = {"doctor": str(doctor), "duration": duration, "nonce": nonce, "deadline": deadline}
+    return typed_data("ApproveWrite", message, **dom)
+
+
+def revoke_write(doctor: str, nonce: int, deadline: int, **dom) -> dict:
+    return typed_data("RevokeWrite", {"doctor": str(doctor), "nonce": nonce, "deadline": deadline}, **dom)
+
+
+def add_record_as_doctor(doctor: str, kind: int, content_hash: bytes, nonce: int, deadline: int, **dom) -> dict:
+    message = {"doctor": str(doctor), "kind": kind, "contentHash": content_hash, "nonce": nonce, "deadline": deadline}
+    return typed_data("AddRecordAsDoctor", message, **dom)
+
+
+def invalidate_nonce(account: str, nonce: int, deadline: int, **dom) -> dict:
+    return typed_data("InvalidateNonce", {"account": str(account), "nonce": nonce, "deadline": deadline}, **dom)
+
+
+def bitmap(record_ids: list[int], start_word: int = 0, n_words: int | None = None) -> list[int]:
+    """The `words` argument of `approveRecords` that selects `record_ids` from word `start_word` on."""
+    top = max(record_ids, default=start_word * 256) // 256
+    n_words = top - start_word + 1 if n_words is None else n_words
+    words = [0] * n_words
+    for record_id in record_ids:
+        word = record_id // 256 - start_word
+        words[word] |= 1 << (record_id % 256)
+    return words
 
 
 def request_access(doctor: str, nonce: int, deadline: int, **dom) -> dict:

@@ -7,12 +7,10 @@ Times are explicit: `next_block_at(t)` makes the next transaction's block time e
 from __future__ import annotations
 
 import ape
-import pytest
-from eth_utils import keccak
 from hexbytes import HexBytes
 
-from .conftest import DAY, HASH_A, HASH_B, HASH_C
-from .helpers import head_time, next_block_at, one_event, reverts_with, rpc, succeeded, wait_for_receipt, warp_to
+from .conftest import DAY, HASH_A, HASH_B, HASH_C, N_MANY
+from .helpers import head_time, next_block_at, one_event, reverts_with, warp_to
 
 UINT64_MAX = 2**64 - 1
 HASHES = [HASH_A, HASH_B, HASH_C]
@@ -42,11 +40,11 @@ def approved(vault, doctor):
 def test_request_access(seeded, doctor, doctor2):
     receipt = seeded.requestAccess(sender=doctor)
     assert one_event(receipt, seeded, "AccessRequested") == {"doctor": doctor.address}
-    assert tuple(seeded.getGrant(doctor)) == (0, 0, True)
-    assert tuple(seeded.getGrant(doctor2)) == (0, 0, False)
+    assert tuple(seeded.getGrant(doctor))[:3] == (0, 0, True)
+    assert tuple(seeded.getGrant(doctor2))[:3] == (0, 0, False)
     # Asking again is harmless, and a request alone grants nothing.
     seeded.requestAccess(sender=doctor)
-    assert tuple(seeded.getGrant(doctor)) == (0, 0, True)
+    assert tuple(seeded.getGrant(doctor))[:3] == (0, 0, True)
     assert readable(seeded, doctor, 3) == []
 
 
@@ -55,14 +53,14 @@ def test_request_access_requires_registered_doctor(seeded, stranger, patient):
         seeded.requestAccess(sender=stranger)
     with reverts_with(seeded.NotRegisteredDoctor, account=patient.address):
         seeded.requestAccess(sender=patient)
-    assert tuple(seeded.getGrant(stranger)) == (0, 0, False)
+    assert tuple(seeded.getGrant(stranger))[:3] == (0, 0, False)
 
 
 def test_deny_access(seeded, patient, doctor):
     seeded.requestAccess(sender=doctor)
     receipt = seeded.denyAccess(doctor, sender=patient)
     assert one_event(receipt, seeded, "AccessDenied") == {"doctor": doctor.address}
-    assert tuple(seeded.getGrant(doctor)) == (0, 0, False)
+    assert tuple(seeded.getGrant(doctor))[:3] == (0, 0, False)
     with reverts_with(seeded.NoPendingRequest, doctor=doctor.address):
         seeded.denyAccess(doctor, sender=patient)
 
@@ -80,7 +78,7 @@ def test_deny_leaves_existing_grant(seeded, patient, doctor):
     _, expires_at = approve_at(seeded, patient, doctor, DAY, [0, 1])
     seeded.requestAccess(sender=doctor)  # asks again (e.g. for more records)
     seeded.denyAccess(doctor, sender=patient)
-    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False)
+    assert tuple(seeded.getGrant(doctor))[:3] == (expires_at, 0, False)
     assert readable(seeded, doctor, 3) == [0, 1]
 
 
@@ -95,7 +93,7 @@ def test_approve_access_after_request(seeded, patient, doctor, doctor2):
     assert event["expiresAt"] == expires_at
     assert list(event["recordIds"]) == [0, 2]
 
-    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False)  # request answered
+    assert tuple(seeded.getGrant(doctor))[:3] == (expires_at, 0, False)  # request answered
     assert readable(seeded, doctor, 3) == [0, 2]
     assert approved(seeded, doctor) == ([0, 2], [HexBytes(HASH_A), HexBytes(HASH_C)], expires_at)
     # Nobody else gains anything.
@@ -107,7 +105,7 @@ def test_approve_access_after_request(seeded, patient, doctor, doctor2):
 def test_approve_without_request(seeded, patient, doctor2):
     _, expires_at = approve_at(seeded, patient, doctor2, 3600, [1])
     assert readable(seeded, doctor2, 3) == [1]
-    assert tuple(seeded.getGrant(doctor2)) == (expires_at, 0, False)
+    assert tuple(seeded.getGrant(doctor2))[:3] == (expires_at, 0, False)
 
 
 def test_approve_duplicates_and_unsorted_ids(seeded, patient, doctor):
@@ -130,7 +128,7 @@ def test_approve_access_reverts(seeded, patient, doctor, stranger):
         seeded.approveAccess(doctor, DAY, [0, 3], sender=patient)
     with reverts_with(seeded.DurationTooLong, duration=UINT64_MAX):
         seeded.approveAccess(doctor, UINT64_MAX, [0], sender=patient)
-    assert tuple(seeded.getGrant(doctor)) == (0, 0, False)
+    assert tuple(seeded.getGrant(doctor))[:3] == (0, 0, False)
     assert readable(seeded, doctor, 3) == []
 
 
@@ -147,9 +145,9 @@ def test_approval_clears_pending_request_and_extension(seeded, patient, doctor):
     approve_at(seeded, patient, doctor, DAY, [0])
     seeded.requestExtension(3600, sender=doctor)
     seeded.requestAccess(sender=doctor)
-    assert tuple(seeded.getGrant(doctor))[1:] == (3600, True)
+    assert tuple(seeded.getGrant(doctor))[1:3] == (3600, True)
     _, expires_at = approve_at(seeded, patient, doctor, 2 * DAY, [0, 1])
-    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False)
+    assert tuple(seeded.getGrant(doctor))[:3] == (expires_at, 0, False)
     with reverts_with(seeded.NoPendingExtension, doctor=doctor.address):
         seeded.approveExtension(doctor, 3600, sender=patient)
 
@@ -166,7 +164,7 @@ def test_access_ends_exactly_at_expiry(seeded, patient, doctor):
     assert readable(seeded, doctor, 3) == []
     assert approved(seeded, doctor) == ([], [], 0)
     # getGrant still reports when the grant ended; the patient still reads everything.
-    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False)
+    assert tuple(seeded.getGrant(doctor))[:3] == (expires_at, 0, False)
     assert readable(seeded, patient, 3) == [0, 1, 2]
 
 
@@ -196,7 +194,7 @@ def test_revoke_access(seeded, patient, doctor, doctor2):
     assert one_event(receipt, seeded, "AccessRevoked") == {"doctor": doctor.address}
     assert readable(seeded, doctor, 3) == []
     assert approved(seeded, doctor) == ([], [], 0)
-    assert tuple(seeded.getGrant(doctor)) == (0, 0, False)  # pending extension dropped too
+    assert tuple(seeded.getGrant(doctor))[:3] == (0, 0, False)  # pending extension dropped too
     # The other doctor keeps their grant.
     assert readable(seeded, doctor2, 3) == [1]
     assert seeded.getGrant(doctor2)[0] == other_expiry
@@ -267,9 +265,9 @@ def test_request_extension(seeded, patient, doctor):
     _, expires_at = approve_at(seeded, patient, doctor, DAY, [0])
     receipt = seeded.requestExtension(3600, sender=doctor)
     assert one_event(receipt, seeded, "ExtensionRequested") == {"doctor": doctor.address, "extra": 3600}
-    assert tuple(seeded.getGrant(doctor)) == (expires_at, 3600, False)
+    assert tuple(seeded.getGrant(doctor))[:3] == (expires_at, 3600, False)
     seeded.requestExtension(7200, sender=doctor)  # a new request replaces the pending one
-    assert tuple(seeded.getGrant(doctor)) == (expires_at, 7200, False)
+    assert tuple(seeded.getGrant(doctor))[:3] == (expires_at, 7200, False)
 
 
 def test_request_extension_reverts(seeded, factory, deployer, patient, doctor, doctor2, stranger):
@@ -291,7 +289,7 @@ def test_approve_extension(seeded, patient, doctor):
     seeded.requestExtension(500, sender=doctor)
     receipt = seeded.approveExtension(doctor, 500, sender=patient)
     assert one_event(receipt, seeded, "ExtensionApproved") == {"doctor": doctor.address, "expiresAt": expires_at + 500}
-    assert tuple(seeded.getGrant(doctor)) == (expires_at + 500, 0, False)
+    assert tuple(seeded.getGrant(doctor))[:3] == (expires_at + 500, 0, False)
 
     warp_to(expires_at)  # the original expiry has passed
     assert readable(seeded, doctor, 3) == [0, 2]
@@ -355,36 +353,7 @@ def test_extension_overflow(seeded, patient, doctor):
         seeded.approveExtension(doctor, 1, sender=patient)
 
 
-def test_unregistering_does_not_cut_a_live_grant(seeded, factory, deployer, patient, doctor):
-    """Documented behaviour: canRead checks the grant only; the patient revokes if needed."""
-    approve_at(seeded, patient, doctor, DAY, [0])
-    factory.unregisterDoctor(doctor, sender=deployer)
-    assert readable(seeded, doctor, 3) == [0]
-    seeded.revokeAccess(doctor, sender=patient)
-    assert readable(seeded, doctor, 3) == []
-
-
 # ------------------------------------------------------------------ bitmap words (ids >= 256)
-
-N_MANY = 300
-
-
-@pytest.fixture(scope="module")
-def many(factory, project, patient2, relayer):
-    """A second patient's clone with 300 records (ids span two bitmap words), added via raw
-    transactions for speed (Anvil signs for its unlocked dev accounts)."""
-    factory.createVault(patient2, sender=relayer)
-    vault = project.HealthRecord.at(factory.vaultOf(patient2))
-    selector = keccak(text="addReport(bytes32)")[:4]
-    tx_hash = None
-    for i in range(N_MANY):
-        data = "0x" + (selector + (i + 1).to_bytes(32, "big")).hex()
-        tx = {"from": patient2.address, "to": vault.address, "data": data, "gas": hex(200_000)}
-        tx_hash = rpc("eth_sendTransaction", [tx])
-    assert succeeded(wait_for_receipt(tx_hash))
-    assert vault.recordCount() == N_MANY
-    return vault
-
 
 def test_grants_across_bitmap_words(many, patient2, doctor):
     ids = [299, 0, 256, 255, 257, 256]

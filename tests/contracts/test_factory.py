@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import ape
+import pytest
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
-from .helpers import addr, one_event, reverts_with
+from .helpers import (
+    addr,
+    decode_revert,
+    head_time,
+    next_block_at,
+    one_event,
+    reverts_with,
+    warp_to,
+)
 
 ZERO = "0x0000000000000000000000000000000000000000"
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
@@ -30,10 +40,13 @@ def create2_address(deployer: str, salt: bytes, init_code: bytes) -> str:
     return to_checksum_address(digest[12:])
 
 
+DAY = 24 * 3600
+TWO_DAYS = 2 * DAY
+
 # ------------------------------------------------------------------ deployment
 
 
-def test_deployer_holds_admin_and_registrar_roles(factory, deployer, stranger):
+def test_session_factory_deployer_holds_admin_and_registrar_roles(factory, deployer, stranger):
     assert HexBytes(factory.REGISTRAR_ROLE()) == HexBytes(REGISTRAR_ROLE)
     assert HexBytes(factory.DEFAULT_ADMIN_ROLE()) == HexBytes(DEFAULT_ADMIN_ROLE)
     assert factory.hasRole(DEFAULT_ADMIN_ROLE, deployer)
@@ -218,3 +231,155 @@ def test_vault_of_and_predict_are_views(factory, patient, stranger):
     assert factory.vaultOf(stranger) == ZERO
     assert factory.predictVaultAddress(stranger) != ZERO
     assert factory.predictVaultAddress(ZERO) != ZERO
+
+
+# ------------------------------------------------------------------ registration ids
+
+
+def test_registration_of_grows_with_every_registration(factory, deployer, stranger):
+    assert factory.registrationOf(stranger) == 0
+    factory.registerDoctor(stranger, sender=deployer)
+    assert factory.registrationOf(stranger) == 1
+    factory.unregisterDoctor(stranger, sender=deployer)
+    assert factory.registrationOf(stranger) == 0  # 0 while unregistered
+    factory.registerDoctor(stranger, sender=deployer)
+    assert factory.registrationOf(stranger) == 2
+    factory.unregisterDoctor(stranger, sender=deployer)
+    factory.registerDoctor(stranger, sender=deployer)
+    assert factory.registrationOf(stranger) == 3 and factory.isDoctor(stranger)
+
+
+# ------------------------------------------------------------------ AccessControlDefaultAdminRules
+
+
+@pytest.fixture
+def ruled(project, deployer, relayer):
+    """A factory as deployed on a public network: admin `deployer`, registrar `relayer`, 2-day delay."""
+    return deployer.deploy(project.HealthRecordFactory, TWO_DAYS, deployer, relayer)
+
+
+def test_constructor_sets_admin_registrar_and_delay(ruled, deployer, relayer):
+    assert ruled.defaultAdmin() == deployer.address
+    assert ruled.owner() == deployer.address  # ERC-5313
+    assert ruled.defaultAdminDelay() == TWO_DAYS
+    assert ruled.defaultAdminDelayIncreaseWait() == 5 * DAY  # OpenZeppelin's default
+    assert ruled.hasRole(DEFAULT_ADMIN_ROLE, deployer) and not ruled.hasRole(DEFAULT_ADMIN_ROLE, relayer)
+    assert ruled.hasRole(REGISTRAR_ROLE, relayer) and not ruled.hasRole(REGISTRAR_ROLE, deployer)
+    assert tuple(ruled.pendingDefaultAdmin()) == (ZERO, 0)
+    assert tuple(ruled.pendingDefaultAdminDelay()) == (0, 0)
+    assert ruled.supportsInterface(bytes.fromhex("31498786"))  # IAccessControlDefaultAdminRules
+
+
+def test_constructor_reverts(project, deployer, relayer):
+    """ape cannot decode a constructor's custom error (no contract address yet): decode the data here."""
+    container = project.HealthRecordFactory
+    for args, error, inputs in (
+        ((TWO_DAYS, ZERO, relayer), "AccessControlInvalidDefaultAdmin", {"defaultAdmin": ZERO}),
+        ((TWO_DAYS, deployer, ZERO), "ZeroAddress", {}),
+    ):
+        with ape.reverts() as info:
+            deployer.deploy(container, *args)
+        data = getattr(info.value, "revert_message", None) or str(info.value)
+        assert decode_revert(container, HexBytes(data)) == (error, inputs)
+
+
+def test_separate_registrar(ruled, deployer, relayer, doctor):
+    receipt = ruled.registerDoctor(doctor, sender=relayer)
+    assert one_event(receipt, ruled, "DoctorRegistered") == {"doctor": doctor.address, "registrar": relayer.address}
+    with reverts_with(ruled.AccessControlUnauthorizedAccount, account=deployer.address, neededRole=REGISTRAR_ROLE):
+        ruled.unregisterDoctor(doctor, sender=deployer)  # the admin is not a registrar...
+    with reverts_with(ruled.AccessControlUnauthorizedAccount, account=relayer.address, neededRole=ADMIN):
+        ruled.grantRole(REGISTRAR_ROLE, doctor, sender=relayer)  # ...nor the registrar an admin
+    # The admin removes a (say, leaked) registrar at once: no delay on other roles.
+    ruled.revokeRole(REGISTRAR_ROLE, relayer, sender=deployer)
+    with reverts_with(ruled.AccessControlUnauthorizedAccount, account=relayer.address):
+        ruled.unregisterDoctor(doctor, sender=relayer)
+
+
+def test_admin_role_cannot_be_granted_or_revoked_directly(ruled, deployer, stranger):
+    with reverts_with(ruled.AccessControlEnforcedDefaultAdminRules):
+        ruled.grantRole(DEFAULT_ADMIN_ROLE, stranger, sender=deployer)
+    with reverts_with(ruled.AccessControlEnforcedDefaultAdminRules):
+        ruled.revokeRole(DEFAULT_ADMIN_ROLE, deployer, sender=deployer)
+    assert ruled.defaultAdmin() == deployer.address and not ruled.hasRole(DEFAULT_ADMIN_ROLE, stranger)
+
+
+def test_two_step_admin_transfer_with_delay(ruled, deployer, relayer, stranger):
+    with reverts_with(ruled.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=ADMIN):
+        ruled.beginDefaultAdminTransfer(stranger, sender=stranger)
+    start = head_time() + 10
+    next_block_at(start)
+    receipt = ruled.beginDefaultAdminTransfer(stranger, sender=deployer)
+    schedule = start + TWO_DAYS
+    event = one_event(receipt, ruled, "DefaultAdminTransferScheduled")
+    assert (addr(event["newAdmin"]), event["acceptSchedule"]) == (stranger.address, schedule)
+    assert tuple(ruled.pendingDefaultAdmin()) == (stranger.address, schedule)
+
+    with reverts_with(ruled.AccessControlInvalidDefaultAdmin, defaultAdmin=relayer.address):
+        ruled.acceptDefaultAdminTransfer(sender=relayer)  # only the proposed admin accepts
+    next_block_at(schedule)
+    with reverts_with(ruled.AccessControlEnforcedDefaultAdminDelay, schedule=schedule):
+        ruled.acceptDefaultAdminTransfer(sender=stranger)  # too early
+    assert ruled.defaultAdmin() == deployer.address
+
+    next_block_at(schedule + 1)
+    receipt = ruled.acceptDefaultAdminTransfer(sender=stranger)
+    assert addr(one_event(receipt, ruled, "RoleRevoked")["account"]) == deployer.address
+    assert addr(one_event(receipt, ruled, "RoleGranted")["account"]) == stranger.address
+    assert ruled.defaultAdmin() == stranger.address
+    assert not ruled.hasRole(DEFAULT_ADMIN_ROLE, deployer) and ruled.hasRole(DEFAULT_ADMIN_ROLE, stranger)
+    assert tuple(ruled.pendingDefaultAdmin()) == (ZERO, 0)
+    # The new admin manages roles; the old one no longer can.
+    ruled.grantRole(REGISTRAR_ROLE, deployer, sender=stranger)
+    with reverts_with(ruled.AccessControlUnauthorizedAccount, account=deployer.address, neededRole=ADMIN):
+        ruled.revokeRole(REGISTRAR_ROLE, relayer, sender=deployer)
+
+
+def test_cancel_admin_transfer(ruled, deployer, stranger):
+    ruled.beginDefaultAdminTransfer(stranger, sender=deployer)
+    with reverts_with(ruled.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=ADMIN):
+        ruled.cancelDefaultAdminTransfer(sender=stranger)
+    receipt = ruled.cancelDefaultAdminTransfer(sender=deployer)
+    one_event(receipt, ruled, "DefaultAdminTransferCanceled")
+    assert tuple(ruled.pendingDefaultAdmin()) == (ZERO, 0)
+    next_block_at(head_time() + TWO_DAYS + 10)
+    with reverts_with(ruled.AccessControlInvalidDefaultAdmin, defaultAdmin=stranger.address):
+        ruled.acceptDefaultAdminTransfer(sender=stranger)
+    assert ruled.defaultAdmin() == deployer.address
+
+
+def test_renouncing_admin_needs_the_delay_too(ruled, deployer):
+    with reverts_with(ruled.AccessControlEnforcedDefaultAdminDelay, schedule=0):
+        ruled.renounceRole(DEFAULT_ADMIN_ROLE, deployer, sender=deployer)
+    start = head_time() + 10
+    next_block_at(start)
+    ruled.beginDefaultAdminTransfer(ZERO, sender=deployer)
+    next_block_at(start + TWO_DAYS + 1)
+    ruled.renounceRole(DEFAULT_ADMIN_ROLE, deployer, sender=deployer)
+    assert ruled.defaultAdmin() == ZERO
+
+
+def test_change_and_rollback_admin_delay(ruled, deployer, stranger):
+    with reverts_with(ruled.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=ADMIN):
+        ruled.changeDefaultAdminDelay(DAY, sender=stranger)
+    start = head_time() + 10
+    next_block_at(start)
+    # Lowering from 2 days to 1 waits the difference, so a transfer is never faster than the old delay.
+    receipt = ruled.changeDefaultAdminDelay(DAY, sender=deployer)
+    event = one_event(receipt, ruled, "DefaultAdminDelayChangeScheduled")
+    assert (event["newDelay"], event["effectSchedule"]) == (DAY, start + DAY)
+    assert tuple(ruled.pendingDefaultAdminDelay()) == (DAY, start + DAY)
+    assert ruled.defaultAdminDelay() == TWO_DAYS
+    receipt = ruled.rollbackDefaultAdminDelay(sender=deployer)
+    one_event(receipt, ruled, "DefaultAdminDelayChangeCanceled")
+    assert tuple(ruled.pendingDefaultAdminDelay()) == (0, 0)
+    with reverts_with(ruled.AccessControlUnauthorizedAccount, account=stranger.address, neededRole=ADMIN):
+        ruled.rollbackDefaultAdminDelay(sender=stranger)
+
+    start = head_time() + 10
+    next_block_at(start)
+    ruled.changeDefaultAdminDelay(DAY, sender=deployer)
+    warp_to(start + DAY - 1)
+    assert ruled.defaultAdminDelay() == TWO_DAYS
+    warp_to(start + DAY + 1)
+    assert ruled.defaultAdminDelay() == DAY

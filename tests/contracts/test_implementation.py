@@ -51,6 +51,13 @@ def test_patient_functions_refuse(implementation, deployer, doctor, stranger):
         implementation.revokeRecords(doctor, [0], sender=deployer)
     with reverts_with(implementation.ImplementationNotUsable):
         implementation.approveExtension(doctor, 60, sender=deployer)
+    # v2
+    with reverts_with(implementation.ImplementationNotUsable):
+        implementation.approveRecords(doctor, DAY, 0, [1], sender=deployer)
+    with reverts_with(implementation.ImplementationNotUsable):
+        implementation.approveWrite(doctor, DAY, sender=deployer)
+    with reverts_with(implementation.ImplementationNotUsable):
+        implementation.revokeWrite(doctor, sender=deployer)
     assert implementation.recordCount() == 0
 
 
@@ -59,7 +66,12 @@ def test_doctor_functions_refuse(implementation, doctor):
         implementation.requestAccess(sender=doctor)
     with reverts_with(implementation.ImplementationNotUsable):
         implementation.requestExtension(60, sender=doctor)
-    assert tuple(implementation.getGrant(doctor)) == (0, 0, False)
+    with reverts_with(implementation.ImplementationNotUsable):
+        implementation.addRecordAsDoctor(0, HASH_A, sender=doctor)
+    with reverts_with(implementation.ImplementationNotUsable):
+        implementation.invalidateNonce(sender=doctor)
+    assert tuple(implementation.getGrant(doctor)) == (0, 0, False, 0)
+    assert implementation.nonces(doctor) == 0
 
 
 def test_signed_functions_refuse(implementation, impl_sig, doctor, relayer):
@@ -76,7 +88,13 @@ def test_signed_functions_refuse(implementation, impl_sig, doctor, relayer):
     with reverts_with(implementation.ImplementationNotUsable):
         implementation.revokeRecordsBySig(doctor, [0], 0, deadline, ANY_SIG, sender=relayer)
     with reverts_with(implementation.ImplementationNotUsable):
-        implementation.approveExtensionBySig(doctor, 60, 0, deadline, ANY_SIG, sender=relayer)
+        implementation.approveExtensionBySig(doctor, 60, 0, 0, deadline, ANY_SIG, sender=relayer)
+    with reverts_with(implementation.ImplementationNotUsable):
+        implementation.approveRecordsBySig(doctor, DAY, 0, [1], 0, deadline, ANY_SIG, sender=relayer)
+    with reverts_with(implementation.ImplementationNotUsable):
+        implementation.approveWriteBySig(doctor, DAY, 0, deadline, ANY_SIG, sender=relayer)
+    with reverts_with(implementation.ImplementationNotUsable):
+        implementation.revokeWriteBySig(doctor, 0, deadline, ANY_SIG, sender=relayer)
     # Doctor actions: even a signature valid for the implementation's domain is refused.
     deadline, sig = impl_sig(2, eip712.request_access, doctor.address)
     with reverts_with(implementation.ImplementationNotUsable):
@@ -84,11 +102,18 @@ def test_signed_functions_refuse(implementation, impl_sig, doctor, relayer):
     deadline, sig = impl_sig(2, eip712.request_extension, doctor.address, 60)
     with reverts_with(implementation.ImplementationNotUsable):
         implementation.requestExtensionBySig(doctor, 60, 0, deadline, sig, sender=relayer)
+    deadline, sig = impl_sig(2, eip712.add_record_as_doctor, doctor.address, 0, HASH_A)
+    with reverts_with(implementation.ImplementationNotUsable):
+        implementation.addRecordAsDoctorBySig(doctor, 0, HASH_A, 0, deadline, sig, sender=relayer)
+    deadline, sig = impl_sig(2, eip712.invalidate_nonce, doctor.address)
+    with reverts_with(implementation.ImplementationNotUsable):
+        implementation.invalidateNonceBySig(doctor, 0, deadline, sig, sender=relayer)
     assert implementation.nonces(doctor) == 0
 
 
 def test_implementation_views_are_empty(implementation, doctor):
     assert not implementation.canRead(doctor, 0)
+    assert not implementation.canWrite(doctor) and implementation.getWriteGrant(doctor) == 0
     ids, hashes, expires_at = implementation.getApprovedRecords(doctor)
     assert (list(ids), list(hashes), expires_at) == ([], [], 0)
     assert_view_reverts(implementation, "getRecord", (0,), "UnknownRecord", recordId=0)

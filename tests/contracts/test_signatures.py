@@ -23,6 +23,7 @@ from .helpers import head_time, next_block_at, one_event, reverts_with, warp_to
 
 PATIENT_INDEX, DOCTOR_INDEX, STRANGER_INDEX, PATIENT2_INDEX = 1, 2, 6, 5
 NEW_HASH = bytes.fromhex("44" * 32)
+PATIENT_ADDRESS = Account.from_key(eip712.dev_private_key(PATIENT_INDEX)).address
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +69,7 @@ def _check_revoke_records(vault, doctor, receipt):
 
 
 def _check_denied(vault, doctor, receipt):
-    assert tuple(vault.getGrant(doctor)) == (0, 0, False)
+    assert tuple(vault.getGrant(doctor))[:3] == (0, 0, False)
 
 
 def _check_revoked(vault, doctor, receipt):
@@ -77,7 +78,7 @@ def _check_revoked(vault, doctor, receipt):
 
 
 def _check_extended(vault, doctor, receipt):
-    expires_at, pending, _ = vault.getGrant(doctor)
+    expires_at, pending, _, _ = vault.getGrant(doctor)
     assert pending == 0
     assert one_event(receipt, vault, "ExtensionApproved")["expiresAt"] == expires_at
 
@@ -88,6 +89,42 @@ def _check_requested(vault, doctor, receipt):
 
 def _check_extension_requested(vault, doctor, receipt):
     assert vault.getGrant(doctor)[1] == 900
+
+
+def _check_records_approved(vault, doctor, receipt):
+    event = one_event(receipt, vault, "RecordsApproved")
+    assert (event["startWord"], list(event["words"])) == (0, [0b101])
+    assert [i for i in range(3) if vault.canRead(doctor, i)] == [0, 2]
+
+
+def _check_write_approved(vault, doctor, receipt):
+    assert vault.canWrite(doctor)
+    assert vault.getWriteGrant(doctor) == one_event(receipt, vault, "WriteApproved")["expiresAt"]
+
+
+def _check_write_revoked(vault, doctor, receipt):
+    assert not vault.canWrite(doctor)
+    assert vault.getWriteGrant(doctor) == 0
+
+
+def _check_added_by_doctor(vault, doctor, receipt):
+    event = one_event(receipt, vault, "RecordAdded")
+    assert (event["recordId"], event["kind"], event["author"]) == (3, 1, doctor.address)  # the doctor, not the relayer
+    assert vault.getRecord(3)[3] == doctor.address
+
+
+def _check_invalidated(account: str):
+    def check(vault, doctor, receipt):
+        expected = doctor.address if account == "doctor" else vault.patient()
+        event = one_event(receipt, vault, "NonceInvalidated")
+        assert event["account"] == expected
+        assert vault.nonces(expected) == event["nonce"] + 1
+
+    return check
+
+
+def _approve_write(vault, patient, doctor):
+    vault.approveWrite(doctor, DAY, sender=patient)
 
 
 ACTIONS = [
@@ -142,9 +179,10 @@ ACTIONS = [
         "approveExtensionBySig",
         "patient",
         lambda r, p, d: (_grant(r, p, d), r.requestExtension(500, sender=d)),
-        lambda doctor, nonce, deadline, **dom: eip712.approve_extension(doctor, 500, nonce, deadline, **dom),
+        # generation 1: the grant made by `_grant`, the vault's first
+        lambda doctor, nonce, deadline, **dom: eip712.approve_extension(doctor, 500, 1, nonce, deadline, **dom),
         lambda r, doctor, nonce, deadline, sig, sender: r.approveExtensionBySig(
-            doctor, 500, nonce, deadline, sig, sender=sender
+            doctor, 500, 1, nonce, deadline, sig, sender=sender
         ),
         "ExtensionApproved",
         _check_extended,
@@ -168,6 +206,67 @@ ACTIONS = [
         ),
         "ExtensionRequested",
         _check_extension_requested,
+    ),
+    # v2
+    Action(
+        "approveRecordsBySig",
+        "patient",
+        lambda r, p, d: None,
+        lambda doctor, nonce, deadline, **dom: eip712.approve_records(doctor, DAY, 0, [0b101], nonce, deadline, **dom),
+        lambda r, doctor, nonce, deadline, sig, sender: r.approveRecordsBySig(
+            doctor, DAY, 0, [0b101], nonce, deadline, sig, sender=sender
+        ),
+        "RecordsApproved",
+        _check_records_approved,
+    ),
+    Action(
+        "approveWriteBySig",
+        "patient",
+        lambda r, p, d: None,
+        lambda doctor, nonce, deadline, **dom: eip712.approve_write(doctor, DAY, nonce, deadline, **dom),
+        lambda r, doctor, nonce, deadline, sig, sender: r.approveWriteBySig(doctor, DAY, nonce, deadline, sig, sender=sender),
+        "WriteApproved",
+        _check_write_approved,
+    ),
+    Action(
+        "revokeWriteBySig",
+        "patient",
+        _approve_write,
+        eip712.revoke_write,
+        lambda r, doctor, nonce, deadline, sig, sender: r.revokeWriteBySig(doctor, nonce, deadline, sig, sender=sender),
+        "WriteRevoked",
+        _check_write_revoked,
+    ),
+    Action(
+        "addRecordAsDoctorBySig",
+        "doctor",
+        _approve_write,
+        lambda doctor, nonce, deadline, **dom: eip712.add_record_as_doctor(doctor, 1, NEW_HASH, nonce, deadline, **dom),
+        lambda r, doctor, nonce, deadline, sig, sender: r.addRecordAsDoctorBySig(
+            doctor, 1, NEW_HASH, nonce, deadline, sig, sender=sender
+        ),
+        "RecordAdded",
+        _check_added_by_doctor,
+    ),
+    Action(
+        "invalidateNonceBySig[patient]",
+        "patient",
+        lambda r, p, d: None,
+        lambda doctor, nonce, deadline, **dom: eip712.invalidate_nonce(PATIENT_ADDRESS, nonce, deadline, **dom),
+        lambda r, doctor, nonce, deadline, sig, sender: r.invalidateNonceBySig(
+            PATIENT_ADDRESS, nonce, deadline, sig, sender=sender
+        ),
+        "NonceInvalidated",
+        _check_invalidated("patient"),
+    ),
+    Action(
+        "invalidateNonceBySig[doctor]",
+        "doctor",
+        lambda r, p, d: None,
+        eip712.invalidate_nonce,
+        lambda r, doctor, nonce, deadline, sig, sender: r.invalidateNonceBySig(doctor, nonce, deadline, sig, sender=sender),
+        "NonceInvalidated",
+        _check_invalidated("doctor"),
     ),
 ]
 
@@ -375,16 +474,20 @@ def test_approve_extension_by_sig_binds_the_amount(seeded, patient, doctor, rela
     pkey = keys[PATIENT_INDEX]
     seeded.approveAccess(doctor, DAY, [0], sender=patient)
     expires_at = seeded.getGrant(doctor)[0]
+    generation = seeded.getGrant(doctor)[3]
+    assert generation == 1
     seeded.requestExtension(500, sender=doctor)
-    signed_for_500 = eip712.sign(pkey, eip712.approve_extension(doctor.address, 500, 0, deadline, **dom))
+    signed_for_500 = eip712.sign(pkey, eip712.approve_extension(doctor.address, 500, generation, 0, deadline, **dom))
     seeded.requestExtension(50_000, sender=doctor)  # the doctor changes the request after the patient signed
     with reverts_with(seeded.ExtensionMismatch, pending=50_000, signed=500):
-        seeded.approveExtensionBySig(doctor, 500, 0, deadline, signed_for_500, sender=relayer)
-    zero = eip712.sign(pkey, eip712.approve_extension(doctor.address, 0, 0, deadline, **dom))
+        seeded.approveExtensionBySig(doctor, 500, generation, 0, deadline, signed_for_500, sender=relayer)
+    zero = eip712.sign(pkey, eip712.approve_extension(doctor.address, 0, generation, 0, deadline, **dom))
     with reverts_with(seeded.ZeroDuration):
-        seeded.approveExtensionBySig(doctor, 0, 0, deadline, zero, sender=relayer)
-    signed = eip712.sign(pkey, eip712.approve_extension(doctor.address, 50_000, 0, deadline, **dom))
-    receipt = seeded.approveExtensionBySig(doctor, 50_000, 0, deadline, signed, sender=relayer)
+        seeded.approveExtensionBySig(doctor, 0, generation, 0, deadline, zero, sender=relayer)
+    signed = eip712.sign(pkey, eip712.approve_extension(doctor.address, 50_000, generation, 0, deadline, **dom))
+    with reverts_with(seeded.InvalidSignature):  # the generation is signed
+        seeded.approveExtensionBySig(doctor, 50_000, generation + 1, 0, deadline, signed, sender=relayer)
+    receipt = seeded.approveExtensionBySig(doctor, 50_000, generation, 0, deadline, signed, sender=relayer)
     assert one_event(receipt, seeded, "ExtensionApproved")["expiresAt"] == expires_at + 50_000
 
 

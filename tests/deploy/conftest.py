@@ -36,11 +36,12 @@ SEPOLIA_CHAIN_ID = 11155111
 NETWORK = "ethereum:sepolia:node"
 DEPLOYER_ALIAS = "hl_test_deployer"
 DEPLOYER_INDEX = 1  # not ape's test account #0, so the tests show the alias is what signs
+REGISTRAR_INDEX = 2  # a registrar apart from the admin (the deployer), as on a real network
 PASSPHRASE = "correct horse battery staple"
 APE_TIMEOUT_SECONDS = 180
 # Variables the script reads: never inherit them from the developer's shell.
 SCRIPT_VARIABLES = (
-    "DEPLOYER_ALIAS", "REGISTRAR_ADDRESS", "RELAYER_ADDRESS", "DEPLOYMENTS_DIR", "REDEPLOY",
+    "DEPLOYER_ALIAS", "REGISTRAR_ADDRESS", "RELAYER_ADDRESS", "DEPLOYMENTS_DIR", "REDEPLOY", "ADMIN_DELAY",
     "APE_NODE_ETHEREUM", "APE_NODE_SEPOLIA", "APE_ETHEREUM_SEPOLIA", "APE_FOUNDRY_HOST",
 )
 
@@ -93,13 +94,21 @@ def deployer(sepolia_anvil: AnvilNode) -> DevAccount:
 
 
 @pytest.fixture
+def registrar(sepolia_anvil: AnvilNode) -> DevAccount:
+    return sepolia_anvil.accounts[REGISTRAR_INDEX]
+
+
+@pytest.fixture
 def deployments_dir(tmp_path: Path) -> Path:
     return tmp_path / "deployments"
 
 
 @pytest.fixture
-def ape_env(sepolia_anvil: AnvilNode, ape_data_folder: Path, deployments_dir: Path) -> dict[str, str]:
-    """The environment of an operator deploying to `ethereum:sepolia:node` (here: the local Anvil)."""
+def ape_env(
+    sepolia_anvil: AnvilNode, ape_data_folder: Path, deployments_dir: Path, registrar: DevAccount
+) -> dict[str, str]:
+    """The environment of an operator deploying to `ethereum:sepolia:node` (here: the local Anvil):
+    the deployer's alias and the registrar (required on live networks); ADMIN_DELAY unset (2 days)."""
     env = {k: v for k, v in os.environ.items() if k not in SCRIPT_VARIABLES and not k.startswith("APE_ACCOUNTS_")}
     env.update(
         PATH=os.pathsep.join([str(REPO_ROOT / "bin"), str(Path(sys.executable).parent), env.get("PATH", "")]),
@@ -107,6 +116,7 @@ def ape_env(sepolia_anvil: AnvilNode, ape_data_folder: Path, deployments_dir: Pa
         APE_NODE_ETHEREUM=json.dumps({"sepolia": {"uri": sepolia_anvil.rpc_url}}),
         APE_ETHEREUM_SEPOLIA=json.dumps({"required_confirmations": 0}),
         DEPLOYER_ALIAS=DEPLOYER_ALIAS,
+        REGISTRAR_ADDRESS=registrar.address,
         DEPLOYMENTS_DIR=str(deployments_dir),
         **{f"APE_ACCOUNTS_{DEPLOYER_ALIAS}_PASSPHRASE": PASSPHRASE},
     )

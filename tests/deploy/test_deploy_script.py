@@ -21,6 +21,12 @@ from .conftest import SEPOLIA_CHAIN_ID
 
 VERIFIED = "verified existing deployment"
 NOT_VERIFIED = "does NOT verify against the chain"
+TWO_DAYS = 2 * 24 * 3600
+# v2's admin views (AccessControlDefaultAdminRules), independent of the backend's exported artifact.
+ADMIN_RULES_ABI = [
+    {"type": "function", "name": name, "stateMutability": "view", "inputs": [], "outputs": [{"type": out}]}
+    for name, out in (("defaultAdmin", "address"), ("defaultAdminDelay", "uint48"))
+]
 
 
 def _w3(node: AnvilNode) -> Web3:
@@ -40,6 +46,12 @@ def _is_registrar(node: AnvilNode, factory: str, address: str) -> bool:
     return bool(contract.functions.hasRole(REGISTRAR_ROLE, address).call())
 
 
+def _admin_rules(node: AnvilNode, factory: str) -> tuple[str, int]:
+    """(defaultAdmin, defaultAdminDelay) read from the chain."""
+    contract = _w3(node).eth.contract(address=factory, abi=ADMIN_RULES_ABI)
+    return contract.functions.defaultAdmin().call(), contract.functions.defaultAdminDelay().call()
+
+
 def _saved(deployments_dir: Path) -> Deployment:
     path = deployments_dir / f"{SEPOLIA_CHAIN_ID}.json"
     assert path.is_file(), f"{path} was not written"
@@ -47,18 +59,23 @@ def _saved(deployments_dir: Path) -> Deployment:
 
 
 def test_deploys_then_verifies_then_redeploys(
-    run_deploy, sepolia_anvil: AnvilNode, deployer: DevAccount, deployments_dir: Path
+    run_deploy, sepolia_anvil: AnvilNode, deployer: DevAccount, registrar: DevAccount, deployments_dir: Path
 ) -> None:
     first = run_deploy()
     saved = _saved(deployments_dir)
     assert saved.chain_id == SEPOLIA_CHAIN_ID
     assert saved.deployer == deployer.address  # the DEPLOYER_ALIAS ape account, not ape's test account #0
+    # v2 constructor arguments: the deployer is the admin, REGISTRAR_ADDRESS the (separate) registrar,
+    # and the admin delay is the live-network default.
+    assert _admin_rules(sepolia_anvil, saved.factory) == (deployer.address, TWO_DAYS)
+    assert _is_registrar(sepolia_anvil, saved.factory, registrar.address)
+    assert not _is_registrar(sepolia_anvil, saved.factory, deployer.address)
     assert _has_code(sepolia_anvil, saved.factory) and _has_code(sepolia_anvil, saved.implementation)
     factory = _w3(sepolia_anvil).eth.contract(address=saved.factory, abi=health_record_factory().abi)
     assert factory.functions.implementation().call() == saved.implementation
     creation = _w3(sepolia_anvil).eth.get_transaction_receipt(saved.tx_hashes[0])
     assert creation["contractAddress"] == saved.factory and creation["blockNumber"] == saved.block_number
-    assert saved.registrar is None and len(saved.tx_hashes) == 1
+    assert saved.registrar == registrar.address and len(saved.tx_hashes) == 1  # no grant transaction
     assert saved.compiler_version.startswith("0.8.")
     assert VERIFIED not in first.output
     # Exactly the format `save` writes (the backend's `load` reads it back unchanged).
@@ -68,6 +85,7 @@ def test_deploys_then_verifies_then_redeploys(
     block, nonce = sepolia_anvil.block_number(), _nonce(sepolia_anvil, deployer.address)
     again = run_deploy()
     assert VERIFIED in again.output, again.output
+    assert "could not simulate" not in again.output, again.output  # the bytecode was compared
     assert _saved(deployments_dir) == saved
     assert (sepolia_anvil.block_number(), _nonce(sepolia_anvil, deployer.address)) == (block, nonce)
 
@@ -121,13 +139,13 @@ def test_changed_runtime_code_is_not_trusted(run_deploy, sepolia_anvil: AnvilNod
 def test_registrar_and_relayer_get_the_registrar_role(
     run_deploy, sepolia_anvil: AnvilNode, deployer: DevAccount, deployments_dir: Path
 ) -> None:
-    registrar, relayer = sepolia_anvil.accounts[2].address, sepolia_anvil.accounts[9].address
+    registrar, relayer = sepolia_anvil.accounts[4].address, sepolia_anvil.accounts[9].address
     run_deploy(env={"REGISTRAR_ADDRESS": registrar.lower(), "RELAYER_ADDRESS": relayer})
     saved = _saved(deployments_dir)
     assert _is_registrar(sepolia_anvil, saved.factory, registrar)
     assert _is_registrar(sepolia_anvil, saved.factory, relayer)
     assert saved.registrar == registrar  # the file format has one registrar field
-    assert len(saved.tx_hashes) == 3  # creation, then one grant per address
+    assert len(saved.tx_hashes) == 2  # creation (registrar in the constructor), then the relayer's grant
     for tx_hash in saved.tx_hashes:
         assert _w3(sepolia_anvil).eth.get_transaction_receipt(tx_hash)["status"] == 1
     assert not _is_registrar(sepolia_anvil, saved.factory, sepolia_anvil.accounts[3].address)
@@ -138,7 +156,7 @@ def test_registrar_and_relayer_get_the_registrar_role(
 
 
 def test_role_missing_on_a_verified_deployment_is_granted_without_redeploying(
-    run_deploy, sepolia_anvil: AnvilNode, deployer: DevAccount, deployments_dir: Path
+    run_deploy, sepolia_anvil: AnvilNode, deployer: DevAccount, registrar: DevAccount, deployments_dir: Path
 ) -> None:
     run_deploy()
     saved = _saved(deployments_dir)
@@ -151,7 +169,8 @@ def test_role_missing_on_a_verified_deployment_is_granted_without_redeploying(
     updated = _saved(deployments_dir)
     assert (updated.factory, updated.implementation) == (saved.factory, saved.implementation)
     assert _is_registrar(sepolia_anvil, saved.factory, relayer)
-    assert updated.registrar == relayer and updated.tx_hashes[:1] == saved.tx_hashes and len(updated.tx_hashes) == 2
+    assert updated.registrar == registrar.address  # still the constructor's registrar
+    assert updated.tx_hashes[:1] == saved.tx_hashes and len(updated.tx_hashes) == 2
     assert _nonce(sepolia_anvil, deployer.address) == nonce + 1
 
 
@@ -161,8 +180,11 @@ def test_role_missing_on_a_verified_deployment_is_granted_without_redeploying(
         ({"DEPLOYER_ALIAS": ""}, "DEPLOYER_ALIAS is not set"),
         ({"DEPLOYER_ALIAS": "nobody_here"}, "no ape account named 'nobody_here'"),
         ({"REGISTRAR_ADDRESS": "0x1234"}, "REGISTRAR_ADDRESS='0x1234' is not an Ethereum address"),
+        ({"REGISTRAR_ADDRESS": ""}, "REGISTRAR_ADDRESS (or --registrar) is not set"),
+        ({"ADMIN_DELAY": "two days"}, "ADMIN_DELAY='two days' is not a delay"),
+        ({"ADMIN_DELAY": f"{2**48}"}, "more than a uint48 holds"),
     ],
-    ids=["no-alias", "unknown-alias", "bad-registrar"],
+    ids=["no-alias", "unknown-alias", "bad-registrar", "no-registrar", "bad-delay", "delay-too-long"],
 )
 def test_bad_configuration_fails_before_any_transaction(
     run_deploy, sepolia_anvil: AnvilNode, deployments_dir: Path, env: dict[str, str], message: str
@@ -175,17 +197,47 @@ def test_bad_configuration_fails_before_any_transaction(
     assert not (deployments_dir / f"{SEPOLIA_CHAIN_ID}.json").exists()
 
 
+def test_admin_delay_and_registrar_settings(
+    run_deploy, sepolia_anvil: AnvilNode, deployer: DevAccount, deployments_dir: Path
+) -> None:
+    """ADMIN_DELAY (with a unit) and the CLI options reach the constructor; a later run with another
+    delay keeps the deployment and says the delay differs (it is fixed at deployment)."""
+    run_deploy(env={"ADMIN_DELAY": "3h"})
+    saved = _saved(deployments_dir)
+    assert _admin_rules(sepolia_anvil, saved.factory) == (deployer.address, 3 * 3600)
+
+    other = sepolia_anvil.accounts[5].address
+    run_deploy("--redeploy", "--admin-delay", "1d", "--registrar", other, env={"ADMIN_DELAY": "7d"})
+    options = _saved(deployments_dir)
+    assert _admin_rules(sepolia_anvil, options.factory) == (deployer.address, 24 * 3600)  # the option wins
+    assert options.registrar == other and _is_registrar(sepolia_anvil, options.factory, other)
+
+    nonce = _nonce(sepolia_anvil, deployer.address)
+    again = run_deploy("--registrar", other, env={"ADMIN_DELAY": "120"})
+    assert VERIFIED in again.output and "admin delay is 86400 s (1 day), the setting asks for 120 s" in again.output
+    assert _saved(deployments_dir) == options and _nonce(sepolia_anvil, deployer.address) == nonce
+
+
 def test_local_network_uses_ape_test_account_on_a_running_anvil(run_deploy, tmp_path: Path) -> None:
     """`ethereum:local:foundry` with APE_FOUNDRY_HOST: ape's test account #0 deploys to an Anvil that
-    outlives the script, so the second run verifies instead of deploying."""
+    outlives the script, so the second run verifies instead of deploying. Locally the deployer is
+    also the registrar and the admin delay is 0 unless set."""
     with AnvilNode(log_path=tmp_path / "local-anvil.log") as node:
         out = tmp_path / "local-deployments"
-        env = {"APE_FOUNDRY_HOST": node.rpc_url, "DEPLOYMENTS_DIR": str(out), "DEPLOYER_ALIAS": ""}
+        env = {
+            "APE_FOUNDRY_HOST": node.rpc_url,
+            "DEPLOYMENTS_DIR": str(out),
+            "DEPLOYER_ALIAS": "",
+            "REGISTRAR_ADDRESS": "",
+        }
         first = run_deploy(env=env, network="ethereum:local:foundry")
         assert "ape started this" not in first.output  # it connected to our node
         saved = load(out / "31337.json")
         assert saved.chain_id == 31337 and saved.deployer == node.accounts[0].address
         assert _has_code(node, saved.factory)
+        assert _admin_rules(node, saved.factory) == (node.accounts[0].address, 0)
+        assert saved.registrar == node.accounts[0].address
+        assert _is_registrar(node, saved.factory, node.accounts[0].address)
         again = run_deploy(env=env, network="ethereum:local:foundry")
         assert VERIFIED in again.output, again.output
         assert node.is_running(), "ape stopped an Anvil it did not start"
