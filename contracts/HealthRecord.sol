@@ -634,13 +634,16 @@ contract HealthRecord is IHealthRecord, EIP712, Nonces {
     /// @return requestPending Whether an access request awaits the patient's answer.
     /// @return generation The grant's generation (grows with every approval), which an
     ///         `ApproveExtension` signature names.
+    /// @return registration The doctor's registry registration the request was made and the grant
+    ///         approved under (see {IDoctorRegistry-registrationOf}); a grant counts only while it is
+    ///         current, and a client should not answer a request made under an earlier one.
     function getGrant(address doctor)
         external
         view
-        returns (uint64 expiresAt, uint64 pendingExtension, bool requestPending, uint32 generation)
+        returns (uint64 expiresAt, uint64 pendingExtension, bool requestPending, uint32 generation, uint32 registration)
     {
         Grant memory grant = _grants[doctor];
-        return (grant.expiresAt, grant.pendingExtension, grant.requestPending, grant.generation);
+        return (grant.expiresAt, grant.pendingExtension, grant.requestPending, grant.generation, grant.registration);
     }
 
     // ------------------------------------------------------------------ internals

@@ -218,3 +218,28 @@ async def test_re_registered_doctor_does_not_get_old_grants_back(
     chain_view = _ok(client.get("/api/access-requests/doctor/blockchain-authorized-records", headers=doctor.headers))
     assert chain_view["grants"] == []
     assert _ok(client.get("/api/access-requests/patient/grants", headers=patient_wallet.headers))["grants"] == []
+
+
+@pytest.mark.asyncio
+async def test_a_request_the_approval_could_not_honour_is_refused_before_sending(
+    client, patient_wallet, doctor_wallet, registrar_relayer, chain_client
+) -> None:
+    """v2 answers a pending request without asking the registry (gas): approving a doctor struck off
+    since, or registered again since asking, would be mined and grant nothing. The API says why instead."""
+    patient, doctor = patient_wallet.address, doctor_wallet
+    _ok(upload(client, patient_wallet, os.urandom(600)), 201)
+    request = _ok(access.request_access(client, doctor, patient), 201)
+    nonce = await chain_client.nonce_of(patient, patient)
+
+    await registrar_relayer.unregister_doctor(doctor.address)
+    _error(access.approve(client, patient_wallet, request["id"], doctor.address, [0], 1), 409, "doctor_not_registered")
+    await registrar_relayer.register_doctor(doctor.address)
+    _error(access.approve(client, patient_wallet, request["id"], doctor.address, [0], 1), 409, "request_stale")
+    assert await chain_client.nonce_of(patient, patient) == nonce  # nothing was sent
+    assert (await chain_client.get_grant(patient, doctor.address)).expires_at == 0
+
+    # Asking again (under the new registration) is answered as usual.
+    assert doctor.login(client)["role"] == "doctor"
+    request = _ok(access.request_access(client, doctor, patient), 201)
+    _ok(access.approve(client, patient_wallet, request["id"], doctor.address, [0], 1))
+    assert await chain_client.can_read(patient, doctor.address, 0)

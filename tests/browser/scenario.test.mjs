@@ -275,14 +275,15 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const steps = [
       /Record #\d+ \(report\) added/,
       /asked for access/,
-      /Access to record #\d+ approved for 0x90F7…b906 until .*RecordsApproved/,
+      // Chain entries name the doctor from their profile; the view log names the reader by address.
+      /Access to record #\d+ approved for Dr\. Ada Scenario until .*RecordsApproved/,
       /Record #\d+ opened by 0x90F7…b906 \(verified\)/,
       /ExtensionRequested/,
       /ExtensionApproved/,
-      /All access of 0x90F7…b906 revoked/,
+      /All access of Dr\. Ada Scenario revoked/,
       /Pending signatures cancelled/,
-      /0x90F7…b906 was allowed to add records until .*WriteApproved/,
-      /Write access of 0x90F7…b906 revoked/,
+      /Dr\. Ada Scenario was allowed to add records until .*WriteApproved/,
+      /Write access of Dr\. Ada Scenario revoked/,
     ]
     const text = await auditTrailListing(page, 'the audit trail to list every step', steps)
     console.log(`audit trail:\n${text}`)

@@ -61,7 +61,7 @@ def test_audit_2_unused_extension_signature_cannot_extend_a_later_grant(seeded, 
     # The patient never sends it; they revoke, and later give a short, narrower grant.
     seeded.revokeAccess(doctor, sender=patient)
     seeded.approveAccess(doctor, 3600, [0], sender=patient)
-    expires_at, _, _, generation = seeded.getGrant(doctor)
+    expires_at, _, _, generation, _ = seeded.getGrant(doctor)
     assert generation == old_generation + 1
     seeded.requestExtension(10 * DAY, sender=doctor)  # the doctor asks for the same amount again
 

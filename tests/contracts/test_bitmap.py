@@ -49,14 +49,14 @@ def test_approve_records_one_word(seeded, patient, doctor, doctor2):
         [HexBytes(HASH_A), HexBytes(HASH_C)],
         expires_at,
     )
-    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False, 1)  # a new generation
+    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False, 1, 1)  # a new generation, registration 1
     assert readable(seeded, doctor2, range(3)) == []
 
 
 def test_approve_records_answers_a_pending_request(seeded, patient, doctor):
     seeded.requestAccess(sender=doctor)
     _, expires_at = approve_records_at(seeded, patient, doctor, DAY, 0, [0b010])
-    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False, 1)
+    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False, 1, 1)
     assert readable(seeded, doctor, range(3)) == [1]
 
 
@@ -100,7 +100,7 @@ def test_replaces_a_grant(seeded, patient, doctor):
     seeded.requestExtension(600, sender=doctor)
     _, expires_at = approve_records_at(seeded, patient, doctor, 3600, 0, [0b100])
     assert approved_ids(seeded, doctor) == [2]  # the old records are gone
-    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False, 2)  # extension request dropped
+    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False, 2, 1)  # extension request dropped
     # And a list approval replaces a bitmap one the same way.
     seeded.approveAccess(doctor, DAY, [1], sender=patient)
     assert approved_ids(seeded, doctor) == [1]
@@ -170,7 +170,7 @@ def test_other_reverts(seeded, patient, doctor, stranger):
         seeded.approveRecords(doctor, DAY, 0, [1], sender=stranger)
     with reverts_with(seeded.NotRegisteredDoctor, account=stranger.address):
         seeded.approveRecords(stranger, DAY, 0, [1], sender=patient)
-    assert tuple(seeded.getGrant(doctor)) == (0, 0, False, 0)
+    assert tuple(seeded.getGrant(doctor)) == (0, 0, False, 0, 0)
 
 
 def test_failed_approval_keeps_the_old_grant(seeded, patient, doctor):
@@ -178,7 +178,7 @@ def test_failed_approval_keeps_the_old_grant(seeded, patient, doctor):
     with reverts_with(seeded.UnknownRecord, recordId=3):
         seeded.approveRecords(doctor, 60, 0, [0b1100], sender=patient)
     assert approved_ids(seeded, doctor) == [0, 1]
-    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False, 1)
+    assert tuple(seeded.getGrant(doctor)) == (expires_at, 0, False, 1, 1)
 
 
 # ------------------------------------------------------------------ signed variant: rules

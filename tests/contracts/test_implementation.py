@@ -70,7 +70,7 @@ def test_doctor_functions_refuse(implementation, doctor):
         implementation.addRecordAsDoctor(0, HASH_A, sender=doctor)
     with reverts_with(implementation.ImplementationNotUsable):
         implementation.invalidateNonce(sender=doctor)
-    assert tuple(implementation.getGrant(doctor)) == (0, 0, False, 0)
+    assert tuple(implementation.getGrant(doctor)) == (0, 0, False, 0, 0)
     assert implementation.nonces(doctor) == 0
 
 

@@ -218,9 +218,9 @@ class Model:
         ids = sorted(self.grants[d].ids)
         return ids, [self.hashes[i] for i in ids], self.grants[d].expires_at
 
-    def grant_view(self, d: int) -> tuple[int, int, bool, int]:
+    def grant_view(self, d: int) -> tuple[int, int, bool, int, int]:
         g = self.grants[d]
-        return g.expires_at, g.pending_extension, g.request_pending, g.generation
+        return g.expires_at, g.pending_extension, g.request_pending, g.generation, g.registration
 
     def can_write(self, d: int, now: int) -> bool:
         w = self.writes[d]
@@ -301,7 +301,7 @@ def _head() -> tuple[int, int]:
 _RETURN_TYPES = {
     "canRead": ["bool"],
     "getApprovedRecords": ["uint256[]", "bytes32[]", "uint64"],
-    "getGrant": ["uint64", "uint64", "bool", "uint32"],
+    "getGrant": ["uint64", "uint64", "bool", "uint32", "uint32"],
     "canWrite": ["bool"],
     "getWriteGrant": ["uint64"],
     "nonces": ["uint256"],

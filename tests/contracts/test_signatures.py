@@ -78,7 +78,7 @@ def _check_revoked(vault, doctor, receipt):
 
 
 def _check_extended(vault, doctor, receipt):
-    expires_at, pending, _, _ = vault.getGrant(doctor)
+    expires_at, pending, *_ = vault.getGrant(doctor)
     assert pending == 0
     assert one_event(receipt, vault, "ExtensionApproved")["expiresAt"] == expires_at
 

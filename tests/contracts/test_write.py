@@ -47,7 +47,7 @@ def test_approve_write(seeded, patient, doctor, doctor2):
     # Only that doctor; and a write grant is not a read grant.
     assert not seeded.canWrite(doctor2) and seeded.getWriteGrant(doctor2) == 0
     assert not any(seeded.canRead(doctor, i) for i in range(3))
-    assert tuple(seeded.getGrant(doctor)) == (0, 0, False, 0)
+    assert tuple(seeded.getGrant(doctor)) == (0, 0, False, 0, 0)
 
 
 def test_approve_write_replaces_the_grant(seeded, patient, doctor):

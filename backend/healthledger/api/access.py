@@ -191,7 +191,7 @@ async def patient_grants(caller: PatientDep, services: ServicesDep) -> dict[str,
                 "invalid_wallet_signature",
             ),
             404: ("request_not_found",),
-            409: ("request_closed", "integrity_mismatch"),
+            409: ("request_closed", "integrity_mismatch", "doctor_not_registered", "request_stale"),
         },
     ),
 )

@@ -100,6 +100,7 @@ class Grant:
     pending_extension: int  # seconds asked for, 0 = none
     request_pending: bool
     generation: int = 0  # grows with every new grant; an ApproveExtension signature names it
+    registration: int = 0  # the doctor's registry registration the request / grant was made under
 
     def is_active(self, now: int) -> bool:
         """Whether the grant is live at block time `now` (the contract's `expiresAt > block.timestamp`)."""
@@ -268,6 +269,11 @@ class ChainClient(ChainEvents):
         return bool(await self.factory.functions.isDoctor(_checksum(address)).call())
 
     @translate_outages
+    async def registration_of(self, address: str) -> int:
+        """The id of `address`'s current registry registration; 0 when it is not registered."""
+        return int(await self.factory.functions.registrationOf(_checksum(address)).call())
+
+    @translate_outages
     async def is_doctor_many(self, addresses: Sequence[str]) -> list[bool]:
         """`isDoctor` for many addresses, in order, in one JSON-RPC batch per batch_size (live)."""
         calls = [
@@ -372,10 +378,10 @@ class ChainClient(ChainEvents):
     @translate_outages
     async def get_grant(self, patient: str, doctor: str) -> Grant:
         """`doctor`'s grant state with `patient` (all zero/False while the clone does not exist)."""
-        expires_at, pending, requested, generation = await self._read_clone(
-            patient, "getGrant", _checksum(doctor), missing=(0, 0, False, 0)
+        expires_at, pending, requested, generation, registration = await self._read_clone(
+            patient, "getGrant", _checksum(doctor), missing=(0, 0, False, 0, 0)
         )
-        return Grant(int(expires_at), int(pending), bool(requested), int(generation))
+        return Grant(int(expires_at), int(pending), bool(requested), int(generation), int(registration))
 
     @translate_outages
     async def get_write_grant(self, patient: str, doctor: str) -> int:

@@ -144,6 +144,7 @@ class AccessService:
             raise bad_request("invalid_action", "action must be 'approve' or 'deny'")
         duration = check_duration(duration_seconds, "durationSeconds")
         records = await self._selected_records(patient, record_ids)
+        await self._require_current_request(patient, doctor)
         # Everything that can fail for the client is checked before the chain is touched.
         data_keys = self._unwrap_all(patient, records, wallet_signature)
         # The patient signed ApproveRecords: the selection as a bitmap (the same gas for 1 or 256 records).
@@ -242,6 +243,23 @@ class AccessService:
             if self._s.typed_data.verify(payload, signature, patient):
                 return True
         return False
+
+    async def _require_current_request(self, patient: str, doctor: str) -> None:
+        """Refuse to answer a request the approval could not honour.
+
+        The contract answers a pending request without asking the registry again (it saves ~5,000
+        gas): the grant is bound to the registration the doctor asked under, and it counts only
+        while that registration is current. Approving a doctor struck off since, or registered
+        again since asking, would succeed on chain and grant nothing; this says why instead.
+        """
+        registration = await self._s.chain.registration_of(doctor)
+        if registration == 0:
+            raise conflict("doctor_not_registered", "this doctor is no longer in the provider registry")
+        grant = await self._s.chain.get_grant(patient, doctor)
+        if grant.request_pending and grant.registration != registration:
+            raise conflict(
+                "request_stale", "this doctor was registered again after asking; they need to ask again"
+            )
 
     async def _require_registered(self, doctor: str) -> None:
         if not await self._s.chain.is_doctor(doctor):

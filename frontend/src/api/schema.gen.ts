@@ -3002,7 +3002,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `request_closed`, `integrity_mismatch` */
+            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `request_closed`, `integrity_mismatch`, `doctor_not_registered`, `request_stale` */
             409: {
                 headers: {
                     [name: string]: unknown;
