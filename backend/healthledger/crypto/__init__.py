@@ -4,6 +4,8 @@
 * `envelope`: the streamed AES-256-CBC + HMAC-SHA256 (encrypt-then-MAC) container for file contents.
 * `keywrap`: AES-256-GCM wrapping of per-record data keys under the KEK (or a grant key).
 * `hashing`: streaming SHA-256 as `0x` hex and `bytes32`.
+* `account_keys`: every account's X25519 key pair from its wallet's signature, and sealed boxes to it.
+* `key_binding`: the account's EIP-712 signature binding its public key to its address.
 
 Import from here; the submodules are an implementation detail. Whole-stream and in-memory wrappers
 that only tests used live in tests/backend/support/crypto.py.
@@ -22,6 +24,17 @@ from .envelope import (
     overhead,
     parse_header,
     plaintext_size_range,
+)
+
+from .account_keys import (
+    ACCOUNT_KEY_MESSAGE,
+    account_key_signature_signer,
+    check_public_key,
+    derive_account_keypair,
+    is_account_key_signature_by,
+    open_sealed,
+    public_key_bytes,
+    seal_to,
 )
 
 # Streaming through it: a fresh data key, encrypting, authenticating, then decrypting.
@@ -48,9 +61,11 @@ from .kek import (
     is_key_signature_by,
     key_signature_signer,
 )
+from .key_binding import binding_signer, binding_typed_data, canonical_binding_signature, is_binding_by
 from .keywrap import unwrap_key, wrap_key
 
 __all__ = [
+    "ACCOUNT_KEY_MESSAGE",
     "DATA_KEY_SIZE",
     "HEADER",
     "HEADER_SIZE",
@@ -70,18 +85,29 @@ __all__ = [
     "Sha256Stream",
     "StateError",
     "UnsupportedVersion",
+    "account_key_signature_signer",
     "address_bytes",
     "asha256_stream",
+    "binding_signer",
+    "binding_typed_data",
+    "canonical_binding_signature",
     "canonical_signature",
+    "check_public_key",
     "container_size",
     "decrypt_stream",
+    "derive_account_keypair",
     "derive_kek",
+    "is_account_key_signature_by",
+    "is_binding_by",
     "is_key_signature_by",
     "key_signature_signer",
     "new_data_key",
+    "open_sealed",
     "overhead",
     "parse_header",
     "plaintext_size_range",
+    "public_key_bytes",
+    "seal_to",
     "sha256_stream",
     "unwrap_key",
     "wrap_key",
