@@ -16,6 +16,7 @@ from .chain.client import ChainClient
 from .chain.relayer import Relayer
 from .db.access import AccessRequestStore, GrantKeyStore
 from .db.auth_store import NonceStore, RefreshTokenStore
+from .db.keys import AccountKeyStore
 from .db.mongo import connect, ensure_indexes
 from .db.profiles import ProfileStore
 from .db.records import RecordStore
@@ -49,6 +50,9 @@ class Services:
     profiles: ProfileStore
     roles: RoleCache
     rate_limits: RateLimits
+    # Accounts' registered encryption keys (keys v2); bindings are signed for `chain_id`.
+    account_keys: AccountKeyStore
+    chain_id: int
     grant_key: bytes = field(repr=False)
     # Per-patient serialisation of record settling (services/anchoring.py).
     patient_locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
@@ -127,4 +131,6 @@ async def build_services(settings: Settings) -> Services:
         roles=RoleCache(chain, settings.role_cache_seconds),
         # Its TTL index is created by ensure_indexes above, with the others.
         rate_limits=RateLimits.from_settings(db, settings),
+        account_keys=AccountKeyStore(db),
+        chain_id=chain_id,
     )

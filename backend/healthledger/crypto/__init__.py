@@ -11,6 +11,18 @@ Import from here; the submodules are an implementation detail. Whole-stream and 
 that only tests used live in tests/backend/support/crypto.py.
 """
 
+# Accounts' key pairs (keys v2) and their sealed boxes.
+from .account_keys import (
+    ACCOUNT_KEY_MESSAGE,
+    account_key_signature_signer,
+    check_public_key,
+    derive_account_keypair,
+    is_account_key_signature_by,
+    open_sealed,
+    public_key_bytes,
+    seal_to,
+)
+
 # The container's format: its constants, its sizes and its header.
 from .envelope import (
     DATA_KEY_SIZE,
@@ -24,17 +36,6 @@ from .envelope import (
     overhead,
     parse_header,
     plaintext_size_range,
-)
-
-from .account_keys import (
-    ACCOUNT_KEY_MESSAGE,
-    account_key_signature_signer,
-    check_public_key,
-    derive_account_keypair,
-    is_account_key_signature_by,
-    open_sealed,
-    public_key_bytes,
-    seal_to,
 )
 
 # Streaming through it: a fresh data key, encrypting, authenticating, then decrypting.

@@ -16,6 +16,7 @@ ACCESS_REQUESTS = "access_requests"
 GRANT_KEYS = "grant_keys"
 PROFILES = "profiles"
 RATE_LIMITS = "rate_limits"
+ACCOUNT_KEYS = "account_keys"
 
 
 async def purge_expired(collection: AsyncCollection) -> int:
@@ -48,6 +49,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     - a CID names exactly one stored ciphertext;
     - an on-chain record id belongs to exactly one metadata document per patient;
     - a login nonce and a refresh-token id are single-use, so they are unique too;
+    - an account has one registered encryption key;
     - rate-limit counters are deleted by MongoDB's TTL monitor once their window has ended
       (`expireAfterSeconds=0`: at the `expires_at` stored in each document).
     """
@@ -80,3 +82,5 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[PROFILES].create_index([("address", ASCENDING)], unique=True)
     await db[PROFILES].create_index([("role", ASCENDING), ("name_lower", ASCENDING)])
     await db[RATE_LIMITS].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
+    # One registered encryption key per account (keys v2): re-registering replaces it.
+    await db[ACCOUNT_KEYS].create_index([("account", ASCENDING)], unique=True)
