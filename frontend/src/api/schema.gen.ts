@@ -378,6 +378,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Register your public key with your EIP-712 binding signature (replaces a different one) */
+        put: operations["register_key_api_keys_put"];
+        /** Your public key from your signature of the key message, and the typed data binding it to you */
+        post: operations["prepare_key_api_keys_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/keys/{address}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An account's encryption public key and binding, verified before it is served */
+        get: operations["get_key_api_keys__address__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/keys/message": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The exact text to personal_sign to derive your encryption key pair */
+        get: operations["account_key_message_api_keys_message_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/medical-records/patient-records": {
         parameters: {
             query?: never;
@@ -660,6 +712,30 @@ export interface components {
             /** Tx Hash */
             tx_hash: string;
         };
+        /**
+         * AccountKey
+         * @description An account's public key and the binding signature anyone can check against the typed data.
+         */
+        AccountKey: {
+            /** Account */
+            account: string;
+            /** Publickey */
+            publicKey: string;
+            /** Signature */
+            signature: string;
+        };
+        /** AccountKeyMessage */
+        AccountKeyMessage: {
+            /**
+             * Message
+             * @description The exact text to personal_sign; its signature seeds your key pair
+             */
+            message: string;
+            /** Method */
+            method: string;
+            /** Version */
+            version: string;
+        };
         /** AddRecordAsDoctorParams */
         AddRecordAsDoctorParams: {
             /**
@@ -870,6 +946,46 @@ export interface components {
          * @description One timeline entry: a chain event or a view, told apart by `source`.
          */
         AuditEntry: components["schemas"]["ChainEvent"] | components["schemas"]["ViewEvent"];
+        /**
+         * BindingDomain
+         * @description No verifyingContract: the binding is about an account's key, not a contract (see the README).
+         */
+        BindingDomain: {
+            /** Chainid */
+            chainId: number;
+            /** Name */
+            name: string;
+            /** Version */
+            version: string;
+        };
+        /** BindingField */
+        BindingField: {
+            /** Name */
+            name: string;
+            /** Type */
+            type: string;
+        };
+        /** BindingMessage */
+        BindingMessage: {
+            /** Account */
+            account: string;
+            /** Publickey */
+            publicKey: string;
+        };
+        /**
+         * BindingTypedData
+         * @description The EIP-712 `EncryptionKey(address account,bytes32 publicKey)` payload for eth_signTypedData_v4.
+         */
+        BindingTypedData: {
+            domain: components["schemas"]["BindingDomain"];
+            message: components["schemas"]["BindingMessage"];
+            /** Primarytype */
+            primaryType: string;
+            /** Types */
+            types: {
+                [key: string]: components["schemas"]["BindingField"][];
+            };
+        };
         /** Body_upload_api_medical_records_upload_post */
         Body_upload_api_medical_records_upload_post: {
             /** Deadline */
@@ -1532,6 +1648,26 @@ export interface components {
             /** Tx Hash */
             tx_hash: string;
         };
+        /** PreparedKey */
+        PreparedKey: {
+            /**
+             * Publickey
+             * @description Your X25519 public key, 0x + 64 hex digits
+             */
+            publicKey: string;
+            typedData: components["schemas"]["BindingTypedData"];
+        };
+        /**
+         * PrepareKeyBody
+         * @description Your wallet's personal_sign of the text from GET /api/keys/message (a secret: sent, never stored).
+         */
+        PrepareKeyBody: {
+            /**
+             * Walletsignature
+             * @description 0x-hex personal_sign signature of the key message
+             */
+            walletSignature: string;
+        };
         /**
          * Probe
          * @description One dependency's state; `error` (the exception's type) only when it is down.
@@ -1636,6 +1772,26 @@ export interface components {
         RefreshRequest: {
             /** Refresh Token */
             refresh_token: string;
+        };
+        /** RegisteredKey */
+        RegisteredKey: {
+            /** Account */
+            account: string;
+            /** Publickey */
+            publicKey: string;
+        };
+        /** RegisterKeyBody */
+        RegisterKeyBody: {
+            /**
+             * Publickey
+             * @description The publicKey from POST /api/keys
+             */
+            publicKey: string;
+            /**
+             * Signature
+             * @description Your eth_signTypedData_v4 signature of its typedData
+             */
+            signature: string;
         };
         /** RegistrarProfile */
         RegistrarProfile: {
@@ -4240,6 +4396,348 @@ export interface operations {
             };
             /** @description Unavailable (see the code): `database_unavailable` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    register_key_api_keys_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterKeyBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredKey"];
+                };
+            };
+            /** @description Bad request: `http_error`, `invalid_public_key`, `invalid_key_binding` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state: `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    prepare_key_api_keys_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PrepareKeyBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreparedKey"];
+                };
+            };
+            /** @description Bad request: `http_error`, `invalid_wallet_signature` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_key_api_keys__address__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountKey"];
+                };
+            };
+            /** @description Bad request: `invalid_address` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `key_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state: `key_binding_invalid` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    account_key_message_api_keys_message_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountKeyMessage"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

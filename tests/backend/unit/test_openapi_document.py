@@ -70,6 +70,7 @@ def test_signed_in_operations_declare_the_bearer_scheme(document: dict[str, Any]
     public = sorted(label for label, op in _operations(document) if not op.get("security"))
     assert public == [
         "GET /api/auth/nonce",
+        "GET /api/keys/message",
         "GET /api/signing/key-derivation-message",
         "GET /api/system/config",
         "GET /api/system/status",
