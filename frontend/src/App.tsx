@@ -4,6 +4,7 @@ import { Address, Badge } from './components/ui'
 import { ConnectWallet, NoWallet, SignIn, WrongChainBanner } from './features/auth/WalletGate'
 import { AuthorizedRecords } from './features/doctor/AuthorizedRecords'
 import { FindPatient } from './features/doctor/FindPatient'
+import { AccountKeySetup } from './features/keys/AccountKeySetup'
 import { MyRequests } from './features/doctor/MyRequests'
 import { WritableVaults } from './features/doctor/WritableVaults'
 import { Audit } from './features/patient/Audit'
@@ -161,6 +162,7 @@ export function App() {
       <Header />
       <main id="main" tabIndex={-1}>
         <WrongChainBanner />
+        <AccountKeySetup />
         <Body />
       </main>
       <footer className="site-footer muted small">

@@ -7,6 +7,7 @@ import { ApiError, parseErrorBody } from './errors'
 import { unwrap, type ApiClient, type UploadProgress, type UploadResult } from './client'
 import type {
   AccessRequest,
+  AccountKey,
   AccessRequestBody,
   ApproveExtensionBody,
   AuditEvent,
@@ -23,6 +24,7 @@ import type {
   PatientSummary,
   PatientWriteGrant,
   RecordType,
+  RegisterKeyBody,
   RespondBody,
   RevokeBody,
   TypedDataAction,
@@ -76,6 +78,23 @@ export function createApi(client: ApiClient) {
         unwrap(http.POST('/api/signing/typed-data', { body: { action, params } as TypedDataRequest })),
       /** Relay a signed `invalidateNonce`: every signature the account made but did not send becomes unusable. */
       invalidateNonce: (body: InvalidateNonceBody) => unwrap(http.POST('/api/signing/invalidate-nonce', { body })),
+    },
+    keys: {
+      /** The text whose personal_sign seeds the account's encryption key pair. */
+      message: () => unwrap(publicHttp.GET('/api/keys/message')),
+      /** An account's verified public key, or null when it has none yet (404 `key_not_found`). */
+      async get(address: string): Promise<AccountKey | null> {
+        try {
+          return await unwrap(http.GET('/api/keys/{address}', { params: { path: { address } } }))
+        } catch (error) {
+          if (error instanceof ApiError && error.status === 404 && error.code === 'key_not_found') return null
+          throw error
+        }
+      },
+      /** The caller's public key and its EIP-712 binding, from their signature of the key message (nothing stored). */
+      prepare: (walletSignature: string) => unwrap(http.POST('/api/keys', { body: { walletSignature } })),
+      /** Register the public key with its binding signature. */
+      register: (body: RegisterKeyBody) => unwrap(http.PUT('/api/keys', { body })),
     },
     records: {
       upload(fields: UploadFields, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal): Promise<UploadResult<MedicalRecord>> {

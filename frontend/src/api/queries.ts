@@ -24,6 +24,7 @@ export type ServerData =
   | 'doctors'
   | 'patients'
   | 'status'
+  | 'accountKey'
 
 function useKey(what: ServerData, ...rest: unknown[]): unknown[] {
   const { session } = useSession()
@@ -89,4 +90,17 @@ export function useDoctorSearch(q: string | null) {
 export function usePatientSearch(q: string | null) {
   const { api } = useSession()
   return useQuery({ queryKey: useKey('patients', q), queryFn: () => api.directory.patients(q ?? ''), enabled: q !== null })
+}
+
+/**
+ * An account's registered encryption key, keyed by that address: `null` when it has none yet (404
+ * `key_not_found`), an error (409 `key_binding_invalid`) when the stored key fails its signature check.
+ */
+export function useAccountKey(address: string | null) {
+  const { api } = useSession()
+  return useQuery({
+    queryKey: useKey('accountKey', address?.toLowerCase() ?? null),
+    queryFn: () => api.keys.get(address ?? ''),
+    enabled: address !== null,
+  })
 }

@@ -78,6 +78,21 @@ export type DoctorWriteGrant = Schemas['DoctorWriteGrant']
 /** POST /api/signing/invalidate-nonce (signature over `invalidateNonce`): every unsent signature of the account dies. */
 export type InvalidateNonceBody = Schemas['InvalidateNonceBody']
 
+// ------------------------------------------------------------------ account encryption keys (keys v2)
+
+/** GET /api/keys/message: the exact text to personal_sign; its signature seeds the account's key pair. */
+export type AccountKeyMessage = Schemas['AccountKeyMessage']
+/** GET /api/keys/{address}: an account's public key and its binding signature (verified by the server). */
+export type AccountKey = Schemas['AccountKey']
+/** POST /api/keys: the caller's public key and the EIP-712 `EncryptionKey` payload binding it to them. */
+export type PreparedKey = Schemas['PreparedKey']
+/** The EIP-712 payload of POST /api/keys, signed with eth_signTypedData_v4. */
+export type BindingTypedData = Schemas['BindingTypedData']
+/** PUT /api/keys */
+export type RegisterKeyBody = Schemas['RegisterKeyBody']
+/** PUT /api/keys (the registered key) */
+export type RegisteredKey = Schemas['RegisteredKey']
+
 /** One typed-data request per signed action, as the backend's action table declares it. */
 export type TypedDataRequest = NonNullable<paths['/api/signing/typed-data']['post']['requestBody']>['content']['application/json']
 /** The signed actions (`SessionContext.signAction` takes these). */
