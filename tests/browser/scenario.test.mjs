@@ -6,12 +6,13 @@
 //   (verified) -> doctor asks for 2 more days, patient accepts -> patient revokes, then accepts the
 //   offer to cancel unsent signatures -> doctor is refused -> patient gives the doctor write access,
 //   the doctor sees it, the patient takes it back -> the patient's audit trail, and the
-//   registrar's, list the steps.
+//   registrar's, list the steps. The patient's and the doctor's first sign-in set up their encryption
+//   key (two explained wallet prompts); signing in again asks for the sign-in text only.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, chooseFile, signedIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { CHAIN_TIMEOUT, chooseFile, connected, keySetupSettled, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
 
 const REGISTRAR = DEV_ACCOUNTS[0].address
 const DOCTOR = DEV_ACCOUNTS[3].address
@@ -24,6 +25,52 @@ const REASON = 'Follow-up consultation: please share your latest blood test.'
 function lastSignedType(user) {
   const signed = user.wallet.requests.filter((r) => r.method === 'eth_signTypedData_v4').at(-1)
   return signed ? JSON.parse(signed.params[1]).primaryType : null
+}
+
+/**
+ * Wallet options that note, at each signature prompt, what it asked for (the text's first line or the
+ * EIP-712 primary type) and what the key-setup card said on the page at that moment.
+ */
+function promptWatch() {
+  const watch = { page: null, prompts: [] }
+  watch.intercept = async (method, params) => {
+    if (!watch.page || (method !== 'personal_sign' && method !== 'eth_signTypedData_v4')) return undefined
+    const what = method === 'personal_sign' ? Buffer.from(params[0].slice(2), 'hex').toString('utf8').split('\n')[0] : JSON.parse(params[1]).primaryType
+    const card = watch.page.locator('[data-key-setup]')
+    watch.prompts.push({ what, shown: (await card.count()) ? await card.innerText() : '' })
+    return undefined // the wallet then signs as usual
+  }
+  return watch
+}
+
+/** The HTTP status of the page's own signed-in GET /api/keys/{address}. */
+const keyLookup = (page, address) =>
+  page.evaluate(async (account) => {
+    const { accessToken } = JSON.parse(sessionStorage.getItem('healthledger.session'))
+    return (await fetch(`/api/keys/${account}`, { headers: { Authorization: `Bearer ${accessToken}` } })).status
+  }, address)
+
+/** A first sign-in set up the key: two prompts, each explained on the page before it opened; the API serves the key. */
+async function assertKeySetUp(user, address) {
+  assert.equal(await keySetupSettled(user.page), 'present')
+  const keyPrompts = user.prompts.filter((p) => /^HealthLedger encryption key/.test(p.what) || p.what === 'EncryptionKey')
+  assert.equal(keyPrompts.length, 2, `two key prompts: ${JSON.stringify(keyPrompts.map((p) => p.what))}`)
+  assert.equal(keyPrompts[1].what, 'EncryptionKey')
+  assert.match(keyPrompts[0].shown, /Step 1 of 2\..*free and not a transaction.*only you can open them/s)
+  assert.match(keyPrompts[1].shown, /Step 2 of 2\..*EncryptionKey.*not a transaction/s)
+  await user.page.getByRole('status').filter({ hasText: 'Encryption key set up' }).waitFor()
+  assert.equal(await keyLookup(user.page, address), 200)
+}
+
+/** Sign out and in again: the wallet is asked for the sign-in text only, the key is already there. */
+async function signInAgainAsksOnlyToSignIn(user, role) {
+  const before = user.wallet.requests.length
+  await user.page.getByRole('button', { name: 'Sign out' }).click()
+  await signIn(user.page, role)
+  const asked = user.wallet.requests.slice(before).filter((r) => r.method === 'personal_sign' || r.method === 'eth_signTypedData_v4')
+  assert.deepEqual(asked.map((r) => r.method), ['personal_sign'], 'the second sign-in asks for the sign-in text only')
+  assert.equal(await keySetupSettled(user.page), 'present')
+  assert.equal(await user.page.getByText('Encryption key set up').count(), 0, 'no setup ran this time')
 }
 
 /** A card of the page by its heading (a QueryCard is a region named by its title). */
@@ -66,11 +113,14 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     stack = await startStack()
   })
 
-  /** Sign `account` in as `role` in a fresh profile and wait for its workspace's `heading`. */
+  /** Sign `account` in as `role` in a fresh profile and wait for its workspace's `heading`; `prompts` lists its signature prompts. */
   async function arrive(account, role, heading) {
-    const user = await signedIn(stack, account, role)
+    const watch = promptWatch()
+    const user = await connected(stack, account, { intercept: watch.intercept })
+    watch.page = user.page
+    await signIn(user.page, role)
     await user.page.getByRole('heading', { name: heading }).waitFor()
-    return user
+    return { ...user, prompts: watch.prompts }
   }
 
   after(async () => {
@@ -92,12 +142,17 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await page.getByRole('listitem').filter({ hasText: DOCTOR_NAME }).waitFor()
     await screenshot(page, 'scenario-00-registrar-registered-doctor')
+    assert.deepEqual(registrar.prompts.map((p) => p.what).filter((w) => !/wants you to sign in/.test(w)), [], 'registrars set up no key')
+    assert.equal(await page.locator('[data-key-setup]').count(), 0)
     assert.deepEqual(withoutApiNoise(registrar.problems), [])
   })
 
   step('1. patient signs in and uploads a report that is confirmed and verified', async () => {
     patient = await arrive(PATIENT, 'patient', 'My records')
     const { page } = patient
+    await assertKeySetUp(patient, PATIENT)
+    await screenshot(page, 'scenario-01-patient-key-set-up')
+    await signInAgainAsksOnlyToSignIn(patient, 'patient')
     await screenshot(page, 'scenario-01-patient-records-empty')
 
     await tab(page, 'Upload')
@@ -124,6 +179,9 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
   step('2. doctor signs in, finds the patient by address and requests access', async () => {
     doctor = await arrive(DOCTOR, 'doctor', 'Find a patient')
     const { page } = doctor
+    await assertKeySetUp(doctor, DOCTOR)
+    await signInAgainAsksOnlyToSignIn(doctor, 'doctor')
+    await page.getByRole('heading', { name: 'Find a patient' }).waitFor()
     await page.getByLabel('Name, email or wallet address').fill(PATIENT)
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())

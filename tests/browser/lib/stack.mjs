@@ -126,11 +126,25 @@ export async function connected(stack, account, walletOptions = {}) {
   return { browser, page, problems, wallet, apiCalls }
 }
 
-/** Click "Sign in" and wait for the workspace of `role`. */
+/**
+ * The encryption-key setup's phase once it has settled (`present`, `missing`, `invalid`,
+ * `unavailable`): patients and doctors set up their key right after signing in, and the wallet
+ * prompts it makes must be over before a test asks the wallet for anything else.
+ */
+export async function keySetupSettled(page) {
+  const card = page.locator('[data-key-setup]')
+  return until('the encryption-key setup to settle', async () => {
+    const phase = await card.getAttribute('data-key-setup', { timeout: 1000 })
+    return phase && phase !== 'checking' && phase !== 'setting-up' ? phase : null
+  })
+}
+
+/** Click "Sign in" and wait for the workspace of `role` (and, but for registrars, the key setup to settle). */
 export async function signIn(page, role) {
   await page.getByRole('button', { name: /Sign in \(signs a one-time sign-in text\)/ }).click()
   await page.getByRole('navigation', { name: 'Sections' }).waitFor()
   await page.getByLabel('Wallet').getByText(role, { exact: true }).waitFor()
+  if (role !== 'registrar') await keySetupSettled(page)
 }
 
 /** A fresh profile with the wallet holding `account`, connected and signed in as `role`. */

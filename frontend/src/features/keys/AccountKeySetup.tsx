@@ -57,19 +57,6 @@ export function AccountKeySetup() {
   const [step, setStep] = useState<KeySetupStep | null>(null)
   const [dismissed, setDismissed] = useState(false)
 
-  // The address that has just signed in here (not one restored on reload): set once, cleared on the first decision.
-  const seen = useRef(session?.address ?? null)
-  const armed = useRef<string | null>(null)
-  const current = session?.address ?? null
-  useEffect(() => {
-    if (current !== seen.current && current) {
-      armed.current = current
-      setDismissed(false)
-    }
-    if (!current) armed.current = null
-    seen.current = current
-  }, [current])
-
   const setup = useMutation({
     mutationFn: async () => {
       if (!wallet.provider || !address) throw new Error('Connect your wallet first.')
@@ -80,7 +67,21 @@ export function AccountKeySetup() {
     onSuccess: () => invalidate('accountKey'),
   })
 
-  const { mutate } = setup
+  const { mutate, reset } = setup
+  // The address that has just signed in here (not one restored on reload): set once, cleared on the first decision.
+  const seen = useRef(session?.address ?? null)
+  const armed = useRef<string | null>(null)
+  const current = session?.address ?? null
+  useEffect(() => {
+    if (current !== seen.current && current) {
+      armed.current = current
+      setDismissed(false)
+      reset() // a new sign-in starts clean: no earlier outcome shown
+    }
+    if (!current) armed.current = null
+    seen.current = current
+  }, [current, reset])
+
   useEffect(() => {
     if (!session || !wallet.account) return
     const decision = autoSetupDecision(armed.current, session.address, session.role, status)
@@ -115,7 +116,7 @@ export function AccountKeySetup() {
       )}
       {notice === 'done' && (
         <Notice kind="success" title="Encryption key set up">
-          <p>{`Your encryption key is registered: ${whyFor(session.role)}.`}</p>
+          <p>{`Your encryption key is registered, ${whyFor(session.role)}.`}</p>
           <button type="button" className="btn btn-small btn-secondary" onClick={() => setDismissed(true)}>
             Dismiss
           </button>
