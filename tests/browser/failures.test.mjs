@@ -77,6 +77,16 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
     await banner.waitFor({ state: 'detached' })
     assert.match(await page.locator('header').innerText(), /chain 31337/)
     await uploadSucceedsAsFirstRecord(page, 'Wrong network report')
+
+    // The key setup at sign-in stopped at the same network check (its binding was never put to the
+    // wallet), asked once only, and left a notice whose button sets the key up now.
+    const keyMessages = () => wallet.requests.filter((r) => r.method === 'personal_sign' && /HealthLedger encryption key/.test(Buffer.from(r.params[0].slice(2), 'hex').toString())).length
+    assert.equal(keyMessages(), 1, 'the key message was asked for once, at sign-in')
+    const keyNotice = page.getByRole('status').filter({ hasText: 'Your encryption key is not set up' })
+    assert.match(await keyNotice.innerText(), /Your wallet is on network 1, but this signature is for network 31337/)
+    await keyNotice.getByRole('button', { name: 'Set up encryption key' }).click()
+    await page.getByRole('status').filter({ hasText: 'Encryption key set up' }).waitFor()
+    assert.equal(keyMessages(), 2)
     assert.deepEqual(withoutApiNoise(user.problems), [])
   })
 
