@@ -4,6 +4,7 @@
 * `envelope`: the streamed AES-256-CBC + HMAC-SHA256 (encrypt-then-MAC) container for file contents.
 * `keywrap`: AES-256-GCM wrapping of per-record data keys under the KEK (or a grant key).
 * `hashing`: streaming SHA-256 as `0x` hex and `bytes32`.
+* `salt`: the salted content commitment SHA-256(salt ‖ file) and the salt sealed under the data key.
 
 Import from here; the submodules are an implementation detail. Whole-stream and in-memory wrappers
 that only tests used live in tests/backend/support/crypto.py.
@@ -49,6 +50,16 @@ from .kek import (
     key_signature_signer,
 )
 from .keywrap import unwrap_key, wrap_key
+from .salt import (
+    SALT_SIZE,
+    commitment_stream,
+    content_commitment,
+    open_salt,
+    parse_salt,
+    salt_aad,
+    salt_hex,
+    seal_salt,
+)
 
 __all__ = [
     "DATA_KEY_SIZE",
@@ -58,6 +69,7 @@ __all__ = [
     "MAC_SIZE",
     "MIN_CONTAINER_SIZE",
     "PREFIX_SIZE",
+    "SALT_SIZE",
     "ContainerHeader",
     "CryptoError",
     "Decryptor",
@@ -73,15 +85,22 @@ __all__ = [
     "address_bytes",
     "asha256_stream",
     "canonical_signature",
+    "commitment_stream",
     "container_size",
+    "content_commitment",
     "decrypt_stream",
     "derive_kek",
     "is_key_signature_by",
     "key_signature_signer",
     "new_data_key",
+    "open_salt",
     "overhead",
     "parse_header",
+    "parse_salt",
     "plaintext_size_range",
+    "salt_aad",
+    "salt_hex",
+    "seal_salt",
     "sha256_stream",
     "unwrap_key",
     "wrap_key",

@@ -68,16 +68,31 @@ async def open_verified(
     services: Services, reader: str, role: str, cid: str, wallet_signature: str | None
 ) -> tuple[RecordDoc, AsyncIterator[bytes]]:
     """The record and its plaintext chunks, once every check passed; the view is logged first."""
+    record, _data_key, chunks = await open_verified_with_key(services, reader, role, cid, wallet_signature)
+    return record, chunks
+
+
+async def open_verified_with_key(
+    services: Services, reader: str, role: str, cid: str, wallet_signature: str | None
+) -> tuple[RecordDoc, bytes, AsyncIterator[bytes]]:
+    """`open_verified`, also giving the data key it used (the bundle opens the record's salt with it)."""
     record = await readable_record(services, reader, role, cid)
+    source = key_source(services, reader, role, wallet_signature)
+    used: list[bytes] = []
+
+    async def remembering(doc: RecordDoc) -> bytes:
+        used.append(await source(doc))
+        return used[-1]
+
     try:
-        chunks = await RecordIntegrity(services).open(record, key_source(services, reader, role, wallet_signature))
+        chunks = await RecordIntegrity(services).open(record, remembering)
     except Conflict as exc:
         if exc.code == "integrity_mismatch":
             await _log_view(services, reader, role, record, verified=False)
         raise
     # Logged before the first byte leaves: the audit trail never misses a read.
     await _log_view(services, reader, role, record, verified=True)
-    return record, chunks
+    return record, used[-1], chunks
 
 
 async def verify(
