@@ -89,6 +89,7 @@ def test_the_chain_holds_the_salted_commitment_and_reads_verify(
     view = client.get(f"/api/medical-records/view/{record['cid']}", headers=_key_headers(client, patient_wallet))
     assert view.status_code == 200, view.text
     assert view.content == content and view.headers["X-Content-SHA256"] == record["content_hash"]
+    assert view.headers["X-Content-Salt"] == salt  # the reader, who has the file, can re-check the anchor
     verify = client.get(f"/api/medical-records/verify/{record['cid']}", headers=_key_headers(client, patient_wallet))
     assert verify.json()["verified"] is True and verify.json()["plaintext_rehashed"] is True
 
@@ -247,7 +248,7 @@ def test_a_record_from_before_salts_keeps_verifying_as_plain_sha256(
 
     view = client.get(f"/api/medical-records/view/{cid}", headers=_key_headers(client, patient_wallet))
     assert view.status_code == 200, view.text
-    assert view.content == content
+    assert view.content == content and "X-Content-Salt" not in view.headers
     verify = client.get(f"/api/medical-records/verify/{cid}", headers=_key_headers(client, patient_wallet))
     assert verify.json()["verified"] is True and verify.json()["plaintext_rehashed"] is True
 

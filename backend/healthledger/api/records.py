@@ -158,6 +158,7 @@ async def patient_records(caller: PatientDep, services: ServicesDep) -> dict[str
                     ("X-Integrity-Verified", "`true`: MongoDB, the chain and IPFS agree"),
                     ("X-Blockchain-Hash-Verified", "`true`: the plaintext hashes to the chain's hash"),
                     ("X-Content-SHA256", "0x-hex content hash: SHA-256(salt ‖ file), the on-chain anchor"),
+                    ("X-Content-Salt", "0x-hex salt of the content hash, to re-check it (absent for records from before salts)"),
                     ("Content-Disposition", "`inline` for previewable types, else `attachment`"),
                 )
             },
@@ -171,7 +172,8 @@ async def view(
     services: ServicesDep,
     x_wallet_signature: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    record, chunks = await reading.open_verified(services, caller.address, caller.role, cid, x_wallet_signature)
+    record, salt, chunks = await reading.open_verified(services, caller.address, caller.role, cid, x_wallet_signature)
+    salt_header = {"X-Content-Salt": reading.salt_text(salt)} if salt is not None else {}
     return StreamingResponse(
         chunks,
         media_type=record.content_type,
@@ -179,6 +181,7 @@ async def view(
             "X-Integrity-Verified": "true",
             "X-Blockchain-Hash-Verified": "true",
             "X-Content-SHA256": record.content_hash,
+            **salt_header,
             "Content-Disposition": content_disposition(record.content_type, record.name),
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-store",

@@ -22,8 +22,7 @@ from eth_utils import to_checksum_address
 from ..container import Services
 from ..crypto import salt_hex
 from ..db.records import RecordDoc
-from .integrity import record_salt
-from .reading import open_verified_with_key
+from .reading import open_verified
 
 BUNDLE_VERSION = 1
 # A multiple of 3: each piece base64-encodes without padding, so the pieces concatenate.
@@ -50,9 +49,8 @@ async def open_bundle(
     services: Services, patient: str, cid: str, wallet_signature: str | None
 ) -> tuple[RecordDoc, AsyncIterator[bytes]]:
     """The record and its bundle as JSON bytes, once every check of a view passed (the view is logged)."""
-    record, data_key, chunks = await open_verified_with_key(services, patient, "patient", cid, wallet_signature)
+    record, salt, chunks = await open_verified(services, patient, "patient", cid, wallet_signature)
     try:
-        salt = record_salt(record, data_key)
         head = bundle_head(record, salt, await services.chain.chain_id())
     except BaseException:
         await chunks.aclose()  # type: ignore[attr-defined]

@@ -4776,6 +4776,8 @@ export interface operations {
                     "Content-Disposition"?: string;
                     /** @description `true`: the plaintext hashes to the chain's hash */
                     "X-Blockchain-Hash-Verified"?: string;
+                    /** @description 0x-hex salt of the content hash, to re-check it (absent for records from before salts) */
+                    "X-Content-Salt"?: string;
                     /** @description 0x-hex content hash: SHA-256(salt ‖ file), the on-chain anchor */
                     "X-Content-SHA256"?: string;
                     /** @description `true`: MongoDB, the chain and IPFS agree */
