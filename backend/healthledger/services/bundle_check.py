@@ -159,7 +159,7 @@ async def _check(bundle: Bundle, reader: AnchorReader) -> BundleVerdict:
     return BundleVerdict(
         True,
         None,
-        f"verified: record {bundle.record_id} of {bundle.contract} on chain {chain_id} anchors this file "
+        f"record {bundle.record_id} of {bundle.contract} on chain {chain_id} anchors this file "
         f"(SHA-256(salt ‖ file) = {computed}), added by transaction {bundle.tx_hash}",
         details,
     )

@@ -684,7 +684,7 @@ export interface components {
         AddRecordAsDoctorParams: {
             /**
              * Contenthash
-             * @description SHA-256 of the plaintext file, 0x-hex.
+             * @description SHA-256(salt ‖ file) with the record's fresh 32-byte salt, 0x-hex.
              */
             contentHash: string;
             /**
@@ -714,7 +714,7 @@ export interface components {
         AddRecordParams: {
             /**
              * Contenthash
-             * @description SHA-256 of the plaintext file, 0x-hex.
+             * @description SHA-256(salt ‖ file) with the record's fresh 32-byte salt, 0x-hex.
              */
             contentHash: string;
             /**
