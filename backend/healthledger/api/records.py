@@ -158,7 +158,7 @@ async def patient_records(caller: PatientDep, services: ServicesDep) -> dict[str
                     ("X-Integrity-Verified", "`true`: MongoDB, the chain and IPFS agree"),
                     ("X-Blockchain-Hash-Verified", "`true`: the plaintext hashes to the chain's hash"),
                     ("X-Content-SHA256", "0x-hex content hash: SHA-256(salt ‖ file), the on-chain anchor"),
-                    ("X-Content-Salt", "0x-hex salt of the content hash, to re-check it (absent for records from before salts)"),
+                    ("X-Content-Salt", "0x-hex salt of the content hash, to re-check it (absent: a record from before salts)"),
                     ("Content-Disposition", "`inline` for previewable types, else `attachment`"),
                 )
             },

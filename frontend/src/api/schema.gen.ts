@@ -4776,7 +4776,7 @@ export interface operations {
                     "Content-Disposition"?: string;
                     /** @description `true`: the plaintext hashes to the chain's hash */
                     "X-Blockchain-Hash-Verified"?: string;
-                    /** @description 0x-hex salt of the content hash, to re-check it (absent for records from before salts) */
+                    /** @description 0x-hex salt of the content hash, to re-check it (absent: a record from before salts) */
                     "X-Content-Salt"?: string;
                     /** @description 0x-hex content hash: SHA-256(salt ‖ file), the on-chain anchor */
                     "X-Content-SHA256"?: string;

@@ -20,7 +20,8 @@ class RecordOut(BaseModel):
     content_type: str
     cid: str
     content_hash: str = Field(
-        description="0x-hex SHA-256(salt ‖ plaintext), the on-chain anchor (plain SHA-256 for records uploaded before salts)"
+        description="0x-hex SHA-256(salt ‖ plaintext), the on-chain anchor "
+        "(plain SHA-256 for records uploaded before salts)"
     )
     ciphertext_hash: str
     size: int
