@@ -1,8 +1,9 @@
-"""`healthledger`: the operator's command line (status, reconcile, doctors, integrity report).
+"""`healthledger`: the operator's command line (status, reconcile, doctors, integrity report), and
+`verify-bundle`, which anyone can run on a patient's verification bundle.
 
 It reads the same settings as the API (environment or `.env`) and talks to MongoDB, IPFS and the
 chain directly, so it works whether or not the API is running. Failures print one clear line on
-stderr and exit non-zero.
+stderr and exit non-zero. `verify-bundle` needs nothing but a JSON-RPC URL.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -19,6 +21,7 @@ from .container import Services, build_services
 from .domain_errors import DomainError
 from .errors import ApiError
 from .services import directory
+from .services.bundle_check import ChainError, ChainUnavailable, MalformedBundle, check_bundle, load_bundle
 from .services.integrity_report import build_report
 from .services.reconcile import reconcile_pending
 from .services.status import collect_status
@@ -101,6 +104,37 @@ def integrity_report(
     _print(result)
     if result["counts"].get("verified", 0) != result["total"]:
         raise typer.Exit(code=3)
+
+
+@app.command("verify-bundle")
+def verify_bundle(
+    bundle: Path = typer.Argument(..., help="A verification bundle downloaded from the app (JSON)."),
+    rpc_url: str | None = typer.Option(
+        None, "--rpc-url", help="JSON-RPC URL of the record's chain (default: ETH_RPC_URL from the settings)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+) -> None:
+    """Check a record's verification bundle against the chain: SHA-256(salt ‖ file) is what the vault
+    holds for that record id, added by that transaction. Exit 0 verified, 1 not (with the reason),
+    2 the chain could not be reached."""
+    url = rpc_url or Settings().eth_rpc_url
+    try:
+        verdict = asyncio.run(check_bundle(load_bundle(bundle), url))
+    except (OSError, MalformedBundle) as exc:
+        typer.echo(f"NOT VERIFIED (malformed_bundle): {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    except ChainError as exc:  # not a verdict: the node could not be asked (or gave no usable answer)
+        what = "could not be reached" if isinstance(exc, ChainUnavailable) else "gave no usable answer"
+        typer.echo(f"error: the chain at {url} {what}", err=True)
+        raise typer.Exit(code=2) from None
+    if as_json:
+        _print(verdict.as_json())
+    elif verdict.verified:
+        typer.echo(f"VERIFIED: {verdict.message}")
+    else:
+        typer.echo(f"NOT VERIFIED ({verdict.reason}): {verdict.message}")
+    if not verdict.verified:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

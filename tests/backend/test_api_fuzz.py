@@ -58,7 +58,6 @@ and one access request.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import secrets
 from collections import Counter
@@ -90,7 +89,7 @@ from healthledger.settings import Settings
 
 from .fixtures.api import ApiServer, serve
 from .support.access import pending_requests, request_access
-from .support.records import upload
+from .support.records import content_hash as commitment, upload
 from .support.wallet import Wallet
 
 # Generated cases per operation and caller in the fuzzing phase; the coverage phase adds its own
@@ -186,7 +185,7 @@ def fuzz_world(
             server=server,
             wallets=wallets,
             record_cid=uploaded.json()["cid"],
-            content_hash="0x" + hashlib.sha256(content).hexdigest(),
+            content_hash=commitment(content),
             request_id=pending["id"],
             addresses=[
                 *(wallet.address for wallet in wallets.values()),

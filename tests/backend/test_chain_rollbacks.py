@@ -11,7 +11,6 @@ import os
 import time
 from typing import Any
 
-import hashlib
 
 import httpx
 import pytest
@@ -21,7 +20,7 @@ from healthledger.db.records import RecordDoc
 from healthledger.devstack.process import wait_until
 
 from .support.access import approve, doctor_view, pending_requests, request_access
-from .support.records import upload
+from .support.records import content_hash as commitment, upload
 from .support.wallet import Wallet
 
 def _ok(response: httpx.Response, status: int = 200) -> Any:
@@ -77,7 +76,7 @@ def test_a_signature_made_before_the_rollback_cannot_take_a_lost_records_place(p
         patient.login(client)
         content = os.urandom(500)
         early = patient.typed_data(
-            client, "addRecord", {"recordType": "report", "contentHash": "0x" + hashlib.sha256(content).hexdigest()}
+            client, "addRecord", {"recordType": "report", "contentHash": commitment(content)}
         )
         assert early["message"]["nonce"] == 0
         before = stack.anvil.snapshot()
@@ -240,7 +239,7 @@ def test_a_deadline_too_close_is_refused_before_anything_is_paid(private_stack) 
         sent_before = int(stack.anvil.rpc("eth_getTransactionCount", [relayer, "latest"]), 16)
         soon = str(int(time.time()) + 20)  # would pass a check against the last block, cannot land safely
         content = os.urandom(100)
-        content_hash = "0x" + hashlib.sha256(content).hexdigest()
+        content_hash = commitment(content)
         payload = patient.typed_data(client, "addRecord", {"recordType": "report", "contentHash": content_hash})
         payload["message"]["deadline"] = int(soon)
         response = upload(

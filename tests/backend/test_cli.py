@@ -34,7 +34,7 @@ def cli_env(api_settings, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_help_on_everything() -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["--help"]).exit_code == 0
-    for command in ("status", "reconcile", "register-doctor", "integrity-report"):
+    for command in ("status", "reconcile", "register-doctor", "integrity-report", "verify-bundle"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
 

@@ -24,7 +24,6 @@ API sees what it would see without the proxy: connection refused. "Killed" is SI
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import re
@@ -58,7 +57,7 @@ from healthledger.storage.ipfs import to_base32_v1
 from .fixtures.api import settings_for_tests
 from .fixtures.api_process import ApiProcess, ApiProcessLauncher
 from .support.gate_proxy import GateProxy
-from .support.records import upload_form
+from .support.records import content_hash as commitment, upload_form
 from .support.wallet import Wallet
 
 MONGODB_TIMEOUT_SECONDS = 2.0
@@ -284,7 +283,7 @@ class Prepared:
 
     @property
     def content_hash(self) -> str:
-        return "0x" + hashlib.sha256(self.content).hexdigest()
+        return commitment(self.content)
 
 
 def _prepare(client: httpx.Client, wallet: Wallet, size: int = 4096) -> Prepared:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 
@@ -13,7 +12,7 @@ from pymongo.collection import Collection
 
 from tests.backend.fixtures.api import ApiServer
 
-from .support.records import add_record_payload, signed_fields, upload
+from .support.records import add_record_payload, content_hash as commitment, signed_fields, upload
 from .support.wallet import Wallet
 
 
@@ -112,7 +111,7 @@ def test_deadline_beyond_what_the_database_holds(client, patient_wallet, records
 def test_replayed_nonce(client, patient_wallet, records_collection) -> None:
     content = os.urandom(100)
     payload = patient_wallet.typed_data(
-        client, "addRecord", {"recordType": "report", "contentHash": "0x" + hashlib.sha256(content).hexdigest()}
+        client, "addRecord", {"recordType": "report", "contentHash": commitment(content)}
     )
     fields = {
         "recordSignature": patient_wallet.sign_typed_data(payload),
@@ -126,7 +125,7 @@ def test_replayed_nonce(client, patient_wallet, records_collection) -> None:
     assert again.status_code == 200 and again.json()["cid"] == first.json()["cid"]
     # Another file signed with the used nonce: refused.
     other = os.urandom(100)
-    stale = dict(payload, message={**payload["message"], "contentHash": "0x" + hashlib.sha256(other).hexdigest()})
+    stale = dict(payload, message={**payload["message"], "contentHash": commitment(other)})
     reused = {**fields, "recordSignature": patient_wallet.sign_typed_data(stale)}
     assert_error(upload(client, patient_wallet, other, overrides=reused), 409, "stale_nonce")
     assert records_collection.count_documents({"patient": patient_wallet.address.lower()}) == 1
@@ -183,7 +182,7 @@ def test_a_double_submit_never_races_its_first_try(client, patient_wallet, recor
     from datetime import UTC, datetime
 
     content = os.urandom(100)
-    content_hash = "0x" + hashlib.sha256(content).hexdigest()
+    content_hash = commitment(content)
     payload = patient_wallet.typed_data(client, "addRecord", {"recordType": "report", "contentHash": content_hash})
     signature = patient_wallet.sign_typed_data(payload)
     first_try = {

@@ -10,9 +10,14 @@
 //   key (two explained wallet prompts); signing in again asks for the sign-in text only.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
 import { CHAIN_TIMEOUT, chooseFile, connected, keySetupSettled, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+
+const HEALTHLEDGER_CLI = fileURLToPath(new URL('../../.venv/bin/healthledger', import.meta.url))
 
 const REGISTRAR = DEV_ACCOUNTS[0].address
 const DOCTOR = DEV_ACCOUNTS[3].address
@@ -173,6 +178,22 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     await row.getByRole('button', { name: 'Verify', exact: true }).click()
     await row.getByText('✓ verified').waitFor()
     await screenshot(page, 'scenario-03-patient-record-verified')
+
+    // Opened, the browser re-checks SHA-256(salt ‖ file) itself; the verification bundle it downloads
+    // checks out against the chain with the CLI and nothing but the RPC URL.
+    await row.getByRole('button', { name: 'Open' }).click()
+    const preview = page.getByRole('region', { name: RECORD_NAME })
+    await preview.getByText('✓ re-checked in your browser').waitFor()
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      preview.getByRole('button', { name: 'Download verification bundle' }).click(),
+    ])
+    const bundlePath = await download.path()
+    const bundle = JSON.parse(readFileSync(bundlePath, 'utf8'))
+    assert.match(bundle.salt, /^0x[0-9a-f]{64}$/, 'the bundle carries the salt the browser drew')
+    assert.match(download.suggestedFilename(), /\.bundle\.json$/)
+    const verdict = execFileSync(HEALTHLEDGER_CLI, ['verify-bundle', bundlePath, '--rpc-url', stack.rpcUrl], { encoding: 'utf8' })
+    assert.match(verdict, /^VERIFIED: record \d+ of 0x[0-9a-fA-F]{40} on chain 31337/)
     assert.deepEqual(withoutApiNoise(patient.problems), [])
   })
 

@@ -1,4 +1,5 @@
-"""Patients' records: upload, list, view (decrypted, after double verification), verify."""
+"""Patients' records: upload, list, view (decrypted, after double verification), verify, and the
+verification bundle that lets anyone check a record against the chain alone."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..errors import bad_request
 from ..services import reading
+from ..services.bundle import open_bundle
 from ..services.upload import UploadPipeline, UploadRequest
 from ..validation import record_name
 from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
 from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
-from .schemas.records import RecordList, RecordOut, VerifyResult
+from .schemas.records import RecordList, RecordOut, VerificationBundle, VerifyResult
 
 router = APIRouter(prefix="/api/medical-records", tags=["records"])
 
@@ -60,6 +62,7 @@ _VIEW_CONFLICTS: dict[int, tuple[str, ...]] = {409: ("integrity_mismatch", "reco
                     "invalid_name",
                     "invalid_content_type",
                     "invalid_record_type",
+                    "invalid_salt",
                     "empty_file",
                     "malformed_signature",
                     "invalid_wallet_signature",
@@ -84,9 +87,18 @@ async def upload(
     recordType: Annotated[str, Form(description="prescription | bill | report")],
     name: Annotated[str, Form(description="A name for the record, shown only to you and those you share it with")],
     walletSignature: Annotated[str, Form(description="Your personal_sign of the key-derivation message")],
-    recordSignature: Annotated[str, Form(description="Your EIP-712 AddRecord signature for this file")],
+    recordSignature: Annotated[
+        str, Form(description="Your EIP-712 AddRecord signature, its contentHash = SHA-256(salt ‖ file)")
+    ],
     nonce: Annotated[int, Form(ge=0)],
     deadline: Annotated[int, Form(ge=0)],
+    salt: Annotated[
+        str,
+        Form(
+            description="0x + 64 hex: the fresh random 32 bytes the contentHash was computed with "
+            "(stored encrypted; the chain sees only SHA-256(salt ‖ file))"
+        ),
+    ],
 ) -> Any:
     clean_name = record_name(name)
     content_type = (file.content_type or "").strip() or "application/octet-stream"
@@ -107,6 +119,7 @@ async def upload(
             record_signature=recordSignature,
             nonce=nonce,
             deadline=deadline,
+            salt=salt,
             client_ip=ip,
         )
     )
@@ -144,7 +157,8 @@ async def patient_records(caller: PatientDep, services: ServicesDep) -> dict[str
                 for name, description in (
                     ("X-Integrity-Verified", "`true`: MongoDB, the chain and IPFS agree"),
                     ("X-Blockchain-Hash-Verified", "`true`: the plaintext hashes to the chain's hash"),
-                    ("X-Content-SHA256", "0x-hex SHA-256 of the file"),
+                    ("X-Content-SHA256", "0x-hex content hash: SHA-256(salt ‖ file), the on-chain anchor"),
+                    ("X-Content-Salt", "0x-hex salt of the content hash, to re-check it (absent: a record from before salts)"),
                     ("Content-Disposition", "`inline` for previewable types, else `attachment`"),
                 )
             },
@@ -158,7 +172,8 @@ async def view(
     services: ServicesDep,
     x_wallet_signature: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    record, chunks = await reading.open_verified(services, caller.address, caller.role, cid, x_wallet_signature)
+    record, salt, chunks = await reading.open_verified(services, caller.address, caller.role, cid, x_wallet_signature)
+    salt_header = {"X-Content-Salt": reading.salt_text(salt)} if salt is not None else {}
     return StreamingResponse(
         chunks,
         media_type=record.content_type,
@@ -166,6 +181,7 @@ async def view(
             "X-Integrity-Verified": "true",
             "X-Blockchain-Hash-Verified": "true",
             "X-Content-SHA256": record.content_hash,
+            **salt_header,
             "Content-Disposition": content_disposition(record.content_type, record.name),
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-store",
@@ -194,3 +210,34 @@ async def verify(
     x_wallet_signature: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     return await reading.verify(services, caller.address, caller.role, cid, x_wallet_signature)
+
+
+@router.get(
+    "/bundle/{cid}",
+    response_model=VerificationBundle,
+    summary="A verification bundle for one of your records, as a download (patients)",
+    description="The file, its salt, the vault, the record id and the transaction, as one JSON document: "
+    "`healthledger verify-bundle BUNDLE --rpc-url URL` checks it against the chain with no server. "
+    "Needs the same X-Wallet-Signature as a view, and passes the same checks first (it is logged as a view). "
+    "Whoever holds the bundle can read the file.",
+    responses={
+        200: {"headers": {"Content-Disposition": {"description": "`attachment`", "schema": {"type": "string"}}}},
+        **errors(AUTH, ROLE, _READ_ERRORS, _KEY_ERRORS, _VIEW_CONFLICTS, IPFS, CHAIN, DATABASE),
+    },
+)
+async def bundle(
+    cid: str,
+    caller: PatientDep,
+    services: ServicesDep,
+    x_wallet_signature: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    record, body = await open_bundle(services, caller.address, cid, x_wallet_signature)
+    return StreamingResponse(
+        body,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(record.name + '.bundle.json')}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )

@@ -227,7 +227,9 @@ _SIGNING_DOCTOR = MessageField("doctor", "address", None, "The signing doctor (t
 _RECORD_IDS = MessageField("recordIds", "record_ids", "recordIds", "Record ids (from the patient's list of records).")
 _DURATION = MessageField("duration", "seconds", "duration", "How long the grant lasts, in seconds.")
 _KIND = MessageField("kind", "record_kind", "recordType", "prescription, bill or report.")
-_CONTENT_HASH = MessageField("contentHash", "content_hash", "contentHash", "SHA-256 of the plaintext file, 0x-hex.")
+_CONTENT_HASH = MessageField(
+    "contentHash", "content_hash", "contentHash", "SHA-256(salt ‖ file) with the record's fresh 32-byte salt, 0x-hex."
+)
 _SELECTION = "Record ids to share (from the patient's list of records); the server encodes them as a bitmap."
 
 SIGNED_ACTIONS: tuple[SignedAction, ...] = (

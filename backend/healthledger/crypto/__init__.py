@@ -6,6 +6,7 @@
 * `hashing`: streaming SHA-256 as `0x` hex and `bytes32`.
 * `account_keys`: every account's X25519 key pair from its wallet's signature, and sealed boxes to it.
 * `key_binding`: the account's EIP-712 signature binding its public key to its address.
+* `salt`: the salted content commitment SHA-256(salt ‖ file) and the salt sealed under the data key.
 
 Import from here; the submodules are an implementation detail. Whole-stream and in-memory wrappers
 that only tests used live in tests/backend/support/crypto.py.
@@ -64,6 +65,16 @@ from .kek import (
 )
 from .key_binding import binding_signer, binding_typed_data, canonical_binding_signature, is_binding_by
 from .keywrap import unwrap_key, wrap_key
+from .salt import (
+    SALT_SIZE,
+    commitment_stream,
+    content_commitment,
+    open_salt,
+    parse_salt,
+    salt_aad,
+    salt_hex,
+    seal_salt,
+)
 
 __all__ = [
     "ACCOUNT_KEY_MESSAGE",
@@ -74,6 +85,7 @@ __all__ = [
     "MAC_SIZE",
     "MIN_CONTAINER_SIZE",
     "PREFIX_SIZE",
+    "SALT_SIZE",
     "ContainerHeader",
     "CryptoError",
     "Decryptor",
@@ -94,7 +106,9 @@ __all__ = [
     "canonical_binding_signature",
     "canonical_signature",
     "check_public_key",
+    "commitment_stream",
     "container_size",
+    "content_commitment",
     "decrypt_stream",
     "derive_account_keypair",
     "derive_kek",
@@ -104,11 +118,16 @@ __all__ = [
     "key_signature_signer",
     "new_data_key",
     "open_sealed",
+    "open_salt",
     "overhead",
     "parse_header",
+    "parse_salt",
     "plaintext_size_range",
     "public_key_bytes",
     "seal_to",
+    "salt_aad",
+    "salt_hex",
+    "seal_salt",
     "sha256_stream",
     "unwrap_key",
     "wrap_key",

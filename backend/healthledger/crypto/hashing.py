@@ -18,8 +18,9 @@ from collections.abc import AsyncIterable, Iterable
 class Sha256Stream:
     """Incremental SHA-256 with constant memory; feed chunks, read the digest in either spelling."""
 
-    def __init__(self) -> None:
-        self._h = hashlib.sha256()
+    def __init__(self, prefix: bytes = b"") -> None:
+        # `prefix` (a record's salt) is hashed first and not counted in `size`: see crypto/salt.py.
+        self._h = hashlib.sha256(prefix)
         self._size = 0
 
     def update(self, chunk: bytes) -> None:

@@ -88,6 +88,9 @@ class RecordDoc:
     unanchored_reason: str | None = None
     # Times the record was sent again after the chain lost it (a reorganisation, a reset dev chain).
     reanchored: int = 0
+    # The record's salt sealed under its data key (crypto/salt.py): `content_hash` is then
+    # SHA-256(salt ‖ file). None for records from before salts (plain SHA-256). Never stored in clear.
+    sealed_salt: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     anchored_at: datetime | None = None
     confirmed_at: datetime | None = None
@@ -115,9 +118,11 @@ class RecordDoc:
         return doc
 
     def public(self) -> dict[str, Any]:
-        """What the API shows: everything but the wrapped key and the relay authorization."""
+        """What the API shows: everything but the wrapped key, the sealed salt and the relay authorization."""
         return public_fields(
-            self, dates=("created_at", "anchored_at", "confirmed_at"), hidden=("wrapped_key", "relay", "tx_hashes")
+            self,
+            dates=("created_at", "anchored_at", "confirmed_at"),
+            hidden=("wrapped_key", "sealed_salt", "relay", "tx_hashes"),
         )
 
 

@@ -3,7 +3,9 @@
 A view runs three passes over the ciphertext, so memory stays flat whatever the file size and no
 plaintext byte leaves the service before every check passed:
 1. download from IPFS into a spooled temporary file (ciphertext only), checking its MAC on the way;
-2. decrypt once to hash the plaintext, compare with MongoDB's hash and the chain's `getRecord` hash;
+2. decrypt once to hash the plaintext (after its salt: the commitment SHA-256(salt ‖ plaintext),
+   crypto/salt.py; plain SHA-256 for records from before salts), compare with MongoDB's hash and
+   the chain's `getRecord` hash;
 3. decrypt again while streaming the file to the client.
 """
 
@@ -21,9 +23,11 @@ from ..crypto import (
     IntegrityError,
     MacVerifier,
     asha256_stream,
+    commitment_stream,
     decrypt_stream,
     derive_kek,
-    sha256_stream,
+    open_salt,
+    salt_aad,
     unwrap_key,
 )
 from ..db.records import RecordDoc
@@ -81,6 +85,24 @@ def patient_key_source(wallet_signature_hex: str) -> DataKeySource:
             ) from exc
 
     return source
+
+
+def record_salt(record: RecordDoc, data_key: bytes) -> bytes | None:
+    """The record's salt, opened with its data key; None for records from before salts.
+
+    A sealed salt that does not open (edited patient or hash, copied from another record) is a
+    database mismatch, like a data key that does not unwrap.
+    """
+    if record.sealed_salt is None:
+        return None
+    try:
+        return open_salt(record.sealed_salt, data_key, salt_aad(record.patient, record.content_hash))
+    except IntegrityError as exc:
+        raise conflict(
+            "integrity_mismatch",
+            "the stored salt does not authenticate for this record: its metadata was changed",
+            mismatched=["database"],
+        ) from exc
 
 
 class RecordIntegrity:
@@ -185,8 +207,9 @@ class RecordIntegrity:
         return spool
 
     async def _rehash(self, record: RecordDoc, data_key: bytes, spool: IO[bytes]) -> IntegrityResult:
+        salt = record_salt(record, data_key)
         # CPU-bound over the whole file: off the event loop.
-        plaintext_hash = await anyio.to_thread.run_sync(_plaintext_sha256, spool, data_key)
+        plaintext_hash = await anyio.to_thread.run_sync(_plaintext_commitment, spool, data_key, salt)
         result = IntegrityResult(ipfs=True, plaintext=True)
         await self._compare_with_chain(record, plaintext_hash, result)
         if result.database is False:
@@ -195,8 +218,12 @@ class RecordIntegrity:
         return result
 
 
-def _plaintext_sha256(spool: IO[bytes], data_key: bytes) -> str:
-    return sha256_stream(_decrypt_chunks(spool, data_key)).hexdigest()
+def _plaintext_commitment(spool: IO[bytes], data_key: bytes, salt: bytes | None) -> str:
+    """SHA-256(salt ‖ plaintext) of the spooled ciphertext (plain SHA-256 without a salt)."""
+    digest = commitment_stream(salt)
+    for chunk in _decrypt_chunks(spool, data_key):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _decrypt_chunks(spool: IO[bytes], data_key: bytes) -> Iterator[bytes]:

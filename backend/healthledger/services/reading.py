@@ -11,17 +11,23 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..container import Services
+from ..crypto import salt_hex
 from ..db.records import RecordDoc
 from ..db.views import ViewEntry
 from ..domain_errors import Conflict, bad_request, forbidden, not_found
 from ..storage.ipfs import validate_cid
 from .access import grant_key_source, require_doctor_can_read
-from .integrity import DataKeySource, RecordIntegrity, patient_key_source
+from .integrity import DataKeySource, RecordIntegrity, patient_key_source, record_salt
 
 
 async def records_of(services: Services, patient: str) -> list[dict[str, Any]]:
     """A patient's records, newest first, as the API shows them."""
     return [record.public() for record in await services.records.list_for_patient(patient)]
+
+
+def salt_text(salt: bytes) -> str:
+    """A salt as the API spells it: 0x + 64 lower-case hex."""
+    return salt_hex(salt)
 
 
 async def readable_record(services: Services, reader: str, role: str, cid: str) -> RecordDoc:
@@ -66,18 +72,32 @@ async def _log_view(services: Services, reader: str, role: str, record: RecordDo
 
 async def open_verified(
     services: Services, reader: str, role: str, cid: str, wallet_signature: str | None
-) -> tuple[RecordDoc, AsyncIterator[bytes]]:
-    """The record and its plaintext chunks, once every check passed; the view is logged first."""
+) -> tuple[RecordDoc, bytes | None, AsyncIterator[bytes]]:
+    """The record, its salt (None for records from before salts) and its plaintext chunks, once every
+    check passed; the view is logged first.
+
+    The salt goes to whoever may read the file: with the file in hand it reveals nothing more, and
+    it lets the reader re-check SHA-256(salt ‖ file) against the chain themselves.
+    """
     record = await readable_record(services, reader, role, cid)
+    source = key_source(services, reader, role, wallet_signature)
+    used: list[bytes] = []
+
+    async def remembering(doc: RecordDoc) -> bytes:
+        used.append(await source(doc))
+        return used[-1]
+
     try:
-        chunks = await RecordIntegrity(services).open(record, key_source(services, reader, role, wallet_signature))
+        chunks = await RecordIntegrity(services).open(record, remembering)
     except Conflict as exc:
         if exc.code == "integrity_mismatch":
             await _log_view(services, reader, role, record, verified=False)
         raise
+    # Opened and checked already by `open` (the re-hash used it): this cannot fail now.
+    salt = record_salt(record, used[-1])
     # Logged before the first byte leaves: the audit trail never misses a read.
     await _log_view(services, reader, role, record, verified=True)
-    return record, chunks
+    return record, salt, chunks
 
 
 async def verify(

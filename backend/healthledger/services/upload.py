@@ -27,7 +27,17 @@ from ..chain.relayer import (
     TransactionTimeout,
 )
 from ..container import Services
-from ..crypto import Encryptor, Sha256Stream, derive_kek, new_data_key, wrap_key
+from ..crypto import (
+    Encryptor,
+    Sha256Stream,
+    commitment_stream,
+    derive_kek,
+    new_data_key,
+    parse_salt,
+    salt_aad,
+    seal_salt,
+    wrap_key,
+)
 from ..db.records import RecordDoc, RelayAuthorization
 from ..domain_errors import TooLarge, Unavailable, bad_request, conflict
 from ..record_kinds import RECORD_KINDS
@@ -61,6 +71,9 @@ class UploadRequest:
     record_signature: str
     nonce: int
     deadline: int
+    # `0x` + 64 hex: the client's fresh salt; `contentHash` (what the record signature signs and the
+    # chain stores) is SHA-256(salt ‖ file). See crypto/salt.py.
+    salt: str = ""
     client_ip: str | None = None
 
 
@@ -77,9 +90,22 @@ def record_aad(patient: str, content_hash: str) -> bytes:
     return f"healthledger/record-key/v1|{patient.lower()}|{content_hash.lower()}".encode()
 
 
-async def _hash_and_measure(file: AsyncReadable, limit: int) -> tuple[str, int]:
+def request_salt(text: str) -> bytes:
+    """The upload's salt, or 400 `invalid_salt`."""
+    try:
+        return parse_salt(text)
+    except ValueError as exc:
+        raise bad_request(
+            "invalid_salt",
+            "salt must be 0x followed by 64 hex characters: the fresh random 32 bytes your contentHash "
+            "SHA-256(salt ‖ file) was computed with",
+        ) from exc
+
+
+async def _hash_and_measure(file: AsyncReadable, limit: int, salt: bytes) -> tuple[str, int]:
+    """The commitment SHA-256(salt ‖ file) and the file's size, streaming (the salt is not counted)."""
     await file.seek(0)
-    digest = Sha256Stream()
+    digest = commitment_stream(salt)
     while chunk := await file.read(CHUNK_SIZE):
         if digest.size + len(chunk) > limit:
             raise TooLarge("file_too_large", f"file exceeds the {limit} byte limit")
@@ -126,13 +152,14 @@ class UploadPipeline:
                 "invalid_record_type",
                 f"recordType must be one of {', '.join(RECORD_KINDS)}; got {request.record_type!r}",
             )
+        salt = request_salt(request.salt)
         await require_landable(self._s.chain, request.deadline, settings.deadline_margin_seconds, "record signature")
         wallet_signature = parse_signature(request.wallet_signature, "walletSignature")
         record_signature = parse_signature(request.record_signature, "recordSignature")
         check_key_signature(wallet_signature, request.patient)
         await self._check_rate_limits(request)
 
-        content_hash, size = await _hash_and_measure(request.file, settings.max_upload_bytes)
+        content_hash, size = await _hash_and_measure(request.file, settings.max_upload_bytes, salt)
         replayed = await self._earlier_attempt(request, content_hash, record_signature)
         if replayed is not None:
             return replayed
@@ -142,6 +169,7 @@ class UploadPipeline:
         kek = derive_kek(wallet_signature, request.patient)
         wrapped = wrap_key(data_key, kek, record_aad(request.patient, content_hash))
         del kek
+        sealed_salt = seal_salt(salt, data_key, salt_aad(request.patient, content_hash))
 
         ciphertext_digest = Sha256Stream()
         try:
@@ -163,6 +191,7 @@ class UploadPipeline:
             size=size,
             ciphertext_size=added.size,
             wrapped_key=wrapped,
+            sealed_salt=sealed_salt,
             vault_address=(await self._s.chain.vault_address(request.patient)).lower(),
             relay=RelayAuthorization(kind, request.nonce, request.deadline, "0x" + record_signature.hex()),
         )
@@ -241,7 +270,7 @@ class UploadPipeline:
             raise bad_request(
                 "invalid_record_signature",
                 "recordSignature does not authorise this file: it must be your EIP-712 AddRecord signature "
-                "over this file's SHA-256, record type, nonce and deadline",
+                "over SHA-256(salt ‖ file), the record type, nonce and deadline",
             )
 
     async def _anchor(self, record: RecordDoc, request: UploadRequest, kind: int, signature: bytes) -> UploadOutcome:

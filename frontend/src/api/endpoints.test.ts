@@ -37,6 +37,7 @@ describe('typed endpoints', () => {
   })
 
   it('sends query and path parameters, and reads a viewed file with what the server checked', async () => {
+    const SALT = `0x${'ab'.repeat(32)}`
     const { api, seen } = apiWith({
       'GET /api/audit/all?page=2&page_size=50': json({ page: 2, page_size: 50, total: 51, pages: 2, patients: 1, events: [] }),
       'GET /api/medical-records/view/cid-a': () =>
@@ -48,14 +49,24 @@ describe('typed endpoints', () => {
             'x-integrity-verified': 'true',
             'x-blockchain-hash-verified': 'true',
             'x-content-sha256': 'abc',
+            'x-content-salt': SALT,
           },
+        }),
+      'GET /api/medical-records/bundle/cid-a': () =>
+        new Response('{"version":1}', {
+          status: 200,
+          headers: { 'content-type': 'application/json', 'content-disposition': "attachment; filename*=UTF-8''blood%20test.bundle.json" },
         }),
     })
     expect((await api.audit.all(2, 50)).pages).toBe(2)
     const file = await api.records.view('cid-a', '0xsig')
     expect(await file.blob.text()).toBe('hello')
-    expect(file).toMatchObject({ contentType: 'text/plain', filename: 'blood test.txt', integrityVerified: true, blockchainVerified: true, sha256: 'abc' })
+    expect(file).toMatchObject({ contentType: 'text/plain', filename: 'blood test.txt', integrityVerified: true, blockchainVerified: true, sha256: 'abc', salt: SALT })
     expect(seen.at(-1)?.headers.get('x-wallet-signature')).toBe('0xsig')
+    const bundle = await api.records.bundle('cid-a', '0xsig2')
+    expect(bundle.filename).toBe('blood test.bundle.json')
+    expect(JSON.parse(await bundle.blob.text())).toEqual({ version: 1 })
+    expect(seen.at(-1)?.headers.get('x-wallet-signature')).toBe('0xsig2')
   })
 
   it('turns a missing optional endpoint into an empty config, and any other refusal into an ApiError', async () => {

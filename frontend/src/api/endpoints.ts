@@ -58,6 +58,8 @@ export interface UploadFields {
   recordSignature: string
   nonce: number
   deadline: number
+  /** `0x` + 64 hex: the fresh salt the signed contentHash SHA-256(salt ‖ file) was computed with. */
+  salt: string
 }
 
 export function createApi(client: ApiClient) {
@@ -106,6 +108,7 @@ export function createApi(client: ApiClient) {
         form.append('recordSignature', fields.recordSignature)
         form.append('nonce', String(fields.nonce))
         form.append('deadline', String(fields.deadline))
+        form.append('salt', fields.salt)
         return client.upload<MedicalRecord>('/api/medical-records/upload', form, onProgress, signal)
       },
       async patientRecords(): Promise<MedicalRecord[]> {
@@ -126,7 +129,17 @@ export function createApi(client: ApiClient) {
           integrityVerified: response.headers.get('x-integrity-verified') === 'true',
           blockchainVerified: response.headers.get('x-blockchain-hash-verified') === 'true',
           sha256: response.headers.get('x-content-sha256'),
+          salt: response.headers.get('x-content-salt'),
         }
+      },
+      /** The record's verification bundle (file, salt, vault, record id, transaction) as a JSON download. */
+      async bundle(cid: string, walletSignature: string): Promise<{ blob: Blob; filename: string }> {
+        const { data, error, response } = await http.GET('/api/medical-records/bundle/{cid}', {
+          params: { path: { cid }, header: walletHeader(walletSignature) },
+          parseAs: 'blob',
+        })
+        if (!response.ok || !data) throw parseErrorBody(response.status, error ?? null)
+        return { blob: data, filename: filenameFrom(response.headers.get('content-disposition'), `${cid}.bundle.json`) }
       },
       verify: (cid: string, walletSignature?: string) =>
         unwrap(http.GET('/api/medical-records/verify/{cid}', { params: { path: { cid }, header: walletHeader(walletSignature) } })),

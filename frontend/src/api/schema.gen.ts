@@ -430,6 +430,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/medical-records/bundle/{cid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A verification bundle for one of your records, as a download (patients)
+         * @description The file, its salt, the vault, the record id and the transaction, as one JSON document: `healthledger verify-bundle BUNDLE --rpc-url URL` checks it against the chain with no server. Needs the same X-Wallet-Signature as a view, and passes the same checks first (it is logged as a view). Whoever holds the bundle can read the file.
+         */
+        get: operations["bundle_api_medical_records_bundle__cid__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/medical-records/patient-records": {
         parameters: {
             query?: never;
@@ -740,7 +760,7 @@ export interface components {
         AddRecordAsDoctorParams: {
             /**
              * Contenthash
-             * @description SHA-256 of the plaintext file, 0x-hex.
+             * @description SHA-256(salt ‖ file) with the record's fresh 32-byte salt, 0x-hex.
              */
             contentHash: string;
             /**
@@ -770,7 +790,7 @@ export interface components {
         AddRecordParams: {
             /**
              * Contenthash
-             * @description SHA-256 of the plaintext file, 0x-hex.
+             * @description SHA-256(salt ‖ file) with the record's fresh 32-byte salt, 0x-hex.
              */
             contentHash: string;
             /**
@@ -1004,7 +1024,7 @@ export interface components {
             nonce: number;
             /**
              * Recordsignature
-             * @description Your EIP-712 AddRecord signature for this file
+             * @description Your EIP-712 AddRecord signature, its contentHash = SHA-256(salt ‖ file)
              */
             recordSignature: string;
             /**
@@ -1012,6 +1032,11 @@ export interface components {
              * @description prescription | bill | report
              */
             recordType: string;
+            /**
+             * Salt
+             * @description 0x + 64 hex: the fresh random 32 bytes the contentHash was computed with (stored encrypted; the chain sees only SHA-256(salt ‖ file))
+             */
+            salt: string;
             /**
              * Walletsignature
              * @description Your personal_sign of the key-derivation message
@@ -1728,7 +1753,7 @@ export interface components {
             confirmed_at: string | null;
             /**
              * Content Hash
-             * @description 0x-hex SHA-256 of the plaintext
+             * @description 0x-hex SHA-256(salt ‖ plaintext), the on-chain anchor (plain SHA-256 for records uploaded before salts)
              */
             content_hash: string;
             /** Content Type */
@@ -2164,6 +2189,52 @@ export interface components {
             types: {
                 [key: string]: components["schemas"]["TypedDataField"][];
             };
+        };
+        /**
+         * VerificationBundle
+         * @description Everything needed to check one record against the chain alone (`healthledger verify-bundle`).
+         */
+        VerificationBundle: {
+            /** Blocknumber */
+            blockNumber: number | null;
+            /** Chainid */
+            chainId: number;
+            /**
+             * Contenthash
+             * @description 0x-hex SHA-256(salt ‖ file), the record's on-chain hash
+             */
+            contentHash: string;
+            /** Contenttype */
+            contentType: string;
+            /**
+             * Contract
+             * @description The patient's vault (HealthRecord clone) holding the record, checksummed
+             */
+            contract: string;
+            /**
+             * File
+             * @description The file itself, base64
+             */
+            file: string;
+            /** Filename */
+            fileName: string;
+            /** Recordid */
+            recordId: number;
+            /**
+             * Salt
+             * @description 0x + 64 hex: the salt of SHA-256(salt ‖ file); null for records uploaded before salts
+             */
+            salt: string | null;
+            /**
+             * Txhash
+             * @description The transaction that added the record
+             */
+            txHash: string;
+            /**
+             * Version
+             * @constant
+             */
+            version: 1;
         };
         /**
          * VerifyResult
@@ -4747,6 +4818,122 @@ export interface operations {
             };
         };
     };
+    bundle_api_medical_records_bundle__cid__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-wallet-signature"?: string | null;
+            };
+            path: {
+                cid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description `attachment` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationBundle"];
+                };
+            };
+            /** @description Bad request: `invalid_cid`, `missing_wallet_signature`, `malformed_signature`, `invalid_wallet_signature` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role`, `not_allowed`, `access_denied` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `record_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state: `integrity_mismatch`, `record_pending`, `record_unanchored` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable`, `ipfs_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     patient_records_api_medical_records_patient_records_get: {
         parameters: {
             query?: never;
@@ -4861,7 +5048,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOut"];
                 };
             };
-            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5087,7 +5274,9 @@ export interface operations {
                     "Content-Disposition"?: string;
                     /** @description `true`: the plaintext hashes to the chain's hash */
                     "X-Blockchain-Hash-Verified"?: string;
-                    /** @description 0x-hex SHA-256 of the file */
+                    /** @description 0x-hex salt of the content hash, to re-check it (absent: a record from before salts) */
+                    "X-Content-Salt"?: string;
+                    /** @description 0x-hex content hash: SHA-256(salt ‖ file), the on-chain anchor */
                     "X-Content-SHA256"?: string;
                     /** @description `true`: MongoDB, the chain and IPFS agree */
                     "X-Integrity-Verified"?: string;

@@ -108,6 +108,8 @@ export interface ViewedFile {
   integrityVerified: boolean
   blockchainVerified: boolean
   sha256: string | null
+  /** The salt of the content hash SHA-256(salt ‖ file); null for records from before salts. */
+  salt: string | null
 }
 
 /**

@@ -1,17 +1,27 @@
-// Hash a File in a Web Worker when the browser has workers; otherwise on the main thread, chunk by chunk.
-import { sha256Chunked } from './sha256'
+// Salt and hash a File in a Web Worker when the browser has workers; otherwise on the main thread, chunk by chunk.
+import { newSalt, saltedSha256, saltToHex } from './sha256'
 import type { HashReply } from './sha256.worker'
 
 let nextId = 1
+
+/** A record's content hash SHA-256(salt ‖ file) and the fresh random salt it was computed with. */
+export interface SaltedHash {
+  contentHash: `0x${string}`
+  salt: `0x${string}`
+}
+
+async function onMainThread(file: Blob, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<SaltedHash> {
+  const salt = newSalt()
+  const contentHash = await saltedSha256(file, salt, { onProgress, signal, yieldBetweenChunks: true })
+  return { contentHash, salt: saltToHex(salt) }
+}
 
 export function hashFile(
   file: Blob,
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal,
-): Promise<`0x${string}`> {
-  if (typeof Worker === 'undefined') {
-    return sha256Chunked(file, { onProgress, signal, yieldBetweenChunks: true })
-  }
+): Promise<SaltedHash> {
+  if (typeof Worker === 'undefined') return onMainThread(file, onProgress, signal)
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./sha256.worker.ts', import.meta.url), { type: 'module' })
     const id = nextId++
@@ -30,7 +40,7 @@ export function hashFile(
       if (reply.type === 'progress') onProgress?.(reply.done, reply.total)
       else if (reply.type === 'done') {
         finish()
-        resolve(reply.hash)
+        resolve({ contentHash: reply.hash, salt: reply.salt })
       } else {
         finish()
         reject(new Error(reply.message))
@@ -40,7 +50,7 @@ export function hashFile(
       finish()
       // A worker that fails to start (for example a strict CSP) falls back to the main thread.
       event.preventDefault()
-      sha256Chunked(file, { onProgress, signal, yieldBetweenChunks: true }).then(resolve, reject)
+      onMainThread(file, onProgress, signal).then(resolve, reject)
     }
     worker.postMessage({ id, file })
   })

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { sha256Bytes, sha256Chunked } from './sha256'
+import { newSalt, saltFromHex, saltToHex, saltedSha256, sha256Bytes, sha256Chunked } from './sha256'
 
 const text = (s: string) => new Blob([s])
 
@@ -40,5 +40,34 @@ describe('sha256Chunked', () => {
     controller.abort()
     await expect(sha256Chunked(blob, { signal: controller.signal })).rejects.toThrow(/abort/)
     await expect(sha256Chunked(blob, { chunkSize: 0 })).rejects.toThrow(/chunkSize/)
+  })
+})
+
+describe('salted content hash', () => {
+  // Known answer, computed with Python: hashlib.sha256(bytes(range(32)) + b"abc").hexdigest()
+  const salt = Uint8Array.from({ length: 32 }, (_, i) => i)
+  it('is SHA-256(salt ‖ file), equal to a value computed elsewhere', async () => {
+    expect(await saltedSha256(text('abc'), salt)).toBe('0x42fd4a8c529fdb402d577c701b291018f0b2c52207f96e2a057483fd349a9868')
+  })
+
+  it('equals node crypto over salt then file, whatever the chunk size, and differs from the plain hash', async () => {
+    const bytes = new Uint8Array(randomBytes(100_003))
+    const fresh = newSalt()
+    const expected = `0x${createHash('sha256').update(fresh).update(bytes).digest('hex')}`
+    for (const chunkSize of [1_000, 65_536, 1_000_000]) {
+      expect(await saltedSha256(new Blob([bytes]), fresh, { chunkSize })).toBe(expected)
+    }
+    expect(expected).not.toBe(await sha256Chunked(new Blob([bytes])))
+  })
+
+  it('draws a fresh 32-byte salt each time and spells it as 0x + 64 hex', () => {
+    const a = newSalt()
+    const b = newSalt()
+    expect(a.length).toBe(32)
+    expect(saltToHex(a)).not.toBe(saltToHex(b))
+    expect(saltToHex(a)).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(saltFromHex(saltToHex(a))).toEqual(a)
+    expect(() => saltFromHex('0x1234')).toThrow(/64 hex/)
+    expect(() => saltedSha256(text('x'), new Uint8Array(31))).toThrow(/32 bytes/)
   })
 })

@@ -1,4 +1,10 @@
-"""Uploading a file through the API the way the web app does: hash, sign, post."""
+"""Uploading a file through the API the way the web app does: salt, hash, sign, post.
+
+The web app draws a fresh random salt per upload. Here the salt is derived from the content
+(`salt_for`), so the separate helpers (the typed data of `add_record_payload`, the form of
+`upload_form`) agree on it without passing it around, and a test that uploads the same bytes twice
+sends the same commitment twice, as a retry of one upload does. Pass `salt=` for any other salt.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,24 @@ import httpx
 from .wallet import Wallet
 
 
-def add_record_payload(client: httpx.Client, wallet: Wallet, content: bytes, record_type: str = "report") -> dict:
-    """The AddRecord typed data the API serves for `content` (its SHA-256), for `wallet` to sign."""
-    content_hash = "0x" + hashlib.sha256(content).hexdigest()
-    return wallet.typed_data(client, "addRecord", {"recordType": record_type, "contentHash": content_hash})
+def salt_for(content: bytes) -> str:
+    """The test salt of `content`: 0x + 64 hex (see the module docstring)."""
+    return "0x" + hashlib.sha256(b"healthledger test salt|" + content).hexdigest()
+
+
+def content_hash(content: bytes, salt: str | None = None) -> str:
+    """The commitment SHA-256(salt ‖ content) the chain stores, as 0x hex (salt: `salt_for(content)`)."""
+    salt_bytes = bytes.fromhex((salt or salt_for(content))[2:])
+    return "0x" + hashlib.sha256(salt_bytes + content).hexdigest()
+
+
+def add_record_payload(
+    client: httpx.Client, wallet: Wallet, content: bytes, record_type: str = "report", *, salt: str | None = None
+) -> dict:
+    """The AddRecord typed data the API serves for `content` (its salted commitment), for `wallet` to sign."""
+    return wallet.typed_data(
+        client, "addRecord", {"recordType": record_type, "contentHash": content_hash(content, salt)}
+    )
 
 
 def signed_fields(wallet: Wallet, payload: dict) -> dict[str, str]:
@@ -34,10 +54,12 @@ def upload_form(
     name: str = "blood test.pdf",
     *,
     overrides: dict[str, Any] | None = None,
+    salt: str | None = None,
 ) -> dict[str, str]:
     """The signed form fields (all but the file) of an upload of `content`; `overrides` replace fields."""
-    payload = add_record_payload(client, wallet, content, record_type)
-    form = {"recordType": record_type, "name": name, "walletSignature": wallet.key_signature(client)}
+    salt = salt or salt_for(content)
+    payload = add_record_payload(client, wallet, content, record_type, salt=salt)
+    form = {"recordType": record_type, "name": name, "walletSignature": wallet.key_signature(client), "salt": salt}
     form.update(signed_fields(wallet, payload))
     form.update(overrides or {})
     return form
@@ -45,12 +67,12 @@ def upload_form(
 
 def upload(
     client: httpx.Client, wallet: Wallet, content: bytes, record_type: str = "report", name: str = "blood test.pdf",
-    *, content_type: str = "application/pdf", overrides: dict[str, Any] | None = None,
+    *, content_type: str = "application/pdf", overrides: dict[str, Any] | None = None, salt: str | None = None,
 ) -> httpx.Response:
     """Sign the AddRecord payload for `content` and upload it; `overrides` replace form fields."""
     return client.post(
         "/api/medical-records/upload",
-        data=upload_form(client, wallet, content, record_type, name, overrides=overrides),
+        data=upload_form(client, wallet, content, record_type, name, overrides=overrides, salt=salt),
         files={"file": (name, content, content_type)},
         headers=wallet.headers,
     )

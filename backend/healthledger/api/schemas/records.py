@@ -19,7 +19,10 @@ class RecordOut(BaseModel):
     name: str
     content_type: str
     cid: str
-    content_hash: str = Field(description="0x-hex SHA-256 of the plaintext")
+    content_hash: str = Field(
+        description="0x-hex SHA-256(salt ‖ plaintext), the on-chain anchor "
+        "(plain SHA-256 for records uploaded before salts)"
+    )
     ciphertext_hash: str
     size: int
     ciphertext_size: int
@@ -50,3 +53,21 @@ class VerifyResult(BaseModel):
     plaintext_rehashed: bool
     verified: bool
     problems: list[str]
+
+
+class VerificationBundle(BaseModel):
+    """Everything needed to check one record against the chain alone (`healthledger verify-bundle`)."""
+
+    version: Literal[1]
+    fileName: str
+    contentType: str
+    salt: str | None = Field(
+        description="0x + 64 hex: the salt of SHA-256(salt ‖ file); null for records uploaded before salts"
+    )
+    contentHash: str = Field(description="0x-hex SHA-256(salt ‖ file), the record's on-chain hash")
+    chainId: int
+    contract: str = Field(description="The patient's vault (HealthRecord clone) holding the record, checksummed")
+    recordId: int
+    txHash: str = Field(description="The transaction that added the record")
+    blockNumber: int | None
+    file: str = Field(description="The file itself, base64")

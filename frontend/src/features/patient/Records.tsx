@@ -1,4 +1,5 @@
-/** The patient's records: state, integrity, open (decrypted after verification) and verify. */
+/** The patient's records: state, integrity, open (decrypted after verification), verify, and the
+ * verification bundle that lets anyone check a record against the chain without HealthLedger. */
 import { useMutation } from '@tanstack/react-query'
 import { useCallback, useEffect, useState } from 'react'
 import { ApiError, readableError } from '../../api/errors'
@@ -8,7 +9,7 @@ import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
 import { Badge, ErrorNotice, Notice } from '../../components/ui'
 import { formatBytes, formatDate, recordTypeLabel, shortHash } from '../../lib/format'
-import { sha256Chunked } from '../../lib/sha256'
+import { saltFromHex, sha256Chunked } from '../../lib/sha256'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureExplain } from './KeySignatureStep'
 
@@ -34,6 +35,42 @@ interface Opened {
   localHash: string
 }
 
+/** Save a Blob as a file (an object URL clicked once, then revoked). */
+function saveBlob(blob: Blob, filename: string) {
+  const url = URL.createObjectURL(blob)
+  const link = document.createElement('a')
+  link.href = url
+  link.download = filename
+  document.body.appendChild(link)
+  link.click()
+  link.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 0)
+}
+
+/** The record's verification bundle: the file, its salt, the vault, record id and transaction. */
+function BundleButton({ record }: { record: MedicalRecord }) {
+  const { api, keySignature, signKeyMessage } = useSession()
+  const download = useMutation({
+    mutationFn: async () => {
+      const signature = keySignature ?? (await signKeyMessage())
+      const { blob, filename } = await api.records.bundle(record.cid, signature)
+      saveBlob(blob, filename)
+    },
+  })
+  return (
+    <>
+      <button type="button" className="btn btn-secondary" onClick={() => download.mutate()} disabled={download.isPending}>
+        {download.isPending ? 'Preparing bundle…' : 'Download verification bundle'}
+      </button>{' '}
+      <span className="hint">
+        The file, its salt and where it is anchored, so anyone you give it to can check it against the chain with{' '}
+        <code>healthledger verify-bundle</code>, without HealthLedger. It contains the file itself.
+      </span>
+      <ErrorNotice error={download.error} title="Could not prepare the bundle" />
+    </>
+  )
+}
+
 function Preview({ opened, onClose }: { opened: Opened; onClose: () => void }) {
   const { record, file, url, localHash } = opened
   const matches = localHash.toLowerCase() === record.content_hash.toLowerCase()
@@ -56,7 +93,8 @@ function Preview({ opened, onClose }: { opened: Opened; onClose: () => void }) {
       <p>
         <a className="btn btn-primary" href={url} download={file.filename}>
           Download {file.filename}
-        </a>
+        </a>{' '}
+        <BundleButton record={record} />
       </p>
       {type.startsWith('image/') && <img className="preview-body" src={url} alt={record.name} />}
       {(type === 'application/pdf' || type.startsWith('text/')) && <iframe className="preview-body" src={url} title={record.name} sandbox="" />}
@@ -176,7 +214,8 @@ export function Records() {
     mutationFn: async (record: MedicalRecord) => {
       const signature = keySignature ?? (await signKeyMessage())
       const file = await api.records.view(record.cid, signature)
-      const localHash = await sha256Chunked(file.blob)
+      // The fingerprint is SHA-256(salt ‖ file) (plain SHA-256 for records from before salts).
+      const localHash = await sha256Chunked(file.blob, { prefix: file.salt ? saltFromHex(file.salt) : undefined })
       return { record, file, url: URL.createObjectURL(file.blob), localHash }
     },
     onSuccess: setOpened,

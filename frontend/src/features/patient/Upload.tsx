@@ -1,18 +1,20 @@
 /**
- * Upload: pick a file, fingerprint it (SHA-256) on this device, unlock the encryption key, sign the
- * AddRecord authorisation for that fingerprint, send the file with progress, wait for the transaction.
+ * Upload: pick a file, fingerprint it on this device (SHA-256 of a fresh random salt followed by the
+ * file, so the fingerprint on the chain reveals nothing guessable), unlock the encryption key, sign
+ * the AddRecord authorisation for that fingerprint, send the file and its salt with progress, wait
+ * for the transaction.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import type { MedicalRecord, RecordType } from '../../api/types'
 import { isOnChain, RECORD_TYPES } from '../../api/types'
 import { Badge, ErrorNotice, Notice, Progress, SignButton } from '../../components/ui'
 import { formatBytes, RECORD_TYPE_LABELS, shortHash } from '../../lib/format'
-import { hashFile } from '../../lib/hashFile'
+import { hashFile, type SaltedHash } from '../../lib/hashFile'
 import { useInvalidate, usePatientRecords } from '../../api/queries'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureStep } from './KeySignatureStep'
 
-type HashState = { state: 'idle' } | { state: 'hashing'; done: number; total: number } | { state: 'done'; value: `0x${string}` } | { state: 'error'; error: unknown }
+type HashState = { state: 'idle' } | { state: 'hashing'; done: number; total: number } | { state: 'done'; value: `0x${string}`; salt: SaltedHash['salt'] } | { state: 'error'; error: unknown }
 
 type Phase =
   | { step: 'form' }
@@ -50,7 +52,7 @@ export function Upload() {
     const controller = new AbortController()
     setHash({ state: 'hashing', done: 0, total: file.size })
     hashFile(file, (done, total) => setHash({ state: 'hashing', done, total }), controller.signal).then(
-      (value) => !controller.signal.aborted && setHash({ state: 'done', value }),
+      ({ contentHash, salt }) => !controller.signal.aborted && setHash({ state: 'done', value: contentHash, salt }),
       (err) => !controller.signal.aborted && setHash({ state: 'error', error: err }),
     )
     return () => controller.abort()
@@ -95,6 +97,7 @@ export function Upload() {
           recordSignature: signed.signature,
           nonce: signed.nonce,
           deadline: signed.deadline,
+          salt: hash.salt,
         },
         (p) => setPhase(p.phase === 'processing' ? { step: 'processing' } : { step: 'uploading', loaded: p.loaded, total: p.total }),
         abort.current.signal,
@@ -126,7 +129,7 @@ export function Upload() {
           </Notice>
         )}
         <dl className="facts">
-          <dt>Fingerprint (SHA-256)</dt>
+          <dt>Fingerprint (salted SHA-256)</dt>
           <dd>
             <code>{record.content_hash}</code>
           </dd>
@@ -212,7 +215,7 @@ export function Upload() {
               <>
                 Your wallet signs an “AddRecord” authorisation (EIP-712) containing the record type
                 {file ? ` (${RECORD_TYPE_LABELS[recordType]})` : ''} and this file's fingerprint
-                {hash.state === 'done' ? ` ${shortHash(hash.value)}` : ''}, with a one-time number and an expiry. It lets HealthLedger add
+                {hash.state === 'done' ? ` ${shortHash(hash.value)}` : ''}, with a one-time number and an expiry. The fingerprint mixes in a random salt drawn on this device, so nobody can confirm a guess of the file from the chain; the salt is stored encrypted with the record. It lets HealthLedger add
                 that fingerprint to your vault (your own HealthRecord contract) and pay the fee for you. It cannot be used for any other file. The file is then
                 sent to HealthLedger, encrypted there with your key, and only the encrypted copy is stored.
               </>
