@@ -25,12 +25,11 @@ Consequences worth knowing:
 
 from __future__ import annotations
 
-from eth_account import Account
 from eth_account.messages import encode_defunct
 from nacl.exceptions import CryptoError as NaclCryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
-from .ecdsa import signature_from_hex
+from .ecdsa import recover_signer, signature_from_hex
 from .errors import IntegrityError, InvalidKeyMaterial, MalformedData
 from .kek import address_bytes, canonical_signature
 from .primitives import hkdf_sha256
@@ -79,12 +78,7 @@ def account_key_signature_signer(signature: bytes | str) -> str:
     Raises InvalidKeyMaterial if the signature is malformed or recovery fails.
     """
     canonical = canonical_signature(signature_from_hex(signature))
-    try:
-        signer = Account.recover_message(encode_defunct(text=ACCOUNT_KEY_MESSAGE), signature=canonical)
-    except Exception:  # eth_keys raises assorted types
-        # `from None`: the underlying error text could echo the signature bytes.
-        raise InvalidKeyMaterial("signature could not be recovered") from None
-    return str(signer)
+    return recover_signer(encode_defunct(text=ACCOUNT_KEY_MESSAGE), canonical)
 
 
 def is_account_key_signature_by(signature: bytes | str, account: str) -> bool:

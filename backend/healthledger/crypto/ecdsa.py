@@ -10,6 +10,10 @@ two callers need a canonical one for different reasons, with opposite answers fo
   accepts only low s: a high s is *rejected*, because the wallet did not produce the flipped
   signature and the client should learn that its signer is non-standard.
 
+It also holds the one call that recovers a signer (`recover_signer`), for the same reason: every
+caller (the KEK's and the account key's `personal_sign`, the key binding's EIP-712) must hide the
+library's error text, which can echo the signature.
+
 Errors are `InvalidKeyMaterial` (a ValueError); their messages never contain the signature.
 """
 
@@ -17,9 +21,19 @@ from __future__ import annotations
 
 from typing import Literal
 
+from eth_account import Account
+from eth_account.messages import SignableMessage
+
 from .errors import InvalidKeyMaterial
 
-__all__ = ["SECP256K1_N", "SIGNATURE_LENGTH", "HighS", "normalize_signature", "signature_from_hex"]
+__all__ = [
+    "SECP256K1_N",
+    "SIGNATURE_LENGTH",
+    "HighS",
+    "normalize_signature",
+    "recover_signer",
+    "signature_from_hex",
+]
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 """The order of the secp256k1 group: r and s lie in [1, n-1]; "low s" means s <= n // 2."""
@@ -67,3 +81,16 @@ def normalize_signature(signature: bytes | bytearray, *, high_s: HighS) -> bytes
         s = SECP256K1_N - s
         v = 55 - v  # flip parity: 27 <-> 28
     return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
+
+
+def recover_signer(signable: SignableMessage, signature: bytes, what: str = "signature") -> str:
+    """The checksummed address whose key produced `signature` over `signable`.
+
+    ECDSA recovery always yields *some* address, so callers compare it with the one they expect.
+    Raises InvalidKeyMaterial (naming `what`) if recovery fails; eth_keys raises assorted types
+    whose text could echo the signature bytes, hence `from None`.
+    """
+    try:
+        return str(Account.recover_message(signable, signature=signature))
+    except Exception:  # noqa: BLE001 - eth_keys raises assorted types
+        raise InvalidKeyMaterial(f"{what} could not be recovered") from None

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import re
 
-from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from .ecdsa import normalize_signature
+from .ecdsa import normalize_signature, recover_signer
 from .errors import InvalidKeyMaterial
 from .primitives import AES256_KEY_SIZE, hkdf_sha256
 
@@ -89,13 +88,7 @@ def key_signature_signer(signature: bytes) -> str:
     ECDSA recovery always yields *some* address, so callers must compare it with the patient's.
     Raises InvalidKeyMaterial if the signature is malformed or recovery fails.
     """
-    canonical = canonical_signature(signature)
-    try:
-        signer = Account.recover_message(encode_defunct(text=KEY_DERIVATION_MESSAGE), signature=canonical)
-    except Exception:  # eth_keys raises assorted types
-        # `from None`: the underlying error text could echo the signature bytes.
-        raise InvalidKeyMaterial("signature could not be recovered") from None
-    return str(signer)
+    return recover_signer(encode_defunct(text=KEY_DERIVATION_MESSAGE), canonical_signature(signature))
 
 
 def is_key_signature_by(signature: bytes, patient_address: str) -> bool:

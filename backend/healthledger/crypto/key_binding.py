@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import is_address, to_checksum_address
 
 from .account_keys import public_key_bytes
-from .ecdsa import normalize_signature, signature_from_hex
+from .ecdsa import normalize_signature, recover_signer, signature_from_hex
 from .errors import InvalidKeyMaterial
 
 __all__ = [
@@ -89,11 +88,7 @@ def binding_signer(account: str, public_key: bytes | str, chain_id: int, signatu
     """
     payload = binding_typed_data(account, public_key, chain_id)
     canonical = canonical_binding_signature(signature)
-    try:
-        signer = Account.recover_message(encode_typed_data(full_message=payload), signature=canonical)
-    except Exception:  # eth_keys raises assorted types
-        raise InvalidKeyMaterial("binding signature could not be recovered") from None
-    return str(signer)
+    return recover_signer(encode_typed_data(full_message=payload), canonical, "binding signature")
 
 
 def is_binding_by(account: str, public_key: bytes | str, chain_id: int, signature: bytes | str) -> bool:
