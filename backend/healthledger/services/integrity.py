@@ -31,7 +31,7 @@ from ..crypto import (
     unwrap_key,
 )
 from ..db.records import RecordDoc
-from ..domain_errors import Unavailable, conflict
+from ..domain_errors import Conflict, Unavailable, conflict
 from ..storage.ipfs import IpfsError, IpfsNotFound
 from .signatures import check_key_signature, parse_signature
 from .upload import record_aad
@@ -78,13 +78,19 @@ def patient_key_source(wallet_signature_hex: str) -> DataKeySource:
         try:
             return unwrap_key(record.wrapped_key, kek, record_aad(record.patient, record.content_hash))
         except IntegrityError as exc:
-            raise conflict(
-                "integrity_mismatch",
-                "the stored data key does not authenticate for this record: its metadata was changed",
-                mismatched=["database"],
-            ) from exc
+            raise _stored_secret_mismatch("data key") from exc
 
     return source
+
+
+def _stored_secret_mismatch(what: str) -> Conflict:
+    """A sealed value in the record document (its data key, its salt) that does not open: its
+    authenticated patient or hash was edited, or it was copied from another record."""
+    return conflict(
+        "integrity_mismatch",
+        f"the stored {what} does not authenticate for this record: its metadata was changed",
+        mismatched=["database"],
+    )
 
 
 def record_salt(record: RecordDoc, data_key: bytes) -> bytes | None:
@@ -98,11 +104,7 @@ def record_salt(record: RecordDoc, data_key: bytes) -> bytes | None:
     try:
         return open_salt(record.sealed_salt, data_key, salt_aad(record.patient, record.content_hash))
     except IntegrityError as exc:
-        raise conflict(
-            "integrity_mismatch",
-            "the stored salt does not authenticate for this record: its metadata was changed",
-            mismatched=["database"],
-        ) from exc
+        raise _stored_secret_mismatch("salt") from exc
 
 
 class RecordIntegrity:
