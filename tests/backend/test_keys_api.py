@@ -120,10 +120,10 @@ def test_bad_bindings_and_signatures_are_400_and_store_nothing(
     client: httpx.Client, patient_wallet: Wallet, doctor_wallet: Wallet, db: Database
 ) -> None:
     headers = patient_wallet.headers
-    # POST: someone else's signature of the message, the KEK message's signature, junk.
+    # POST: someone else's signature of the message, a signature of another text, junk.
     for wallet_signature in (
         doctor_wallet.personal_sign(ACCOUNT_KEY_MESSAGE),
-        patient_wallet.key_signature(client),
+        patient_wallet.personal_sign("HealthLedger encryption key v1"),
         "0x" + "11" * 65,
         "not a signature",
     ):

@@ -6,6 +6,7 @@
 * `hashing`: streaming SHA-256 as `0x` hex and `bytes32`.
 * `account_keys`: every account's X25519 key pair from its wallet's signature, and sealed boxes to it.
 * `key_binding`: the account's EIP-712 signature binding its public key to its address.
+* `sealed_keys`: a record's data key sealed to one reader's public key (the only stored form in v2).
 * `salt`: the salted content commitment SHA-256(salt ‖ file) and the salt sealed under the data key.
 
 Import from here; the submodules are an implementation detail. Whole-stream and in-memory wrappers
@@ -65,6 +66,7 @@ from .kek import (
 )
 from .key_binding import binding_signer, binding_typed_data, canonical_binding_signature, is_binding_by
 from .keywrap import unwrap_key, wrap_key
+from .sealed_keys import open_data_key, reader_aad, seal_data_key
 from .salt import (
     SALT_SIZE,
     commitment_stream,
@@ -117,6 +119,7 @@ __all__ = [
     "is_key_signature_by",
     "key_signature_signer",
     "new_data_key",
+    "open_data_key",
     "open_sealed",
     "open_salt",
     "overhead",
@@ -124,6 +127,8 @@ __all__ = [
     "parse_salt",
     "plaintext_size_range",
     "public_key_bytes",
+    "reader_aad",
+    "seal_data_key",
     "seal_to",
     "salt_aad",
     "salt_hex",

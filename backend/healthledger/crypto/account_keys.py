@@ -31,7 +31,7 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 
 from .ecdsa import recover_signer, signature_from_hex
 from .errors import IntegrityError, InvalidKeyMaterial, MalformedData
-from .kek import address_bytes, canonical_signature
+from .kek import KEY_DERIVATION_MESSAGE, address_bytes, canonical_signature
 from .primitives import hkdf_sha256
 
 __all__ = [
@@ -48,20 +48,11 @@ __all__ = [
     "seal_to",
 ]
 
-ACCOUNT_KEY_MESSAGE = (
-    "HealthLedger encryption key v1\n"
-    "\n"
-    "Purpose: signing this message creates your HealthLedger encryption key pair. Its public half "
-    "lets others (your doctors, or you on another device) encrypt medical records so that only you "
-    "can open them; its private half is recomputed from this signature whenever you open one.\n"
-    "\n"
-    "Signing is free: this is not a transaction, it costs no gas, and it grants no permission to "
-    "move funds or to act on your behalf.\n"
-    "\n"
-    "This signature is the secret behind your encryption key: sign this message only on HealthLedger "
-    "and never share the signature."
-)
-"""The exact text an account `personal_sign`s (EIP-191) to derive its key pair. Frozen; see module doc."""
+ACCOUNT_KEY_MESSAGE = KEY_DERIVATION_MESSAGE
+"""The exact text an account `personal_sign`s (EIP-191) to derive its key pair: the same frozen text
+patients have always signed for their KEK (kek.py), so one signature (the app asks for it once per
+session) opens everything a patient holds, the v1 records wrapped under the KEK and the v2 ones
+sealed to the key pair. HKDF's labels keep the two keys apart (`KEK_INFO`, `ACCOUNT_KEY_INFO`)."""
 
 ACCOUNT_KEY_INFO = b"healthledger/account-key/x25519/v1"
 """HKDF info label for the X25519 private key; versioned alongside ACCOUNT_KEY_MESSAGE."""

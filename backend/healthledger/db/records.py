@@ -75,6 +75,8 @@ class RecordDoc:
     ciphertext_hash: str
     size: int
     ciphertext_size: int
+    # v1 records only: the data key wrapped under the patient's KEK (crypto/kek.py). "" for records
+    # written since keys v2, whose data key exists only as `sealed_keys` copies.
     wrapped_key: str
     # The patient's vault (their HealthRecord clone) the record was anchored in.
     vault_address: str
@@ -91,6 +93,12 @@ class RecordDoc:
     # The record's salt sealed under its data key (crypto/salt.py): `content_hash` is then
     # SHA-256(salt ‖ file). None for records from before salts (plain SHA-256). Never stored in clear.
     sealed_salt: str | None = None
+    # Keys v2: reader (lower-case address) -> the data key sealed to their public key
+    # (crypto/sealed_keys.py). The record's permanent readers: the patient, and the author when a
+    # doctor wrote it. Doctors' grant copies live in `grant_keys` (they end with the grant).
+    sealed_keys: dict[str, str] = field(default_factory=dict)
+    # The doctor who wrote the record under a write grant (lower-case); None when the patient did.
+    author: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     anchored_at: datetime | None = None
     confirmed_at: datetime | None = None
@@ -118,11 +126,11 @@ class RecordDoc:
         return doc
 
     def public(self) -> dict[str, Any]:
-        """What the API shows: everything but the wrapped key, the sealed salt and the relay authorization."""
+        """What the API shows: everything but the data key's copies, the sealed salt and the relay authorization."""
         return public_fields(
             self,
             dates=("created_at", "anchored_at", "confirmed_at"),
-            hidden=("wrapped_key", "sealed_salt", "relay", "tx_hashes"),
+            hidden=("wrapped_key", "sealed_salt", "sealed_keys", "relay", "tx_hashes"),
         )
 
 
@@ -272,7 +280,7 @@ class RecordStore:
         The report needs no key: none leaves MongoDB for it.
         """
         query: dict[str, Any] = {} if patient is None else {"patient": patient.lower()}
-        cursor = self._records.find(query, {"_id": 0, "wrapped_key": 0}).sort(
+        cursor = self._records.find(query, {"_id": 0, "wrapped_key": 0, "sealed_keys": 0}).sort(
             [("patient", ASCENDING), ("created_at", ASCENDING)]
         )
         return [RecordDoc.from_mongo({**doc, "wrapped_key": ""}) async for doc in cursor]

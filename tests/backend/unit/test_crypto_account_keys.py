@@ -37,10 +37,10 @@ OTHER_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 # Known answers for dev account #0's signature of ACCOUNT_KEY_MESSAGE: they pin the message, the HKDF
 # label and the use of the HKDF output as the X25519 scalar (a change to any one locks accounts out).
 ANVIL_ACCOUNT_KEY_SIGNATURE = bytes.fromhex(
-    "8ec9a5104cf5f71fadc314155ea955ec6884edc0c5c355b94ebfef201d385a36"
-    "708ae0f0ce90a4db9ab391ee6baf019974da0b08abf1817e2bff94a10f9e476c1b"
+    "749dcac0f25af01c0fdef0336054fb78ca96622eb6473b27e6ec4d1cee406d85"
+    "5d9546a0b819dea1af33da93b1637ee521fe20e7ffc2fae0e0dffe706e383ea51b"
 )
-ANVIL_PUBLIC_KEY = bytes.fromhex("0e2aa7f038c16b018160bfdfdefd281ace3ce8792eec7da992ef128e3ac7c214")
+ANVIL_PUBLIC_KEY = bytes.fromhex("948b1b2ffdd69209fbece91428c1367a5edca5a9ad605d280f19eb2b26d0a30d")
 CHAIN_ID = 31337
 
 
@@ -69,9 +69,10 @@ def other_encodings(signature: bytes) -> list[bytes]:
 # ----------------------------------------------------------------------------- the message
 
 
-def test_the_message_is_new_versioned_and_says_it_is_free() -> None:
-    assert ACCOUNT_KEY_MESSAGE != KEY_DERIVATION_MESSAGE
-    assert ACCOUNT_KEY_MESSAGE.startswith("HealthLedger encryption key v1\n")
+def test_the_message_is_the_patients_v1_key_message_versioned_and_says_it_is_free() -> None:
+    # One signature per account: the v1 records' KEK and the v2 key pair come from the same text.
+    assert ACCOUNT_KEY_MESSAGE == KEY_DERIVATION_MESSAGE
+    assert ACCOUNT_KEY_MESSAGE.startswith("HealthLedger key derivation v1\n")
     for words in ("not a transaction", "costs no gas", "never share the signature"):
         assert words in ACCOUNT_KEY_MESSAGE
 
@@ -85,8 +86,8 @@ def test_the_signed_message_is_the_known_one() -> None:
 def test_only_the_account_s_signature_of_this_message_counts() -> None:
     assert is_account_key_signature_by(ANVIL_ACCOUNT_KEY_SIGNATURE, ANVIL_ADDRESS.lower())
     assert not is_account_key_signature_by(ANVIL_ACCOUNT_KEY_SIGNATURE, OTHER_ADDRESS)
-    # The KEK message's signature is not a key-pair signature, nor is another account's.
-    assert not is_account_key_signature_by(sign(KEY_DERIVATION_MESSAGE), ANVIL_ADDRESS)
+    # A signature of any other text is not a key-pair signature, nor is another account's.
+    assert not is_account_key_signature_by(sign(ACCOUNT_KEY_MESSAGE + " "), ANVIL_ADDRESS)
     assert not is_account_key_signature_by(sign(ACCOUNT_KEY_MESSAGE, OTHER_KEY), ANVIL_ADDRESS)
     assert not is_account_key_signature_by(b"\x01" * 64 + b"\x1b", ANVIL_ADDRESS)
     assert not is_account_key_signature_by("0xnothex", ANVIL_ADDRESS)
