@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from .api import access, audit, auth, directory, integrity_report, keys, records, signing, system
+from .api import access, audit, auth, directory, doctor_records, integrity_report, keys, records, signing, system
 from .api.body_limit import BodyLimitMiddleware
 from .api.error_handling import install_error_handling
 from .container import build_services
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Patients own encrypted medical records; the chain proves none was changed.",
         lifespan=lifespan,
     )
-    for module in (auth, signing, keys, records, access, system, audit, integrity_report, directory):
+    for module in (auth, signing, keys, records, doctor_records, access, system, audit, integrity_report, directory):
         app.include_router(module.router)
     _serve_frontend(app, settings)
     # No body byte over the limit reaches the app; added before the error handling's middleware,

@@ -450,6 +450,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/medical-records/doctor/authored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The records you added to patients' vaults (doctors), newest first */
+        get: operations["authored_records_api_medical_records_doctor_authored_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/medical-records/doctor/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Encrypt, pin and anchor a file for a patient who granted you write access (doctors)
+         * @description 201: anchored on chain with you as its author; 202: pinned and sent, not yet mined; 200: the same upload sent again after its answer was lost. Encrypted to the patient's and your registered public keys: no key signature is needed to upload.
+         */
+        post: operations["doctor_upload_api_medical_records_doctor_upload_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/medical-records/patient-records": {
         parameters: {
             query?: never;
@@ -967,6 +1004,14 @@ export interface components {
          */
         AuditEntry: components["schemas"]["ChainEvent"] | components["schemas"]["ViewEvent"];
         /**
+         * AuthoredRecordList
+         * @description The records a doctor added (each names its patient), newest first.
+         */
+        AuthoredRecordList: {
+            /** Records */
+            records: components["schemas"]["RecordOut"][];
+        };
+        /**
          * BindingDomain
          * @description No verifyingContract: the binding is about an account's key, not a contract (see the README).
          */
@@ -1005,6 +1050,43 @@ export interface components {
             types: {
                 [key: string]: components["schemas"]["BindingField"][];
             };
+        };
+        /** Body_doctor_upload_api_medical_records_doctor_upload_post */
+        Body_doctor_upload_api_medical_records_doctor_upload_post: {
+            /** Deadline */
+            deadline: number;
+            /**
+             * File
+             * @description The file to store
+             */
+            file: string;
+            /**
+             * Name
+             * @description A name for the record, shown to the patient and its readers
+             */
+            name: string;
+            /** Nonce */
+            nonce: number;
+            /**
+             * Patientaddress
+             * @description The patient whose vault receives the record
+             */
+            patientAddress: string;
+            /**
+             * Recordsignature
+             * @description Your EIP-712 AddRecordAsDoctor signature, its contentHash = SHA-256(salt ‖ file)
+             */
+            recordSignature: string;
+            /**
+             * Recordtype
+             * @description prescription | bill | report
+             */
+            recordType: string;
+            /**
+             * Salt
+             * @description 0x + 64 hex: the fresh random 32 bytes the contentHash was computed with (stored encrypted; the chain sees only SHA-256(salt ‖ file))
+             */
+            salt: string;
         };
         /** Body_upload_api_medical_records_upload_post */
         Body_upload_api_medical_records_upload_post: {
@@ -1739,6 +1821,16 @@ export interface components {
         RecordOut: {
             /** Anchored At */
             anchored_at: string | null;
+            /**
+             * Author
+             * @description The doctor who added the record under a write grant (lower-case); null when the patient did
+             */
+            author?: string | null;
+            /**
+             * Author Name
+             * @description That doctor's name from their profile, if any
+             */
+            author_name?: string | null;
             /** Block Hash */
             block_hash: string | null;
             /** Block Number */
@@ -4925,6 +5017,221 @@ export interface operations {
             };
             /** @description Unavailable (see the code): `database_unavailable` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    authored_records_api_medical_records_doctor_authored_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthoredRecordList"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    doctor_upload_api_medical_records_doctor_upload_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_doctor_upload_api_medical_records_doctor_upload_post"];
+            };
+        };
+        responses: {
+            /** @description The same upload, sent again: its record */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordOut"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordOut"];
+                };
+            };
+            /** @description Pinned and sent, not yet mined */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordOut"];
+                };
+            };
+            /** @description Bad request: `http_error`, `invalid_address`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `empty_file`, `malformed_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role`, `no_write_grant` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state: `patient_key_missing`, `doctor_key_missing`, `key_binding_invalid`, `upload_in_progress`, `stale_nonce`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large`, `file_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited (see Retry-After): `rate_limited` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable`, `ipfs_unavailable`, `relayer_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Transaction sent but not mined in time: `transaction_timeout` */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };

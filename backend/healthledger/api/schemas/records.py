@@ -37,9 +37,20 @@ class RecordOut(BaseModel):
     created_at: str = Field(description="ISO-8601")
     anchored_at: str | None
     confirmed_at: str | None
+    author: str | None = Field(
+        default=None,
+        description="The doctor who added the record under a write grant (lower-case); null when the patient did",
+    )
+    author_name: str | None = Field(default=None, description="That doctor's name from their profile, if any")
 
 
 class RecordList(BaseModel):
+    records: list[RecordOut]
+
+
+class AuthoredRecordList(BaseModel):
+    """The records a doctor added (each names its patient), newest first."""
+
     records: list[RecordOut]
 
 

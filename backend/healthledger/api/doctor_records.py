@@ -1,0 +1,95 @@
+"""Doctor-authored records (keys v2): a doctor with a live write grant adds a record to a patient's
+vault, encrypted to the patient's and the doctor's public keys, and lists what they wrote."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from .deps import ClientIpDep, DoctorDep, ServicesDep
+from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
+from .schemas.records import AuthoredRecordList, RecordOut
+
+router = APIRouter(prefix="/api/medical-records/doctor", tags=["records"])
+
+
+@router.post(
+    "/upload",
+    status_code=201,
+    response_model=RecordOut,
+    summary="Encrypt, pin and anchor a file for a patient who granted you write access (doctors)",
+    description="201: anchored on chain with you as its author; 202: pinned and sent, not yet mined; "
+    "200: the same upload sent again after its answer was lost. Encrypted to the patient's and your "
+    "registered public keys: no key signature is needed to upload.",
+    responses={
+        200: {"model": RecordOut, "description": "The same upload, sent again: its record"},
+        202: {"model": RecordOut, "description": "Pinned and sent, not yet mined"},
+        **errors(
+            BODY,
+            AUTH,
+            ROLE,
+            {
+                400: (
+                    "invalid_address",
+                    "invalid_name",
+                    "invalid_content_type",
+                    "invalid_record_type",
+                    "invalid_salt",
+                    "empty_file",
+                    "malformed_signature",
+                    "invalid_record_signature",
+                ),
+                403: ("not_registered_doctor", "no_write_grant"),
+                409: (
+                    "patient_key_missing",
+                    "doctor_key_missing",
+                    "key_binding_invalid",
+                    "upload_in_progress",
+                    "stale_nonce",
+                    "transaction_failed",
+                    "record_conflict",
+                    "record_gone",
+                ),
+                413: ("file_too_large",),
+            },
+            RATE_LIMITED,
+            IPFS,
+            RELAYED,
+            DATABASE,
+            WRITE,
+        ),
+    },
+)
+async def doctor_upload(
+    caller: DoctorDep,
+    services: ServicesDep,
+    ip: ClientIpDep,
+    patientAddress: Annotated[str, Form(description="The patient whose vault receives the record")],
+    file: Annotated[UploadFile, File(description="The file to store")],
+    recordType: Annotated[str, Form(description="prescription | bill | report")],
+    name: Annotated[str, Form(description="A name for the record, shown to the patient and its readers")],
+    recordSignature: Annotated[
+        str, Form(description="Your EIP-712 AddRecordAsDoctor signature, its contentHash = SHA-256(salt ‖ file)")
+    ],
+    nonce: Annotated[int, Form(ge=0)],
+    deadline: Annotated[int, Form(ge=0)],
+    salt: Annotated[
+        str,
+        Form(
+            description="0x + 64 hex: the fresh random 32 bytes the contentHash was computed with "
+            "(stored encrypted; the chain sees only SHA-256(salt ‖ file))"
+        ),
+    ],
+) -> Any:
+    raise NotImplementedError("keys v2: doctor uploads land in the next step")
+
+
+@router.get(
+    "/authored",
+    response_model=AuthoredRecordList,
+    summary="The records you added to patients' vaults (doctors), newest first",
+    responses=errors(AUTH, ROLE, DATABASE, validation=False),
+)
+async def authored_records(caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
+    raise NotImplementedError("keys v2: doctor uploads land in the next step")
