@@ -31,12 +31,13 @@ from ..crypto import (
     Encryptor,
     Sha256Stream,
     commitment_stream,
-    derive_kek,
+    derive_account_keypair,
     new_data_key,
     parse_salt,
+    reader_aad,
     salt_aad,
+    seal_data_key,
     seal_salt,
-    wrap_key,
 )
 from ..db.records import RecordDoc, RelayAuthorization
 from ..domain_errors import TooLarge, Unavailable, bad_request, conflict
@@ -166,9 +167,9 @@ class UploadPipeline:
         await self._check_record_signature(request, kind, content_hash, record_signature)
 
         data_key = new_data_key()
-        kek = derive_kek(wallet_signature, request.patient)
-        wrapped = wrap_key(data_key, kek, record_aad(request.patient, content_hash))
-        del kek
+        # Keys v2: sealed to the public key the patient's key signature derives (the private half is discarded).
+        _, public_key = derive_account_keypair(wallet_signature)
+        sealed = seal_data_key(data_key, public_key, reader_aad(request.patient, content_hash, request.patient))
         sealed_salt = seal_salt(salt, data_key, salt_aad(request.patient, content_hash))
 
         ciphertext_digest = Sha256Stream()
@@ -190,7 +191,8 @@ class UploadPipeline:
             ciphertext_hash=ciphertext_digest.hexdigest(),
             size=size,
             ciphertext_size=added.size,
-            wrapped_key=wrapped,
+            wrapped_key="",
+            sealed_keys={request.patient.lower(): sealed},
             sealed_salt=sealed_salt,
             vault_address=(await self._s.chain.vault_address(request.patient)).lower(),
             relay=RelayAuthorization(kind, request.nonce, request.deadline, "0x" + record_signature.hex()),
