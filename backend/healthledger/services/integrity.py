@@ -25,8 +25,11 @@ from ..crypto import (
     asha256_stream,
     commitment_stream,
     decrypt_stream,
+    derive_account_keypair,
     derive_kek,
+    open_data_key,
     open_salt,
+    reader_aad,
     salt_aad,
     unwrap_key,
 )
@@ -74,6 +77,13 @@ def patient_key_source(wallet_signature_hex: str) -> DataKeySource:
     async def source(record: RecordDoc) -> bytes:
         signature = parse_signature(wallet_signature_hex, "X-Wallet-Signature")
         check_key_signature(signature, record.patient)
+        sealed = record.sealed_keys.get(record.patient.lower())
+        if sealed is not None:  # keys v2: the patient's sealed copy, opened with their X25519 private key
+            private_key, _ = derive_account_keypair(signature)
+            try:
+                return open_data_key(sealed, private_key, reader_aad(record.patient, record.content_hash, record.patient))
+            except IntegrityError as exc:
+                raise _stored_secret_mismatch("data key") from exc
         kek = derive_kek(signature, record.patient)
         try:
             return unwrap_key(record.wrapped_key, kek, record_aad(record.patient, record.content_hash))
