@@ -56,6 +56,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     records = db[RECORDS]
     await records.create_index([("cid", ASCENDING)], unique=True)
     await records.create_index([("patient", ASCENDING), ("created_at", DESCENDING)])
+    await records.create_index([("author", ASCENDING), ("created_at", DESCENDING)])  # a doctor's /authored
     await records.create_index([("state", ASCENDING), ("created_at", ASCENDING)])
     await records.create_index([("state", ASCENDING), ("block_number", ASCENDING)])
     await records.create_index(
