@@ -138,7 +138,6 @@ async def test_the_same_upload_sent_again_is_its_record(client: httpx.Client, ke
     assert db["records"].count_documents({"patient": keyed_patient.address.lower()}) == 1
 
 
-@pytest.mark.xfail(reason="keys v2 rule 4 (a doctor reads their own authored record) is helper seal's work", strict=False)
 @pytest.mark.asyncio
 async def test_the_author_reads_their_record(client: httpx.Client, keyed_patient: Wallet, writer: Wallet) -> None:
     _ok(access.write_grant(client, keyed_patient, writer.address, DAY))

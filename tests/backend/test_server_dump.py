@@ -3,8 +3,8 @@
 Scenario, on its own API (its own database, on the session's Anvil, js-ipfs and SecantusDB, with the
 maintenance loop running every half second): a patient uploads three records and shares two with
 doctor A; doctor C's short grant on the third expires (Anvil's clock is advanced); one of A's two
-records is revoked; doctor B holds a write grant (and, once doctor uploads exist, adds a record:
-`add_doctor_authored_record`, the hook the lead extends).
+records is revoked; doctor B, with a write grant, adds a record for the patient (sealed to the
+patient's and B's registered public keys, with no signature of either).
 
 Then everything at rest is taken: every document of every MongoDB collection of the API's
 database, the API's settings and the process environment, and the data folders the fixtures
@@ -16,8 +16,8 @@ copies, v1 wrapped keys) is tried with every candidate, and every candidate is a
 data key itself on the ciphertext: 0 decrypt.
 
 Positive control: with the readers' own key signatures, the project's crypto opens each record for
-exactly the readers allowed (the patient: all; doctor A: only the live shared one; C: none), and
-the API agrees.
+exactly the readers allowed (the patient: all four; doctor A: only the live shared one; doctor B:
+the record they wrote; C: none), and the API agrees.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from .fixtures.wallets import registered_doctor
 from .support import access
 from .support.crypto import encrypt_bytes
 from .support.keys import register_key
+from .support.doctor_records import doctor_upload
 from .support.records import upload
 from .support.wallet import Wallet
 
@@ -99,19 +100,16 @@ def _poll(what: str, check: Callable[[], bool]) -> None:
         time.sleep(0.1)
 
 
-# ------------------------------------------------------------------------------- hook for the lead
+# ------------------------------------------------------------------------------- the doctor-authored record
 
 
-def add_doctor_authored_record(
-    client: httpx.Client, patient: Wallet, doctor_b: Wallet
-) -> tuple[dict[str, Any], bytes] | None:
-    """HOOK (lead: extend when POST /api/medical-records/doctor/upload is implemented).
+def add_doctor_authored_record(client: httpx.Client, patient: Wallet, doctor_b: Wallet) -> tuple[dict[str, Any], bytes]:
+    """Doctor B (registered key, live write grant) adds one record for the patient: (its JSON, its bytes).
 
-    Doctor B already has a registered key and a live write grant from `patient` here. Upload one
-    record as B for the patient and return (its RecordOut JSON, its plaintext); its allowed readers
-    are then the patient and B (the author). Returns None until doctor uploads exist.
+    Its readers are the patient and B, its author: both copies were sealed without any signature.
     """
-    return None
+    content = os.urandom(1200) + b"authored"
+    return _ok(doctor_upload(client, doctor_b, patient.address, content), 201), content
 
 
 # ------------------------------------------------------------------------------- taking the dump
@@ -322,6 +320,7 @@ async def test_nothing_at_rest_decrypts_a_record(
         request = _ok(access.request_access(client, doctor_c, patient.address), 201)
         _ok(access.approve(client, patient, request["id"], doctor_c.address, [ids[2]], 1 / 24))
         register_key(client, doctor_b)
+        register_key(client, patient)  # as the app does at sign-in: a doctor can then write for them
         _ok(access.write_grant(client, patient, doctor_b.address, 30 * 86400))
         authored = add_doctor_authored_record(client, patient, doctor_b)
 
@@ -337,9 +336,8 @@ async def test_nothing_at_rest_decrypts_a_record(
             Stored(files[0], records[0], {"patient", "doctor A"}),
             Stored(files[1], records[1], {"patient"}),
             Stored(files[2], records[2], {"patient"}),
+            Stored(authored[1], authored[0], {"patient", "doctor B"}),
         ]
-        if authored is not None:
-            stored.append(Stored(authored[1], authored[0], {"patient", "doctor B"}))
         # The API agrees with the copies: A reads only record 0; C reads nothing.
         assert access.doctor_view(client, doctor_a, records[0]["cid"]).content == files[0]
         for reader, record in ((doctor_a, records[1]), (doctor_c, records[2])):

@@ -18,11 +18,11 @@ from ..chain.actions import record_bitmap
 from ..crypto import reader_aad, seal_data_key
 from ..db.access import AccessRequest, GrantKey
 from ..db.records import RecordDoc
-from ..domain_errors import Conflict, InvalidInput, NotFound, bad_request, conflict, forbidden, not_found
+from ..domain_errors import Conflict, InvalidInput, bad_request, conflict, forbidden, not_found
 from ..validation import address
 from ..validation import record_ids as checked_record_ids
 from .integrity import DataKeySource, open_patient_copy, open_reader_copy
-from .keys import verified_public_key
+from .keys import sealing_key
 from .relay import find_signed_payload, relay
 from .signatures import check_key_signature, parse_signature
 
@@ -56,21 +56,6 @@ def grant_duration(seconds: Any, days: Any) -> int:
     if seconds is None:
         raise bad_request("invalid_duration", "durationDays (or durationSeconds) is required")
     return check_duration(seconds, "durationSeconds")
-
-
-async def sealing_key(services: Services, account: str, missing_code: str, who: str) -> bytes:
-    """`account`'s verified public key to seal data keys to, checked before anything is sealed.
-
-    No registered key is a 409 `missing_code` (the account must sign in once to set it up); a row
-    that no longer matches its binding signature stays 409 `key_binding_invalid` (services/keys.py).
-    """
-    try:
-        return await verified_public_key(services, account)
-    except NotFound as exc:
-        raise conflict(
-            missing_code,
-            f"the {who} has no encryption key yet: they must sign in to HealthLedger once to set it up",
-        ) from exc
 
 
 class AccessService:

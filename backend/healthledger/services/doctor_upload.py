@@ -19,27 +19,16 @@ import logging
 from dataclasses import dataclass, replace
 
 from ..chain.client import ChainClient
-from ..container import Services
-from ..crypto import (
-    Sha256Stream,
-    new_data_key,
-    reader_aad,
-    salt_aad,
-    seal_data_key,
-    seal_salt,
-)
-from ..db.records import RecordDoc, RelayAuthorization
-from ..domain_errors import NotFound, Unavailable, conflict, forbidden
-from ..storage.ipfs import IpfsError
+from ..domain_errors import forbidden
 from ..validation import address as checked_address
 from .deadlines import require_landable
-from .keys import verified_public_key
+from .keys import sealing_key
 from .signatures import parse_signature
 from .upload import (
     AsyncReadable,
     UploadOutcome,
+    StoredFile,
     UploadPipeline,
-    _ciphertext,
     _hash_and_measure,
     record_kind,
     request_salt,
@@ -63,18 +52,6 @@ class DoctorUploadRequest:
     deadline: int
     salt: str = ""
     client_ip: str | None = None
-
-
-async def _reader_key(services: Services, account: str, code: str, who: str) -> bytes:
-    """`account`'s verified public key; 409 `code` when it has none (key_binding_invalid passes through)."""
-    try:
-        return await verified_public_key(services, account)
-    except NotFound as exc:
-        raise conflict(
-            code,
-            f"{who} ({account}) has no encryption key yet: that account must sign in to HealthLedger once to "
-            "set up its encryption key, then the record can be added",
-        ) from exc
 
 
 async def require_write_grant(chain: ChainClient, patient: str, doctor: str) -> None:
@@ -107,8 +84,8 @@ class DoctorUploadPipeline(UploadPipeline):
         await require_write_grant(chain, patient, doctor)
         request = replace(request, patient=patient)
         await self._check_rate_limits(request, uploader=doctor)
-        patient_key = await _reader_key(self._s, patient, "patient_key_missing", "the patient")
-        doctor_key = await _reader_key(self._s, doctor, "doctor_key_missing", "you")
+        patient_key = await sealing_key(self._s, patient, "patient_key_missing", "patient")
+        doctor_key = await sealing_key(self._s, doctor, "doctor_key_missing", "doctor")
 
         content_hash, size = await _hash_and_measure(request.file, settings.max_upload_bytes, salt)
         replayed = await self._earlier_attempt(request, content_hash, record_signature, author=doctor)
@@ -116,49 +93,6 @@ class DoctorUploadPipeline(UploadPipeline):
             return replayed
         await self._check_record_signature(request, kind, content_hash, record_signature, signer=doctor)
 
-        data_key = new_data_key()
-        sealed_keys = {
-            reader.lower(): seal_data_key(data_key, key, reader_aad(patient, content_hash, reader))
-            for reader, key in ((patient, patient_key), (doctor, doctor_key))
-        }
-        sealed_salt = seal_salt(salt, data_key, salt_aad(patient, content_hash))
-
-        ciphertext_digest = Sha256Stream()
-        try:
-            # Unpinned until the document names it: a lost answer cannot leave a pin nobody knows.
-            added = await self._s.ipfs.add_stream(_ciphertext(request.file, data_key, ciphertext_digest), pin=False)
-        except IpfsError as exc:
-            log.warning("ipfs add failed", extra={"error_type": type(exc).__name__})
-            raise Unavailable("ipfs_unavailable", "IPFS did not store the file; nothing was saved: try again") from exc
-        finally:
-            del data_key
-        record = RecordDoc(
-            patient=patient.lower(),
-            record_type=request.record_type,
-            name=request.name,
-            content_type=request.content_type,
-            cid=added.cid,
-            content_hash=content_hash,
-            ciphertext_hash=ciphertext_digest.hexdigest(),
-            size=size,
-            ciphertext_size=added.size,
-            wrapped_key="",
-            sealed_keys=sealed_keys,
-            author=doctor.lower(),
-            sealed_salt=sealed_salt,
-            vault_address=(await chain.vault_address(patient)).lower(),
-            relay=RelayAuthorization(
-                kind, request.nonce, request.deadline, "0x" + record_signature.hex(), signer=doctor.lower()
-            ),
-        )
-        await self._s.records.insert_pending(record)  # nothing pinned yet: a failure here leaves no trace
-        try:
-            await self._s.ipfs.pin(added.cid)
-        except IpfsError as exc:
-            await self._abandon(record)
-            log.warning("ipfs pin failed", extra={"error_type": type(exc).__name__})
-            raise Unavailable("ipfs_unavailable", "IPFS did not keep the file; nothing was saved: try again") from exc
-        except BaseException:
-            await self._abandon(record)
-            raise
-        return await self._anchor(record, request, kind, record_signature)
+        stored = StoredFile(salt=salt, content_hash=content_hash, size=size)
+        readers = {patient: patient_key, doctor: doctor_key}
+        return await self._store_and_anchor(request, kind, record_signature, stored, readers, author=doctor)

@@ -34,12 +34,12 @@ from ..crypto import (
     is_binding_by,
 )
 from ..crypto.account_keys import ACCOUNT_KEY_INFO
-from ..domain_errors import bad_request, conflict, not_found
+from ..domain_errors import NotFound, bad_request, conflict, not_found
 from ..validation import address as checked_address
 
 log = logging.getLogger(__name__)
 
-__all__ = ["account_key_message", "get_key", "prepare_key", "register_key", "verified_public_key"]
+__all__ = ["account_key_message", "get_key", "prepare_key", "register_key", "sealing_key", "verified_public_key"]
 
 
 def _hex(raw: bytes) -> str:
@@ -125,3 +125,18 @@ async def get_key(services: Services, address: str) -> dict[str, str]:
     account = checked_address(address)
     public_key, signature = await _verified(services, account)
     return {"account": account, "publicKey": _hex(public_key), "signature": signature}
+
+
+async def sealing_key(services: Services, account: str, missing_code: str, who: str) -> bytes:
+    """`account`'s verified public key to seal data keys to, checked before anything is sealed.
+
+    No registered key is a 409 `missing_code` (the account must sign in once to set it up); a row
+    that no longer matches its binding signature stays 409 `key_binding_invalid` (`verified_public_key`).
+    """
+    try:
+        return await verified_public_key(services, account)
+    except NotFound as exc:
+        raise conflict(
+            missing_code,
+            f"the {who} has no encryption key yet: they must sign in to HealthLedger once to set it up",
+        ) from exc

@@ -21,11 +21,6 @@ from .access import doctor_key_source, require_doctor_can_read
 from .integrity import DataKeySource, RecordIntegrity, patient_key_source, record_salt
 
 
-async def records_of(services: Services, patient: str) -> list[dict[str, Any]]:
-    """A patient's records, newest first, as the API shows them."""
-    return [record.public() for record in await services.records.list_for_patient(patient)]
-
-
 def salt_text(salt: bytes) -> str:
     """A salt as the API spells it: 0x + 64 lower-case hex."""
     return salt_hex(salt)

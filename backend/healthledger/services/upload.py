@@ -96,6 +96,15 @@ class UploadRequest:
 
 
 @dataclass(frozen=True)
+class StoredFile:
+    """What the checks learnt of the file: its salt, its commitment SHA-256(salt ‖ file) and its size."""
+
+    salt: bytes
+    content_hash: str
+    size: int
+
+
+@dataclass(frozen=True)
 class UploadOutcome:
     record: RecordDoc
     mined: bool
@@ -189,12 +198,36 @@ class UploadPipeline:
             return replayed
         await self._check_record_signature(request, kind, content_hash, record_signature)
 
-        data_key = new_data_key()
         # Keys v2: sealed to the public key the patient's key signature derives (the private half is discarded).
         _, public_key = derive_account_keypair(wallet_signature)
-        sealed = seal_data_key(data_key, public_key, reader_aad(request.patient, content_hash, request.patient))
-        sealed_salt = seal_salt(salt, data_key, salt_aad(request.patient, content_hash))
+        stored = StoredFile(salt=salt, content_hash=content_hash, size=size)
+        return await self._store_and_anchor(
+            request, kind, record_signature, stored, readers={request.patient: bytes(public_key)}
+        )
 
+    async def _store_and_anchor(
+        self,
+        request: SignedUpload,
+        kind: int,
+        record_signature: bytes,
+        stored: "StoredFile",
+        readers: dict[str, bytes],
+        author: str | None = None,
+    ) -> UploadOutcome:
+        """Encrypt under a fresh data key sealed to each reader's public key, pin, store the pending
+        document, then anchor: the steps after every check, shared by patients' and doctors' uploads.
+
+        `readers` maps each permanent reader (the patient; the author too when a doctor writes) to
+        the public key their copy is sealed to. The data key exists only for this call.
+        """
+        patient = request.patient
+        content_hash = stored.content_hash
+        data_key = new_data_key()
+        sealed_keys = {
+            reader.lower(): seal_data_key(data_key, key, reader_aad(patient, content_hash, reader))
+            for reader, key in readers.items()
+        }
+        sealed_salt = seal_salt(stored.salt, data_key, salt_aad(patient, content_hash))
         ciphertext_digest = Sha256Stream()
         try:
             # Unpinned until the document names it (below): a lost answer cannot leave a pin nobody knows.
@@ -205,20 +238,24 @@ class UploadPipeline:
         finally:
             del data_key
         record = RecordDoc(
-            patient=request.patient.lower(),
+            patient=patient.lower(),
             record_type=request.record_type,
             name=request.name,
             content_type=request.content_type,
             cid=added.cid,
             content_hash=content_hash,
             ciphertext_hash=ciphertext_digest.hexdigest(),
-            size=size,
+            size=stored.size,
             ciphertext_size=added.size,
             wrapped_key="",
-            sealed_keys={request.patient.lower(): sealed},
+            sealed_keys=sealed_keys,
+            author=author.lower() if author else None,
             sealed_salt=sealed_salt,
-            vault_address=(await self._s.chain.vault_address(request.patient)).lower(),
-            relay=RelayAuthorization(kind, request.nonce, request.deadline, "0x" + record_signature.hex()),
+            vault_address=(await self._s.chain.vault_address(patient)).lower(),
+            relay=RelayAuthorization(
+                kind, request.nonce, request.deadline, "0x" + record_signature.hex(),
+                signer=author.lower() if author else None,
+            ),
         )
         await self._s.records.insert_pending(record)  # nothing pinned yet: a failure here leaves no trace
         try:

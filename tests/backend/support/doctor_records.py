@@ -7,24 +7,13 @@ from typing import Any
 
 import httpx
 
+from .keys import register_key
 from .records import content_hash, salt_for
 from .wallet import Wallet
 
+__all__ = ["DOCTOR_UPLOAD", "add_record_as_doctor_payload", "doctor_upload", "doctor_upload_form", "register_key"]
+
 DOCTOR_UPLOAD = "/api/medical-records/doctor/upload"
-
-
-def register_key(client: httpx.Client, wallet: Wallet) -> str:
-    """POST /api/keys with the wallet's key signature, then PUT its EIP-712 binding; the public key."""
-    prepared = client.post("/api/keys", json={"walletSignature": wallet.key_signature(client)}, headers=wallet.headers)
-    assert prepared.status_code == 200, prepared.text
-    body = prepared.json()
-    stored = client.put(
-        "/api/keys",
-        json={"publicKey": body["publicKey"], "signature": wallet.sign_typed_data(body["typedData"])},
-        headers=wallet.headers,
-    )
-    assert stored.status_code == 200, stored.text
-    return body["publicKey"]
 
 
 def add_record_as_doctor_payload(
