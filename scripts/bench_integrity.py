@@ -116,7 +116,6 @@ class Stack:
             "CHAIN_ID": "31337",
             "RELAYER_PRIVATE_KEY": self.accounts[RELAYER_INDEX].private_key,
             "JWT_SECRET": secrets.token_urlsafe(36),
-            "GRANT_KEY": secrets.token_hex(32),
         }
         command = [
             sys.executable, "-m", "uvicorn", "--factory", "healthledger.app:create_app",

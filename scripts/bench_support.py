@@ -183,7 +183,6 @@ class BenchStack:
             "CHAIN_ID": "31337",
             "RELAYER_PRIVATE_KEY": accounts[RELAYER_INDEX].private_key,
             "JWT_SECRET": secrets.token_urlsafe(36),  # 48 characters
-            "GRANT_KEY": secrets.token_hex(32),
             "MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
             "TX_TIMEOUT_SECONDS": "60",
             "IPFS_TIMEOUT_SECONDS": "120",

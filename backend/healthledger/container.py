@@ -53,7 +53,6 @@ class Services:
     # Accounts' registered encryption keys (keys v2); bindings are signed for `chain_id`.
     account_keys: AccountKeyStore
     chain_id: int
-    grant_key: bytes = field(repr=False)
     # Per-patient serialisation of record settling (services/anchoring.py).
     patient_locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
 
@@ -61,22 +60,6 @@ class Services:
         await self.ipfs.aclose()
         await self.chain.aclose()
         await self.mongo.close()
-
-
-def _grant_key(settings: Settings) -> bytes:
-    """The key that wraps data keys shared with doctors (32 bytes from GRANT_KEY's 64 hex digits)."""
-    text = settings.grant_key.get_secret_value()
-    if not text:
-        # Grants made now become unreadable after a restart; fine for throwaway runs only.
-        log.warning("GRANT_KEY not set: using a random per-process key")
-        return secrets.token_bytes(32)
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise RuntimeError("GRANT_KEY must be 64 hex characters (32 bytes)")
-    return key
 
 
 async def build_services(settings: Settings) -> Services:
@@ -102,6 +85,11 @@ async def build_services(settings: Settings) -> Services:
     mongo = connect(settings.mongodb_uri, settings.mongodb_timeout_seconds)
     db = mongo[settings.mongodb_database]
     await ensure_indexes(db)
+    grant_keys = GrantKeyStore(db)
+    # Keys v2: grant copies wrapped under the retired server-side grant key can never be opened
+    # again; the doctor gets a sealed copy when the patient approves again.
+    if dropped := await grant_keys.drop_legacy():
+        log.info("deleted v1 grant copies", extra={"count": dropped})
     nonces = NonceStore(db, settings.siwe_nonce_ttl_seconds)
     return Services(
         settings=settings,
@@ -124,8 +112,7 @@ async def build_services(settings: Settings) -> Services:
         relayer=relayer,
         typed_data=TypedDataFactory(chain, chain_id, settings.signature_ttl_seconds),
         access_requests=AccessRequestStore(db),
-        grant_keys=GrantKeyStore(db),
-        grant_key=_grant_key(settings),
+        grant_keys=grant_keys,
         views=ViewLog(db),
         profiles=ProfileStore(db),
         roles=RoleCache(chain, settings.role_cache_seconds),

@@ -104,9 +104,6 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     signature_ttl_seconds: int = 900
 
-    # Doctor grants (wrapping key for data keys shared with doctors; never stored in the database)
-    grant_key: SecretStr = SecretStr("")
-
     # Rate limits (services/rate_limits.py), counted in MongoDB so every API process shares them.
     # Each value is a `limits` string ("N/second|minute|hour|day", or "N/M seconds"); an empty
     # string turns that one limit off. Per-IP limits are generous because a clinic or a mobile

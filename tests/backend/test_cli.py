@@ -24,7 +24,6 @@ def cli_env(api_settings, monkeypatch: pytest.MonkeyPatch) -> None:
         "ETH_RPC_URL": api_settings.eth_rpc_url,
         "FACTORY_ADDRESS": api_settings.factory_address,
         "RELAYER_PRIVATE_KEY": api_settings.relayer_private_key.get_secret_value(),
-        "GRANT_KEY": api_settings.grant_key.get_secret_value(),
         "JWT_SECRET": api_settings.jwt_secret.get_secret_value(),
     }
     for key, value in values.items():

@@ -46,7 +46,7 @@ ADDRESS = r"0x[0-9a-fA-F]{40}"
 # Settings that would make the orchestrator use outside services; the tests use the embedded ones.
 OUTSIDE_SETTINGS = (
     "ETH_RPC_URL", "FACTORY_ADDRESS", "IPFS_API_URL", "MONGODB_URI", "RELAYER_PRIVATE_KEY", "CHAIN_ID",
-    "JWT_SECRET", "GRANT_KEY", "FRONTEND_DIST", "PUBLIC_URL", "SIWE_DOMAIN", "HOST",
+    "JWT_SECRET", "FRONTEND_DIST", "PUBLIC_URL", "SIWE_DOMAIN", "HOST",
 )
 
 
@@ -462,10 +462,19 @@ def test_secrets_are_created_once_with_mode_0600(tmp_path: Path) -> None:
     path = tmp_path / "secrets.json"
     first = stack.load_or_create_secrets(path)
     assert path.stat().st_mode & 0o777 == 0o600
-    assert len(bytes.fromhex(first["GRANT_KEY"])) == 32 and len(first["JWT_SECRET"]) >= 32
+    assert set(first) == {"JWT_SECRET"} and len(first["JWT_SECRET"]) >= 32  # nothing that decrypts records
     path.chmod(0o644)
     assert stack.load_or_create_secrets(path) == first
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_retired_secret_is_removed_from_the_secrets_file(tmp_path: Path) -> None:
+    """An older version kept its grant key here: no longer used, it must not linger on disk."""
+    path = tmp_path / "secrets.json"
+    retired = "GRANT" + "_KEY"
+    path.write_text(json.dumps({"JWT_SECRET": "j" * 48, retired: "ab" * 32}))
+    assert stack.load_or_create_secrets(path) == {"JWT_SECRET": "j" * 48}
+    assert retired not in path.read_text() and "ab" * 32 not in path.read_text()
 
 
 def test_config_outside_services_and_errors(tmp_path: Path) -> None:

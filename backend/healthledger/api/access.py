@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ..services.access import AccessService
+from ..services.access import AccessService, grant_duration
 from ..services.authorized import authorized_from_chain, authorized_from_database, grants_of_patient
 from ..services.write_access import WriteAccessService
 from .deps import ClientIpDep, DoctorDep, PatientDep, ServicesDep
@@ -51,7 +51,11 @@ class RespondBody(BaseModel):
     durationSeconds: int | None = Field(
         default=None, description="How long the grant lasts, in seconds (approve only; the signed `duration`)"
     )
-    walletSignature: str | None = Field(default=None, description="Key-derivation signature (approve only)")
+    walletSignature: str | None = Field(
+        default=None,
+        description="Your key-derivation signature (approve only): opens your copies of the chosen records' "
+        "data keys so they can be sealed to the doctor's registered key; used for this request only, never stored",
+    )
     approvalSignature: str = Field(
         description="EIP-712 signature of the ApproveRecords payload (approve: action approveRecords with this "
         "doctor, durationSeconds and selectedRecords as recordIds) or of the DenyAccess payload (deny)"
@@ -80,7 +84,13 @@ class ApproveExtensionBody(SignedBody):
 
 class WriteGrantBody(SignedBody):
     doctorAddress: str
-    durationSeconds: int = Field(description="How long the doctor may add records, in seconds (the signed `duration`)")
+    durationDays: int | None = Field(
+        default=None, description="How long the doctor may add records, in whole days (1 to 3650); the signed "
+        "`duration` is durationDays * 86400 seconds. Send this or durationSeconds"
+    )
+    durationSeconds: int | None = Field(
+        default=None, description="How long the doctor may add records, in seconds (the signed `duration`)"
+    )
 
 
 class WriteRevokeBody(SignedBody):
@@ -191,7 +201,14 @@ async def patient_grants(caller: PatientDep, services: ServicesDep) -> dict[str,
                 "invalid_wallet_signature",
             ),
             404: ("request_not_found",),
-            409: ("request_closed", "integrity_mismatch", "doctor_not_registered", "request_stale"),
+            409: (
+                "request_closed",
+                "integrity_mismatch",
+                "doctor_not_registered",
+                "request_stale",
+                "doctor_key_missing",
+                "key_binding_invalid",
+            ),
         },
     ),
 )
@@ -248,8 +265,9 @@ async def patient_approve_extension(
 async def patient_write_grant(
     body: WriteGrantBody, caller: PatientDep, services: ServicesDep, ip: ClientIpDep
 ) -> dict[str, Any]:
+    duration = grant_duration(body.durationSeconds, body.durationDays)
     return await WriteAccessService(services).grant(
-        caller.address, body.doctorAddress, body.durationSeconds, body.signature, body.nonce, body.deadline, ip
+        caller.address, body.doctorAddress, duration, body.signature, body.nonce, body.deadline, ip
     )
 
 

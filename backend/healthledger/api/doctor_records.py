@@ -7,8 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
+from ..services import record_listing
+from ..services.doctor_upload import DoctorUploadPipeline, DoctorUploadRequest
+from ..validation import record_name
 from .deps import ClientIpDep, DoctorDep, ServicesDep
-from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
+from .records import upload_content_type, upload_response
+from .schemas.errors import AUTH, BODY, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
 from .schemas.records import AuthoredRecordList, RecordOut
 
 router = APIRouter(prefix="/api/medical-records/doctor", tags=["records"])
@@ -82,7 +86,23 @@ async def doctor_upload(
         ),
     ],
 ) -> Any:
-    raise NotImplementedError("keys v2: doctor uploads land in the next step")
+    outcome = await DoctorUploadPipeline(services).run_as_doctor(
+        DoctorUploadRequest(
+            doctor=caller.address,
+            patient=patientAddress,
+            name=record_name(name),
+            content_type=upload_content_type(file),
+            file=file,
+            record_type=recordType.strip().lower(),
+            record_signature=recordSignature,
+            nonce=nonce,
+            deadline=deadline,
+            salt=salt,
+            client_ip=ip,
+        )
+    )
+    (body,) = await record_listing.with_authors(services, [outcome.record])
+    return upload_response(body, outcome)
 
 
 @router.get(
@@ -92,4 +112,4 @@ async def doctor_upload(
     responses=errors(AUTH, ROLE, DATABASE, validation=False),
 )
 async def authored_records(caller: DoctorDep, services: ServicesDep) -> dict[str, Any]:
-    raise NotImplementedError("keys v2: doctor uploads land in the next step")
+    return {"records": await record_listing.authored_by(services, caller.address)}

@@ -10,9 +10,9 @@ from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ..errors import bad_request
-from ..services import reading
+from ..services import reading, record_listing
 from ..services.bundle import open_bundle
-from ..services.upload import UploadPipeline, UploadRequest
+from ..services.upload import UploadOutcome, UploadPipeline, UploadRequest
 from ..validation import record_name
 from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
 from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
@@ -101,13 +101,7 @@ async def upload(
     ],
 ) -> Any:
     clean_name = record_name(name)
-    content_type = (file.content_type or "").strip() or "application/octet-stream"
-    if len(content_type) > MAX_CONTENT_TYPE_LENGTH or not all(" " <= char <= "~" for char in content_type):
-        raise bad_request(
-            "invalid_content_type",
-            f"the file's Content-Type must be printable ASCII of at most {MAX_CONTENT_TYPE_LENGTH} characters, "
-            "e.g. application/pdf",
-        )
+    content_type = upload_content_type(file)
     outcome = await UploadPipeline(services).run(
         UploadRequest(
             patient=caller.address,
@@ -123,7 +117,23 @@ async def upload(
             client_ip=ip,
         )
     )
-    body = outcome.record.public()
+    return upload_response(outcome.record.public(), outcome)
+
+
+def upload_content_type(file: UploadFile) -> str:
+    """The file's Content-Type as stored and sent back by /view; 400 `invalid_content_type` otherwise."""
+    content_type = (file.content_type or "").strip() or "application/octet-stream"
+    if len(content_type) > MAX_CONTENT_TYPE_LENGTH or not all(" " <= char <= "~" for char in content_type):
+        raise bad_request(
+            "invalid_content_type",
+            f"the file's Content-Type must be printable ASCII of at most {MAX_CONTENT_TYPE_LENGTH} characters, "
+            "e.g. application/pdf",
+        )
+    return content_type
+
+
+def upload_response(body: dict[str, Any], outcome: UploadOutcome) -> Any:
+    """201 mined, 202 pinned and sent but not yet mined, 200 a replay of an earlier attempt."""
     if not outcome.mined:
         # Pinned and sent, not yet mined: the record stays `pending` until the reconciler confirms it.
         return JSONResponse(body, status_code=202)
@@ -140,7 +150,7 @@ async def upload(
     responses=errors(AUTH, ROLE, DATABASE, validation=False),
 )
 async def patient_records(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
-    return {"records": await reading.records_of(services, caller.address)}
+    return {"records": await record_listing.records_of(services, caller.address)}
 
 
 @router.get(

@@ -224,14 +224,17 @@ class ChainEvents:
                 out.append(event)
         return out
 
-    def record_id_from_receipt(self, patient: str, receipt: Mapping[str, Any]) -> int:
-        """The id of the record an `addRecordBySig` receipt added for `patient`.
+    def record_id_from_receipt(self, patient: str, receipt: Mapping[str, Any], author: str | None = None) -> int:
+        """The id of the record an `addRecordBySig` (or, with `author`, that doctor's
+        `addRecordAsDoctorBySig`) receipt added for `patient`.
 
         Matches RecordAdded by its emitter (the patient's clone, once the implementation address is
-        known) and by author = patient, so a foreign log in the same receipt cannot be mistaken for
-        it. Raises ValueError if there is none (e.g. the transaction reverted).
+        known) and by its author (the patient unless `author` names the doctor), so a foreign log in
+        the same receipt cannot be mistaken for it. Raises ValueError if there is none (e.g. the
+        transaction reverted).
         """
         patient = checksum(patient, "patient")
+        expected_author = checksum(author, "author") if author else patient
         clone = (
             predict_vault_address(self.factory_address, self._implementation, patient)
             if self._implementation
@@ -244,7 +247,7 @@ class ChainEvents:
             if clone and to_checksum_address(entry["address"]) != clone:
                 continue
             event = self.decode_log(entry)
-            if event is not None and event.args["author"] == patient:
+            if event is not None and event.args["author"] == expected_author:
                 return int(event.args["recordId"])
         tx_hash = hex0x(receipt.get("transactionHash", b""))
-        raise ValueError(f"no RecordAdded event for {patient} in transaction {tx_hash}")
+        raise ValueError(f"no RecordAdded event by {expected_author} for {patient} in transaction {tx_hash}")

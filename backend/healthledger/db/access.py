@@ -1,8 +1,9 @@
-"""Off-chain halves of doctor access: request reasons, and data keys re-wrapped for grants.
+"""Off-chain halves of doctor access: request reasons, and data keys sealed to grant holders.
 
 The chain decides who may read what; these documents only carry what must not go on chain (the
-free-text reason) and what a doctor needs to decrypt an approved record (its data key, wrapped
-under the server's grant key, never under anything stored here).
+free-text reason) and what a doctor needs to decrypt an approved record: its data key sealed to the
+doctor's own public key (crypto/sealed_keys.py), which only the doctor's wallet signature opens.
+Nothing the server holds opens a grant copy.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from .mongo import ACCESS_REQUESTS, GRANT_KEYS
 from .public import public_fields
+
+# Only v2 grant copies (sealed to the doctor) are ever read.
+_SEALED: dict[str, Any] = {"sealed_key": {"$exists": True}}
 
 RequestState = Literal["pending", "approved", "denied", "superseded"]
 
@@ -97,16 +101,28 @@ class AccessRequestStore:
 
 @dataclass
 class GrantKey:
+    """One record's data key shared with one doctor for the length of a grant."""
+
     patient: str
     doctor: str
     cid: str
     record_id: int
-    wrapped_key: str
+    # The data key sealed to the doctor's verified public key, bound to (record, doctor).
+    sealed_key: str
+    # The grant's end in chain time (`block.timestamp`); the maintenance loop deletes it after.
     expires_at: int
+
+    @classmethod
+    def from_mongo(cls, doc: dict[str, Any]) -> "GrantKey":
+        return cls(**{name: doc[name] for name in cls.__dataclass_fields__})
 
 
 class GrantKeyStore:
-    """Data keys shared with a doctor, one per (doctor, record)."""
+    """Data keys shared with a doctor, one per (doctor, record).
+
+    Only documents with a `sealed_key` are grant copies; the v1 form (a `wrapped_key` under the
+    server's retired grant key) is deleted at start-up by `drop_legacy`, and never read.
+    """
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._keys = db[GRANT_KEYS]
@@ -127,18 +143,20 @@ class GrantKeyStore:
         return (await self._keys.delete_many(query)).deleted_count
 
     async def get(self, doctor: str, cid: str) -> GrantKey | None:
-        doc = await self._keys.find_one({"doctor": doctor, "cid": cid})
-        if doc is None:
-            return None
-        doc.pop("_id", None)
-        return GrantKey(**doc)
+        doc = await self._keys.find_one({"doctor": doctor, "cid": cid, **_SEALED})
+        return GrantKey.from_mongo(doc) if doc else None
 
     async def for_doctor(self, doctor: str) -> list[GrantKey]:
-        result = []
-        async for doc in self._keys.find({"doctor": doctor}):
-            doc.pop("_id", None)
-            result.append(GrantKey(**doc))
-        return result
+        return [GrantKey.from_mongo(doc) async for doc in self._keys.find({"doctor": doctor, **_SEALED})]
+
+    async def purge_expired(self, now: int) -> int:
+        """Delete the copies whose grant ended at or before `now` (chain time: a grant is live while
+        `expiresAt > block.timestamp`). An extended grant had its `expires_at` moved first."""
+        return (await self._keys.delete_many({"expires_at": {"$lte": now}})).deleted_count
+
+    async def drop_legacy(self) -> int:
+        """Delete v1 grant copies (wrapped under the retired server grant key): nothing can open them now."""
+        return (await self._keys.delete_many({"sealed_key": {"$exists": False}})).deleted_count
 
     async def doctors_of_patient(self, patient: str) -> set[str]:
         """Every doctor holding a shared data key from this patient (lower-case addresses)."""

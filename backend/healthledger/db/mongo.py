@@ -56,6 +56,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     records = db[RECORDS]
     await records.create_index([("cid", ASCENDING)], unique=True)
     await records.create_index([("patient", ASCENDING), ("created_at", DESCENDING)])
+    await records.create_index([("author", ASCENDING), ("created_at", DESCENDING)])  # a doctor's /authored
     await records.create_index([("state", ASCENDING), ("created_at", ASCENDING)])
     await records.create_index([("state", ASCENDING), ("block_number", ASCENDING)])
     await records.create_index(
@@ -76,9 +77,11 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await requests.create_index([("doctor", ASCENDING), ("created_at", DESCENDING)])
     # The audit trail joins AccessRequested events to their off-chain reason by transaction.
     await requests.create_index([("tx_hash", ASCENDING)])
-    # One shared data key per (grant holder, record): re-approval replaces it.
+    # One shared data key (sealed to the doctor) per (grant holder, record): re-approval replaces it.
     await db[GRANT_KEYS].create_index([("doctor", ASCENDING), ("cid", ASCENDING)], unique=True)
     await db[GRANT_KEYS].create_index([("patient", ASCENDING), ("doctor", ASCENDING)])
+    # The maintenance loop deletes copies whose grant ended (chain time, so no TTL index).
+    await db[GRANT_KEYS].create_index([("expires_at", ASCENDING)])
     await db[PROFILES].create_index([("address", ASCENDING)], unique=True)
     await db[PROFILES].create_index([("role", ASCENDING), ("name_lower", ASCENDING)])
     await db[RATE_LIMITS].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)

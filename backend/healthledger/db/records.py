@@ -40,22 +40,30 @@ ON_CHAIN_STATES: tuple[RecordState, ...] = ("anchored", "confirmed")
 
 @dataclass(frozen=True)
 class RelayAuthorization:
-    """The patient's signed AddRecord, kept so a record lost in a reorg can be sent again.
+    """The signed AddRecord (the patient's) or AddRecordAsDoctor (the author's), kept so a record
+    lost in a reorg can be sent again with it.
 
     It is public once relayed (it is the transaction's calldata); the key-derivation signature,
     which does unlock data, is never stored.
     """
 
     kind: int
-    nonce: int
+    nonce: int  # the signer's nonce in the patient's vault
     deadline: int
     signature: str  # 0x-hex, 65 bytes
+    # Who signed: None for the patient (every record before doctor uploads), else the doctor
+    # (lower-case) whose AddRecordAsDoctor this is, so a re-send checks and uses the doctor's nonce.
+    signer: str | None = None
 
     @classmethod
     def from_mongo(cls, doc: dict[str, Any] | None) -> "RelayAuthorization | None":
         if not isinstance(doc, dict):
             return None
-        return cls(int(doc["kind"]), int(doc["nonce"]), int(doc["deadline"]), str(doc["signature"]))
+        signer = doc.get("signer")
+        return cls(
+            int(doc["kind"]), int(doc["nonce"]), int(doc["deadline"]), str(doc["signature"]),
+            str(signer).lower() if signer else None,
+        )
 
 
 # Field names documents written before the rename carry: {old name: current name}.
@@ -232,10 +240,20 @@ class RecordStore:
         doc = await self._records.find_one({"patient": patient.lower(), "record_id": record_id})
         return RecordDoc.from_mongo(doc) if doc else None
 
-    async def find_attempt(self, patient: str, content_hash: str, nonce: int) -> RecordDoc | None:
-        """An earlier upload of this file by this patient under the same signed nonce (a retry)."""
+    async def find_attempt(
+        self, patient: str, content_hash: str, nonce: int, author: str | None = None
+    ) -> RecordDoc | None:
+        """An earlier upload of this file into this patient's vault under the same signed nonce (a
+        retry), by the same uploader: the patient (`author` None) or that doctor. The patient's and
+        each doctor's nonces count separately, so the uploader is part of the match."""
         doc = await self._records.find_one(
-            {"patient": patient.lower(), "content_hash": content_hash.lower(), "relay.nonce": nonce}
+            {
+                "patient": patient.lower(),
+                "content_hash": content_hash.lower(),
+                "relay.nonce": nonce,
+                # None matches a missing field too: documents from before doctor uploads.
+                "author": author.lower() if author else None,
+            }
         )
         return RecordDoc.from_mongo(doc) if doc else None
 
@@ -250,6 +268,11 @@ class RecordStore:
 
     async def list_for_patient(self, patient: str) -> list[RecordDoc]:
         cursor = self._records.find({"patient": patient.lower()}).sort("created_at", DESCENDING)
+        return [RecordDoc.from_mongo(doc) async for doc in cursor]
+
+    async def list_by_author(self, doctor: str) -> list[RecordDoc]:
+        """The records `doctor` added to patients' vaults, newest first (index: author, created_at)."""
+        cursor = self._records.find({"author": doctor.lower()}).sort("created_at", DESCENDING)
         return [RecordDoc.from_mongo(doc) async for doc in cursor]
 
     async def list_pending(self, older_than: datetime | None = None) -> list[RecordDoc]:

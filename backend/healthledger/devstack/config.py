@@ -89,7 +89,7 @@ class DataFiles(NamedTuple):
 
     logs: Path  # one log per child; the previous run's as `<name>.log.1`
     deployment: Path  # the local chain's contracts (chain/deployment.py), reused while they verify
-    secrets: Path  # JWT_SECRET and GRANT_KEY for local runs (mode 0600)
+    secrets: Path  # JWT_SECRET for local runs (mode 0600)
     lock: Path  # held while a stack runs on this dir; names its pid and its children's
     api_env: Path  # with --no-api: the API's settings, to run it yourself (mode 0600)
 

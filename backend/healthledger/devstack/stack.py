@@ -113,7 +113,6 @@ class Stack:
         if ipfs is not None:
             env.update(ipfs())
         env["JWT_SECRET"] = cfg.setting("JWT_SECRET") or dev_secrets["JWT_SECRET"]
-        env["GRANT_KEY"] = cfg.setting("GRANT_KEY") or dev_secrets["GRANT_KEY"]
         env["HOST"] = cfg.host
         env["PORT"] = str(cfg.port)
         if frontend := cfg.frontend_dist:

@@ -2,7 +2,9 @@
 
 The chain is the source of truth for who may read what. This module checks signatures, relays
 them, and keeps the off-chain halves in step: the request reason, and the records' data keys
-re-wrapped for the grant under the server's grant key (never under anything in the database).
+sealed to the doctor's registered public key for the grant (keys v2). The patient's key signature
+opens their own copies at approval; afterwards only the doctor's key signature opens the grant
+copies, so nothing at rest on the server (database, settings, environment) decrypts a record.
 """
 
 from __future__ import annotations
@@ -12,27 +14,23 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from ..container import Services
-from ..crypto import IntegrityError, derive_kek, unwrap_key, wrap_key
 from ..chain.actions import record_bitmap
+from ..crypto import reader_aad, seal_data_key
 from ..db.access import AccessRequest, GrantKey
 from ..db.records import RecordDoc
-from ..domain_errors import Conflict, InvalidInput, bad_request, conflict, forbidden, not_found
+from ..domain_errors import Conflict, InvalidInput, NotFound, bad_request, conflict, forbidden, not_found
 from ..validation import address
 from ..validation import record_ids as checked_record_ids
+from .integrity import DataKeySource, open_patient_copy, open_reader_copy
+from .keys import verified_public_key
 from .relay import find_signed_payload, relay
 from .signatures import check_key_signature, parse_signature
-from .upload import record_aad
 
 MAX_REASON_LENGTH = 500
 # The longest grant the API approves: ten years, in seconds (every duration in the API is in seconds).
 MAX_DURATION_SECONDS = 3650 * 86400
 # How many earlier grants an ApproveExtension signature is checked against to answer `grant_changed`.
 EARLIER_GENERATIONS = 16
-
-
-def grant_aad(patient: str, doctor: str, cid: str) -> bytes:
-    """Associated data binding a grant-wrapped key to its patient, doctor and record."""
-    return f"healthledger/grant-key/v1|{patient.lower()}|{doctor.lower()}|{cid}".encode()
 
 
 def check_duration(seconds: Any, field: str) -> int:
@@ -42,6 +40,37 @@ def check_duration(seconds: Any, field: str) -> int:
             "invalid_duration", f"{field} must be a whole number of seconds between 1 and {MAX_DURATION_SECONDS}"
         )
     return seconds
+
+
+def grant_duration(seconds: Any, days: Any) -> int:
+    """A grant's signed `duration` from the API's `durationSeconds` or `durationDays` (whole days,
+    1 to 3650: the signed duration is then days * 86400). One of them is required; both must agree."""
+    if days is not None:
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= MAX_DURATION_SECONDS // 86400:
+            raise bad_request(
+                "invalid_duration", f"durationDays must be a whole number of days between 1 and {MAX_DURATION_SECONDS // 86400}"
+            )
+        if seconds is not None and seconds != days * 86400:
+            raise bad_request("invalid_duration", "durationSeconds and durationDays disagree: send one of them")
+        return days * 86400
+    if seconds is None:
+        raise bad_request("invalid_duration", "durationDays (or durationSeconds) is required")
+    return check_duration(seconds, "durationSeconds")
+
+
+async def sealing_key(services: Services, account: str, missing_code: str, who: str) -> bytes:
+    """`account`'s verified public key to seal data keys to, checked before anything is sealed.
+
+    No registered key is a 409 `missing_code` (the account must sign in once to set it up); a row
+    that no longer matches its binding signature stays 409 `key_binding_invalid` (services/keys.py).
+    """
+    try:
+        return await verified_public_key(services, account)
+    except NotFound as exc:
+        raise conflict(
+            missing_code,
+            f"the {who} has no encryption key yet: they must sign in to HealthLedger once to set it up",
+        ) from exc
 
 
 class AccessService:
@@ -145,8 +174,10 @@ class AccessService:
         duration = check_duration(duration_seconds, "durationSeconds")
         records = await self._selected_records(patient, record_ids)
         await self._require_current_request(patient, doctor)
-        # Everything that can fail for the client is checked before the chain is touched.
-        data_keys = self._unwrap_all(patient, records, wallet_signature)
+        # Everything that can fail for the client is checked before the chain is touched: the
+        # doctor's key (registered, binding intact) before any data key is opened or sealed.
+        doctor_key = await sealing_key(self._s, doctor, "doctor_key_missing", "doctor")
+        copies = self._seal_all(patient, doctor, doctor_key, records, wallet_signature)
         # The patient signed ApproveRecords: the selection as a bitmap (the same gas for 1 or 256 records).
         start_word, words = record_bitmap(record.record_id for record in records)
         payload, raw = await find_signed_payload(
@@ -156,14 +187,13 @@ class AccessService:
         )
         result = await relay(self._s, patient, payload, raw)
         grant = await self._s.chain.get_grant(patient, doctor)
-        grant_key = self._s.grant_key
         keys = [
             GrantKey(
                 patient=patient.lower(),
                 doctor=doctor.lower(),
                 cid=record.cid,
                 record_id=record.record_id,
-                wrapped_key=wrap_key(data_keys[record.cid], grant_key, grant_aad(patient, doctor, record.cid)),
+                sealed_key=copies[record.cid],
                 expires_at=grant.expires_at,
             )
             for record in records
@@ -277,21 +307,26 @@ class AccessService:
             raise bad_request("unknown_record", f"no record on chain with id {unknown[0]} among your records")
         return [by_id[record_id] for record_id in dict.fromkeys(record_ids)]
 
-    def _unwrap_all(self, patient: str, records: list[RecordDoc], wallet_signature: str | None) -> dict[str, bytes]:
+    def _seal_all(
+        self, patient: str, doctor: str, doctor_key: bytes, records: list[RecordDoc], wallet_signature: str | None
+    ) -> dict[str, str]:
+        """cid -> the record's data key sealed to the doctor: each opened from the patient's own copy
+        (v2 sealed, or v1 KEK-wrapped) with their key signature, then sealed at once; no data key
+        outlives this call."""
         if not wallet_signature:
             raise bad_request("missing_wallet_signature", "walletSignature (your key-derivation signature) is required")
         signature = parse_signature(wallet_signature, "walletSignature")
         check_key_signature(signature, patient)
-        kek = derive_kek(signature, patient)
-        keys = {}
+        copies = {}
         for record in records:
             try:
-                keys[record.cid] = unwrap_key(record.wrapped_key, kek, record_aad(patient, record.content_hash))
-            except IntegrityError as exc:
+                data_key = open_patient_copy(record, signature)
+            except Conflict as exc:
                 raise conflict(
-                    "integrity_mismatch", f"record {record.record_id}'s stored key does not authenticate"
+                    "integrity_mismatch", f"record {record.record_id}'s stored key does not authenticate", **exc.details
                 ) from exc
-        return keys
+            copies[record.cid] = seal_data_key(data_key, doctor_key, reader_aad(patient, record.content_hash, doctor))
+        return copies
 
 
 def _grant_changed() -> Conflict:
@@ -300,31 +335,45 @@ def _grant_changed() -> Conflict:
     )
 
 
-def grant_key_source(services: Services, doctor: str):
-    """Data keys for a doctor: unwrapped from the grant copy with the server's grant key."""
+def doctor_key_source(services: Services, doctor: str, wallet_signature: str | None) -> DataKeySource:
+    """Data keys for a doctor, opened with the private key their own key signature derives.
+
+    The doctor's copy is the author copy (`sealed_keys[doctor]`) for a record they wrote, else the
+    grant copy the patient's approval sealed to them. Whether they may read at all is the chain's
+    answer (`require_doctor_can_read`), asked before this; a missing copy is still a 403.
+    """
+    if not wallet_signature:
+        raise bad_request(
+            "missing_wallet_signature", "send your key-derivation signature in X-Wallet-Signature (doctors too)"
+        )
+    signature = parse_signature(wallet_signature, "X-Wallet-Signature")
+    check_key_signature(signature, doctor)
+    reader = doctor.lower()
 
     async def source(record: RecordDoc) -> bytes:
-        grant = await services.grant_keys.get(doctor.lower(), record.cid)
+        authored = record.sealed_keys.get(reader) if record.author == reader else None
+        if authored:
+            return open_reader_copy(authored, signature, record, reader)
+        grant = await services.grant_keys.get(reader, record.cid)
         if grant is None:
             raise forbidden("not_allowed", "this record is not shared with you")
-        try:
-            return unwrap_key(grant.wrapped_key, services.grant_key, grant_aad(record.patient, doctor, record.cid))
-        except IntegrityError as exc:
-            raise conflict(
-                "integrity_mismatch", "the shared key for this record does not authenticate", mismatched=["database"]
-            ) from exc
+        return open_reader_copy(grant.sealed_key, signature, record, reader)
 
     return source
 
 
 async def require_doctor_can_read(services: Services, doctor: str, record: RecordDoc) -> None:
-    """The chain decides, at this moment: registered, and `canRead` true for this record."""
+    """The chain decides, at this moment: registered, and `canRead` true for this record; for the
+    record's author, `canRead` or a live write grant (`canWrite`) on the patient's vault."""
     if not await services.chain.is_doctor(doctor):
         raise forbidden("not_registered_doctor", "your address is no longer in the provider registry")
     if not record.on_chain or record.record_id is None:
         raise forbidden("not_allowed", "this record is not shared with you")
-    if not await services.chain.can_read(record.patient, doctor, record.record_id):
-        raise forbidden(
-            "access_denied",
-            "you have no live approval for this record (it expired, was revoked, or was never granted)",
-        )
+    if await services.chain.can_read(record.patient, doctor, record.record_id):
+        return
+    if record.author == doctor.lower() and await services.chain.get_write_grant(record.patient, doctor) > 0:
+        return
+    raise forbidden(
+        "access_denied",
+        "you have no live approval for this record (it expired, was revoked, or was never granted)",
+    )

@@ -7,8 +7,9 @@ The upload pipeline reports a mined transaction here (`mined`); the reconciler (
   blocks sit on top. The record id comes from the receipt, never from a guess.
 - Recently mined records are re-checked by block hash. A record whose block left the canonical
   chain is found again if its transaction was mined elsewhere, waits if its transaction is back in
-  the pool, is sent again with the patient's original signature if that can still land (the
-  patient's nonce rolled back with the chain), and otherwise becomes `unanchored` with the reason.
+  the pool, is sent again with its signer's original signature if that can still land (the
+  patient's AddRecord, or the authoring doctor's AddRecordAsDoctor: that signer's nonce rolled back
+  with the chain), and otherwise becomes `unanchored` with the reason.
 - Two documents can claim the same on-chain record id only after the chain lost one of them: the
   receipt says which transaction made the record, so the other claim is the stale one. A unique
   index conflict is settled here and never reaches a client as a 500.
@@ -25,13 +26,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from pymongo.errors import DuplicateKeyError
 
 from ..chain.client import AuditEvent
 from ..chain.relayer import RelayerError, TransactionReverted, TransactionTimeout
 from ..container import Services
-from ..db.records import RecordDoc
+from ..db.records import RecordDoc, RelayAuthorization
 from ..domain_errors import conflict
 from .deadlines import can_still_land
 
@@ -74,7 +76,7 @@ class RecordAnchoring:
 
     async def mined(self, record: RecordDoc, receipt: Mapping[str, Any], *, head: int | None = None) -> RecordDoc:
         """Record a successful receipt of one of `record`'s transactions (anchored or confirmed)."""
-        record_id = self._s.chain.record_id_from_receipt(record.patient, receipt)
+        record_id = self._s.chain.record_id_from_receipt(record.patient, receipt, author=record.author)
         return await self._claim(
             record,
             record_id=record_id,
@@ -142,7 +144,9 @@ class RecordAnchoring:
         self, records: list[RecordDoc], report: AnchorReport, *, grace_cutoff: datetime | None = None
     ) -> None:
         """Settle records patient by patient, each patient's in the order of their signatures' nonces
-        (a lost record can only be sent again once the ones signed before it are back)."""
+        (a lost record can only be sent again once the ones signed before it are back). The patient's
+        and each authoring doctor's nonces count separately; sorting them together keeps each
+        signer's own order."""
         by_patient: dict[str, list[RecordDoc]] = {}
         for record in records:
             by_patient.setdefault(record.patient, []).append(record)
@@ -231,16 +235,16 @@ class RecordAnchoring:
             report.count("confirmed" if updated.state == "confirmed" else "anchored")
 
     async def _find_on_chain(self, record: RecordDoc) -> AuditEvent | None:
-        """A RecordAdded in the patient's contract with this file's hash that no other document claims."""
+        """A RecordAdded in the patient's contract with this file's hash and author that no other document claims."""
         events = await self._s.chain.get_events(record.patient, names=["RecordAdded"], with_timestamps=False)
         claimed = await self._s.records.claimed_ids(record.patient)
         claimed.discard(record.record_id if record.record_id is not None else -1)
-        patient = record.patient.lower()
+        author = (record.author or record.patient).lower()
         for event in events:
             args = event.args
             if (
                 str(args.get("contentHash", "")).lower() == record.content_hash.lower()
-                and str(args.get("author", "")).lower() == patient
+                and str(args.get("author", "")).lower() == author
                 and int(args["recordId"]) not in claimed
             ):
                 return event
@@ -257,12 +261,13 @@ class RecordAnchoring:
         )
 
     async def _why_not_resubmittable(self, record: RecordDoc) -> str | None:
-        """None if the patient's original signature can still put the record on chain, else why not."""
+        """None if the original signature (the patient's, or the authoring doctor's) can still put the
+        record on chain, else why not."""
         relay = record.relay
         lost = "the chain lost this record's transaction (a reorganisation or a reset of the chain)"
         if relay is None:
             return f"{lost}, and no signature was kept to send it again: upload the file again"
-        current = await self._s.chain.nonce_of(record.patient, record.patient)
+        current = await self._s.chain.nonce_of(record.patient, relay.signer or record.patient)
         if current != relay.nonce:
             return (
                 f"{lost}, and its signature can no longer be used (its nonce {relay.nonce} now belongs to "
@@ -273,18 +278,14 @@ class RecordAnchoring:
         return None
 
     async def _resubmit(self, record: RecordDoc, head: int) -> str:
-        """Send the patient's AddRecord again (its nonce rolled back with the chain)."""
+        """Send the signed AddRecord (or AddRecordAsDoctor) again (its signer's nonce rolled back with the chain)."""
         relay = record.relay
         assert relay is not None
         relayer = self._s.relayer
         try:
             await relayer.ensure_vault(record.patient, timeout=self._s.settings.tx_timeout_seconds)
-            call = await relayer.prepare_signed(
-                "addRecord",
-                record.patient,
-                {"kind": relay.kind, "contentHash": record.content_hash, "nonce": relay.nonce, "deadline": relay.deadline},
-                bytes(HexBytes(relay.signature)),
-            )
+            action, message = add_record_call(relay, record.content_hash)
+            call = await relayer.prepare_signed(action, record.patient, message, bytes(HexBytes(relay.signature)))
         except TransactionReverted as exc:
             fresh = await self._s.records.get_by_cid(record.cid)
             if fresh is not None and fresh.tx_hashes != record.tx_hashes:
@@ -316,6 +317,17 @@ class RecordAnchoring:
             await self._s.ipfs.unpin(record.cid)
         except Exception:  # best effort: an unpinned orphan is garbage-collected, a pinned one is harmless
             log.warning("could not unpin a removed upload", extra={"cid": record.cid})
+
+
+def add_record_call(relay: RelayAuthorization, content_hash: str) -> tuple[str, dict[str, Any]]:
+    """The signed action that adds a record and its message: the patient's `addRecord`, or the
+    authoring doctor's `addRecordAsDoctor` when `relay.signer` names one (chain/actions.py)."""
+    message: dict[str, Any] = {
+        "kind": relay.kind, "contentHash": content_hash, "nonce": relay.nonce, "deadline": relay.deadline
+    }
+    if relay.signer is None:
+        return "addRecord", message
+    return "addRecordAsDoctor", {"doctor": to_checksum_address(relay.signer), **message}
 
 
 def _displaced_reason(record_id: int) -> str:

@@ -1,7 +1,8 @@
 """Who may read what, as the database records it and as the chain says; the chain wins.
 
-The database view (grant-wrapped keys) is what lets the service decrypt for the doctor; the chain
-view (`getApprovedRecords`) is what decides. Any disagreement is reported, and the chain's answer
+The database view (grant copies: data keys sealed to the doctor, which only the doctor's key
+signature opens) is what lets the doctor decrypt; the chain view (`getApprovedRecords`) is what
+decides. Any disagreement is reported, and the chain's answer
 is the one returned. Doctors see what is shared with them; patients see whom they share with.
 """
 

@@ -25,8 +25,11 @@ from ..crypto import (
     asha256_stream,
     commitment_stream,
     decrypt_stream,
+    derive_account_keypair,
     derive_kek,
+    open_data_key,
     open_salt,
+    reader_aad,
     salt_aad,
     unwrap_key,
 )
@@ -69,18 +72,43 @@ class IntegrityResult:
 
 
 def patient_key_source(wallet_signature_hex: str) -> DataKeySource:
-    """Data keys unwrapped with the KEK derived from the patient's key-derivation signature."""
+    """Data keys for the record's patient, from their key-derivation signature (checked as theirs).
+
+    v2 records: the patient's sealed copy (`sealed_keys[patient]`), opened with the X25519 private
+    key the signature derives. v1 records: `wrapped_key`, unwrapped with the KEK the same signature
+    derives. Both keys live only inside this call.
+    """
 
     async def source(record: RecordDoc) -> bytes:
         signature = parse_signature(wallet_signature_hex, "X-Wallet-Signature")
         check_key_signature(signature, record.patient)
-        kek = derive_kek(signature, record.patient)
-        try:
-            return unwrap_key(record.wrapped_key, kek, record_aad(record.patient, record.content_hash))
-        except IntegrityError as exc:
-            raise _stored_secret_mismatch("data key") from exc
+        return open_patient_copy(record, signature)
 
     return source
+
+
+def open_patient_copy(record: RecordDoc, signature: bytes) -> bytes:
+    """The record's data key from the patient's own copy; `signature` must already be checked as
+    the patient's key-derivation signature. A copy that does not open is a database mismatch."""
+    sealed = record.sealed_keys.get(record.patient.lower())
+    if sealed:
+        return open_reader_copy(sealed, signature, record, record.patient)
+    try:
+        return unwrap_key(record.wrapped_key, derive_kek(signature, record.patient), record_aad(record.patient, record.content_hash))
+    except IntegrityError as exc:
+        raise _stored_secret_mismatch("data key") from exc
+
+
+def open_reader_copy(sealed: str, signature: bytes, record: RecordDoc, reader: str) -> bytes:
+    """A data key sealed to `reader` for `record` (crypto/sealed_keys.py), opened with the private
+    key `signature` (the reader's checked key-derivation signature) derives, here and only here.
+    One that does not open (edited, copied from another record or reader, sealed to another key)
+    is a database mismatch, 409 `integrity_mismatch`."""
+    private_key, _ = derive_account_keypair(signature)
+    try:
+        return open_data_key(sealed, private_key, reader_aad(record.patient, record.content_hash, reader))
+    except IntegrityError as exc:
+        raise _stored_secret_mismatch("data key") from exc
 
 
 def _stored_secret_mismatch(what: str) -> Conflict:

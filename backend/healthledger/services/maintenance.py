@@ -1,4 +1,5 @@
-"""Background upkeep of one API process: reconcile records with the chain, forget expired entries.
+"""Background upkeep of one API process: reconcile records with the chain, forget expired entries
+(sign-in nonces, refresh tokens, and doctors' grant copies of data keys once their grant ended).
 
 Runs once at start-up (before serving) and then every RECONCILE_INTERVAL_SECONDS. A failing pass
 (the chain or the database is down) is logged by type and retried at the next interval; it never
@@ -39,7 +40,22 @@ class Maintenance:
             await self._s.refresh_tokens.purge_expired()
         except Exception as exc:
             log.warning("purge of expired entries failed", extra={"error_type": type(exc).__name__})
+        try:
+            await self.sweep_grant_copies()
+        except Exception as exc:
+            log.warning("sweep of expired grant copies failed", extra={"error_type": type(exc).__name__})
         return report
+
+    async def sweep_grant_copies(self) -> int:
+        """Delete grant copies whose grant ended by chain time (the clock grants run on).
+
+        The chain already refuses an expired grant; deleting its copies means a later leak of the
+        doctor's key does not open what they may no longer read.
+        """
+        swept = await self._s.grant_keys.purge_expired(await self._s.chain.latest_timestamp())
+        if swept:
+            log.info("deleted expired grant copies", extra={"count": swept})
+        return swept
 
     def start(self) -> None:
         if self._task is None:

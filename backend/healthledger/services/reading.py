@@ -1,8 +1,9 @@
 """Reading records back: who may read which record, with which key, and the audit log of each view.
 
-What `api/records.py` needs beyond the upload: a patient reads their own records with the key
-derived from their wallet signature, a doctor a shared one through the grant copy of its key, while
-the chain says the grant is live. Every view is logged, verified or not, before its first byte.
+What `api/records.py` needs beyond the upload: every reader decrypts with their own key signature
+(keys v2). A patient opens their own records' copies; a doctor opens their grant copy of a shared
+record, or their author copy of one they wrote, while the chain says so at that moment. Every view
+is logged, verified or not, before its first byte.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..db.records import RecordDoc
 from ..db.views import ViewEntry
 from ..domain_errors import Conflict, bad_request, forbidden, not_found
 from ..storage.ipfs import validate_cid
-from .access import grant_key_source, require_doctor_can_read
+from .access import doctor_key_source, require_doctor_can_read
 from .integrity import DataKeySource, RecordIntegrity, patient_key_source, record_salt
 
 
@@ -48,9 +49,10 @@ async def readable_record(services: Services, reader: str, role: str, cid: str) 
 
 
 def key_source(services: Services, reader: str, role: str, wallet_signature: str | None) -> DataKeySource:
-    """Patients unlock with their key-derivation signature; doctors through their grant."""
+    """Every reader unlocks with their own key-derivation signature: patients their copy, doctors
+    their grant or author copy. Without one: 400 `missing_wallet_signature`."""
     if role == "doctor":
-        return grant_key_source(services, reader)
+        return doctor_key_source(services, reader, wallet_signature)
     if not wallet_signature:
         raise bad_request("missing_wallet_signature", "send your key-derivation signature in X-Wallet-Signature")
     return patient_key_source(wallet_signature)
@@ -103,10 +105,11 @@ async def open_verified(
 async def verify(
     services: Services, reader: str, role: str, cid: str, wallet_signature: str | None
 ) -> dict[str, Any]:
-    """The integrity checks as JSON; with a key (doctors always have one) the plaintext is re-hashed too."""
+    """The integrity checks as JSON; with the reader's key signature the plaintext is re-hashed too
+    (without one, patients and doctors alike get the checks that need no key)."""
     record = await readable_record(services, reader, role, cid)
     integrity = RecordIntegrity(services)
-    if wallet_signature or role == "doctor":
+    if wallet_signature:
         try:
             result = await integrity.check_with_key(record, key_source(services, reader, role, wallet_signature))
         except Conflict as exc:

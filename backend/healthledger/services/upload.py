@@ -31,18 +31,19 @@ from ..crypto import (
     Encryptor,
     Sha256Stream,
     commitment_stream,
-    derive_kek,
+    derive_account_keypair,
     new_data_key,
     parse_salt,
+    reader_aad,
     salt_aad,
+    seal_data_key,
     seal_salt,
-    wrap_key,
 )
 from ..db.records import RecordDoc, RelayAuthorization
 from ..domain_errors import TooLarge, Unavailable, bad_request, conflict
 from ..record_kinds import RECORD_KINDS
 from ..storage.ipfs import IpfsError
-from .anchoring import RecordAnchoring
+from .anchoring import RecordAnchoring, add_record_call
 from .deadlines import require_landable
 from .relay import relayer_unavailable, revert_to_domain_error
 from .signatures import check_key_signature, parse_signature
@@ -56,6 +57,23 @@ class AsyncReadable(Protocol):
     async def read(self, size: int = -1) -> bytes: ...
 
     async def seek(self, offset: int) -> None: ...
+
+
+class SignedUpload(Protocol):
+    """What the pipeline's shared steps read of an upload, the patient's (UploadRequest) or a
+    doctor's (services/doctor_upload.py): whose vault, the signature's nonce and deadline, the client."""
+
+    @property
+    def patient(self) -> str: ...
+
+    @property
+    def nonce(self) -> int: ...
+
+    @property
+    def deadline(self) -> int: ...
+
+    @property
+    def client_ip(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,17 @@ class UploadOutcome:
 def record_aad(patient: str, content_hash: str) -> bytes:
     """Associated data binding a wrapped data key to its patient and file."""
     return f"healthledger/record-key/v1|{patient.lower()}|{content_hash.lower()}".encode()
+
+
+def record_kind(record_type: str) -> int:
+    """The chain's RecordKind number of `record_type`, or 400 `invalid_record_type`."""
+    kind = RECORD_KINDS.get(record_type)
+    if kind is None:
+        raise bad_request(
+            "invalid_record_type",
+            f"recordType must be one of {', '.join(RECORD_KINDS)}; got {record_type!r}",
+        )
+    return kind
 
 
 def request_salt(text: str) -> bytes:
@@ -146,12 +175,7 @@ class UploadPipeline:
 
     async def run(self, request: UploadRequest) -> UploadOutcome:
         settings = self._s.settings
-        kind = RECORD_KINDS.get(request.record_type)
-        if kind is None:
-            raise bad_request(
-                "invalid_record_type",
-                f"recordType must be one of {', '.join(RECORD_KINDS)}; got {request.record_type!r}",
-            )
+        kind = record_kind(request.record_type)
         salt = request_salt(request.salt)
         await require_landable(self._s.chain, request.deadline, settings.deadline_margin_seconds, "record signature")
         wallet_signature = parse_signature(request.wallet_signature, "walletSignature")
@@ -166,9 +190,9 @@ class UploadPipeline:
         await self._check_record_signature(request, kind, content_hash, record_signature)
 
         data_key = new_data_key()
-        kek = derive_kek(wallet_signature, request.patient)
-        wrapped = wrap_key(data_key, kek, record_aad(request.patient, content_hash))
-        del kek
+        # Keys v2: sealed to the public key the patient's key signature derives (the private half is discarded).
+        _, public_key = derive_account_keypair(wallet_signature)
+        sealed = seal_data_key(data_key, public_key, reader_aad(request.patient, content_hash, request.patient))
         sealed_salt = seal_salt(salt, data_key, salt_aad(request.patient, content_hash))
 
         ciphertext_digest = Sha256Stream()
@@ -190,7 +214,8 @@ class UploadPipeline:
             ciphertext_hash=ciphertext_digest.hexdigest(),
             size=size,
             ciphertext_size=added.size,
-            wrapped_key=wrapped,
+            wrapped_key="",
+            sealed_keys={request.patient.lower(): sealed},
             sealed_salt=sealed_salt,
             vault_address=(await self._s.chain.vault_address(request.patient)).lower(),
             relay=RelayAuthorization(kind, request.nonce, request.deadline, "0x" + record_signature.hex()),
@@ -208,16 +233,17 @@ class UploadPipeline:
         return await self._anchor(record, request, kind, record_signature)
 
     async def _earlier_attempt(
-        self, request: UploadRequest, content_hash: str, signature: bytes
+        self, request: SignedUpload, content_hash: str, signature: bytes, author: str | None = None
     ) -> UploadOutcome | None:
-        """The outcome of an earlier try of this very upload (same file, same signed AddRecord).
+        """The outcome of an earlier try of this very upload (same file, same signed AddRecord, or
+        the same doctor's AddRecordAsDoctor when `author` names them).
 
         A client whose answer was lost (a timeout, a 502/503 after the transaction was sent) tries
         again with what it signed; that signature's nonce may be used by its own first attempt. The
         first attempt's record is the answer then, settled with the chain now. An attempt that never
         reached the chain (nothing mined, nothing in the pool) is cleared, and this one proceeds.
         """
-        earlier = await self._s.records.find_attempt(request.patient, content_hash, request.nonce)
+        earlier = await self._s.records.find_attempt(request.patient, content_hash, request.nonce, author)
         if earlier is None or earlier.relay is None or earlier.relay.signature != "0x" + signature.hex():
             return None
         settled = await RecordAnchoring(self._s).settle_one(earlier)
@@ -239,51 +265,54 @@ class UploadPipeline:
         await self._abandon(settled)  # it never got anywhere: this try starts afresh
         return None
 
-    async def _check_rate_limits(self, request: UploadRequest) -> None:
-        """Uploads per client, and the record-contract deployment a first upload makes the relayer pay for."""
+    async def _check_rate_limits(self, request: SignedUpload, uploader: str | None = None) -> None:
+        """Uploads per client (the uploader: the patient unless a doctor), and the record-contract
+        deployment a first upload makes the relayer pay for."""
         limits = self._s.rate_limits
-        await limits.hit("upload", ip=request.client_ip, address=request.patient)
+        await limits.hit("upload", ip=request.client_ip, address=uploader or request.patient)
         if not await self._s.chain.vault_exists(request.patient):
             await limits.hit("new_vault", ip=request.client_ip, address=request.patient)
 
     async def _check_record_signature(
-        self, request: UploadRequest, kind: int, content_hash: str, signature: bytes
+        self, request: SignedUpload, kind: int, content_hash: str, signature: bytes, signer: str | None = None
     ) -> None:
+        """The signer's nonce in the patient's vault, then their signature: the patient's AddRecord,
+        or (`signer` a doctor) that doctor's AddRecordAsDoctor."""
         chain = self._s.chain
+        signer = signer or request.patient
         # What the chain lost of this patient's is sent again first (it may need this nonce).
         await RecordAnchoring(self._s).repair_lost(request.patient)
-        current_nonce = await chain.nonce_of(request.patient, request.patient)
+        current_nonce = await chain.nonce_of(request.patient, signer)
         if request.nonce != current_nonce:
             raise conflict(
                 "stale_nonce",
                 f"the record signature uses nonce {request.nonce} but the current nonce is {current_nonce}: sign again",
             )
-        payload = await self._s.typed_data.payload(
-            "addRecord",
-            request.patient,
-            request.patient,
-            {"kind": kind, "contentHash": content_hash},
-            nonce=request.nonce,
-            deadline=request.deadline,
+        as_doctor = signer.lower() != request.patient.lower()
+        action, message = add_record_call(
+            RelayAuthorization(kind, request.nonce, request.deadline, "", signer if as_doctor else None), content_hash
         )
-        if not self._s.typed_data.verify(payload, signature, request.patient):
+        fields = {name: value for name, value in message.items() if name not in ("nonce", "deadline")}
+        payload = await self._s.typed_data.payload(
+            action, request.patient, signer, fields, nonce=request.nonce, deadline=request.deadline
+        )
+        if not self._s.typed_data.verify(payload, signature, signer):
             raise bad_request(
                 "invalid_record_signature",
-                "recordSignature does not authorise this file: it must be your EIP-712 AddRecord signature "
-                "over SHA-256(salt ‖ file), the record type, nonce and deadline",
+                f"recordSignature does not authorise this file: it must be your EIP-712 "
+                f"{'AddRecordAsDoctor' if as_doctor else 'AddRecord'} signature over SHA-256(salt ‖ file), "
+                "the record type, nonce and deadline",
             )
 
-    async def _anchor(self, record: RecordDoc, request: UploadRequest, kind: int, signature: bytes) -> UploadOutcome:
+    async def _anchor(self, record: RecordDoc, request: SignedUpload, kind: int, signature: bytes) -> UploadOutcome:
+        """Relay the record's signed action (its `relay`: the patient's or the author's) and settle it."""
         relayer = self._s.relayer
         settings = self._s.settings
+        assert record.relay is not None
         try:
             await relayer.ensure_vault(request.patient, timeout=settings.tx_timeout_seconds)
-            call = await relayer.prepare_signed(
-                "addRecord",
-                request.patient,
-                {"kind": kind, "contentHash": record.content_hash, "nonce": request.nonce, "deadline": request.deadline},
-                signature,
-            )
+            action, message = add_record_call(record.relay, record.content_hash)
+            call = await relayer.prepare_signed(action, request.patient, message, signature)
         except TransactionReverted as exc:
             await self._abandon(record)
             raise revert_to_domain_error(exc) from exc

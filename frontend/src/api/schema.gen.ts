@@ -2077,7 +2077,7 @@ export interface components {
             selectedRecords?: number[];
             /**
              * Walletsignature
-             * @description Key-derivation signature (approve only)
+             * @description Your key-derivation signature (approve only): opens your copies of the chosen records' data keys so they can be sealed to the doctor's registered key; used for this request only, never stored
              */
             walletSignature?: string | null;
         };
@@ -2402,10 +2402,15 @@ export interface components {
             /** Doctoraddress */
             doctorAddress: string;
             /**
+             * Durationdays
+             * @description How long the doctor may add records, in whole days (1 to 3650); the signed `duration` is durationDays * 86400 seconds. Send this or durationSeconds
+             */
+            durationDays?: number | null;
+            /**
              * Durationseconds
              * @description How long the doctor may add records, in seconds (the signed `duration`)
              */
-            durationSeconds: number;
+            durationSeconds?: number | null;
             /**
              * Nonce
              * @description The nonce that was signed (the payload's message.nonce)
@@ -3321,7 +3326,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `request_closed`, `integrity_mismatch`, `doctor_not_registered`, `request_stale` */
+            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `request_closed`, `integrity_mismatch`, `doctor_not_registered`, `request_stale`, `doctor_key_missing`, `key_binding_invalid` */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from .keys import register_key
 from .wallet import Wallet
 
 
@@ -14,7 +15,13 @@ def signed(wallet: Wallet, payload: dict[str, Any], field: str = "signature") ->
     return {field: wallet.sign_typed_data(payload), "nonce": payload["message"]["nonce"], "deadline": payload["message"]["deadline"]}
 
 
-def request_access(client: httpx.Client, doctor: Wallet, patient: str, reason: str = "follow-up") -> httpx.Response:
+def request_access(
+    client: httpx.Client, doctor: Wallet, patient: str, reason: str = "follow-up", *, with_key: bool = True
+) -> httpx.Response:
+    """The doctor asks for access. Like the app (which sets up the key at first sign-in), the
+    doctor's encryption key is registered first unless `with_key=False`: approving needs it."""
+    if with_key:
+        register_key(client, doctor)
     payload = doctor.typed_data(client, "requestAccess", {"patientAddress": patient})
     return client.post(
         "/api/access-requests/doctor/request",
@@ -87,8 +94,10 @@ def approve_extension(client: httpx.Client, patient: Wallet, doctor: str, second
     )
 
 
-def doctor_view(client: httpx.Client, doctor: Wallet, cid: str) -> httpx.Response:
-    return client.get(f"/api/medical-records/view/{cid}", headers=doctor.headers)
+def doctor_view(client: httpx.Client, doctor: Wallet, cid: str, *, with_signature: bool = True) -> httpx.Response:
+    """A doctor's view of a record, with their key signature (keys v2: every reader's own key)."""
+    headers = {**doctor.headers, "X-Wallet-Signature": doctor.key_signature(client)} if with_signature else doctor.headers
+    return client.get(f"/api/medical-records/view/{cid}", headers=headers)
 
 
 def write_grant(client: httpx.Client, patient: Wallet, doctor: str, seconds: int) -> httpx.Response:
