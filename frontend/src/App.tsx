@@ -2,6 +2,8 @@ import type { ReactNode } from 'react'
 import type { Role } from './api/types'
 import { Address, Badge } from './components/ui'
 import { ConnectWallet, NoWallet, SignIn, WrongChainBanner } from './features/auth/WalletGate'
+import { AddRecord } from './features/doctor/AddRecord'
+import { AuthoredRecords } from './features/doctor/AuthoredRecords'
 import { AuthorizedRecords } from './features/doctor/AuthorizedRecords'
 import { FindPatient } from './features/doctor/FindPatient'
 import { AccountKeySetup } from './features/keys/AccountKeySetup'
@@ -61,6 +63,16 @@ const SCREENS: Record<Role, Screen[]> = {
         <>
           <AuthorizedRecords />
           <WritableVaults />
+        </>
+      ),
+    },
+    {
+      route: 'add',
+      label: 'Add a record',
+      render: () => (
+        <>
+          <AddRecord />
+          <AuthoredRecords />
         </>
       ),
     },

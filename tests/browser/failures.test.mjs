@@ -62,7 +62,7 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
     await signIn(page, 'patient')
     await tab(page, 'Upload')
     await chooseFile(page, { name: 'Wrong network report', buffer: smallReport('wrong network') })
-    await page.getByRole('button', { name: /Sign the key message/ }).click()
+    // The key message signed during the key setup at sign-in (not chain-bound) unlocks the key for this session.
     await page.getByText('Encryption key unlocked').waitFor()
     await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
     const failure = page.getByRole('alert').filter({ hasText: 'The upload did not complete' })
@@ -79,19 +79,29 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
     await uploadSucceedsAsFirstRecord(page, 'Wrong network report')
 
     // The key setup at sign-in stopped at the same network check (its binding was never put to the
-    // wallet), asked once only, and left a notice whose button sets the key up now.
-    const keyMessages = () => wallet.requests.filter((r) => r.method === 'personal_sign' && /HealthLedger encryption key/.test(Buffer.from(r.params[0].slice(2), 'hex').toString())).length
+    // wallet), asked once only, and left a notice whose button sets the key up now, asking only for
+    // the binding: the session keeps the key signature it already has.
+    const keyMessages = () => wallet.requests.filter((r) => r.method === 'personal_sign' && /^HealthLedger key derivation/.test(Buffer.from(r.params[0].slice(2), 'hex').toString())).length
     assert.equal(keyMessages(), 1, 'the key message was asked for once, at sign-in')
     const keyNotice = page.getByRole('status').filter({ hasText: 'Your encryption key is not set up' })
     assert.match(await keyNotice.innerText(), /Your wallet is on network 1, but this signature is for network 31337/)
     await keyNotice.getByRole('button', { name: 'Set up encryption key' }).click()
     await page.getByRole('status').filter({ hasText: 'Encryption key set up' }).waitFor()
-    assert.equal(keyMessages(), 2)
+    assert.equal(keyMessages(), 1, 'one key signature per session: the retry asked for the binding only')
     assert.deepEqual(withoutApiNoise(user.problems), [])
   })
 
   it('declined signatures: sign-in, key message and record authorisation each stop cleanly', async () => {
-    const user = await connected(stack, DEV_ACCOUNTS[5].address)
+    // The wallet declines the key message twice (at the key setup after sign-in, then on the upload
+    // screen), then signs it.
+    let keyDeclines = 2
+    const intercept = async (method, params) => {
+      const isKeyMessage = method === 'personal_sign' && /^HealthLedger key derivation/.test(Buffer.from(params[0].slice(2), 'hex').toString())
+      if (!isKeyMessage || keyDeclines === 0) return undefined
+      keyDeclines -= 1
+      return { error: { code: 4001, message: 'User rejected the request.' } }
+    }
+    const user = await connected(stack, DEV_ACCOUNTS[5].address, { intercept })
     browsers.push(user.browser)
     const { page, wallet } = user
 
@@ -105,10 +115,13 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
     await screenshot(page, 'failure-declined-sign-in')
 
     await signIn(page, 'patient')
+    // Declined at the key setup: a notice offers to set it up later; nothing was registered.
+    const keyNotice = page.getByRole('status').filter({ hasText: 'Your encryption key is not set up' })
+    assert.ok((await keyNotice.innerText()).includes(DECLINED), 'the key setup says the request was declined')
+    assert.ok(!user.apiCalls.includes('PUT /api/keys'), 'no key was registered')
     await tab(page, 'Upload')
     await chooseFile(page, { name: 'Declined report', buffer: smallReport('declined') })
 
-    wallet.declineNext('personal_sign')
     await page.getByRole('button', { name: /Sign the key message/ }).click()
     const keyFailure = page.getByRole('alert').filter({ hasText: 'The key message was not signed' })
     await keyFailure.waitFor()
@@ -137,7 +150,7 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
 
     await tab(page, 'Upload')
     await chooseFile(page, { name: 'Too large scan', fileName: 'scan.txt', buffer: Buffer.alloc(UPLOAD_LIMIT + 1, 'x') })
-    await page.getByRole('button', { name: /Sign the key message/ }).click()
+    // Unlocked by the key setup at sign-in: one key signature per session.
     await page.getByText('Encryption key unlocked').waitFor()
     await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
     const failure = page.getByRole('alert').filter({ hasText: 'The upload did not complete' })

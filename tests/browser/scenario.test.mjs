@@ -58,7 +58,7 @@ const keyLookup = (page, address) =>
 /** A first sign-in set up the key: two prompts, each explained on the page before it opened; the API serves the key. */
 async function assertKeySetUp(user, address) {
   assert.equal(await keySetupSettled(user.page), 'present')
-  const keyPrompts = user.prompts.filter((p) => /^HealthLedger encryption key/.test(p.what) || p.what === 'EncryptionKey')
+  const keyPrompts = user.prompts.filter((p) => /^HealthLedger key derivation/.test(p.what) || p.what === 'EncryptionKey')
   assert.equal(keyPrompts.length, 2, `two key prompts: ${JSON.stringify(keyPrompts.map((p) => p.what))}`)
   assert.equal(keyPrompts[1].what, 'EncryptionKey')
   assert.match(keyPrompts[0].shown, /Step 1 of 2\..*free and not a transaction.*only you can open them/s)

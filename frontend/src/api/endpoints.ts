@@ -62,6 +62,15 @@ export interface UploadFields {
   salt: string
 }
 
+/**
+ * A doctor's upload for a patient who granted them write access: no key signature (the server seals
+ * the data key to the patient's and the doctor's registered public keys); the record signature is
+ * the doctor's `addRecordAsDoctor`.
+ */
+export interface DoctorUploadFields extends Omit<UploadFields, 'walletSignature'> {
+  patientAddress: string
+}
+
 export function createApi(client: ApiClient) {
   const { http, publicHttp } = client
   const walletHeader = (signature?: string) => (signature ? { 'x-wallet-signature': signature } : {})
@@ -110,6 +119,23 @@ export function createApi(client: ApiClient) {
         form.append('deadline', String(fields.deadline))
         form.append('salt', fields.salt)
         return client.upload<MedicalRecord>('/api/medical-records/upload', form, onProgress, signal)
+      },
+      /** POST /api/medical-records/doctor/upload (doctors with a live write grant from `patientAddress`). */
+      doctorUpload(fields: DoctorUploadFields, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal): Promise<UploadResult<MedicalRecord>> {
+        const form = new FormData()
+        form.append('patientAddress', fields.patientAddress)
+        form.append('file', fields.file, fields.fileName)
+        form.append('recordType', fields.recordType)
+        form.append('name', fields.name)
+        form.append('recordSignature', fields.recordSignature)
+        form.append('nonce', String(fields.nonce))
+        form.append('deadline', String(fields.deadline))
+        form.append('salt', fields.salt)
+        return client.upload<MedicalRecord>('/api/medical-records/doctor/upload', form, onProgress, signal)
+      },
+      /** The records the signed-in doctor added to patients' vaults, newest first (each names its patient). */
+      async authored(): Promise<MedicalRecord[]> {
+        return (await unwrap(http.GET('/api/medical-records/doctor/authored'))).records
       },
       async patientRecords(): Promise<MedicalRecord[]> {
         return (await unwrap(http.GET('/api/medical-records/patient-records'))).records

@@ -59,3 +59,12 @@ describe('readableError', () => {
     expect(readableError(new ApiError(400, 'invalid_name', 'The request was not accepted'))).toBe('The request was not accepted')
   })
 })
+
+describe('key refusals (keys v2)', () => {
+  it("read as the server's message, without the misleading 409 lead", () => {
+    const missing = parseErrorBody(409, { error: { code: 'doctor_key_missing', message: 'Dr X has not set up an encryption key yet.' } })
+    expect(readableError(missing)).toBe('Dr X has not set up an encryption key yet.')
+    const mismatch = parseErrorBody(409, { error: { code: 'integrity_mismatch', message: 'file hash differs' } })
+    expect(readableError(mismatch)).toBe('Integrity check failed: file hash differs')
+  })
+})

@@ -137,9 +137,16 @@ export function walletErrorCode(error: unknown): number | undefined {
   return codes.find((code) => known.has(code)) ?? codes[0]
 }
 
+/**
+ * Refusals about encryption keys (keys v2): the server's message names the account and what to do,
+ * and the 409 lead ("Integrity check failed") would mislead, so they read as the message alone.
+ */
+const KEY_CODES = new Set(['patient_key_missing', 'doctor_key_missing', 'key_binding_invalid', 'key_not_found'])
+
 /** One sentence for any error the app can meet: API, network, wallet or programming. */
 export function readableError(error: unknown): string {
   if (error instanceof ApiError) {
+    if (KEY_CODES.has(error.code)) return error.message
     const lead = STATUS_TEXT[error.status]
     if (error.isNotAvailable) return 'This feature is not available on this server yet.'
     return lead && error.message !== lead ? `${lead}: ${error.message}` : error.message

@@ -19,6 +19,7 @@ export type ServerData =
   | 'doctorWriteGrants'
   | 'doctorRequests'
   | 'authorized'
+  | 'authored'
   | 'patientAudit'
   | 'auditAll'
   | 'doctors'
@@ -56,6 +57,19 @@ export function usePatientRecords({ settlingPollMs = 0, enabled = true }: { sett
     queryKey: useKey('records'),
     queryFn: () => api.records.patientRecords(),
     enabled,
+    refetchInterval: (query) => (settlingPollMs && query.state.data?.some(isSettling) ? settlingPollMs : false),
+  })
+}
+
+/**
+ * The records the signed-in doctor added to patients' vaults. Like the patient's list it polls while
+ * any is still pending or anchored (the reconciler confirms them as they are mined and buried).
+ */
+export function useAuthoredRecords({ settlingPollMs = 0 }: { settlingPollMs?: number } = {}) {
+  const { api } = useSession()
+  return useQuery({
+    queryKey: useKey('authored'),
+    queryFn: () => api.records.authored(),
     refetchInterval: (query) => (settlingPollMs && query.state.data?.some(isSettling) ? settlingPollMs : false),
   })
 }

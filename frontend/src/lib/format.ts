@@ -66,3 +66,15 @@ export function parseIds(text: string): number[] | null {
   const ids = parts.map(Number)
   return ids.every((n) => Number.isInteger(n) && n >= 0) ? ids : null
 }
+
+/**
+ * "added by Dr Ada Lovelace" for a record a doctor wrote (its `author`), from the doctor's profile
+ * name, else their short address; null for a record the patient added. A name that already starts
+ * with "Dr" is not titled twice.
+ */
+export function addedBy(record: { author?: string | null; author_name?: string | null }): string | null {
+  if (!record.author) return null
+  const name = record.author_name?.trim()
+  if (!name) return `added by doctor ${shortAddress(record.author)}`
+  return `added by ${/^dr\b\.?/i.test(name) ? name : `Dr ${name}`}`
+}

@@ -1,11 +1,16 @@
-/** Doctors: what patients shared, with the time left on each grant; open a record; ask for more time. */
+/**
+ * Doctors: what patients shared, with the time left on each grant; open or verify a record (with the
+ * doctor's own key signature, see useRecordReader); ask for more time.
+ */
 import { useMutation } from '@tanstack/react-query'
 import { useState } from 'react'
 import { useAuthorizedRecords } from '../../api/queries'
-import type { AuthorizedRecord, ViewedFile } from '../../api/types'
+import type { AuthorizedRecord } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
 import { Address, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
+import { IntegrityBadge } from '../patient/Records'
+import { KeySignatureHint, OpenResult, useRecordReader } from './useRecordReader'
 import { recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 
@@ -39,7 +44,10 @@ function Extend({ patient }: { patient: string }) {
   )
 }
 
-function PatientGrant({ patient, records, onOpen }: { patient: string; records: AuthorizedRecord[]; onOpen: (record: AuthorizedRecord) => void }) {
+type Reader = ReturnType<typeof useRecordReader>
+
+function PatientGrant({ patient, records, reader }: { patient: string; records: AuthorizedRecord[]; reader: Reader }) {
+  const signs = reader.keySignature ? '' : ' (signs key message)'
   return (
     <article className="card inner">
       <h3>
@@ -53,12 +61,19 @@ function PatientGrant({ patient, records, onOpen }: { patient: string; records: 
           { header: 'Type', cell: (record) => recordTypeLabel(record.record_type) },
           { header: 'Name', cell: (record) => record.name ?? <code>{record.cid}</code> },
           { header: 'Access ends', cell: (record) => <Countdown until={record.expires_at} /> },
+          { header: 'Integrity', cell: (record) => <IntegrityBadge value={reader.integrity[record.cid]} /> },
           {
             header: ACTIONS_HEADER,
+            className: 'actions',
             cell: (record) => (
-              <button type="button" className="btn btn-small" onClick={() => onOpen(record)}>
-                Open
-              </button>
+              <>
+                <button type="button" className="btn btn-small" onClick={() => reader.open(record)} disabled={reader.opening !== null}>
+                  {reader.opening === record.cid ? 'Opening…' : `Open${signs}`}
+                </button>
+                <button type="button" className="btn btn-small btn-secondary" onClick={() => void reader.verify(record)}>
+                  Verify
+                </button>
+              </>
             ),
           },
         ]}
@@ -69,44 +84,15 @@ function PatientGrant({ patient, records, onOpen }: { patient: string; records: 
 }
 
 export function AuthorizedRecords() {
-  const { api } = useSession()
   const list = useAuthorizedRecords()
-  const [opened, setOpened] = useState<{ name: string; file: ViewedFile; url: string } | null>(null)
+  const reader = useRecordReader()
   const records = list.data ?? []
   const patients = [...new Set(records.map((record) => record.patient))]
-
-  // Opening is a read of one file, not cached data: a mutation only for its error state.
-  const open = useMutation({
-    mutationFn: (record: AuthorizedRecord) => api.records.view(record.cid),
-    onSuccess: (file, record) => {
-      if (opened) URL.revokeObjectURL(opened.url)
-      setOpened({ name: record.name ?? record.cid, file, url: URL.createObjectURL(file.blob) })
-    },
-    onError: () => {
-      // Do not leave an earlier "Verified" result on screen next to the refusal.
-      if (opened) URL.revokeObjectURL(opened.url)
-      setOpened(null)
-    },
-  })
-
-  const result = (
-    <>
-      <ErrorNotice error={open.error} title="Could not open the record" />
-      {opened && (
-        <Notice kind={opened.file.integrityVerified && opened.file.blockchainVerified ? 'success' : 'warning'} title={opened.name}>
-          {opened.file.integrityVerified && opened.file.blockchainVerified ? 'Verified against the chain. ' : 'Not verified. '}
-          <a href={opened.url} download={opened.file.filename}>
-            Download {opened.file.filename}
-          </a>
-        </Notice>
-      )}
-    </>
-  )
   return (
     <QueryCard id="authorized-title" title="Authorized records" emptyText="No patient has shared records with you, or every grant has expired." what="authorized records"
-      query={list} items={records} footer={result}>
+      query={list} items={records} intro={<KeySignatureHint show={!reader.keySignature && records.length > 0} />} footer={<OpenResult reader={reader} />}>
       {patients.map((patient) => (
-        <PatientGrant key={patient} patient={patient} records={records.filter((r) => r.patient === patient)} onOpen={(record) => open.mutate(record)} />
+        <PatientGrant key={patient} patient={patient} records={records.filter((r) => r.patient === patient)} reader={reader} />
       ))}
     </QueryCard>
   )

@@ -1,6 +1,6 @@
 /**
  * Doctors: the patients who let them add records now (write grants, read from the chain), until
- * when. Issue 13's upload screen starts from this list; here it only shows it.
+ * when; "Add a record" (its own tab) adds a file to one of these vaults.
  */
 import { useDoctorWriteGrants } from '../../api/queries'
 import { DataTable } from '../../components/DataTable'
@@ -22,7 +22,10 @@ export function WritableVaults() {
           { header: 'You may add records until', cell: (grant) => <>{formatDate(grant.expiresAt)} <Countdown until={grant.expiresAt} /></> },
         ]}
       />
-      <p className="muted small">Write access lets you add records to these patients' vaults; it does not let you read them.</p>
+      <p className="muted small">
+        Write access lets you add records to these patients' vaults (<a href="#/add">Add a record</a>); of their records you can open only those you
+        added or they shared with you.
+      </p>
     </QueryCard>
   )
 }

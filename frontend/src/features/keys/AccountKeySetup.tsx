@@ -1,7 +1,8 @@
 /**
  * The encryption-key setup right after sign-in (patients and doctors): if the account has no key yet
  * (GET /api/keys/{address} answers 404), the wallet is asked for the two signatures once, each after
- * a plain-words explanation on screen. Declined or failed, the app keeps working (nothing depends on
+ * a plain-words explanation on screen. The first is the session's key signature (signKeyMessage),
+ * which the session keeps, so the rest of the session asks for no other. Declined or failed, the app keeps working (nothing depends on
  * the key yet) and a dismissible notice offers "Set up encryption key"; the wallet is never asked
  * again by itself until the next sign-in.
  *
@@ -38,8 +39,9 @@ export function KeySetupExplain({ step, role }: { step: KeySetupStep | null; rol
   return (
     <p>
       <strong>Step 1 of 2.</strong> Your wallet shows a fixed text from HealthLedger. Your encryption key is computed from your signature
-      of it, so only your wallet can recreate it; the signature is used once and not kept. It is free and not a transaction: it moves
-      nothing and approves nothing. Why: {whyFor(role)}.
+      of it, so only your wallet can recreate it. The signature stays in this tab's memory only, until you sign out, so opening or
+      adding records does not ask for it again this session. It is free and not a transaction: it moves nothing and approves nothing.
+      Why: {whyFor(role)}.
     </p>
   )
 }
@@ -48,7 +50,7 @@ const BINDING_INVALID =
   'The encryption key stored for your account failed its signature check, so HealthLedger will not use it. Please contact support.'
 
 export function AccountKeySetup() {
-  const { api, session } = useSession()
+  const { api, session, signKeyMessage } = useSession()
   const wallet = useWallet()
   const invalidate = useInvalidate()
   const address = session && needsKey(session.role) ? session.address : null
@@ -61,7 +63,8 @@ export function AccountKeySetup() {
     mutationFn: async () => {
       if (!wallet.provider || !address) throw new Error('Connect your wallet first.')
       // flushSync: the explanation is on screen before the wallet's prompt opens.
-      return setUpAccountKey({ api, provider: wallet.provider, address, before: (next) => flushSync(() => setStep(next)) })
+      // The session's key signature: kept for this session, so uploading, opening and approving ask no more.
+      return setUpAccountKey({ api, provider: wallet.provider, address, signKey: signKeyMessage, before: (next) => flushSync(() => setStep(next)) })
     },
     onSettled: () => setStep(null),
     onSuccess: () => invalidate('accountKey'),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hexToString } from 'viem'
+import { hexToString, stringToHex } from 'viem'
 import { readableError } from '../../api/errors'
 import type { Role } from '../../api/types'
 import { errorResponse, fakeApi, fakeWallet, jsonResponse } from '../../test/fakes'
@@ -20,10 +20,21 @@ const BINDING_SIGNATURE = `0x${'cd'.repeat(65)}`
 
 /** The backend's key routes, for an account without a key. */
 const keyRoutes = () => ({
-  'GET /api/keys/message': jsonResponse({ message: MESSAGE, version: 'v2', method: 'personal_sign' }),
   'POST /api/keys': jsonResponse({ publicKey: PUBLIC_KEY, typedData: TYPED_DATA }),
   'PUT /api/keys': jsonResponse({ account: ME, publicKey: PUBLIC_KEY }),
 })
+
+/**
+ * The session's signKeyMessage as SessionContext implements it: the wallet's personal_sign of the key
+ * message, asked once, then kept (in memory) and given again without a prompt.
+ */
+function sessionKey(wallet: { request(args: { method: string; params?: unknown }): Promise<unknown> }) {
+  let kept: string | null = null
+  return {
+    kept: () => kept,
+    signKey: async () => (kept ??= (await wallet.request({ method: 'personal_sign', params: [stringToHex(MESSAGE), ME] })) as string),
+  }
+}
 
 describe('setUpAccountKey', () => {
   it('signs the key message, then the binding, each after its explanation, and registers the key', async () => {
@@ -31,7 +42,8 @@ describe('setUpAccountKey', () => {
     const wallet = fakeWallet()
     const log: string[] = []
     const counted = { request: async (args: { method: string; params?: unknown }) => (log.push(args.method), wallet.request(args)) }
-    const registered = await setUpAccountKey({ api, provider: counted, address: ME, before: (step) => log.push(`explain:${step}`) })
+    const key = sessionKey(counted)
+    const registered = await setUpAccountKey({ api, provider: counted, address: ME, signKey: key.signKey, before: (step) => log.push(`explain:${step}`) })
 
     expect(registered).toEqual({ account: ME, publicKey: PUBLIC_KEY })
     expect(log).toEqual(['explain:derive', 'personal_sign', 'eth_chainId', 'explain:bind', 'eth_signTypedData_v4'])
@@ -40,20 +52,31 @@ describe('setUpAccountKey', () => {
     const typed = JSON.parse((wallet.calls.find((c) => c.method === 'eth_signTypedData_v4')!.params as string[])[1])
     expect(typed.primaryType).toBe('EncryptionKey')
     expect(typed.message).toEqual({ account: ME, publicKey: PUBLIC_KEY })
-    expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /api/keys/message', 'POST /api/keys', 'PUT /api/keys'])
-    expect(seen[1].body).toEqual({ walletSignature: WALLET_SIGNATURE })
-    expect(seen[2].body).toEqual({ publicKey: PUBLIC_KEY, signature: BINDING_SIGNATURE })
+    expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /api/keys', 'PUT /api/keys'])
+    expect(seen[0].body).toEqual({ walletSignature: WALLET_SIGNATURE })
+    expect(seen[1].body).toEqual({ publicKey: PUBLIC_KEY, signature: BINDING_SIGNATURE })
     // The key-derivation signature (a secret) went to the POST only.
     expect(JSON.stringify(registered)).not.toContain('abab')
+  })
+
+  it("uses the session's key signature: one personal_sign per session, shared with uploads and opening", async () => {
+    const { api } = fakeApi(keyRoutes())
+    const wallet = fakeWallet()
+    const key = sessionKey(wallet)
+    await setUpAccountKey({ api, provider: wallet, address: ME, signKey: key.signKey })
+    // What the upload and open screens send afterwards is the same signature, without a second prompt.
+    expect(await key.signKey()).toBe(WALLET_SIGNATURE)
+    expect(key.kept()).toBe(WALLET_SIGNATURE)
+    expect(wallet.calls.filter((c) => c.method === 'personal_sign')).toHaveLength(1)
   })
 
   it('a declined key message stops before anything is sent, with a readable reason', async () => {
     const { api, seen } = fakeApi(keyRoutes())
     const wallet = fakeWallet()
     wallet.declineNext('personal_sign')
-    const error = await setUpAccountKey({ api, provider: wallet, address: ME }).catch((e: unknown) => e)
+    const error = await setUpAccountKey({ api, provider: wallet, address: ME, signKey: sessionKey(wallet).signKey }).catch((e: unknown) => e)
     expect(readableError(error)).toBe('You declined the request in your wallet. Nothing was signed or sent.')
-    expect(seen.map((r) => r.method)).toEqual(['GET'])
+    expect(seen).toEqual([])
     expect(wallet.calls.map((c) => c.method)).toEqual(['personal_sign'])
   })
 
@@ -61,14 +84,16 @@ describe('setUpAccountKey', () => {
     const { api, seen } = fakeApi(keyRoutes())
     const wallet = fakeWallet()
     wallet.declineNext('eth_signTypedData_v4')
-    await expect(setUpAccountKey({ api, provider: wallet, address: ME })).rejects.toMatchObject({ code: 4001 })
+    await expect(setUpAccountKey({ api, provider: wallet, address: ME, signKey: sessionKey(wallet).signKey })).rejects.toMatchObject({ code: 4001 })
     expect(seen.some((r) => r.method === 'PUT')).toBe(false)
   })
 
   it('a wallet on another network is not asked for the binding', async () => {
     const { api, seen } = fakeApi(keyRoutes())
     const wallet = fakeWallet({ chainId: 1 })
-    await expect(setUpAccountKey({ api, provider: wallet, address: ME })).rejects.toThrow(/Your wallet is on network 1, but this signature is for network 31337/)
+    await expect(setUpAccountKey({ api, provider: wallet, address: ME, signKey: sessionKey(wallet).signKey })).rejects.toThrow(
+      /Your wallet is on network 1, but this signature is for network 31337/,
+    )
     expect(wallet.calls.some((c) => c.method === 'eth_signTypedData_v4')).toBe(false)
     expect(seen.some((r) => r.method === 'PUT')).toBe(false)
   })

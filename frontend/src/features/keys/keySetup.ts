@@ -2,18 +2,21 @@
  * Setting up an account's encryption key (keys v2), without React, so the flow and the "ask once"
  * rule are unit-tested on their own:
  *
- * 1. personal_sign the key message (GET /api/keys/message): its signature seeds the key pair;
+ * 1. the session's key signature (`signKeyMessage`: personal_sign of the one key message, the same
+ *    text as GET /api/keys/message): it seeds the key pair, and the session keeps it in memory, so
+ *    the upload, open and approve screens of this session do not ask the wallet for it again;
  * 2. POST /api/keys with it: the server answers the public key and the EIP-712 binding to sign;
  * 3. eth_signTypedData_v4 of that binding, then PUT /api/keys registers the key.
  *
- * The wallet signature is a secret (anyone holding it can recreate the private key): it lives in a
- * local variable for the length of the POST and is never stored, returned or logged.
+ * The wallet signature is a secret (anyone holding it can recreate the private key): here it lives in
+ * a local variable for the length of the POST and is never returned or logged; the session holds its
+ * one copy in memory (see SessionContext).
  */
 import { ApiError } from '../../api/errors'
 import type { Api } from '../../api/endpoints'
 import type { AccountKey, RegisteredKey, Role } from '../../api/types'
 import { parseChainId, readChainId } from '../../wallet/chain'
-import { personalSign, signTypedDataV4 } from '../../wallet/signing'
+import { signTypedDataV4 } from '../../wallet/signing'
 import type { EIP1193Provider } from '../../wallet/types'
 
 /** The two wallet prompts of the setup, in order. */
@@ -23,15 +26,16 @@ export interface KeySetupDeps {
   api: Pick<Api, 'keys'>
   provider: EIP1193Provider
   address: string
+  /** The session's key signature (SessionContext.signKeyMessage): asks the wallet only if this session has none yet. */
+  signKey: () => Promise<string>
   /** Called before each wallet prompt, so the screen can say what is about to be signed and why. */
   before?: (step: KeySetupStep) => void
 }
 
 /** Run the whole setup; resolves with the registered key, rejects on a declined prompt or an API error. */
-export async function setUpAccountKey({ api, provider, address, before }: KeySetupDeps): Promise<RegisteredKey> {
-  const { message } = await api.keys.message()
+export async function setUpAccountKey({ api, provider, address, signKey, before }: KeySetupDeps): Promise<RegisteredKey> {
   before?.('derive')
-  const { publicKey, typedData } = await api.keys.prepare(await personalSign(provider, address, message))
+  const { publicKey, typedData } = await api.keys.prepare(await signKey())
   // Like every typed-data prompt in the app: refuse before asking when the wallet is on another network.
   const wanted = parseChainId(typedData.domain.chainId)
   const current = await readChainId(provider).catch(() => null)

@@ -8,14 +8,14 @@ import { usePatientRecords } from '../../api/queries'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
 import { Badge, ErrorNotice, Notice } from '../../components/ui'
-import { formatBytes, formatDate, recordTypeLabel, shortHash } from '../../lib/format'
+import { addedBy, formatBytes, formatDate, recordTypeLabel, shortHash } from '../../lib/format'
 import { saltFromHex, sha256Chunked } from '../../lib/sha256'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureExplain } from './KeySignatureStep'
 
-type Integrity = { state: 'checking' } | { state: 'done'; result: VerifyResult } | { state: 'error'; message: string }
+export type Integrity = { state: 'checking' } | { state: 'done'; result: VerifyResult } | { state: 'error'; message: string }
 
-function IntegrityBadge({ value }: { value: Integrity | undefined }) {
+export function IntegrityBadge({ value }: { value: Integrity | undefined }) {
   if (!value) return <Badge kind="neutral">not checked</Badge>
   if (value.state === 'checking') return <Badge kind="neutral">checking…</Badge>
   if (value.state === 'error') return <Badge kind="bad" title={value.message}>check failed</Badge>
@@ -79,6 +79,7 @@ function Preview({ opened, onClose }: { opened: Opened; onClose: () => void }) {
     <section className="card preview" aria-labelledby="preview-title">
       <div className="row between">
         <h3 id="preview-title">{record.name}</h3>
+        {addedBy(record) && <span className="muted">{addedBy(record)}</span>}
         <button type="button" className="btn btn-secondary" onClick={onClose}>
           Close
         </button>
@@ -153,6 +154,7 @@ function RecordsTable({
           cell: (record) => (
             <>
               {record.name}
+              {addedBy(record) && <div className="small">{addedBy(record)}</div>}
               <div className="muted small" title={record.content_hash}>
                 {shortHash(record.content_hash)}
               </div>

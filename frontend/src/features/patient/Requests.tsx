@@ -5,7 +5,7 @@ import { useInvalidate, usePatientRecords, usePatientRequests } from '../../api/
 import { isOnChain, type AccessRequest, type MedicalRecord } from '../../api/types'
 import { QueryCard } from '../../components/QueryState'
 import { Address, Badge, ErrorNotice, Notice, SignButton } from '../../components/ui'
-import { formatDate, recordTypeLabel } from '../../lib/format'
+import { addedBy, formatDate, recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureStep } from './KeySignatureStep'
 
@@ -69,6 +69,7 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
               }
             />
             {recordTypeLabel(record.record_type)}: {record.name}
+            {addedBy(record) ? ` (${addedBy(record)})` : ''}
           </label>
         ))}
       </fieldset>

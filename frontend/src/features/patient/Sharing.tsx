@@ -4,14 +4,14 @@
  * revoking everything, offer to cancel signatures that were made but never sent.
  */
 import { useMutation } from '@tanstack/react-query'
-import { useState, type FormEvent } from 'react'
+import { useMemo, useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
-import { useInvalidate, usePatientGrants } from '../../api/queries'
+import { useInvalidate, usePatientGrants, usePatientRecords } from '../../api/queries'
 import type { GrantRecord, PatientGrant } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
 import { Address, Badge, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
-import { formatDate, parseIds, recordTypeLabel } from '../../lib/format'
+import { addedBy, formatDate, parseIds, recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 import { CancelSignaturesOffer } from './CancelSignatures'
 
@@ -61,10 +61,27 @@ function RevokeRecord({ grant, who, record, act, busy }: { grant: PatientGrant; 
   )
 }
 
+/**
+ * "added by Dr …" per record id, from the patient's records (the query the records list already
+ * holds): the chain's grant lists carry ids only.
+ */
+function useRecordAuthors(): Map<number, string> {
+  const records = usePatientRecords()
+  return useMemo(() => {
+    const authors = new Map<number, string>()
+    for (const record of records.data ?? []) {
+      const author = addedBy(record)
+      if (author && record.record_id !== null && record.record_id !== undefined) authors.set(record.record_id, author)
+    }
+    return authors
+  }, [records.data])
+}
+
 function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: Act; busy: string | null }) {
   const { api, signAction } = useSession()
   const revoke = useRevoke()
   const who = grant.doctor_name ?? 'A doctor'
+  const authors = useRecordAuthors()
   const extra = grant.pending_extension_seconds
   const approveExtension = async () => {
     const signed = await signAction('approveExtension', { doctor: grant.doctor, extra })
@@ -99,7 +116,20 @@ function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: Act; busy: 
         columns={[
           { header: '#', cell: (record) => record.record_id },
           { header: 'Type', cell: (record) => recordTypeLabel(record.record_type) },
-          { header: 'Name', cell: (record) => record.name ?? <span className="muted">not in this service's list</span> },
+          {
+            header: 'Name',
+            cell: (record) => {
+              const author = authors.get(record.record_id)
+              return record.name ? (
+                <>
+                  {record.name}
+                  {author && <div className="small">{author}</div>}
+                </>
+              ) : (
+                <span className="muted">not in this service's list</span>
+              )
+            },
+          },
           { header: ACTIONS_HEADER, cell: (record) => <RevokeRecord grant={grant} who={who} record={record} act={act} busy={busy} /> },
         ]}
       />

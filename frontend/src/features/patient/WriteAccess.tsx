@@ -33,7 +33,7 @@ function useWriteChange() {
         const signed = await signAction('approveWrite', { doctor: change.doctor, duration })
         const result = await api.access.grantWrite({
           doctorAddress: change.doctor,
-          durationSeconds: duration,
+          durationDays: change.days, // the server checks the signed duration is exactly days * 86400
           signature: signed.signature,
           nonce: signed.nonce,
           deadline: signed.deadline,

@@ -1,0 +1,65 @@
+/**
+ * Doctors: the records they added to patients' vaults (GET /api/medical-records/doctor/authored),
+ * newest first. They can open or verify one while the chain lets them read it (a live write grant
+ * from its patient, or a read approval for it); otherwise the row says their access has ended.
+ */
+import { useAuthoredRecords, useAuthorizedRecords, useDoctorWriteGrants } from '../../api/queries'
+import { isOnChain, type MedicalRecord } from '../../api/types'
+import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
+import { QueryCard } from '../../components/QueryState'
+import { Address, Badge } from '../../components/ui'
+import { formatDate, recordTypeLabel } from '../../lib/format'
+import { IntegrityBadge } from '../patient/Records'
+import { authorMayRead } from './doctorUpload'
+import { KeySignatureHint, OpenResult, useRecordReader } from './useRecordReader'
+
+function StateCell({ record }: { record: MedicalRecord }) {
+  const id = record.record_id !== null && record.record_id !== undefined ? ` #${record.record_id}` : ''
+  if (record.state === 'confirmed') return <Badge kind="ok">confirmed{id}</Badge>
+  if (record.state === 'anchored') return <Badge kind="warn">anchored{id}, confirming</Badge>
+  if (record.state === 'unanchored') return <Badge kind="bad" title={record.unanchored_reason ?? undefined}>not on chain</Badge>
+  return <Badge kind="warn">waiting for transaction</Badge>
+}
+
+export function AuthoredRecords() {
+  const list = useAuthoredRecords({ settlingPollMs: 5000 })
+  const writeGrants = useDoctorWriteGrants()
+  const authorized = useAuthorizedRecords()
+  const reader = useRecordReader()
+  const records = list.data ?? []
+  const signs = reader.keySignature ? '' : ' (signs key message)'
+  return (
+    <QueryCard id="authored-title" title="Records you added" emptyText="You have not added a record to any patient's vault yet." what="records you added"
+      query={list} items={records} intro={<KeySignatureHint show={!reader.keySignature && records.length > 0} />} footer={<OpenResult reader={reader} />}>
+      <DataTable
+        rows={records}
+        rowKey={(record) => record.cid}
+        columns={[
+          { header: 'Patient', cell: (record) => <Address value={record.patient} /> },
+          { header: 'Type', cell: (record) => recordTypeLabel(record.record_type) },
+          { header: 'Name', cell: (record) => record.name },
+          { header: 'Added', cell: (record) => formatDate(record.created_at) },
+          { header: 'State', cell: (record) => <StateCell record={record} /> },
+          { header: 'Integrity', cell: (record) => <IntegrityBadge value={reader.integrity[record.cid]} /> },
+          {
+            header: ACTIONS_HEADER,
+            className: 'actions',
+            cell: (record) =>
+              authorMayRead(record, writeGrants.data, authorized.data) === 'no' ? (
+                <span className="muted small">Your access has ended</span>
+              ) : (
+                <>
+                  <button type="button" className="btn btn-small" onClick={() => reader.open(record)} disabled={!isOnChain(record) || reader.opening !== null}>
+                    {reader.opening === record.cid ? 'Opening…' : `Open${signs}`}
+                  </button>
+                  <button type="button" className="btn btn-small btn-secondary" onClick={() => void reader.verify(record)} disabled={!isOnChain(record)}>
+                    Verify
+                  </button>
+                </>
+              ),
+          },
+        ]}
+      />
+    </QueryCard>
+  )
+}
