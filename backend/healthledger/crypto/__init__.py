@@ -2,7 +2,7 @@
 
 * `kek`: the patient's key-encryption key, derived from their wallet's signature of a fixed message.
 * `envelope`: the streamed AES-256-CBC + HMAC-SHA256 (encrypt-then-MAC) container for file contents.
-* `keywrap`: AES-256-GCM wrapping of per-record data keys under the KEK (or a grant key).
+* `keywrap`: AES-256-GCM key wrapping: v1 records' data keys under the KEK, and salts under the data key.
 * `hashing`: streaming SHA-256 as `0x` hex and `bytes32`.
 * `account_keys`: every account's X25519 key pair from its wallet's signature, and sealed boxes to it.
 * `key_binding`: the account's EIP-712 signature binding its public key to its address.

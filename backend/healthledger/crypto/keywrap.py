@@ -1,4 +1,4 @@
-"""Wrapping a record's 32-byte data key under a 32-byte wrapping key (the patient's KEK, or a grant key).
+"""Wrapping 32 bytes under a 32-byte key: a v1 record's data key under its KEK, a salt under its data key.
 
 AES-256-GCM with a random 96-bit nonce. The caller's associated data (e.g. patient address and
 content hash) is authenticated but not stored, so a wrapped key copied onto another record, or a
