@@ -18,7 +18,7 @@ export APE_DATA_FOLDER ?= $(CURDIR)/.cache/ape
 help:
 	@echo "make run    install what is missing, start the whole stack, print the URL"
 	@echo "make test   install what is missing, run every test"
-	@echo "make bench  gas table and service benchmarks"
+	@echo "make bench  gas table and service benchmarks (records, doctor-authored flow, integrity, hardening, chain state)"
 
 install: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/solc $(STAMPS)/ipfs $(STAMPS)/frontend $(STAMPS)/chromium
 
@@ -87,6 +87,7 @@ test: check-solc install frontend/dist/index.html
 bench: check-solc install
 	python scripts/gas_bench.py
 	python scripts/bench_records.py
+	python scripts/bench_doctor_flow.py
 	python scripts/bench_integrity.py
 	python scripts/bench_hardening.py
 	python scripts/bench_chain_state.py

@@ -6,8 +6,9 @@ ports in a temporary directory, and stops them all at the end.
 
 For each size (1, 10 and 100 MB of random bytes, fresh bytes every run) and run:
 - upload: the web app's flow (`tests/backend/support/records.py`): SHA-256 of the file, typed data
-  for addRecord, EIP-712 signature, POST /api/medical-records/upload (multipart), until the answer
-  (the record is pinned, the transaction mined and the record confirmed);
+  for addRecord and its EIP-712 signature (before the clock starts), then the timed
+  POST /api/medical-records/upload (multipart) until the answer (the record is pinned, the
+  transaction mined and the record confirmed): the server's pipeline, not the client's signing;
 - view: GET /api/medical-records/view/{cid} with X-Wallet-Signature, until the last byte (checked);
 - bare IPFS add: the same plaintext bytes straight to the node's /api/v0/add (cid-version=1,
   raw-leaves=true, pin=true), what the upload would cost with no service in between.
@@ -72,11 +73,18 @@ def say(text: str) -> None:
 
 
 def timed_upload(client, wallet, content: bytes) -> tuple[float, dict]:
-    """The web app's upload flow (tests' `upload` helper), timed end to end; returns (seconds, record)."""
-    from tests.backend.support.records import upload
+    """The web app's upload (tests' `upload_form`): the typed data is fetched and signed first, then
+    only the POST is timed, until the answer; returns (seconds, record)."""
+    from tests.backend.support.records import upload_form
 
+    form = upload_form(client, wallet, content, "report", "bench.bin")
     began = time.perf_counter()
-    response = upload(client, wallet, content, "report", "bench.bin", content_type="application/octet-stream")
+    response = client.post(
+        "/api/medical-records/upload",
+        data=form,
+        files={"file": ("bench.bin", content, "application/octet-stream")},
+        headers=wallet.headers,
+    )
     elapsed = time.perf_counter() - began
     if response.status_code != 201:
         raise RuntimeError(f"upload of {len(content)} bytes: HTTP {response.status_code}: {response.text[:500]}")

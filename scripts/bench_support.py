@@ -125,6 +125,7 @@ class BenchStack:
     ipfs_api_url: str = ""
     rpc_url: str = ""
     factory: str = ""
+    deployer_key: str = ""  # dev account #0: deployed the contracts, holds REGISTRAR_ROLE (registers doctors)
     _stoppers: list[tuple[str, Callable[[], object]]] = field(default_factory=list, init=False)
     _api: object = field(default=None, init=False)
 
@@ -167,7 +168,8 @@ class BenchStack:
         anvil.start()
         self.rpc_url = anvil.rpc_url
         accounts = anvil.accounts
-        self.factory = deploy(anvil.rpc_url, accounts[0].private_key).factory
+        self.deployer_key = accounts[0].private_key
+        self.factory = deploy(anvil.rpc_url, self.deployer_key).factory
         self.say(f"  services up in {time.perf_counter() - began:.1f} s (data in {self.tmp})")
 
         port = free_port()

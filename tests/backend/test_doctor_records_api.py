@@ -149,6 +149,19 @@ async def test_the_author_reads_their_record(client: httpx.Client, keyed_patient
 
 
 @pytest.mark.asyncio
+async def test_a_doctor_uploads_files_larger_than_a_json_body(client: httpx.Client, keyed_patient: Wallet, writer: Wallet) -> None:
+    """The doctor's upload takes files up to MAX_UPLOAD_BYTES like the patient's (it was held to the
+    64 KiB JSON limit: 413 payload_too_large for a 100 KB prescription)."""
+    _ok(access.write_grant(client, keyed_patient, writer.address, DAY))
+    content = os.urandom(1024 * 1024)
+    added = _ok(doctor_upload(client, writer, keyed_patient.address, content), 201)
+    assert added["size"] == len(content)
+    viewed = _view(client, keyed_patient, added["cid"])
+    assert viewed.status_code == 200, viewed.text
+    assert viewed.content == content
+
+
+@pytest.mark.asyncio
 async def test_refusals_come_before_anything_is_stored(
     client: httpx.Client, patient_wallet: Wallet, writer: Wallet, registrar_relayer: Relayer,
     chain_client: ChainClient, db: Database, anvil,

@@ -46,7 +46,8 @@ __all__ = ["UPLOAD_FORM_OVERHEAD_BYTES", "UPLOAD_PATHS", "BodyLimit", "BodyLimit
 
 # Room for the multipart envelope and the other form fields around the file (signatures, name, ...).
 UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
-UPLOAD_PATHS = frozenset({"/api/medical-records/upload"})
+# Every route that takes a file: the patient's upload and the doctor's (a doctor's record is a file too).
+UPLOAD_PATHS = frozenset({"/api/medical-records/upload", "/api/medical-records/doctor/upload"})
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,11 @@ async def test_endless_chunked_upload_is_refused_at_the_limit(call: Call, calls:
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     ("path", "limit", "code"),
-    [("/api/profile", MAX_JSON, "payload_too_large"), ("/api/medical-records/upload", UPLOAD_LIMIT, "file_too_large")],
+    [
+        ("/api/profile", MAX_JSON, "payload_too_large"),
+        ("/api/medical-records/upload", UPLOAD_LIMIT, "file_too_large"),
+        ("/api/medical-records/doctor/upload", UPLOAD_LIMIT, "file_too_large"),
+    ],
 )
 async def test_declared_length_over_the_limit_is_refused_unread(call: Call, path: str, limit: int, code: str) -> None:
     server = await call("POST", path, {"content-length": str(limit + 1), "expect": "100-continue"}, Server(b"x" * (limit + 1)))
