@@ -66,7 +66,10 @@ async def test_wants_write_round_trips_and_defaults_to_false(client, patient_wal
     _ok(access.approve(client, patient_wallet, asking["id"], doctor.address, [record["record_id"]], 1))
     assert _doctor_write_grants(client, doctor) == []
     assert await chain_client.get_write_grant(patient, doctor.address) == 0
-    assert [(r["state"], r["wants_write"]) for r in _doctor_requests(client, doctor)][0] == ("approved", True)
+    assert [(r["id"], r["state"], r["wants_write"]) for r in _doctor_requests(client, doctor)] == [
+        (asking["id"], "approved", True),
+        (plain["id"], "superseded", False),
+    ]
 
     # The patient's second signature (approveWrite, sent in whole days as the app does) grants it.
     granted = _ok(access.write_grant(client, patient_wallet, doctor.address, 30 * DAY, as_days=True))
