@@ -2,10 +2,12 @@
 // Anvil, js-ipfs, SecantusDB, the API serving frontend/dist). Roles are Anvil dev accounts, each in its
 // own fresh browser profile with the harness's injected wallet:
 //   registrar (#0) registers doctor A (#3) and doctor B (#4) -> patient (#2) signs in (key set up) and
-//   gives B write access -> A signs in (key set up) and asks for access -> B signs in (key set up) and
-//   adds a prescription with ONE wallet prompt (AddRecordAsDoctor), lists it under "Records you added"
-//   and opens it verified -> the patient sees it "added by Dr Ben Writer", opens it verified (re-checked
-//   in the browser) -> shares it with A -> A opens it verified -> the patient revokes -> A is refused.
+//   gives B write access -> A signs in (key set up) and asks for access, also asking to add records ->
+//   B signs in (key set up) and adds a prescription with ONE wallet prompt (AddRecordAsDoctor), lists it
+//   under "Records you added" and opens it verified -> the patient sees it "added by Dr Ben Writer",
+//   opens it verified (re-checked in the browser) -> shares it with A and, while answering, lets A add
+//   records (two prompts: ApproveRecords, ApproveWrite) -> A opens it verified, and finds the patient
+//   under "Add a record" -> the patient revokes reading -> A is refused.
 // Each account's key signature is asked once per session (at the key setup): opening and uploading
 // ask the wallet for nothing more.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
@@ -100,14 +102,21 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
     await write.getByRole('status').filter({ hasText: /0x15d3…6A65 may add records until / }).waitFor({ timeout: CHAIN_TIMEOUT })
   })
 
-  step('2. doctor A signs in (key set up) and asks the patient for access', async () => {
-    const { page } = await arrive('doctorA', DOCTOR_A, 'doctor', 'Find a patient')
+  step('2. doctor A signs in (key set up) and asks the patient for access, also asking to add records', async () => {
+    const user = await arrive('doctorA', DOCTOR_A, 'doctor', 'Find a patient')
+    const { page } = user
+    const afterSetup = user.wallet.requests.length
     await page.getByLabel('Name, email or wallet address').fill(PATIENT)
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
     await page.getByLabel('Reason (the patient reads this)').fill(REASON)
+    await page.getByRole('checkbox', { name: "Also ask to add records (prescriptions, bills, reports) to this patient's file" }).check()
     await page.getByRole('button', { name: /Sign access request to 0x3C44…93BC/ }).click()
     await page.getByRole('status').filter({ hasText: 'Request sent.' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    // The wish to write is not part of what is signed: still one RequestAccess prompt.
+    assert.deepEqual(promptsSince(user, afterSetup), ['RequestAccess'])
+    const mine = region(page, 'My requests').getByRole('row').filter({ hasText: REASON })
+    await mine.getByText('also asks to add records').waitFor()
   })
 
   step('3. doctor B adds a prescription with one signature, and opens it verified from "Records you added"', async () => {
@@ -167,8 +176,9 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
     await screenshot(page, 'authored-03-patient-opened')
   })
 
-  step('5. the patient shares it with doctor A (the picker names its author)', async () => {
-    const { page } = users.patient
+  step('5. the patient shares it with doctor A (the picker names its author) and, answering, lets A add records', async () => {
+    const user = users.patient
+    const { page } = user
     await tab(page, 'Requests')
     const card = page.getByRole('article').filter({ hasText: REASON })
     await untilRefreshed('doctor A\'s request', page.getByRole('button', { name: 'Refresh' }), () => card.count())
@@ -176,14 +186,41 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
     assert.match(await card.getByText(RX_NAME).innerText(), new RegExp(`added by Dr ${NAME_B}`))
     await box.check()
     await card.getByLabel('For how many days').fill('1')
+    await card.getByText(`Dr ${NAME_A} also asks to add records to your file`).waitFor()
+    const write = card.getByRole('checkbox', { name: new RegExp(`^Also let Dr ${NAME_A} add records to my file for the same 1 day\\(s\\)`) })
+    assert.equal(await write.isChecked(), false, 'write access is an explicit choice: unticked by default')
+    await write.check()
+    await screenshot(page, 'authored-034-patient-request-asks-write')
     await card.getByText('Encryption key unlocked').waitFor() // the setup's signature, still in this session
+    const before = user.wallet.requests.length
     await card.getByRole('button', { name: 'Sign approval (1 record(s), 1 day(s))' }).click()
-    await page.getByRole('status').filter({ hasText: 'Approved 1 record(s) for 1 day(s).' }).first().waitFor({ timeout: CHAIN_TIMEOUT })
+    const done = page.getByRole('status').filter({ hasText: 'Approved 1 record(s) for 1 day(s).' }).first()
+    const writeRefused = page.getByRole('alert').filter({ hasText: 'Write access was not granted' })
+    await done.or(writeRefused).waitFor({ timeout: CHAIN_TIMEOUT })
+    await until('both steps to finish', async () => /may add records to your file until/.test(await done.innerText()) || (await writeRefused.count()) > 0, {
+      timeout: CHAIN_TIMEOUT,
+    })
+    assert.equal(await writeRefused.count(), 0, `write access was refused: ${(await writeRefused.count()) ? await writeRefused.innerText() : ''}`)
+    assert.match(await done.innerText(), new RegExp(`Dr ${NAME_A} may add records to your file until `))
+    assert.deepEqual(promptsSince(user, before), ['ApproveRecords', 'ApproveWrite'], 'two prompts: reading, then writing')
+    await screenshot(page, 'authored-035-patient-granted-both')
+    // The Sharing screen's write-access list now names doctor A too (refetched after the answer).
+    await tab(page, 'Sharing')
+    await region(page, 'Write access').getByRole('row').filter({ hasText: NAME_A }).waitFor()
   })
 
-  step('6. doctor A opens the shared prescription, verified', async () => {
+  step('6. doctor A finds the patient under "Add a record", and opens the shared prescription, verified', async () => {
     const user = users.doctorA
     const { page } = user
+    // Asked for while requesting, granted while answering: the patient is in doctor A's "Add a record".
+    // (Still on "Find patient" since step 2: the list refreshes by its button.)
+    const requests = region(page, 'My requests')
+    await untilRefreshed('the request approved under "My requests"', requests.getByRole('button', { name: 'Refresh' }),
+      () => requests.getByRole('row').filter({ hasText: REASON }).getByText('approved', { exact: true }).count(), { timeout: CHAIN_TIMEOUT })
+    await tab(page, 'Add a record')
+    await until('the patient in doctor A\'s "Add a record"', async () =>
+      (await page.getByRole('combobox', { name: /^Patient/ }).inputValue()).toLowerCase() === PATIENT.toLowerCase())
+    await screenshot(page, 'authored-045-doctor-a-may-add')
     const before = user.wallet.requests.length
     await tab(page, 'Authorized records')
     const row = page.getByRole('row').filter({ hasText: RX_NAME })

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from ..services.access import AccessService, grant_duration
 from ..services.authorized import authorized_from_chain, authorized_from_database, grants_of_patient
@@ -42,6 +42,12 @@ class SignedBody(BaseModel):
 class DoctorRequestBody(SignedBody):
     patientAddress: str
     requestReason: str = Field(max_length=2000)
+    wantsWrite: StrictBool = Field(
+        default=False,
+        description="Also ask to add records (prescriptions, bills, reports) to this patient's file. Stored with "
+        "the request like its reason (not signed, not on chain); the patient may then grant write access "
+        "(approveWrite) while answering",
+    )
 
 
 class RespondBody(BaseModel):
@@ -115,7 +121,8 @@ async def doctor_request(
     body: DoctorRequestBody, caller: DoctorDep, services: ServicesDep, ip: ClientIpDep
 ) -> dict[str, Any]:
     request = await AccessService(services).request_access(
-        caller.address, body.patientAddress, body.requestReason, body.signature, body.nonce, body.deadline, ip
+        caller.address, body.patientAddress, body.requestReason, body.signature, body.nonce, body.deadline, ip,
+        wants_write=body.wantsWrite,
     )
     return request.public()
 

@@ -32,6 +32,9 @@ class AccessRequest:
     doctor: str
     reason: str
     tx_hash: str
+    # The doctor also asks to add records (an off-chain hint like the reason: the signed RequestAccess
+    # is unchanged, and the patient grants write access with its own signature). Older rows lack it.
+    wants_write: bool = False
     state: RequestState = "pending"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     responded_at: datetime | None = None

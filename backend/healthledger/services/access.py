@@ -73,7 +73,11 @@ class AccessService:
         nonce: int,
         deadline: int,
         client_ip: str | None = None,
+        *,
+        wants_write: bool = False,
     ) -> AccessRequest:
+        """Relay the doctor's signed RequestAccess and store its off-chain half: the reason and whether
+        the doctor also asks to add records (`wants_write`, a hint for the patient's answer)."""
         await self._require_registered(doctor)
         patient = address(patient, "patientAddress", strict=False)
         reason = (reason or "").strip()
@@ -92,7 +96,10 @@ class AccessService:
         await self._s.relayer.ensure_vault(patient, timeout=self._s.settings.tx_timeout_seconds)
         result = await relay(self._s, patient, payload, raw)
         return await self._s.access_requests.add(
-            AccessRequest(patient=patient.lower(), doctor=doctor.lower(), reason=reason, tx_hash=result.tx_hash)
+            AccessRequest(
+                patient=patient.lower(), doctor=doctor.lower(), reason=reason, tx_hash=result.tx_hash,
+                wants_write=bool(wants_write),
+            )
         )
 
     async def request_extension(

@@ -768,6 +768,11 @@ export interface components {
             state: "pending" | "approved" | "denied" | "superseded";
             /** Tx Hash */
             tx_hash: string;
+            /**
+             * Wants Write
+             * @description The doctor also asks to add records to the patient's file (an off-chain hint: answering the request grants read access only; write access is a separate signed approveWrite)
+             */
+            wants_write: boolean;
         };
         /**
          * AccountKey
@@ -1382,6 +1387,12 @@ export interface components {
              * @description EIP-712 signature of the payload from /api/signing/typed-data
              */
             signature: string;
+            /**
+             * Wantswrite
+             * @description Also ask to add records (prescriptions, bills, reports) to this patient's file. Stored with the request like its reason (not signed, not on chain); the patient may then grant write access (approveWrite) while answering
+             * @default false
+             */
+            wantsWrite: boolean;
         };
         /** DoctorRequestList */
         DoctorRequestList: {
@@ -1754,6 +1765,11 @@ export interface components {
             state: "pending" | "approved" | "denied" | "superseded";
             /** Tx Hash */
             tx_hash: string;
+            /**
+             * Wants Write
+             * @description The doctor also asks to add records to the patient's file (an off-chain hint: answering the request grants read access only; write access is a separate signed approveWrite)
+             */
+            wants_write: boolean;
         };
         /** PreparedKey */
         PreparedKey: {

@@ -16,18 +16,24 @@ def signed(wallet: Wallet, payload: dict[str, Any], field: str = "signature") ->
 
 
 def request_access(
-    client: httpx.Client, doctor: Wallet, patient: str, reason: str = "follow-up", *, with_key: bool = True
+    client: httpx.Client,
+    doctor: Wallet,
+    patient: str,
+    reason: str = "follow-up",
+    *,
+    with_key: bool = True,
+    wants_write: Any = None,
 ) -> httpx.Response:
     """The doctor asks for access. Like the app (which sets up the key at first sign-in), the
-    doctor's encryption key is registered first unless `with_key=False`: approving needs it."""
+    doctor's encryption key is registered first unless `with_key=False`: approving needs it.
+    `wants_write` is sent as the body's `wantsWrite` as given (any JSON value) unless None."""
     if with_key:
         register_key(client, doctor)
     payload = doctor.typed_data(client, "requestAccess", {"patientAddress": patient})
-    return client.post(
-        "/api/access-requests/doctor/request",
-        json={"patientAddress": patient, "requestReason": reason, **signed(doctor, payload)},
-        headers=doctor.headers,
-    )
+    body: dict[str, Any] = {"patientAddress": patient, "requestReason": reason, **signed(doctor, payload)}
+    if wants_write is not None:
+        body["wantsWrite"] = wants_write
+    return client.post("/api/access-requests/doctor/request", json=body, headers=doctor.headers)
 
 
 def pending_requests(client: httpx.Client, patient: Wallet) -> list[dict[str, Any]]:
@@ -100,11 +106,15 @@ def doctor_view(client: httpx.Client, doctor: Wallet, cid: str, *, with_signatur
     return client.get(f"/api/medical-records/view/{cid}", headers=headers)
 
 
-def write_grant(client: httpx.Client, patient: Wallet, doctor: str, seconds: int) -> httpx.Response:
+def write_grant(
+    client: httpx.Client, patient: Wallet, doctor: str, seconds: int, *, as_days: bool = False
+) -> httpx.Response:
+    """A signed approveWrite for `seconds`; sent as `durationDays` (whole days, as the web app does) when `as_days`."""
     payload = patient.typed_data(client, "approveWrite", {"doctor": doctor, "duration": seconds})
+    duration = {"durationDays": seconds // 86400} if as_days else {"durationSeconds": seconds}
     return client.post(
         "/api/access-requests/patient/write-grant",
-        json={"doctorAddress": doctor, "durationSeconds": seconds, **signed(patient, payload)},
+        json={"doctorAddress": doctor, **duration, **signed(patient, payload)},
         headers=patient.headers,
     )
 

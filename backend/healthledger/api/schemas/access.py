@@ -16,6 +16,10 @@ class AccessRequestOut(BaseModel):
     patient: str
     doctor: str
     reason: str
+    wants_write: bool = Field(
+        description="The doctor also asks to add records to the patient's file (an off-chain hint: answering the "
+        "request grants read access only; write access is a separate signed approveWrite)"
+    )
     tx_hash: str
     state: Literal["pending", "approved", "denied", "superseded"]
     created_at: str = Field(description="ISO-8601")

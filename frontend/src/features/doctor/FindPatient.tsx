@@ -1,4 +1,8 @@
-/** Doctors: find a patient and ask for access, with a reason, by signing a RequestAccess message. */
+/**
+ * Doctors: find a patient and ask for access, with a reason, by signing a RequestAccess message; the
+ * request can also ask to add records (`wantsWrite`, stored with the reason; the patient may grant
+ * write access while answering).
+ */
 import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
@@ -14,6 +18,7 @@ export function FindPatient() {
   const found = usePatientSearch(submitted)
   const [patient, setPatient] = useState('')
   const [reason, setReason] = useState('')
+  const [wantsWrite, setWantsWrite] = useState(false)
 
   const search = (event: FormEvent) => {
     event.preventDefault()
@@ -30,10 +35,19 @@ export function FindPatient() {
   const request = useMutation({
     mutationFn: async () => {
       const signed = await signAction('requestAccess', { patientAddress: patient })
-      await api.access.request({ patientAddress: patient, requestReason: reason.trim(), signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
+      await api.access.request({
+        patientAddress: patient,
+        requestReason: reason.trim(),
+        wantsWrite,
+        signature: signed.signature,
+        nonce: signed.nonce,
+        deadline: signed.deadline,
+      })
+      return wantsWrite
     },
     onSuccess: () => {
       setReason('')
+      setWantsWrite(false)
       return invalidate('doctorRequests')
     },
   })
@@ -79,15 +93,27 @@ export function FindPatient() {
         <span>Reason (the patient reads this)</span>
         <textarea value={reason} onChange={(e) => setReason(e.target.value)} rows={3} maxLength={500} />
       </label>
+      <label className="check">
+        <input type="checkbox" checked={wantsWrite} onChange={(e) => setWantsWrite(e.target.checked)} />
+        Also ask to add records (prescriptions, bills, reports) to this patient's file
+      </label>
       <SignButton
         onClick={() => request.mutate()}
         disabled={!valid}
         busy={request.isPending}
-        explain="Signs a “RequestAccess” message (EIP-712) naming this patient. The patient decides which records you may read and for how long; you pay nothing."
+        explain={
+          'Signs a “RequestAccess” message (EIP-712) naming this patient. The patient decides which records you may read and for how long; you pay nothing.' +
+          (wantsWrite ? ' The patient also sees that you ask to add records, and may allow it for the same time.' : '')
+        }
       >
         Sign access request to {patient && isAddress(patient) ? `${patient.slice(0, 6)}…${patient.slice(-4)}` : 'this patient'}
       </SignButton>
-      {request.isSuccess && <Notice kind="success">Request sent. You will see the records under “Authorized records” once the patient approves.</Notice>}
+      {request.isSuccess && (
+        <Notice kind="success">
+          Request sent. You will see the records under “Authorized records” once the patient approves
+          {request.data ? ', and the patient under “Add a record” if they also let you add records.' : '.'}
+        </Notice>
+      )}
       <ErrorNotice error={request.error} title="The request was not sent" />
     </section>
   )

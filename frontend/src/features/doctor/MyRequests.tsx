@@ -1,5 +1,10 @@
-/** Doctors: their own access requests and what became of each (pending, approved, denied, replaced). */
-import { useDoctorRequests } from '../../api/queries'
+/**
+ * Doctors: their own access requests and what became of each (pending, approved, denied, replaced),
+ * and whether each also asked to add records. When such a request turns approved, the patient may
+ * have granted write access with it: the vaults the doctor may write to ("Add a record") refetch.
+ */
+import { useEffect } from 'react'
+import { useDoctorRequests, useInvalidate } from '../../api/queries'
 import type { DoctorRequest } from '../../api/types'
 import { DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
@@ -23,9 +28,23 @@ function StateCell({ request }: { request: DoctorRequest }) {
   )
 }
 
+/** Ids of the approved requests that also asked to add records, as one comparable key. */
+export function approvedWriteAsks(requests: readonly Pick<DoctorRequest, 'id' | 'state' | 'wants_write'>[]): string {
+  return requests
+    .filter((request) => request.wants_write && request.state === 'approved')
+    .map((request) => request.id)
+    .sort()
+    .join(',')
+}
+
 export function MyRequests() {
   const requests = useDoctorRequests()
+  const invalidate = useInvalidate()
   const list = requests.data ?? []
+  const approvedAsks = approvedWriteAsks(list)
+  useEffect(() => {
+    if (approvedAsks) void invalidate('doctorWriteGrants')
+  }, [approvedAsks, invalidate])
   return (
     <QueryCard id="my-requests-title" title="My requests" emptyText="You have not asked any patient for access yet." what="your requests"
       query={requests} items={list}>
@@ -35,7 +54,15 @@ export function MyRequests() {
         columns={[
           { header: 'Sent', cell: (request) => formatDate(request.created_at) },
           { header: 'Patient', cell: (request) => <Address value={request.patient} /> },
-          { header: 'Reason', cell: (request) => request.reason },
+          {
+            header: 'Reason',
+            cell: (request) => (
+              <>
+                {request.reason}
+                {request.wants_write && <> <Badge kind="neutral">also asks to add records</Badge></>}
+              </>
+            ),
+          },
           { header: 'State', cell: (request) => <StateCell request={request} /> },
         ]}
       />
