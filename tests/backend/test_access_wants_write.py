@@ -17,6 +17,7 @@ import pytest_asyncio
 from .fixtures.wallets import registered_doctor
 from .support import access
 from .support.records import upload
+from .support.responses import expect_ok
 from .support.wallet import Wallet
 
 DAY = 86400
@@ -27,33 +28,28 @@ async def doctor(client: httpx.Client, registrar_relayer) -> Wallet:
     return await registered_doctor(client, registrar_relayer)
 
 
-def _ok(response: httpx.Response, status: int = 200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 def _doctor_requests(client: httpx.Client, doctor: Wallet) -> list[dict]:
-    return _ok(client.get("/api/access-requests/doctor/requests", headers=doctor.headers))["requests"]
+    return expect_ok(client.get("/api/access-requests/doctor/requests", headers=doctor.headers))["requests"]
 
 
 def _doctor_write_grants(client: httpx.Client, doctor: Wallet) -> list[str]:
-    grants = _ok(client.get("/api/access-requests/doctor/write-grants", headers=doctor.headers))["grants"]
+    grants = expect_ok(client.get("/api/access-requests/doctor/write-grants", headers=doctor.headers))["grants"]
     return [grant["patientAddress"].lower() for grant in grants]
 
 
 @pytest.mark.asyncio
 async def test_wants_write_round_trips_and_defaults_to_false(client, patient_wallet, doctor, chain_client) -> None:
     patient = patient_wallet.address
-    record = _ok(upload(client, patient_wallet, os.urandom(1500)), 201)
+    record = expect_ok(upload(client, patient_wallet, os.urandom(1500)), 201)
 
     # Without the field: false everywhere.
-    plain = _ok(access.request_access(client, doctor, patient, "routine check"), 201)
+    plain = expect_ok(access.request_access(client, doctor, patient, "routine check"), 201)
     assert plain["wants_write"] is False
     assert [(r["id"], r["wants_write"]) for r in access.pending_requests(client, patient_wallet)] == [(plain["id"], False)]
     assert [(r["id"], r["wants_write"]) for r in _doctor_requests(client, doctor)] == [(plain["id"], False)]
 
     # Asking to write as well: the new request replaces the pending one (as on chain) and carries the flag.
-    asking = _ok(access.request_access(client, doctor, patient, "prescribing", wants_write=True), 201)
+    asking = expect_ok(access.request_access(client, doctor, patient, "prescribing", wants_write=True), 201)
     assert asking["wants_write"] is True
     pending = access.pending_requests(client, patient_wallet)
     assert [(r["id"], r["reason"], r["wants_write"]) for r in pending] == [(asking["id"], "prescribing", True)]
@@ -63,7 +59,7 @@ async def test_wants_write_round_trips_and_defaults_to_false(client, patient_wal
     ]
 
     # Approving the request shares what was chosen; it grants no write access by itself.
-    _ok(access.approve(client, patient_wallet, asking["id"], doctor.address, [record["record_id"]], 1))
+    expect_ok(access.approve(client, patient_wallet, asking["id"], doctor.address, [record["record_id"]], 1))
     assert _doctor_write_grants(client, doctor) == []
     assert await chain_client.get_write_grant(patient, doctor.address) == 0
     assert [(r["id"], r["state"], r["wants_write"]) for r in _doctor_requests(client, doctor)] == [
@@ -72,7 +68,7 @@ async def test_wants_write_round_trips_and_defaults_to_false(client, patient_wal
     ]
 
     # The patient's second signature (approveWrite, sent in whole days as the app does) grants it.
-    granted = _ok(access.write_grant(client, patient_wallet, doctor.address, 30 * DAY, as_days=True))
+    granted = expect_ok(access.write_grant(client, patient_wallet, doctor.address, 30 * DAY, as_days=True))
     assert granted["doctorAddress"].lower() == doctor.address.lower()
     assert _doctor_write_grants(client, doctor) == [patient.lower()]
     assert await chain_client.get_write_grant(patient, doctor.address) == granted["expiresAt"] > 0

@@ -57,9 +57,10 @@ from pymongo import MongoClient
 from .fixtures.wallets import registered_doctor
 from .support import access
 from .support.crypto import encrypt_bytes
-from .support.keys import register_key
 from .support.doctor_records import doctor_upload
+from .support.keys import register_key
 from .support.records import upload
+from .support.responses import expect_ok
 from .support.wallet import Wallet
 
 HOUR = 3600
@@ -87,11 +88,6 @@ class Dump:
     strings: list[str] = field(default_factory=list)
 
 
-def _ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 def _poll(what: str, check: Callable[[], bool]) -> None:
     """Wait (bounded) for the maintenance loop: no fixed sleeps, a clear failure when it never comes."""
     deadline = time.monotonic() + POLL_SECONDS
@@ -109,7 +105,7 @@ def add_doctor_authored_record(client: httpx.Client, patient: Wallet, doctor_b: 
     Its readers are the patient and B, its author: both copies were sealed without any signature.
     """
     content = os.urandom(1200) + b"authored"
-    return _ok(doctor_upload(client, doctor_b, patient.address, content), 201), content
+    return expect_ok(doctor_upload(client, doctor_b, patient.address, content), 201), content
 
 
 # ------------------------------------------------------------------------------- taking the dump
@@ -311,17 +307,17 @@ async def test_nothing_at_rest_decrypts_a_record(
         assert patient.login(client)["role"] == "patient"
         doctor_a, doctor_b, doctor_c = [await registered_doctor(client, registrar_relayer) for _ in range(3)]
         files = [os.urandom(1500) + bytes([index]) for index in range(3)]
-        records = [_ok(upload(client, patient, content), 201) for content in files]
+        records = [expect_ok(upload(client, patient, content), 201) for content in files]
         ids = [record["record_id"] for record in records]
 
         # A: records 0 and 1 for 30 days; C: record 2 for an hour. B: a write grant.
-        request = _ok(access.request_access(client, doctor_a, patient.address), 201)
-        _ok(access.approve(client, patient, request["id"], doctor_a.address, ids[:2], 30))
-        request = _ok(access.request_access(client, doctor_c, patient.address), 201)
-        _ok(access.approve(client, patient, request["id"], doctor_c.address, [ids[2]], 1 / 24))
+        request = expect_ok(access.request_access(client, doctor_a, patient.address), 201)
+        expect_ok(access.approve(client, patient, request["id"], doctor_a.address, ids[:2], 30))
+        request = expect_ok(access.request_access(client, doctor_c, patient.address), 201)
+        expect_ok(access.approve(client, patient, request["id"], doctor_c.address, [ids[2]], 1 / 24))
         register_key(client, doctor_b)
         register_key(client, patient)  # as the app does at sign-in: a doctor can then write for them
-        _ok(access.write_grant(client, patient, doctor_b.address, 30 * 86400))
+        expect_ok(access.write_grant(client, patient, doctor_b.address, 30 * 86400))
         authored = add_doctor_authored_record(client, patient, doctor_b)
 
         # C's grant expires (chain time); the maintenance loop sweeps its copy. A loses record 1.
@@ -330,7 +326,7 @@ async def test_nothing_at_rest_decrypts_a_record(
         with MongoClient(server.settings.mongodb_uri, serverSelectionTimeoutMS=5000) as mongo:
             grant_keys = mongo[server.settings.mongodb_database]["grant_keys"]
             _poll("the expired grant copy to be swept", lambda: grant_keys.count_documents({"doctor": doctor_c.address.lower()}) == 0)
-        _ok(access.revoke(client, patient, doctor_a.address, [ids[1]]))
+        expect_ok(access.revoke(client, patient, doctor_a.address, [ids[1]]))
 
         stored = [
             Stored(files[0], records[0], {"patient", "doctor A"}),

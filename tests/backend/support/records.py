@@ -76,3 +76,10 @@ def upload(
         files={"file": (name, content, content_type)},
         headers=wallet.headers,
     )
+
+
+def view(client: httpx.Client, wallet: Wallet, cid: str) -> httpx.Response:
+    """GET /api/medical-records/view/{cid} as `wallet`, with its own key signature (patient or doctor)."""
+    return client.get(
+        f"/api/medical-records/view/{cid}", headers={**wallet.headers, "X-Wallet-Signature": wallet.key_signature(client)}
+    )
