@@ -10,16 +10,17 @@ import { useEffect, useId, useRef, type ReactNode } from 'react'
 import type { ViewedFile } from '../../api/types'
 import { formatBytes } from '../../lib/format'
 import { PdfView } from './PdfView'
-import { mediaType, previewKind } from './previewKind'
+import { downloadName, mediaType, previewKind } from './previewKind'
 import { useObjectUrl } from './useObjectUrl'
 import './preview.css'
 
-/** A link that saves the file under its name; says the size. */
-export function DownloadLink({ file, className }: { file: Pick<ViewedFile, 'blob' | 'filename'>; className?: string }) {
+/** A link that saves the file under its name (with the extension its type implies); says the size. */
+export function DownloadLink({ file, className }: { file: Pick<ViewedFile, 'blob' | 'filename' | 'contentType'>; className?: string }) {
   const url = useObjectUrl(file.blob)
+  const name = downloadName(file.filename, file.contentType)
   return (
-    <a className={className} href={url ?? undefined} download={file.filename} aria-disabled={url ? undefined : true}>
-      Download {file.filename} ({formatBytes(file.blob.size)})
+    <a className={className} href={url ?? undefined} download={name} aria-disabled={url ? undefined : true}>
+      Download {name} ({formatBytes(file.blob.size)})
     </a>
   )
 }

@@ -8,6 +8,9 @@ import type { PDFDocumentProxy, RenderTask } from 'pdfjs-dist'
 import { useEffect, useRef, useState } from 'react'
 import { clampPage, fitScale } from './previewKind'
 
+/** Pages are drawn at most this wide (CSS px): a letter at full desktop width is taller than any screen. */
+const MAX_PAGE_WIDTH = 860
+
 type PdfJs = typeof import('pdfjs-dist')
 
 let pdfjsLoading: Promise<PdfJs> | null = null
@@ -77,7 +80,7 @@ function PdfPage({ doc, pageNumber, width, title }: { doc: PDFDocumentProxy; pag
       try {
         const page = await doc.getPage(pageNumber)
         if (cancelled) return
-        const viewport = page.getViewport({ scale: fitScale(page.getViewport({ scale: 1 }).width, width) })
+        const viewport = page.getViewport({ scale: fitScale(page.getViewport({ scale: 1 }).width, Math.min(width, MAX_PAGE_WIDTH)) })
         // Sharp on high-density screens: draw at device pixels, show at CSS pixels (height follows the aspect ratio).
         const ratio = window.devicePixelRatio || 1
         canvas.width = Math.floor(viewport.width * ratio)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { clampPage, fitScale, mediaType, previewKind } from './previewKind'
+import { clampPage, downloadName, fitScale, mediaType, previewKind } from './previewKind'
 
 describe('previewKind', () => {
   it('renders PDFs with pdf.js, whatever the case or parameters of the type', () => {
@@ -47,5 +47,20 @@ describe('page geometry', () => {
     expect(clampPage(1, 1, 3)).toBe(2)
     expect(clampPage(3, 1, 3)).toBe(3)
     expect(clampPage(2, 0, 0)).toBe(1)
+  })
+})
+
+describe('downloadName', () => {
+  it('adds the extension the type implies when the record name lacks it', () => {
+    expect(downloadName('Discharge letter', 'application/pdf')).toBe('Discharge letter.pdf')
+    expect(downloadName('Diet notes 17', 'text/plain; charset=utf-8')).toBe('Diet notes 17.txt')
+    expect(downloadName('Dr. Lopez v1.5', 'application/pdf')).toBe('Dr. Lopez v1.5.pdf')
+  })
+
+  it('keeps a name that already ends with a matching extension, or whose type it does not know', () => {
+    expect(downloadName('xray.JPEG', 'image/jpeg')).toBe('xray.JPEG')
+    expect(downloadName('scan.pdf', 'application/pdf')).toBe('scan.pdf')
+    expect(downloadName('archive', 'application/x-unknown')).toBe('archive')
+    expect(downloadName('  ', 'application/octet-stream')).toBe('record')
   })
 })

@@ -51,3 +51,37 @@ export function clampPage(page: number, delta: number, count: number): number {
   if (!(count >= 1)) return 1
   return Math.min(count, Math.max(1, Math.trunc(page) + delta))
 }
+
+/** The usual file extension of the media types people store, for names saved without one. */
+const EXTENSIONS: Record<string, string[]> = {
+  'application/pdf': ['pdf'],
+  'image/png': ['png'],
+  'image/jpeg': ['jpg', 'jpeg'],
+  'image/gif': ['gif'],
+  'image/webp': ['webp'],
+  'image/avif': ['avif'],
+  'image/bmp': ['bmp'],
+  'image/tiff': ['tif', 'tiff'],
+  'image/svg+xml': ['svg'],
+  'text/plain': ['txt'],
+  'text/csv': ['csv'],
+  'application/json': ['json'],
+  'application/xml': ['xml'],
+  'text/xml': ['xml'],
+  'application/dicom': ['dcm'],
+  'application/zip': ['zip'],
+  'application/msword': ['doc'],
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': ['docx'],
+}
+
+/**
+ * The name to save a download under: the server names files after the record ("Discharge letter"),
+ * so add the extension its type implies when the name does not already end with it; a file saved
+ * without one would not open with a double click.
+ */
+export function downloadName(filename: string, contentType: string | null | undefined): string {
+  const known = EXTENSIONS[mediaType(contentType)]
+  const name = filename.trim() || 'record'
+  if (!known || known.includes(extension(name))) return name
+  return `${name}.${known[0]}`
+}
