@@ -2,8 +2,8 @@
 // SecantusDB, the API serving frontend/dist):
 //   registrar (#0) registers a doctor (#3) -> the patient (#2) publishes a display name and uploads a
 //   two-page PDF, a PNG and a .txt (all made here) -> opens the PDF: pdf.js draws page 1 on a canvas
-//   (some non-white pixel), "Page 1 of 2", next page draws page 2; the preview is scrolled into view
-//   and focused, Escape closes it -> the PNG shows as an <img> with a natural width -> the .txt is
+//   (some non-white pixel) with pdf.js, its worker and font from the app itself, "Page 1 of 2", next
+//   page draws page 2; the preview is scrolled into view and focused, Escape closes it -> the PNG shows as an <img> with a natural width -> the .txt is
 //   offered as a download with its name and size, and the download is the file -> the doctor asks for
 //   access, the patient shares the PDF -> the doctor's shared records name the patient by their
 //   published name, and the doctor opens the PDF drawn on a canvas too.
@@ -186,6 +186,9 @@ describe('browser: previews of PDFs, images and other files, for the patient and
     const { page } = users.patient
     // A short window, so the records table pushes the preview below the fold.
     await page.setViewportSize({ width: 1280, height: 700 })
+    const loaded = []
+    const noteRequest = (request) => loaded.push(request.url())
+    page.on('request', noteRequest)
     const preview = await patientOpens(PDF_NAME)
     await inViewAndFocused(preview)
     assert.equal(await preview.locator('iframe').count(), 0, 'no frame: the sandboxed iframe left PDFs blank')
@@ -193,6 +196,12 @@ describe('browser: previews of PDFs, images and other files, for the patient and
     const ink1 = await inkOnCanvas(preview)
     assert.ok(ink1 > 0, 'page 1 has some non-white pixel')
     assert.equal(await preview.getByRole('img', { name: `${PDF_NAME}, page 1 of 2` }).count(), 1)
+    // pdf.js, its worker and the Helvetica it draws with (the bundled Liberation Sans) came from the app itself.
+    page.off('request', noteRequest)
+    const origin = new URL(stack.url).origin
+    assert.deepEqual(loaded.filter((url) => !url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')), [], 'nothing from elsewhere')
+    for (const asset of [/\/assets\/pdf-[\w-]+\.js$/, /\/assets\/pdf\.worker\.min-[\w-]+\.js$/, /\/assets\/LiberationSans-Regular-[\w-]+\.ttf$/])
+      assert.ok(loaded.some((url) => asset.test(url)), `${asset} loaded: ${loaded.join(' ')}`)
     await screenshot(page, 'preview-01-patient-pdf-page-1')
 
     await preview.getByRole('button', { name: /Next page/ }).click()

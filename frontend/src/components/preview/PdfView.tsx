@@ -1,8 +1,8 @@
 /**
  * A PDF drawn with pdf.js, one page at a time onto a canvas fitted to the preview's width, with the
  * page count and next/previous. pdf.js and its worker are bundled by Vite and loaded only when a PDF
- * is opened (they are most of a megabyte); nothing is fetched from elsewhere: no CDN, no font or
- * CMap URLs (pdf.js falls back to built-in glyph handling), no `eval` in font code.
+ * is opened (they are most of a megabyte), and so are its fonts, CMaps and decoders (pdfData.ts);
+ * nothing is fetched from elsewhere (no CDN), and no `eval` runs in font code.
  */
 import type { PDFDocumentProxy, RenderTask } from 'pdfjs-dist'
 import { useEffect, useRef, useState } from 'react'
@@ -11,16 +11,18 @@ import { clampPage, fitScale } from './previewKind'
 /** Pages are drawn at most this wide (CSS px): a letter at full desktop width is taller than any screen. */
 const MAX_PAGE_WIDTH = 860
 
-type PdfJs = typeof import('pdfjs-dist')
+type PdfJs = { pdfjs: typeof import('pdfjs-dist'); data: typeof import('./pdfData').BUNDLED_DATA }
 
 let pdfjsLoading: Promise<PdfJs> | null = null
 
-/** pdf.js, imported once, with its worker pointed at the bundled file. */
+/** pdf.js, imported once, with its worker pointed at the bundled file, and its bundled data files. */
 function loadPdfJs(): Promise<PdfJs> {
-  pdfjsLoading ??= Promise.all([import('pdfjs-dist'), import('pdfjs-dist/build/pdf.worker.min.mjs?worker&url')]).then(([pdfjs, worker]) => {
-    pdfjs.GlobalWorkerOptions.workerSrc = worker.default
-    return pdfjs
-  })
+  pdfjsLoading ??= Promise.all([import('pdfjs-dist'), import('pdfjs-dist/build/pdf.worker.min.mjs?worker&url'), import('./pdfData')]).then(
+    ([pdfjs, worker, data]) => {
+      pdfjs.GlobalWorkerOptions.workerSrc = worker.default
+      return { pdfjs, data: data.BUNDLED_DATA }
+    },
+  )
   return pdfjsLoading
 }
 
@@ -34,9 +36,9 @@ function usePdfDocument(blob: Blob): Loaded {
     setLoaded({ state: 'loading' })
     void (async () => {
       try {
-        const [pdfjs, data] = await Promise.all([loadPdfJs(), blob.arrayBuffer()])
+        const [{ pdfjs, data: bundled }, bytes] = await Promise.all([loadPdfJs(), blob.arrayBuffer()])
         if (cancelled) return
-        const task = pdfjs.getDocument({ data: new Uint8Array(data), isEvalSupported: false, enableXfa: false, stopAtErrors: false })
+        const task = pdfjs.getDocument({ ...bundled, data: new Uint8Array(bytes), isEvalSupported: false, enableXfa: false, stopAtErrors: false })
         destroy = () => task.destroy()
         const doc = await task.promise
         if (!cancelled) setLoaded({ state: 'ready', doc })
