@@ -3,7 +3,7 @@
  * signed-in account, and the invalidation a mutation asks for afterwards. Screens never keep their
  * own copy of server data, so a change made on one screen shows on every other without a reload key.
  */
-import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query'
+import { keepPreviousData, useQueries, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useCallback } from 'react'
 import { useSession } from '../session/SessionContext'
 import type { Api } from './endpoints'
@@ -117,4 +117,27 @@ export function useAccountKey(address: string | null) {
     queryFn: () => api.keys.get(address ?? ''),
     enabled: address !== null,
   })
+}
+
+/**
+ * The published display name of each patient in `addresses` (doctors only: the patient search by
+ * exact address), `null` for one who has not published a name. A map keyed by lower-case address;
+ * an address whose look-up is still loading or failed is absent, so screens fall back to it.
+ */
+export function usePatientNames(addresses: readonly string[]): Map<string, string | null> {
+  const { api } = useSession()
+  const base = useKey('patients')
+  const unique = [...new Set(addresses.map((address) => address.toLowerCase()))]
+  const results = useQueries({
+    queries: unique.map((address) => ({
+      queryKey: [...base, 'name', address],
+      queryFn: async () => (await api.directory.patients(address))[0]?.display_name ?? null,
+      staleTime: 5 * 60_000,
+    })),
+  })
+  const names = new Map<string, string | null>()
+  unique.forEach((address, i) => {
+    if (results[i].isSuccess) names.set(address, results[i].data ?? null)
+  })
+  return names
 }

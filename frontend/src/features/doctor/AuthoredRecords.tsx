@@ -3,14 +3,15 @@
  * newest first. They can open or verify one while the chain lets them read it (a live write grant
  * from its patient, or a read approval for it); otherwise the row says their access has ended.
  */
-import { useAuthoredRecords, useAuthorizedRecords, useDoctorWriteGrants } from '../../api/queries'
+import { useAuthoredRecords, useAuthorizedRecords, useDoctorWriteGrants, usePatientNames } from '../../api/queries'
 import { isOnChain, type MedicalRecord } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
-import { Address, Badge } from '../../components/ui'
+import { Badge } from '../../components/ui'
 import { formatDate, recordTypeLabel } from '../../lib/format'
 import { IntegrityBadge } from '../patient/Records'
 import { authorMayRead } from './doctorUpload'
+import { PatientName } from './PatientName'
 import { KeySignatureHint, OpenResult, useRecordReader } from './useRecordReader'
 
 function StateCell({ record }: { record: MedicalRecord }) {
@@ -27,6 +28,7 @@ export function AuthoredRecords() {
   const authorized = useAuthorizedRecords()
   const reader = useRecordReader()
   const records = list.data ?? []
+  const names = usePatientNames(records.map((record) => record.patient))
   const signs = reader.keySignature ? '' : ' (signs key message)'
   return (
     <QueryCard id="authored-title" title="Records you added" emptyText="You have not added a record to any patient's vault yet." what="records you added"
@@ -35,7 +37,7 @@ export function AuthoredRecords() {
         rows={records}
         rowKey={(record) => record.cid}
         columns={[
-          { header: 'Patient', cell: (record) => <Address value={record.patient} /> },
+          { header: 'Patient', cell: (record) => <PatientName address={record.patient} names={names} /> },
           { header: 'Type', cell: (record) => recordTypeLabel(record.record_type) },
           { header: 'Name', cell: (record) => record.name },
           { header: 'Added', cell: (record) => formatDate(record.created_at) },

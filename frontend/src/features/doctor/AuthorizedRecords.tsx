@@ -3,13 +3,14 @@
  * doctor's own key signature, see useRecordReader); ask for more time.
  */
 import { useMutation } from '@tanstack/react-query'
-import { useState } from 'react'
-import { useAuthorizedRecords } from '../../api/queries'
+import { useId, useState, type ReactNode } from 'react'
+import { useAuthorizedRecords, usePatientNames } from '../../api/queries'
 import type { AuthorizedRecord } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
-import { Address, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
+import { Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { IntegrityBadge } from '../patient/Records'
+import { PatientName } from './PatientName'
 import { KeySignatureHint, OpenResult, useRecordReader } from './useRecordReader'
 import { recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
@@ -46,13 +47,12 @@ function Extend({ patient }: { patient: string }) {
 
 type Reader = ReturnType<typeof useRecordReader>
 
-function PatientGrant({ patient, records, reader }: { patient: string; records: AuthorizedRecord[]; reader: Reader }) {
+function PatientGrant({ patient, name, records, reader }: { patient: string; name: ReactNode; records: AuthorizedRecord[]; reader: Reader }) {
   const signs = reader.keySignature ? '' : ' (signs key message)'
+  const headingId = useId()
   return (
-    <article className="card inner">
-      <h3>
-        Patient <Address value={patient} />
-      </h3>
+    <article className="card inner" aria-labelledby={headingId}>
+      <h3 id={headingId}>Patient {name}</h3>
       <DataTable
         wrap={false}
         rows={records}
@@ -87,12 +87,14 @@ export function AuthorizedRecords() {
   const list = useAuthorizedRecords()
   const reader = useRecordReader()
   const records = list.data ?? []
+  // One card per patient (their published name when they have one), with that patient's records.
   const patients = [...new Set(records.map((record) => record.patient))]
+  const names = usePatientNames(patients)
   return (
     <QueryCard id="authorized-title" title="Authorized records" emptyText="No patient has shared records with you, or every grant has expired." what="authorized records"
       query={list} items={records} intro={<KeySignatureHint show={!reader.keySignature && records.length > 0} />} footer={<OpenResult reader={reader} />}>
       {patients.map((patient) => (
-        <PatientGrant key={patient} patient={patient} records={records.filter((r) => r.patient === patient)} reader={reader} />
+        <PatientGrant key={patient} patient={patient} name={<PatientName address={patient} names={names} />} records={records.filter((r) => r.patient === patient)} reader={reader} />
       ))}
     </QueryCard>
   )

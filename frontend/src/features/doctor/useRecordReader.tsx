@@ -4,9 +4,10 @@
  * session asks the wallet for it once (signKeyMessage), after saying in plain words what it is.
  */
 import { useMutation } from '@tanstack/react-query'
-import { useCallback, useEffect, useState } from 'react'
+import { useCallback, useState } from 'react'
 import { readableError } from '../../api/errors'
 import type { ViewedFile } from '../../api/types'
+import { DownloadLink, FilePreview } from '../../components/preview/FilePreview'
 import { ErrorNotice, Notice } from '../../components/ui'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureExplain } from '../patient/KeySignatureStep'
@@ -21,7 +22,6 @@ export interface Readable {
 interface Opened {
   name: string
   file: ViewedFile
-  url: string
 }
 
 export function useRecordReader() {
@@ -29,13 +29,11 @@ export function useRecordReader() {
   const [opened, setOpened] = useState<Opened | null>(null)
   const [integrity, setIntegrity] = useState<Record<string, Integrity>>({})
 
-  useEffect(() => () => (opened ? URL.revokeObjectURL(opened.url) : undefined), [opened])
-
   // Opening is a read of one file, not cached data: a mutation only for its pending and error state.
   const open = useMutation({
     mutationFn: async (record: Readable) => api.records.view(record.cid, keySignature ?? (await signKeyMessage())),
     onMutate: () => setOpened(null), // never leave an earlier "Verified" result next to a refusal
-    onSuccess: (file, record) => setOpened({ name: record.name ?? record.cid, file, url: URL.createObjectURL(file.blob) }),
+    onSuccess: (file, record) => setOpened({ name: record.name ?? record.cid, file }),
   })
 
   const verify = useCallback(
@@ -51,8 +49,9 @@ export function useRecordReader() {
     [api, keySignature, signKeyMessage],
   )
 
+  const close = useCallback(() => setOpened(null), [])
   const opening = open.isPending ? (open.variables?.cid ?? null) : null
-  return { open: (record: Readable) => open.mutate(record), opening, openError: open.error, opened, verify, integrity, keySignature }
+  return { open: (record: Readable) => open.mutate(record), opening, openError: open.error, opened, close, verify, integrity, keySignature }
 }
 
 /** Before the first open or verify of the session: what the wallet will be asked to sign, and why. */
@@ -66,20 +65,19 @@ export function KeySignatureHint({ show }: { show: boolean }) {
   )
 }
 
-/** The outcome of the last open: refusal, or the file with what the server checked. */
+/**
+ * The outcome of the last open: the refusal, or the file in the shared preview (PDF drawn, image
+ * inline, else a download) under a notice of what the server checked.
+ */
 export function OpenResult({ reader }: { reader: ReturnType<typeof useRecordReader> }) {
-  const { opened, openError } = reader
-  return (
-    <>
-      <ErrorNotice error={openError} title="Could not open the record" />
-      {opened && (
-        <Notice kind={opened.file.integrityVerified && opened.file.blockchainVerified ? 'success' : 'warning'} title={opened.name}>
-          {opened.file.integrityVerified && opened.file.blockchainVerified ? 'Verified against the chain. ' : 'Not verified. '}
-          <a href={opened.url} download={opened.file.filename}>
-            Download {opened.file.filename}
-          </a>
-        </Notice>
-      )}
-    </>
+  const { opened, openError, close } = reader
+  if (!opened) return <ErrorNotice error={openError} title="Could not open the record" />
+  const verified = opened.file.integrityVerified && opened.file.blockchainVerified
+  const details = (
+    <Notice kind={verified ? 'success' : 'warning'} title={opened.name}>
+      {verified ? 'Verified against the chain. ' : 'Not verified. '}
+      <DownloadLink file={opened.file} />
+    </Notice>
   )
+  return <FilePreview title={opened.name} file={opened.file} details={details} showDownload={false} onClose={close} />
 }

@@ -1,12 +1,13 @@
 /** The patient's records: state, integrity, open (decrypted after verification), verify, and the
  * verification bundle that lets anyone check a record against the chain without HealthLedger. */
 import { useMutation } from '@tanstack/react-query'
-import { useCallback, useEffect, useState } from 'react'
+import { useCallback, useState } from 'react'
 import { ApiError, readableError } from '../../api/errors'
 import { isOnChain, type MedicalRecord, type VerifyResult, type ViewedFile } from '../../api/types'
 import { usePatientRecords } from '../../api/queries'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
+import { FilePreview } from '../../components/preview/FilePreview'
 import { Badge, ErrorNotice, Notice } from '../../components/ui'
 import { addedBy, formatBytes, formatDate, recordTypeLabel, shortHash } from '../../lib/format'
 import { saltFromHex, sha256Chunked } from '../../lib/sha256'
@@ -31,7 +32,6 @@ export function IntegrityBadge({ value }: { value: Integrity | undefined }) {
 interface Opened {
   record: MedicalRecord
   file: ViewedFile
-  url: string
   localHash: string
 }
 
@@ -71,36 +71,20 @@ function BundleButton({ record }: { record: MedicalRecord }) {
   )
 }
 
+/** The opened record in the shared preview, with what was checked: by the server, against the chain, and here. */
 function Preview({ opened, onClose }: { opened: Opened; onClose: () => void }) {
-  const { record, file, url, localHash } = opened
+  const { record, file, localHash } = opened
   const matches = localHash.toLowerCase() === record.content_hash.toLowerCase()
-  const type = file.contentType.split(';')[0].trim()
-  return (
-    <section className="card preview" aria-labelledby="preview-title">
-      <div className="row between">
-        <h3 id="preview-title">{record.name}</h3>
-        {addedBy(record) && <span className="muted">{addedBy(record)}</span>}
-        <button type="button" className="btn btn-secondary" onClick={onClose}>
-          Close
-        </button>
-      </div>
-      <p className="badges">
-        <Badge kind={file.integrityVerified ? 'ok' : 'bad'}>{file.integrityVerified ? '✓' : '✗'} server integrity check</Badge>{' '}
-        <Badge kind={file.blockchainVerified ? 'ok' : 'bad'}>{file.blockchainVerified ? '✓' : '✗'} matches the on-chain fingerprint</Badge>{' '}
-        <Badge kind={matches ? 'ok' : 'bad'} title={localHash}>
-          {matches ? '✓ re-checked in your browser' : '✗ your browser computed a different fingerprint'}
-        </Badge>
-      </p>
-      <p>
-        <a className="btn btn-primary" href={url} download={file.filename}>
-          Download {file.filename}
-        </a>{' '}
-        <BundleButton record={record} />
-      </p>
-      {type.startsWith('image/') && <img className="preview-body" src={url} alt={record.name} />}
-      {(type === 'application/pdf' || type.startsWith('text/')) && <iframe className="preview-body" src={url} title={record.name} sandbox="" />}
-    </section>
+  const details = (
+    <p className="badges">
+      <Badge kind={file.integrityVerified ? 'ok' : 'bad'}>{file.integrityVerified ? '✓' : '✗'} server integrity check</Badge>{' '}
+      <Badge kind={file.blockchainVerified ? 'ok' : 'bad'}>{file.blockchainVerified ? '✓' : '✗'} matches the on-chain fingerprint</Badge>{' '}
+      <Badge kind={matches ? 'ok' : 'bad'} title={localHash}>
+        {matches ? '✓ re-checked in your browser' : '✗ your browser computed a different fingerprint'}
+      </Badge>
+    </p>
   )
+  return <FilePreview title={record.name} file={file} byline={addedBy(record)} details={details} actions={<BundleButton record={record} />} onClose={onClose} />
 }
 
 function StateBadge({ record }: { record: MedicalRecord }) {
@@ -191,8 +175,7 @@ export function Records() {
   const [integrity, setIntegrity] = useState<Record<string, Integrity>>({})
   const [opened, setOpened] = useState<Opened | null>(null)
   const records = list.data ?? []
-
-  useEffect(() => () => (opened ? URL.revokeObjectURL(opened.url) : undefined), [opened])
+  const closePreview = useCallback(() => setOpened(null), [])
 
   const verify = useCallback(
     async (record: MedicalRecord) => {
@@ -218,7 +201,7 @@ export function Records() {
       const file = await api.records.view(record.cid, signature)
       // The fingerprint is SHA-256(salt ‖ file) (plain SHA-256 for records from before salts).
       const localHash = await sha256Chunked(file.blob, { prefix: file.salt ? saltFromHex(file.salt) : undefined })
-      return { record, file, url: URL.createObjectURL(file.blob), localHash }
+      return { record, file, localHash }
     },
     onSuccess: setOpened,
   })
@@ -239,7 +222,7 @@ export function Records() {
   )
   return (
     <QueryCard id="records-title" title="My records" emptyText="No records yet. Upload one to get started." what="records"
-      query={list} items={records} actions={verifyAllButton} intro={intro} footer={opened && <Preview opened={opened} onClose={() => setOpened(null)} />}>
+      query={list} items={records} actions={verifyAllButton} intro={intro} footer={opened && <Preview opened={opened} onClose={closePreview} />}>
       <ErrorNotice error={open.error} title="Could not open the record" />
       {open.error instanceof ApiError && open.error.status === 409 && (
         <Notice kind="error">The stored file does not match its fingerprint on the chain. It was not shown. Contact support.</Notice>

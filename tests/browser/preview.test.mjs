@@ -1,0 +1,308 @@
+// Record previews in headless Chromium against the real stack (scripts/run_stack.py: Anvil, js-ipfs,
+// SecantusDB, the API serving frontend/dist):
+//   registrar (#0) registers a doctor (#3) -> the patient (#2) publishes a display name and uploads a
+//   two-page PDF, a PNG and a .txt (all made here) -> opens the PDF: pdf.js draws page 1 on a canvas
+//   (some non-white pixel) with pdf.js, its worker and font from the app itself, "Page 1 of 2", next
+//   page draws page 2; the preview is scrolled into view and focused, Escape closes it -> the PNG shows as an <img> with a natural width -> the .txt is
+//   offered as a download with its name and size, and the download is the file -> the doctor asks for
+//   access, the patient shares the PDF -> the doctor's shared records name the patient by their
+//   published name, and the doctor opens the PDF drawn on a canvas too.
+// Screenshots of each preview land in test-artifacts/browser/preview-*.png.
+// Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { after, before, describe, it } from 'node:test'
+import { crc32, deflateSync } from 'node:zlib'
+import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
+import { CHAIN_TIMEOUT, connected, keySetupSettled, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+
+const REGISTRAR = DEV_ACCOUNTS[0].address
+const DOCTOR = DEV_ACCOUNTS[3].address
+const DOCTOR_NAME = 'Dr. Pia Preview'
+const PATIENT = DEV_ACCOUNTS[2].address
+const PATIENT_NAME = 'Maria Preview'
+const STAMP = Date.now()
+const PDF_NAME = `Discharge letter ${STAMP}`
+const PNG_NAME = `Rash photo ${STAMP}`
+const TXT_NAME = `Diet notes ${STAMP}`
+const TXT_BODY = `Diet notes\nLess salt, more water.\n${new Date().toISOString()}\n`
+const REASON = 'Please share your discharge letter before the follow-up.'
+
+/** A minimal valid PDF: `pages` pages of US Letter, each with one line of Helvetica text (exact xref offsets). */
+function makePdf(lines) {
+  const objects = []
+  const pageIds = lines.map((_, i) => 4 + i * 2)
+  objects[1] = '<< /Type /Catalog /Pages 2 0 R >>'
+  objects[2] = `<< /Type /Pages /Kids [${pageIds.map((id) => `${id} 0 R`).join(' ')}] /Count ${lines.length} >>`
+  objects[3] = '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>'
+  lines.forEach((line, i) => {
+    const content = `BT /F1 28 Tf 72 700 Td (${line}) Tj ET`
+    objects[pageIds[i]] = `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${pageIds[i] + 1} 0 R >>`
+    objects[pageIds[i] + 1] = `<< /Length ${Buffer.byteLength(content)} >>\nstream\n${content}\nendstream`
+  })
+  let body = '%PDF-1.4\n'
+  const offsets = []
+  for (let id = 1; id < objects.length; id++) {
+    offsets[id] = Buffer.byteLength(body)
+    body += `${id} 0 obj\n${objects[id]}\nendobj\n`
+  }
+  const xref = Buffer.byteLength(body)
+  body += `xref\n0 ${objects.length}\n0000000000 65535 f \n`
+  for (let id = 1; id < objects.length; id++) body += `${String(offsets[id]).padStart(10, '0')} 00000 n \n`
+  body += `trailer\n<< /Size ${objects.length} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`
+  return Buffer.from(body, 'latin1')
+}
+
+/** A `width` x `height` RGB PNG of one colour. */
+function makePng(width, height, [r, g, b]) {
+  const chunk = (type, data) => {
+    const length = Buffer.alloc(4)
+    length.writeUInt32BE(data.length)
+    const crc = Buffer.alloc(4)
+    crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, 'latin1'), data])))
+    return Buffer.concat([length, Buffer.from(type, 'latin1'), data, crc])
+  }
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(width, 0)
+  header.writeUInt32BE(height, 4)
+  header.set([8, 2, 0, 0, 0], 8) // 8-bit RGB, no interlace
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => [r, g, b]).flat())])
+  const pixels = Buffer.concat(Array.from({ length: height }, () => row))
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(pixels)), chunk('IEND', Buffer.alloc(0))])
+}
+
+const FILES = [
+  { name: PDF_NAME, fileName: 'discharge-letter.pdf', mimeType: 'application/pdf', buffer: makePdf(['HealthLedger preview test, page 1', 'Page two of the letter']) },
+  { name: PNG_NAME, fileName: 'rash.png', mimeType: 'image/png', buffer: makePng(40, 30, [200, 40, 40]) },
+  { name: TXT_NAME, fileName: 'diet-notes.txt', mimeType: 'text/plain', buffer: Buffer.from(TXT_BODY) },
+]
+
+/** How many pixels of the drawn PDF page (`canvas.pdf-page`, once rendered) are not white. */
+async function inkOnCanvas(scope) {
+  const canvas = scope.locator('canvas.pdf-page[data-rendered="true"]')
+  await canvas.waitFor()
+  return canvas.evaluate((element) => {
+    const { data } = element.getContext('2d').getImageData(0, 0, element.width, element.height)
+    let ink = 0
+    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 200 || data[i + 1] < 200 || data[i + 2] < 200)) ink++
+    return ink
+  })
+}
+
+/** The preview is on screen (its top within the viewport) and holds the focus. */
+async function inViewAndFocused(preview) {
+  return until('the preview to be scrolled into view and focused', () =>
+    preview.evaluate((element) => {
+      const top = element.getBoundingClientRect().top
+      return top >= 0 && top < window.innerHeight && document.activeElement === element
+    }),
+  )
+}
+
+describe('browser: previews of PDFs, images and other files, for the patient and a doctor', { timeout: 600_000 }, () => {
+  let broken = false
+  const users = {}
+  const step = (name, fn) =>
+    it(name, async (t) => {
+      if (broken) return t.skip('an earlier step failed')
+      try {
+        await fn()
+      } catch (error) {
+        broken = true
+        for (const [role, user] of Object.entries(users)) await screenshot(user.page, `preview-failed-${role}`).catch(() => undefined)
+        throw error
+      }
+    })
+  let stack
+
+  before(async () => {
+    stack = await startStack()
+  })
+
+  after(async () => {
+    for (const user of Object.values(users)) await user.browser.close()
+    await stack?.stop()
+  })
+
+  async function arrive(who, account, role, heading) {
+    const user = await connected(stack, account)
+    users[who] = user
+    await signIn(user.page, role)
+    await user.page.getByRole('heading', { name: heading }).waitFor()
+    if (role !== 'registrar') assert.equal(await keySetupSettled(user.page), 'present')
+    return user
+  }
+
+  /** Open `name` from the patient's records and return its preview (a region named by the record). */
+  async function patientOpens(name) {
+    const { page } = users.patient
+    await page.getByRole('row').filter({ hasText: name }).getByRole('button', { name: 'Open', exact: true }).click()
+    const preview = page.getByRole('region', { name, exact: true })
+    await preview.getByText('✓ re-checked in your browser').waitFor()
+    return preview
+  }
+
+  step('0. registrar registers the doctor', async () => {
+    const { page } = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
+    await page.getByLabel("Doctor's wallet address").fill(DOCTOR)
+    await page.getByRole('textbox', { name: /^Name/ }).fill(DOCTOR_NAME)
+    await page.getByLabel('Licence number').fill('GMC-5550001')
+    await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
+    await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+  })
+
+  step('1. the patient publishes a name and uploads a PDF, a PNG and a text file', async () => {
+    const { page } = await arrive('patient', PATIENT, 'patient', 'My records')
+    // The profile through the API with the page's own session (the profile screen is another part's).
+    const profile = await page.evaluate(async (displayName) => {
+      const { accessToken } = JSON.parse(sessionStorage.getItem('healthledger.session'))
+      const response = await fetch('/api/profile', {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ displayName, published: true }),
+      })
+      return { status: response.status, body: await response.json() }
+    }, PATIENT_NAME)
+    assert.equal(profile.status, 200, JSON.stringify(profile.body))
+
+    await tab(page, 'Upload')
+    for (const file of FILES) {
+      const another = page.getByRole('button', { name: 'Upload another file' })
+      if (await another.isVisible()) await another.click()
+      await page.getByLabel('File', { exact: true }).setInputFiles({ name: file.fileName, mimeType: file.mimeType, buffer: file.buffer })
+      await page.getByRole('textbox', { name: /^Name/ }).fill(file.name)
+      await page.getByText('Fingerprint ready').waitFor()
+      const unlock = page.getByRole('button', { name: /Sign the key message/ })
+      if (await unlock.isVisible()) await unlock.click()
+      await page.getByText('Encryption key unlocked').waitFor()
+      await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
+      await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    }
+    await tab(page, 'My records')
+    for (const file of FILES) await page.getByRole('row').filter({ hasText: file.name }).getByText(/^confirmed #\d+$/).waitFor({ timeout: CHAIN_TIMEOUT })
+  })
+
+  step('2. the PDF is drawn by pdf.js, page by page; the preview comes into view, takes focus and closes with Escape', async () => {
+    const { page } = users.patient
+    // A short window, so the records table pushes the preview below the fold.
+    await page.setViewportSize({ width: 1280, height: 700 })
+    const loaded = []
+    const noteRequest = (request) => loaded.push(request.url())
+    page.on('request', noteRequest)
+    const preview = await patientOpens(PDF_NAME)
+    await inViewAndFocused(preview)
+    assert.equal(await preview.locator('iframe').count(), 0, 'no frame: the sandboxed iframe left PDFs blank')
+    await preview.getByText('Page 1 of 2').waitFor()
+    const ink1 = await inkOnCanvas(preview)
+    assert.ok(ink1 > 0, 'page 1 has some non-white pixel')
+    assert.equal(await preview.getByRole('img', { name: `${PDF_NAME}, page 1 of 2` }).count(), 1)
+    // pdf.js, its worker and the Helvetica it draws with (the bundled Liberation Sans) came from the app itself.
+    page.off('request', noteRequest)
+    const origin = new URL(stack.url).origin
+    assert.deepEqual(loaded.filter((url) => !url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')), [], 'nothing from elsewhere')
+    for (const asset of [/\/assets\/pdf-[\w-]+\.js$/, /\/assets\/pdf\.worker\.min-[\w-]+\.js$/, /\/assets\/LiberationSans-Regular-[\w-]+\.ttf$/])
+      assert.ok(loaded.some((url) => asset.test(url)), `${asset} loaded: ${loaded.join(' ')}`)
+    await screenshot(page, 'preview-01-patient-pdf-page-1')
+
+    await preview.getByRole('button', { name: /Next page/ }).click()
+    await preview.getByText('Page 2 of 2').waitFor()
+    await preview.locator('canvas.pdf-page[data-page="2"][data-rendered="true"]').waitFor()
+    assert.ok((await inkOnCanvas(preview)) > 0, 'page 2 has some non-white pixel')
+    assert.ok(await preview.getByRole('button', { name: /Next page/ }).isDisabled(), 'no page after the last')
+    await screenshot(page, 'preview-02-patient-pdf-page-2')
+
+    await page.keyboard.press('Escape')
+    await until('Escape to close the preview', async () => (await preview.count()) === 0)
+    await page.setViewportSize({ width: 1280, height: 900 })
+  })
+
+  step('3. the PNG shows inline as an image', async () => {
+    const { page } = users.patient
+    const preview = await patientOpens(PNG_NAME)
+    await inViewAndFocused(preview)
+    const image = preview.getByRole('img', { name: PNG_NAME, exact: true })
+    await image.waitFor()
+    const size = await until('the image to decode', () => image.evaluate((img) => img.complete && img.naturalWidth > 0 && { width: img.naturalWidth, height: img.naturalHeight, src: img.src }))
+    assert.deepEqual([size.width, size.height], [40, 30])
+    assert.match(size.src, /^blob:/)
+    await screenshot(page, 'preview-03-patient-png')
+    await preview.getByRole('button', { name: 'Close', exact: true }).click()
+    await until('Close to close the preview', async () => (await preview.count()) === 0)
+    // The blob URL of a closed preview no longer serves the decrypted file.
+    const stillThere = await page.evaluate(
+      (src) =>
+        new Promise((answer) => {
+          const probe = new Image()
+          probe.onload = () => answer(true)
+          probe.onerror = () => answer(false)
+          probe.src = src
+        }),
+      size.src,
+    )
+    assert.equal(stillThere, false, 'the image URL is revoked on close')
+    // The probe's failed load is the browser's report of that revoked URL, not a problem of the page.
+    const patient = users.patient
+    patient.problems.splice(0, patient.problems.length, ...patient.problems.filter((p) => !p.includes(size.src) && !/Failed to load resource: net::ERR_FILE_NOT_FOUND/.test(p)))
+  })
+
+  step('4. a text file is offered as a download with its name and size', async () => {
+    const { page } = users.patient
+    const preview = await patientOpens(TXT_NAME)
+    // Saved under the record's name (the server keeps no file name) with the extension its type implies.
+    const link = preview.locator('.preview-download').getByRole('link', { name: `Download ${TXT_NAME}.txt (${Buffer.byteLength(TXT_BODY)} B)`, exact: true })
+    await link.waitFor()
+    assert.match(await preview.innerText(), /no preview for this kind of file \(text\/plain\)/)
+    await screenshot(page, 'preview-04-patient-txt-download')
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()])
+    assert.equal(download.suggestedFilename(), `${TXT_NAME}.txt`)
+    assert.equal(readFileSync(await download.path(), 'utf8'), TXT_BODY)
+    assert.deepEqual(withoutApiNoise(users.patient.problems), [])
+  })
+
+  step('5. the doctor asks for access; the patient shares the PDF', async () => {
+    const { page } = await arrive('doctor', DOCTOR, 'doctor', 'Find a patient')
+    await page.getByLabel('Name, email or wallet address').fill(PATIENT)
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
+    await page.getByLabel('Reason (the patient reads this)').fill(REASON)
+    await page.getByRole('button', { name: /Sign access request to 0x3C44…93BC/ }).click()
+    await page.getByRole('status').filter({ hasText: 'Request sent.' }).waitFor({ timeout: CHAIN_TIMEOUT })
+
+    const patientPage = users.patient.page
+    await tab(patientPage, 'Requests')
+    const card = patientPage.getByRole('article').filter({ hasText: REASON })
+    await untilRefreshed('the access request', patientPage.getByRole('button', { name: 'Refresh' }), () => card.count())
+    await card.getByRole('checkbox', { name: new RegExp(PDF_NAME) }).check()
+    await card.getByLabel('For how many days').fill('1')
+    const unlock = card.getByRole('button', { name: /Sign the key message/ })
+    if (await unlock.isVisible()) await unlock.click()
+    await card.getByRole('button', { name: 'Sign approval (1 record(s), 1 day(s))' }).click()
+    await patientPage.getByRole('status').filter({ hasText: 'Approved 1 record(s) for 1 day(s).' }).first().waitFor({ timeout: CHAIN_TIMEOUT })
+  })
+
+  step("6. the doctor's shared records name the patient, and the doctor sees the PDF drawn too", async () => {
+    const { page } = users.doctor
+    await tab(page, 'Authorized records')
+    const card = page.getByRole('article', { name: new RegExp(`^Patient ${PATIENT_NAME}`) })
+    await untilRefreshed("the patient's card, named", region(page, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => card.count(), {
+      timeout: CHAIN_TIMEOUT,
+    })
+    assert.match(await card.getByRole('heading').innerText(), new RegExp(`^Patient ${PATIENT_NAME} 0x3C44…93BC$`))
+    const row = card.getByRole('row').filter({ hasText: PDF_NAME })
+    await row.getByRole('button', { name: 'Open', exact: true }).click()
+    const preview = page.getByRole('region', { name: PDF_NAME, exact: true })
+    await preview.getByRole('status').getByText('Verified against the chain.').waitFor()
+    await inViewAndFocused(preview)
+    await preview.getByText('Page 1 of 2').waitFor()
+    assert.ok((await inkOnCanvas(preview)) > 0, "the doctor's canvas has some non-white pixel")
+    await screenshot(page, 'preview-05-doctor-pdf')
+    await page.keyboard.press('Escape')
+    await until('Escape to close the doctor\'s preview', async () => (await preview.count()) === 0)
+    assert.deepEqual(withoutApiNoise(users.doctor.problems), [])
+  })
+})
+
+/** A card of the page by its heading (a QueryCard is a region named by its title). */
+function region(page, name) {
+  return page.getByRole('region', { name, exact: true })
+}
