@@ -24,10 +24,11 @@ from .dependency_errors import install_dependency_error_handlers
 log = logging.getLogger("healthledger.http")
 
 # The built app (frontend/dist) loads its module scripts, styles, worker and assets from this
-# origin; previews are blob: URLs in frames; wallets talk to their extension, not through the page.
+# origin; previews are drawn from blob: URLs (pdf.js canvases, images), never framed; wallets talk
+# to their extension, not through the page.
 APP_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-src 'self' blob:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-src 'none'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _INTERNAL_ERROR = b'{"error":{"code":"internal_error","message":"internal error"}}'
