@@ -4,27 +4,33 @@ import { useState } from 'react'
 import { useInvalidate, usePatientRecords, usePatientRequests } from '../../api/queries'
 import { isOnChain, type AccessRequest, type MedicalRecord } from '../../api/types'
 import { QueryCard } from '../../components/QueryState'
-import { Address, Badge, ErrorNotice, Notice, SignButton } from '../../components/ui'
+import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
+import { useChainAction } from '../../components/progress/useChainAction'
+import { Address, Badge, ErrorNotice, Notice } from '../../components/ui'
 import { addedBy, formatDate, recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureStep } from './KeySignatureStep'
 
 const DAY = 86_400
 
-function RequestCard({ request, records, onDone }: { request: AccessRequest; records: MedicalRecord[]; onDone: (outcome: string) => void }) {
+type Outcome = { text: string; txHash: string | null }
+
+function RequestCard({ request, records, onDone }: { request: AccessRequest; records: MedicalRecord[]; onDone: (outcome: Outcome) => void }) {
   const { api, signAction, keySignature } = useSession()
   const [selected, setSelected] = useState<number[]>([])
   const [days, setDays] = useState(7)
   const doctor = request.doctor
   const confirmed = records.filter(isOnChain)
 
+  const chain = useChainAction()
   const respond = useMutation({
-    mutationFn: async (action: 'approve' | 'deny') => {
+    mutationFn: (action: 'approve' | 'deny') => chain.run(async (step) => {
       const signed =
         action === 'approve'
           ? await signAction('approveRecords', { doctor, recordIds: selected, duration: days * DAY })
           : await signAction('denyAccess', { doctor })
-      await api.access.respond({
+      step.signed()
+      const answer = await api.access.respond({
         requestId: request.id,
         action,
         selectedRecords: action === 'approve' ? selected : [],
@@ -34,14 +40,15 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
         nonce: signed.nonce,
         deadline: signed.deadline,
       })
-      return action === 'approve' ? `Approved ${selected.length} record(s) for ${days} day(s).` : 'Request denied.'
-    },
+      const text = action === 'approve' ? `Approved ${selected.length} record(s) for ${days} day(s).` : 'Request denied.'
+      return { text, txHash: answer.tx_hash }
+    }, { key: action, txHashOf: (outcome) => outcome.txHash }),
     // The refetch drops the answered request (and this card): the parent keeps the outcome on screen.
     onSuccess: onDone,
   })
   const busy = respond.isPending ? respond.variables : null
 
-  if (respond.isSuccess) return <Notice kind="success">{respond.data}</Notice>
+  if (respond.isSuccess) return <Notice kind="success">{respond.data.text} <TxLink hash={respond.data.txHash} /></Notice>
   return (
     <article className="card inner">
       <h3>
@@ -80,24 +87,25 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
       <p className="hint">Sharing needs your encryption key so the doctor can be given access to these files:</p>
       <KeySignatureStep compact />
       <div className="row">
-        <SignButton
+        <StageButton
           onClick={() => respond.mutate('approve')}
           disabled={selected.length === 0 || !keySignature || busy !== null}
-          busy={busy === 'approve'}
+          stage={chain.stageOf('approve')}
           explain={`Signs an “ApproveRecords” authorisation (EIP-712): this doctor may read the ${selected.length} selected record(s) for ${days} day(s). You can revoke it at any time.`}
         >
           Sign approval ({selected.length} record(s), {days} day(s))
-        </SignButton>
-        <SignButton
+        </StageButton>
+        <StageButton
           variant="danger"
           onClick={() => respond.mutate('deny')}
           disabled={busy !== null}
-          busy={busy === 'deny'}
+          stage={chain.stageOf('deny')}
           explain="Signs a “DenyAccess” answer (EIP-712): the request is closed and nothing is shared."
         >
           Sign denial
-        </SignButton>
+        </StageButton>
       </div>
+      <ChainProgress state={chain.state} />
       <ErrorNotice error={respond.error} title="Your answer was not sent" />
     </article>
   )
@@ -108,17 +116,17 @@ export function Requests() {
   const records = usePatientRecords()
   const invalidate = useInvalidate()
   const items = requests.data ?? []
-  const [outcome, setOutcome] = useState<string | null>(null)
+  const [outcome, setOutcome] = useState<Outcome | null>(null)
   return (
     <QueryCard id="requests-title" title="Access requests" emptyText="No doctor has asked for access." what="access requests"
-      query={requests} items={items} intro={outcome && <Notice kind="success">{outcome}</Notice>}>
+      query={requests} items={items} intro={outcome && <Notice kind="success">{outcome.text} <TxLink hash={outcome.txHash} /></Notice>}>
       {items.map((request) => (
         <RequestCard
           key={request.id}
           request={request}
           records={records.data ?? []}
-          onDone={(text) => {
-            setOutcome(text)
+          onDone={(done) => {
+            setOutcome(done)
             void invalidate('patientRequests', 'grants', 'patientAudit')
           }}
         />
