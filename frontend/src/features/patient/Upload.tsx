@@ -21,7 +21,8 @@ import './upload.css'
 function TransferBar({ item }: { item: UploadItem }) {
   const t = item.transfer
   if (item.chain.stage === 'confirming') return <Progress value={0} max={0} label={`“${item.name}”: sent, waiting for its block…`} />
-  if (!t) return null
+  // Signed, the request is on its way but no progress event came yet: the bar shows it at 0.
+  if (!t) return item.chain.stage === 'sending' ? <Progress value={0} max={item.file.size} label={`Uploading “${item.name}”`} /> : null
   if (t.phase === 'processing') return <Progress value={0} max={0} label={`“${item.name}”: encrypting, pinning and sending the transaction…`} />
   const facts = [formatRate(t.rate), formatTimeLeft(t.secondsLeft)].filter(Boolean).join(' · ')
   return (
