@@ -14,6 +14,7 @@ import { Records } from './features/patient/Records'
 import { Requests } from './features/patient/Requests'
 import { Sharing } from './features/patient/Sharing'
 import { Upload } from './features/patient/Upload'
+import { UploadProvider } from './features/patient/UploadQueue'
 import { WriteAccess } from './features/patient/WriteAccess'
 import { AuditAll } from './features/registrar/AuditAll'
 import { Doctors } from './features/registrar/Doctors'
@@ -162,7 +163,12 @@ function Body() {
     )
   }
   if (!session) return <SignIn />
-  return <Workspace role={session.role} />
+  // Uploads live above the tabs: they keep running (and showing) when the patient switches tab.
+  return (
+    <UploadProvider>
+      <Workspace role={session.role} />
+    </UploadProvider>
+  )
 }
 
 export function App() {

@@ -88,6 +88,9 @@ def test_client_config_is_public_and_does_not_leak_the_rpc_url(client: httpx.Cli
     body = response.json()
     assert body["chain_id"] == 31337
     assert body.get("rpc_url") == (api_settings.wallet_rpc_url or None)
+    # The upload screen states the limit before a file is picked, and counts confirmations with it.
+    assert body["max_upload_bytes"] == api_settings.max_upload_bytes
+    assert body["confirmations"] == api_settings.confirmations
     if not api_settings.wallet_rpc_url:
         assert api_settings.eth_rpc_url not in response.text
 

@@ -332,6 +332,7 @@ def test_full_stack_serves_and_restarts(data_dir: Path) -> None:
         assert body["dependencies"]["chain"]["factory_address"] == factory
         assert body["dependencies"]["chain"]["chain_id"] == 31337
         wallet_config = httpx.get(f"{url}/api/system/config", timeout=10, trust_env=False).json()
+        assert wallet_config.pop("max_upload_bytes") > 0 and wallet_config.pop("confirmations") >= 0
         assert wallet_config == {
             "chain_id": 31337,
             "chain_name": "HealthLedger local (Anvil)",

@@ -16,7 +16,7 @@ from ..services.upload import UploadOutcome, UploadPipeline, UploadRequest
 from ..validation import record_name
 from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
 from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
-from .schemas.records import RecordList, RecordOut, VerificationBundle, VerifyResult
+from .schemas.records import PatientRecordList, RecordOut, VerificationBundle, VerifyResult
 
 router = APIRouter(prefix="/api/medical-records", tags=["records"])
 
@@ -63,6 +63,7 @@ _VIEW_CONFLICTS: dict[int, tuple[str, ...]] = {409: ("integrity_mismatch", "reco
                     "invalid_content_type",
                     "invalid_record_type",
                     "invalid_salt",
+                    "invalid_duplicate_tag",
                     "empty_file",
                     "malformed_signature",
                     "invalid_wallet_signature",
@@ -99,6 +100,13 @@ async def upload(
             "(stored encrypted; the chain sees only SHA-256(salt ‖ file))"
         ),
     ],
+    duplicateTag: Annotated[
+        str | None,
+        Form(
+            description="Optional 0x + 64 hex: HMAC-SHA256 of the file under a key derived from your key "
+            "signature, so the app can warn about a file you added before; returned only in your record list"
+        ),
+    ] = None,
 ) -> Any:
     clean_name = record_name(name)
     content_type = upload_content_type(file)
@@ -115,6 +123,7 @@ async def upload(
             deadline=deadline,
             salt=salt,
             client_ip=ip,
+            duplicate_tag=duplicateTag,
         )
     )
     return upload_response(outcome.record.public(), outcome)
@@ -145,7 +154,7 @@ def upload_response(body: dict[str, Any], outcome: UploadOutcome) -> Any:
 
 @router.get(
     "/patient-records",
-    response_model=RecordList,
+    response_model=PatientRecordList,
     summary="Your records (patients)",
     responses=errors(AUTH, ROLE, DATABASE, validation=False),
 )

@@ -41,4 +41,6 @@ async def config(services: ServicesDep) -> ClientConfig:
         chain_name=settings.chain_name or None,
         rpc_url=settings.wallet_rpc_url or None,
         block_explorer_url=settings.block_explorer_url or None,
+        max_upload_bytes=settings.max_upload_bytes,
+        confirmations=settings.confirmations,
     )

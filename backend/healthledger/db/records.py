@@ -107,6 +107,10 @@ class RecordDoc:
     sealed_keys: dict[str, str] = field(default_factory=dict)
     # The doctor who wrote the record under a write grant (lower-case); None when the patient did.
     author: str | None = None
+    # The client's duplicate tag, 0x + 64 hex: HMAC-SHA256(key derived from the patient's key
+    # signature, file), so the web app can warn "you added this on …" although every upload's salted
+    # hash differs. Opaque here (the server never sees the key); only the patient's list shows it.
+    duplicate_tag: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     anchored_at: datetime | None = None
     confirmed_at: datetime | None = None
@@ -134,11 +138,12 @@ class RecordDoc:
         return doc
 
     def public(self) -> dict[str, Any]:
-        """What the API shows: everything but the data key's copies, the sealed salt and the relay authorization."""
+        """What the API shows: everything but the data key's copies, the sealed salt, the relay
+        authorization and the duplicate tag (the patient's own list adds that: services/record_listing.py)."""
         return public_fields(
             self,
             dates=("created_at", "anchored_at", "confirmed_at"),
-            hidden=("wrapped_key", "sealed_salt", "sealed_keys", "relay", "tx_hashes"),
+            hidden=("wrapped_key", "sealed_salt", "sealed_keys", "relay", "tx_hashes", "duplicate_tag"),
         )
 
 

@@ -30,8 +30,11 @@ async def with_authors(services: Services, records: list[RecordDoc]) -> list[dic
 
 
 async def records_of(services: Services, patient: str) -> list[dict[str, Any]]:
-    """A patient's records, newest first, each naming its author."""
-    return await with_authors(services, await services.records.list_for_patient(patient))
+    """A patient's records, newest first, each naming its author, with the duplicate tag their app
+    sent (their list only: it is how the app warns about a file added before)."""
+    records = await services.records.list_for_patient(patient)
+    listed = await with_authors(services, records)
+    return [{**shown, "duplicate_tag": record.duplicate_tag} for shown, record in zip(listed, records, strict=True)]
 
 
 async def authored_by(services: Services, doctor: str) -> list[dict[str, Any]]:

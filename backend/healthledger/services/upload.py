@@ -93,6 +93,8 @@ class UploadRequest:
     # chain stores) is SHA-256(salt ‖ file). See crypto/salt.py.
     salt: str = ""
     client_ip: str | None = None
+    # Optional `0x` + 64 hex: the web app's duplicate tag of the file (see `request_duplicate_tag`).
+    duplicate_tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,25 @@ def request_salt(text: str) -> bytes:
             "salt must be 0x followed by 64 hex characters: the fresh random 32 bytes your contentHash "
             "SHA-256(salt ‖ file) was computed with",
         ) from exc
+
+
+def request_duplicate_tag(text: str | None) -> str | None:
+    """The upload's optional duplicate tag (lower-case), or 400 `invalid_duplicate_tag`.
+
+    The web app computes HMAC-SHA256(SHA-256("healthledger/duplicate-tag/v1" ‖ key signature), file)
+    so it can warn about a file uploaded before (each upload's salted hash differs). The key comes
+    from the patient's key signature, which is never stored: the tag is opaque here and reveals
+    nothing about the file to whoever lacks that signature. It is stored as given, not checked.
+    """
+    if text is None or text == "":
+        return None
+    tag = text.strip()
+    if len(tag) != 66 or not tag.startswith("0x") or any(c not in "0123456789abcdefABCDEF" for c in tag[2:]):
+        raise bad_request(
+            "invalid_duplicate_tag",
+            "duplicateTag must be 0x followed by 64 hex characters (HMAC-SHA256 of the file), or left out",
+        )
+    return tag.lower()
 
 
 async def _hash_and_measure(file: AsyncReadable, limit: int, salt: bytes) -> tuple[str, int]:
@@ -186,6 +207,7 @@ class UploadPipeline:
         settings = self._s.settings
         kind = record_kind(request.record_type)
         salt = request_salt(request.salt)
+        duplicate_tag = request_duplicate_tag(request.duplicate_tag)
         await require_landable(self._s.chain, request.deadline, settings.deadline_margin_seconds, "record signature")
         wallet_signature = parse_signature(request.wallet_signature, "walletSignature")
         record_signature = parse_signature(request.record_signature, "recordSignature")
@@ -202,7 +224,8 @@ class UploadPipeline:
         _, public_key = derive_account_keypair(wallet_signature)
         stored = StoredFile(salt=salt, content_hash=content_hash, size=size)
         return await self._store_and_anchor(
-            request, kind, record_signature, stored, readers={request.patient: bytes(public_key)}
+            request, kind, record_signature, stored, readers={request.patient: bytes(public_key)},
+            duplicate_tag=duplicate_tag,
         )
 
     async def _store_and_anchor(
@@ -213,6 +236,7 @@ class UploadPipeline:
         stored: "StoredFile",
         readers: dict[str, bytes],
         author: str | None = None,
+        duplicate_tag: str | None = None,
     ) -> UploadOutcome:
         """Encrypt under a fresh data key sealed to each reader's public key, pin, store the pending
         document, then anchor: the steps after every check, shared by patients' and doctors' uploads.
@@ -250,6 +274,7 @@ class UploadPipeline:
             wrapped_key="",
             sealed_keys=sealed_keys,
             author=author.lower() if author else None,
+            duplicate_tag=duplicate_tag,
             sealed_salt=sealed_salt,
             vault_address=(await self._s.chain.vault_address(patient)).lower(),
             relay=RelayAuthorization(

@@ -21,6 +21,7 @@ import type {
   InvalidateNonceBody,
   MedicalRecord,
   PatientGrant,
+  PatientRecord,
   PatientSummary,
   PatientWriteGrant,
   RecordType,
@@ -60,6 +61,8 @@ export interface UploadFields {
   deadline: number
   /** `0x` + 64 hex: the fresh salt the signed contentHash SHA-256(salt ‖ file) was computed with. */
   salt: string
+  /** Optional `0x` + 64 hex: HMAC of the file under the key-signature-derived key (lib/uploadHashes.ts). */
+  duplicateTag?: string | null
 }
 
 /**
@@ -118,6 +121,7 @@ export function createApi(client: ApiClient) {
         form.append('nonce', String(fields.nonce))
         form.append('deadline', String(fields.deadline))
         form.append('salt', fields.salt)
+        if (fields.duplicateTag) form.append('duplicateTag', fields.duplicateTag)
         return client.upload<MedicalRecord>('/api/medical-records/upload', form, onProgress, signal)
       },
       /** POST /api/medical-records/doctor/upload (doctors with a live write grant from `patientAddress`). */
@@ -137,7 +141,7 @@ export function createApi(client: ApiClient) {
       async authored(): Promise<MedicalRecord[]> {
         return (await unwrap(http.GET('/api/medical-records/doctor/authored'))).records
       },
-      async patientRecords(): Promise<MedicalRecord[]> {
+      async patientRecords(): Promise<PatientRecord[]> {
         return (await unwrap(http.GET('/api/medical-records/patient-records'))).records
       },
       async view(cid: string, walletSignature?: string, signal?: AbortSignal): Promise<ViewedFile> {

@@ -1098,6 +1098,11 @@ export interface components {
             /** Deadline */
             deadline: number;
             /**
+             * Duplicatetag
+             * @description Optional 0x + 64 hex: HMAC-SHA256 of the file under a key derived from your key signature, so the app can warn about a file you added before; returned only in your record list
+             */
+            duplicateTag?: string | null;
+            /**
              * File
              * @description The file to store
              */
@@ -1226,6 +1231,16 @@ export interface components {
             chain_id: number;
             /** Chain Name */
             chain_name?: string | null;
+            /**
+             * Confirmations
+             * @description Blocks on top of a record's block before it counts as confirmed
+             */
+            confirmations?: number | null;
+            /**
+             * Max Upload Bytes
+             * @description The largest file an upload takes, in bytes
+             */
+            max_upload_bytes?: number | null;
             /** Rpc Url */
             rpc_url?: string | null;
         };
@@ -1709,6 +1724,87 @@ export interface components {
             /** Updated At */
             updated_at: string | null;
         };
+        /** PatientRecordList */
+        PatientRecordList: {
+            /** Records */
+            records: components["schemas"]["PatientRecordOut"][];
+        };
+        /**
+         * PatientRecordOut
+         * @description A record in its patient's own list: with the duplicate tag their app sent, which no one else sees.
+         */
+        PatientRecordOut: {
+            /** Anchored At */
+            anchored_at: string | null;
+            /**
+             * Author
+             * @description The doctor who added the record under a write grant (lower-case); null when the patient did
+             */
+            author?: string | null;
+            /**
+             * Author Name
+             * @description That doctor's name from their profile, if any
+             */
+            author_name?: string | null;
+            /** Block Hash */
+            block_hash: string | null;
+            /** Block Number */
+            block_number: number | null;
+            /** Cid */
+            cid: string;
+            /** Ciphertext Hash */
+            ciphertext_hash: string;
+            /** Ciphertext Size */
+            ciphertext_size: number;
+            /** Confirmed At */
+            confirmed_at: string | null;
+            /**
+             * Content Hash
+             * @description 0x-hex SHA-256(salt ‖ plaintext), the on-chain anchor (plain SHA-256 for records uploaded before salts)
+             */
+            content_hash: string;
+            /** Content Type */
+            content_type: string;
+            /**
+             * Created At
+             * @description ISO-8601
+             */
+            created_at: string;
+            /**
+             * Duplicate Tag
+             * @description 0x-hex HMAC-SHA256 of the file under a key only the patient's key signature gives (the app's "you added this on …" check); null when the app sent none
+             */
+            duplicate_tag?: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Patient
+             * @description The owner's address, lower-case
+             */
+            patient: string;
+            /** Reanchored */
+            reanchored: number;
+            /** Record Id */
+            record_id: number | null;
+            /**
+             * Record Type
+             * @enum {string}
+             */
+            record_type: "prescription" | "bill" | "report";
+            /** Size */
+            size: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "anchored" | "confirmed" | "unanchored";
+            /** Tx Hash */
+            tx_hash: string | null;
+            /** Unanchored Reason */
+            unanchored_reason: string | null;
+            /** Vault Address */
+            vault_address: string;
+        };
         /**
          * PatientWriteGrant
          * @description A doctor who may add records to your vault now.
@@ -1824,11 +1920,6 @@ export interface components {
              * @description Whether doctors can find you by this name
              */
             published: boolean;
-        };
-        /** RecordList */
-        RecordList: {
-            /** Records */
-            records: components["schemas"]["RecordOut"][];
         };
         /**
          * RecordOut
@@ -5277,7 +5368,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RecordList"];
+                    "application/json": components["schemas"]["PatientRecordList"];
                 };
             };
             /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
@@ -5376,7 +5467,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOut"];
                 };
             };
-            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `invalid_duplicate_tag`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -123,3 +123,6 @@ export type RecordState = MedicalRecord['state']
 export function isOnChain(record: Pick<MedicalRecord, 'state' | 'record_id'>): boolean {
   return (record.state === 'confirmed' || record.state === 'anchored') && record.record_id !== null && record.record_id !== undefined
 }
+
+/** A record in its patient's own list: with the duplicate tag their app sent (see lib/uploadHashes.ts). */
+export type PatientRecord = Schemas['PatientRecordOut']

@@ -1,6 +1,8 @@
 // Salt and hash a File in a Web Worker when the browser has workers; otherwise on the main thread, chunk by chunk.
-import { newSalt, saltedSha256, saltToHex } from './sha256'
+// With a duplicate-tag key (uploadHashes.ts) the same pass also yields the patient's duplicate tag.
+import { newSalt, saltToHex } from './sha256'
 import type { HashReply } from './sha256.worker'
+import { uploadHashes } from './uploadHashes'
 
 let nextId = 1
 
@@ -8,20 +10,28 @@ let nextId = 1
 export interface SaltedHash {
   contentHash: `0x${string}`
   salt: `0x${string}`
+  /** HMAC-SHA256 of the file under the duplicate-tag key, when one was given. */
+  duplicateTag: `0x${string}` | null
 }
 
-async function onMainThread(file: Blob, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<SaltedHash> {
+async function onMainThread(
+  file: Blob,
+  onProgress?: (done: number, total: number) => void,
+  signal?: AbortSignal,
+  tagKey: Uint8Array | null = null,
+): Promise<SaltedHash> {
   const salt = newSalt()
-  const contentHash = await saltedSha256(file, salt, { onProgress, signal, yieldBetweenChunks: true })
-  return { contentHash, salt: saltToHex(salt) }
+  const { contentHash, duplicateTag } = await uploadHashes(file, salt, tagKey, { onProgress, signal, yieldBetweenChunks: true })
+  return { contentHash, salt: saltToHex(salt), duplicateTag }
 }
 
 export function hashFile(
   file: Blob,
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal,
+  tagKey: Uint8Array | null = null,
 ): Promise<SaltedHash> {
-  if (typeof Worker === 'undefined') return onMainThread(file, onProgress, signal)
+  if (typeof Worker === 'undefined') return onMainThread(file, onProgress, signal, tagKey)
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./sha256.worker.ts', import.meta.url), { type: 'module' })
     const id = nextId++
@@ -40,7 +50,7 @@ export function hashFile(
       if (reply.type === 'progress') onProgress?.(reply.done, reply.total)
       else if (reply.type === 'done') {
         finish()
-        resolve({ contentHash: reply.hash, salt: reply.salt })
+        resolve({ contentHash: reply.hash, salt: reply.salt, duplicateTag: reply.duplicateTag })
       } else {
         finish()
         reject(new Error(reply.message))
@@ -50,8 +60,8 @@ export function hashFile(
       finish()
       // A worker that fails to start (for example a strict CSP) falls back to the main thread.
       event.preventDefault()
-      onMainThread(file, onProgress, signal).then(resolve, reject)
+      onMainThread(file, onProgress, signal, tagKey).then(resolve, reject)
     }
-    worker.postMessage({ id, file })
+    worker.postMessage({ id, file, tagKey })
   })
 }

@@ -48,6 +48,20 @@ class RecordList(BaseModel):
     records: list[RecordOut]
 
 
+class PatientRecordOut(RecordOut):
+    """A record in its patient's own list: with the duplicate tag their app sent, which no one else sees."""
+
+    duplicate_tag: str | None = Field(
+        default=None,
+        description="0x-hex HMAC-SHA256 of the file under a key only the patient's key signature gives "
+        "(the app's \"you added this on …\" check); null when the app sent none",
+    )
+
+
+class PatientRecordList(BaseModel):
+    records: list[PatientRecordOut]
+
+
 class AuthoredRecordList(BaseModel):
     """The records a doctor added (each names its patient), newest first."""
 

@@ -51,6 +51,11 @@ class ClientConfig(BaseModel):
     chain_name: str | None = None
     rpc_url: str | None = None
     block_explorer_url: str | None = None
+    # Stated next to the upload button before a file is picked (a 413 after the upload is too late).
+    max_upload_bytes: int | None = Field(default=None, description="The largest file an upload takes, in bytes")
+    confirmations: int | None = Field(
+        default=None, description="Blocks on top of a record's block before it counts as confirmed"
+    )
 
 
 ReportStatus = Literal["verified", "mismatched", "missing", "pending", "unanchored"]

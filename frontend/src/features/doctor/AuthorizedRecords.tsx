@@ -8,7 +8,9 @@ import { useAuthorizedRecords, usePatientNames } from '../../api/queries'
 import type { AuthorizedRecord } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
-import { Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
+import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
+import { useChainAction } from '../../components/progress/useChainAction'
+import { Countdown, ErrorNotice, Notice } from '../../components/ui'
 import { IntegrityBadge } from '../patient/Records'
 import { PatientName } from './PatientName'
 import { KeySignatureHint, OpenResult, useRecordReader } from './useRecordReader'
@@ -18,28 +20,37 @@ import { useSession } from '../../session/SessionContext'
 function Extend({ patient }: { patient: string }) {
   const { api, signAction } = useSession()
   const [days, setDays] = useState(7)
+  const chain = useChainAction()
   const extend = useMutation({
-    mutationFn: async () => {
-      const extraSeconds = days * 86_400
-      const signed = await signAction('requestExtension', { patientAddress: patient, extra: extraSeconds })
-      await api.access.extend({ patientAddress: patient, extraSeconds, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
-    },
+    mutationFn: () =>
+      chain.run(async (step) => {
+        const extraSeconds = days * 86_400
+        const signed = await signAction('requestExtension', { patientAddress: patient, extra: extraSeconds })
+        step.signed()
+        return api.access.extend({ patientAddress: patient, extraSeconds, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
+      }),
   })
-  if (extend.isSuccess) return <Notice kind="success">Extension requested; the patient has to approve it.</Notice>
+  if (extend.isSuccess)
+    return (
+      <Notice kind="success">
+        Extension requested; the patient has to approve it. <TxLink hash={extend.data.tx_hash} />
+      </Notice>
+    )
   return (
     <div className="row">
       <label className="field inline">
         <span>Extra days</span>
         <input type="number" min={1} max={365} value={days} onChange={(e) => setDays(Math.max(1, Number(e.target.value) || 1))} />
       </label>
-      <SignButton
+      <StageButton
         variant="secondary"
         onClick={() => extend.mutate()}
-        busy={extend.isPending}
+        stage={chain.state.stage}
         explain="Signs a “RequestExtension” message (EIP-712); the patient must approve it."
       >
         Sign extension request (+{days} days)
-      </SignButton>
+      </StageButton>
+      <ChainProgress state={chain.state} />
       <ErrorNotice error={extend.error} title="Extension not requested" />
     </div>
   )

@@ -8,6 +8,8 @@ import { useState } from 'react'
 import { useInvalidate, usePatientRecords, usePatientRequests } from '../../api/queries'
 import { isOnChain, type AccessRequest, type MedicalRecord } from '../../api/types'
 import { QueryCard } from '../../components/QueryState'
+import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
+import { useChainAction } from '../../components/progress/useChainAction'
 import { Address, Badge, ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { addedBy, formatDate, recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
@@ -77,16 +79,26 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
   const confirmed = records.filter(isOnChain)
   const grantWrite = request.wants_write && withWrite
 
+  const chain = useChainAction()
   const respond = useMutation({
-    mutationFn: async (action: 'approve' | 'deny'): Promise<ApprovalOutcome> => {
+    mutationFn: (action: 'approve' | 'deny') => chain.run(async (step): Promise<ApprovalOutcome> => {
       if (action === 'approve') {
         return approveRequest(
           { request, recordIds: selected, days, keySignature, grantWrite },
-          { api, signAction, onStep: setStep },
+          {
+            api,
+            signAction,
+            // The button leaves "Waiting for your wallet…" once the approval is signed.
+            onStep: (next) => {
+              setStep(next)
+              if (next === 'approve-send') step.signed()
+            },
+          },
         )
       }
       const signed = await signAction('denyAccess', { doctor })
-      await api.access.respond({
+      step.signed()
+      const answer = await api.access.respond({
         requestId: request.id,
         action,
         selectedRecords: [],
@@ -94,15 +106,15 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
         nonce: signed.nonce,
         deadline: signed.deadline,
       })
-      return { message: 'Request denied.', writeFailure: null }
-    },
+      return { message: 'Request denied.', writeFailure: null, txHash: answer.tx_hash }
+    }, { key: action, txHashOf: (outcome) => outcome.txHash }),
     onSettled: () => setStep(null),
     // The refetch drops the answered request (and this card): the parent keeps the outcome on screen.
     onSuccess: onDone,
   })
   const busy = respond.isPending ? respond.variables : null
 
-  if (respond.isSuccess) return <Notice kind="success">{respond.data.message}</Notice>
+  if (respond.isSuccess) return <Notice kind="success">{respond.data.message} <TxLink hash={respond.data.txHash} /></Notice>
   return (
     <article className="card inner">
       <h3>
@@ -152,27 +164,28 @@ function RequestCard({ request, records, onDone }: { request: AccessRequest; rec
       <p className="hint">Sharing needs your encryption key so the doctor can be given access to these files:</p>
       <KeySignatureStep compact />
       <div className="row">
-        <SignButton
+        <StageButton
           onClick={() => respond.mutate('approve')}
           disabled={selected.length === 0 || !keySignature || busy !== null}
-          busy={busy === 'approve'}
+          stage={chain.stageOf('approve')}
           explain={
             `Signs an “ApproveRecords” authorisation (EIP-712): this doctor may read the ${selected.length} selected record(s) for ${days} day(s). You can revoke it at any time.` +
             (grantWrite ? ` Then a second signature, “ApproveWrite”: ${who} may add records to your file for ${days} day(s).` : '')
           }
         >
           Sign approval ({selected.length} record(s), {days} day(s))
-        </SignButton>
-        <SignButton
+        </StageButton>
+        <StageButton
           variant="danger"
           onClick={() => respond.mutate('deny')}
           disabled={busy !== null}
-          busy={busy === 'deny'}
+          stage={chain.stageOf('deny')}
           explain="Signs a “DenyAccess” answer (EIP-712): the request is closed and nothing is shared."
         >
           Sign denial
-        </SignButton>
+        </StageButton>
       </div>
+      <ChainProgress state={chain.state} />
       {busy === 'approve' && step && grantWrite && <ApprovalProgress step={step} />}
       <ErrorNotice error={respond.error} title="Your answer was not sent" />
     </article>
@@ -184,19 +197,19 @@ export function Requests() {
   const records = usePatientRecords()
   const invalidate = useInvalidate()
   const items = requests.data ?? []
-  const [outcome, setOutcome] = useState<string | null>(null)
+  const [outcome, setOutcome] = useState<{ text: string; txHash: string | null } | null>(null)
   // Answered requests whose write step failed (reading was granted): shown with a retry until it succeeds.
   const [failures, setFailures] = useState<WriteFailure[]>([])
   const intro = (outcome || failures.length > 0) && (
     <>
-      {outcome && <Notice kind="success">{outcome}</Notice>}
+      {outcome && <Notice kind="success">{outcome.text} <TxLink hash={outcome.txHash} /></Notice>}
       {failures.map((failure) => (
         <WriteRetry
           key={failure.doctor}
           failure={failure}
           onDone={(text) => {
             setFailures((all) => all.filter((f) => f !== failure))
-            setOutcome(text)
+            setOutcome({ text, txHash: null })
           }}
         />
       ))}
@@ -210,8 +223,8 @@ export function Requests() {
           key={request.id}
           request={request}
           records={records.data ?? []}
-          onDone={({ message, writeFailure }) => {
-            setOutcome(message)
+          onDone={({ message, writeFailure, txHash }) => {
+            setOutcome({ text: message, txHash })
             setFailures((all) => [...all.filter((f) => f.doctor !== writeFailure?.doctor), ...(writeFailure ? [writeFailure] : [])])
             void invalidate('patientRequests', 'grants', 'writeGrants', 'patientAudit')
           }}

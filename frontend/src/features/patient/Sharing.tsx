@@ -10,7 +10,10 @@ import { useInvalidate, usePatientGrants, usePatientRecords } from '../../api/qu
 import type { GrantRecord, PatientGrant } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
-import { Address, Badge, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
+import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
+import { buttonLabel, type ChainStage } from '../../components/progress/chainStage'
+import { useChainAction, type ChainStep } from '../../components/progress/useChainAction'
+import { Address, Badge, Countdown, ErrorNotice, Notice } from '../../components/ui'
 import { addedBy, formatDate, parseIds, recordTypeLabel } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 import { CancelSignaturesOffer } from './CancelSignatures'
@@ -21,7 +24,9 @@ const DAY = 86_400
  * Start a signed change: `key` names the button that shows it is busy, `message` the outcome;
  * `revoked` (for a full revocation) what to name in the offer to cancel unsent signatures.
  */
-type Act = (key: string, run: () => Promise<unknown>, message: string, revoked?: string) => void
+type Act = (key: string, run: (step: ChainStep) => Promise<unknown>, message: string, revoked?: string) => void
+/** The stage of the button named `key` (see useChainAction). */
+type StageOf = (key: string) => ChainStage
 
 function days(seconds: number): string {
   const value = seconds / DAY
@@ -31,11 +36,12 @@ function days(seconds: number): string {
 /** Sign and send a revocation: some records, or everything when `recordIds` is empty. */
 function useRevoke() {
   const { api, signAction } = useSession()
-  return async (doctor: string, recordIds: number[]) => {
+  return async (doctor: string, recordIds: number[], step: ChainStep) => {
     const signed = recordIds.length
       ? await signAction('revokeRecords', { doctor, recordIds })
       : await signAction('revokeAccess', { doctor })
-    await api.access.revoke({
+    step.signed()
+    return api.access.revoke({
       doctorAddress: doctor,
       ...(recordIds.length ? { recordIds } : {}),
       signature: signed.signature,
@@ -45,7 +51,7 @@ function useRevoke() {
   }
 }
 
-function RevokeRecord({ grant, who, record, act, busy }: { grant: PatientGrant; who: string; record: GrantRecord; act: Act; busy: string | null }) {
+function RevokeRecord({ grant, who, record, act, busy, stageOf }: { grant: PatientGrant; who: string; record: GrantRecord; act: Act; busy: string | null; stageOf: StageOf }) {
   const revoke = useRevoke()
   const key = `record:${grant.doctor}:${record.record_id}`
   return (
@@ -54,9 +60,9 @@ function RevokeRecord({ grant, who, record, act, busy }: { grant: PatientGrant; 
       className="btn btn-small btn-danger"
       disabled={busy !== null}
       aria-label={`Revoke record ${record.record_id}${record.name ? ` (${record.name})` : ''}`}
-      onClick={() => act(key, () => revoke(grant.doctor, [record.record_id]), `Access to record ${record.record_id} revoked for ${who}.`)}
+      onClick={() => act(key, (step) => revoke(grant.doctor, [record.record_id], step), `Access to record ${record.record_id} revoked for ${who}.`)}
     >
-      {busy === key ? 'Waiting for your wallet…' : 'Revoke'}
+      {buttonLabel(stageOf(key)) ?? 'Revoke'}
     </button>
   )
 }
@@ -77,15 +83,16 @@ function useRecordAuthors(): Map<number, string> {
   }, [records.data])
 }
 
-function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: Act; busy: string | null }) {
+function GrantCard({ grant, act, busy, stageOf }: { grant: PatientGrant; act: Act; busy: string | null; stageOf: StageOf }) {
   const { api, signAction } = useSession()
   const revoke = useRevoke()
   const who = grant.doctor_name ?? 'A doctor'
   const authors = useRecordAuthors()
   const extra = grant.pending_extension_seconds
-  const approveExtension = async () => {
+  const approveExtension = async (step: ChainStep) => {
     const signed = await signAction('approveExtension', { doctor: grant.doctor, extra })
-    await api.access.approveExtension({ doctorAddress: grant.doctor, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
+    step.signed()
+    return api.access.approveExtension({ doctorAddress: grant.doctor, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
   }
   return (
     <article className="card inner" aria-label={`Shared with ${who}`}>
@@ -98,15 +105,15 @@ function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: Act; busy: 
       </p>
       {extra > 0 && (
         <Notice kind="info" title={`${who} asks for ${days(extra)} more`}>
-          <SignButton
+          <StageButton
             variant="secondary"
             onClick={() => act(`extend:${grant.doctor}`, approveExtension, `Access for ${who} extended by ${days(extra)}.`)}
-            busy={busy === `extend:${grant.doctor}`}
+            stage={stageOf(`extend:${grant.doctor}`)}
             disabled={busy !== null}
             explain="Signs an “ApproveExtension” instruction (EIP-712) for exactly this extra time; the same records stay shared."
           >
             Sign extension approval (+{days(extra)})
-          </SignButton>
+          </StageButton>
         </Notice>
       )}
       <DataTable
@@ -130,24 +137,24 @@ function GrantCard({ grant, act, busy }: { grant: PatientGrant; act: Act; busy: 
               )
             },
           },
-          { header: ACTIONS_HEADER, cell: (record) => <RevokeRecord grant={grant} who={who} record={record} act={act} busy={busy} /> },
+          { header: ACTIONS_HEADER, cell: (record) => <RevokeRecord grant={grant} who={who} record={record} act={act} busy={busy} stageOf={stageOf} /> },
         ]}
       />
-      <SignButton
+      <StageButton
         variant="danger"
-        onClick={() => act(`all:${grant.doctor}`, () => revoke(grant.doctor, []), `All access for ${who} revoked.`, `all access for ${who}`)}
-        busy={busy === `all:${grant.doctor}`}
+        onClick={() => act(`all:${grant.doctor}`, (step) => revoke(grant.doctor, [], step), `All access for ${who} revoked.`, `all access for ${who}`)}
+        stage={stageOf(`all:${grant.doctor}`)}
         disabled={busy !== null}
         explain="Signs a “RevokeAccess” instruction (EIP-712) for this doctor; HealthLedger sends it to your vault (your own HealthRecord contract) and pays the fee. Access ends when it is mined."
       >
         Sign revocation of everything shared with {who}
-      </SignButton>
+      </StageButton>
     </article>
   )
 }
 
 /** For a grant this service does not list (e.g. approved from another app): revoke by address. */
-function RevokeByAddress({ act, busy }: { act: Act; busy: string | null }) {
+function RevokeByAddress({ act, busy, stageOf }: { act: Act; busy: string | null; stageOf: StageOf }) {
   const revoke = useRevoke()
   const [doctor, setDoctor] = useState('')
   const [ids, setIds] = useState('')
@@ -157,7 +164,7 @@ function RevokeByAddress({ act, busy }: { act: Act; busy: string | null }) {
     event?.preventDefault()
     if (!valid || recordIds === null) return
     const done = recordIds.length ? `Access to record(s) ${recordIds.join(', ')} revoked.` : 'All access for this doctor revoked.'
-    act('manual', () => revoke(doctor.trim(), recordIds), done, recordIds.length ? undefined : `all access for ${doctor.trim()}`)
+    act('manual', (step) => revoke(doctor.trim(), recordIds, step), done, recordIds.length ? undefined : `all access for ${doctor.trim()}`)
   }
   return (
     <details>
@@ -172,9 +179,9 @@ function RevokeByAddress({ act, busy }: { act: Act; busy: string | null }) {
           <input type="text" value={ids} onChange={(e) => setIds(e.target.value)} placeholder="e.g. 0, 3, 4 — empty means all records" />
           {recordIds === null && <span className="hint error-text">Use record numbers separated by commas.</span>}
         </label>
-        <SignButton variant="danger" onClick={() => submit()} disabled={!valid || (busy !== null && busy !== 'manual')} busy={busy === 'manual'}>
+        <StageButton variant="danger" onClick={() => submit()} disabled={!valid || (busy !== null && busy !== 'manual')} stage={stageOf('manual')}>
           {recordIds && recordIds.length ? `Sign revocation of ${recordIds.length} record(s)` : 'Sign revocation of all access'}
-        </SignButton>
+        </StageButton>
       </form>
     </details>
   )
@@ -187,9 +194,10 @@ function RevokeByAddress({ act, busy }: { act: Act; busy: string | null }) {
 function useSharingChange() {
   const invalidate = useInvalidate()
   const [offer, setOffer] = useState<string | null>(null)
+  const chain = useChainAction()
   const change = useMutation({
-    mutationFn: async ({ run, message }: { key: string; run: () => Promise<unknown>; message: string; revoked?: string }) => {
-      await run()
+    mutationFn: async ({ key, run, message }: { key: string; run: (step: ChainStep) => Promise<unknown>; message: string; revoked?: string }) => {
+      await chain.run(run, { key }) // the answer's tx_hash becomes the link
       return message
     },
     onMutate: () => setOffer(null),
@@ -200,12 +208,12 @@ function useSharingChange() {
   })
   const act: Act = (key, run, message, revoked) => change.mutate({ key, run, message, revoked })
   const busy = change.isPending ? change.variables.key : null
-  return { act, busy, done: change.isSuccess ? change.data : null, error: change.error, offer, dismissOffer: () => setOffer(null) }
+  return { act, busy, chain, done: change.isSuccess ? change.data : null, error: change.error, offer, dismissOffer: () => setOffer(null) }
 }
 
 export function Sharing() {
   const grants = usePatientGrants()
-  const { act, busy, done, error, offer, dismissOffer } = useSharingChange()
+  const { act, busy, chain, done, error, offer, dismissOffer } = useSharingChange()
   const list = grants.data ?? []
   const intro = (
     <>
@@ -213,16 +221,21 @@ export function Sharing() {
         Doctors see only what you approved, and only until the approval expires. You can take access back at any moment; it ends as soon
         as the transaction is mined.
       </p>
-      {done && <Notice kind="success">{done}</Notice>}
+      <ChainProgress state={chain.state} />
+      {done && (
+        <Notice kind="success">
+          {done} <TxLink hash={chain.state.txHash} />
+        </Notice>
+      )}
       {offer && <CancelSignaturesOffer revoked={offer} onDismiss={dismissOffer} />}
       <ErrorNotice error={error} title="Nothing was changed" />
     </>
   )
   return (
     <QueryCard id="sharing-title" title="Sharing" emptyText="You are not sharing any record right now." what="shared records"
-      query={grants} items={list} intro={intro} footer={<RevokeByAddress act={act} busy={busy} />}>
+      query={grants} items={list} intro={intro} footer={<RevokeByAddress act={act} busy={busy} stageOf={chain.stageOf} />}>
       {list.map((grant) => (
-        <GrantCard key={grant.doctor} grant={grant} act={act} busy={busy} />
+        <GrantCard key={grant.doctor} grant={grant} act={act} busy={busy} stageOf={chain.stageOf} />
       ))}
     </QueryCard>
   )

@@ -1,202 +1,189 @@
 /**
- * Upload: pick a file, fingerprint it on this device (SHA-256 of a fresh random salt followed by the
- * file, so the fingerprint on the chain reveals nothing guessable), unlock the encryption key, sign
- * the AddRecord authorisation for that fingerprint, send the file and its salt with progress, wait
- * for the transaction.
+ * Upload: drop or choose one or more files; each is fingerprinted on this device (SHA-256 of a fresh
+ * random salt followed by the file, so the fingerprint on the chain reveals nothing guessable, and
+ * the duplicate tag that says "you added this on …"), gets a suggested record type, and is then
+ * signed (one AddRecord each, in nonce order) and sent with its progress, speed and time left shown
+ * next to the button. The uploads themselves live in `UploadProvider` (UploadQueue.tsx), above the
+ * tabs, so they keep running, and keep showing here, when the patient looks elsewhere meanwhile.
  */
-import { useEffect, useRef, useState, type FormEvent } from 'react'
-import type { MedicalRecord, RecordType } from '../../api/types'
-import { isOnChain, RECORD_TYPES } from '../../api/types'
-import { Badge, ErrorNotice, Notice, Progress, SignButton } from '../../components/ui'
-import { formatBytes, RECORD_TYPE_LABELS, shortHash } from '../../lib/format'
-import { hashFile, type SaltedHash } from '../../lib/hashFile'
-import { useInvalidate, usePatientRecords } from '../../api/queries'
+import { useRef, useState, type DragEvent } from 'react'
+import { RECORD_TYPES, type RecordType } from '../../api/types'
+import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
+import { formatRate, formatTimeLeft } from '../../components/progress/transferRate'
+import { Badge, ErrorNotice, Notice, Progress } from '../../components/ui'
+import { formatBytes, formatDate, RECORD_TYPE_LABELS, shortHash } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureStep } from './KeySignatureStep'
+import { useUploadQueue, type Duplicate, type UploadItem } from './UploadQueue'
+import { fileProblem, limitText, PREVIEW_TYPES_TEXT } from './uploadSuggest'
+import './upload.css'
 
-type HashState = { state: 'idle' } | { state: 'hashing'; done: number; total: number } | { state: 'done'; value: `0x${string}`; salt: SaltedHash['salt'] } | { state: 'error'; error: unknown }
+function TransferBar({ item }: { item: UploadItem }) {
+  const t = item.transfer
+  if (item.chain.stage === 'confirming') return <Progress value={0} max={0} label={`“${item.name}”: sent, waiting for its block…`} />
+  // Signed, the request is on its way but no progress event came yet: the bar shows it at 0.
+  if (!t) return item.chain.stage === 'sending' ? <Progress value={0} max={item.file.size} label={`Uploading “${item.name}”`} /> : null
+  if (t.phase === 'processing') return <Progress value={0} max={0} label={`“${item.name}”: encrypting, pinning and sending the transaction…`} />
+  const facts = [formatRate(t.rate), formatTimeLeft(t.secondsLeft)].filter(Boolean).join(' · ')
+  return (
+    <div className="transfer">
+      <Progress value={t.loaded} max={t.total} label={`Uploading “${item.name}”`} />
+      <span className="transfer-facts muted small" data-testid="transfer-facts">
+        {formatBytes(t.loaded)} of {formatBytes(t.total)}
+        {facts && ` · ${facts}`}
+      </span>
+    </div>
+  )
+}
 
-type Phase =
-  | { step: 'form' }
-  | { step: 'signing' }
-  | { step: 'uploading'; loaded: number; total: number }
-  | { step: 'processing' }
-  | { step: 'pending'; record: MedicalRecord }
-  | { step: 'done'; record: MedicalRecord }
+function DuplicateWarning({ item, duplicate, onAllow }: { item: UploadItem; duplicate: Duplicate; onAllow: (allow: boolean) => void }) {
+  const text =
+    duplicate.kind === 'record'
+      ? `You added this on ${formatDate(duplicate.record.created_at)} as “${duplicate.record.name}”.`
+      : `It is the same file as “${duplicate.item.name}” in this list.`
+  return (
+    <Notice kind="warning" title="Already uploaded?">
+      {text}{' '}
+      <label className="field inline">
+        <input type="checkbox" checked={item.allowDuplicate} onChange={(e) => onAllow(e.target.checked)} /> Upload it again anyway
+      </label>
+    </Notice>
+  )
+}
 
-const PENDING_POLL_MS = 3000
+function QueuedFile({ item }: { item: UploadItem }) {
+  const queue = useUploadQueue()
+  const { config } = useSession()
+  const locked = item.chain.stage === 'signing' || item.chain.stage === 'sending' || item.chain.stage === 'confirming'
+  const duplicate = queue.duplicates.get(item.id) ?? null
+  const problem = fileProblem(item.file, config.max_upload_bytes)
+  return (
+    <li className="queued-file" data-file={item.file.name} data-stage={item.chain.stage}>
+      <div className="queued-head">
+        <strong className="queued-name">{item.file.name}</strong>
+        <span className="muted small">{formatBytes(item.file.size)}</span>
+        {item.hashing && <Progress value={item.hashing.done} max={item.hashing.total} label="Computing the file's fingerprint on this device" />}
+        {!item.hashing && item.contentHash && (
+          <span>
+            <Badge kind="ok">Fingerprint ready</Badge> <code title={item.contentHash}>{shortHash(item.contentHash, 12)}</code>
+          </span>
+        )}
+        {!locked && (
+          <button type="button" className="btn btn-small btn-secondary" onClick={() => queue.remove(item.id)}>
+            Remove<span className="visually-hidden"> {item.file.name}</span>
+          </button>
+        )}
+      </div>
+      <div className="row">
+        <label className="field">
+          <span>
+            Type<span className="visually-hidden"> of {item.file.name}</span>
+          </span>
+          <select value={item.recordType} disabled={locked} onChange={(e) => queue.edit(item.id, { recordType: e.target.value as RecordType })}>
+            {RECORD_TYPES.map((type) => (
+              <option key={type} value={type}>
+                {RECORD_TYPE_LABELS[type]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          <span>
+            Name<span className="visually-hidden"> of {item.file.name}</span>
+          </span>
+          <input
+            type="text"
+            value={item.name}
+            maxLength={200}
+            disabled={locked}
+            onChange={(e) => queue.edit(item.id, { name: e.target.value })}
+            placeholder="e.g. Blood test, March"
+          />
+        </label>
+      </div>
+      {problem && <Notice kind="warning">{problem}</Notice>}
+      {duplicate && item.chain.stage !== 'done' && <DuplicateWarning item={item} duplicate={duplicate} onAllow={(allow) => queue.edit(item.id, { allowDuplicate: allow })} />}
+      {item.hashError ? <ErrorNotice error={item.hashError} title="Could not read the file" /> : null}
+      <ChainProgress state={item.chain} label={`Progress of ${item.file.name}`} />
+      {item.chain.stage === 'failed' && <ErrorNotice error={item.chain.error} title="The upload did not complete" />}
+    </li>
+  )
+}
 
-function baseName(fileName: string): string {
-  const dot = fileName.lastIndexOf('.')
-  return (dot > 0 ? fileName.slice(0, dot) : fileName).slice(0, 200)
+function filesOf(list: FileList | null | undefined): File[] {
+  return list ? Array.from(list) : []
 }
 
 export function Upload() {
-  const { api, keySignature, signAction } = useSession()
-  const invalidate = useInvalidate()
-  const [file, setFile] = useState<File | null>(null)
-  const [recordType, setRecordType] = useState<RecordType>('report')
-  const [name, setName] = useState('')
-  const [hash, setHash] = useState<HashState>({ state: 'idle' })
-  const [phase, setPhase] = useState<Phase>({ step: 'form' })
-  const [error, setError] = useState<unknown>(null)
-  const abort = useRef<AbortController | null>(null)
+  const queue = useUploadQueue()
+  const { keySignature, config } = useSession()
+  const [dragging, setDragging] = useState(false)
   const fileInput = useRef<HTMLInputElement>(null)
+  const actions = useRef<HTMLDivElement>(null)
+  const waiting = queue.items.filter((i) => i.chain.stage !== 'done')
+  const finished = queue.items.filter((i) => i.chain.stage === 'done')
+  const count = queue.ready.length
+  const running = queue.running
 
-  // Fingerprint the file as soon as it is picked (in a Web Worker, chunk by chunk).
-  useEffect(() => {
-    if (!file) {
-      setHash({ state: 'idle' })
-      return
-    }
-    const controller = new AbortController()
-    setHash({ state: 'hashing', done: 0, total: file.size })
-    hashFile(file, (done, total) => setHash({ state: 'hashing', done, total }), controller.signal).then(
-      ({ contentHash, salt }) => !controller.signal.aborted && setHash({ state: 'done', value: contentHash, salt }),
-      (err) => !controller.signal.aborted && setHash({ state: 'error', error: err }),
-    )
-    return () => controller.abort()
-  }, [file])
-
-  // A record sent but not yet mined: poll the records (for a while) until it is on chain.
-  const waiting = phase.step === 'pending' ? phase.record : null
-  const records = usePatientRecords({ settlingPollMs: PENDING_POLL_MS, enabled: waiting !== null })
-  useEffect(() => {
-    const found = waiting && records.data?.find((r) => r.cid === waiting.cid)
-    if (found && isOnChain(found)) setPhase({ step: 'done', record: found })
-  }, [waiting, records.data])
-
-  const reset = () => {
-    setFile(null)
-    setName('')
-    setPhase({ step: 'form' })
-    setError(null)
-    if (fileInput.current) fileInput.current.value = ''
+  const start = () => {
+    actions.current?.scrollIntoView?.({ block: 'nearest' })
+    void queue.start()
   }
-
-  const busy = phase.step === 'signing' || phase.step === 'uploading' || phase.step === 'processing'
-  const ready = !!file && hash.state === 'done' && name.trim().length > 0 && !!keySignature && !busy
-
-  const submit = async (event?: FormEvent) => {
-    event?.preventDefault()
-    if (!file || hash.state !== 'done' || !keySignature) return
-    setError(null)
-    setPhase({ step: 'signing' })
-    try {
-      const signed = await signAction('addRecord', { recordType, contentHash: hash.value })
-      if (signed.nonce === undefined || signed.deadline === undefined) throw new Error('The signing payload had no nonce or deadline.')
-      abort.current = new AbortController()
-      setPhase({ step: 'uploading', loaded: 0, total: file.size })
-      const { status, body } = await api.records.upload(
-        {
-          file,
-          fileName: file.name,
-          recordType,
-          name: name.trim(),
-          walletSignature: keySignature,
-          recordSignature: signed.signature,
-          nonce: signed.nonce,
-          deadline: signed.deadline,
-          salt: hash.salt,
-        },
-        (p) => setPhase(p.phase === 'processing' ? { step: 'processing' } : { step: 'uploading', loaded: p.loaded, total: p.total }),
-        abort.current.signal,
-      )
-      setPhase(status === 202 || body.state === 'pending' ? { step: 'pending', record: body } : { step: 'done', record: body })
-      void invalidate('records', 'patientAudit')
-    } catch (err) {
-      setError(err)
-      setPhase({ step: 'form' })
-    } finally {
-      abort.current = null
-    }
-  }
-
-  if (phase.step === 'done' || phase.step === 'pending') {
-    const record = phase.record
-    return (
-      <section className="card" aria-labelledby="upload-title">
-        <h2 id="upload-title">Upload a record</h2>
-        {phase.step === 'done' ? (
-          <Notice kind="success" title="Stored and anchored">
-            “{record.name}” is encrypted, pinned to IPFS and its fingerprint is recorded on the chain
-            {record.record_id !== null && record.record_id !== undefined ? ` as record #${record.record_id}` : ''}.
-          </Notice>
-        ) : (
-          <Notice kind="info" title="Waiting for the transaction">
-            “{record.name}” is encrypted and pinned; the transaction that anchors its fingerprint is sent but not mined yet. This page
-            updates when it is confirmed; you can leave it meanwhile.
-          </Notice>
-        )}
-        <dl className="facts">
-          <dt>Fingerprint (salted SHA-256)</dt>
-          <dd>
-            <code>{record.content_hash}</code>
-          </dd>
-          <dt>IPFS CID</dt>
-          <dd>
-            <code>{record.cid}</code>
-          </dd>
-          {record.tx_hash && (
-            <>
-              <dt>Transaction</dt>
-              <dd>
-                <code>{record.tx_hash}</code>
-              </dd>
-            </>
-          )}
-        </dl>
-        <button type="button" className="btn btn-secondary" onClick={reset}>
-          Upload another file
-        </button>
-      </section>
-    )
+  const onDrop = (event: DragEvent<HTMLDivElement>) => {
+    event.preventDefault()
+    setDragging(false)
+    const files = filesOf(event.dataTransfer?.files)
+    if (files.length) queue.add(files)
   }
 
   return (
     <section className="card" aria-labelledby="upload-title">
-      <h2 id="upload-title">Upload a record</h2>
-      <form onSubmit={submit} className="stack">
-        <fieldset disabled={busy}>
-          <legend>1. Choose the file</legend>
-          <label className="field">
-            <span>File</span>
-            <input
-              ref={fileInput}
-              type="file"
-              onChange={(e) => {
-                const picked = e.target.files?.[0] ?? null
-                setFile(picked)
-                if (picked && !name) setName(baseName(picked.name))
-              }}
-            />
-          </label>
-          <label className="field">
-            <span>Type</span>
-            <select value={recordType} onChange={(e) => setRecordType(e.target.value as RecordType)}>
-              {RECORD_TYPES.map((type) => (
-                <option key={type} value={type}>
-                  {RECORD_TYPE_LABELS[type]}
-                </option>
+      <h2 id="upload-title">Upload records</h2>
+      <form
+        className="stack"
+        onSubmit={(e) => {
+          e.preventDefault()
+          start()
+        }}
+      >
+        <fieldset>
+          <legend>1. Choose the files</legend>
+          <div
+            className={`dropzone${dragging ? ' dropzone-active' : ''}`}
+            data-testid="dropzone"
+            onDragEnter={(e) => {
+              e.preventDefault()
+              setDragging(true)
+            }}
+            onDragOver={(e) => e.preventDefault()}
+            onDragLeave={() => setDragging(false)}
+            onDrop={onDrop}
+          >
+            <p>
+              <strong>Drop files here</strong> or choose them below; each file gets its own signature. {limitText(config.max_upload_bytes)}{' '}
+              {PREVIEW_TYPES_TEXT}.
+            </p>
+            <label className="field">
+              <span>File</span>
+              <input
+                ref={fileInput}
+                type="file"
+                multiple
+                onChange={(e) => {
+                  const files = filesOf(e.target.files)
+                  if (files.length) queue.add(files, { replace: true })
+                  e.target.value = ''
+                }}
+              />
+            </label>
+            <p className="hint">The record type is suggested from each file's name; change it if it is wrong. Only you, and doctors you share a record with, see its name.</p>
+          </div>
+          {waiting.length > 0 && (
+            <ul className="queued-files" aria-label="Files to upload">
+              {waiting.map((item) => (
+                <QueuedFile key={item.id} item={item} />
               ))}
-            </select>
-          </label>
-          <label className="field">
-            <span>Name</span>
-            <input type="text" value={name} maxLength={200} onChange={(e) => setName(e.target.value)} placeholder="e.g. Blood test, March" />
-            <span className="hint">Only you, and doctors you share this record with, see the name.</span>
-          </label>
-          {file && (
-            <div className="file-facts">
-              <span>{formatBytes(file.size)}</span>
-              {hash.state === 'hashing' && <Progress value={hash.done} max={hash.total} label="Computing the file's fingerprint on this device" />}
-              {hash.state === 'done' && (
-                <span>
-                  <Badge kind="ok">Fingerprint ready</Badge> <code title={hash.value}>{shortHash(hash.value, 12)}</code>
-                </span>
-              )}
-              {hash.state === 'error' && <ErrorNotice error={hash.error} title="Could not read the file" />}
-            </div>
+            </ul>
           )}
         </fieldset>
 
@@ -207,40 +194,52 @@ export function Upload() {
 
         <fieldset>
           <legend>3. Authorise and upload</legend>
-          <SignButton
-            onClick={() => void submit()}
-            disabled={!ready}
-            busy={phase.step === 'signing'}
-            explain={
-              <>
-                Your wallet signs an “AddRecord” authorisation (EIP-712) containing the record type
-                {file ? ` (${RECORD_TYPE_LABELS[recordType]})` : ''} and this file's fingerprint
-                {hash.state === 'done' ? ` ${shortHash(hash.value)}` : ''}, with a one-time number and an expiry. The fingerprint mixes in a random salt drawn on this device, so nobody can confirm a guess of the file from the chain; the salt is stored encrypted with the record. It lets HealthLedger add
-                that fingerprint to your vault (your own HealthRecord contract) and pay the fee for you. It cannot be used for any other file. The file is then
-                sent to HealthLedger, encrypted there with your key, and only the encrypted copy is stored.
-              </>
-            }
-          >
-            Sign AddRecord for this file and upload
-          </SignButton>
-          {!keySignature && file && <p className="hint">Sign the key message first (step 2).</p>}
+          <div className="upload-actions" ref={actions}>
+            <StageButton
+              stage={running?.chain.stage ?? 'idle'}
+              onClick={start}
+              disabled={!keySignature || count === 0}
+              explain={
+                <>
+                  Your wallet signs one “AddRecord” authorisation (EIP-712) per file, containing its record type and its fingerprint, with a one-time
+                  number and an expiry; the next file asks again once the one before is on the chain. The fingerprint mixes in a random salt drawn
+                  on this device, so nobody can confirm a guess of the file from the chain; the salt is stored encrypted with the record. It lets
+                  HealthLedger add that fingerprint to your vault (your own HealthRecord contract) and pay the fee for you. It cannot be used for
+                  any other file. The file is then sent to HealthLedger, encrypted there with your key, and only the encrypted copy is stored.
+                </>
+              }
+            >
+              {count > 1 ? `Sign AddRecord for these ${count} files and upload` : 'Sign AddRecord for this file and upload'}
+            </StageButton>
+            {running && (
+              <div className="upload-live" aria-live="polite">
+                <TransferBar item={running} />
+                {(running.chain.stage === 'sending' || running.chain.stage === 'confirming') && (
+                  <button type="button" className="btn btn-small btn-secondary" onClick={() => queue.cancel()}>
+                    Cancel upload
+                  </button>
+                )}
+              </div>
+            )}
+          </div>
+          {!keySignature && waiting.length > 0 && <p className="hint">Sign the key message first (step 2).</p>}
         </fieldset>
       </form>
 
-      {phase.step === 'uploading' && (
+      {finished.length > 0 && (
         <div className="stack">
-          <Progress value={phase.loaded} max={phase.total} label="Uploading" />
-          <button type="button" className="btn btn-secondary" onClick={() => abort.current?.abort()}>
-            Cancel upload
+          {finished.map((item) => (
+            <Notice key={item.id} kind="success" title="Stored and anchored">
+              “{item.record?.name ?? item.name}” is encrypted, pinned to IPFS and its fingerprint is recorded on the chain
+              {item.record?.record_id !== null && item.record?.record_id !== undefined ? ` as record #${item.record.record_id}` : ''}.{' '}
+              <TxLink hash={item.chain.txHash ?? item.record?.tx_hash} />
+            </Notice>
+          ))}
+          <button type="button" className="btn btn-secondary" onClick={() => queue.clearFinished()}>
+            Clear the list
           </button>
         </div>
       )}
-      {phase.step === 'processing' && (
-        <div aria-live="polite">
-          <Progress value={0} max={0} label="Encrypting, pinning and waiting for the transaction to be mined…" />
-        </div>
-      )}
-      <ErrorNotice error={error} title="The upload did not complete" />
     </section>
   )
 }

@@ -10,7 +10,10 @@ import { useInvalidate, usePatientWriteGrants } from '../../api/queries'
 import type { PatientWriteGrant } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
-import { Address, Countdown, ErrorNotice, Notice, SignButton } from '../../components/ui'
+import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
+import { buttonLabel, type ChainStage } from '../../components/progress/chainStage'
+import { useChainAction, type ChainAction } from '../../components/progress/useChainAction'
+import { Address, Countdown, ErrorNotice, Notice } from '../../components/ui'
 import { formatDate, shortAddress } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 import { CancelSignaturesOffer } from './CancelSignatures'
@@ -23,14 +26,16 @@ type Change = { kind: 'grant'; doctor: string; days: number } | { kind: 'revoke'
 const nameOf = (grant: PatientWriteGrant) => grant.doctorName ?? shortAddress(grant.doctorAddress)
 
 /** Grant or revoke, one at a time; the list and the audit trail refetch after either. */
-function useWriteChange() {
+function useWriteChange(chain: ChainAction) {
   const { api, signAction } = useSession()
   const invalidate = useInvalidate()
+  const key = (change: Change) => `${change.kind}:${change.doctor.toLowerCase()}`
   return useMutation({
-    mutationFn: async (change: Change): Promise<string> => {
+    mutationFn: (change: Change) => chain.run(async (step): Promise<{ text: string; txHash: string }> => {
       if (change.kind === 'grant') {
         const duration = change.days * DAY
         const signed = await signAction('approveWrite', { doctor: change.doctor, duration })
+        step.signed()
         const result = await api.access.grantWrite({
           doctorAddress: change.doctor,
           durationDays: change.days, // the server checks the signed duration is exactly days * 86400
@@ -38,17 +43,18 @@ function useWriteChange() {
           nonce: signed.nonce,
           deadline: signed.deadline,
         })
-        return `${shortAddress(result.doctorAddress)} may add records until ${formatDate(result.expiresAt)}.`
+        return { text: `${shortAddress(result.doctorAddress)} may add records until ${formatDate(result.expiresAt)}.`, txHash: result.txHash }
       }
       const signed = await signAction('revokeWrite', { doctor: change.doctor })
-      await api.access.revokeWrite({ doctorAddress: change.doctor, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
-      return `Write access of ${change.who} revoked.`
-    },
+      step.signed()
+      const result = await api.access.revokeWrite({ doctorAddress: change.doctor, signature: signed.signature, nonce: signed.nonce, deadline: signed.deadline })
+      return { text: `Write access of ${change.who} revoked.`, txHash: result.txHash }
+    }, { key: key(change), txHashOf: (done) => done.txHash }),
     onSuccess: () => invalidate('writeGrants', 'patientAudit'),
   })
 }
 
-function GrantWriteForm({ busy, onGrant }: { busy: boolean; onGrant: (doctor: string, days: number) => void }) {
+function GrantWriteForm({ busy, stage, onGrant }: { busy: boolean; stage: ChainStage; onGrant: (doctor: string, days: number) => void }) {
   const [doctor, setDoctor] = useState('')
   const [days, setDays] = useState(30)
   const valid = isAddress(doctor)
@@ -60,21 +66,22 @@ function GrantWriteForm({ busy, onGrant }: { busy: boolean; onGrant: (doctor: st
         <span>For how many days (write access)</span>
         <input type="number" min={1} max={365} value={days} onChange={(e) => setDays(Math.max(1, Math.min(365, Number(e.target.value) || 1)))} />
       </label>
-      <SignButton
+      <StageButton
         onClick={() => onGrant(doctor, days)}
         disabled={!valid || busy}
-        busy={busy}
+        stage={stage}
         explain={`Signs an “ApproveWrite” authorisation (EIP-712): this doctor may add records to your vault for ${days} day(s). It does not let them read anything.`}
       >
         Sign write access for {valid ? shortAddress(doctor) : 'this doctor'} ({days} day(s))
-      </SignButton>
+      </StageButton>
     </details>
   )
 }
 
 export function WriteAccess() {
   const grants = usePatientWriteGrants()
-  const change = useWriteChange()
+  const chain = useChainAction()
+  const change = useWriteChange(chain)
   const [offer, setOffer] = useState<string | null>(null)
   const list = grants.data ?? []
   const busy = change.isPending ? change.variables : null
@@ -86,7 +93,12 @@ export function WriteAccess() {
   const intro = (
     <>
       <p>A doctor with write access can add records to your vault; they cannot read records you have not shared.</p>
-      {change.isSuccess && <Notice kind="success">{change.data}</Notice>}
+      <ChainProgress state={chain.state} />
+      {change.isSuccess && (
+        <Notice kind="success">
+          {change.data.text} <TxLink hash={change.data.txHash} />
+        </Notice>
+      )}
       {offer && <CancelSignaturesOffer revoked={offer} onDismiss={() => setOffer(null)} />}
       <ErrorNotice error={change.error} title="Write access was not changed" />
     </>
@@ -94,7 +106,7 @@ export function WriteAccess() {
   return (
     <QueryCard id="write-access-title" title="Write access" emptyText="No doctor can add records to your vault." what="write grants"
       query={grants} items={list} intro={intro}
-      footer={<GrantWriteForm busy={busy?.kind === 'grant'} onGrant={(doctor, days) => run({ kind: 'grant', doctor, days })} />}>
+      footer={<GrantWriteForm busy={busy !== null} stage={busy?.kind === 'grant' ? chain.state.stage : 'idle'} onGrant={(doctor, days) => run({ kind: 'grant', doctor, days })} />}>
       <DataTable
         rows={list}
         rowKey={(grant) => grant.doctorAddress}
@@ -111,7 +123,7 @@ export function WriteAccess() {
                 aria-label={`Revoke write access of ${nameOf(grant)}`}
                 onClick={() => run({ kind: 'revoke', doctor: grant.doctorAddress, who: nameOf(grant) })}
               >
-                {busy?.kind === 'revoke' && busy.doctor === grant.doctorAddress ? 'Waiting for your wallet…' : 'Revoke'}
+                {buttonLabel(chain.stageOf(`revoke:${grant.doctorAddress.toLowerCase()}`)) ?? 'Revoke'}
               </button>
             ),
           },

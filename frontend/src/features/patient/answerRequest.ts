@@ -56,6 +56,8 @@ export interface ApprovalOutcome {
   message: string
   /** Set when reading was granted but writing was not. */
   writeFailure: WriteFailure | null
+  /** The approval's (or denial's) transaction. */
+  txHash: string | null
 }
 
 /** "Dr Ada Reader", or "the doctor 0x90F7…b906" when the doctor has no profile name. */
@@ -114,7 +116,7 @@ export async function approveRequest(input: ApprovalInput, deps: ApprovalDeps): 
   deps.onStep?.('approve-sign')
   const signed = await deps.signAction('approveRecords', { doctor, recordIds, duration: days * DAY })
   deps.onStep?.('approve-send')
-  await deps.api.access.respond({
+  const answer = await deps.api.access.respond({
     requestId: request.id,
     action: 'approve',
     selectedRecords: recordIds,
@@ -125,12 +127,13 @@ export async function approveRequest(input: ApprovalInput, deps: ApprovalDeps): 
     deadline: signed.deadline,
   })
   const read = `Approved ${recordIds.length} record(s) for ${days} day(s).`
-  if (!grantWrite) return { message: read, writeFailure: null }
+  const txHash = answer.tx_hash ?? null
+  if (!grantWrite) return { message: read, writeFailure: null, txHash }
   const who = doctorTitle(request.doctor_name, doctor)
   try {
     const grant = await grantWriteAccess(doctor, days, deps)
-    return { message: `${read} ${writeGrantedMessage(who, grant)}`, writeFailure: null }
+    return { message: `${read} ${writeGrantedMessage(who, grant)}`, writeFailure: null, txHash }
   } catch (error) {
-    return { message: read, writeFailure: { doctor, who, days, error } }
+    return { message: read, writeFailure: { doctor, who, days, error }, txHash }
   }
 }

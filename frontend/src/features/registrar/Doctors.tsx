@@ -3,6 +3,9 @@ import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
 import { useDoctorSearch, useInvalidate } from '../../api/queries'
+import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
+import { buttonLabel } from '../../components/progress/chainStage'
+import { useChainAction } from '../../components/progress/useChainAction'
 import { Address, Badge, ErrorNotice, Notice } from '../../components/ui'
 import { useSession } from '../../session/SessionContext'
 
@@ -18,14 +21,16 @@ export function Doctors() {
   const results = found.data
 
   // A registry change; the search results refetch after it (a registered or removed doctor shows at once).
+  // The registrar signs nothing: HealthLedger sends the registry transaction, so it starts at "Sending".
+  const chain = useChainAction()
   const change = useMutation({
-    mutationFn: async ({ run, message }: { run: () => Promise<unknown>; message: string }) => {
-      await run()
+    mutationFn: async ({ run, message, key }: { run: () => Promise<unknown>; message: string; key: string }) => {
+      await chain.run(run, { key, signs: false })
       return message
     },
     onSuccess: () => invalidate('doctors'),
   })
-  const act = (run: () => Promise<unknown>, message: string) => change.mutate({ run, message })
+  const act = (run: () => Promise<unknown>, message: string, key = 'register') => change.mutate({ run, message, key })
   const busy = change.isPending
   const done = change.isSuccess ? change.data : null
 
@@ -61,16 +66,16 @@ export function Doctors() {
           <span className="hint">Kept off chain, with the name; only the address goes into the on-chain registry.</span>
         </label>
         <div>
-          <button type="submit" className="btn btn-primary" disabled={busy || !isAddress(address.trim()) || !name.trim() || !licence.trim()}>
+          <StageButton type="submit" signs={false} stage={chain.stageOf('register')} disabled={busy || !isAddress(address.trim()) || !name.trim() || !licence.trim()}>
             Register doctor
-          </button>{' '}
+          </StageButton>{' '}
           <button
             type="button"
             className="btn btn-danger"
             disabled={busy || !isAddress(address.trim())}
-            onClick={() => act(() => api.admin.unregisterDoctor(address.trim()), `Doctor ${address.trim()} removed.`)}
+            onClick={() => act(() => api.admin.unregisterDoctor(address.trim()), `Doctor ${address.trim()} removed.`, 'unregister')}
           >
-            Unregister doctor
+            {buttonLabel(chain.stageOf('unregister')) ?? 'Unregister doctor'}
           </button>
         </div>
       </form>
@@ -105,7 +110,12 @@ export function Doctors() {
           ))}
         </ul>
       )}
-      {done && <Notice kind="success">{done}</Notice>}
+      <ChainProgress state={chain.state} />
+      {done && (
+        <Notice kind="success">
+          {done} <TxLink hash={chain.state.txHash} />
+        </Notice>
+      )}
       <ErrorNotice error={found.error} title="Search failed" />
       <ErrorNotice error={change.error} title="The registry was not changed" />
     </section>
