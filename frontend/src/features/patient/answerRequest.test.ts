@@ -44,7 +44,7 @@ describe('approveRequest', () => {
     const signAction = wallet()
     const outcome = await approveRequest({ request: REQUEST, recordIds: [0, 2], days: 3, keySignature: KEY_SIGNATURE, grantWrite: false }, { api, signAction })
 
-    expect(outcome).toEqual({ message: 'Approved 2 record(s) for 3 day(s).', writeFailure: null })
+    expect(outcome).toEqual({ message: 'Approved 2 record(s) for 3 day(s).', writeFailure: null, txHash: '0xaa' })
     expect(signAction.mock.calls).toEqual([['approveRecords', { doctor: DOCTOR, recordIds: [0, 2], duration: 3 * 86400 }]])
     expect(posted.map((p) => p.path)).toEqual([RESPOND])
     expect(posted[0].body).toMatchObject({ requestId: 'req-1', action: 'approve', selectedRecords: [0, 2], durationSeconds: 3 * 86400, walletSignature: KEY_SIGNATURE, nonce: 8 })
