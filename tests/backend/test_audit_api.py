@@ -254,3 +254,57 @@ async def test_roles(client, patient_wallet, doctor_wallet, registrar_wallet) ->
         assert response.status_code == 403 and response.json()["error"]["code"] == "wrong_role"
     assert client.get("/api/audit/patient").status_code == 401
     assert client.get("/api/audit/all").status_code == 401
+
+
+def _name_doctor(db, address: str, name: str) -> None:
+    db["profiles"].update_one(
+        {"address": address.lower()},
+        {"$set": {"role": "doctor", "name": name, "name_lower": name.lower(), "licence_id": "L-1", "registered": True}},
+        upsert=True,
+    )
+
+
+@pytest.mark.asyncio
+async def test_patient_trail_names_records_and_readers_registrar_trail_does_not(
+    client, patient_wallet, doctor_wallet, registrar_wallet, db
+) -> None:
+    """The patient's own timeline says which record ("Amoxicillin prescription") and which doctor;
+    the registrar's, over the same entries, carries no record name (a file name says as much as the file)."""
+    _name_doctor(db, doctor_wallet.address, "Dr Maria Lopez")
+    patient = patient_wallet.address
+    rx = _ok(upload(client, patient_wallet, os.urandom(700), "prescription", "Amoxicillin prescription.pdf"), 201)
+    bill = _ok(upload(client, patient_wallet, os.urandom(700), "bill", "Invoice March.pdf"), 201)
+    request = _ok(access.request_access(client, doctor_wallet, patient, "follow-up"), 201)
+    _ok(access.approve(client, patient_wallet, request["id"], doctor_wallet.address, [rx["record_id"], bill["record_id"]], 1))
+    for _ in range(2):
+        assert access.doctor_view(client, doctor_wallet, rx["cid"]).status_code == 200
+    assert _view(client, patient_wallet, rx["cid"]).status_code == 200  # the patient's own view: not counted below
+
+    names = {rx["record_id"]: "Amoxicillin prescription.pdf", bill["record_id"]: "Invoice March.pdf"}
+    events = _audit(client, patient_wallet)
+    for entry in events:
+        expected = [{"record_id": i, "name": names[i]} for i in entry["record_ids"] or []]
+        assert entry["record_names"] == expected, entry
+    (approved,) = [e for e in events if e["action"] == "records_approved"]
+    assert len(approved["record_names"]) == 2 and approved["details"]["doctor_name"] == "Dr Maria Lopez"
+    views = [e for e in events if e["source"] == "database"]
+    assert [(v["reader_role"], v["reader_name"]) for v in views] == [("patient", None), ("doctor", "Dr Maria Lopez"), ("doctor", "Dr Maria Lopez")]
+    assert all(v["record_names"] == [{"record_id": rx["record_id"], "name": "Amoxicillin prescription.pdf"}] for v in views)
+
+    # Views by others, per file: 2 by the doctor; the patient's own is not counted; the unread bill is absent.
+    summary = _ok(client.get("/api/audit/patient/views", headers=patient_wallet.headers))
+    assert summary["patient"] == patient
+    (row,) = summary["records"]
+    assert (row["cid"], row["record_id"], row["views"]) == (rx["cid"], rx["record_id"], 2)
+    assert row["last_viewed_at"] == views[1]["timestamp"]
+    for wallet in (doctor_wallet, registrar_wallet):
+        assert client.get("/api/audit/patient/views", headers=wallet.headers).status_code == 403
+    assert client.get("/api/audit/patient/views").status_code == 401
+
+    # The registrar sees the same entries, the doctor named, but no record name anywhere.
+    page = _ok(client.get("/api/audit/all", params={"page_size": 200}, headers=registrar_wallet.headers))
+    mine = [e for e in page["events"] if e["patient"] == patient]
+    assert {e["id"] for e in mine} == {e["id"] for e in events}
+    assert all(e["record_names"] == [] for e in page["events"])
+    assert "Amoxicillin" not in str(page)
+    assert [v["reader_name"] for v in mine if v["source"] == "database" and v["reader_role"] == "doctor"] == ["Dr Maria Lopez"] * 2

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..services.audit import all_timeline, patient_timeline
+from ..services.audit import all_timeline, patient_record_views, patient_timeline
 from ..validation import DEFAULT_PAGE_SIZE
 from .deps import PatientDep, RegistrarDep, ServicesDep
-from .schemas.audit import AllAudit, PatientAudit
+from .schemas.audit import AllAudit, PatientAudit, PatientRecordViews
 from .schemas.errors import AUTH, CHAIN, DATABASE, ROLE, errors
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -24,6 +24,16 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 async def patient_audit(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
     events = await patient_timeline(services, caller.address)
     return {"patient": caller.address, "total": len(events), "events": events}
+
+
+@router.get(
+    "/patient/views",
+    response_model=PatientRecordViews,
+    summary="How often doctors opened each of your files, and when last (patients)",
+    responses=errors(AUTH, ROLE, DATABASE, validation=False),
+)
+async def patient_views(caller: PatientDep, services: ServicesDep) -> dict[str, Any]:
+    return {"patient": caller.address, "records": await patient_record_views(services, caller.address)}
 
 
 @router.get(

@@ -51,3 +51,17 @@ class ViewLog:
 
     async def count(self) -> int:
         return await self._views.count_documents({})
+
+    async def others_by_cid(self, patient: str) -> list[dict[str, Any]]:
+        """Per file of `patient`, the views by anyone but the patient: {cid, views, last_at}.
+
+        One aggregation (not the whole log into Python), for "viewed 2x, last Nov 29" on the
+        patient's records list.
+        """
+        owner = patient.lower()
+        pipeline = [
+            {"$match": {"patient": owner, "reader": {"$ne": owner}}},
+            {"$group": {"_id": "$cid", "views": {"$sum": 1}, "last_at": {"$max": "$at"}}},
+        ]
+        cursor = await self._views.aggregate(pipeline)
+        return [{"cid": doc["_id"], "views": int(doc["views"]), "last_at": doc["last_at"]} async for doc in cursor]

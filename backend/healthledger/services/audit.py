@@ -8,8 +8,13 @@ Two sources, merged into one timeline, newest first:
   revoked, and signatures cancelled (`nonce_invalidated`, by the patient or a doctor).
   Each carries its block number, transaction hash and block timestamp, so anyone can check it
   against the chain;
-- the `record_views` log: every decrypted view of a file, who read it (address and role), when,
-  and whether the integrity checks passed.
+- the `record_views` log: every decrypted view of a file, who read it (address and role, and a
+  doctor's profile name as `reader_name`), when, and whether the integrity checks passed.
+
+Record names: the patient's own timeline names the records it concerns (`record_names`: record
+id -> the name the record was uploaded with), since every record of the vault is the patient's.
+The registrar's timeline never carries them: a registrar may not read anyone's records, and a file
+name ("HIV test.pdf") can say as much as the file.
 
 Entries are plain JSON: ints, 0x-hex strings, checksummed addresses, ISO-8601 timestamps (UTC).
 
@@ -148,9 +153,11 @@ def chain_entry(
     return TimelineEntry((float(event.timestamp or 0), event.block_number, event.log_index), body)
 
 
-def view_entry(view: ViewEntry, view_id: str | None = None) -> TimelineEntry:
+def view_entry(view: ViewEntry, view_id: str | None = None, doctor_names: dict[str, str] | None = None) -> TimelineEntry:
+    """One logged view as a timeline entry. `doctor_names`: lower-case address -> profile name."""
     at = _as_utc(view.at)
     reader = to_checksum_address(view.reader)
+    reader_name = (doctor_names or {}).get(view.reader.lower()) if view.reader_role == "doctor" else None
     body = {
         "id": view_id or f"view:{view.cid}:{view.reader}:{at.timestamp()}",
         "source": "database",
@@ -160,6 +167,7 @@ def view_entry(view: ViewEntry, view_id: str | None = None) -> TimelineEntry:
         "doctor": reader if view.reader_role == "doctor" else None,
         "reader": reader,
         "reader_role": view.reader_role,
+        "reader_name": reader_name,
         "record_ids": [view.record_id] if view.record_id is not None else None,
         "cids": [view.cid],
         "verified": view.verified,
@@ -174,11 +182,21 @@ def newest_first(entries: Iterable[TimelineEntry]) -> list[dict[str, Any]]:
     return [e.body for e in sorted(entries, key=lambda e: e.sort_key, reverse=True)]
 
 
+def with_record_names(body: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    """`body` with `record_names` for those of its records `names` knows (the patient's own timeline only)."""
+    ids = body.get("record_ids") or []
+    body["record_names"] = [{"record_id": i, "name": names[i]} for i in ids if i in names]
+    return body
+
+
 # ----------------------------------------------------------------------------- lookups
 
 
 async def _views(services: Services, patient: str | None, limit: int) -> list[TimelineEntry]:
-    return [view_entry(view, f"view:{view_id}") for view_id, view in await services.views.newest(patient, limit)]
+    """The newest `limit` views (one patient's, or everyone's), their doctors named."""
+    views = await services.views.newest(patient, limit)
+    names = await _profile_names(services, {v.reader for _, v in views if v.reader_role == "doctor"})
+    return [view_entry(view, f"view:{view_id}", names) for view_id, view in views]
 
 
 def _doctor_of(event: AuditEvent, patient: str) -> str | None:
@@ -192,9 +210,13 @@ def _doctor_of(event: AuditEvent, patient: str) -> str | None:
 async def _doctor_names(services: Services, patient_events: Iterable[tuple[str, AuditEvent]]) -> dict[str, str]:
     """lower-case address -> doctor profile name, for every doctor the events concern (so the
     timeline can say "Dr X" rather than an address)."""
-    wanted = {doctor.lower() for p, e in patient_events if (doctor := _doctor_of(e, p)) is not None}
-    names = {}
-    for account in sorted(wanted):
+    return await _profile_names(services, {d for p, e in patient_events if (d := _doctor_of(e, p)) is not None})
+
+
+async def _profile_names(services: Services, accounts: Iterable[str]) -> dict[str, str]:
+    """lower-case address -> doctor profile name, for those of `accounts` that have one."""
+    names: dict[str, str] = {}
+    for account in sorted({a.lower() for a in accounts}):
         profile = await services.profiles.get_doctor(account)
         if profile is not None and profile.name:
             names[account] = profile.name
@@ -212,12 +234,29 @@ async def _reasons(services: Services, events: Sequence[AuditEvent]) -> dict[str
 async def patient_timeline(services: Services, patient: str) -> list[dict[str, Any]]:
     """Everything that happened to `patient`'s records, newest first."""
     events = await services.chain.get_events(patient)
-    cids = (await services.records.cids_by_record_id([patient])).get(patient.lower(), {})
+    records = [r for r in await services.records.for_report(patient) if r.record_id is not None]
+    cids = {r.record_id: r.cid for r in records if r.record_id is not None}
+    record_names = {r.record_id: r.name for r in records if r.record_id is not None and r.name}
     reasons = await _reasons(services, events)
     names = await _doctor_names(services, [(patient, e) for e in events])
     entries = [chain_entry(e, patient, cids, reasons, names) for e in events]
     entries.extend(await _views(services, patient, MAX_PATIENT_VIEWS))
-    return newest_first(entries)
+    return [with_record_names(body, record_names) for body in newest_first(entries)]
+
+
+async def patient_record_views(services: Services, patient: str) -> list[dict[str, Any]]:
+    """How often others (doctors) opened each of `patient`'s files, and when last; most recent first."""
+    record_ids = {r.cid: r.record_id for r in await services.records.for_report(patient)}
+    rows = [
+        {
+            "cid": row["cid"],
+            "record_id": record_ids.get(row["cid"]),
+            "views": row["views"],
+            "last_viewed_at": _as_utc(row["last_at"]).isoformat(),
+        }
+        for row in await services.views.others_by_cid(patient)
+    ]
+    return sorted(rows, key=lambda row: row["last_viewed_at"], reverse=True)
 
 
 # ----------------------------------------------------------------------------- all patients

@@ -11,6 +11,7 @@ import type {
   AccessRequestBody,
   ApproveExtensionBody,
   AuditEvent,
+  RecordViews,
   AuthorizedRecord,
   ClientConfig,
   DoctorBody,
@@ -217,6 +218,9 @@ export function createApi(client: ApiClient) {
       },
       /** Every patient's trail (registrars), one page at a time. */
       all: (page: number, pageSize: number) => unwrap(http.GET('/api/audit/all', { params: { query: { page, page_size: pageSize } } })),
+      async patientViews(): Promise<RecordViews[]> {
+        return (await unwrap(http.GET('/api/audit/patient/views'))).records
+      },
     },
     directory: {
       async doctors(q: string): Promise<DoctorSummary[]> {

@@ -21,6 +21,7 @@ export type ServerData =
   | 'authorized'
   | 'authored'
   | 'patientAudit'
+  | 'patientRecordViews'
   | 'auditAll'
   | 'doctors'
   | 'patients'
@@ -141,3 +142,15 @@ export function usePatientNames(addresses: readonly string[]): Map<string, strin
   })
   return names
 }
+
+/**
+ * The public client configuration (GET /api/system/config), shared with the session's copy (same
+ * key, fetched once); here for the block explorer behind transaction links.
+ */
+export function useClientConfig() {
+  const { api } = useSession()
+  return useQuery({ queryKey: ['config'], queryFn: () => api.system.config(), staleTime: Infinity })
+}
+
+/** How often doctors opened each of the patient's files, and when last (GET /api/audit/patient/views). */
+export const usePatientRecordViews = () => useApiQuery('patientRecordViews', (api) => api.audit.patientViews())

@@ -310,6 +310,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit/patient/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How often doctors opened each of your files, and when last (patients) */
+        get: operations["patient_views_api_audit_patient_views_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -1186,6 +1203,11 @@ export interface components {
              */
             record_ids: number[] | null;
             /**
+             * Record Names
+             * @description Names of the entry's records: in the patient's own timeline only (never the registrar's)
+             */
+            record_names?: components["schemas"]["RecordName"][];
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
@@ -1805,6 +1827,16 @@ export interface components {
             /** Vault Address */
             vault_address: string;
         };
+        /** PatientRecordViews */
+        PatientRecordViews: {
+            /** Patient */
+            patient: string;
+            /**
+             * Records
+             * @description Only files someone else has opened, most recently viewed first
+             */
+            records: components["schemas"]["RecordViews"][];
+        };
         /**
          * PatientWriteGrant
          * @description A doctor who may add records to your vault now.
@@ -1922,6 +1954,16 @@ export interface components {
             published: boolean;
         };
         /**
+         * RecordName
+         * @description The name a record was uploaded with (its file name, or what the uploader called it).
+         */
+        RecordName: {
+            /** Name */
+            name: string;
+            /** Record Id */
+            record_id: number;
+        };
+        /**
          * RecordOut
          * @description A record as its patient (and the doctors it is shared with) see it: never the wrapped key.
          */
@@ -1991,6 +2033,23 @@ export interface components {
             unanchored_reason: string | null;
             /** Vault Address */
             vault_address: string;
+        };
+        /**
+         * RecordViews
+         * @description How often others (doctors) opened one of the patient's files; the patient's own views do not count.
+         */
+        RecordViews: {
+            /** Cid */
+            cid: string;
+            /**
+             * Last Viewed At
+             * @description ISO-8601, UTC
+             */
+            last_viewed_at: string;
+            /** Record Id */
+            record_id: number | null;
+            /** Views */
+            views: number;
         };
         /** RefreshRequest */
         RefreshRequest: {
@@ -2480,10 +2539,20 @@ export interface components {
             patient: string;
             /** Reader */
             reader: string;
+            /**
+             * Reader Name
+             * @description A doctor reader's profile name, when known
+             */
+            reader_name?: string | null;
             /** Reader Role */
             reader_role: string;
             /** Record Ids */
             record_ids: number[] | null;
+            /**
+             * Record Names
+             * @description Names of the entry's records: in the patient's own timeline only (never the registrar's)
+             */
+            record_names?: components["schemas"]["RecordName"][];
             /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
@@ -4278,6 +4347,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PatientAudit"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    patient_views_api_audit_patient_views_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatientRecordViews"];
                 };
             };
             /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */

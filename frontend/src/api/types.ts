@@ -45,6 +45,8 @@ export type AuditEvent = Schemas['AuditEntry']
 export type PatientAudit = Schemas['PatientAudit']
 /** One page of every patient's trail (registrars), newest first: GET /api/audit/all. */
 export type AuditPage = Schemas['AllAudit']
+/** How often doctors opened one of the patient's files: GET /api/audit/patient/views. */
+export type RecordViews = Schemas['RecordViews']
 /** GET /api/doctors/search (`results[]`) */
 export type DoctorSummary = Schemas['DoctorOut']
 /** GET /api/patients/search (`results[]`) */

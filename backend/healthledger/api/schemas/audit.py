@@ -7,6 +7,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, RootModel
 
 
+class RecordName(BaseModel):
+    """The name a record was uploaded with (its file name, or what the uploader called it)."""
+
+    record_id: int
+    name: str
+
+
+RECORD_NAMES = Field(
+    default_factory=list,
+    description="Names of the entry's records: in the patient's own timeline only (never the registrar's)",
+)
+
+
 class ChainEvent(BaseModel):
     """An event of the patient's vault (their HealthRecord contract), with where and when it was mined."""
 
@@ -21,6 +34,7 @@ class ChainEvent(BaseModel):
     )
     record_ids: list[int] | None = Field(description="The records concerned (records_approved: decoded from its bitmap)")
     cids: list[str] | None
+    record_names: list[RecordName] = RECORD_NAMES
     timestamp: str | None = Field(description="ISO-8601, UTC")
     timestamp_unix: int | None
     block_number: int
@@ -47,8 +61,10 @@ class ViewEvent(BaseModel):
     doctor: str | None
     reader: str
     reader_role: str
+    reader_name: str | None = Field(default=None, description="A doctor reader's profile name, when known")
     record_ids: list[int] | None
     cids: list[str]
+    record_names: list[RecordName] = RECORD_NAMES
     verified: bool
     timestamp: str = Field(description="ISO-8601, UTC")
     timestamp_unix: int
@@ -71,3 +87,17 @@ class AllAudit(BaseModel):
     pages: int
     patients: int
     events: list[AuditEntry]
+
+
+class RecordViews(BaseModel):
+    """How often others (doctors) opened one of the patient's files; the patient's own views do not count."""
+
+    cid: str
+    record_id: int | None
+    views: int
+    last_viewed_at: str = Field(description="ISO-8601, UTC")
+
+
+class PatientRecordViews(BaseModel):
+    patient: str
+    records: list[RecordViews] = Field(description="Only files someone else has opened, most recently viewed first")

@@ -5,14 +5,15 @@
  */
 import type { ReactNode } from 'react'
 import { useSession } from '../../session/SessionContext'
-import { buttonLabel, explorerTxUrl, isRunning, stepsOf, type ChainStage, type ChainState } from './chainStage'
+import { txUrl } from '../../lib/explorer'
+import { buttonLabel, isRunning, stepsOf, type ChainStage, type ChainState } from './chainStage'
 import './progress.css'
 
 /** A transaction: a link to the explorer when one is configured, else the hash itself. */
 export function TxLink({ hash }: { hash: string | null | undefined }) {
   const { config } = useSession()
   if (!hash) return null
-  const url = explorerTxUrl(config.block_explorer_url, hash)
+  const url = txUrl(config.block_explorer_url, hash)
   return url ? (
     <a href={url} target="_blank" rel="noreferrer noopener" className="tx-link">
       View the transaction <code>{hash.slice(0, 10)}…</code>

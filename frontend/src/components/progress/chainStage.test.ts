@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { buttonLabel, explorerTxUrl, IDLE, isRunning, nextChainState, stepsOf, type ChainEvent, type ChainState } from './chainStage'
+import { buttonLabel, IDLE, isRunning, nextChainState, stepsOf, type ChainEvent, type ChainState } from './chainStage'
 
 const TX = `0x${'ab'.repeat(32)}`
 const run = (...events: ChainEvent[]): ChainState => events.reduce(nextChainState, IDLE)
@@ -57,13 +57,3 @@ describe('chain stage machine', () => {
   })
 })
 
-describe('explorerTxUrl', () => {
-  it('links a hash on the configured explorer and nothing otherwise', () => {
-    expect(explorerTxUrl('https://sepolia.etherscan.io/', TX)).toBe(`https://sepolia.etherscan.io/tx/${TX}`)
-    expect(explorerTxUrl('https://explorer.example/base', TX)).toBe(`https://explorer.example/base/tx/${TX}`)
-    expect(explorerTxUrl('', TX)).toBeNull()
-    expect(explorerTxUrl(null, TX)).toBeNull()
-    expect(explorerTxUrl('javascript:alert(1)', TX)).toBeNull()
-    expect(explorerTxUrl('https://sepolia.etherscan.io', 'not-a-hash')).toBeNull()
-  })
-})

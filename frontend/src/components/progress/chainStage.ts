@@ -125,16 +125,3 @@ function stepLabel(id: Step['id'], state: ChainState): string {
       return 'Done'
   }
 }
-
-/** A transaction's page on the configured block explorer, or null when none is configured. */
-export function explorerTxUrl(explorer: string | null | undefined, txHash: string | null | undefined): string | null {
-  if (!explorer || !txHash || !/^0x[0-9a-fA-F]{64}$/.test(txHash)) return null
-  let base: URL
-  try {
-    base = new URL(explorer)
-  } catch {
-    return null
-  }
-  if (base.protocol !== 'https:' && base.protocol !== 'http:') return null
-  return `${base.href.replace(/\/+$/, '')}/tx/${txHash}`
-}

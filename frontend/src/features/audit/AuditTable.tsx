@@ -5,34 +5,47 @@
 import type { AuditEvent } from '../../api/types'
 import { DataTable } from '../../components/DataTable'
 import { Address } from '../../components/ui'
+import { txUrl } from '../../lib/explorer'
 import { formatDate, shortHash } from '../../lib/format'
-import { describeAuditEvent } from './describe'
+import { actorOf, describeAuditEvent, type Viewer } from './describe'
 
-/** The sentence, then the contract's event name (what a block explorer shows for the transaction). */
-function What({ event }: { event: AuditEvent }) {
+/** The sentence, record names emphasised, then the contract's event name (what a block explorer shows). */
+function What({ event, viewer }: { event: AuditEvent; viewer: Viewer }) {
   return (
     <>
-      {describeAuditEvent(event)} <span className="muted small">{event.event}</span>
+      <span className="audit-sentence">
+        {describeAuditEvent(event, viewer).map((part, index) => (part.record ? <em key={index}>{part.text}</em> : part.text))}
+      </span>{' '}
+      <span className="muted small">{event.event}</span>
     </>
   )
 }
 
-/** The transaction of a chain event (a view is recorded off chain and has none). */
-function txHash(event: AuditEvent): string | undefined {
-  return event.source === 'chain' ? event.tx_hash : undefined
+/** The transaction of a chain event, linked to the block explorer when one is configured (a view is recorded off chain and has none). */
+export function TxLink({ hash, explorer }: { hash: string | undefined; explorer?: string | null }) {
+  if (!hash) return <span className="muted">off chain</span>
+  const url = txUrl(explorer, hash)
+  const code = <code title={hash}>{shortHash(hash)}</code>
+  return url ? (
+    <a href={url} target="_blank" rel="noopener noreferrer" aria-label={`Transaction ${shortHash(hash)} in the block explorer`}>
+      {code}
+    </a>
+  ) : (
+    code
+  )
 }
 
-export function AuditTable({ events, showPatient = false }: { events: AuditEvent[]; showPatient?: boolean }) {
+export function AuditTable({ events, viewer = 'patient', explorer }: { events: AuditEvent[]; viewer?: Viewer; explorer?: string | null }) {
   return (
     <DataTable
       rows={events}
       rowKey={(event, index) => `${event.id}-${index}`}
       columns={[
         { header: 'When', cell: (event) => formatDate(event.timestamp) },
-        showPatient && { header: 'Patient', cell: (event) => <Address value={event.patient} /> },
-        { header: 'What', cell: (event) => <What event={event} /> },
-        { header: 'Who', cell: (event) => <Address value={event.doctor} /> },
-        { header: 'Transaction', cell: (event) => <code title={txHash(event)}>{shortHash(txHash(event))}</code> },
+        viewer === 'registrar' && { header: 'Patient', cell: (event) => <Address value={event.patient} /> },
+        { header: 'What', cell: (event) => <What event={event} viewer={viewer} /> },
+        { header: 'Who', cell: (event) => actorOf(event, viewer) },
+        { header: 'Transaction', cell: (event) => <TxLink hash={event.source === 'chain' ? event.tx_hash : undefined} explorer={explorer} /> },
       ]}
     />
   )

@@ -13,6 +13,7 @@ import { addedBy, formatBytes, formatDate, recordTypeLabel, shortHash } from '..
 import { saltFromHex, sha256Chunked } from '../../lib/sha256'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureExplain } from './KeySignatureStep'
+import { RecordViewsNote } from '../audit/RecordViews'
 
 export type Integrity = { state: 'checking' } | { state: 'done'; result: VerifyResult } | { state: 'error'; message: string }
 
@@ -139,6 +140,7 @@ function RecordsTable({
             <>
               {record.name}
               {addedBy(record) && <div className="small">{addedBy(record)}</div>}
+              <RecordViewsNote cid={record.cid} />
               <div className="muted small" title={record.content_hash}>
                 {shortHash(record.content_hash)}
               </div>

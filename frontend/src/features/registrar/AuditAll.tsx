@@ -5,7 +5,8 @@
 import { useState } from 'react'
 import { useAuditPage } from '../../api/queries'
 import { QueryCard } from '../../components/QueryState'
-import { AuditTable } from '../audit/AuditTable'
+import { CsvButton } from '../audit/AuditFilters'
+import { AuditTrail, useAuditFilters } from '../audit/AuditTrail'
 
 const PAGE_SIZE = 50
 
@@ -14,6 +15,7 @@ export function AuditAll() {
   const audit = useAuditPage(page, PAGE_SIZE)
   const data = audit.data
   const events = data?.events ?? []
+  const { filters, setFilters, rows } = useAuditFilters(events, 'registrar')
   const pages = Math.max(1, data?.pages ?? 1)
   const summary = data && (
     <p className="muted">
@@ -32,8 +34,9 @@ export function AuditAll() {
   )
   return (
     <QueryCard id="audit-all-title" title="Audit trail (all patients)" emptyText="Nothing has happened yet." what="audit events"
-      query={audit} items={events} intro={summary} footer={pager}>
-      <AuditTable events={events} showPatient />
+      query={audit} items={events} intro={summary} footer={pager} actions={events.length > 0 && <CsvButton rows={rows} viewer="registrar" />}>
+      <AuditTrail events={events} rows={rows} filters={filters} onFilters={setFilters} viewer="registrar"
+        scopeNote={pages > 1 ? ' on this page (filters and the CSV cover this page)' : undefined} />
     </QueryCard>
   )
 }

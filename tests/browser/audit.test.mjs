@@ -1,0 +1,188 @@
+// A readable history in headless Chromium against the real stack (scripts/run_stack.py: Anvil,
+// js-ipfs, SecantusDB, the API serving frontend/dist), with BLOCK_EXPLORER_URL set:
+//   registrar (#0) registers "Maria Lopez" (#3) -> the patient (#2) uploads a prescription -> the
+//   doctor asks for access -> the patient shares it -> the doctor opens it twice -> the patient's
+//   records list says "viewed 2×, last <day>", the audit trail reads in sentences with names
+//   ("Dr Maria Lopez viewed <record>", "You shared <record> with Dr Maria Lopez until ..."), filters
+//   by kind and person, links transactions to the explorer and downloads the filtered rows as CSV
+//   -> the registrar's trail names the doctor but never the record.
+// Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { after, before, describe, it } from 'node:test'
+import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
+import { CHAIN_TIMEOUT, chooseFile, connected, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+
+const REGISTRAR = DEV_ACCOUNTS[0].address
+const PATIENT = DEV_ACCOUNTS[2].address
+const DOCTOR = DEV_ACCOUNTS[3].address
+const DOCTOR_NAME = 'Maria Lopez'
+const RX_NAME = `Amoxicillin prescription ${Date.now()}`
+const REASON = 'Checking your antibiotics before the operation.'
+const EXPLORER = 'https://explorer.example'
+
+const region = (page, name) => page.getByRole('region', { name, exact: true })
+
+describe('browser: the audit trail reads as sentences with names, filters, links and exports CSV', { timeout: 600_000 }, () => {
+  let broken = false
+  const users = {}
+  const step = (name, fn) =>
+    it(name, async (t) => {
+      if (broken) return t.skip('an earlier step failed')
+      try {
+        await fn()
+      } catch (error) {
+        broken = true
+        for (const [role, user] of Object.entries(users)) await screenshot(user.page, `audit-failed-${role}`).catch(() => undefined)
+        throw error
+      }
+    })
+  let stack
+
+  before(async () => {
+    stack = await startStack({ env: { BLOCK_EXPLORER_URL: EXPLORER } })
+  })
+
+  after(async () => {
+    for (const user of Object.values(users)) await user.browser.close()
+    await stack?.stop()
+  })
+
+  async function arrive(who, account, role, heading) {
+    const user = await connected(stack, account)
+    users[who] = user
+    await signIn(user.page, role)
+    await user.page.getByRole('heading', { name: heading }).waitFor()
+    return user
+  }
+
+  step('0. registrar registers Dr Maria Lopez', async () => {
+    const { page } = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
+    await page.getByLabel("Doctor's wallet address").fill(DOCTOR)
+    await page.getByRole('textbox', { name: /^Name/ }).fill(DOCTOR_NAME)
+    await page.getByLabel('Licence number').fill('GMC-2000001')
+    await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
+    await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+  })
+
+  step('1. the patient uploads a prescription; the doctor asks for access; the patient shares it', async () => {
+    const { page } = await arrive('patient', PATIENT, 'patient', 'My records')
+    await tab(page, 'Upload')
+    await page.getByRole('combobox', { name: /^Type/ }).selectOption('prescription')
+    await chooseFile(page, { name: RX_NAME, fileName: 'rx.txt', buffer: Buffer.from(`Amoxicillin 500 mg\n${new Date().toISOString()}\n`) })
+    const keyButton = page.getByRole('button', { name: /Sign the key message/ })
+    if (await keyButton.isVisible()) await keyButton.click()
+    await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
+    await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).waitFor({ timeout: CHAIN_TIMEOUT })
+
+    const d = (await arrive('doctor', DOCTOR, 'doctor', 'Find a patient')).page
+    await d.getByLabel('Name, email or wallet address').fill(PATIENT)
+    await d.getByRole('button', { name: 'Search', exact: true }).click()
+    await until('the patient address in the request form', async () => (await d.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
+    await d.getByLabel('Reason (the patient reads this)').fill(REASON)
+    await d.getByRole('button', { name: /Sign access request to 0x3C44…93BC/ }).click()
+    await d.getByRole('status').filter({ hasText: 'Request sent.' }).waitFor({ timeout: CHAIN_TIMEOUT })
+
+    await tab(page, 'Requests')
+    const card = page.getByRole('article').filter({ hasText: REASON })
+    await untilRefreshed('the access request to appear', page.getByRole('button', { name: 'Refresh' }), () => card.count(), { timeout: CHAIN_TIMEOUT })
+    await card.getByRole('checkbox', { name: new RegExp(RX_NAME) }).check()
+    await card.getByLabel('For how many days').fill('1')
+    const cardKey = card.getByRole('button', { name: /Sign the key message/ })
+    if (await cardKey.isVisible()) await cardKey.click()
+    await card.getByRole('button', { name: 'Sign approval (1 record(s), 1 day(s))' }).click()
+    await page.getByRole('status').filter({ hasText: 'Approved 1 record(s) for 1 day(s).' }).first().waitFor({ timeout: CHAIN_TIMEOUT })
+  })
+
+  step('2. the doctor opens the prescription twice; the patient\'s list says "viewed 2×, last <day>"', async () => {
+    const d = users.doctor.page
+    await tab(d, 'Authorized records')
+    const row = d.getByRole('row').filter({ hasText: RX_NAME })
+    await untilRefreshed("the shared record in the doctor's list", region(d, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), { timeout: CHAIN_TIMEOUT })
+    for (let i = 0; i < 2; i++) {
+      await row.getByRole('button', { name: 'Open' }).click()
+      await d.getByRole('status').filter({ hasText: RX_NAME }).getByText('Verified against the chain.').waitFor()
+    }
+
+    const { page } = users.patient
+    await tab(page, 'My records')
+    const mine = page.getByRole('row').filter({ hasText: RX_NAME })
+    // The counts load when the list mounts: come back to the tab until they show.
+    await until('"viewed 2×" on the shared record', async () => {
+      if (await mine.getByText(/^viewed 2×, last \w+ \d+/).count()) return true
+      await tab(page, 'Upload')
+      await tab(page, 'My records')
+      return false
+    }, { timeout: CHAIN_TIMEOUT, interval: 1000 })
+    await screenshot(page, 'audit-01-patient-records-viewed')
+  })
+
+  step('3. the patient reads the trail as sentences, filters it, follows explorer links and downloads the CSV', async () => {
+    const { page } = users.patient
+    await tab(page, 'Audit trail')
+    const card = region(page, 'Audit trail')
+    const table = card.getByRole('table')
+    const sentences = [
+      new RegExp(`Dr Maria Lopez viewed ${RX_NAME}`),
+      new RegExp(`You shared ${RX_NAME} with Dr Maria Lopez until `),
+      new RegExp(`You added ${RX_NAME} \\(prescription\\)`),
+      /Dr Maria Lopez asked for access: “Checking your antibiotics/,
+    ]
+    await untilRefreshed('the trail to tell every step', card.getByRole('button', { name: 'Refresh' }), async () => {
+      const text = (await table.count()) ? await table.innerText() : ''
+      return sentences.every((re) => re.test(text)) && (text.match(/Dr Maria Lopez viewed/g) ?? []).length === 2
+    }, { timeout: CHAIN_TIMEOUT })
+    // The record name is emphasised in the sentence.
+    assert.equal(await table.locator('em', { hasText: RX_NAME }).first().isVisible(), true)
+    await screenshot(page, 'audit-02-patient-trail')
+
+    // Chain entries link to the configured explorer; views (off chain) have no transaction.
+    const links = table.getByRole('link', { name: /in the block explorer/ })
+    assert.ok((await links.count()) >= 3, 'upload, request and approval link their transactions')
+    for (const href of await links.evaluateAll((as) => as.map((a) => a.getAttribute('href')))) {
+      assert.match(href, new RegExp(`^${EXPLORER}/tx/0x[0-9a-f]{64}$`))
+    }
+
+    // Kind "Views": only the two views, sentences intact.
+    await card.getByRole('combobox', { name: 'Kind' }).selectOption({ label: 'Views' })
+    await until('two rows after filtering', async () => (await table.getByRole('row').count()) === 3)
+    assert.match(await card.getByText(/Showing 2 of \d+ entries/).innerText(), /Showing 2 of/)
+    await screenshot(page, 'audit-03-patient-trail-views')
+
+    // The CSV holds exactly the filtered rows, quoted per RFC 4180.
+    const [download] = await Promise.all([page.waitForEvent('download'), card.getByRole('button', { name: 'Download CSV (2)' }).click()])
+    assert.match(download.suggestedFilename(), /^healthledger-audit-\d{4}-\d{2}-\d{2}\.csv$/)
+    const csv = readFileSync(await download.path(), 'utf8')
+    const lines = csv.split('\r\n')
+    assert.equal(lines[0], 'When (UTC),Who,What,Records,Event,Transaction')
+    assert.equal(lines.length, 4, csv)
+    for (const line of lines.slice(1, 3)) {
+      assert.match(line, new RegExp(`,Dr Maria Lopez,Dr Maria Lopez viewed ${RX_NAME},${RX_NAME},RecordViewed,$`))
+    }
+
+    // Who "You" with kind "Sharing": the approval only.
+    await card.getByRole('combobox', { name: 'Who' }).selectOption({ label: 'You' })
+    await card.getByRole('combobox', { name: 'Kind' }).selectOption({ label: 'Sharing' })
+    await until('one row for the approval', async () => (await table.getByRole('row').count()) === 2)
+    assert.match(await table.innerText(), new RegExp(`You shared ${RX_NAME} with Dr Maria Lopez until`))
+    await card.getByRole('button', { name: 'Clear filters' }).click()
+    await until('every row back', async () => (await table.getByRole('row').count()) >= 6)
+    assert.deepEqual(withoutApiNoise(users.patient.problems), [])
+  })
+
+  step("4. the registrar's trail names the doctor but not the record", async () => {
+    const { page } = users.registrar
+    await tab(page, 'Audit trail')
+    const card = region(page, 'Audit trail (all patients)')
+    const table = card.getByRole('table')
+    await untilRefreshed("the views in the registrar's trail", card.getByRole('button', { name: 'Refresh' }), async () => {
+      const text = (await table.count()) ? await table.innerText() : ''
+      return (text.match(/Dr Maria Lopez viewed record #\d+/g) ?? []).length === 2
+    }, { timeout: CHAIN_TIMEOUT })
+    const text = await table.innerText()
+    assert.match(text, /The patient shared record #\d+ with Dr Maria Lopez until/)
+    assert.doesNotMatch(text, /Amoxicillin/, 'a record name never reaches the registrar')
+    await screenshot(page, 'audit-04-registrar-trail')
+    assert.deepEqual(withoutApiNoise(users.registrar.problems), [])
+  })
+})
