@@ -2,11 +2,13 @@
 // every role, at 1280x800 and at 390x844 (a phone), with a little data on it so lists show rows:
 //   registrar (#0) registers a doctor (#3) -> the patient (#2) signs in (key set up) and uploads a
 //   record -> the doctor signs in (key set up) and asks the patient for access.
-// Then, for each screen and width: a full-page screenshot in test-artifacts/browser/<role>-<screen>-<width>.png,
-// no sideways scrolling (document scrollWidth <= innerWidth), axe-core with no serious or critical
-// violation, and on the phone: tap targets (buttons, tabs, checkbox and radio labels, summaries) at
-// least 44 px and a header plus tabs no taller than 110 px. Focus moves to the screen's <h1> when a
-// tab is clicked. One stack, one Chromium profile per role, reused across screens and widths.
+// Then, for each screen and width: a full-page screenshot in
+// test-artifacts/browser/<role>-<screen>-<width>.png, no sideways scrolling (document scrollWidth <=
+// innerWidth), axe-core with no serious or critical violation (and the dark theme's contrast at
+// 1280 px), and on the phone: tap targets (buttons, tabs, fields, checkbox and radio labels,
+// summaries) at least 44 px and a header plus tabs no taller than 110 px. Focus moves to the
+// screen's one <h1> when a tab is clicked. One stack, one Chromium profile per role, reused across
+// screens and widths; every finding is collected, so one run reports them all.
 // axe-core 4.14 (npm, pinned in frontend/package.json) runs from node_modules, nothing downloaded.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
@@ -54,9 +56,9 @@ const SCREENS = {
 }
 
 /** axe-core's serious and critical violations on the page, one line each (rule, impact, help, where). */
-async function axeProblems(page) {
+async function axeProblems(page, options = {}) {
   if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE_SOURCE)
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }))
+  const result = await page.evaluate((runOptions) => window.axe.run(document, { resultTypes: ['violations'], ...runOptions }), options)
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`)
@@ -105,6 +107,12 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
       const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }))
       if (scrollWidth > innerWidth) failures.push(`${where}: the page scrolls sideways (scrollWidth ${scrollWidth} > ${innerWidth})`)
       for (const problem of await axeProblems(page)) failures.push(`${where}: axe ${problem}`)
+      if (size.width >= 600) {
+        // The dark theme (prefers-color-scheme) has its own colours: their contrast, once per screen.
+        await page.emulateMedia({ colorScheme: 'dark' })
+        for (const problem of await axeProblems(page, { runOnly: ['color-contrast'] })) failures.push(`${where}, dark theme: axe ${problem}`)
+        await page.emulateMedia({ colorScheme: 'light' })
+      }
       if (size.width < 600) {
         for (const small of await smallTapTargets(page)) failures.push(`${where}: tap target below ${MIN_TAP} px: ${small}`)
         const chrome = await page.evaluate(() => {
@@ -234,6 +242,17 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
       assert.deepEqual(withoutApiNoise(problems), [])
     })
   }
+
+  it('an address copies in full from its copy button', async (t) => {
+    if (!ready) return t.skip('the data was not seeded')
+    const { page, browser } = users.doctor
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url })
+    await open(page, 'find')
+    const row = page.getByRole('region', { name: 'My requests' }).getByRole('row').filter({ hasText: REASON })
+    await row.getByRole('button', { name: 'Copy full address' }).click()
+    await row.getByRole('button', { name: 'Address copied' }).waitFor()
+    assert.equal((await page.evaluate(() => navigator.clipboard.readText())).toLowerCase(), PATIENT.toLowerCase())
+  })
 
   it('a table is cards on a phone: every value on screen, labelled', async (t) => {
     if (!ready) return t.skip('the data was not seeded')

@@ -6,6 +6,8 @@
  * is plain text). Tables squeezed to a phone's width either scroll sideways (hiding the buttons at the
  * end) or crush every column; cards keep each item readable and its buttons on screen. The rows carry
  * explicit ARIA table roles because browsers drop a table's semantics once CSS changes its `display`.
+ * Each cell's content sits in an inline `.cell-value` span (a block only in the card layout), so a
+ * row's text reads as before on wide screens (cells separated by tabs, no line breaks added).
  */
 import type { ReactNode } from 'react'
 import './DataTable.css'
@@ -55,7 +57,7 @@ export function DataTable<T>({
           <tr key={rowKey(row, index)} role="row">
             {shown.map((column, col) => (
               <td key={col} role="cell" className={column.className} data-label={cardLabel(column)}>
-                <div className="cell-value">{column.cell(row)}</div>
+                <span className="cell-value">{column.cell(row)}</span>
               </td>
             ))}
           </tr>

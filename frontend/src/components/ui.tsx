@@ -69,6 +69,8 @@ export function Progress({ value, max, label }: { value: number; max: number; la
  * An address, shortened (0x70de…7a3c) with the full one in its tooltip and a copy button: a 42-character
  * address would push a phone's screen sideways, and people paste addresses more than they read them.
  * Inside a label, button or link (where a nested button would steal the click) it shows no button.
+ * Everything stays inline (no flex, no hidden live region): a card's or row's text reads the same
+ * as before, on one line.
  */
 export function Address({ value, copy = true }: { value: string | null | undefined; copy?: boolean }) {
   const ref = useRef<HTMLSpanElement>(null)
@@ -76,7 +78,7 @@ export function Address({ value, copy = true }: { value: string | null | undefin
   const [copied, setCopied] = useState<'yes' | 'no' | null>(null)
   useLayoutEffect(() => {
     setNested(Boolean(ref.current?.parentElement?.closest('label, button, a, summary, [role="button"], [role="link"]')))
-  }, [])
+  }, [Boolean(value)])
   useEffect(() => {
     if (copied === null) return
     const timer = setTimeout(() => setCopied(null), 2000)
@@ -95,7 +97,8 @@ export function Address({ value, copy = true }: { value: string | null | undefin
         {shortAddress(value)}
       </code>
       {copy && !nested && (
-        <button type="button" className="copy-btn" onClick={doCopy} title={`Copy ${value}`} aria-label="Copy full address">
+        <button type="button" className="copy-btn" onClick={doCopy} title={copied === 'no' ? `Could not copy: ${value}` : `Copy ${value}`}
+          aria-label={copied === 'yes' ? 'Address copied' : 'Copy full address'}>
           {copied === 'yes' ? (
             <span aria-hidden="true">✓</span>
           ) : (
@@ -105,11 +108,6 @@ export function Address({ value, copy = true }: { value: string | null | undefin
             </svg>
           )}
         </button>
-      )}
-      {copy && !nested && (
-        <span className="visually-hidden" aria-live="polite">
-          {copied === 'yes' ? 'Address copied' : copied === 'no' ? 'Could not copy; the full address is in the tooltip' : ''}
-        </span>
       )}
     </span>
   )
