@@ -85,6 +85,7 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
   let stack
   const users = {}
   const failures = []
+  const figures = { screens: 0, chrome: 0 } // pages audited; tallest header + tabs on the phone
   let ready = false
 
   before(async () => {
@@ -92,6 +93,7 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
   })
 
   after(async () => {
+    console.log(`screens audited: ${figures.screens} (screen x width); tallest header + tabs at 390 px: ${figures.chrome} px`)
     for (const user of Object.values(users)) await user.browser.close()
     await stack?.stop()
   })
@@ -105,6 +107,7 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
       await screenshot(page, `${name}-${size.width}`)
       const where = `${name} at ${size.width} px`
       const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }))
+      figures.screens++
       if (scrollWidth > innerWidth) failures.push(`${where}: the page scrolls sideways (scrollWidth ${scrollWidth} > ${innerWidth})`)
       for (const problem of await axeProblems(page)) failures.push(`${where}: axe ${problem}`)
       if (size.width >= 600) {
@@ -120,6 +123,7 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
           const tabs = document.querySelector('nav[aria-label="Sections"]')?.getBoundingClientRect().height ?? 0
           return Math.round(header + tabs)
         })
+        figures.chrome = Math.max(figures.chrome, chrome)
         if (chrome > MAX_CHROME) failures.push(`${where}: header and tabs take ${chrome} px (at most ${MAX_CHROME})`)
       }
     }
