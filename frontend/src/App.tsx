@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react'
+import { useEffect, useRef, type ReactNode } from 'react'
 import type { Role } from './api/types'
 import { Address, Badge } from './components/ui'
 import { ConnectWallet, NoWallet, SignIn, WrongChainBanner } from './features/auth/WalletGate'
@@ -25,18 +25,22 @@ import { useWallet } from './wallet/WalletContext'
 
 interface Screen {
   route: string
+  /** The tab's text. */
   label: string
+  /** The screen's `<h1>` (defaults to `label`): worded apart from its cards' titles, which are its `<h2>`s. */
+  title?: string
   render: () => ReactNode
 }
 
 const SCREENS: Record<Role, Screen[]> = {
   patient: [
-    { route: 'records', label: 'My records', render: () => <Records /> },
-    { route: 'upload', label: 'Upload', render: () => <Upload /> },
-    { route: 'requests', label: 'Requests', render: () => <Requests /> },
+    { route: 'records', label: 'My records', title: 'Your health records', render: () => <Records /> },
+    { route: 'upload', label: 'Upload', title: 'Upload files', render: () => <Upload /> },
+    { route: 'requests', label: 'Requests', title: 'Requests from doctors', render: () => <Requests /> },
     {
       route: 'sharing',
       label: 'Sharing',
+      title: 'Who can see or add to your records',
       render: () => (
         <>
           <Sharing />
@@ -44,12 +48,13 @@ const SCREENS: Record<Role, Screen[]> = {
         </>
       ),
     },
-    { route: 'audit', label: 'Audit trail', render: () => <Audit /> },
+    { route: 'audit', label: 'Audit trail', title: 'History of your records', render: () => <Audit /> },
   ],
   doctor: [
     {
       route: 'find',
       label: 'Find patient',
+      title: 'Patients and your requests',
       render: () => (
         <>
           <FindPatient />
@@ -60,6 +65,7 @@ const SCREENS: Record<Role, Screen[]> = {
     {
       route: 'authorized',
       label: 'Authorized records',
+      title: 'Records shared with you',
       render: () => (
         <>
           <AuthorizedRecords />
@@ -70,6 +76,7 @@ const SCREENS: Record<Role, Screen[]> = {
     {
       route: 'add',
       label: 'Add a record',
+      title: 'Records for your patients',
       render: () => (
         <>
           <AddRecord />
@@ -79,11 +86,11 @@ const SCREENS: Record<Role, Screen[]> = {
     },
   ],
   registrar: [
-    { route: 'doctors', label: 'Doctors', render: () => <Doctors /> },
-    { route: 'audit', label: 'Audit trail', render: () => <AuditAll /> },
+    { route: 'doctors', label: 'Doctors', title: 'Doctors', render: () => <Doctors /> },
+    { route: 'audit', label: 'Audit trail', title: 'History of every vault', render: () => <AuditAll /> },
   ],
 }
-const STATUS_SCREEN: Screen = { route: 'status', label: 'Status', render: () => <Status /> }
+const STATUS_SCREEN: Screen = { route: 'status', label: 'Status', title: 'System status', render: () => <Status /> }
 
 function Header() {
   const wallet = useWallet()
@@ -96,21 +103,23 @@ function Header() {
           <path d="M16 6l8 3v6c0 5-3.4 9.3-8 11-4.6-1.7-8-6-8-11V9z" fill="#fff" />
           <path d="M14.5 11h3v3.5H21v3h-3.5V21h-3v-3.5H11v-3h3.5z" fill="currentColor" />
         </svg>
-        HealthLedger
+        <span className="brand-name">HealthLedger</span>
       </div>
       <div className="who" aria-label="Wallet">
         {wallet.account ? (
           <>
-            {wallet.selected && <span className="muted small">{wallet.selected.info.name}</span>}
-            <Address value={wallet.account} />
+            {wallet.selected && <span className="muted small wallet-name">{wallet.selected.info.name}</span>}
+            <Address value={wallet.account} copy={false} />
             {wallet.chainId !== null && (
-              <Badge kind={wallet.wrongChain ? 'warn' : 'neutral'} title="network (chain id)">
-                chain {wallet.chainId}
-              </Badge>
+              <span className={wallet.wrongChain ? 'chain chain-wrong' : 'chain'}>
+                <Badge kind={wallet.wrongChain ? 'warn' : 'neutral'} title="network (chain id)">
+                  chain {wallet.chainId}
+                </Badge>
+              </span>
             )}
             {session && <Badge kind="ok">{session.role}</Badge>}
             {session && (
-              <button type="button" className="btn btn-small btn-secondary" onClick={() => signOut()}>
+              <button type="button" className="btn btn-secondary sign-out" onClick={() => signOut()}>
                 Sign out
               </button>
             )}
@@ -123,13 +132,35 @@ function Header() {
   )
 }
 
+/**
+ * The screen's title. Focus moves to it whenever the screen changes (a tab, the back button, signing
+ * in): keyboard users start at the top of the new screen instead of on a tab, and screen readers
+ * announce where they are.
+ */
+function ScreenTitle({ children, focusKey }: { children: ReactNode; focusKey: string }) {
+  const ref = useRef<HTMLHeadingElement>(null)
+  useEffect(() => {
+    ref.current?.focus({ preventScroll: true })
+  }, [focusKey])
+  return (
+    <h1 ref={ref} tabIndex={-1} className="screen-title">
+      {children}
+    </h1>
+  )
+}
+
 function Workspace({ role }: { role: Role }) {
   const screens = [...SCREENS[role], STATUS_SCREEN]
   const [route, go] = useHashRoute()
   const screen = screens.find((s) => s.route === route) ?? screens[0]
+  const nav = useRef<HTMLElement>(null)
+  useEffect(() => {
+    // On phones the tabs are one row that scrolls sideways: keep the current one in view.
+    nav.current?.querySelector<HTMLElement>('[aria-current="page"]')?.scrollIntoView?.({ block: 'nearest', inline: 'nearest' })
+  }, [screen.route])
   return (
     <>
-      <nav aria-label="Sections" className="tabs">
+      <nav aria-label="Sections" className="tabs" ref={nav}>
         {screens.map((s) => (
           <a
             key={s.route}
@@ -144,12 +175,33 @@ function Workspace({ role }: { role: Role }) {
           </a>
         ))}
       </nav>
+      <ScreenTitle focusKey={`${role}/${screen.route}`}>{screen.title ?? screen.label}</ScreenTitle>
       {screen.render()}
     </>
   )
 }
 
 function Body() {
+  const wallet = useWallet()
+  const { session } = useSession()
+  // Uploads live above the tabs: they keep running (and showing) when the patient switches tab.
+  if (session && wallet.account) {
+    return (
+      <UploadProvider>
+        <Workspace role={session.role} />
+      </UploadProvider>
+    )
+  }
+  return (
+    <>
+      <ScreenTitle focusKey="signed-out">Welcome to HealthLedger</ScreenTitle>
+      <SignedOut />
+    </>
+  )
+}
+
+/** Before a session: find a wallet, connect it, sign in. */
+function SignedOut() {
   const wallet = useWallet()
   const { session } = useSession()
   if (wallet.discovery === 'searching' && !wallet.account) return <p className="muted">Looking for a wallet in this browser…</p>
@@ -162,13 +214,7 @@ function Body() {
       </>
     )
   }
-  if (!session) return <SignIn />
-  // Uploads live above the tabs: they keep running (and showing) when the patient switches tab.
-  return (
-    <UploadProvider>
-      <Workspace role={session.role} />
-    </UploadProvider>
-  )
+  return <SignIn />
 }
 
 export function App() {

@@ -1,4 +1,4 @@
-import { useEffect, useState, type ReactNode } from 'react'
+import { useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 'react'
 import { readableError } from '../api/errors'
 import { formatRemaining, shortAddress, toDate } from '../lib/format'
 
@@ -65,12 +65,51 @@ export function Progress({ value, max, label }: { value: number; max: number; la
   )
 }
 
-export function Address({ value }: { value: string | null | undefined }) {
+/**
+ * An address, shortened (0x70de…7a3c) with the full one in its tooltip and a copy button: a 42-character
+ * address would push a phone's screen sideways, and people paste addresses more than they read them.
+ * Inside a label, button or link (where a nested button would steal the click) it shows no button.
+ * Everything stays inline (no flex, no hidden live region): a card's or row's text reads the same
+ * as before, on one line.
+ */
+export function Address({ value, copy = true }: { value: string | null | undefined; copy?: boolean }) {
+  const ref = useRef<HTMLSpanElement>(null)
+  const [nested, setNested] = useState(false)
+  const [copied, setCopied] = useState<'yes' | 'no' | null>(null)
+  useLayoutEffect(() => {
+    setNested(Boolean(ref.current?.parentElement?.closest('label, button, a, summary, [role="button"], [role="link"]')))
+  }, [Boolean(value)])
+  useEffect(() => {
+    if (copied === null) return
+    const timer = setTimeout(() => setCopied(null), 2000)
+    return () => clearTimeout(timer)
+  }, [copied])
   if (!value) return <span className="muted">—</span>
+  const doCopy = () => {
+    navigator.clipboard?.writeText(value).then(
+      () => setCopied('yes'),
+      () => setCopied('no'),
+    ) ?? setCopied('no')
+  }
   return (
-    <code className="address" title={value}>
-      {shortAddress(value)}
-    </code>
+    <span className="address-group" ref={ref}>
+      <code className="address" title={value}>
+        {shortAddress(value)}
+      </code>
+      {copy && !nested && (
+        <button type="button" className="copy-btn" onClick={doCopy} title={copied === 'no' ? `Could not copy: ${value}` : `Copy ${value}`}
+          aria-label={copied === 'yes' ? 'Address copied' : 'Copy full address'}>
+          {copied === 'yes' ? (
+            <span aria-hidden="true">✓</span>
+          ) : (
+            <svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14" fill="none" stroke="currentColor" strokeWidth="1.5">
+              <rect x="5.5" y="5.5" width="8" height="8" rx="1.5" />
+              <path d="M10.5 3.5v-1a1 1 0 0 0-1-1h-6a1 1 0 0 0-1 1v6a1 1 0 0 0 1 1h1" />
+            </svg>
+          )}
+        </button>
+      )}
+    </span>
   )
 }
 
