@@ -68,8 +68,9 @@ describe('browser: the audit trail reads as sentences with names, filters, links
   step('1. the patient uploads a prescription; the doctor asks for access; the patient shares it', async () => {
     const { page } = await arrive('patient', PATIENT, 'patient', 'My records')
     await tab(page, 'Upload')
-    await page.getByRole('combobox', { name: /^Type/ }).selectOption('prescription')
     await chooseFile(page, { name: RX_NAME, fileName: 'rx.txt', buffer: Buffer.from(`Amoxicillin 500 mg\n${new Date().toISOString()}\n`) })
+    // Each chosen file has its own type (suggested from its name): set it explicitly anyway.
+    await page.getByRole('combobox', { name: /^Type/ }).selectOption('prescription')
     const keyButton = page.getByRole('button', { name: /Sign the key message/ })
     if (await keyButton.isVisible()) await keyButton.click()
     await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
