@@ -5,7 +5,7 @@
 //   shows record 1 as already shared (ticked, locked), the summary names both records and the later
 //   end -> approving with the default ("Add to what … can already see") keeps both: the Sharing card
 //   lists both and the doctor opens both -> revoking record 1 asks first in a dialog (focus on
-//   Cancel): Escape keeps it, confirming revokes it.
+//   Cancel): Escape keeps it, confirming revokes it -> the registrar's Unregister asks first too.
 // Issue 14's defect was that the second approval replaced the first (the chain replaces a doctor's
 // grant with the signed set and duration): step 3 fails on that code (record 1 is gone).
 // Screenshots land in test-artifacts/browser/sharing-*.png.
@@ -204,5 +204,27 @@ describe('browser: a second approval adds to what is shared; revoking asks first
     await until('record 1 to leave the grant', async () => (await grant.getByRole('row').filter({ hasText: FIRST }).count()) === 0, { timeout: CHAIN_TIMEOUT })
     assert.equal(await grant.getByRole('row').filter({ hasText: SECOND }).count(), 1, 'record 2 stays shared')
     assert.deepEqual(withoutApiNoise(users.patient.problems), [])
+  })
+
+  step('6. unregistering a doctor asks first and says what happens: Escape keeps them, confirming removes them', async () => {
+    const { page } = users.registrar
+    await page.getByLabel('Find registered doctors').fill('Sam Share')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    const item = page.getByRole('listitem').filter({ hasText: DOCTOR_NAME })
+    await item.waitFor()
+    await item.getByRole('button', { name: 'Unregister', exact: true }).click()
+    const dialog = page.getByRole('dialog', { name: `Unregister ${DOCTOR_NAME}?` })
+    await dialog.waitFor()
+    assert.match(await dialog.innerText(), /can no longer ask patients for access, and every record patients shared with them/)
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel')
+    await screenshot(page, 'sharing-04-unregister-confirmation')
+    await page.keyboard.press('Escape')
+    await dialog.waitFor({ state: 'hidden' })
+    assert.equal(await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} removed.` }).count(), 0, 'cancelled: nothing sent')
+
+    await item.getByRole('button', { name: 'Unregister', exact: true }).click()
+    await dialog.getByRole('button', { name: 'Unregister', exact: true }).click()
+    await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} removed.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.deepEqual(withoutApiNoise(users.registrar.problems), [])
   })
 })
