@@ -247,6 +247,7 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
     const { page } = users.patient
     const grant = page.getByRole('article', { name: `Shared with ${NAME_A}` })
     await grant.getByRole('button', { name: `Sign revocation of everything shared with ${NAME_A}` }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke everything', exact: true }).click() // the confirmation
     await page.getByRole('status').filter({ hasText: `All access for ${NAME_A} revoked.` }).waitFor({ timeout: CHAIN_TIMEOUT })
 
     const a = users.doctorA.page

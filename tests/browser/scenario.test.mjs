@@ -279,6 +279,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const { page } = patient
     const card = page.getByRole('article', { name: `Shared with ${DOCTOR_NAME}` })
     await card.getByRole('button', { name: `Sign revocation of everything shared with ${DOCTOR_NAME}` }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke everything', exact: true }).click() // the confirmation
     await page.getByRole('status').filter({ hasText: `All access for ${DOCTOR_NAME} revoked.` }).waitFor({ timeout: CHAIN_TIMEOUT })
     await card.waitFor({ state: 'detached' })
     await page.getByText('You are not sharing any record right now.').waitFor()

@@ -1,7 +1,8 @@
 /**
  * Sharing: whom the patient shares records with right now (read from the chain), until when, and
- * what each doctor asked for. Revoke one record or everything; accept an extension request. After
- * revoking everything, offer to cancel signatures that were made but never sent.
+ * what each doctor asked for. Revoke one record or everything (each asks first, in a dialog that says
+ * what the doctor loses); accept an extension request. After revoking everything, offer to cancel
+ * signatures that were made but never sent.
  */
 import { useMutation } from '@tanstack/react-query'
 import { useMemo, useState, type FormEvent } from 'react'
@@ -10,6 +11,7 @@ import { useInvalidate, usePatientGrants, usePatientRecords } from '../../api/qu
 import type { GrantRecord, PatientGrant } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
+import { useConfirm, type ConfirmOptions } from '../../components/ConfirmDialog'
 import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
 import { buttonLabel, type ChainStage } from '../../components/progress/chainStage'
 import { useChainAction, type ChainStep } from '../../components/progress/useChainAction'
@@ -27,6 +29,8 @@ const DAY = 86_400
 type Act = (key: string, run: (step: ChainStep) => Promise<unknown>, message: string, revoked?: string) => void
 /** The stage of the button named `key` (see useChainAction). */
 type StageOf = (key: string) => ChainStage
+/** Ask before a revocation (see ConfirmDialog): `action` runs only when the patient confirms. */
+type Confirm = (options: ConfirmOptions, action: () => void) => void
 
 function days(seconds: number): string {
   const value = seconds / DAY
@@ -51,16 +55,33 @@ function useRevoke() {
   }
 }
 
-function RevokeRecord({ grant, who, record, act, busy, stageOf }: { grant: PatientGrant; who: string; record: GrantRecord; act: Act; busy: string | null; stageOf: StageOf }) {
+function RevokeRecord({ grant, who, record, act, busy, stageOf, confirm }: { grant: PatientGrant; who: string; record: GrantRecord; act: Act; busy: string | null; stageOf: StageOf; confirm: Confirm }) {
   const revoke = useRevoke()
   const key = `record:${grant.doctor}:${record.record_id}`
+  const label = record.name ?? `record #${record.record_id}`
+  const others = grant.records.length - 1
   return (
     <button
       type="button"
       className="btn btn-small btn-danger"
       disabled={busy !== null}
       aria-label={`Revoke record ${record.record_id}${record.name ? ` (${record.name})` : ''}`}
-      onClick={() => act(key, (step) => revoke(grant.doctor, [record.record_id], step), `Access to record ${record.record_id} revoked for ${who}.`)}
+      onClick={() =>
+        confirm(
+          {
+            title: `Stop sharing ${label} with ${who}?`,
+            body: (
+              <p>
+                {who} will no longer be able to open <strong>{label}</strong> once the revocation is mined.{' '}
+                {others > 0 ? `The other ${others} shared record(s) stay shared until ${formatDate(grant.expires_at)}.` : 'Nothing else stays shared with them.'}{' '}
+                You sign a “RevokeRecords” instruction in your wallet.
+              </p>
+            ),
+            confirmLabel: `Revoke ${label}`,
+          },
+          () => act(key, (step) => revoke(grant.doctor, [record.record_id], step), `Access to record ${record.record_id} revoked for ${who}.`),
+        )
+      }
     >
       {buttonLabel(stageOf(key)) ?? 'Revoke'}
     </button>
@@ -83,7 +104,7 @@ function useRecordAuthors(): Map<number, string> {
   }, [records.data])
 }
 
-function GrantCard({ grant, act, busy, stageOf }: { grant: PatientGrant; act: Act; busy: string | null; stageOf: StageOf }) {
+function GrantCard({ grant, act, busy, stageOf, confirm }: { grant: PatientGrant; act: Act; busy: string | null; stageOf: StageOf; confirm: Confirm }) {
   const { api, signAction } = useSession()
   const revoke = useRevoke()
   const who = grant.doctor_name ?? 'A doctor'
@@ -137,12 +158,27 @@ function GrantCard({ grant, act, busy, stageOf }: { grant: PatientGrant; act: Ac
               )
             },
           },
-          { header: ACTIONS_HEADER, cell: (record) => <RevokeRecord grant={grant} who={who} record={record} act={act} busy={busy} stageOf={stageOf} /> },
+          { header: ACTIONS_HEADER, cell: (record) => <RevokeRecord grant={grant} who={who} record={record} act={act} busy={busy} stageOf={stageOf} confirm={confirm} /> },
         ]}
       />
       <StageButton
         variant="danger"
-        onClick={() => act(`all:${grant.doctor}`, (step) => revoke(grant.doctor, [], step), `All access for ${who} revoked.`, `all access for ${who}`)}
+        onClick={() =>
+          confirm(
+            {
+              title: `Revoke everything shared with ${who}?`,
+              body: (
+                <p>
+                  {who} will no longer be able to open any of the {grant.records.length} record(s) you shared (
+                  {grant.records.map((record) => record.name ?? `record #${record.record_id}`).join(', ')}) once the revocation is mined. To
+                  share again they must ask again. You sign a “RevokeAccess” instruction in your wallet.
+                </p>
+              ),
+              confirmLabel: 'Revoke everything',
+            },
+            () => act(`all:${grant.doctor}`, (step) => revoke(grant.doctor, [], step), `All access for ${who} revoked.`, `all access for ${who}`),
+          )
+        }
         stage={stageOf(`all:${grant.doctor}`)}
         disabled={busy !== null}
         explain="Signs a “RevokeAccess” instruction (EIP-712) for this doctor; HealthLedger sends it to your vault (your own HealthRecord contract) and pays the fee. Access ends when it is mined."
@@ -154,7 +190,7 @@ function GrantCard({ grant, act, busy, stageOf }: { grant: PatientGrant; act: Ac
 }
 
 /** For a grant this service does not list (e.g. approved from another app): revoke by address. */
-function RevokeByAddress({ act, busy, stageOf }: { act: Act; busy: string | null; stageOf: StageOf }) {
+function RevokeByAddress({ act, busy, stageOf, confirm }: { act: Act; busy: string | null; stageOf: StageOf; confirm: Confirm }) {
   const revoke = useRevoke()
   const [doctor, setDoctor] = useState('')
   const [ids, setIds] = useState('')
@@ -164,7 +200,22 @@ function RevokeByAddress({ act, busy, stageOf }: { act: Act; busy: string | null
     event?.preventDefault()
     if (!valid || recordIds === null) return
     const done = recordIds.length ? `Access to record(s) ${recordIds.join(', ')} revoked.` : 'All access for this doctor revoked.'
-    act('manual', (step) => revoke(doctor.trim(), recordIds, step), done, recordIds.length ? undefined : `all access for ${doctor.trim()}`)
+    const address = doctor.trim()
+    confirm(
+      {
+        title: recordIds.length ? `Revoke record(s) ${recordIds.join(', ')} for ${address}?` : `Revoke all access for ${address}?`,
+        body: (
+          <p>
+            {recordIds.length
+              ? `This doctor will no longer be able to open record(s) ${recordIds.join(', ')} once the revocation is mined.`
+              : 'This doctor will no longer be able to open anything you shared once the revocation is mined.'}{' '}
+            You sign the revocation in your wallet.
+          </p>
+        ),
+        confirmLabel: recordIds.length ? 'Revoke these records' : 'Revoke everything',
+      },
+      () => act('manual', (step) => revoke(address, recordIds, step), done, recordIds.length ? undefined : `all access for ${address}`),
+    )
   }
   return (
     <details>
@@ -214,6 +265,7 @@ function useSharingChange() {
 export function Sharing() {
   const grants = usePatientGrants()
   const { act, busy, chain, done, error, offer, dismissOffer } = useSharingChange()
+  const { confirm, dialog } = useConfirm()
   const list = grants.data ?? []
   const intro = (
     <>
@@ -229,13 +281,14 @@ export function Sharing() {
       )}
       {offer && <CancelSignaturesOffer revoked={offer} onDismiss={dismissOffer} />}
       <ErrorNotice error={error} title="Nothing was changed" />
+      {dialog}
     </>
   )
   return (
     <QueryCard id="sharing-title" title="Sharing" emptyText="You are not sharing any record right now." what="shared records"
-      query={grants} items={list} intro={intro} footer={<RevokeByAddress act={act} busy={busy} stageOf={chain.stageOf} />}>
+      query={grants} items={list} intro={intro} footer={<RevokeByAddress act={act} busy={busy} stageOf={chain.stageOf} confirm={confirm} />}>
       {list.map((grant) => (
-        <GrantCard key={grant.doctor} grant={grant} act={act} busy={busy} stageOf={chain.stageOf} />
+        <GrantCard key={grant.doctor} grant={grant} act={act} busy={busy} stageOf={chain.stageOf} confirm={confirm} />
       ))}
     </QueryCard>
   )

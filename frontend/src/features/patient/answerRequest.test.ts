@@ -3,7 +3,7 @@ import { ApiClient } from '../../api/client'
 import { createApi } from '../../api/endpoints'
 import { approvedWriteAsks } from '../doctor/MyRequests'
 import type { SignedAction } from '../../session/SessionContext'
-import { approveRequest, doctorTitle, grantWriteAccess, wantsWriteLine, writeFailureMessage, type ApprovalStep } from './answerRequest'
+import { approveRequest, chainNow, doctorTitle, grantWriteAccess, wantsWriteLine, writeFailureMessage, type ApprovalStep } from './answerRequest'
 
 const DOCTOR = '0x90f79bf6eb2c4f870365e785982e1f101e93b906'
 const KEY_SIGNATURE = `0x${'ee'.repeat(65)}`
@@ -112,6 +112,49 @@ describe('approveRequest', () => {
     expect(retryWallet.mock.calls).toEqual([['approveWrite', { doctor: DOCTOR, duration: 2 * 86400 }]])
     expect(posted.map((p) => p.path)).toEqual([RESPOND, WRITE])
     expect(posted[1].body).toMatchObject({ doctorAddress: DOCTOR, durationDays: 2 })
+  })
+})
+
+describe('approveRequest keeping a later end (sharing that adds up)', () => {
+  it('signs and posts the planned seconds for reading and writing; the write duration goes as durationSeconds', async () => {
+    const { api, posted } = apiWith({ [RESPOND]: approved, [WRITE]: writeGranted })
+    const signAction = wallet()
+    const read = 8 * 86400 - 120
+    const write = 5 * 86400 - 60
+    const outcome = await approveRequest(
+      { request: REQUEST, recordIds: [0, 2], days: 2, duration: read, writeDuration: write, keySignature: KEY_SIGNATURE, grantWrite: true },
+      { api, signAction },
+    )
+    expect(signAction.mock.calls).toEqual([
+      ['approveRecords', { doctor: DOCTOR, recordIds: [0, 2], duration: read }],
+      ['approveWrite', { doctor: DOCTOR, duration: write }],
+    ])
+    expect(posted[0].body).toMatchObject({ selectedRecords: [0, 2], durationSeconds: read })
+    expect(posted[1].body).toMatchObject({ durationSeconds: write })
+    expect(posted[1].body).not.toHaveProperty('durationDays')
+    // Not "for 2 day(s)": the grant runs to the later end the chain reports.
+    expect(outcome.message).toMatch(/^Approved 2 record\(s\) until .+\. Dr Ada Reader may add records/)
+    expect(outcome.message).not.toMatch(/2 day\(s\)/)
+  })
+
+  it('a failed write step keeps the planned write duration for the retry', async () => {
+    const { api } = apiWith({ [RESPOND]: approved })
+    const outcome = await approveRequest(
+      { request: REQUEST, recordIds: [0], days: 1, writeDuration: 3 * 86400 + 5, keySignature: KEY_SIGNATURE, grantWrite: true },
+      { api, signAction: wallet(['approveWrite']) },
+    )
+    expect(outcome.writeFailure).toMatchObject({ days: 1, duration: 3 * 86400 + 5 })
+  })
+})
+
+describe('chainNow', () => {
+  it("reads the latest block's timestamp (hex), else falls back to the clock", async () => {
+    const provider = { request: vi.fn(async () => ({ number: '0x10', timestamp: '0x6b49d200' })) }
+    expect(await chainNow(provider, () => 5_000)).toBe(0x6b49d200)
+    expect(provider.request).toHaveBeenCalledWith({ method: 'eth_getBlockByNumber', params: ['latest', false] })
+    expect(await chainNow(null, () => 5_000_999)).toBe(5_000)
+    expect(await chainNow({ request: async () => { throw new Error('no rpc') } }, () => 7_000)).toBe(7)
+    expect(await chainNow({ request: async () => null }, () => 9_000)).toBe(9)
   })
 })
 

@@ -1,8 +1,12 @@
-/** Registrar: add doctors to, and remove them from, the on-chain doctor registry. */
+/**
+ * Registrar: add doctors to, and remove them from, the on-chain doctor registry. Removing asks first
+ * (ConfirmDialog), saying what the doctor loses: every grant they hold stops counting at once.
+ */
 import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
 import { useDoctorSearch, useInvalidate } from '../../api/queries'
+import { useConfirm } from '../../components/ConfirmDialog'
 import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
 import { buttonLabel } from '../../components/progress/chainStage'
 import { useChainAction } from '../../components/progress/useChainAction'
@@ -33,6 +37,23 @@ export function Doctors() {
   const act = (run: () => Promise<unknown>, message: string, key = 'register') => change.mutate({ run, message, key })
   const busy = change.isPending
   const done = change.isSuccess ? change.data : null
+  const { confirm, dialog } = useConfirm()
+  /** Ask, then remove `addr` from the registry (`name` when the directory knows it). */
+  const unregister = (addr: string, name: string | null, key: string) =>
+    confirm(
+      {
+        title: `Unregister ${name ?? addr}?`,
+        body: (
+          <p>
+            {name ?? 'This doctor'} (<code>{addr}</code>) will be removed from the on-chain doctor registry. At once they can no longer ask
+            patients for access, and every record patients shared with them, and every permission to add records, stops working. Registering
+            them again does not bring those grants back: patients must approve again.
+          </p>
+        ),
+        confirmLabel: 'Unregister',
+      },
+      () => act(() => api.admin.unregisterDoctor(addr), `Doctor ${addr} removed.`, key),
+    )
 
   const register = (event: FormEvent) => {
     event.preventDefault()
@@ -73,7 +94,7 @@ export function Doctors() {
             type="button"
             className="btn btn-danger"
             disabled={busy || !isAddress(address.trim())}
-            onClick={() => act(() => api.admin.unregisterDoctor(address.trim()), `Doctor ${address.trim()} removed.`, 'unregister')}
+            onClick={() => unregister(address.trim(), null, 'unregister')}
           >
             {buttonLabel(chain.stageOf('unregister')) ?? 'Unregister doctor'}
           </button>
@@ -102,7 +123,7 @@ export function Doctors() {
                 type="button"
                 className="btn btn-small btn-danger"
                 disabled={busy}
-                onClick={() => act(() => api.admin.unregisterDoctor(doctor.address), `Doctor ${doctor.address} removed.`)}
+                onClick={() => unregister(doctor.address, doctor.name ?? null, `unregister:${doctor.address}`)}
               >
                 Unregister
               </button>
@@ -118,6 +139,7 @@ export function Doctors() {
       )}
       <ErrorNotice error={found.error} title="Search failed" />
       <ErrorNotice error={change.error} title="The registry was not changed" />
+      {dialog}
     </section>
   )
 }
