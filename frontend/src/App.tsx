@@ -18,9 +18,11 @@ import { UploadProvider } from './features/patient/UploadQueue'
 import { WriteAccess } from './features/patient/WriteAccess'
 import { AuditAll } from './features/registrar/AuditAll'
 import { Doctors } from './features/registrar/Doctors'
+import { Profile } from './features/profile/Profile'
 import { Status } from './features/system/Status'
 import { useHashRoute } from './lib/useHashRoute'
 import { useSession } from './session/SessionContext'
+import { networkName } from './wallet/chain'
 import { useWallet } from './wallet/WalletContext'
 
 interface Screen {
@@ -45,6 +47,7 @@ const SCREENS: Record<Role, Screen[]> = {
       ),
     },
     { route: 'audit', label: 'Audit trail', render: () => <Audit /> },
+    { route: 'profile', label: 'Profile', render: () => <Profile /> },
   ],
   doctor: [
     {
@@ -77,13 +80,15 @@ const SCREENS: Record<Role, Screen[]> = {
         </>
       ),
     },
+    { route: 'profile', label: 'Profile', render: () => <Profile /> },
   ],
   registrar: [
     { route: 'doctors', label: 'Doctors', render: () => <Doctors /> },
     { route: 'audit', label: 'Audit trail', render: () => <AuditAll /> },
+    // The service's health is for the people who run it, not for patients and doctors.
+    { route: 'status', label: 'Status', render: () => <Status /> },
   ],
 }
-const STATUS_SCREEN: Screen = { route: 'status', label: 'Status', render: () => <Status /> }
 
 function Header() {
   const wallet = useWallet()
@@ -104,8 +109,8 @@ function Header() {
             {wallet.selected && <span className="muted small">{wallet.selected.info.name}</span>}
             <Address value={wallet.account} />
             {wallet.chainId !== null && (
-              <Badge kind={wallet.wrongChain ? 'warn' : 'neutral'} title="network (chain id)">
-                chain {wallet.chainId}
+              <Badge kind={wallet.wrongChain ? 'warn' : 'neutral'} title={`Network (chain id ${wallet.chainId})`}>
+                {networkName(wallet.chainId)}
               </Badge>
             )}
             {session && <Badge kind="ok">{session.role}</Badge>}
@@ -124,7 +129,7 @@ function Header() {
 }
 
 function Workspace({ role }: { role: Role }) {
-  const screens = [...SCREENS[role], STATUS_SCREEN]
+  const screens = SCREENS[role]
   const [route, go] = useHashRoute()
   const screen = screens.find((s) => s.route === route) ?? screens[0]
   return (
