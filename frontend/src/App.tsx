@@ -18,9 +18,11 @@ import { UploadProvider } from './features/patient/UploadQueue'
 import { WriteAccess } from './features/patient/WriteAccess'
 import { AuditAll } from './features/registrar/AuditAll'
 import { Doctors } from './features/registrar/Doctors'
+import { Profile } from './features/profile/Profile'
 import { Status } from './features/system/Status'
 import { useHashRoute } from './lib/useHashRoute'
 import { useSession } from './session/SessionContext'
+import { networkName } from './wallet/chain'
 import { useWallet } from './wallet/WalletContext'
 
 interface Screen {
@@ -49,6 +51,7 @@ const SCREENS: Record<Role, Screen[]> = {
       ),
     },
     { route: 'audit', label: 'Audit trail', title: 'History of your records', render: () => <Audit /> },
+    { route: 'profile', label: 'Profile', title: 'Your profile', render: () => <Profile /> },
   ],
   doctor: [
     {
@@ -84,13 +87,15 @@ const SCREENS: Record<Role, Screen[]> = {
         </>
       ),
     },
+    { route: 'profile', label: 'Profile', title: 'Your profile', render: () => <Profile /> },
   ],
   registrar: [
     { route: 'doctors', label: 'Doctors', title: 'Doctors', render: () => <Doctors /> },
     { route: 'audit', label: 'Audit trail', title: 'History of every vault', render: () => <AuditAll /> },
+    // The service's health is for the people who run it, not for patients and doctors.
+    { route: 'status', label: 'Status', title: 'System status', render: () => <Status /> },
   ],
 }
-const STATUS_SCREEN: Screen = { route: 'status', label: 'Status', title: 'System status', render: () => <Status /> }
 
 function Header() {
   const wallet = useWallet()
@@ -112,8 +117,8 @@ function Header() {
             <Address value={wallet.account} copy={false} />
             {wallet.chainId !== null && (
               <span className={wallet.wrongChain ? 'chain chain-wrong' : 'chain'}>
-                <Badge kind={wallet.wrongChain ? 'warn' : 'neutral'} title="network (chain id)">
-                  chain {wallet.chainId}
+                <Badge kind={wallet.wrongChain ? 'warn' : 'neutral'} title={`Network (chain id ${wallet.chainId})`}>
+                  {networkName(wallet.chainId)}
                 </Badge>
               </span>
             )}
@@ -150,7 +155,7 @@ function ScreenTitle({ children, focusKey }: { children: ReactNode; focusKey: st
 }
 
 function Workspace({ role }: { role: Role }) {
-  const screens = [...SCREENS[role], STATUS_SCREEN]
+  const screens = SCREENS[role]
   const [route, go] = useHashRoute()
   const screen = screens.find((s) => s.route === route) ?? screens[0]
   const nav = useRef<HTMLElement>(null)

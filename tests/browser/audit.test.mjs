@@ -77,7 +77,7 @@ describe('browser: the audit trail reads as sentences with names, filters, links
     await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).waitFor({ timeout: CHAIN_TIMEOUT })
 
     const d = (await arrive('doctor', DOCTOR, 'doctor', 'Find a patient')).page
-    await d.getByLabel('Name, email or wallet address').fill(PATIENT)
+    await d.getByLabel("Patient's name or wallet address").fill(PATIENT)
     await d.getByRole('button', { name: 'Search', exact: true }).click()
     await until('the patient address in the request form', async () => (await d.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
     await d.getByLabel('Reason (the patient reads this)').fill(REASON)

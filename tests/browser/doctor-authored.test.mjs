@@ -106,7 +106,7 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
     const user = await arrive('doctorA', DOCTOR_A, 'doctor', 'Find a patient')
     const { page } = user
     const afterSetup = user.wallet.requests.length
-    await page.getByLabel('Name, email or wallet address').fill(PATIENT)
+    await page.getByLabel("Patient's name or wallet address").fill(PATIENT)
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
     await page.getByLabel('Reason (the patient reads this)').fill(REASON)

@@ -47,8 +47,8 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
 
     const banner = page.getByRole('status').filter({ hasText: 'Your wallet is on another network' })
     await banner.waitFor()
-    assert.match(await banner.innerText(), /HealthLedger runs on network 31337 .*; your wallet is on network 1\./)
-    assert.match(await page.locator('header').innerText(), /chain 1\b/)
+    assert.match(await banner.innerText(), /HealthLedger runs on Local test network \(Anvil\); your wallet is on Ethereum\./)
+    assert.match(await page.locator('header').innerText(), /\bEthereum\b/)
     await screenshot(page, 'failure-wrong-chain-banner')
 
     // Declining the switch keeps the wallet where it was and says so.
@@ -67,7 +67,7 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
     await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
     const failure = page.getByRole('alert').filter({ hasText: 'The upload did not complete' })
     await failure.waitFor()
-    assert.match(await failure.innerText(), /Your wallet is on network 1, but this signature is for network 31337\. Use "Switch network" above, then try again\./)
+    assert.match(await failure.innerText(), /Your wallet is on Ethereum, but this signature is for Local test network \(Anvil\)\. Use "Switch network" above, then try again\./)
     assert.equal(wallet.requests.filter((r) => r.method === 'eth_signTypedData_v4').length, 0, 'nothing was put to the wallet to sign')
     assert.ok(!user.apiCalls.includes(UPLOAD_CALL), 'the file was not sent')
     await screenshot(page, 'failure-wrong-chain-upload-refused')
@@ -75,7 +75,7 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
     // Switching clears the warning; the same form then uploads.
     await banner.getByRole('button', { name: /^Switch network to / }).click()
     await banner.waitFor({ state: 'detached' })
-    assert.match(await page.locator('header').innerText(), /chain 31337/)
+    assert.match(await page.locator('header').innerText(), /Local test network \(Anvil\)/)
     await uploadSucceedsAsFirstRecord(page, 'Wrong network report')
 
     // The key setup at sign-in stopped at the same network check (its binding was never put to the
@@ -84,7 +84,7 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
     const keyMessages = () => wallet.requests.filter((r) => r.method === 'personal_sign' && /^HealthLedger key derivation/.test(Buffer.from(r.params[0].slice(2), 'hex').toString())).length
     assert.equal(keyMessages(), 1, 'the key message was asked for once, at sign-in')
     const keyNotice = page.getByRole('status').filter({ hasText: 'Your encryption key is not set up' })
-    assert.match(await keyNotice.innerText(), /Your wallet is on network 1, but this signature is for network 31337/)
+    assert.match(await keyNotice.innerText(), /Your wallet is on Ethereum, but this signature is for Local test network \(Anvil\)/)
     await keyNotice.getByRole('button', { name: 'Set up encryption key' }).click()
     await page.getByRole('status').filter({ hasText: 'Encryption key set up' }).waitFor()
     assert.equal(keyMessages(), 1, 'one key signature per session: the retry asked for the binding only')

@@ -261,11 +261,11 @@ describe('browser: previews of PDFs, images and other files, for the patient and
 
   step('5. the doctor asks for access; the patient shares the PDF', async () => {
     const { page } = await arrive('doctor', DOCTOR, 'doctor', 'Find a patient')
-    await page.getByLabel('Name, email or wallet address').fill(PATIENT)
+    await page.getByLabel("Patient's name or wallet address").fill(PATIENT)
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
     await page.getByLabel('Reason (the patient reads this)').fill(REASON)
-    await page.getByRole('button', { name: /Sign access request to 0x3C44…93BC/ }).click()
+    await page.getByRole('button', { name: `Sign access request to ${PATIENT_NAME} (0x3C44…93BC)` }).click()
     await page.getByRole('status').filter({ hasText: 'Request sent.' }).waitFor({ timeout: CHAIN_TIMEOUT })
 
     const patientPage = users.patient.page

@@ -203,7 +203,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     await assertKeySetUp(doctor, DOCTOR)
     await signInAgainAsksOnlyToSignIn(doctor, 'doctor')
     await page.getByRole('heading', { name: 'Find a patient' }).waitFor()
-    await page.getByLabel('Name, email or wallet address').fill(PATIENT)
+    await page.getByLabel("Patient's name or wallet address").fill(PATIENT)
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
     await page.getByLabel('Reason (the patient reads this)').fill(REASON)

@@ -53,7 +53,7 @@ describe('browser smoke', () => {
     await page.getByRole('button', { name: 'Connect HealthLedger Test Wallet' }).click({ timeout: 15_000 })
     await page.getByRole('heading', { name: 'Sign in' }).waitFor()
     assert.match(await page.locator('header').innerText(), /0x7099…79C8/)
-    assert.match(await page.locator('header').innerText(), /chain 31337/)
+    assert.match(await page.locator('header').innerText(), /Local test network \(Anvil\)/)
     const signIn = page.getByRole('button', { name: /Sign in \(signs a one-time sign-in text\)/ })
     assert.ok(await signIn.isVisible())
     await screenshot(page, 'smoke-connected')

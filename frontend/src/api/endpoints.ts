@@ -25,6 +25,7 @@ import type {
   PatientRecord,
   PatientSummary,
   PatientWriteGrant,
+  ProfileBody,
   RecordType,
   RegisterKeyBody,
   RespondBody,
@@ -226,6 +227,8 @@ export function createApi(client: ApiClient) {
       async doctors(q: string): Promise<DoctorSummary[]> {
         return (await unwrap(http.GET('/api/doctors/search', { params: { query: { q } } }))).results
       },
+      /** One page of doctors matching `q` (every doctor when empty), with the total. */
+      doctorPage: (q: string, pageSize: number) => unwrap(http.GET('/api/doctors/search', { params: { query: { q, page_size: pageSize } } })),
       async patients(q: string): Promise<PatientSummary[]> {
         return (await unwrap(http.GET('/api/patients/search', { params: { query: { q } } }))).results
       },
@@ -245,6 +248,12 @@ export function createApi(client: ApiClient) {
           throw error
         }
       },
+    },
+    profile: {
+      /** The caller's own profile (a patient sees their name even while it is not published). */
+      get: () => unwrap(http.GET('/api/profile')),
+      /** A patient's display name and whether doctors can find them by it. */
+      put: (body: ProfileBody) => unwrap(http.PUT('/api/profile', { body })),
     },
   }
 }

@@ -27,6 +27,7 @@ export type ServerData =
   | 'patients'
   | 'status'
   | 'accountKey'
+  | 'profile'
 
 function useKey(what: ServerData, ...rest: unknown[]): unknown[] {
   const { session } = useSession()
@@ -154,3 +155,19 @@ export function useClientConfig() {
 
 /** How often doctors opened each of the patient's files, and when last (GET /api/audit/patient/views). */
 export const usePatientRecordViews = () => useApiQuery('patientRecordViews', (api) => api.audit.patientViews())
+
+/** The signed-in person's own profile (GET /api/profile). */
+export const useProfile = () => useApiQuery('profile', (api) => api.profile.get())
+
+/**
+ * Every doctor in the directory, registered or not (the registrar's list), or those matching `q`;
+ * the first page of the largest size the API allows.
+ */
+export function useDoctorList(q: string) {
+  const { api } = useSession()
+  return useQuery({
+    queryKey: useKey('doctors', 'list', q),
+    queryFn: () => api.directory.doctorPage(q, 200),
+    placeholderData: keepPreviousData,
+  })
+}

@@ -128,3 +128,9 @@ export function isOnChain(record: Pick<MedicalRecord, 'state' | 'record_id'>): b
 
 /** A record in its patient's own list: with the duplicate tag their app sent (see lib/uploadHashes.ts). */
 export type PatientRecord = Schemas['PatientRecordOut']
+
+/** The signed-in person's own profile (GET/PUT /api/profile); its fields depend on `role`. */
+export type Profile = Schemas['Profile']
+export type PatientOwnProfile = Schemas['PatientProfile']
+export type DoctorOwnProfile = Schemas['DoctorProfile']
+export type ProfileBody = Schemas['ProfileBody']

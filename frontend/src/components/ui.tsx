@@ -1,6 +1,8 @@
 import { useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 'react'
 import { readableError } from '../api/errors'
 import { formatRemaining, shortAddress, toDate } from '../lib/format'
+import { signingDetails, splitSigningExplain } from '../lib/plainSigning'
+import './address.css'
 
 type NoticeKind = 'info' | 'success' | 'warning' | 'error'
 
@@ -46,7 +48,27 @@ export function SignButton({
       <button type="button" className={`btn btn-${variant}`} onClick={onClick} disabled={disabled || busy} aria-busy={busy || undefined}>
         <span aria-hidden="true" className="sign-icon">✍</span> {busy ? 'Waiting for your wallet…' : children}
       </button>
-      {explain && <p className="sign-explain">{explain}</p>}
+      {explain && <SigningExplain explain={explain} />}
+    </div>
+  )
+}
+
+/**
+ * A signature's explanation in plain words; the EIP-712 type names a text explanation mentions go
+ * behind a "Details" toggle (see lib/plainSigning.ts). Other content is shown as given.
+ */
+export function SigningExplain({ explain }: { explain: ReactNode }) {
+  if (typeof explain !== 'string') return <p className="sign-explain">{explain}</p>
+  const { plain, types } = splitSigningExplain(explain)
+  return (
+    <div className="sign-explain">
+      <p>{plain}</p>
+      {types.length > 0 && (
+        <details className="small">
+          <summary>Details</summary>
+          {signingDetails(types)}
+        </details>
+      )}
     </div>
   )
 }

@@ -11,7 +11,7 @@ import { createApi, type Api } from '../api/endpoints'
 import { forgetAccounts } from '../api/queryClient'
 import type { ClientConfig, KeyDerivationMessage, TypedDataAction, TypedDataParams, TypedDataPayload } from '../api/types'
 import { siweMessageFromNonce } from '../lib/siwe'
-import { localChainParams, parseChainId, readChainId } from '../wallet/chain'
+import { localChainParams, parseChainId, readChainId, wrongNetworkMessage } from '../wallet/chain'
 import { personalSign, signTypedDataV4 } from '../wallet/signing'
 import { useWallet } from '../wallet/WalletContext'
 
@@ -166,7 +166,7 @@ export function SessionProvider({ children, client: givenClient }: { children: R
       const wanted = parseChainId(payload.domain.chainId)
       const current = await readChainId(provider).catch(() => null)
       if (wanted !== null && current !== null && wanted !== current) {
-        throw new Error(`Your wallet is on network ${current}, but this signature is for network ${wanted}. Use "Switch network" above, then try again.`)
+        throw new Error(wrongNetworkMessage(current, wanted))
       }
       const signature = await signTypedDataV4(provider, address, payload)
       return { signature, nonce: asInteger(payload.message.nonce, 'nonce'), deadline: asInteger(payload.message.deadline, 'deadline'), payload }

@@ -2,6 +2,24 @@
 import { WALLET_ERRORS, walletErrorCode } from '../api/errors'
 import type { ChainParams, EIP1193Provider } from './types'
 
+/** Networks people may meet, by chain id, in the words the app shows instead of the number. */
+const NETWORK_NAMES: Record<number, string> = {
+  1: 'Ethereum',
+  11155111: 'Sepolia test network',
+  31337: 'Local test network (Anvil)',
+}
+
+/** A network's name for people ("Sepolia test network"); an unknown id stays a number, with a word. */
+export function networkName(chainId: number | null | undefined): string {
+  if (chainId === null || chainId === undefined) return 'Unknown network'
+  return NETWORK_NAMES[chainId] ?? `Network ${chainId}`
+}
+
+/** Why a signature is refused before the wallet is asked: the wallet is on another network. */
+export function wrongNetworkMessage(current: number, wanted: number): string {
+  return `Your wallet is on ${networkName(current)}, but this signature is for ${networkName(wanted)}. Use "Switch network" above, then try again.`
+}
+
 export const toHexChainId = (chainId: number): `0x${string}` => `0x${chainId.toString(16)}`
 
 export function parseChainId(value: unknown): number | null {

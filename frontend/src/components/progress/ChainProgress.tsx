@@ -6,6 +6,7 @@
 import type { ReactNode } from 'react'
 import { useSession } from '../../session/SessionContext'
 import { txUrl } from '../../lib/explorer'
+import { SigningExplain } from '../ui'
 import { buttonLabel, isRunning, stepsOf, type ChainStage, type ChainState } from './chainStage'
 import './progress.css'
 
@@ -100,7 +101,7 @@ export function StageButton({
   return (
     <div className="sign-action">
       {button}
-      <p className="sign-explain">{explain}</p>
+      <SigningExplain explain={explain} />
     </div>
   )
 }

@@ -5,6 +5,7 @@
 import { useMutation } from '@tanstack/react-query'
 import { ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { useSession } from '../../session/SessionContext'
+import { networkName } from '../../wallet/chain'
 import { useWallet } from '../../wallet/WalletContext'
 
 export function NoWallet() {
@@ -81,11 +82,11 @@ export function WrongChainBanner() {
   return (
     <Notice kind="warning" title="Your wallet is on another network">
       <p>
-        HealthLedger runs on network {wallet.expectedChain.chainId} ({wallet.expectedChain.chainName}); your wallet is on network {wallet.chainId}.
+        HealthLedger runs on {networkName(wallet.expectedChain.chainId)}; your wallet is on {networkName(wallet.chainId)}.
         Signatures made for another network are refused.
       </p>
       <button type="button" className="btn btn-secondary" onClick={() => run.mutate()} disabled={run.isPending}>
-        Switch network to {wallet.expectedChain.chainName}
+        Switch network to {networkName(wallet.expectedChain.chainId)}
       </button>
       <p className="muted small">If your wallet does not know this network yet, it will ask to add it (RPC {wallet.expectedChain.rpcUrls[0]}).</p>
       <ErrorNotice error={run.error} title="Could not switch network" />

@@ -1,14 +1,16 @@
 /**
- * Doctors: find a patient and ask for access, with a reason, by signing a RequestAccess message; the
+ * Doctors: find a patient by the name they published (or their exact wallet address) and ask for access, with a reason, by signing a RequestAccess message; the
  * request can also ask to add records (`wantsWrite`, stored with the reason; the patient may grant
  * write access while answering).
  */
 import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
-import { useInvalidate, usePatientSearch } from '../../api/queries'
+import { useInvalidate, usePatientNames, usePatientSearch } from '../../api/queries'
 import { Address, ErrorNotice, Notice, SignButton } from '../../components/ui'
+import { shortAddress } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
+import { PatientName } from './PatientName'
 
 export function FindPatient() {
   const { api, signAction } = useSession()
@@ -23,7 +25,7 @@ export function FindPatient() {
   const search = (event: FormEvent) => {
     event.preventDefault()
     const q = query.trim()
-    if (!q) return
+    if (!searchable(q)) return
     if (isAddress(q)) setPatient(q)
     if (q === submitted) void found.refetch()
     else setSubmitted(q)
@@ -53,15 +55,22 @@ export function FindPatient() {
   })
 
   const valid = isAddress(patient) && reason.trim().length >= 3
+  // The chosen patient's published name (a pasted address is looked up too).
+  const names = usePatientNames(isAddress(patient) ? [patient] : [])
+  const chosenName = isAddress(patient) ? (names.get(patient.toLowerCase()) ?? null) : null
+  const typed = query.trim()
   return (
     <section className="card" aria-labelledby="find-title">
       <h2 id="find-title">Find a patient</h2>
       <form onSubmit={search} className="row">
         <label className="field grow">
-          <span>Name, email or wallet address</span>
+          <span>Patient's name or wallet address</span>
           <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} />
+          <span className="hint">
+            Patients who chose to be found appear by name; anyone else only by their exact address.
+          </span>
         </label>
-        <button type="submit" className="btn btn-secondary" disabled={searching || !query.trim()}>
+        <button type="submit" className="btn btn-secondary" disabled={searching || !searchable(typed)}>
           {searching ? 'Searching…' : 'Search'}
         </button>
       </form>
@@ -70,15 +79,18 @@ export function FindPatient() {
       ) : (
         <ErrorNotice error={searchError} title="Search failed" />
       )}
-      {results && results.length === 0 && <p className="muted">No patient found.</p>}
+      {results && results.length === 0 && (
+        <p className="muted">No patient found{submitted && !isAddress(submitted) ? ` with a published name containing “${submitted}”` : ''}.</p>
+      )}
       {results && results.length > 0 && (
-        <ul className="result-list">
+        <ul className="result-list" aria-label="Patients found">
           {results.map((person) => (
             <li key={person.address}>
               <label className="check">
-                <input type="radio" name="patient" checked={patient === person.address} onChange={() => setPatient(person.address)} />
-                {person.display_name ?? 'Patient'} <Address value={person.address} />
-              </label>
+                <input type="radio" name="patient" checked={patient.toLowerCase() === person.address.toLowerCase()} onChange={() => setPatient(person.address)} />
+                <span>{person.display_name ?? 'Patient without a published name'}</span>
+              </label>{' '}
+              <Address value={person.address} />
             </li>
           ))}
         </ul>
@@ -89,6 +101,11 @@ export function FindPatient() {
         <span>Patient's address</span>
         <input type="text" value={patient} onChange={(e) => setPatient(e.target.value.trim())} placeholder="0x…" spellCheck={false} />
       </label>
+      {isAddress(patient) && (
+        <p className="small">
+          Asking <PatientName address={patient} names={names} />
+        </p>
+      )}
       <label className="field">
         <span>Reason (the patient reads this)</span>
         <textarea value={reason} onChange={(e) => setReason(e.target.value)} rows={3} maxLength={500} />
@@ -106,7 +123,7 @@ export function FindPatient() {
           (wantsWrite ? ' The patient also sees that you ask to add records, and may allow it for the same time.' : '')
         }
       >
-        Sign access request to {patient && isAddress(patient) ? `${patient.slice(0, 6)}…${patient.slice(-4)}` : 'this patient'}
+        Sign access request to {isAddress(patient) ? (chosenName ? `${chosenName} (${shortAddress(patient)})` : shortAddress(patient)) : 'this patient'}
       </SignButton>
       {request.isSuccess && (
         <Notice kind="success">
@@ -117,4 +134,9 @@ export function FindPatient() {
       <ErrorNotice error={request.error} title="The request was not sent" />
     </section>
   )
+}
+
+/** A search the API answers: an exact address, or at least 2 characters of a name. */
+function searchable(q: string): boolean {
+  return isAddress(q) || q.length >= 2
 }

@@ -4,12 +4,13 @@
  * have granted write access with it: the vaults the doctor may write to ("Add a record") refetch.
  */
 import { useEffect } from 'react'
-import { useDoctorRequests, useInvalidate } from '../../api/queries'
+import { useDoctorRequests, useInvalidate, usePatientNames } from '../../api/queries'
 import type { DoctorRequest } from '../../api/types'
 import { DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
-import { Address, Badge } from '../../components/ui'
+import { Badge } from '../../components/ui'
 import { formatDate } from '../../lib/format'
+import { PatientName } from './PatientName'
 
 const STATE: Record<DoctorRequest['state'], { kind: 'ok' | 'warn' | 'bad' | 'neutral'; label: string }> = {
   pending: { kind: 'warn', label: 'waiting for the patient' },
@@ -42,6 +43,7 @@ export function MyRequests() {
   const invalidate = useInvalidate()
   const list = requests.data ?? []
   const approvedAsks = approvedWriteAsks(list)
+  const names = usePatientNames(list.map((request) => request.patient))
   useEffect(() => {
     if (approvedAsks) void invalidate('doctorWriteGrants')
   }, [approvedAsks, invalidate])
@@ -53,7 +55,7 @@ export function MyRequests() {
         rowKey={(request) => request.id}
         columns={[
           { header: 'Sent', cell: (request) => formatDate(request.created_at) },
-          { header: 'Patient', cell: (request) => <Address value={request.patient} /> },
+          { header: 'Patient', cell: (request) => <PatientName address={request.patient} names={names} /> },
           {
             header: 'Reason',
             cell: (request) => (

@@ -92,7 +92,7 @@ describe('setUpAccountKey', () => {
     const { api, seen } = fakeApi(keyRoutes())
     const wallet = fakeWallet({ chainId: 1 })
     await expect(setUpAccountKey({ api, provider: wallet, address: ME, signKey: sessionKey(wallet).signKey })).rejects.toThrow(
-      /Your wallet is on network 1, but this signature is for network 31337/,
+      /Your wallet is on Ethereum, but this signature is for Local test network \(Anvil\)/,
     )
     expect(wallet.calls.some((c) => c.method === 'eth_signTypedData_v4')).toBe(false)
     expect(seen.some((r) => r.method === 'PUT')).toBe(false)

@@ -15,7 +15,7 @@
 import { ApiError } from '../../api/errors'
 import type { Api } from '../../api/endpoints'
 import type { AccountKey, RegisteredKey, Role } from '../../api/types'
-import { parseChainId, readChainId } from '../../wallet/chain'
+import { parseChainId, readChainId, wrongNetworkMessage } from '../../wallet/chain'
 import { signTypedDataV4 } from '../../wallet/signing'
 import type { EIP1193Provider } from '../../wallet/types'
 
@@ -40,7 +40,7 @@ export async function setUpAccountKey({ api, provider, address, signKey, before 
   const wanted = parseChainId(typedData.domain.chainId)
   const current = await readChainId(provider).catch(() => null)
   if (wanted !== null && current !== null && wanted !== current) {
-    throw new Error(`Your wallet is on network ${current}, but this signature is for network ${wanted}. Use "Switch network" above, then try again.`)
+    throw new Error(wrongNetworkMessage(current, wanted))
   }
   before?.('bind')
   const signature = await signTypedDataV4(provider, address, typedData)

@@ -1,11 +1,13 @@
 /**
- * Registrar: add doctors to, and remove them from, the on-chain doctor registry. Removing asks first
- * (ConfirmDialog), saying what the doctor loses: every grant they hold stops counting at once.
+ * Registrar: add doctors to, and remove them from, the on-chain doctor registry. Every doctor in the
+ * directory is listed from the start (by name, registered or not); the search box narrows the list.
+ * Removing asks first (ConfirmDialog), saying what the doctor loses: every grant they hold stops
+ * counting at once.
  */
 import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { isAddress } from 'viem'
-import { useDoctorSearch, useInvalidate } from '../../api/queries'
+import { useDoctorList, useInvalidate } from '../../api/queries'
 import { useConfirm } from '../../components/ConfirmDialog'
 import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
 import { buttonLabel } from '../../components/progress/chainStage'
@@ -20,9 +22,10 @@ export function Doctors() {
   const [name, setName] = useState('')
   const [licence, setLicence] = useState('')
   const [query, setQuery] = useState('')
-  const [submitted, setSubmitted] = useState<string | null>(null)
-  const found = useDoctorSearch(submitted)
-  const results = found.data
+  const [submitted, setSubmitted] = useState('')
+  const found = useDoctorList(submitted)
+  const results = found.data?.results
+  const total = found.data?.total ?? 0
 
   // A registry change; the search results refetch after it (a registered or removed doctor shows at once).
   // The registrar signs nothing: HealthLedger sends the registry transaction, so it starts at "Sending".
@@ -100,18 +103,39 @@ export function Doctors() {
           </button>
         </div>
       </form>
+      <h3 id="doctor-list-title">
+        {submitted ? `Doctors matching “${submitted}”` : 'All doctors'} {found.data && <span className="muted small">({total})</span>}
+      </h3>
       <form onSubmit={search} className="row">
         <label className="field grow">
-          <span>Find registered doctors</span>
+          <span>Find registered doctors by name or address</span>
           <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} />
         </label>
         <button type="submit" className="btn btn-secondary" disabled={busy || found.isFetching}>
           Search
         </button>
+        {submitted && (
+          <button
+            type="button"
+            className="btn btn-secondary"
+            onClick={() => {
+              setQuery('')
+              setSubmitted('')
+            }}
+          >
+            Show all
+          </button>
+        )}
       </form>
-      {results && results.length === 0 && <p className="muted">No doctor found.</p>}
+      {found.isPending && <p className="muted">Loading doctors…</p>}
+      {results && results.length === 0 && <p className="muted">{submitted ? 'No doctor found.' : 'No doctor registered yet.'}</p>}
+      {results && results.length < total && (
+        <p className="muted small">
+          Showing the first {results.length} of {total}, by name: search to narrow the list.
+        </p>
+      )}
       {results && results.length > 0 && (
-        <ul className="result-list">
+        <ul className="result-list" aria-labelledby="doctor-list-title">
           {results.map((doctor) => (
             <li key={doctor.address} className="row between">
               <span>
