@@ -2,7 +2,7 @@ import { useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 're
 import { readableError } from '../api/errors'
 import { formatRemaining, shortAddress, toDate } from '../lib/format'
 import { signingDetails, splitSigningExplain } from '../lib/plainSigning'
-import './address.css'
+import './signing.css'
 
 type NoticeKind = 'info' | 'success' | 'warning' | 'error'
 
