@@ -51,7 +51,7 @@ const SCREENS: Record<Role, Screen[]> = {
       ),
     },
     { route: 'audit', label: 'Audit trail', title: 'History of your records', render: () => <Audit /> },
-    { route: 'profile', label: 'Profile', title: 'Your profile', render: () => <Profile /> },
+    { route: 'profile', label: 'Profile', title: 'How others see you', render: () => <Profile /> },
   ],
   doctor: [
     {
@@ -87,7 +87,7 @@ const SCREENS: Record<Role, Screen[]> = {
         </>
       ),
     },
-    { route: 'profile', label: 'Profile', title: 'Your profile', render: () => <Profile /> },
+    { route: 'profile', label: 'Profile', title: 'How others see you', render: () => <Profile /> },
   ],
   registrar: [
     { route: 'doctors', label: 'Doctors', title: 'Doctors', render: () => <Doctors /> },

@@ -42,11 +42,13 @@ const SCREENS = {
     ['requests', 'requests'],
     ['sharing', 'sharing'], // sharing and write access
     ['audit', 'audit'],
+    ['profile', 'profile'],
   ],
   doctor: [
     ['find-and-requests', 'find'], // find a patient, my requests
     ['shared-records', 'authorized'], // authorized records, patients who let you add records
     ['add-and-added', 'add'], // add a record, records you added
+    ['profile', 'profile'],
   ],
   registrar: [
     ['doctors', 'doctors'],
@@ -215,7 +217,7 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
 
     const doctor = await arrive('doctor', DOCTOR, 'doctor')
     page = doctor.page
-    await page.getByLabel('Name, email or wallet address').fill(PATIENT)
+    await page.getByLabel("Patient's name or wallet address").fill(PATIENT)
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await until('the patient in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
     await page.getByLabel('Reason (the patient reads this)').fill(REASON)

@@ -66,7 +66,7 @@ describe('browser: a second approval adds to what is shared; revoking asks first
   async function doctorAsks(reason) {
     const { page } = users.doctor
     await tab(page, 'Find patient')
-    await page.getByLabel('Name, email or wallet address').fill(PATIENT)
+    await page.getByLabel("Patient's name or wallet address").fill(PATIENT)
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
     await page.getByLabel('Reason (the patient reads this)').fill(reason)
