@@ -152,7 +152,8 @@ function RequestCard({
   const summary = approvalSummary(capitalisedWho(who), plan, shareable, liveGrant)
   /** The write duration: in add mode, never shorter than the live write grant. */
   const writeSecondsAt = (at: number) => Math.max(days * DAY, mode === 'add' && write ? write.expiresAt - at : 0)
-  const planLabel = plan.duration % DAY === 0 ? `${plan.duration / DAY} day(s)` : `until ${formatDate(plan.expiresAt)}`
+  // "until <date>" whenever the approval keeps a later end than the days chosen (add mode), even a whole number of days away.
+  const planLabel = plan.duration === days * DAY ? `${days} day(s)` : `until ${formatDate(plan.expiresAt)}`
 
   const chain = useChainAction()
   const respond = useMutation({
