@@ -246,6 +246,11 @@ export function createApi(client: ApiClient) {
         }
       },
     },
+    notifications: {
+      /** Badge counts and change tokens (GET /api/notifications); "new" counts after `since` (server Unix seconds). */
+      get: (since?: number) =>
+        unwrap(http.GET('/api/notifications', { params: { query: since === undefined ? {} : { since } } })),
+    },
   }
 }
 
