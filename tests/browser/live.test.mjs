@@ -75,7 +75,6 @@ describe('browser: live updates and notifications (badges, title, request states
   step('1. the patient uploads a record; nothing to notify yet', async () => {
     const { page } = await arrive('patient', PATIENT, 'patient', 'My records')
     await tab(page, 'Upload')
-    await page.getByRole('combobox', { name: /^Type/ }).selectOption('report')
     await chooseFile(page, { name: RECORD_NAME, fileName: 'panel.txt', buffer: Buffer.from(`Hb 14.1 g/dL\n${new Date().toISOString()}\n`) })
     const keyButton = page.getByRole('button', { name: /Sign the key message/ })
     if (await keyButton.isVisible()) await keyButton.click()
