@@ -131,3 +131,6 @@ async def test_auth_role_and_input_errors(
     expect_error(client.get(URL, headers=registrar_wallet.headers), 403, "wrong_role")
     expect_error(client.get(URL, params={"since": -1}, headers=patient_wallet.headers), 422, "invalid_request")
     expect_error(client.get(URL, params={"since": "yesterday"}, headers=patient_wallet.headers), 422, "invalid_request")
+    # Beyond any date (year 9999): refused, not a 500.
+    expect_error(client.get(URL, params={"since": 2**40}, headers=patient_wallet.headers), 422, "invalid_request")
+    assert notes(client, patient_wallet, since=253_402_300_799)["counts"]["new_authored_records"] == 0

@@ -14,6 +14,8 @@ from .schemas.notifications import Notifications
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
 PatientOrDoctorDep = Annotated[Caller, Depends(require_role("patient", "doctor"))]
+# The last second of year 9999, the latest time a date can hold (a larger `since` is a 422, not a 500).
+MAX_SINCE = 253_402_300_799
 
 
 @router.get(
@@ -27,7 +29,7 @@ async def notifications(
     services: ServicesDep,
     since: Annotated[
         int | None,
-        Query(ge=0, le=2**40, description="Unix seconds (a previous answer's `now`): count what is new after it"),
+        Query(ge=0, le=MAX_SINCE, description="Unix seconds (a previous answer's `now`): count what is new after it"),
     ] = None,
 ) -> dict[str, Any]:
     return await NotificationService(services).summary(caller.address, caller.role, since)
