@@ -134,3 +134,31 @@ async def test_auth_role_and_input_errors(
     # Beyond any date (year 9999): refused, not a 500.
     expect_error(client.get(URL, params={"since": 2**40}, headers=patient_wallet.headers), 422, "invalid_request")
     assert notes(client, patient_wallet, since=253_402_300_799)["counts"]["new_authored_records"] == 0
+
+
+def _poll(what: str, check, timeout: float = 40.0):
+    """Ask again until `check()` returns a truthy value (the API reads the chain's clock at most every
+    CHAIN_CLOCK_SECONDS), or fail with `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+@pytest.mark.asyncio
+async def test_expiry_is_measured_in_chain_time(
+    client: httpx.Client, patient_wallet: Wallet, doctor: Wallet, anvil
+) -> None:
+    """Regression: with the chain's clock two days ahead of the server's (a dev chain moved forward),
+    a one-day grant still ends within 24 hours of chain time; compared with the wall clock it never did."""
+    patient = patient_wallet
+    register_key(client, patient)
+    expect_ok(upload(client, patient, os.urandom(300)), 201)
+    anvil.advance(2 * DAY)
+    request = expect_ok(access.request_access(client, doctor, patient.address, with_key=False), 201)
+    expect_ok(access.approve(client, patient, request["id"], doctor.address, [0], 1))
+    _poll("a grant ending within 24 h of chain time", lambda: notes(client, patient)["counts"]["expiring_grants"] == 1)
+    assert notes(client, doctor)["counts"]["expiring_grants"] == 1

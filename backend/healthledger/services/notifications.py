@@ -6,7 +6,7 @@ API instances (issue 15) with no shared pub/sub, holds no connection open, and n
 proxies. Every change the app shows ends in a database write here (a request stored or answered,
 a grant copy stored, extended or deleted on revoke, a record stored or settled), so the database
 alone tells what changed: no chain call is made per poll (the caller's role check is the cached one
-every signed-in route makes).
+every signed-in route makes, and the chain's clock, read at most every CHAIN_CLOCK_SECONDS).
 
 The tokens are opaque digests, one per area of the app (`requests`, `records`, `grants`): when one
 differs from the last the client saw, it refetches that area's lists. "New" counts are relative to
@@ -18,18 +18,48 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
 from ..auth.tokens import Role
+from ..chain.client import ChainClient
+from ..chain.rpc import ChainError
 from ..container import Services
 from ..db.activity import ActivityQueries
 from ..domain_errors import forbidden
 
-# A grant "about to expire" ends within this many seconds.
+log = logging.getLogger(__name__)
+
+# A grant "about to expire" ends within this many seconds, give or take the chain clock's error
+# (a block's time is known to within a block or so): a one-day grant counts from the start.
 EXPIRING_WITHIN_SECONDS = 24 * 3600
+CLOCK_SLACK_SECONDS = 60
 ANSWERED = ("approved", "denied")
+# Grants end in chain time (`block.timestamp`), which can run apart from this server's clock (a dev
+# chain moved forward, a slow block): the offset between them is read from the chain at most this often.
+CHAIN_CLOCK_SECONDS = 10.0
+# chain client -> (chain time minus wall time, time.monotonic() when read)
+_clock_offsets: "weakref.WeakKeyDictionary[ChainClient, tuple[float, float]]" = weakref.WeakKeyDictionary()
+
+
+async def chain_now(chain: ChainClient, wall: float) -> int:
+    """The chain's time now, from a cached offset to the wall clock (one chain read per
+    CHAIN_CLOCK_SECONDS per process). Only a chain ahead of the wall clock moves it: an idle chain's
+    latest block is old, but its next one is stamped about now. A chain that does not answer keeps
+    the last offset (or none): badges may be a little off meanwhile, but polling never fails for it."""
+    cached = _clock_offsets.get(chain)
+    if cached is None or time.monotonic() - cached[1] > CHAIN_CLOCK_SECONDS:
+        try:
+            offset = max(0.0, await chain.latest_timestamp() - time.time())
+        except ChainError:
+            log.warning("chain clock unavailable for notifications; using the last known offset")
+            offset = cached[0] if cached else 0.0
+        cached = (offset, time.monotonic())
+        _clock_offsets[chain] = cached
+    return int(wall + cached[0])
 
 
 def _digest(value: Any) -> str:
@@ -44,24 +74,28 @@ def _live_grants(copies: list[tuple[str, str, int, int]], now: int) -> list[tupl
 
 def _expiring(copies: list[tuple[str, str, int, int]], now: int) -> int:
     """How many (patient, doctor) grants end within EXPIRING_WITHIN_SECONDS of `now`."""
-    return len({(patient, doctor) for patient, doctor, _, expires in copies if now < expires <= now + EXPIRING_WITHIN_SECONDS})
+    horizon = now + EXPIRING_WITHIN_SECONDS + CLOCK_SLACK_SECONDS
+    return len({(patient, doctor) for patient, doctor, _, expires in copies if now < expires <= horizon})
 
 
 class NotificationService:
     def __init__(self, services: Services) -> None:
         self._q = ActivityQueries(services.db)
+        self._chain = services.chain
 
     async def summary(self, account: str, role: Role, since: int | None, now: float | None = None) -> dict[str, Any]:
         """Counts and change tokens for `account` in `role` (patients and doctors; 403 otherwise)."""
         account = account.lower()
         clock = time.time() if now is None else now
         since_at = datetime.fromtimestamp(since, UTC) if since is not None else None
-        if role == "patient":
-            counts, changes = await self._patient(account, since_at, int(clock))
-        elif role == "doctor":
-            counts, changes = await self._doctor(account, since_at, int(clock))
-        else:
+        if role not in ("patient", "doctor"):
             raise forbidden("wrong_role", f"notifications are for patient or doctor accounts; you are signed in as {role}")
+        # "since" and "now" compare with database times (wall clock); grant expiries with chain time.
+        grant_clock = await chain_now(self._chain, clock)
+        if role == "patient":
+            counts, changes = await self._patient(account, since_at, grant_clock)
+        else:
+            counts, changes = await self._doctor(account, since_at, grant_clock)
         return {
             "role": role,
             "now": int(clock),
