@@ -7,6 +7,8 @@ import { AuthoredRecords } from './features/doctor/AuthoredRecords'
 import { AuthorizedRecords } from './features/doctor/AuthorizedRecords'
 import { FindPatient } from './features/doctor/FindPatient'
 import { AccountKeySetup } from './features/keys/AccountKeySetup'
+import { descriptionId, TabBadge } from './features/notifications/TabBadge'
+import { useNotifications } from './features/notifications/useNotifications'
 import { MyRequests } from './features/doctor/MyRequests'
 import { WritableVaults } from './features/doctor/WritableVaults'
 import { Audit } from './features/patient/Audit'
@@ -163,6 +165,7 @@ function Workspace({ role }: { role: Role }) {
     // On phones the tabs are one row that scrolls sideways: keep the current one in view.
     nav.current?.querySelector<HTMLElement>('[aria-current="page"]')?.scrollIntoView?.({ block: 'nearest', inline: 'nearest' })
   }, [screen.route])
+  const badges = useNotifications(role, screen.route)
   return (
     <>
       <nav aria-label="Sections" className="tabs" ref={nav}>
@@ -171,12 +174,14 @@ function Workspace({ role }: { role: Role }) {
             key={s.route}
             href={`#/${s.route}`}
             aria-current={s === screen ? 'page' : undefined}
+            aria-describedby={badges[s.route] ? descriptionId(s.route) : undefined}
             onClick={(e) => {
               e.preventDefault()
               go(s.route)
             }}
           >
             {s.label}
+            <TabBadge route={s.route} badge={badges[s.route]} />
           </a>
         ))}
       </nav>

@@ -255,6 +255,11 @@ export function createApi(client: ApiClient) {
       /** A patient's display name and whether doctors can find them by it. */
       put: (body: ProfileBody) => unwrap(http.PUT('/api/profile', { body })),
     },
+    notifications: {
+      /** Badge counts and change tokens (GET /api/notifications); "new" counts after `since` (server Unix seconds). */
+      get: (since?: number) =>
+        unwrap(http.GET('/api/notifications', { params: { query: since === undefined ? {} : { since } } })),
+    },
   }
 }
 

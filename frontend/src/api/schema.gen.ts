@@ -581,6 +581,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Badge counts and change tokens for you (patients and doctors; poll it) */
+        get: operations["notifications_api_notifications_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/patients/search": {
         parameters: {
             query?: never;
@@ -1662,6 +1679,81 @@ export interface components {
             statement: string;
             /** Uri */
             uri: string;
+        };
+        /**
+         * NotificationChanges
+         * @description One opaque token per area of the app: when one differs from the last you saw, refetch that area.
+         */
+        NotificationChanges: {
+            /**
+             * Grants
+             * @description What is shared now, and until when
+             */
+            grants: string;
+            /**
+             * Records
+             * @description Your records (patients) or the records shared with you (doctors)
+             */
+            records: string;
+            /**
+             * Requests
+             * @description Access requests (yours, or those for your records) and their states
+             */
+            requests: string;
+        };
+        /**
+         * NotificationCounts
+         * @description What to put in badges and the window title; counts that do not apply to the role are 0.
+         */
+        NotificationCounts: {
+            /**
+             * Answered Requests
+             * @description Your requests a patient approved or denied after `since` (doctors)
+             */
+            answered_requests: number;
+            /**
+             * Expiring Grants
+             * @description Read grants that end within 24 hours: those you gave (patients), those you hold (doctors)
+             */
+            expiring_grants: number;
+            /**
+             * New Authored Records
+             * @description Records doctors added to your vault after `since` (patients; all of them without `since`)
+             */
+            new_authored_records: number;
+            /**
+             * Pending Requests
+             * @description Access requests waiting for your answer (patients)
+             */
+            pending_requests: number;
+        };
+        /**
+         * Notifications
+         * @description Polled by the web app while its tab is visible (cheap: database reads only, no chain call).
+         */
+        Notifications: {
+            changes: components["schemas"]["NotificationChanges"];
+            counts: components["schemas"]["NotificationCounts"];
+            /**
+             * Now
+             * @description Server time, Unix seconds: send it back as `since` once the list is seen
+             */
+            now: number;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "patient" | "doctor";
+            /**
+             * Since
+             * @description The `since` this answer counts from (echoed)
+             */
+            since: number | null;
+            /**
+             * Token
+             * @description Digest of all of `changes`: equal tokens mean nothing changed
+             */
+            token: string;
         };
         /** PatientAudit */
         PatientAudit: {
@@ -5921,6 +6013,92 @@ export interface operations {
                 };
             };
             /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable`, `ipfs_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    notifications_api_notifications_get: {
+        parameters: {
+            query?: {
+                /** @description Unix seconds (a previous answer's `now`): count what is new after it */
+                since?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Notifications"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
             502: {
                 headers: {
                     [name: string]: unknown;
