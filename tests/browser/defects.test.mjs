@@ -231,7 +231,7 @@ describe('browser: issue 14 defects, after (screenshots of each fixed situation)
     await warning.waitFor()
     assert.match(await warning.innerText(), new RegExp(`You added this on .+ as “${LAB}”\\.`))
     assert.ok(await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).isDisabled(), 'the duplicate is held back')
-    await screenshot(page, 'defect-5-duplicate-warned-after')
+    await screenshot(page, 'defect-5-duplicate-after')
   })
 
   step('1. a second request card shows what is shared, and approving it keeps the prescription', async () => {
