@@ -200,6 +200,7 @@ export function Upload() {
             <Notice key={item.id} kind="success" title="Stored and anchored">
               “{item.record?.name ?? item.name}” is encrypted, pinned to IPFS and its fingerprint is recorded on the chain
               {item.record?.record_id !== null && item.record?.record_id !== undefined ? ` as record #${item.record.record_id}` : ''}.{' '}
+              {item.chain.confirmations && `Confirmed by ${item.chain.confirmations.seen} of ${item.chain.confirmations.needed} block(s). `}
               <TxLink hash={item.chain.txHash ?? item.record?.tx_hash} />
             </Notice>
           ))}
