@@ -21,7 +21,12 @@ import './upload.css'
 
 function TransferBar({ item }: { item: UploadItem }) {
   const t = item.transfer
-  if (item.chain.stage === 'confirming') return <Progress value={0} max={0} label={`“${item.name}”: sent, waiting for its block…`} />
+  if (item.chain.stage === 'confirming') {
+    const c = item.chain.confirmations
+    // Mined (a count from the server): it waits for more blocks on top, not for its own block.
+    const label = c && c.seen > 0 ? `“${item.name}”: in a block, ${c.seen} of ${c.needed} confirmations` : `“${item.name}”: sent, waiting for its block…`
+    return <Progress value={c?.seen ?? 0} max={c && c.seen > 0 ? c.needed : 0} label={label} />
+  }
   // Signed, the request is on its way but no progress event came yet: the bar shows it at 0.
   if (!t) return item.chain.stage === 'sending' ? <Progress value={0} max={item.file.size} label={`Uploading “${item.name}”`} /> : null
   if (t.phase === 'processing') return <Progress value={0} max={0} label={`“${item.name}”: encrypting, pinning and sending the transaction…`} />
@@ -182,7 +187,7 @@ export function Upload() {
                   </span>
                 )}
                 <TransferBar item={running} />
-                {(running.chain.stage === 'sending' || running.chain.stage === 'confirming') && (
+                {(running.chain.stage === 'sending' || (running.chain.stage === 'confirming' && !running.chain.confirmations)) && (
                   <button type="button" className="btn btn-small btn-secondary" onClick={() => queue.cancel()}>
                     Cancel upload
                   </button>
