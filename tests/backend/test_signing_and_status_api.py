@@ -105,3 +105,40 @@ def test_unknown_route_is_json(client: httpx.Client) -> None:
     response = client.get("/api/nope")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_transaction_confirmations_count_blocks_against_the_setting(client: httpx.Client, anvil, api_settings: Settings) -> None:
+    """The "confirming (n of m)" step: the true depth of a transaction out of CONFIRMATIONS + 1."""
+    sender, receiver = anvil.accounts[8].address, anvil.accounts[9].address
+    tx_hash = anvil.rpc("eth_sendTransaction", [{"from": sender, "to": receiver, "value": "0x1"}])
+    needed = api_settings.confirmations + 1
+
+    first = client.get(f"/api/system/transactions/{tx_hash}")  # public: no token
+    assert first.status_code == 200, first.text
+    body = first.json()
+    mined_in = int(anvil.rpc("eth_getTransactionReceipt", [tx_hash])["blockNumber"], 16)
+    assert body["tx_hash"] == tx_hash.lower()
+    assert body["block_number"] == mined_in
+    assert body["needed"] == needed
+    assert body["seen"] == anvil.block_number() - mined_in + 1
+
+    anvil.rpc("evm_mine")
+    anvil.rpc("evm_mine")
+    deeper = client.get(f"/api/system/transactions/{tx_hash}").json()
+    assert deeper["seen"] == body["seen"] + 2
+    assert deeper["confirmed"] is (deeper["seen"] >= needed)
+
+
+def test_transaction_confirmations_unknown_and_malformed_hashes(client: httpx.Client, api_settings: Settings) -> None:
+    unknown = client.get("/api/system/transactions/0x" + "ab" * 32)
+    assert unknown.status_code == 200, unknown.text
+    assert unknown.json() == {
+        "tx_hash": "0x" + "ab" * 32,
+        "block_number": None,
+        "seen": 0,
+        "needed": api_settings.confirmations + 1,
+        "confirmed": False,
+    }
+    bad = client.get("/api/system/transactions/0x1234")
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "invalid_request"

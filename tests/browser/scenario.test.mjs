@@ -343,6 +343,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     await screenshot(d, 'scenario-13-doctor-may-write')
 
     await row.getByRole('button', { name: `Revoke write access of ${DOCTOR_NAME}` }).click()
+    await patient.page.getByRole('dialog').getByRole('button', { name: 'Revoke write access', exact: true }).click() // the confirmation
     await write.getByRole('status').filter({ hasText: `Write access of ${DOCTOR_NAME} revoked.` }).waitFor({ timeout: CHAIN_TIMEOUT })
     assert.equal(lastSignedType(patient), 'RevokeWrite')
     await write.getByText('No doctor can add records to your vault.').waitFor()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from ..services.status import collect_status
+from ..services.transactions import confirmations_of
 from .deps import ServicesDep
-from .schemas.errors import errors
-from .schemas.system import ClientConfig, SystemStatus
+from .schemas.errors import CHAIN, errors
+from .schemas.system import ClientConfig, SystemStatus, TransactionConfirmations
 
 router = APIRouter(prefix="/api/system", tags=["system"])
 
@@ -43,4 +44,25 @@ async def config(services: ServicesDep) -> ClientConfig:
         block_explorer_url=settings.block_explorer_url or None,
         max_upload_bytes=settings.max_upload_bytes,
         confirmations=settings.confirmations,
+    )
+
+
+@router.get(
+    "/transactions/{tx_hash}",
+    response_model=TransactionConfirmations,
+    summary="How many blocks confirm a transaction, out of those the server waits for (public)",
+    description="Public chain facts only. Unknown or unmined transactions answer `seen: 0`.",
+    responses=errors(CHAIN),
+)
+async def transaction_confirmations(
+    services: ServicesDep,
+    tx_hash: str = Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="The transaction hash"),
+) -> TransactionConfirmations:
+    found = await confirmations_of(services, tx_hash.lower())
+    return TransactionConfirmations(
+        tx_hash=found.tx_hash,
+        block_number=found.block_number,
+        seen=found.seen,
+        needed=found.needed,
+        confirmed=found.seen >= found.needed,
     )

@@ -52,6 +52,16 @@ function filenameFrom(disposition: string | null, fallback: string): string {
   return plain ? plain[1] : fallback
 }
 
+/**
+ * A file download (`parseAs: 'blob'`): the bytes and the headers that describe them (name, type,
+ * integrity checks). One place turns an error answer, or an empty body, into an ApiError.
+ */
+async function blobOf(request: Promise<{ data?: Blob; error?: unknown; response: Response }>): Promise<{ blob: Blob; headers: Headers }> {
+  const { data, error, response } = await request
+  if (!response.ok || !data) throw parseErrorBody(response.status, error ?? null)
+  return { blob: data, headers: response.headers }
+}
+
 export interface UploadFields {
   file: Blob
   fileName: string
@@ -147,31 +157,30 @@ export function createApi(client: ApiClient) {
         return (await unwrap(http.GET('/api/medical-records/patient-records'))).records
       },
       async view(cid: string, walletSignature?: string, signal?: AbortSignal): Promise<ViewedFile> {
-        const { data, error, response } = await http.GET('/api/medical-records/view/{cid}', {
-          params: { path: { cid }, header: walletHeader(walletSignature) },
-          headers: { Accept: '*/*' },
-          parseAs: 'blob',
-          signal,
-        })
-        if (!response.ok || !data) throw parseErrorBody(response.status, error ?? null)
+        const { blob, headers } = await blobOf(
+          http.GET('/api/medical-records/view/{cid}', {
+            params: { path: { cid }, header: walletHeader(walletSignature) },
+            headers: { Accept: '*/*' },
+            parseAs: 'blob',
+            signal,
+          }),
+        )
         return {
-          blob: data,
-          contentType: response.headers.get('content-type') ?? 'application/octet-stream',
-          filename: filenameFrom(response.headers.get('content-disposition'), cid),
-          integrityVerified: response.headers.get('x-integrity-verified') === 'true',
-          blockchainVerified: response.headers.get('x-blockchain-hash-verified') === 'true',
-          sha256: response.headers.get('x-content-sha256'),
-          salt: response.headers.get('x-content-salt'),
+          blob,
+          contentType: headers.get('content-type') ?? 'application/octet-stream',
+          filename: filenameFrom(headers.get('content-disposition'), cid),
+          integrityVerified: headers.get('x-integrity-verified') === 'true',
+          blockchainVerified: headers.get('x-blockchain-hash-verified') === 'true',
+          sha256: headers.get('x-content-sha256'),
+          salt: headers.get('x-content-salt'),
         }
       },
       /** The record's verification bundle (file, salt, vault, record id, transaction) as a JSON download. */
       async bundle(cid: string, walletSignature: string): Promise<{ blob: Blob; filename: string }> {
-        const { data, error, response } = await http.GET('/api/medical-records/bundle/{cid}', {
-          params: { path: { cid }, header: walletHeader(walletSignature) },
-          parseAs: 'blob',
-        })
-        if (!response.ok || !data) throw parseErrorBody(response.status, error ?? null)
-        return { blob: data, filename: filenameFrom(response.headers.get('content-disposition'), `${cid}.bundle.json`) }
+        const { blob, headers } = await blobOf(
+          http.GET('/api/medical-records/bundle/{cid}', { params: { path: { cid }, header: walletHeader(walletSignature) }, parseAs: 'blob' }),
+        )
+        return { blob, filename: filenameFrom(headers.get('content-disposition'), `${cid}.bundle.json`) }
       },
       verify: (cid: string, walletSignature?: string) =>
         unwrap(http.GET('/api/medical-records/verify/{cid}', { params: { path: { cid }, header: walletHeader(walletSignature) } })),
@@ -248,6 +257,9 @@ export function createApi(client: ApiClient) {
           throw error
         }
       },
+      /** How many blocks confirm a transaction, out of those the server waits for ("confirming (n of m)"). */
+      transaction: (txHash: string, signal?: AbortSignal) =>
+        unwrap(publicHttp.GET('/api/system/transactions/{tx_hash}', { params: { path: { tx_hash: txHash } }, signal })),
     },
     profile: {
       /** The caller's own profile (a patient sees their name even while it is not published). */

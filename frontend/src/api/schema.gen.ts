@@ -738,6 +738,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/system/transactions/{tx_hash}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How many blocks confirm a transaction, out of those the server waits for (public)
+         * @description Public chain facts only. Unknown or unmined transactions answer `seen: 0`.
+         */
+        get: operations["transaction_confirmations_api_system_transactions__tx_hash__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2501,6 +2521,31 @@ export interface components {
              * @default bearer
              */
             token_type: string;
+        };
+        /**
+         * TransactionConfirmations
+         * @description How deep a transaction is, for the "confirming (n of m)" step of every chain action.
+         */
+        TransactionConfirmations: {
+            /**
+             * Block Number
+             * @description The transaction's block; null while unknown or not mined
+             */
+            block_number: number | null;
+            /** Confirmed */
+            confirmed: boolean;
+            /**
+             * Needed
+             * @description Blocks needed before the server counts it as confirmed (CONFIRMATIONS + 1)
+             */
+            needed: number;
+            /**
+             * Seen
+             * @description Blocks seen, counting the transaction's own block (0 until it is mined)
+             */
+            seen: number;
+            /** Tx Hash */
+            tx_hash: string;
         };
         /** TypedDataDomain */
         TypedDataDomain: {
@@ -6829,6 +6874,65 @@ export interface operations {
             };
             /** @description Internal error: `internal_error` */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    transaction_confirmations_api_system_transactions__tx_hash__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The transaction hash */
+                tx_hash: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransactionConfirmations"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -74,6 +74,7 @@ def test_signed_in_operations_declare_the_bearer_scheme(document: dict[str, Any]
         "GET /api/signing/key-derivation-message",
         "GET /api/system/config",
         "GET /api/system/status",
+        "GET /api/system/transactions/{tx_hash}",
         "POST /api/auth/login",
         "POST /api/auth/refresh",
     ]

@@ -58,6 +58,16 @@ class ClientConfig(BaseModel):
     )
 
 
+class TransactionConfirmations(BaseModel):
+    """How deep a transaction is, for the "confirming (n of m)" step of every chain action."""
+
+    tx_hash: str
+    block_number: int | None = Field(description="The transaction's block; null while unknown or not mined")
+    seen: int = Field(description="Blocks seen, counting the transaction's own block (0 until it is mined)")
+    needed: int = Field(description="Blocks needed before the server counts it as confirmed (CONFIRMATIONS + 1)")
+    confirmed: bool
+
+
 ReportStatus = Literal["verified", "mismatched", "missing", "pending", "unanchored"]
 
 

@@ -35,7 +35,7 @@ export type ChainEvent =
   | { type: 'signed' }
   | { type: 'sent'; txHash?: string | null }
   | { type: 'confirming'; txHash?: string | null; confirmations?: Confirmations | null }
-  | { type: 'done'; txHash?: string | null }
+  | { type: 'done'; txHash?: string | null; confirmations?: Confirmations | null }
   | { type: 'failed'; error: unknown }
   | { type: 'reset' }
 
@@ -61,7 +61,7 @@ export function nextChainState(state: ChainState, event: ChainEvent): ChainState
       return { ...state, stage: 'confirming', txHash: event.txHash ?? state.txHash, confirmations: event.confirmations ?? state.confirmations }
     case 'done':
       if (state.stage !== 'sending' && state.stage !== 'confirming') return state
-      return { ...state, stage: 'done', txHash: event.txHash ?? state.txHash, confirmations: null }
+      return { ...state, stage: 'done', txHash: event.txHash ?? state.txHash, confirmations: event.confirmations ?? null }
     case 'failed':
       if (state.stage !== 'signing' && state.stage !== 'sending' && state.stage !== 'confirming') return state
       return { ...state, stage: 'failed', error: event.error, failedAt: state.stage }

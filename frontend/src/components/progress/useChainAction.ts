@@ -2,9 +2,13 @@
  * `useChainAction`: one stage machine (chainStage.ts) per screen part, and `run` that moves it as a
  * signed action goes: `signed()` after the wallet answers, then the request's answer gives the
  * transaction hash. Screens keep their TanStack mutations; `run` goes inside the mutationFn.
+ * Once the answer names the transaction, `run` asks the server how deep it is until it counts as
+ * confirmed ("Confirming (n of m)"), then finishes at done with that count.
  */
 import { useCallback, useMemo, useReducer, useRef } from 'react'
+import { useSession } from '../../session/SessionContext'
 import { IDLE, nextChainState, type ChainEvent, type ChainState, type Confirmations } from './chainStage'
+import { followConfirmations } from './confirmations'
 
 export interface ChainStep {
   /** Call when the wallet has signed: the button stops saying "Waiting for your wallet…". */
@@ -42,6 +46,7 @@ const defaultTxHash = (result: unknown): string | null => {
 
 export function useChainAction(): ChainAction {
   const [state, dispatch] = useReducer(nextChainState, IDLE)
+  const { api } = useSession()
   // Each run gets a number; events of an older run (its wallet prompt answered late) are dropped.
   const runId = useRef(0)
 
@@ -56,13 +61,17 @@ export function useChainAction(): ChainAction {
         signed: () => send({ type: 'signed' }),
         confirming: (txHash, confirmations) => send({ type: 'confirming', txHash, confirmations }),
       })
-      send({ type: 'done', txHash: (options.txHashOf ?? defaultTxHash)(result) ?? null })
+      const txHash = (options.txHashOf ?? defaultTxHash)(result) ?? null
+      const confirmations = txHash
+        ? await followConfirmations(api.system.transaction, txHash, (count) => send({ type: 'confirming', txHash, confirmations: count }))
+        : null
+      send({ type: 'done', txHash, confirmations })
       return result
     } catch (error) {
       send({ type: 'failed', error })
       throw error
     }
-  }, [])
+  }, [api])
 
   return useMemo(
     () => ({

@@ -3,11 +3,17 @@
  * write access. The file is fingerprinted on this device (SHA-256 of a fresh random salt and the
  * file, in the hashing worker, as the patient's upload); one wallet prompt, the doctor's
  * `addRecordAsDoctor`; the server encrypts it to the patient's and the doctor's registered keys.
+ * The fields (type suggested from the file, name, limits) are the shared record form's; the stages
+ * (sign -> sending -> confirming (n of m) -> done) are the chain machine every action shows.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { useAuthoredRecords, useDoctorWriteGrants, useInvalidate } from '../../api/queries'
-import { isOnChain, RECORD_TYPES, type MedicalRecord, type RecordType } from '../../api/types'
-import { Badge, Notice, Progress, SignButton } from '../../components/ui'
+import { isOnChain, type MedicalRecord } from '../../api/types'
+import { ChainProgress, StageButton } from '../../components/progress/ChainProgress'
+import { followConfirmations } from '../../components/progress/confirmations'
+import { useChainAction } from '../../components/progress/useChainAction'
+import { FileLimitsText, RecordFileInput, RecordNameField, RecordTypeField, useRecordFields } from '../../components/recordForm/RecordFields'
+import { Badge, Notice, Progress } from '../../components/ui'
 import { formatBytes, formatDate, RECORD_TYPE_LABELS, shortAddress, shortHash } from '../../lib/format'
 import { hashFile, type SaltedHash } from '../../lib/hashFile'
 import { useSession } from '../../session/SessionContext'
@@ -25,20 +31,15 @@ type Phase =
 
 const PENDING_POLL_MS = 3000
 
-function baseName(fileName: string): string {
-  const dot = fileName.lastIndexOf('.')
-  return (dot > 0 ? fileName.slice(0, dot) : fileName).slice(0, 200)
-}
-
 export function AddRecord() {
-  const { api, signAction } = useSession()
+  const { api, signAction, config } = useSession()
   const invalidate = useInvalidate()
   const grants = useDoctorWriteGrants()
   const vaults = grants.data ?? []
   const [patient, setPatient] = useState('')
-  const [file, setFile] = useState<File | null>(null)
-  const [recordType, setRecordType] = useState<RecordType>('prescription')
-  const [name, setName] = useState('')
+  const fields = useRecordFields('prescription')
+  const { file, recordType, name } = fields
+  const chain = useChainAction()
   const [hash, setHash] = useState<HashState>({ state: 'idle' })
   const [phase, setPhase] = useState<Phase>({ step: 'form' })
   const [error, setError] = useState<unknown>(null)
@@ -68,14 +69,28 @@ export function AddRecord() {
   // Sent but not mined yet: the authored list polls until the record is on chain.
   const waiting = phase.step === 'pending' ? phase.record : null
   const authored = useAuthoredRecords({ settlingPollMs: waiting ? PENDING_POLL_MS : 0 })
+  // Mined: count the blocks on top until the server calls it confirmed, then done.
+  const finish = async (record: MedicalRecord) => {
+    const txHash = record.tx_hash
+    const confirmations = txHash
+      ? await followConfirmations(api.system.transaction, txHash, (count) => chain.dispatch({ type: 'confirming', txHash, confirmations: count }))
+      : null
+    chain.dispatch({ type: 'done', txHash, confirmations })
+    setPhase({ step: 'done', record })
+  }
+  const finishing = useRef<string | null>(null)
   useEffect(() => {
     const found = waiting && authored.data?.find((r) => r.cid === waiting.cid)
-    if (found && isOnChain(found)) setPhase({ step: 'done', record: found })
+    if (found && isOnChain(found) && finishing.current !== found.cid) {
+      finishing.current = found.cid
+      void finish(found)
+    }
   }, [waiting, authored.data])
 
   const reset = () => {
-    setFile(null)
-    setName('')
+    fields.reset()
+    chain.reset()
+    finishing.current = null
     setPhase({ step: 'form' })
     setError(null)
     if (fileInput.current) fileInput.current.value = ''
@@ -90,6 +105,7 @@ export function AddRecord() {
     if (!ready || !file || hash.state !== 'done') return
     setError(null)
     setPhase({ step: 'signing' })
+    chain.dispatch({ type: 'start' })
     abort.current = new AbortController()
     try {
       const { status, body } = await uploadAsDoctor(
@@ -97,14 +113,23 @@ export function AddRecord() {
         {
           api,
           signAction,
-          onSigned: () => setPhase({ step: 'uploading', loaded: 0, total: file.size }),
+          onSigned: () => {
+            chain.dispatch({ type: 'signed' })
+            setPhase({ step: 'uploading', loaded: 0, total: file.size })
+          },
           onProgress: (p) => setPhase(p.phase === 'processing' ? { step: 'processing' } : { step: 'uploading', loaded: p.loaded, total: p.total }),
           signal: abort.current.signal,
         },
       )
-      setPhase(status === 202 || body.state === 'pending' ? { step: 'pending', record: body } : { step: 'done', record: body })
       void invalidate('authored')
+      if (status === 202 || !isOnChain(body)) {
+        chain.dispatch({ type: 'confirming', txHash: body.tx_hash })
+        setPhase({ step: 'pending', record: body })
+      } else {
+        await finish(body)
+      }
     } catch (err) {
+      chain.dispatch({ type: 'failed', error: err })
       setError(err)
       setPhase({ step: 'form' })
     } finally {
@@ -130,6 +155,7 @@ export function AddRecord() {
             when it is confirmed.
           </Notice>
         )}
+        <ChainProgress state={chain.state} label="Progress of the record" />
         <dl className="facts">
           <dt>Fingerprint (salted SHA-256)</dt>
           <dd>
@@ -171,33 +197,12 @@ export function AddRecord() {
               ))}
             </select>
           </label>
-          <label className="field">
-            <span>File</span>
-            <input
-              ref={fileInput}
-              type="file"
-              onChange={(e) => {
-                const picked = e.target.files?.[0] ?? null
-                setFile(picked)
-                if (picked && !name) setName(baseName(picked.name))
-              }}
-            />
-          </label>
-          <label className="field">
-            <span>Type</span>
-            <select value={recordType} onChange={(e) => setRecordType(e.target.value as RecordType)}>
-              {RECORD_TYPES.map((type) => (
-                <option key={type} value={type}>
-                  {RECORD_TYPE_LABELS[type]}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="field">
-            <span>Name</span>
-            <input type="text" value={name} maxLength={200} onChange={(e) => setName(e.target.value)} placeholder="e.g. Amoxicillin 500 mg" />
-            <span className="hint">The patient, and the doctors they share it with, see this name.</span>
-          </label>
+          <RecordFileInput inputRef={fileInput} onFiles={(files) => fields.pick(files[0] ?? null)} />
+          <p className="hint">
+            <FileLimitsText maxBytes={config.max_upload_bytes} /> The type is suggested from the file's name; change it if it is wrong.
+          </p>
+          <RecordTypeField value={recordType} onChange={fields.setRecordType} />
+          <RecordNameField value={name} onChange={fields.setName} placeholder="e.g. Amoxicillin 500 mg" hint="The patient, and the doctors they share it with, see this name." />
           {file && (
             <div className="file-facts">
               <span>{formatBytes(file.size)}</span>
@@ -214,22 +219,21 @@ export function AddRecord() {
 
         <fieldset>
           <legend>2. Authorise and send</legend>
-          <SignButton
+          <StageButton
             onClick={() => void submit()}
             disabled={!ready}
-            busy={phase.step === 'signing'}
+            stage={chain.state.stage}
             explain={
-              <>
-                Your wallet signs an “AddRecordAsDoctor” authorisation (EIP-712) naming {who}, the record type
-                {file ? ` (${RECORD_TYPE_LABELS[recordType]})` : ''} and this file's fingerprint{hash.state === 'done' ? ` ${shortHash(hash.value)}` : ''},
-                with a one-time number and an expiry. It lets HealthLedger add that fingerprint to the patient's vault with you as its author
-                and pay the fee; it cannot be used for any other file or patient. HealthLedger then encrypts the file to the patient's and your
-                encryption keys and stores only the encrypted copy. No other signature is needed.
-              </>
+              `Your wallet signs an “AddRecordAsDoctor” authorisation (EIP-712) naming ${who}, the record type` +
+              `${file ? ` (${RECORD_TYPE_LABELS[recordType]})` : ''} and this file's fingerprint${hash.state === 'done' ? ` ${shortHash(hash.value)}` : ''}, ` +
+              'with a one-time number and an expiry. It lets HealthLedger add that fingerprint to the patient\'s vault with you as its author ' +
+              'and pay the fee; it cannot be used for any other file or patient. HealthLedger then encrypts the file to the patient\'s and your ' +
+              'encryption keys and stores only the encrypted copy. No other signature is needed.'
             }
           >
             Sign AddRecordAsDoctor and send
-          </SignButton>
+          </StageButton>
+          <ChainProgress state={chain.state} label="Progress of the record" />
         </fieldset>
       </form>
 

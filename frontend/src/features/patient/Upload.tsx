@@ -7,20 +7,26 @@
  * tabs, so they keep running, and keep showing here, when the patient looks elsewhere meanwhile.
  */
 import { useRef, useState, type DragEvent } from 'react'
-import { RECORD_TYPES, type RecordType } from '../../api/types'
 import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
+import { fileOfText } from '../../components/progress/confirmations'
 import { formatRate, formatTimeLeft } from '../../components/progress/transferRate'
 import { Badge, ErrorNotice, Notice, Progress } from '../../components/ui'
-import { formatBytes, formatDate, RECORD_TYPE_LABELS, shortHash } from '../../lib/format'
+import { formatBytes, formatDate, shortHash } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureStep } from './KeySignatureStep'
 import { useUploadQueue, type Duplicate, type UploadItem } from './UploadQueue'
-import { fileProblem, limitText, PREVIEW_TYPES_TEXT } from './uploadSuggest'
+import { FileLimitsText, RecordFileInput, RecordNameField, RecordTypeField } from '../../components/recordForm/RecordFields'
+import { fileProblem } from '../../components/recordForm/suggest'
 import './upload.css'
 
 function TransferBar({ item }: { item: UploadItem }) {
   const t = item.transfer
-  if (item.chain.stage === 'confirming') return <Progress value={0} max={0} label={`“${item.name}”: sent, waiting for its block…`} />
+  if (item.chain.stage === 'confirming') {
+    const c = item.chain.confirmations
+    // Mined (a count from the server): it waits for more blocks on top, not for its own block.
+    const label = c && c.seen > 0 ? `“${item.name}”: in a block, ${c.seen} of ${c.needed} confirmations` : `“${item.name}”: sent, waiting for its block…`
+    return <Progress value={c?.seen ?? 0} max={c && c.seen > 0 ? c.needed : 0} label={label} />
+  }
   // Signed, the request is on its way but no progress event came yet: the bar shows it at 0.
   if (!t) return item.chain.stage === 'sending' ? <Progress value={0} max={item.file.size} label={`Uploading “${item.name}”`} /> : null
   if (t.phase === 'processing') return <Progress value={0} max={0} label={`“${item.name}”: encrypting, pinning and sending the transaction…`} />
@@ -75,31 +81,8 @@ function QueuedFile({ item }: { item: UploadItem }) {
         )}
       </div>
       <div className="row">
-        <label className="field">
-          <span>
-            Type<span className="visually-hidden"> of {item.file.name}</span>
-          </span>
-          <select value={item.recordType} disabled={locked} onChange={(e) => queue.edit(item.id, { recordType: e.target.value as RecordType })}>
-            {RECORD_TYPES.map((type) => (
-              <option key={type} value={type}>
-                {RECORD_TYPE_LABELS[type]}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          <span>
-            Name<span className="visually-hidden"> of {item.file.name}</span>
-          </span>
-          <input
-            type="text"
-            value={item.name}
-            maxLength={200}
-            disabled={locked}
-            onChange={(e) => queue.edit(item.id, { name: e.target.value })}
-            placeholder="e.g. Blood test, March"
-          />
-        </label>
+        <RecordTypeField value={item.recordType} of={item.file.name} disabled={locked} onChange={(recordType) => queue.edit(item.id, { recordType })} />
+        <RecordNameField value={item.name} of={item.file.name} disabled={locked} onChange={(name) => queue.edit(item.id, { name })} />
       </div>
       {problem && <Notice kind="warning">{problem}</Notice>}
       {duplicate && item.chain.stage !== 'done' && <DuplicateWarning item={item} duplicate={duplicate} onAllow={(allow) => queue.edit(item.id, { allowDuplicate: allow })} />}
@@ -160,22 +143,9 @@ export function Upload() {
             onDrop={onDrop}
           >
             <p>
-              <strong>Drop files here</strong> or choose them below; each file gets its own signature. {limitText(config.max_upload_bytes)}{' '}
-              {PREVIEW_TYPES_TEXT}.
+              <strong>Drop files here</strong> or choose them below; each file gets its own signature. <FileLimitsText maxBytes={config.max_upload_bytes} />
             </p>
-            <label className="field">
-              <span>File</span>
-              <input
-                ref={fileInput}
-                type="file"
-                multiple
-                onChange={(e) => {
-                  const files = filesOf(e.target.files)
-                  if (files.length) queue.add(files, { replace: true })
-                  e.target.value = ''
-                }}
-              />
-            </label>
+            <RecordFileInput inputRef={fileInput} multiple clearAfterPick onFiles={(files) => files.length && queue.add(files, { replace: true })} />
             <p className="hint">The record type is suggested from each file's name; change it if it is wrong. Only you, and doctors you share a record with, see its name.</p>
           </div>
           {waiting.length > 0 && (
@@ -200,21 +170,24 @@ export function Upload() {
               onClick={start}
               disabled={!keySignature || count === 0}
               explain={
-                <>
-                  Your wallet signs one “AddRecord” authorisation (EIP-712) per file, containing its record type and its fingerprint, with a one-time
-                  number and an expiry; the next file asks again once the one before is on the chain. The fingerprint mixes in a random salt drawn
-                  on this device, so nobody can confirm a guess of the file from the chain; the salt is stored encrypted with the record. It lets
-                  HealthLedger add that fingerprint to your vault (your own HealthRecord contract) and pay the fee for you. It cannot be used for
-                  any other file. The file is then sent to HealthLedger, encrypted there with your key, and only the encrypted copy is stored.
-                </>
+                'Your wallet signs one “AddRecord” authorisation (EIP-712) per file, containing its record type and its fingerprint, with a ' +
+                'one-time number and an expiry; the next file asks again once the one before is on the chain. The fingerprint mixes in a ' +
+                'random salt drawn on this device, so nobody can confirm a guess of the file from the chain; the salt is stored encrypted ' +
+                'with the record. It lets HealthLedger add that fingerprint to your vault and pay the fee for you. It cannot be used for any ' +
+                'other file. The file is then sent to HealthLedger, encrypted there with your key, and only the encrypted copy is stored.'
               }
             >
               {count > 1 ? `Sign AddRecord for these ${count} files and upload` : 'Sign AddRecord for this file and upload'}
             </StageButton>
             {running && (
               <div className="upload-live" aria-live="polite">
+                {queue.batch && fileOfText(queue.batch.index, queue.batch.total) && (
+                  <span className="upload-batch small" data-testid="upload-batch">
+                    Uploading {fileOfText(queue.batch.index, queue.batch.total)}
+                  </span>
+                )}
                 <TransferBar item={running} />
-                {(running.chain.stage === 'sending' || running.chain.stage === 'confirming') && (
+                {(running.chain.stage === 'sending' || (running.chain.stage === 'confirming' && !running.chain.confirmations)) && (
                   <button type="button" className="btn btn-small btn-secondary" onClick={() => queue.cancel()}>
                     Cancel upload
                   </button>
@@ -232,6 +205,7 @@ export function Upload() {
             <Notice key={item.id} kind="success" title="Stored and anchored">
               “{item.record?.name ?? item.name}” is encrypted, pinned to IPFS and its fingerprint is recorded on the chain
               {item.record?.record_id !== null && item.record?.record_id !== undefined ? ` as record #${item.record.record_id}` : ''}.{' '}
+              {item.chain.confirmations && `Confirmed by ${item.chain.confirmations.seen} of ${item.chain.confirmations.needed} block(s). `}
               <TxLink hash={item.chain.txHash ?? item.record?.tx_hash} />
             </Notice>
           ))}

@@ -10,15 +10,16 @@
  * file whose tag matches one of the patient's records, or another file in the list, is held back
  * until the patient says to upload it again.
  */
-import { createContext, useCallback, useContext, useEffect, useMemo, useReducer, useRef, type ReactNode } from 'react'
+import { createContext, useCallback, useContext, useEffect, useMemo, useReducer, useRef, useState, type ReactNode } from 'react'
 import { usePatientRecords, useInvalidate } from '../../api/queries'
 import { isOnChain, type MedicalRecord, type PatientRecord, type RecordType } from '../../api/types'
 import { IDLE, isRunning, nextChainState, type ChainEvent, type ChainState } from '../../components/progress/chainStage'
+import { followConfirmations } from '../../components/progress/confirmations'
 import { addSample, rateOf, secondsLeft, type Sample } from '../../components/progress/transferRate'
 import { hashFile } from '../../lib/hashFile'
 import { duplicateTagKey } from '../../lib/uploadHashes'
 import { useSession } from '../../session/SessionContext'
-import { defaultRecordName, suggestRecordType } from './uploadSuggest'
+import { defaultRecordName, suggestRecordType } from '../../components/recordForm/suggest'
 
 export interface Transfer {
   phase: 'uploading' | 'processing'
@@ -146,6 +147,8 @@ export interface UploadQueue {
   duplicates: Map<number, Duplicate | null>
   ready: UploadItem[]
   running: UploadItem | null
+  /** Which file of the current batch is running ("file 2 of 3"); null when idle. */
+  batch: { index: number; total: number } | null
   add(files: File[], options?: { replace?: boolean }): void
   remove(id: number): void
   edit(id: number, changes: Partial<Pick<UploadItem, 'name' | 'recordType' | 'allowDuplicate'>>): void
@@ -164,6 +167,7 @@ export function UploadProvider({ children }: { children: ReactNode }) {
   const { api, session, keySignature, signAction } = useSession()
   const invalidate = useInvalidate()
   const isPatient = session?.role === 'patient'
+  const [batch, setBatch] = useState<{ index: number; total: number } | null>(null)
   const records = usePatientRecords({ enabled: isPatient })
   const [items, dispatch] = useReducer(reducer, [])
   const itemsRef = useRef(items)
@@ -280,7 +284,14 @@ export function UploadProvider({ children }: { children: ReactNode }) {
           if (!record) throw new Error('The transaction is sent but not mined yet. The record shows in My records when it is; upload the other files then.')
           dispatch({ type: 'record', id: item.id, record })
         }
-        send({ type: 'done', txHash: record.tx_hash })
+        // Mined: count the blocks on top until the server calls it confirmed ("Confirming (n of m)").
+        const txHash = record.tx_hash
+        const confirmations = txHash
+          ? await followConfirmations(api.system.transaction, txHash, (count) => send({ type: 'confirming', txHash, confirmations: count }), {
+              signal: controller.signal,
+            })
+          : null
+        send({ type: 'done', txHash, confirmations })
         void invalidate('records', 'patientAudit')
         return true
       } catch (error) {
@@ -306,11 +317,14 @@ export function UploadProvider({ children }: { children: ReactNode }) {
         const current = itemsRef.current
         const next = current.find((i) => !done.has(i.id) && isReady(i, duplicateOf(i, records.data, current), tagKey !== null))
         if (!next) break
+        const waitingToo = current.filter((i) => i.id !== next.id && !done.has(i.id) && isReady(i, duplicateOf(i, records.data, current), tagKey !== null))
+        setBatch({ index: done.size, total: done.size + 1 + waitingToo.length })
         done.add(next.id)
         if (!(await uploadOne(next))) break // a refusal or failure stops the batch: the rest wait for the patient
       }
     } finally {
       runningRef.current = false
+      setBatch(null)
     }
   }, [uploadOne, records.data, tagKey])
 
@@ -326,6 +340,7 @@ export function UploadProvider({ children }: { children: ReactNode }) {
       duplicates,
       ready,
       running,
+      batch,
       add: (files, options) => {
         if (options?.replace) {
           // Stop fingerprinting the files this selection replaces.
@@ -342,7 +357,7 @@ export function UploadProvider({ children }: { children: ReactNode }) {
       start,
       cancel,
     }),
-    [items, duplicates, ready, running, start, cancel],
+    [items, duplicates, ready, running, batch, start, cancel],
   )
   return <UploadContext.Provider value={value}>{children}</UploadContext.Provider>
 }

@@ -8,6 +8,7 @@ import { useState } from 'react'
 import { isAddress } from 'viem'
 import { useInvalidate, usePatientWriteGrants } from '../../api/queries'
 import type { PatientWriteGrant } from '../../api/types'
+import { useConfirm } from '../../components/ConfirmDialog'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
 import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
@@ -83,11 +84,30 @@ export function WriteAccess() {
   const chain = useChainAction()
   const change = useWriteChange(chain)
   const [offer, setOffer] = useState<string | null>(null)
+  const { confirm, dialog } = useConfirm()
   const list = grants.data ?? []
   const busy = change.isPending ? change.variables : null
   const run = (next: Change) => {
     setOffer(null)
     change.mutate(next, { onSuccess: () => next.kind === 'revoke' && setOffer(`write access for ${next.who}`) })
+  }
+  // Taking write access back is asked for first, with what changes (as revoking read access is).
+  const askRevoke = (grant: PatientWriteGrant) => {
+    const who = nameOf(grant)
+    confirm(
+      {
+        title: `Stop ${who} adding records?`,
+        body: (
+          <p>
+            {who} will no longer be able to add records to your vault once the revocation is mined (today they may until{' '}
+            {formatDate(grant.expiresAt)}). Records they already added stay in your vault, and what you shared with them to read does not
+            change. You sign an instruction in your wallet.
+          </p>
+        ),
+        confirmLabel: 'Revoke write access',
+      },
+      () => run({ kind: 'revoke', doctor: grant.doctorAddress, who }),
+    )
   }
 
   const intro = (
@@ -101,6 +121,7 @@ export function WriteAccess() {
       )}
       {offer && <CancelSignaturesOffer revoked={offer} onDismiss={() => setOffer(null)} />}
       <ErrorNotice error={change.error} title="Write access was not changed" />
+      {dialog}
     </>
   )
   return (
@@ -121,7 +142,7 @@ export function WriteAccess() {
                 className="btn btn-small btn-danger"
                 disabled={busy !== null}
                 aria-label={`Revoke write access of ${nameOf(grant)}`}
-                onClick={() => run({ kind: 'revoke', doctor: grant.doctorAddress, who: nameOf(grant) })}
+                onClick={() => askRevoke(grant)}
               >
                 {buttonLabel(chain.stageOf(`revoke:${grant.doctorAddress.toLowerCase()}`)) ?? 'Revoke'}
               </button>

@@ -1,5 +1,5 @@
 /**
- * What the upload screen guesses and states before anything is signed: the record type suggested
+ * What the record forms (the patient's upload, the doctor's "Add a record") guess and states before anything is signed: the record type suggested
  * by a file's name (editable), the name a record gets by default, and the limits in words.
  */
 import type { RecordType } from '../../api/types'
@@ -40,4 +40,12 @@ export function fileProblem(file: { size: number }, maxBytes: number | null | un
   if (file.size === 0) return 'This file is empty.'
   if (maxBytes && file.size > maxBytes) return `This file is ${formatBytes(file.size)}; the limit is ${formatBytes(maxBytes)}.`
   return null
+}
+
+/** What a newly picked file fills in: the suggested type (unless the person chose one) and a name (unless typed). */
+export function fieldsForFile(fileName: string, current: { recordType: RecordType; typeChosen: boolean; name: string }): { recordType: RecordType; name: string } {
+  return {
+    recordType: current.typeChosen ? current.recordType : suggestRecordType(fileName),
+    name: current.name.trim() ? current.name : defaultRecordName(fileName),
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { defaultRecordName, fileProblem, limitText, suggestRecordType } from './uploadSuggest'
+import { defaultRecordName, fieldsForFile, fileProblem, limitText, suggestRecordType } from './suggest'
 
 describe('record type suggestion', () => {
   it.each([
@@ -37,5 +37,13 @@ describe('names and limits', () => {
     expect(fileProblem({ size: 101 }, 100)).toMatch(/limit is 100 B/)
     expect(fileProblem({ size: 100 }, 100)).toBeNull()
     expect(fileProblem({ size: 5 }, null)).toBeNull()
+  })
+})
+
+describe('fieldsForFile', () => {
+  it('suggests the type from the file unless one was chosen, and fills the name unless typed', () => {
+    expect(fieldsForFile('Invoice-March.pdf', { recordType: 'report', typeChosen: false, name: '' })).toEqual({ recordType: 'bill', name: 'Invoice-March' })
+    expect(fieldsForFile('rx_2024.pdf', { recordType: 'report', typeChosen: true, name: '' })).toEqual({ recordType: 'report', name: 'rx_2024' })
+    expect(fieldsForFile('rx_2024.pdf', { recordType: 'report', typeChosen: false, name: 'Amoxicillin' })).toEqual({ recordType: 'prescription', name: 'Amoxicillin' })
   })
 })
