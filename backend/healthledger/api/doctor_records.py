@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, Form
 
 from ..services import record_listing
 from ..services.doctor_upload import DoctorUploadPipeline, DoctorUploadRequest
-from ..validation import record_name
 from .deps import ClientIpDep, DoctorDep, ServicesDep
-from .records import upload_content_type, upload_response
+from .record_uploads import SignedRecordForm, upload_response
 from .schemas.errors import AUTH, BODY, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
 from .schemas.records import AuthoredRecordList, RecordOut
 
@@ -70,34 +69,20 @@ async def doctor_upload(
     services: ServicesDep,
     ip: ClientIpDep,
     patientAddress: Annotated[str, Form(description="The patient whose vault receives the record")],
-    file: Annotated[UploadFile, File(description="The file to store")],
-    recordType: Annotated[str, Form(description="prescription | bill | report")],
-    name: Annotated[str, Form(description="A name for the record, shown to the patient and its readers")],
-    recordSignature: Annotated[
-        str, Form(description="Your EIP-712 AddRecordAsDoctor signature, its contentHash = SHA-256(salt ‖ file)")
-    ],
-    nonce: Annotated[int, Form(ge=0)],
-    deadline: Annotated[int, Form(ge=0)],
-    salt: Annotated[
-        str,
-        Form(
-            description="0x + 64 hex: the fresh random 32 bytes the contentHash was computed with "
-            "(stored encrypted; the chain sees only SHA-256(salt ‖ file))"
-        ),
-    ],
+    form: Annotated[SignedRecordForm, Depends()],
 ) -> Any:
     outcome = await DoctorUploadPipeline(services).run_as_doctor(
         DoctorUploadRequest(
             doctor=caller.address,
             patient=patientAddress,
-            name=record_name(name),
-            content_type=upload_content_type(file),
-            file=file,
-            record_type=recordType.strip().lower(),
-            record_signature=recordSignature,
-            nonce=nonce,
-            deadline=deadline,
-            salt=salt,
+            name=form.name,
+            content_type=form.content_type,
+            file=form.file,
+            record_type=form.record_type,
+            record_signature=form.record_signature,
+            nonce=form.nonce,
+            deadline=form.deadline,
+            salt=form.salt,
             client_ip=ip,
         )
     )

@@ -6,23 +6,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Header, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Form, Header
+from fastapi.responses import StreamingResponse
 
-from ..errors import bad_request
 from ..services import reading, record_listing
 from ..services.bundle import open_bundle
-from ..services.upload import UploadOutcome, UploadPipeline, UploadRequest
-from ..validation import record_name
+from ..services.upload import UploadPipeline, UploadRequest
 from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
+from .record_uploads import SignedRecordForm, upload_response
 from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
 from .schemas.records import PatientRecordList, RecordOut, VerificationBundle, VerifyResult
 
 router = APIRouter(prefix="/api/medical-records", tags=["records"])
 
-# The file's type is sent back as the Content-Type of /view: it must be something a response header
-# can carry (a control character made the server drop the connection instead of answering).
-MAX_CONTENT_TYPE_LENGTH = 255
 # Types the browser may show inline (the app previews them); anything else is a download, so a
 # patient-chosen `text/html` or `image/svg+xml` can never run in the service's origin.
 PREVIEW_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
@@ -84,22 +80,8 @@ async def upload(
     caller: PatientDep,
     services: ServicesDep,
     ip: ClientIpDep,
-    file: Annotated[UploadFile, File(description="The file to store")],
-    recordType: Annotated[str, Form(description="prescription | bill | report")],
-    name: Annotated[str, Form(description="A name for the record, shown only to you and those you share it with")],
+    form: Annotated[SignedRecordForm, Depends()],
     walletSignature: Annotated[str, Form(description="Your personal_sign of the key-derivation message")],
-    recordSignature: Annotated[
-        str, Form(description="Your EIP-712 AddRecord signature, its contentHash = SHA-256(salt ‖ file)")
-    ],
-    nonce: Annotated[int, Form(ge=0)],
-    deadline: Annotated[int, Form(ge=0)],
-    salt: Annotated[
-        str,
-        Form(
-            description="0x + 64 hex: the fresh random 32 bytes the contentHash was computed with "
-            "(stored encrypted; the chain sees only SHA-256(salt ‖ file))"
-        ),
-    ],
     duplicateTag: Annotated[
         str | None,
         Form(
@@ -108,48 +90,23 @@ async def upload(
         ),
     ] = None,
 ) -> Any:
-    clean_name = record_name(name)
-    content_type = upload_content_type(file)
     outcome = await UploadPipeline(services).run(
         UploadRequest(
             patient=caller.address,
-            name=clean_name,
-            content_type=content_type,
-            file=file,
-            record_type=recordType.strip().lower(),
+            name=form.name,
+            content_type=form.content_type,
+            file=form.file,
+            record_type=form.record_type,
             wallet_signature=walletSignature,
-            record_signature=recordSignature,
-            nonce=nonce,
-            deadline=deadline,
-            salt=salt,
+            record_signature=form.record_signature,
+            nonce=form.nonce,
+            deadline=form.deadline,
+            salt=form.salt,
             client_ip=ip,
             duplicate_tag=duplicateTag,
         )
     )
     return upload_response(outcome.record.public(), outcome)
-
-
-def upload_content_type(file: UploadFile) -> str:
-    """The file's Content-Type as stored and sent back by /view; 400 `invalid_content_type` otherwise."""
-    content_type = (file.content_type or "").strip() or "application/octet-stream"
-    if len(content_type) > MAX_CONTENT_TYPE_LENGTH or not all(" " <= char <= "~" for char in content_type):
-        raise bad_request(
-            "invalid_content_type",
-            f"the file's Content-Type must be printable ASCII of at most {MAX_CONTENT_TYPE_LENGTH} characters, "
-            "e.g. application/pdf",
-        )
-    return content_type
-
-
-def upload_response(body: dict[str, Any], outcome: UploadOutcome) -> Any:
-    """201 mined, 202 pinned and sent but not yet mined, 200 a replay of an earlier attempt."""
-    if not outcome.mined:
-        # Pinned and sent, not yet mined: the record stays `pending` until the reconciler confirms it.
-        return JSONResponse(body, status_code=202)
-    if outcome.replayed:
-        # The same upload, sent again after its answer was lost: its record, not a new one.
-        return JSONResponse(body, status_code=200)
-    return body
 
 
 @router.get(

@@ -1121,7 +1121,7 @@ export interface components {
             file: string;
             /**
              * Name
-             * @description A name for the record, shown to the patient and its readers
+             * @description A name for the record, shown only to the patient and those they share it with
              */
             name: string;
             /** Nonce */
@@ -1133,7 +1133,7 @@ export interface components {
             patientAddress: string;
             /**
              * Recordsignature
-             * @description Your EIP-712 AddRecordAsDoctor signature, its contentHash = SHA-256(salt ‖ file)
+             * @description The author's EIP-712 signature (AddRecord by the patient, AddRecordAsDoctor by a doctor), its contentHash = SHA-256(salt ‖ file)
              */
             recordSignature: string;
             /**
@@ -1163,14 +1163,14 @@ export interface components {
             file: string;
             /**
              * Name
-             * @description A name for the record, shown only to you and those you share it with
+             * @description A name for the record, shown only to the patient and those they share it with
              */
             name: string;
             /** Nonce */
             nonce: number;
             /**
              * Recordsignature
-             * @description Your EIP-712 AddRecord signature, its contentHash = SHA-256(salt ‖ file)
+             * @description The author's EIP-712 signature (AddRecord by the patient, AddRecordAsDoctor by a doctor), its contentHash = SHA-256(salt ‖ file)
              */
             recordSignature: string;
             /**
