@@ -12,9 +12,11 @@
 // ask the wallet for nothing more.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, chooseFile, connected, keySetupSettled, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { keyIsSetUp, registerDoctor, requestCard } from './lib/journeys.mjs'
+import { CHAIN_TIMEOUT, chooseFile, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const REGISTRAR = DEV_ACCOUNTS[0].address
 const PATIENT = DEV_ACCOUNTS[2].address
@@ -37,56 +39,22 @@ function promptsSince(user, from) {
 }
 
 describe('browser scenario: a doctor adds a prescription; the patient opens, shares and revokes it', { timeout: 600_000 }, () => {
-  let broken = false
-  const users = {}
-  const step = (name, fn) =>
-    it(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed')
-      try {
-        await fn()
-      } catch (error) {
-        broken = true
-        for (const [role, user] of Object.entries(users)) await screenshot(user.page, `authored-failed-${role}`).catch(() => undefined)
-        throw error
-      }
-    })
-  let stack
-
-  before(async () => {
-    stack = await startStack()
-  })
-
-  after(async () => {
-    for (const user of Object.values(users)) await user.browser.close()
-    await stack?.stop()
-  })
-
-  /** Sign `account` in as `role` in a fresh profile; patients and doctors set up their key (two prompts). */
-  async function arrive(who, account, role, heading) {
-    const user = await connected(stack, account)
-    users[who] = user
-    await signIn(user.page, role)
-    await user.page.getByRole('heading', { name: heading }).waitFor()
+  /** Patients and doctors set up their key at sign-in: the sign-in text, then two key prompts. */
+  async function keySetUpWithTwoPrompts(user, role) {
+    await keyIsSetUp(user, role)
     if (role !== 'registrar') {
-      assert.equal(await keySetupSettled(user.page), 'present')
       // Sign-in text, then the key message (its signature kept for the session) and the key's binding.
       const prompts = promptsSince(user, 0)
       assert.equal(prompts.length, 3, JSON.stringify(prompts))
       assert.match(prompts[1], /^HealthLedger key derivation/)
       assert.equal(prompts[2], 'EncryptionKey')
     }
-    return user
   }
+  const { step, arrive, users } = useStack('authored', { onArrive: keySetUpWithTwoPrompts })
 
   step('0. registrar registers doctors A and B', async () => {
     const { page } = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
-    for (const [address, name, licence] of [[DOCTOR_A, NAME_A, 'GMC-1000001'], [DOCTOR_B, NAME_B, 'GMC-1000002']]) {
-      await page.getByLabel("Doctor's wallet address").fill(address)
-      await page.getByRole('textbox', { name: /^Name/ }).fill(name)
-      await page.getByLabel('Licence number').fill(licence)
-      await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
-      await page.getByRole('status').filter({ hasText: `Doctor ${address} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
-    }
+    for (const [address, name, licence] of [[DOCTOR_A, NAME_A, 'GMC-1000001'], [DOCTOR_B, NAME_B, 'GMC-1000002']]) await registerDoctor(page, { address, name, licence })
   })
 
   step('1. patient signs in (key set up) and lets doctor B add records', async () => {
@@ -179,9 +147,7 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
   step('5. the patient shares it with doctor A (the picker names its author) and, answering, lets A add records', async () => {
     const user = users.patient
     const { page } = user
-    await tab(page, 'Requests')
-    const card = page.getByRole('article').filter({ hasText: REASON })
-    await untilRefreshed('doctor A\'s request', page.getByRole('button', { name: 'Refresh' }), () => card.count())
+    const card = await requestCard(page, REASON, { what: "doctor A's request" })
     const box = card.getByRole('checkbox', { name: new RegExp(RX_NAME) })
     assert.match(await card.getByText(RX_NAME).innerText(), new RegExp(`added by Dr ${NAME_B}`))
     await box.check()

@@ -160,8 +160,8 @@ export async function tab(page, label) {
 }
 
 /** Fill the upload form (file, name) and wait until the page has fingerprinted the file. */
-export async function chooseFile(page, { name, fileName = 'record.txt', buffer }) {
-  await page.getByLabel('File', { exact: true }).setInputFiles({ name: fileName, mimeType: 'text/plain', buffer })
+export async function chooseFile(page, { name, fileName = 'record.txt', mimeType = 'text/plain', buffer }) {
+  await page.getByLabel('File', { exact: true }).setInputFiles({ name: fileName, mimeType, buffer })
   await page.getByRole('textbox', { name: /^Name/ }).fill(name)
   await page.getByText('Fingerprint ready').waitFor()
 }
