@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { approveOne, registerDoctor, requestAccess, requestCard, uploadRecords } from './lib/journeys.mjs'
+import { approveOne, region, registerDoctor, requestAccess, requestCard, sharedRecordRow, uploadRecords } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -22,8 +22,6 @@ const DOCTOR_NAME = 'Maria Lopez'
 const RX_NAME = `Amoxicillin prescription ${Date.now()}`
 const REASON = 'Checking your antibiotics before the operation.'
 const EXPLORER = 'https://explorer.example'
-
-const region = (page, name) => page.getByRole('region', { name, exact: true })
 
 describe('browser: the audit trail reads as sentences with names, filters, links and exports CSV', { timeout: 600_000 }, () => {
   const { step, arrive, users } = useStack('audit', { env: { BLOCK_EXPLORER_URL: EXPLORER } })
@@ -48,8 +46,7 @@ describe('browser: the audit trail reads as sentences with names, filters, links
   step('2. the doctor opens the prescription twice; the patient\'s list says "viewed 2×, last <day>"', async () => {
     const d = users.doctor.page
     await tab(d, 'Authorized records')
-    const row = d.getByRole('row').filter({ hasText: RX_NAME })
-    await untilRefreshed("the shared record in the doctor's list", region(d, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), { timeout: CHAIN_TIMEOUT })
+    const row = await sharedRecordRow(d, RX_NAME)
     for (let i = 0; i < 2; i++) {
       await row.getByRole('button', { name: 'Open' }).click()
       await d.getByRole('status').filter({ hasText: RX_NAME }).getByText('Verified against the chain.').waitFor()

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict'
 import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { keyIsSetUp, registerDoctor, requestCard } from './lib/journeys.mjs'
+import { keyIsSetUp, region, registerDoctor, requestCard, sharedRecordRow } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, chooseFile, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -26,9 +26,6 @@ const NAME_A = 'Ada Reader'
 const NAME_B = 'Ben Writer'
 const RX_NAME = `Amoxicillin 500 mg ${Date.now()}`
 const REASON = 'Second opinion on the prescription from Dr Writer.'
-
-/** A card of the page by its heading (a QueryCard is a region named by its title). */
-const region = (page, name) => page.getByRole('region', { name, exact: true })
 
 /** The wallet prompts `user` saw since request number `from`: personal_sign text's first line or EIP-712 primary type. */
 function promptsSince(user, from) {
@@ -189,10 +186,7 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
     await screenshot(page, 'authored-045-doctor-a-may-add')
     const before = user.wallet.requests.length
     await tab(page, 'Authorized records')
-    const row = page.getByRole('row').filter({ hasText: RX_NAME })
-    await untilRefreshed('the shared prescription', region(page, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), {
-      timeout: CHAIN_TIMEOUT,
-    })
+    const row = await sharedRecordRow(page, RX_NAME, 'the shared prescription')
     await row.getByRole('button', { name: 'Open', exact: true }).click()
     await page.getByRole('status').filter({ hasText: RX_NAME }).getByText('Verified against the chain.').waitFor()
     await row.getByRole('button', { name: 'Verify', exact: true }).click()

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs'
 import { describe } from 'node:test'
 import { crc32, deflateSync } from 'node:zlib'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { approveOne, keyIsSetUp, recordsConfirmed, registerDoctor, requestAccess, requestCard, uploadRecords } from './lib/journeys.mjs'
+import { approveOne, keyIsSetUp, recordsConfirmed, region, registerDoctor, requestAccess, requestCard, uploadRecords } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -244,8 +244,3 @@ describe('browser: previews of PDFs, images and other files, for the patient and
     assert.deepEqual(withoutApiNoise(users.doctor.problems), [])
   })
 })
-
-/** A card of the page by its heading (a QueryCard is a region named by its title). */
-function region(page, name) {
-  return page.getByRole('region', { name, exact: true })
-}

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { registerDoctor, requestAccess } from './lib/journeys.mjs'
+import { region, registerDoctor, requestAccess, requestCard, sharedRecordRow } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, chooseFile, keySetupSettled, signIn, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -79,9 +79,6 @@ async function signInAgainAsksOnlyToSignIn(user, role) {
   assert.equal(await keySetupSettled(user.page), 'present')
   assert.equal(await user.page.getByText('Encryption key set up').count(), 0, 'no setup ran this time')
 }
-
-/** A card of the page by its heading (a QueryCard is a region named by its title). */
-const region = (page, name) => page.getByRole('region', { name, exact: true })
 
 /** Open the Audit trail tab and refresh it until its table matches every one of `steps`; the table's text. */
 async function auditTrailListing(page, what, steps) {
@@ -184,9 +181,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
 
   step('3. patient approves the request for one day, for that record', async () => {
     const { page } = patient
-    await tab(page, 'Requests')
-    const card = page.getByRole('article').filter({ hasText: REASON })
-    await untilRefreshed('the access request to appear', page.getByRole('button', { name: 'Refresh' }), () => card.count())
+    const card = await requestCard(page, REASON, { what: 'the access request to appear' })
     assert.match(await card.innerText(), new RegExp(`${DOCTOR_NAME}.*registered doctor`), 'the request names the doctor and their registry status')
     await card.getByRole('checkbox', { name: new RegExp(RECORD_NAME) }).check()
     await card.getByLabel('For how many days').fill('1')
@@ -207,10 +202,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const refreshRequests = page.getByRole('region', { name: 'My requests' }).getByRole('button', { name: 'Refresh' })
     await untilRefreshed('the request to show as approved', refreshRequests, () => mine.getByText('approved', { exact: true }).count())
     await tab(page, 'Authorized records')
-    const row = page.getByRole('row').filter({ hasText: RECORD_NAME })
-    await untilRefreshed('the shared record in the doctor\'s list', region(page, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), {
-      timeout: CHAIN_TIMEOUT,
-    })
+    const row = await sharedRecordRow(page, RECORD_NAME)
     await row.getByRole('button', { name: 'Open' }).click()
     const result = page.getByRole('status').filter({ hasText: RECORD_NAME })
     await result.waitFor()

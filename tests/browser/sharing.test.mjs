@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict'
 import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { keyIsSetUp, recordsConfirmed, registerDoctor, requestAccess, requestCard, unlockIfAsked, uploadRecords } from './lib/journeys.mjs'
+import { keyIsSetUp, recordsConfirmed, region, registerDoctor, requestAccess, requestCard, sharedRecordRow, unlockIfAsked, uploadRecords } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -26,9 +26,6 @@ const FIRST = `Amoxicillin prescription ${STAMP}`
 const SECOND = `Invoice March ${STAMP}`
 const REASON_1 = 'Please share your prescription.'
 const REASON_2 = 'Please also share the March invoice.'
-
-/** A card of the page by its heading (a QueryCard is a region named by its title). */
-const region = (page, name) => page.getByRole('region', { name, exact: true })
 
 describe('browser: a second approval adds to what is shared; revoking asks first', { timeout: 600_000 }, () => {
   const { step, arrive, users } = useStack('sharing', { onArrive: keyIsSetUp })
@@ -110,10 +107,7 @@ describe('browser: a second approval adds to what is shared; revoking asks first
     const { page } = users.doctor
     await tab(page, 'Authorized records')
     for (const name of [FIRST, SECOND]) {
-      const row = page.getByRole('row').filter({ hasText: name })
-      await untilRefreshed(`${name} in the doctor's list`, region(page, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), {
-        timeout: CHAIN_TIMEOUT,
-      })
+      const row = await sharedRecordRow(page, name, `${name} in the doctor's list`)
       await row.getByRole('button', { name: 'Open', exact: true }).click()
       const preview = page.getByRole('region', { name, exact: true })
       await preview.getByText('Verified against the chain.').waitFor({ timeout: CHAIN_TIMEOUT })

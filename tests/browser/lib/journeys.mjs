@@ -4,6 +4,9 @@
 import assert from 'node:assert/strict'
 import { CHAIN_TIMEOUT, chooseFile, keySetupSettled, tab, until, untilRefreshed } from './stack.mjs'
 
+/** A card of the page by its heading (a QueryCard is a region named by its title). */
+export const region = (page, name) => page.getByRole('region', { name, exact: true })
+
 /** onArrive check for useStack(): patients and doctors end their first sign-in with a key set up. */
 export async function keyIsSetUp(user, role) {
   if (role !== 'registrar') assert.equal(await keySetupSettled(user.page), 'present')
@@ -78,4 +81,11 @@ export async function approveOne(page, card, { record, days }) {
   await unlockIfAsked(card)
   await card.getByRole('button', { name: `Sign approval (1 record(s), ${days} day(s))` }).click()
   await page.getByRole('status').filter({ hasText: `Approved 1 record(s) for ${days} day(s).` }).first().waitFor({ timeout: CHAIN_TIMEOUT })
+}
+
+/** On the doctor's "Authorized records": the row of the shared record `name`, refreshed until it is listed. */
+export async function sharedRecordRow(page, name, what = "the shared record in the doctor's list") {
+  const row = page.getByRole('row').filter({ hasText: name })
+  await untilRefreshed(what, region(page, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), { timeout: CHAIN_TIMEOUT })
+  return row
 }
