@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict'
 import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { keyIsSetUp, region, registerDoctor, requestCard, sharedRecordRow } from './lib/journeys.mjs'
+import { grantWriteAccess, keyIsSetUp, region, registerDoctor, requestCard, sharedRecordRow } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, chooseFile, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -58,13 +58,7 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
     const { page } = await arrive('patient', PATIENT, 'patient', 'My records')
     await tab(page, 'Sharing')
     const write = region(page, 'Write access')
-    await write.getByText('Let a doctor add records').click()
-    await write.getByLabel('Find a doctor (name or address)').fill('Ben')
-    await write.getByRole('button', { name: 'Search doctors' }).click()
-    await write.getByRole('radio', { name: new RegExp(NAME_B) }).check()
-    await write.getByLabel('For how many days (write access)').fill('3')
-    await write.getByRole('button', { name: 'Sign write access for 0x15d3…6A65 (3 day(s))' }).click()
-    await write.getByRole('status').filter({ hasText: /0x15d3…6A65 may add records until / }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await grantWriteAccess(write, { search: 'Ben', doctor: NAME_B, shortAddress: '0x15d3…6A65', days: 3 })
   })
 
   step('2. doctor A signs in (key set up) and asks the patient for access, also asking to add records', async () => {

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { region, registerDoctor, requestAccess, requestCard, sharedRecordRow } from './lib/journeys.mjs'
+import { grantWriteAccess, region, registerDoctor, requestAccess, requestCard, sharedRecordRow } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, chooseFile, keySetupSettled, signIn, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -281,13 +281,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const { page } = patient
     const write = region(page, 'Write access')
     await write.getByText('No doctor can add records to your vault.').waitFor()
-    await write.getByText('Let a doctor add records').click()
-    await write.getByLabel('Find a doctor (name or address)').fill('Ada')
-    await write.getByRole('button', { name: 'Search doctors' }).click()
-    await write.getByRole('radio', { name: new RegExp(DOCTOR_NAME) }).check()
-    await write.getByLabel('For how many days (write access)').fill('3')
-    await write.getByRole('button', { name: 'Sign write access for 0x90F7…b906 (3 day(s))' }).click()
-    await write.getByRole('status').filter({ hasText: /0x90F7…b906 may add records until / }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await grantWriteAccess(write, { search: 'Ada', doctor: DOCTOR_NAME, shortAddress: '0x90F7…b906', days: 3 })
     assert.equal(lastSignedType(patient), 'ApproveWrite')
     const row = write.getByRole('row').filter({ hasText: DOCTOR_NAME })
     await untilRefreshed('the write grant in the list', write.getByRole('button', { name: 'Refresh' }), () => row.count(), { timeout: CHAIN_TIMEOUT })

@@ -89,3 +89,18 @@ export async function sharedRecordRow(page, name, what = "the shared record in t
   await untilRefreshed(what, region(page, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), { timeout: CHAIN_TIMEOUT })
   return row
 }
+
+/**
+ * In the patient's "Write access" card (`write`), let the doctor found by `search` and picked by
+ * `doctor` (their name) add records for `days` day(s); `shortAddress` is what the button and the
+ * confirmation call them.
+ */
+export async function grantWriteAccess(write, { search, doctor, shortAddress, days }) {
+  await write.getByText('Let a doctor add records').click()
+  await write.getByLabel('Find a doctor (name or address)').fill(search)
+  await write.getByRole('button', { name: 'Search doctors' }).click()
+  await write.getByRole('radio', { name: new RegExp(doctor) }).check()
+  await write.getByLabel('For how many days (write access)').fill(String(days))
+  await write.getByRole('button', { name: `Sign write access for ${shortAddress} (${days} day(s))` }).click()
+  await write.getByRole('status').filter({ hasText: new RegExp(`${shortAddress} may add records until `) }).waitFor({ timeout: CHAIN_TIMEOUT })
+}
