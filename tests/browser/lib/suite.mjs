@@ -57,9 +57,8 @@ export function useStack(prefix, { env = {}, onArrive } = {}) {
 
     /** A fresh profile for `who` whose wallet holds `account`, on the app and connected (not signed in). */
     async connect(who, account, walletOptions = {}) {
-      const user = await connected(suite.stack, account, walletOptions)
-      users[who] = user
-      return user
+      // Adopted before the app loads: a page that never shows "Connect" is screenshot and closed too.
+      return connected(suite.stack, account, walletOptions, { adopt: (user) => (users[who] = user) })
     },
 
     /**
