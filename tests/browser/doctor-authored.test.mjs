@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict'
 import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { grantWriteAccess, keyIsSetUp, region, registerDoctor, requestCard, sharedRecordRow } from './lib/journeys.mjs'
+import { grantWriteAccess, holdLiveUpdates, keyIsSetUp, region, registerDoctor, requestCard, sharedRecordRow } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, chooseFile, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -199,6 +199,9 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
 
   step('7. the patient revokes; doctor A can no longer open it (doctor B, its author with write access, still can)', async () => {
     const { page } = users.patient
+    // Doctor A's page updates live (live.test.mjs): held back here, so the record is still listed
+    // and opening it shows the refusal (as after a lost connection).
+    const resumeLiveUpdates = await holdLiveUpdates(users.doctorA.page)
     const grant = page.getByRole('article', { name: `Shared with ${NAME_A}` })
     await grant.getByRole('button', { name: `Sign revocation of everything shared with ${NAME_A}` }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke everything', exact: true }).click() // the confirmation
@@ -211,6 +214,7 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
     console.log(`doctor A refusal: ${JSON.stringify(await refusal.innerText())}`)
     assert.match(await refusal.innerText(), /not allowed/i)
     assert.equal(await a.getByText('Verified against the chain.').count(), 0, 'the earlier verified result is gone')
+    await resumeLiveUpdates()
     await region(a, 'Authorized records').getByRole('button', { name: 'Refresh' }).click()
     await until('the revoked record to leave doctor A\'s list', async () => (await a.getByRole('row').filter({ hasText: RX_NAME }).count()) === 0, {
       timeout: CHAIN_TIMEOUT,

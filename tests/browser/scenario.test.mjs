@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { grantWriteAccess, region, registerDoctor, requestAccess, requestCard, sharedRecordRow } from './lib/journeys.mjs'
+import { grantWriteAccess, holdLiveUpdates, region, registerDoctor, requestAccess, requestCard, sharedRecordRow } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, chooseFile, keySetupSettled, signIn, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -239,10 +239,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const { page } = patient
     // The doctor's page updates live (live.test.mjs); its poll is held back here so the list stays as
     // it was and opening the revoked record shows the refusal (as after a lost connection).
-    const paused = (url) => url.pathname === '/api/notifications'
-    await doctor.page.route(paused, (route) =>
-      route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"paused","message":"paused by the test"}}' }),
-    )
+    const resumeLiveUpdates = await holdLiveUpdates(doctor.page)
     const card = page.getByRole('article', { name: `Shared with ${DOCTOR_NAME}` })
     await card.getByRole('button', { name: `Sign revocation of everything shared with ${DOCTOR_NAME}` }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke everything', exact: true }).click() // the confirmation
@@ -270,7 +267,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     console.log(`doctor refusal message: ${JSON.stringify(text)}`)
 
     // Live updates back: the record leaves the doctor's list without a refresh.
-    await d.unroute(paused)
+    await resumeLiveUpdates()
     await until('the revoked record to leave the doctor\'s list', async () => (await d.getByRole('row').filter({ hasText: RECORD_NAME }).count()) === 0, {
       timeout: CHAIN_TIMEOUT,
       interval: 1000,

@@ -104,3 +104,15 @@ export async function grantWriteAccess(write, { search, doctor, shortAddress, da
   await write.getByRole('button', { name: `Sign write access for ${shortAddress} (${days} day(s))` }).click()
   await write.getByRole('status').filter({ hasText: new RegExp(`${shortAddress} may add records until `) }).waitFor({ timeout: CHAIN_TIMEOUT })
 }
+
+/**
+ * Hold back `page`'s live updates (its GET /api/notifications poll answers 503), so what it shows
+ * stays as it was, as after a lost connection; returns the function that lets them through again.
+ */
+export async function holdLiveUpdates(page) {
+  const notifications = (url) => url.pathname === '/api/notifications'
+  await page.route(notifications, (route) =>
+    route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"paused","message":"paused by the test"}}' }),
+  )
+  return () => page.unroute(notifications)
+}
