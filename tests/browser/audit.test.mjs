@@ -9,9 +9,11 @@
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { after, before, describe, it } from 'node:test'
+import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, chooseFile, connected, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { approveOne, region, registerDoctor, requestAccess, requestCard, sharedRecordRow, uploadRecords } from './lib/journeys.mjs'
+import { CHAIN_TIMEOUT, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const REGISTRAR = DEV_ACCOUNTS[0].address
 const PATIENT = DEV_ACCOUNTS[2].address
@@ -21,85 +23,30 @@ const RX_NAME = `Amoxicillin prescription ${Date.now()}`
 const REASON = 'Checking your antibiotics before the operation.'
 const EXPLORER = 'https://explorer.example'
 
-const region = (page, name) => page.getByRole('region', { name, exact: true })
-
 describe('browser: the audit trail reads as sentences with names, filters, links and exports CSV', { timeout: 600_000 }, () => {
-  let broken = false
-  const users = {}
-  const step = (name, fn) =>
-    it(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed')
-      try {
-        await fn()
-      } catch (error) {
-        broken = true
-        for (const [role, user] of Object.entries(users)) await screenshot(user.page, `audit-failed-${role}`).catch(() => undefined)
-        throw error
-      }
-    })
-  let stack
-
-  before(async () => {
-    stack = await startStack({ env: { BLOCK_EXPLORER_URL: EXPLORER } })
-  })
-
-  after(async () => {
-    for (const user of Object.values(users)) await user.browser.close()
-    await stack?.stop()
-  })
-
-  async function arrive(who, account, role, heading) {
-    const user = await connected(stack, account)
-    users[who] = user
-    await signIn(user.page, role)
-    await user.page.getByRole('heading', { name: heading }).waitFor()
-    return user
-  }
+  const { step, arrive, users } = useStack('audit', { env: { BLOCK_EXPLORER_URL: EXPLORER } })
 
   step('0. registrar registers Dr Maria Lopez', async () => {
     const { page } = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
-    await page.getByLabel("Doctor's wallet address").fill(DOCTOR)
-    await page.getByRole('textbox', { name: /^Name/ }).fill(DOCTOR_NAME)
-    await page.getByLabel('Licence number').fill('GMC-2000001')
-    await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
-    await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await registerDoctor(page, { address: DOCTOR, name: DOCTOR_NAME, licence: 'GMC-2000001' })
   })
 
   step('1. the patient uploads a prescription; the doctor asks for access; the patient shares it', async () => {
     const { page } = await arrive('patient', PATIENT, 'patient', 'My records')
-    await tab(page, 'Upload')
-    await chooseFile(page, { name: RX_NAME, fileName: 'rx.txt', buffer: Buffer.from(`Amoxicillin 500 mg\n${new Date().toISOString()}\n`) })
     // Each chosen file has its own type (suggested from its name): set it explicitly anyway.
-    await page.getByRole('combobox', { name: /^Type/ }).selectOption('prescription')
-    const keyButton = page.getByRole('button', { name: /Sign the key message/ })
-    if (await keyButton.isVisible()) await keyButton.click()
-    await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
-    await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await uploadRecords(page, [{ name: RX_NAME, fileName: 'rx.txt', buffer: Buffer.from(`Amoxicillin 500 mg\n${new Date().toISOString()}\n`), type: 'prescription' }])
 
     const d = (await arrive('doctor', DOCTOR, 'doctor', 'Find a patient')).page
-    await d.getByLabel("Patient's name or wallet address").fill(PATIENT)
-    await d.getByRole('button', { name: 'Search', exact: true }).click()
-    await until('the patient address in the request form', async () => (await d.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
-    await d.getByLabel('Reason (the patient reads this)').fill(REASON)
-    await d.getByRole('button', { name: /Sign access request to 0x3C44…93BC/ }).click()
-    await d.getByRole('status').filter({ hasText: 'Request sent.' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await requestAccess(d, { patient: PATIENT, reason: REASON, button: /Sign access request to 0x3C44…93BC/ })
 
-    await tab(page, 'Requests')
-    const card = page.getByRole('article').filter({ hasText: REASON })
-    await untilRefreshed('the access request to appear', page.getByRole('button', { name: 'Refresh' }), () => card.count(), { timeout: CHAIN_TIMEOUT })
-    await card.getByRole('checkbox', { name: new RegExp(RX_NAME) }).check()
-    await card.getByLabel('For how many days').fill('1')
-    const cardKey = card.getByRole('button', { name: /Sign the key message/ })
-    if (await cardKey.isVisible()) await cardKey.click()
-    await card.getByRole('button', { name: 'Sign approval (1 record(s), 1 day(s))' }).click()
-    await page.getByRole('status').filter({ hasText: 'Approved 1 record(s) for 1 day(s).' }).first().waitFor({ timeout: CHAIN_TIMEOUT })
+    const card = await requestCard(page, REASON, { what: 'the access request to appear', timeout: CHAIN_TIMEOUT })
+    await approveOne(page, card, { record: RX_NAME, days: 1 })
   })
 
   step('2. the doctor opens the prescription twice; the patient\'s list says "viewed 2×, last <day>"', async () => {
     const d = users.doctor.page
     await tab(d, 'Authorized records')
-    const row = d.getByRole('row').filter({ hasText: RX_NAME })
-    await untilRefreshed("the shared record in the doctor's list", region(d, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), { timeout: CHAIN_TIMEOUT })
+    const row = await sharedRecordRow(d, RX_NAME)
     for (let i = 0; i < 2; i++) {
       await row.getByRole('button', { name: 'Open' }).click()
       await d.getByRole('status').filter({ hasText: RX_NAME }).getByText('Verified against the chain.').waitFor()

@@ -12,9 +12,11 @@
 // ask the wallet for nothing more.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, chooseFile, connected, keySetupSettled, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { grantWriteAccess, holdLiveUpdates, keyIsSetUp, region, registerDoctor, requestCard, sharedRecordRow } from './lib/journeys.mjs'
+import { CHAIN_TIMEOUT, chooseFile, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const REGISTRAR = DEV_ACCOUNTS[0].address
 const PATIENT = DEV_ACCOUNTS[2].address
@@ -25,9 +27,6 @@ const NAME_B = 'Ben Writer'
 const RX_NAME = `Amoxicillin 500 mg ${Date.now()}`
 const REASON = 'Second opinion on the prescription from Dr Writer.'
 
-/** A card of the page by its heading (a QueryCard is a region named by its title). */
-const region = (page, name) => page.getByRole('region', { name, exact: true })
-
 /** The wallet prompts `user` saw since request number `from`: personal_sign text's first line or EIP-712 primary type. */
 function promptsSince(user, from) {
   return user.wallet.requests
@@ -37,69 +36,29 @@ function promptsSince(user, from) {
 }
 
 describe('browser scenario: a doctor adds a prescription; the patient opens, shares and revokes it', { timeout: 600_000 }, () => {
-  let broken = false
-  const users = {}
-  const step = (name, fn) =>
-    it(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed')
-      try {
-        await fn()
-      } catch (error) {
-        broken = true
-        for (const [role, user] of Object.entries(users)) await screenshot(user.page, `authored-failed-${role}`).catch(() => undefined)
-        throw error
-      }
-    })
-  let stack
-
-  before(async () => {
-    stack = await startStack()
-  })
-
-  after(async () => {
-    for (const user of Object.values(users)) await user.browser.close()
-    await stack?.stop()
-  })
-
-  /** Sign `account` in as `role` in a fresh profile; patients and doctors set up their key (two prompts). */
-  async function arrive(who, account, role, heading) {
-    const user = await connected(stack, account)
-    users[who] = user
-    await signIn(user.page, role)
-    await user.page.getByRole('heading', { name: heading }).waitFor()
+  /** Patients and doctors set up their key at sign-in: the sign-in text, then two key prompts. */
+  async function keySetUpWithTwoPrompts(user, role) {
+    await keyIsSetUp(user, role)
     if (role !== 'registrar') {
-      assert.equal(await keySetupSettled(user.page), 'present')
       // Sign-in text, then the key message (its signature kept for the session) and the key's binding.
       const prompts = promptsSince(user, 0)
       assert.equal(prompts.length, 3, JSON.stringify(prompts))
       assert.match(prompts[1], /^HealthLedger key derivation/)
       assert.equal(prompts[2], 'EncryptionKey')
     }
-    return user
   }
+  const { step, arrive, users } = useStack('authored', { onArrive: keySetUpWithTwoPrompts })
 
   step('0. registrar registers doctors A and B', async () => {
     const { page } = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
-    for (const [address, name, licence] of [[DOCTOR_A, NAME_A, 'GMC-1000001'], [DOCTOR_B, NAME_B, 'GMC-1000002']]) {
-      await page.getByLabel("Doctor's wallet address").fill(address)
-      await page.getByRole('textbox', { name: /^Name/ }).fill(name)
-      await page.getByLabel('Licence number').fill(licence)
-      await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
-      await page.getByRole('status').filter({ hasText: `Doctor ${address} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
-    }
+    for (const [address, name, licence] of [[DOCTOR_A, NAME_A, 'GMC-1000001'], [DOCTOR_B, NAME_B, 'GMC-1000002']]) await registerDoctor(page, { address, name, licence })
   })
 
   step('1. patient signs in (key set up) and lets doctor B add records', async () => {
     const { page } = await arrive('patient', PATIENT, 'patient', 'My records')
     await tab(page, 'Sharing')
     const write = region(page, 'Write access')
-    await write.getByText('Let a doctor add records').click()
-    await write.getByLabel('Find a doctor (name or address)').fill('Ben')
-    await write.getByRole('button', { name: 'Search doctors' }).click()
-    await write.getByRole('radio', { name: new RegExp(NAME_B) }).check()
-    await write.getByLabel('For how many days (write access)').fill('3')
-    await write.getByRole('button', { name: 'Sign write access for 0x15d3…6A65 (3 day(s))' }).click()
-    await write.getByRole('status').filter({ hasText: /0x15d3…6A65 may add records until / }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await grantWriteAccess(write, { search: 'Ben', doctor: NAME_B, shortAddress: '0x15d3…6A65', days: 3 })
   })
 
   step('2. doctor A signs in (key set up) and asks the patient for access, also asking to add records', async () => {
@@ -179,9 +138,7 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
   step('5. the patient shares it with doctor A (the picker names its author) and, answering, lets A add records', async () => {
     const user = users.patient
     const { page } = user
-    await tab(page, 'Requests')
-    const card = page.getByRole('article').filter({ hasText: REASON })
-    await untilRefreshed('doctor A\'s request', page.getByRole('button', { name: 'Refresh' }), () => card.count())
+    const card = await requestCard(page, REASON, { what: "doctor A's request" })
     const box = card.getByRole('checkbox', { name: new RegExp(RX_NAME) })
     assert.match(await card.getByText(RX_NAME).innerText(), new RegExp(`added by Dr ${NAME_B}`))
     await box.check()
@@ -223,10 +180,7 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
     await screenshot(page, 'authored-045-doctor-a-may-add')
     const before = user.wallet.requests.length
     await tab(page, 'Authorized records')
-    const row = page.getByRole('row').filter({ hasText: RX_NAME })
-    await untilRefreshed('the shared prescription', region(page, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), {
-      timeout: CHAIN_TIMEOUT,
-    })
+    const row = await sharedRecordRow(page, RX_NAME, 'the shared prescription')
     await row.getByRole('button', { name: 'Open', exact: true }).click()
     await page.getByRole('status').filter({ hasText: RX_NAME }).getByText('Verified against the chain.').waitFor()
     await row.getByRole('button', { name: 'Verify', exact: true }).click()
@@ -245,6 +199,9 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
 
   step('7. the patient revokes; doctor A can no longer open it (doctor B, its author with write access, still can)', async () => {
     const { page } = users.patient
+    // Doctor A's page updates live (live.test.mjs): held back here, so the record is still listed
+    // and opening it shows the refusal (as after a lost connection).
+    const resumeLiveUpdates = await holdLiveUpdates(users.doctorA.page)
     const grant = page.getByRole('article', { name: `Shared with ${NAME_A}` })
     await grant.getByRole('button', { name: `Sign revocation of everything shared with ${NAME_A}` }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke everything', exact: true }).click() // the confirmation
@@ -257,6 +214,7 @@ describe('browser scenario: a doctor adds a prescription; the patient opens, sha
     console.log(`doctor A refusal: ${JSON.stringify(await refusal.innerText())}`)
     assert.match(await refusal.innerText(), /not allowed/i)
     assert.equal(await a.getByText('Verified against the chain.').count(), 0, 'the earlier verified result is gone')
+    await resumeLiveUpdates()
     await region(a, 'Authorized records').getByRole('button', { name: 'Refresh' }).click()
     await until('the revoked record to leave doctor A\'s list', async () => (await a.getByRole('row').filter({ hasText: RX_NAME }).count()) === 0, {
       timeout: CHAIN_TIMEOUT,

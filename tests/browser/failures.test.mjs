@@ -4,9 +4,10 @@
 // and let the same form succeed once the cause is gone. (No wallet at all: see smoke.test.mjs.)
 // Needs frontend/dist, /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, chooseFile, connected, signIn, signedIn, startStack, tab } from './lib/stack.mjs'
+import { CHAIN_TIMEOUT, chooseFile, signIn, tab } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const UPLOAD_LIMIT = 256 * 1024 // MAX_UPLOAD_BYTES for this stack, so a too-large file stays small
 const DECLINED = 'You declined the request in your wallet. Nothing was signed or sent.'
@@ -28,21 +29,11 @@ async function uploadSucceedsAsFirstRecord(page, name) {
 }
 
 describe('browser failures: clear messages, nothing half done', { timeout: 600_000 }, () => {
-  let stack
-  const browsers = []
-
-  before(async () => {
-    stack = await startStack({ env: { MAX_UPLOAD_BYTES: String(UPLOAD_LIMIT) } })
-  })
-
-  after(async () => {
-    for (const browser of browsers) await browser.close()
-    await stack?.stop()
-  })
+  // Independent cases (plain tests, not steps), one fresh profile each.
+  const suite = useStack('failure', { env: { MAX_UPLOAD_BYTES: String(UPLOAD_LIMIT) } })
 
   it('wrong network: explains it, signs nothing for the wrong chain, and works after switching', async () => {
-    const user = await connected(stack, DEV_ACCOUNTS[4].address, { chainId: 1 })
-    browsers.push(user.browser)
+    const user = await suite.connect('wrong-chain', DEV_ACCOUNTS[4].address, { chainId: 1 })
     const { page, wallet } = user
 
     const banner = page.getByRole('status').filter({ hasText: 'Your wallet is on another network' })
@@ -101,8 +92,7 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
       keyDeclines -= 1
       return { error: { code: 4001, message: 'User rejected the request.' } }
     }
-    const user = await connected(stack, DEV_ACCOUNTS[5].address, { intercept })
-    browsers.push(user.browser)
+    const user = await suite.connect('declined', DEV_ACCOUNTS[5].address, { intercept })
     const { page, wallet } = user
 
     wallet.declineNext('personal_sign')
@@ -144,8 +134,7 @@ describe('browser failures: clear messages, nothing half done', { timeout: 600_0
   })
 
   it('failed upload: a file over the limit is refused, nothing is stored, and a retry works', async () => {
-    const user = await signedIn(stack, DEV_ACCOUNTS[6].address, 'patient')
-    browsers.push(user.browser)
+    const user = await suite.arrive('too-large', DEV_ACCOUNTS[6].address, 'patient')
     const { page } = user
 
     await tab(page, 'Upload')

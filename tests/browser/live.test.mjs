@@ -7,9 +7,11 @@
 //   -> the patient revokes the record -> it leaves the doctor's open "Authorized records" list.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, chooseFile, connected, signIn, startStack, tab, until } from './lib/stack.mjs'
+import { approveOne, registerDoctor, requestAccess, uploadRecords } from './lib/journeys.mjs'
+import { CHAIN_TIMEOUT, tab, until } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const REGISTRAR = DEV_ACCOUNTS[0].address
 const PATIENT = DEV_ACCOUNTS[2].address
@@ -25,61 +27,22 @@ const badge = (page, route) => nav(page).getByTestId(`tab-badge-${route}`)
 const badgeText = async (page, route) => ((await badge(page, route).count()) ? (await badge(page, route).innerText()).trim() : null)
 
 describe('browser: live updates and notifications (badges, title, request states, revocations)', { timeout: 600_000 }, () => {
-  let broken = false
-  const users = {}
-  const step = (name, fn) =>
-    it(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed')
-      try {
-        await fn()
-      } catch (error) {
-        broken = true
-        for (const [role, user] of Object.entries(users)) await screenshot(user.page, `live-failed-${role}`).catch(() => undefined)
-        throw error
-      }
-    })
-  let stack
-
-  before(async () => {
-    stack = await startStack()
-  })
-
-  after(async () => {
-    for (const user of Object.values(users)) await user.browser.close()
-    await stack?.stop()
-  })
-
-  async function arrive(who, account, role, heading) {
-    const user = await connected(stack, account)
-    users[who] = user
-    await signIn(user.page, role)
-    await user.page.getByRole('heading', { name: heading }).waitFor()
-    // Nothing may reload the page from here on: a marker on window would vanish with it.
-    await user.page.evaluate(() => (window.__liveMarker = 'same page'))
-    return user
-  }
+  // Nothing may reload a page once its user arrived: a marker on window would vanish with it.
+  const markPage = (user) => user.page.evaluate(() => (window.__liveMarker = 'same page'))
+  const { step, arrive, users } = useStack('live', { onArrive: markPage })
 
   const samePage = async (page) => assert.equal(await page.evaluate(() => window.__liveMarker), 'same page', 'the page was not reloaded')
 
   step('0. the registrar registers the doctor', async () => {
     const { page } = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
-    await page.getByLabel("Doctor's wallet address").fill(DOCTOR)
-    await page.getByRole('textbox', { name: /^Name/ }).fill(DOCTOR_NAME)
-    await page.getByLabel('Licence number').fill('GMC-3000001')
-    await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
-    await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await registerDoctor(page, { address: DOCTOR, name: DOCTOR_NAME, licence: 'GMC-3000001' })
     // Registrars get no notifications (and no poll).
     assert.doesNotMatch(await page.title(), /^\(\d+\)/)
   })
 
   step('1. the patient uploads a record; nothing to notify yet', async () => {
     const { page } = await arrive('patient', PATIENT, 'patient', 'My records')
-    await tab(page, 'Upload')
-    await chooseFile(page, { name: RECORD_NAME, fileName: 'panel.txt', buffer: Buffer.from(`Hb 14.1 g/dL\n${new Date().toISOString()}\n`) })
-    const keyButton = page.getByRole('button', { name: /Sign the key message/ })
-    if (await keyButton.isVisible()) await keyButton.click()
-    await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
-    await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await uploadRecords(page, [{ name: RECORD_NAME, fileName: 'panel.txt', buffer: Buffer.from(`Hb 14.1 g/dL\n${new Date().toISOString()}\n`) }])
     await tab(page, 'My records')
     await until('a first notifications answer', () => page.evaluate(() => performance.getEntriesByType('resource').some((e) => e.name.includes('/api/notifications'))))
     assert.equal(await page.title(), 'HealthLedger')
@@ -88,12 +51,7 @@ describe('browser: live updates and notifications (badges, title, request states
 
   step('2. a doctor asks in another browser: the badge and "(1)" appear on the open page', async () => {
     const d = (await arrive('doctor', DOCTOR, 'doctor', 'Find a patient')).page
-    await d.getByLabel('Name, email or wallet address').fill(PATIENT)
-    await d.getByRole('button', { name: 'Search', exact: true }).click()
-    await until('the patient address in the request form', async () => (await d.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
-    await d.getByLabel('Reason (the patient reads this)').fill(REASON)
-    await d.getByRole('button', { name: /Sign access request to 0x3C44…93BC/ }).click()
-    await d.getByRole('status').filter({ hasText: 'Request sent.' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await requestAccess(d, { patient: PATIENT, reason: REASON, button: /Sign access request to 0x3C44…93BC/ })
     const mine = d.getByRole('row').filter({ hasText: REASON })
     await until('the pending request in "My requests"', async () => (await mine.count()) === 1 && /waiting for the patient/.test(await mine.innerText()), { timeout: LIVE_TIMEOUT })
 
@@ -113,12 +71,7 @@ describe('browser: live updates and notifications (badges, title, request states
     await tab(page, 'Requests')
     const card = page.getByRole('article').filter({ hasText: REASON })
     await card.waitFor({ timeout: LIVE_TIMEOUT })
-    await card.getByRole('checkbox', { name: new RegExp(RECORD_NAME) }).check()
-    await card.getByLabel('For how many days').fill('1')
-    const cardKey = card.getByRole('button', { name: /Sign the key message/ })
-    if (await cardKey.isVisible()) await cardKey.click()
-    await card.getByRole('button', { name: 'Sign approval (1 record(s), 1 day(s))' }).click()
-    await page.getByRole('status').filter({ hasText: 'Approved 1 record(s) for 1 day(s).' }).first().waitFor({ timeout: CHAIN_TIMEOUT })
+    await approveOne(page, card, { record: RECORD_NAME, days: 1 })
     // Nothing pending any more; a one-day grant ends within 24 hours: the Sharing tab says so.
     await until('the Sharing badge for the grant ending within 24 h', async () => (await badgeText(page, 'requests')) === null && (await badgeText(page, 'sharing')) === '1' && (await page.title()) === '(1) HealthLedger', { timeout: LIVE_TIMEOUT })
 

@@ -9,9 +9,11 @@
 // Screenshots land in test-artifacts/browser/people-*.png.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, connected, keySetupSettled, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { keyIsSetUp, registerDoctor, requestCard } from './lib/journeys.mjs'
+import { CHAIN_TIMEOUT, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const REGISTRAR = DEV_ACCOUNTS[0].address
 const PATIENT = DEV_ACCOUNTS[2].address
@@ -25,38 +27,7 @@ const REASON = 'Follow-up on your blood results, please share them.'
 const short = (address) => `${address.slice(0, 6)}…${address.slice(-4)}`
 
 describe('browser: people by name (profile, find by name, names on requests, plain language)', { timeout: 600_000 }, () => {
-  let broken = false
-  const users = {}
-  const step = (name, fn) =>
-    it(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed')
-      try {
-        await fn()
-      } catch (error) {
-        broken = true
-        for (const [role, user] of Object.entries(users)) await screenshot(user.page, `people-failed-${role}`).catch(() => undefined)
-        throw error
-      }
-    })
-  let stack
-
-  before(async () => {
-    stack = await startStack()
-  })
-
-  after(async () => {
-    for (const user of Object.values(users)) await user.browser.close()
-    await stack?.stop()
-  })
-
-  async function arrive(who, account, role, heading) {
-    const user = await connected(stack, account)
-    users[who] = user
-    await signIn(user.page, role)
-    await user.page.getByRole('heading', { name: heading }).waitFor()
-    if (role !== 'registrar') assert.equal(await keySetupSettled(user.page), 'present')
-    return user
-  }
+  const { step, arrive, users } = useStack('people', { onArrive: keyIsSetUp })
 
   const tabs = async (page) => (await page.getByRole('navigation', { name: 'Sections' }).getByRole('link').allInnerTexts()).map((t) => t.trim())
 
@@ -66,13 +37,7 @@ describe('browser: people by name (profile, find by name, names on requests, pla
     // Before any registration: the list is there, empty, without searching.
     await page.getByRole('heading', { name: /^All doctors/ }).waitFor()
     await page.getByText('No doctor registered yet.').waitFor()
-    for (const doctor of DOCTORS) {
-      await page.getByLabel("Doctor's wallet address").fill(doctor.address)
-      await page.getByRole('textbox', { name: /^Name/ }).fill(doctor.name)
-      await page.getByLabel('Licence number').fill(doctor.licence)
-      await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
-      await page.getByRole('status').filter({ hasText: `Doctor ${doctor.address} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
-    }
+    for (const doctor of DOCTORS) await registerDoctor(page, doctor)
     const list = page.getByRole('list', { name: /^All doctors/ })
     await until('both doctors listed', async () => (await list.getByRole('listitem').count()) === 2)
     const items = await list.getByRole('listitem').allInnerTexts()
@@ -147,9 +112,7 @@ describe('browser: people by name (profile, find by name, names on requests, pla
 
   step("3. the patient's request card names the doctor, with the short address beside the name", async () => {
     const { page } = users.patient
-    await tab(page, 'Requests')
-    const card = page.getByRole('article').filter({ hasText: REASON })
-    await untilRefreshed('the access request', page.getByRole('button', { name: 'Refresh' }), () => card.count(), { timeout: CHAIN_TIMEOUT })
+    const card = await requestCard(page, REASON, { timeout: CHAIN_TIMEOUT })
     const heading = await card.getByRole('heading').first().innerText()
     assert.match(heading, new RegExp(`^Request from ${DOCTOR.name.replace('.', '\\.')} ${short(DOCTOR.address)}`, 'i'))
     assert.equal((await card.getByRole('heading').first().locator('code.address').getAttribute('title')).toLowerCase(), DOCTOR.address.toLowerCase())

@@ -11,10 +11,12 @@
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { after, before, describe, it } from 'node:test'
+import { describe } from 'node:test'
 import { crc32, deflateSync } from 'node:zlib'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, connected, keySetupSettled, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { approveOne, keyIsSetUp, recordsConfirmed, region, registerDoctor, requestAccess, requestCard, uploadRecords } from './lib/journeys.mjs'
+import { CHAIN_TIMEOUT, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const REGISTRAR = DEV_ACCOUNTS[0].address
 const DOCTOR = DEV_ACCOUNTS[3].address
@@ -100,38 +102,8 @@ async function inViewAndFocused(preview) {
 }
 
 describe('browser: previews of PDFs, images and other files, for the patient and a doctor', { timeout: 600_000 }, () => {
-  let broken = false
-  const users = {}
-  const step = (name, fn) =>
-    it(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed')
-      try {
-        await fn()
-      } catch (error) {
-        broken = true
-        for (const [role, user] of Object.entries(users)) await screenshot(user.page, `preview-failed-${role}`).catch(() => undefined)
-        throw error
-      }
-    })
-  let stack
-
-  before(async () => {
-    stack = await startStack()
-  })
-
-  after(async () => {
-    for (const user of Object.values(users)) await user.browser.close()
-    await stack?.stop()
-  })
-
-  async function arrive(who, account, role, heading) {
-    const user = await connected(stack, account)
-    users[who] = user
-    await signIn(user.page, role)
-    await user.page.getByRole('heading', { name: heading }).waitFor()
-    if (role !== 'registrar') assert.equal(await keySetupSettled(user.page), 'present')
-    return user
-  }
+  const suite = useStack('preview', { onArrive: keyIsSetUp })
+  const { step, arrive, users } = suite
 
   /** Open `name` from the patient's records and return its preview (a region named by the record). */
   async function patientOpens(name) {
@@ -144,11 +116,7 @@ describe('browser: previews of PDFs, images and other files, for the patient and
 
   step('0. registrar registers the doctor', async () => {
     const { page } = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
-    await page.getByLabel("Doctor's wallet address").fill(DOCTOR)
-    await page.getByRole('textbox', { name: /^Name/ }).fill(DOCTOR_NAME)
-    await page.getByLabel('Licence number').fill('GMC-5550001')
-    await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
-    await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await registerDoctor(page, { address: DOCTOR, name: DOCTOR_NAME, licence: 'GMC-5550001' })
   })
 
   step('1. the patient publishes a name and uploads a PDF, a PNG and a text file', async () => {
@@ -165,21 +133,8 @@ describe('browser: previews of PDFs, images and other files, for the patient and
     }, PATIENT_NAME)
     assert.equal(profile.status, 200, JSON.stringify(profile.body))
 
-    await tab(page, 'Upload')
-    for (const file of FILES) {
-      const another = page.getByRole('button', { name: 'Upload another file' })
-      if (await another.isVisible()) await another.click()
-      await page.getByLabel('File', { exact: true }).setInputFiles({ name: file.fileName, mimeType: file.mimeType, buffer: file.buffer })
-      await page.getByRole('textbox', { name: /^Name/ }).fill(file.name)
-      await page.getByText('Fingerprint ready').waitFor()
-      const unlock = page.getByRole('button', { name: /Sign the key message/ })
-      if (await unlock.isVisible()) await unlock.click()
-      await page.getByText('Encryption key unlocked').waitFor()
-      await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
-      await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).waitFor({ timeout: CHAIN_TIMEOUT })
-    }
-    await tab(page, 'My records')
-    for (const file of FILES) await page.getByRole('row').filter({ hasText: file.name }).getByText(/^confirmed #\d+$/).waitFor({ timeout: CHAIN_TIMEOUT })
+    await uploadRecords(page, FILES)
+    await recordsConfirmed(page, FILES.map((file) => file.name))
   })
 
   step('2. the PDF is drawn by pdf.js, page by page; the preview comes into view, takes focus and closes with Escape', async () => {
@@ -198,7 +153,7 @@ describe('browser: previews of PDFs, images and other files, for the patient and
     assert.equal(await preview.getByRole('img', { name: `${PDF_NAME}, page 1 of 2` }).count(), 1)
     // pdf.js, its worker and the Helvetica it draws with (the bundled Liberation Sans) came from the app itself.
     page.off('request', noteRequest)
-    const origin = new URL(stack.url).origin
+    const origin = new URL(suite.stack.url).origin
     assert.deepEqual(loaded.filter((url) => !url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')), [], 'nothing from elsewhere')
     for (const asset of [/\/assets\/pdf-[\w-]+\.js$/, /\/assets\/pdf\.worker\.min-[\w-]+\.js$/, /\/assets\/LiberationSans-Regular-[\w-]+\.ttf$/])
       assert.ok(loaded.some((url) => asset.test(url)), `${asset} loaded: ${loaded.join(' ')}`)
@@ -261,23 +216,11 @@ describe('browser: previews of PDFs, images and other files, for the patient and
 
   step('5. the doctor asks for access; the patient shares the PDF', async () => {
     const { page } = await arrive('doctor', DOCTOR, 'doctor', 'Find a patient')
-    await page.getByLabel("Patient's name or wallet address").fill(PATIENT)
-    await page.getByRole('button', { name: 'Search', exact: true }).click()
-    await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
-    await page.getByLabel('Reason (the patient reads this)').fill(REASON)
-    await page.getByRole('button', { name: `Sign access request to ${PATIENT_NAME} (0x3C44…93BC)` }).click()
-    await page.getByRole('status').filter({ hasText: 'Request sent.' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await requestAccess(page, { patient: PATIENT, reason: REASON, button: `Sign access request to ${PATIENT_NAME} (0x3C44…93BC)` })
 
     const patientPage = users.patient.page
-    await tab(patientPage, 'Requests')
-    const card = patientPage.getByRole('article').filter({ hasText: REASON })
-    await untilRefreshed('the access request', patientPage.getByRole('button', { name: 'Refresh' }), () => card.count())
-    await card.getByRole('checkbox', { name: new RegExp(PDF_NAME) }).check()
-    await card.getByLabel('For how many days').fill('1')
-    const unlock = card.getByRole('button', { name: /Sign the key message/ })
-    if (await unlock.isVisible()) await unlock.click()
-    await card.getByRole('button', { name: 'Sign approval (1 record(s), 1 day(s))' }).click()
-    await patientPage.getByRole('status').filter({ hasText: 'Approved 1 record(s) for 1 day(s).' }).first().waitFor({ timeout: CHAIN_TIMEOUT })
+    const card = await requestCard(patientPage, REASON)
+    await approveOne(patientPage, card, { record: PDF_NAME, days: 1 })
   })
 
   step("6. the doctor's shared records name the patient, and the doctor sees the PDF drawn too", async () => {
@@ -301,8 +244,3 @@ describe('browser: previews of PDFs, images and other files, for the patient and
     assert.deepEqual(withoutApiNoise(users.doctor.problems), [])
   })
 })
-
-/** A card of the page by its heading (a QueryCard is a region named by its title). */
-function region(page, name) {
-  return page.getByRole('region', { name, exact: true })
-}

@@ -13,9 +13,11 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { after, before, describe, it } from 'node:test'
+import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, chooseFile, connected, keySetupSettled, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { grantWriteAccess, holdLiveUpdates, region, registerDoctor, requestAccess, requestCard, sharedRecordRow } from './lib/journeys.mjs'
+import { CHAIN_TIMEOUT, chooseFile, keySetupSettled, signIn, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const HEALTHLEDGER_CLI = fileURLToPath(new URL('../../.venv/bin/healthledger', import.meta.url))
 
@@ -78,9 +80,6 @@ async function signInAgainAsksOnlyToSignIn(user, role) {
   assert.equal(await user.page.getByText('Encryption key set up').count(), 0, 'no setup ran this time')
 }
 
-/** A card of the page by its heading (a QueryCard is a region named by its title). */
-const region = (page, name) => page.getByRole('region', { name, exact: true })
-
 /** Open the Audit trail tab and refresh it until its table matches every one of `steps`; the table's text. */
 async function auditTrailListing(page, what, steps) {
   await tab(page, 'Audit trail')
@@ -93,56 +92,27 @@ async function auditTrailListing(page, what, steps) {
 }
 
 describe('browser scenario: patient shares a record with a doctor, then revokes', { timeout: 600_000 }, () => {
-  // Each step builds on the previous one: after a failure the rest are skipped, not timed out.
-  let broken = false
-  const step = (name, fn) =>
-    it(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed')
-      try {
-        await fn()
-      } catch (error) {
-        broken = true
-        // What each role's page showed when it went wrong, for the reviewer (test-artifacts/browser).
-        for (const [role, user] of Object.entries({ registrar, patient, doctor })) {
-          if (user) await screenshot(user.page, `scenario-failed-${role}`).catch(() => undefined)
-        }
-        throw error
-      }
-    })
-  let stack
+  // Each step builds on the previous one: after a failure the rest are skipped, not timed out, and
+  // what each role's page showed is kept (test-artifacts/browser/scenario-failed-<role>.png).
+  const suite = useStack('scenario')
+  const { step } = suite
   let registrar
   let patient
   let doctor
 
-  before(async () => {
-    stack = await startStack()
-  })
-
   /** Sign `account` in as `role` in a fresh profile and wait for its workspace's `heading`; `prompts` lists its signature prompts. */
-  async function arrive(account, role, heading) {
+  async function arrive(role, account, heading) {
     const watch = promptWatch()
-    const user = await connected(stack, account, { intercept: watch.intercept })
+    const user = await suite.connect(role, account, { intercept: watch.intercept })
     watch.page = user.page
-    await signIn(user.page, role)
-    await user.page.getByRole('heading', { name: heading }).waitFor()
+    await suite.signInAs(role, role, heading)
     return { ...user, prompts: watch.prompts }
   }
 
-  after(async () => {
-    await doctor?.browser.close()
-    await patient?.browser.close()
-    await registrar?.browser.close()
-    await stack?.stop()
-  })
-
   step('0. registrar registers the doctor in the on-chain registry', async () => {
-    registrar = await arrive(REGISTRAR, 'registrar', 'Doctor registry')
+    registrar = await arrive('registrar', REGISTRAR, 'Doctor registry')
     const { page } = registrar
-    await page.getByLabel("Doctor's wallet address").fill(DOCTOR)
-    await page.getByRole('textbox', { name: /^Name/ }).fill(DOCTOR_NAME)
-    await page.getByLabel('Licence number').fill('GMC-7654321')
-    await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
-    await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await registerDoctor(page, { address: DOCTOR, name: DOCTOR_NAME, licence: 'GMC-7654321' })
     await page.getByLabel('Find registered doctors').fill('Ada')
     await page.getByRole('button', { name: 'Search', exact: true }).click()
     await page.getByRole('listitem').filter({ hasText: DOCTOR_NAME }).waitFor()
@@ -153,7 +123,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
   })
 
   step('1. patient signs in and uploads a report that is confirmed and verified', async () => {
-    patient = await arrive(PATIENT, 'patient', 'My records')
+    patient = await arrive('patient', PATIENT, 'My records')
     const { page } = patient
     await assertKeySetUp(patient, PATIENT)
     await screenshot(page, 'scenario-01-patient-key-set-up')
@@ -192,23 +162,18 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const bundle = JSON.parse(readFileSync(bundlePath, 'utf8'))
     assert.match(bundle.salt, /^0x[0-9a-f]{64}$/, 'the bundle carries the salt the browser drew')
     assert.match(download.suggestedFilename(), /\.bundle\.json$/)
-    const verdict = execFileSync(HEALTHLEDGER_CLI, ['verify-bundle', bundlePath, '--rpc-url', stack.rpcUrl], { encoding: 'utf8' })
+    const verdict = execFileSync(HEALTHLEDGER_CLI, ['verify-bundle', bundlePath, '--rpc-url', suite.stack.rpcUrl], { encoding: 'utf8' })
     assert.match(verdict, /^VERIFIED: record \d+ of 0x[0-9a-fA-F]{40} on chain 31337/)
     assert.deepEqual(withoutApiNoise(patient.problems), [])
   })
 
   step('2. doctor signs in, finds the patient by address and requests access', async () => {
-    doctor = await arrive(DOCTOR, 'doctor', 'Find a patient')
+    doctor = await arrive('doctor', DOCTOR, 'Find a patient')
     const { page } = doctor
     await assertKeySetUp(doctor, DOCTOR)
     await signInAgainAsksOnlyToSignIn(doctor, 'doctor')
     await page.getByRole('heading', { name: 'Find a patient' }).waitFor()
-    await page.getByLabel("Patient's name or wallet address").fill(PATIENT)
-    await page.getByRole('button', { name: 'Search', exact: true }).click()
-    await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
-    await page.getByLabel('Reason (the patient reads this)').fill(REASON)
-    await page.getByRole('button', { name: /Sign access request to 0x3C44…93BC/ }).click()
-    await page.getByRole('status').filter({ hasText: 'Request sent.' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await requestAccess(page, { patient: PATIENT, reason: REASON, button: /Sign access request to 0x3C44…93BC/ })
     const mine = page.getByRole('region', { name: 'My requests' }).getByRole('row').filter({ hasText: REASON })
     await mine.getByText('waiting for the patient').waitFor()
     await screenshot(page, 'scenario-04-doctor-requested')
@@ -216,9 +181,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
 
   step('3. patient approves the request for one day, for that record', async () => {
     const { page } = patient
-    await tab(page, 'Requests')
-    const card = page.getByRole('article').filter({ hasText: REASON })
-    await untilRefreshed('the access request to appear', page.getByRole('button', { name: 'Refresh' }), () => card.count())
+    const card = await requestCard(page, REASON, { what: 'the access request to appear' })
     assert.match(await card.innerText(), new RegExp(`${DOCTOR_NAME}.*registered doctor`), 'the request names the doctor and their registry status')
     await card.getByRole('checkbox', { name: new RegExp(RECORD_NAME) }).check()
     await card.getByLabel('For how many days').fill('1')
@@ -239,10 +202,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const refreshRequests = page.getByRole('region', { name: 'My requests' }).getByRole('button', { name: 'Refresh' })
     await untilRefreshed('the request to show as approved', refreshRequests, () => mine.getByText('approved', { exact: true }).count())
     await tab(page, 'Authorized records')
-    const row = page.getByRole('row').filter({ hasText: RECORD_NAME })
-    await untilRefreshed('the shared record in the doctor\'s list', region(page, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), {
-      timeout: CHAIN_TIMEOUT,
-    })
+    const row = await sharedRecordRow(page, RECORD_NAME)
     await row.getByRole('button', { name: 'Open' }).click()
     const result = page.getByRole('status').filter({ hasText: RECORD_NAME })
     await result.waitFor()
@@ -279,10 +239,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const { page } = patient
     // The doctor's page updates live (live.test.mjs); its poll is held back here so the list stays as
     // it was and opening the revoked record shows the refusal (as after a lost connection).
-    const paused = (url) => url.pathname === '/api/notifications'
-    await doctor.page.route(paused, (route) =>
-      route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"paused","message":"paused by the test"}}' }),
-    )
+    const resumeLiveUpdates = await holdLiveUpdates(doctor.page)
     const card = page.getByRole('article', { name: `Shared with ${DOCTOR_NAME}` })
     await card.getByRole('button', { name: `Sign revocation of everything shared with ${DOCTOR_NAME}` }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke everything', exact: true }).click() // the confirmation
@@ -310,7 +267,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     console.log(`doctor refusal message: ${JSON.stringify(text)}`)
 
     // Live updates back: the record leaves the doctor's list without a refresh.
-    await d.unroute(paused)
+    await resumeLiveUpdates()
     await until('the revoked record to leave the doctor\'s list', async () => (await d.getByRole('row').filter({ hasText: RECORD_NAME }).count()) === 0, {
       timeout: CHAIN_TIMEOUT,
       interval: 1000,
@@ -321,13 +278,7 @@ describe('browser scenario: patient shares a record with a doctor, then revokes'
     const { page } = patient
     const write = region(page, 'Write access')
     await write.getByText('No doctor can add records to your vault.').waitFor()
-    await write.getByText('Let a doctor add records').click()
-    await write.getByLabel('Find a doctor (name or address)').fill('Ada')
-    await write.getByRole('button', { name: 'Search doctors' }).click()
-    await write.getByRole('radio', { name: new RegExp(DOCTOR_NAME) }).check()
-    await write.getByLabel('For how many days (write access)').fill('3')
-    await write.getByRole('button', { name: 'Sign write access for 0x90F7…b906 (3 day(s))' }).click()
-    await write.getByRole('status').filter({ hasText: /0x90F7…b906 may add records until / }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await grantWriteAccess(write, { search: 'Ada', doctor: DOCTOR_NAME, shortAddress: '0x90F7…b906', days: 3 })
     assert.equal(lastSignedType(patient), 'ApproveWrite')
     const row = write.getByRole('row').filter({ hasText: DOCTOR_NAME })
     await untilRefreshed('the write grant in the list', write.getByRole('button', { name: 'Refresh' }), () => row.count(), { timeout: CHAIN_TIMEOUT })

@@ -13,9 +13,11 @@
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { after, before, describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import { DEV_ACCOUNTS, frontendRequire, installWallet, launchBrowser, openPage, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, UI_TIMEOUT, chooseFile, connected, signIn, startStack, until } from './lib/stack.mjs'
+import { registerDoctor, requestAccess } from './lib/journeys.mjs'
+import { CHAIN_TIMEOUT, UI_TIMEOUT, chooseFile, until } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 // axe-core from frontend/node_modules (pinned in package.json). The app's Content-Security-Policy
 // (script-src 'self') refuses a <script> tag from page.addScriptTag, rightly; evaluating the source
@@ -84,20 +86,15 @@ async function settled(page) {
 }
 
 describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways scroll, axe, tap targets)', { timeout: 900_000 }, () => {
-  let stack
-  const users = {}
+  // Plain tests, not steps: each finding is collected, and the screens tests skip themselves unless seeded.
+  const suite = useStack('screens')
+  const { users, arrive } = suite
   const failures = []
   const figures = { screens: 0, chrome: 0 } // pages audited; tallest header + tabs on the phone
   let ready = false
 
-  before(async () => {
-    stack = await startStack()
-  })
-
-  after(async () => {
+  after(() => {
     console.log(`screens audited: ${figures.screens} (screen x width); tallest header + tabs at 390 px: ${figures.chrome} px`)
-    for (const user of Object.values(users)) await user.browser.close()
-    await stack?.stop()
   })
 
   /** The audit of the page as it is now, at each width: every problem found, labelled `name`. */
@@ -155,20 +152,13 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
     if (h1s !== 1) failures.push(`${where}: ${h1s} <h1> elements (one expected)`)
   }
 
-  async function arrive(who, account, role) {
-    const user = await connected(stack, account)
-    users[who] = user
-    await signIn(user.page, role)
-    return user
-  }
-
   it('the signed-out pages pass (connect, then sign in)', async () => {
     const browser = await launchBrowser()
     try {
-      await installWallet(browser.context, { rpcUrl: stack.rpcUrl, account: PATIENT })
+      await installWallet(browser.context, { rpcUrl: suite.stack.rpcUrl, account: PATIENT })
       const { page, problems } = await openPage(browser.context)
       page.setDefaultTimeout(UI_TIMEOUT)
-      await page.goto(stack.url, { waitUntil: 'load' })
+      await page.goto(suite.stack.url, { waitUntil: 'load' })
       await page.getByRole('button', { name: 'Connect HealthLedger Test Wallet' }).waitFor()
       await oneH1(page, 'signed-out-connect')
       await audit(page, 'signed-out-connect')
@@ -186,11 +176,7 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
   it('seeds a little data: a doctor, an uploaded record, an access request', async () => {
     const registrar = await arrive('registrar', REGISTRAR, 'registrar')
     let page = registrar.page
-    await page.getByLabel("Doctor's wallet address").fill(DOCTOR)
-    await page.getByRole('textbox', { name: /^Name/ }).fill(DOCTOR_NAME)
-    await page.getByLabel('Licence number').fill('GMC-7600001')
-    await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
-    await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await registerDoctor(page, { address: DOCTOR, name: DOCTOR_NAME, licence: 'GMC-7600001' })
 
     const patient = await arrive('patient', PATIENT, 'patient')
     page = patient.page
@@ -217,12 +203,7 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
 
     const doctor = await arrive('doctor', DOCTOR, 'doctor')
     page = doctor.page
-    await page.getByLabel("Patient's name or wallet address").fill(PATIENT)
-    await page.getByRole('button', { name: 'Search', exact: true }).click()
-    await until('the patient in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
-    await page.getByLabel('Reason (the patient reads this)').fill(REASON)
-    await page.getByRole('button', { name: /Sign access request to/ }).click()
-    await page.getByRole('status').filter({ hasText: 'Request sent.' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await requestAccess(page, { patient: PATIENT, reason: REASON, button: /Sign access request to/ })
     ready = true
     assert.deepEqual(keySetupFailures, [])
   })
@@ -252,7 +233,7 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
   it('an address copies in full from its copy button', async (t) => {
     if (!ready) return t.skip('the data was not seeded')
     const { page, browser } = users.doctor
-    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url })
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: suite.stack.url })
     await open(page, 'find')
     const row = page.getByRole('region', { name: 'My requests' }).getByRole('row').filter({ hasText: REASON })
     await row.getByRole('button', { name: 'Copy full address' }).click()

@@ -11,9 +11,11 @@
 // Screenshots land in test-artifacts/browser/sharing-*.png.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, connected, keySetupSettled, signIn, startStack, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { keyIsSetUp, recordsConfirmed, region, registerDoctor, requestAccess, requestCard, sharedRecordRow, unlockIfAsked, uploadRecords } from './lib/journeys.mjs'
+import { CHAIN_TIMEOUT, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const REGISTRAR = DEV_ACCOUNTS[0].address
 const DOCTOR = DEV_ACCOUNTS[3].address
@@ -25,98 +27,38 @@ const SECOND = `Invoice March ${STAMP}`
 const REASON_1 = 'Please share your prescription.'
 const REASON_2 = 'Please also share the March invoice.'
 
-/** A card of the page by its heading (a QueryCard is a region named by its title). */
-const region = (page, name) => page.getByRole('region', { name, exact: true })
-
 describe('browser: a second approval adds to what is shared; revoking asks first', { timeout: 600_000 }, () => {
-  let broken = false
-  const users = {}
-  const step = (name, fn) =>
-    it(name, async (t) => {
-      if (broken) return t.skip('an earlier step failed')
-      try {
-        await fn()
-      } catch (error) {
-        broken = true
-        for (const [role, user] of Object.entries(users)) await screenshot(user.page, `sharing-failed-${role}`).catch(() => undefined)
-        throw error
-      }
-    })
-  let stack
-
-  before(async () => {
-    stack = await startStack()
-  })
-
-  after(async () => {
-    for (const user of Object.values(users)) await user.browser.close()
-    await stack?.stop()
-  })
-
-  async function arrive(who, account, role, heading) {
-    const user = await connected(stack, account)
-    users[who] = user
-    await signIn(user.page, role)
-    await user.page.getByRole('heading', { name: heading }).waitFor()
-    if (role !== 'registrar') assert.equal(await keySetupSettled(user.page), 'present')
-    return user
-  }
+  const { step, arrive, users } = useStack('sharing', { onArrive: keyIsSetUp })
 
   /** The doctor asks the patient for access with `reason`. */
   async function doctorAsks(reason) {
     const { page } = users.doctor
     await tab(page, 'Find patient')
-    await page.getByLabel("Patient's name or wallet address").fill(PATIENT)
-    await page.getByRole('button', { name: 'Search', exact: true }).click()
-    await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === PATIENT.toLowerCase())
-    await page.getByLabel('Reason (the patient reads this)').fill(reason)
-    await page.getByRole('button', { name: /Sign access request to 0x3C44…93BC/ }).click()
-    await page.getByRole('status').filter({ hasText: 'Request sent.' }).last().waitFor({ timeout: CHAIN_TIMEOUT })
+    await requestAccess(page, { patient: PATIENT, reason, button: /Sign access request to 0x3C44…93BC/, lastStatus: true })
   }
 
   /** The patient's card for the request with `reason`, once it is listed. */
-  async function requestCard(reason) {
-    const { page } = users.patient
-    await tab(page, 'Requests')
-    const card = page.getByRole('article').filter({ hasText: reason })
-    await untilRefreshed(`the request "${reason}"`, page.getByRole('button', { name: 'Refresh' }), () => card.count())
-    const unlock = card.getByRole('button', { name: /Sign the key message/ })
-    if (await unlock.isVisible()) await unlock.click()
+  async function requestCardUnlocked(reason) {
+    const card = await requestCard(users.patient.page, reason, { what: `the request "${reason}"` })
+    await unlockIfAsked(card)
     return card
   }
 
   step('0. registrar registers the doctor', async () => {
     const { page } = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
-    await page.getByLabel("Doctor's wallet address").fill(DOCTOR)
-    await page.getByRole('textbox', { name: /^Name/ }).fill(DOCTOR_NAME)
-    await page.getByLabel('Licence number').fill('GMC-5550002')
-    await page.getByRole('button', { name: 'Register doctor', exact: true }).click()
-    await page.getByRole('status').filter({ hasText: `Doctor ${DOCTOR} registered.` }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await registerDoctor(page, { address: DOCTOR, name: DOCTOR_NAME, licence: 'GMC-5550002' })
   })
 
   step('1. the patient uploads two records', async () => {
     const { page } = await arrive('patient', PATIENT, 'patient', 'My records')
-    await tab(page, 'Upload')
-    for (const name of [FIRST, SECOND]) {
-      const another = page.getByRole('button', { name: 'Upload another file' })
-      if (await another.isVisible()) await another.click()
-      await page.getByLabel('File', { exact: true }).setInputFiles({ name: 'record.txt', mimeType: 'text/plain', buffer: Buffer.from(`${name}\n`) })
-      await page.getByRole('textbox', { name: /^Name/ }).fill(name)
-      await page.getByText('Fingerprint ready').waitFor()
-      const unlock = page.getByRole('button', { name: /Sign the key message/ })
-      if (await unlock.isVisible()) await unlock.click()
-      await page.getByText('Encryption key unlocked').waitFor()
-      await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
-      await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).waitFor({ timeout: CHAIN_TIMEOUT })
-    }
-    await tab(page, 'My records')
-    for (const name of [FIRST, SECOND]) await page.getByRole('row').filter({ hasText: name }).getByText(/^confirmed #\d+$/).waitFor({ timeout: CHAIN_TIMEOUT })
+    await uploadRecords(page, [FIRST, SECOND].map((name) => ({ name, fileName: 'record.txt', buffer: Buffer.from(`${name}\n`) })))
+    await recordsConfirmed(page, [FIRST, SECOND])
   })
 
   step('2. the doctor asks; the patient shares record 1 for 5 days (nothing shared yet: no choice to make)', async () => {
     await arrive('doctor', DOCTOR, 'doctor', 'Find a patient')
     await doctorAsks(REASON_1)
-    const card = await requestCard(REASON_1)
+    const card = await requestCardUnlocked(REASON_1)
     assert.match(await card.getByRole('group', { name: `Already shared with ${DOCTOR_NAME}` }).innerText(), /nothing to read right now/)
     assert.equal(await card.getByRole('radio').count(), 0, 'add or replace is asked only when something is shared')
     await card.getByRole('checkbox', { name: new RegExp(FIRST) }).check()
@@ -129,7 +71,7 @@ describe('browser: a second approval adds to what is shared; revoking asks first
   step('3. the doctor asks again for record 2: the card shows record 1 as shared, and the default keeps it', async () => {
     await doctorAsks(REASON_2)
     const { page } = users.patient
-    const card = await requestCard(REASON_2)
+    const card = await requestCardUnlocked(REASON_2)
     const already = card.getByRole('group', { name: `Already shared with ${DOCTOR_NAME}` })
     await already.getByText(new RegExp(`read ${FIRST} until `)).waitFor()
     // Add (the default) is chosen; record 1 is ticked and cannot be unticked in this mode.
@@ -165,10 +107,7 @@ describe('browser: a second approval adds to what is shared; revoking asks first
     const { page } = users.doctor
     await tab(page, 'Authorized records')
     for (const name of [FIRST, SECOND]) {
-      const row = page.getByRole('row').filter({ hasText: name })
-      await untilRefreshed(`${name} in the doctor's list`, region(page, 'Authorized records').getByRole('button', { name: 'Refresh' }), () => row.count(), {
-        timeout: CHAIN_TIMEOUT,
-      })
+      const row = await sharedRecordRow(page, name, `${name} in the doctor's list`)
       await row.getByRole('button', { name: 'Open', exact: true }).click()
       const preview = page.getByRole('region', { name, exact: true })
       await preview.getByText('Verified against the chain.').waitFor({ timeout: CHAIN_TIMEOUT })

@@ -7,9 +7,10 @@
 //   land -> adding the same file again warns "you added this on …" before anything is signed.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, signedIn, startStack, tab, until } from './lib/stack.mjs'
+import { CHAIN_TIMEOUT, tab, until } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const PATIENT = DEV_ACCOUNTS[5].address
 const STAMP = Date.now()
@@ -32,17 +33,11 @@ async function dropFiles(page, files) {
 }
 
 describe('browser: uploads (drop several, progress across tabs, duplicate warning)', { timeout: 600_000 }, () => {
-  let stack
+  const suite = useStack('uploads')
   let user
 
   before(async () => {
-    stack = await startStack()
-    user = await signedIn(stack, PATIENT, 'patient')
-  })
-
-  after(async () => {
-    await user?.browser.close()
-    await stack?.stop()
+    user = await suite.arrive('patient', PATIENT, 'patient')
   })
 
   it('two files dropped at once both land, one signature each, and the progress survives a tab change', async () => {

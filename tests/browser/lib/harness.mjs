@@ -11,7 +11,7 @@
 //   wallet's) and can decline a request the way a person clicking "Reject" does (code 4001).
 // - screenshot(): PNGs under test-artifacts/browser/ (git-ignored).
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, createReadStream } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, createReadStream } from 'node:fs'
 import { createServer, request as httpRequest } from 'node:http'
 import { createServer as createNetServer } from 'node:net'
 import { createRequire } from 'node:module'
@@ -72,9 +72,45 @@ export async function launchBrowser({ viewport = { width: 1280, height: 900 }, e
     context,
     userDataDir,
     async close() {
-      await context.close().catch(() => undefined)
+      // On a loaded machine context.close() can fail or never settle and leave Chromium running,
+      // which keeps this test process (and node --test) alive: give it a while, then end what is left.
+      let timer
+      const gaveUp = new Promise((ok) => (timer = setTimeout(ok, BROWSER_CLOSE_TIMEOUT)))
+      await Promise.race([context.close().catch(() => undefined), gaveUp])
+      clearTimeout(timer)
+      killProfileProcesses(userDataDir)
       rmSync(userDataDir, { recursive: true, force: true })
     },
+  }
+}
+
+const BROWSER_CLOSE_TIMEOUT = 20_000
+
+/**
+ * SIGKILL the processes of the Chromium launched with `userDataDir` (a fresh temp dir, so only that
+ * launch's processes carry it); none left after a clean close. Linux /proc; elsewhere a no-op.
+ */
+function killProfileProcesses(userDataDir) {
+  const flag = `--user-data-dir=${userDataDir}`
+  let pids = []
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name))
+  } catch {
+    return
+  }
+  for (const pid of pids) {
+    let args
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    } catch {
+      continue // gone meanwhile, or not ours to read
+    }
+    if (!args.includes(flag)) continue
+    try {
+      process.kill(Number(pid), 'SIGKILL')
+    } catch {
+      // exited between the read and the kill
+    }
   }
 }
 

@@ -109,21 +109,33 @@ export async function startStack({ env = {} } = {}) {
 /**
  * A fresh browser profile whose wallet holds `account`, on the stack's page and connected. Also
  * returns every /api request the page made, so tests can prove what was (not) sent.
+ *
+ * `adopt(user)`, when given, receives the user as soon as its page is open, before it loads the app:
+ * whoever adopts it (useStack) screenshots and closes it even if connecting fails. Without `adopt`, a
+ * failure closes the browser here (a Chromium left running keeps the test process alive).
  */
-export async function connected(stack, account, walletOptions = {}) {
+export async function connected(stack, account, walletOptions = {}, { adopt } = {}) {
   const browser = await launchBrowser()
-  const wallet = await installWallet(browser.context, { rpcUrl: stack.rpcUrl, account, ...walletOptions })
-  const { page, problems } = await openPage(browser.context)
-  const apiCalls = []
-  page.on('request', (request) => {
-    const url = new URL(request.url())
-    if (url.pathname.startsWith('/api/')) apiCalls.push(`${request.method()} ${url.pathname}`)
-  })
-  page.setDefaultTimeout(UI_TIMEOUT)
-  await page.goto(stack.url, { waitUntil: 'load' })
-  await page.getByRole('button', { name: 'Connect HealthLedger Test Wallet' }).click()
-  await page.getByRole('heading', { name: 'Sign in' }).waitFor()
-  return { browser, page, problems, wallet, apiCalls }
+  let user
+  try {
+    const wallet = await installWallet(browser.context, { rpcUrl: stack.rpcUrl, account, ...walletOptions })
+    const { page, problems } = await openPage(browser.context)
+    const apiCalls = []
+    page.on('request', (request) => {
+      const url = new URL(request.url())
+      if (url.pathname.startsWith('/api/')) apiCalls.push(`${request.method()} ${url.pathname}`)
+    })
+    page.setDefaultTimeout(UI_TIMEOUT)
+    user = { browser, page, problems, wallet, apiCalls }
+    adopt?.(user)
+    await page.goto(stack.url, { waitUntil: 'load' })
+    await page.getByRole('button', { name: 'Connect HealthLedger Test Wallet' }).click()
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+    return user
+  } catch (error) {
+    if (!adopt || !user) await browser.close()
+    throw error
+  }
 }
 
 /**
@@ -160,8 +172,8 @@ export async function tab(page, label) {
 }
 
 /** Fill the upload form (file, name) and wait until the page has fingerprinted the file. */
-export async function chooseFile(page, { name, fileName = 'record.txt', buffer }) {
-  await page.getByLabel('File', { exact: true }).setInputFiles({ name: fileName, mimeType: 'text/plain', buffer })
+export async function chooseFile(page, { name, fileName = 'record.txt', mimeType = 'text/plain', buffer }) {
+  await page.getByLabel('File', { exact: true }).setInputFiles({ name: fileName, mimeType, buffer })
   await page.getByRole('textbox', { name: /^Name/ }).fill(name)
   await page.getByText('Fingerprint ready').waitFor()
 }
