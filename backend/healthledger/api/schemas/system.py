@@ -93,3 +93,22 @@ class IntegrityReport(BaseModel):
     patients: int
     timings_ms: dict[str, float]
     records: list[ReportRow]
+
+
+class SelftestStep(BaseModel):
+    """One step of the synthetic workflow."""
+
+    name: str = Field(description="sign_in, key_setup, upload, verify, register_doctor, request_access, approve, "
+                      "doctor_read, revoke, doctor_refused, clean_up")
+    ok: bool
+    latency_ms: float
+    message: str = Field(description="What the step did, or why it failed (the API's error code, never data)")
+
+
+class SelftestReport(BaseModel):
+    """A self-test run: `ok` only if every step (clean-up included) passed."""
+
+    ok: bool
+    started_at: str = Field(description="ISO-8601")
+    duration_ms: float
+    steps: list[SelftestStep]
