@@ -48,8 +48,10 @@ Chain state: every operation that makes the relayer send a transaction first che
 signature by the caller's own wallet over exactly the requested action, which the fuzzer cannot
 produce (its signatures are key-derivation signatures or junk), so nothing is relayed or paid
 for; `test_fuzzing_made_the_relayer_send_nothing` checks the relayer's transaction count. The registry operations (`/api/admin/doctors`) need the API's relayer to hold REGISTRAR_ROLE,
-which the world's fixture asserts it does not, so they stop at the 503 above. So no operation is
-excluded. The fuzzed API has a database of its own on the session's MongoDB server: profiles
+which the world's fixture asserts it does not, so they stop at the 503 above. One operation is
+excluded: `GET /api/system/selftest` takes no input to fuzz, and what it does is run a real
+workflow whose throwaway wallets sign real actions (so the relayer would send transactions); it
+has its own tests (tests/backend/test_observability_api.py). The fuzzed API has a database of its own on the session's MongoDB server: profiles
 and rate-limit counters it creates are invisible to other tests. On chain it
 adds what other tests add too: one registered doctor, one patient's vault, one record
 and one access request.
@@ -99,6 +101,8 @@ TYPED_DATA_MAX_EXAMPLES = 60
 SEED = 20260514
 
 ROLES = ("anonymous", "patient", "doctor", "registrar")
+# Not fuzzed (see the module docstring): it runs a real signed workflow, and takes no input.
+SELFTEST_PATH = "/api/system/selftest"
 
 # The one 5xx the API may give with every service up: the registry operations, while the API's
 # relayer holds no REGISTRAR_ROLE (the session's deployment gives it none, on purpose).
@@ -319,7 +323,9 @@ def _typed_data_requests(world: FuzzWorld, role: str) -> st.SearchStrategy[dict[
 @pytest.fixture
 def api_schema(fuzz_world: FuzzWorld, fuzz_role: str) -> schemathesis.BaseSchema:
     # Depends on `fuzz_role`, so the test below runs once per caller.
-    schema = schemathesis.openapi.from_url(f"{fuzz_world.server.url}/openapi.json", config=_config(fuzz_world))
+    schema = schemathesis.openapi.from_url(f"{fuzz_world.server.url}/openapi.json", config=_config(fuzz_world)).exclude(
+        path=SELFTEST_PATH
+    )
     structured = _typed_data_requests(fuzz_world, fuzz_role)
 
     @schema.hook
