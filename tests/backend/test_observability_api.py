@@ -127,6 +127,7 @@ def test_selftest_endpoint_passes_end_to_end(client: httpx.Client, registrar_wal
     assert [step["name"] for step in report["steps"]] == STEPS, report
     assert report["ok"] is True, report
     assert all(step["ok"] and step["latency_ms"] >= 0 for step in report["steps"])
+    assert report["run_id"].startswith("selftest-")
 
 
 @pytest.mark.asyncio

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ class StepResult:
 @dataclass
 class SelftestReport:
     ok: bool
+    run_id: str
     started_at: str
     duration_ms: float
     steps: list[StepResult] = field(default_factory=list)
@@ -224,6 +226,10 @@ async def run_selftest(
     out still removes the doctor it registered.
     """
     started_at, started = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+    # Every request of the run carries this id as its X-Request-ID: the API's log lines of the run
+    # can be found by it.
+    run_id = "selftest-" + uuid.uuid4().hex[:16]
+    http.headers["X-Request-ID"] = run_id
     run = _Run(http, registrar)
     pending = run.steps_in_order()
     try:
@@ -241,7 +247,7 @@ async def run_selftest(
     except TimeoutError:
         run.steps.append(StepResult("clean_up", False, 0.0, "clean-up did not finish in time"))
     ok = all(step.ok for step in run.steps) and len(run.steps) == len(pending) + 1
-    return SelftestReport(ok, started_at, round((time.perf_counter() - started) * 1000, 1), run.steps)
+    return SelftestReport(ok, run_id, started_at, round((time.perf_counter() - started) * 1000, 1), run.steps)
 
 
 def api_client(api_url: str, call_timeout_seconds: float = DEFAULT_CALL_TIMEOUT_SECONDS) -> httpx.AsyncClient:

@@ -2475,6 +2475,11 @@ export interface components {
             /** Ok */
             ok: boolean;
             /**
+             * Run Id
+             * @description The X-Request-ID every request of the run carried: the API's log lines of the run have it
+             */
+            run_id: string;
+            /**
              * Started At
              * @description ISO-8601
              */

@@ -109,6 +109,7 @@ class SelftestReport(BaseModel):
     """A self-test run: `ok` only if every step (clean-up included) passed."""
 
     ok: bool
+    run_id: str = Field(description="The X-Request-ID every request of the run carried: the API's log lines of the run have it")
     started_at: str = Field(description="ISO-8601")
     duration_ms: float
     steps: list[SelftestStep]
