@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .api import access, audit, auth, directory, doctor_records, integrity_report, keys, records, signing, system
-from .api import notifications
+from .api import metrics as metrics_route, notifications, selftest
 from .api.body_limit import BodyLimitMiddleware
 from .api.error_handling import install_error_handling
 from .container import build_services
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         services = await build_services(settings)
         app.state.services = services
         maintenance = Maintenance(services)
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, signing, keys, records, doctor_records, access, system, audit, integrity_report, directory):
         app.include_router(module.router)
     app.include_router(notifications.router)
+    app.include_router(selftest.router)
+    app.include_router(metrics_route.router)
     _serve_frontend(app, settings)
     # No body byte over the limit reaches the app; added before the error handling's middleware,
     # which therefore wraps it (its 413s get the security headers and the access log too).

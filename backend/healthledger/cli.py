@@ -1,5 +1,5 @@
-"""`healthledger`: the operator's command line (status, reconcile, doctors, integrity report), and
-`verify-bundle`, which anyone can run on a patient's verification bundle.
+"""`healthledger`: the operator's command line (status, reconcile, doctors, integrity report,
+self-test), and `verify-bundle`, which anyone can run on a patient's verification bundle.
 
 It reads the same settings as the API (environment or `.env`) and talks to MongoDB, IPFS and the
 chain directly, so it works whether or not the API is running. Failures print one clear line on
@@ -20,10 +20,24 @@ import typer
 from .container import Services, build_services
 from .domain_errors import DomainError
 from .errors import ApiError
+from .selftest.workflow import (
+    HttpRegistrar,
+    Registrar,
+    SelftestReport,
+    api_client,
+    run_selftest,
+)
 from .services import directory
-from .services.bundle_check import ChainError, ChainUnavailable, MalformedBundle, check_bundle, load_bundle
+from .services.bundle_check import (
+    ChainError,
+    ChainUnavailable,
+    MalformedBundle,
+    check_bundle,
+    load_bundle,
+)
 from .services.integrity_report import build_report
 from .services.reconcile import reconcile_pending
+from .services.selftest import ServerRegistrar
 from .services.status import collect_status
 from .settings import Settings
 
@@ -134,6 +148,47 @@ def verify_bundle(
     else:
         typer.echo(f"NOT VERIFIED ({verdict.reason}): {verdict.message}")
     if not verdict.verified:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def selftest(
+    api: str = typer.Option(..., "--api", help="Base URL of the API to test, e.g. https://healthledger.example."),
+    registrar_key: str = typer.Option(
+        "",
+        "--registrar-key",
+        envvar="SELFTEST_REGISTRAR_KEY",
+        help="Private key of a registrar account (better: the SELFTEST_REGISTRAR_KEY variable) to register the "
+        "throwaway doctor through the API. Without it, the relayer of these settings does (as register-doctor).",
+        show_default=False,
+    ),
+    timeout: float = typer.Option(180.0, help="Seconds the whole run may take."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Run a synthetic patient and doctor workflow with throwaway wallets against a live API: sign in,
+    key setup, upload, verify, register a doctor, request, approve, read, revoke, refused, clean up.
+    Exit 0 if every step passed, 1 if one failed."""
+
+    async def run(registrar_from_settings: Registrar | None) -> SelftestReport:
+        async with api_client(api) as http:
+            registrar = registrar_from_settings or HttpRegistrar(http, registrar_key)
+            return await run_selftest(http, registrar, timeout_seconds=timeout)
+
+    if registrar_key:
+        try:
+            report = asyncio.run(run(None))
+        except ValueError:  # a malformed key: eth-account's message would quote nothing secret, but say less
+            typer.echo("error: --registrar-key is not a valid private key", err=True)
+            raise typer.Exit(code=1) from None
+    else:
+        report = _run(lambda services: run(ServerRegistrar(services)))
+    if as_json:
+        _print(report.as_json())
+    else:
+        for step in report.steps:
+            typer.echo(f"{'ok    ' if step.ok else 'FAILED'} {step.name:<16} {step.latency_ms:>9.1f} ms  {step.message}")
+        typer.echo(f"self-test {'passed' if report.ok else 'FAILED'} in {report.duration_ms / 1000:.1f} s")
+    if not report.ok:
         raise typer.Exit(code=1)
 
 

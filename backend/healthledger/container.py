@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -55,6 +56,9 @@ class Services:
     chain_id: int
     # Per-patient serialisation of record settling (services/anchoring.py).
     patient_locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
+    # This instance's one self-test run at a time: a SelftestRunner, made on first use by
+    # services/selftest.py (which imports this module, hence not named here).
+    selftest: Any = field(default=None, repr=False)
 
     async def close(self) -> None:
         await self.ipfs.aclose()

@@ -6,8 +6,16 @@ the message *template* (never interpolated with its arguments), the fields below
 libraries quote URLs with credentials, patient addresses and request data; arguments of
 third-party log calls can carry the same. Patient addresses are not an allowed field.
 
-Why not structlog: the standard library's formatter hook is enough to enforce an allow-list over
-every logger, including uvicorn's and the libraries', and it adds no dependency.
+Every line of a request also carries its `request_id` (request_context.py; the same id the
+response's `X-Request-ID` header names), so one request's lines can be found together.
+
+`LOG_FORMAT=json` (the default, for log collectors) writes one JSON object per line;
+`LOG_FORMAT=text` writes the same allow-listed content as `time level logger event k=v ...`, for
+a person reading a terminal. Both go through the same allow-list.
+
+Why not structlog or python-json-logger: the standard library's formatter hook is enough to enforce
+an allow-list over every logger, including uvicorn's and the libraries', and it adds no dependency;
+those libraries would serialise whatever `extra` holds, which is what the allow-list exists to stop.
 """
 
 from __future__ import annotations
@@ -17,7 +25,9 @@ import logging
 import sys
 import traceback
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+
+from .request_context import current_request_id
 
 # Fields a log line may carry besides time, level, logger and event. Values are public on chain
 # (tx hashes, nonces of the relayer), opaque (CIDs of ciphertext), or operational.
@@ -65,6 +75,10 @@ class AllowListFormatter(logging.Formatter):
     """One JSON object per line with only allow-listed content (see the module docstring)."""
 
     def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(self.fields(record), separators=(",", ":"))
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The allow-listed content of `record`, in the order it is written."""
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -77,10 +91,26 @@ class AllowListFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             line["error_type"] = record.exc_info[0].__name__
             line["frames"] = _frames(record.exc_info[2])
-        return json.dumps(line, separators=(",", ":"))
+        request_id = current_request_id()
+        if request_id is not None:
+            line["request_id"] = request_id
+        return line
 
 
-def configure_logging(level: str = "INFO") -> None:
+class AllowListTextFormatter(AllowListFormatter):
+    """The same allow-listed content as one readable line: `time level logger event k=v ...`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.fields(record)
+        head = " ".join(str(line.pop(key)) for key in ("time", "level", "logger", "event"))
+        rest = " ".join(f"{key}={json.dumps(value) if isinstance(value, (str, list)) else value}" for key, value in line.items())
+        return f"{head} {rest}" if rest else head
+
+
+LogFormat = Literal["json", "text"]
+
+
+def configure_logging(level: str = "INFO", log_format: LogFormat = "json") -> None:
     """Send every logger through the allow-list formatter on stderr; silence uvicorn's access log.
 
     Called at start-up (after uvicorn applied its own logging config, so this one wins). The access
@@ -88,7 +118,7 @@ def configure_logging(level: str = "INFO") -> None:
     CIDs and addresses).
     """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(AllowListFormatter())
+    handler.setFormatter(AllowListTextFormatter() if log_format == "text" else AllowListFormatter())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())

@@ -7,6 +7,7 @@ appear in reprs, logs or error messages.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -50,6 +51,15 @@ class Settings(BaseSettings):
     )
     frontend_dist: str = Field(default="", description="Built web app to serve at /, if present")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    # JSON lines for log collectors (the default, also in production); `text` for reading a terminal.
+    log_format: Literal["json", "text"] = "json"
+    # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; empty leaves it open
+    # (fine when only the internal network reaches the instances, as a Prometheus scraping each does).
+    metrics_token: SecretStr = SecretStr("")
+    # The self-test (GET /api/system/selftest) calls this instance's own HTTP API at this URL;
+    # default: http://127.0.0.1:PORT. Its whole run is bounded by SELFTEST_TIMEOUT_SECONDS.
+    selftest_api_url: str = ""
+    selftest_timeout_seconds: float = Field(default=180.0, gt=0)
     # Largest body of any request but a file upload (which MAX_UPLOAD_BYTES bounds); counted as it arrives.
     max_json_body_bytes: int = 65536
 

@@ -48,8 +48,10 @@ Chain state: every operation that makes the relayer send a transaction first che
 signature by the caller's own wallet over exactly the requested action, which the fuzzer cannot
 produce (its signatures are key-derivation signatures or junk), so nothing is relayed or paid
 for; `test_fuzzing_made_the_relayer_send_nothing` checks the relayer's transaction count. The registry operations (`/api/admin/doctors`) need the API's relayer to hold REGISTRAR_ROLE,
-which the world's fixture asserts it does not, so they stop at the 503 above. So no operation is
-excluded. The fuzzed API has a database of its own on the session's MongoDB server: profiles
+which the world's fixture asserts it does not, so they stop at the 503 above. One operation is
+excluded: `GET /api/system/selftest` takes no input to fuzz, and what it does is run a real
+workflow whose throwaway wallets sign real actions (so the relayer would send transactions); it
+has its own tests (tests/backend/test_observability_api.py). The fuzzed API has a database of its own on the session's MongoDB server: profiles
 and rate-limit counters it creates are invisible to other tests. On chain it
 adds what other tests add too: one registered doctor, one patient's vault, one record
 and one access request.
@@ -99,6 +101,8 @@ TYPED_DATA_MAX_EXAMPLES = 60
 SEED = 20260514
 
 ROLES = ("anonymous", "patient", "doctor", "registrar")
+# Not fuzzed (see the module docstring): it runs a real signed workflow, and takes no input.
+SELFTEST_PATH = "/api/system/selftest"
 
 # The one 5xx the API may give with every service up: the registry operations, while the API's
 # relayer holds no REGISTRAR_ROLE (the session's deployment gives it none, on purpose).
@@ -252,6 +256,7 @@ def _config(world: FuzzWorld) -> schemathesis.Config:
             "operations": [
                 # Its free-form `params` get structured values from `flatmap_body` below: more of them.
                 {"include-path": "/api/signing/typed-data", "generation": {"max-examples": TYPED_DATA_MAX_EXAMPLES}},
+                {"include-path": SELFTEST_PATH, "enabled": False},
             ],
             # Values drawn for these fields some of the time, so requests get past the first checks.
             "dictionaries": {

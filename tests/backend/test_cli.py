@@ -33,7 +33,7 @@ def cli_env(api_settings, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_help_on_everything() -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["--help"]).exit_code == 0
-    for command in ("status", "reconcile", "register-doctor", "integrity-report", "verify-bundle"):
+    for command in ("status", "reconcile", "register-doctor", "integrity-report", "verify-bundle", "selftest"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
 

@@ -741,7 +741,8 @@ def test_hung_service_answers_within_its_timeout(
 # ----------------------------------------------------------------------------- the log
 
 
-LOG_KEYS = {"time", "level", "logger", "event", "frames"} | ALLOWED_FIELDS
+# `request_id`: set by the app from its request context (a validated X-Request-ID or a fresh hex id), never from `extra`.
+LOG_KEYS = {"time", "level", "logger", "event", "frames", "request_id"} | ALLOWED_FIELDS
 # What uvicorn prints before the app's lifespan installs the allow-list formatter.
 UVICORN_PREAMBLE = re.compile(r"^INFO: +(Started server process \[\d+\]|Waiting for application startup\.)$")
 # Fragments of exception messages (socket errors, pymongo, httpx, aiohttp, our own adapters).

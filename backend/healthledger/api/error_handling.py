@@ -4,7 +4,11 @@
   own error middleware re-raises after answering, so the server would log the exception with its
   message (addresses, URLs, request data); this layer logs its type and frames only.
 - The access log names the route template (`/api/medical-records/view/{cid}`), never the path or
-  query string, with status and duration.
+  query string, with status and duration; the same labels feed the Prometheus request histogram
+  (metrics.py), and upload routes count uploads by outcome.
+- Every request has an id: the client's `X-Request-ID` if it is short and safe
+  (request_context.py), else a fresh one. It is set in a contextvar for the whole request, so every
+  log line of the request carries it, and returned in the response's `X-Request-ID` header.
 - Every response carries `X-Content-Type-Options: nosniff`; the web app's pages also get a
   Content-Security-Policy that allows only this origin's scripts, styles and connections, and may
   not be framed by other sites.
@@ -18,7 +22,10 @@ import time
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import metrics
 from ..errors import install_error_handlers
+from ..request_context import new_request_id, request_id_var, valid_request_id
+from .body_limit import UPLOAD_PATHS
 from .dependency_errors import install_dependency_error_handlers
 
 log = logging.getLogger("healthledger.http")
@@ -42,8 +49,16 @@ def _route_template(scope: Scope) -> str:
     return "/api/*" if str(scope.get("path", "")).startswith("/api/") else "app"
 
 
+def _request_id(scope: Scope) -> str:
+    """The client's X-Request-ID if acceptable (see request_context.py), else a new one."""
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            return valid_request_id(value.decode("latin-1")) or new_request_id()
+    return new_request_id()
+
+
 class OutermostMiddleware:
-    """Catch-all, access log and security headers (see the module docstring)."""
+    """Catch-all, request id, access log, metrics and security headers (see the module docstring)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -55,12 +70,19 @@ class OutermostMiddleware:
         started = time.perf_counter()
         is_api = str(scope.get("path", "")).startswith("/api/")
         status = {"code": 500, "sent": False}
+        request_id = _request_id(scope)
+        token = request_id_var.set(request_id)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"], status["sent"] = message["status"], True
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-content-type-options"]
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"x-content-type-options", b"x-request-id")
+                ]
                 headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"x-request-id", request_id.encode("ascii")))
                 if not is_api:
                     headers.append((b"content-security-policy", APP_CSP.encode()))
                     headers.append((b"x-frame-options", b"DENY"))
@@ -82,15 +104,16 @@ class OutermostMiddleware:
                 )
                 await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
+            seconds = time.perf_counter() - started
+            route, method = _route_template(scope), str(scope.get("method"))
+            metrics.http_request_seconds.labels(method, route, metrics.status_class(status["code"])).observe(seconds)
+            if method == "POST" and route in UPLOAD_PATHS:
+                metrics.record_upload(status["code"])
             log.info(
                 "request",
-                extra={
-                    "method": scope.get("method"),
-                    "route": _route_template(scope),
-                    "status": status["code"],
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
+                extra={"method": method, "route": route, "status": status["code"], "duration_ms": round(seconds * 1000, 1)},
             )
+            request_id_var.reset(token)
 
 
 def install_error_handling(app: FastAPI) -> None:

@@ -45,6 +45,7 @@ from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
+from ..metrics import record_transaction
 from .actions import SignedAction, action as find_action
 from .client import ChainClient
 from .fees import at_least as _at_least, bumped_fees as _bumped, node_refusal as _node_refusal
@@ -350,9 +351,11 @@ class Relayer(RevertDiagnostics):
             if receipt is not None:
                 if self._in_flight.get(sent.nonce) is sent:
                     del self._in_flight[sent.nonce]
+                record_transaction("mined" if receipt["status"] == 1 else "reverted")
                 return receipt
             now = time.monotonic()
             if now >= deadline:
+                record_transaction("timeout")
                 raise TransactionTimeout(sent.tx_hash, timeout)
             if sent.lost or now - sent.last_sent >= self.resend_after:
                 await self._rescue(sent, before_broadcast)
@@ -382,6 +385,7 @@ class Relayer(RevertDiagnostics):
             if known and sent.nonce >= latest:
                 sent.fees = _bumped(sent.fees, fresh)
                 why = "stuck"
+                record_transaction("replaced")
             elif not known and sent.nonce >= latest and not sent.lost:
                 sent.fees = _at_least(sent.fees, fresh)
                 why = "forgotten"

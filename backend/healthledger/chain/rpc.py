@@ -9,6 +9,7 @@ above the chain package never see aiohttp's or web3's transport exceptions.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
@@ -19,6 +20,9 @@ from web3.providers.rpc.utils import (
     REQUEST_RETRY_ALLOWLIST,
     ExceptionRetryConfiguration,
 )
+from web3.types import RPCEndpoint, RPCResponse
+
+from ..metrics import observe_dependency_seconds
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,11 +77,38 @@ def translate_outages(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitabl
     return wrapper
 
 
+class TimedHTTPProvider(AsyncHTTPProvider):
+    """web3's HTTP provider, with every JSON-RPC request timed into the dependency histogram.
+
+    The provider's two request methods are the one point every call to the node passes (web3's
+    contract calls, the relayer's sends, our raw batches), so timing here misses nothing. The
+    operation label is the JSON-RPC method (a fixed set); a batch is `batch`.
+    """
+
+    async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        started, ok = time.perf_counter(), False
+        try:
+            response = await super().make_request(method, params)
+            ok = not (isinstance(response, Mapping) and response.get("error"))
+            return response
+        finally:
+            observe_dependency_seconds("chain", str(method), time.perf_counter() - started, ok)
+
+    async def make_batch_request(self, batch_requests: Any) -> Any:
+        started, ok = time.perf_counter(), False
+        try:
+            response = await super().make_batch_request(batch_requests)
+            ok = isinstance(response, list)
+            return response
+        finally:
+            observe_dependency_seconds("chain", "batch", time.perf_counter() - started, ok)
+
+
 def make_web3(rpc_url: str, timeout_seconds: float) -> AsyncWeb3:
     """An async web3 over HTTP with our timeout and retry rules."""
     # web3's async session manager reads `.total` from the timeout: it must be a ClientTimeout.
     return AsyncWeb3(
-        AsyncHTTPProvider(
+        TimedHTTPProvider(
             rpc_url,
             request_kwargs={"timeout": ClientTimeout(total=timeout_seconds)},
             exception_retry_configuration=RETRY_ON_CONNECTION_ERRORS,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+
+from ..metrics import observe_dependency_seconds
 
 RECORDS = "records"
 LOGIN_NONCES = "login_nonces"
@@ -30,11 +32,31 @@ async def ping(db: AsyncDatabase) -> None:
     await db.command("ping")
 
 
+class CommandTimer(monitoring.CommandListener):
+    """Each MongoDB command's latency into the dependency histogram (metrics.py).
+
+    PyMongo's command monitoring is the library's own hook for this: the driver reports every
+    command it sends, with its duration, from the async client as from the sync one, so no call
+    site needs wrapping. The operation label is the command name (`find`, `insert`, `update`, ...).
+    The driver's server monitoring (heartbeats) is not reported here, so only our commands count.
+    """
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        observe_dependency_seconds("mongodb", event.command_name, event.duration_micros / 1e6, True)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        observe_dependency_seconds("mongodb", event.command_name, event.duration_micros / 1e6, False)
+
+
 def connect(uri: str, timeout_seconds: float) -> AsyncMongoClient:
     """A client whose every operation gives up after `timeout_seconds` (no call waits forever)."""
     timeout_ms = int(timeout_seconds * 1000)
     return AsyncMongoClient(
         uri,
+        event_listeners=[CommandTimer()],
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=timeout_ms,

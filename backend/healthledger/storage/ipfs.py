@@ -15,12 +15,15 @@ from __future__ import annotations
 import json
 import math
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from cid import make_cid
+
+from ..metrics import observe_dependency_seconds
 
 __all__ = [
     "AddResult",
@@ -115,6 +118,31 @@ async def _multipart_file(chunks: AsyncIterator[bytes], boundary: str, counter: 
     yield f"\r\n--{boundary}--\r\n".encode()
 
 
+class TimedTransport(httpx.AsyncBaseTransport):
+    """Times every request to the node into the dependency histogram (metrics.py).
+
+    The transport is the one point all of this client's calls pass (`add`, `cat`, `files/stat`,
+    pins, ...); the operation label is the RPC command from the path (a fixed set). The time is to
+    the answer's headers: an `add` includes sending the whole file, a `cat` not the streaming of it.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started, ok = time.perf_counter(), False
+        try:
+            response = await self._inner.handle_async_request(request)
+            ok = response.status_code < 500
+            return response
+        finally:
+            operation = request.url.path.rpartition("/api/v0/")[2] or "other"
+            observe_dependency_seconds("ipfs", operation, time.perf_counter() - started, ok)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def _timeout_param(seconds: float) -> str:
     # Kubo and js-ipfs both parse Go-style durations; whole seconds are the least ambiguous.
     return f"{max(1, math.ceil(seconds))}s"
@@ -146,7 +174,7 @@ class IpfsClient:
         self._http = httpx.AsyncClient(
             base_url=self.api_url + "/api/v0",
             timeout=httpx.Timeout(timeout_seconds),
-            transport=transport,
+            transport=TimedTransport(transport or httpx.AsyncHTTPTransport()),
             # The RPC API is not a web page: never follow redirects, never read proxy settings for
             # a node that normally sits on localhost.
             follow_redirects=False,

@@ -718,6 +718,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/system/selftest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run a synthetic patient and doctor workflow against this system (registrar)
+         * @description Throwaway wallets sign in, upload, verify, request, approve, read, revoke and clean up through this API; each step's outcome and latency. A failed step is reported in the answer (`ok: false`), not as an error status. A call made while a run is going shares that run's result.
+         */
+        get: operations["selftest_api_system_selftest_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/system/status": {
         parameters: {
             query?: never;
@@ -2464,6 +2484,48 @@ export interface components {
              */
             action: "revokeWrite";
             params: components["schemas"]["RevokeWriteParams"];
+        };
+        /**
+         * SelftestReport
+         * @description A self-test run: `ok` only if every step (clean-up included) passed.
+         */
+        SelftestReport: {
+            /** Duration Ms */
+            duration_ms: number;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Run Id
+             * @description The X-Request-ID every request of the run carried: the API's log lines of the run have it
+             */
+            run_id: string;
+            /**
+             * Started At
+             * @description ISO-8601
+             */
+            started_at: string;
+            /** Steps */
+            steps: components["schemas"]["SelftestStep"][];
+        };
+        /**
+         * SelftestStep
+         * @description One step of the synthetic workflow.
+         */
+        SelftestStep: {
+            /** Latency Ms */
+            latency_ms: number;
+            /**
+             * Message
+             * @description What the step did, or why it failed (the API's error code, never data)
+             */
+            message: string;
+            /**
+             * Name
+             * @description sign_in, key_setup, upload, verify, register_doctor, request_access, approve, doctor_read, revoke, doctor_refused, clean_up
+             */
+            name: string;
+            /** Ok */
+            ok: boolean;
         };
         /**
          * SharedRecord
@@ -6826,6 +6888,80 @@ export interface operations {
                 };
             };
             /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable`, `ipfs_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    selftest_api_system_selftest_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelftestReport"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
             502: {
                 headers: {
                     [name: string]: unknown;

@@ -103,3 +103,23 @@ class IntegrityReport(BaseModel):
     patients: int
     timings_ms: dict[str, float]
     records: list[ReportRow]
+
+
+class SelftestStep(BaseModel):
+    """One step of the synthetic workflow."""
+
+    name: str = Field(description="sign_in, key_setup, upload, verify, register_doctor, request_access, approve, "
+                      "doctor_read, revoke, doctor_refused, clean_up")
+    ok: bool
+    latency_ms: float
+    message: str = Field(description="What the step did, or why it failed (the API's error code, never data)")
+
+
+class SelftestReport(BaseModel):
+    """A self-test run: `ok` only if every step (clean-up included) passed."""
+
+    ok: bool
+    run_id: str = Field(description="The X-Request-ID every request of the run carried: the API's log lines of the run have it")
+    started_at: str = Field(description="ISO-8601")
+    duration_ms: float
+    steps: list[SelftestStep]
