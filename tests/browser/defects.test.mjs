@@ -21,7 +21,9 @@ import { makePdf } from './lib/files.mjs'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
 import {
   approveOne,
+  awayFromUploadAndBack,
   chooseForUpload,
+  holdFirstRequest,
   inkOnCanvas,
   keyIsSetUp,
   recordsConfirmed,
@@ -63,11 +65,7 @@ describe('browser: issue 14 defects, after (screenshots of each fixed situation)
   const { step, arrive, users } = useStack('defects', { onArrive: keyIsSetUp })
 
   /** The doctor asks the patient for access with `reason` (the newest "Request sent." confirms it). */
-  async function doctorAsks(reason) {
-    const { page } = users.doctor
-    await tab(page, 'Find patient')
-    await requestAccess(page, { patient: PATIENT, reason, button: /Sign access request to 0x3C44…93BC/, lastStatus: true })
-  }
+  const doctorAsks = (reason) => requestAccess(users.doctor.page, { patient: PATIENT, reason, button: /Sign access request to 0x3C44…93BC/, lastStatus: true })
 
   step('0. the registrar registers the doctor; the patient uploads a prescription, an invoice and a PDF', async () => {
     const registrar = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
@@ -95,17 +93,12 @@ describe('browser: issue 14 defects, after (screenshots of each fixed situation)
     await until('the preview to close', async () => (await preview.count()) === 0)
   })
 
-  let releaseUpload
+  let heldUpload
   step('3. mid-upload the button is past the wallet and the bar is inside the 1280x900 window', async () => {
     const { page } = users.patient
     await tab(page, 'Upload')
     await chooseForUpload(page, { name: LAB, fileName: LAB_FILE, buffer: LAB_BODY })
-    const gate = new Promise((resolve) => (releaseUpload = resolve))
-    let held = 0
-    await page.route(`**${UPLOAD_PATH}`, async (route) => {
-      if (held++ === 0) await gate
-      await route.continue()
-    })
+    heldUpload = await holdFirstRequest(page, UPLOAD_PATH)
     await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
     const busyButton = page.locator('.upload-actions button[data-stage]').first()
     await until('the file to be signed and sending', async () => (await busyButton.getAttribute('data-stage')) === 'sending')
@@ -124,16 +117,13 @@ describe('browser: issue 14 defects, after (screenshots of each fixed situation)
 
   step('5. a tab change mid-upload keeps the progress; the same file again is warned about', async () => {
     const { page } = users.patient
-    await tab(page, 'My records')
-    await page.getByRole('heading', { name: 'Upload records' }).waitFor({ state: 'detached' })
-    await tab(page, 'Upload')
-    await page.locator(`li[data-file="${LAB_FILE}"][data-stage="sending"]`).waitFor()
+    await awayFromUploadAndBack(page, LAB_FILE)
     await page.locator('.upload-live progress').waitFor()
     await screenshot(page, 'defect-5-tab-switch-after')
 
-    releaseUpload()
+    heldUpload.release()
     await storedNotice(page, LAB).waitFor({ timeout: CHAIN_TIMEOUT })
-    await page.unroute(`**${UPLOAD_PATH}`)
+    await heldUpload.stop()
     await page.getByLabel('File', { exact: true }).setInputFiles({ name: LAB_FILE, mimeType: 'text/plain', buffer: LAB_BODY })
     const item = page.locator(`li[data-file="${LAB_FILE}"]`).last()
     const warning = item.getByRole('status').filter({ hasText: 'Already uploaded?' })
@@ -159,21 +149,16 @@ describe('browser: issue 14 defects, after (screenshots of each fixed situation)
     await card.scrollIntoViewIfNeeded()
     await screenshot(page, 'defect-1-request-card-after')
     // Defect 3 for approvals: held on its way to the server, the signed approval's button says so.
-    let release
-    const gate = new Promise((resolve) => (release = resolve))
-    await page.route(`**${RESPOND_PATH}`, async (route) => {
-      await gate
-      await route.continue()
-    })
+    const heldAnswer = await holdFirstRequest(page, RESPOND_PATH)
     await card.getByRole('button', { name: /^Sign approval \(2 record\(s\), until / }).click()
     const approving = card.locator('button[data-stage="sending"]')
     await approving.waitFor()
     assert.match(await approving.innerText(), /Sending…/)
     await approving.scrollIntoViewIfNeeded()
     await screenshot(page, 'defect-3-approval-relaying-after')
-    release()
+    heldAnswer.release()
     await page.getByRole('status').filter({ hasText: /Approved 2 record\(s\) until / }).first().waitFor({ timeout: CHAIN_TIMEOUT })
-    await page.unroute(`**${RESPOND_PATH}`)
+    await heldAnswer.stop()
 
     const d = users.doctor.page
     await tab(d, 'Authorized records')

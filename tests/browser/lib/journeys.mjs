@@ -22,11 +22,12 @@ export async function registerDoctor(page, { address, name, licence }) {
 }
 
 /**
- * On the doctor's "Find a patient": look `patient` up by address, give `reason` and sign the request
+ * On the doctor's "Find a patient" (opened here): look `patient` up by address, give `reason` and sign the request
  * with the button named `button` (a string or RegExp: what it must say about the patient).
  * `lastStatus`: wait for the newest "Request sent." (a second request while the first still shows).
  */
 export async function requestAccess(page, { patient, reason, button, lastStatus = false }) {
+  await tab(page, 'Find patient')
   await page.getByLabel("Patient's name or wallet address").fill(patient)
   await page.getByRole('button', { name: 'Search', exact: true }).click()
   await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === patient.toLowerCase())
@@ -67,6 +68,14 @@ export async function uploadRecords(page, files) {
     await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
     await storedNotice(page, file.name).waitFor({ timeout: CHAIN_TIMEOUT })
   }
+}
+
+/** Mid-upload, go to "My records" and back to Upload: the upload of `fileName` is still listed as sending. */
+export async function awayFromUploadAndBack(page, fileName) {
+  await tab(page, 'My records')
+  await page.getByRole('heading', { name: 'Upload records' }).waitFor({ state: 'detached' })
+  await tab(page, 'Upload')
+  await page.locator(`li[data-file="${fileName}"][data-stage="sending"]`).waitFor()
 }
 
 /** On "My records": wait until each of `names` shows as confirmed on chain. */
@@ -136,4 +145,20 @@ export async function inkOnCanvas(scope) {
     for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 200 || data[i + 1] < 200 || data[i + 2] < 200)) ink++
     return ink
   })
+}
+
+/**
+ * Hold the first request of `page` to the API path `path` on its way to the server, to look at the
+ * page meanwhile; later ones pass. Returns { release } (lets it go on) and { stop } (unroutes).
+ */
+export async function holdFirstRequest(page, path) {
+  let release
+  const gate = new Promise((resolve) => (release = resolve))
+  let held = 0
+  const pattern = `**${path}`
+  await page.route(pattern, async (route) => {
+    if (held++ === 0) await gate
+    await route.continue()
+  })
+  return { release, stop: () => page.unroute(pattern) }
 }
