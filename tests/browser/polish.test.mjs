@@ -5,27 +5,22 @@
 // upload's signing explanation is in plain words, the EIP-712 type name behind "Details".
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe } from 'node:test'
 import { DEV_ACCOUNTS, rpc, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { CHAIN_TIMEOUT, chooseFile, signedIn, startStack, tab, until } from './lib/stack.mjs'
+import { CHAIN_TIMEOUT, chooseFile, tab, until } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
 
 const PATIENT = DEV_ACCOUNTS[6].address
 
 describe('browser: honest progress (confirming n of m) and plain signing words', { timeout: 600_000 }, () => {
-  let stack
+  const suite = useStack('polish', { env: { CONFIRMATIONS: '2' } })
   let user
 
   before(async () => {
-    stack = await startStack({ env: { CONFIRMATIONS: '2' } })
-    user = await signedIn(stack, PATIENT, 'patient')
+    user = await suite.arrive('patient', PATIENT, 'patient')
   })
 
-  after(async () => {
-    await user?.browser.close()
-    await stack?.stop()
-  })
-
-  it('the upload explains the signature in plain words, the EIP-712 name behind Details', async () => {
+  suite.step('the upload explains the signature in plain words, the EIP-712 name behind Details', async () => {
     const { page } = user
     await tab(page, 'Upload')
     await page.getByText('Encryption key unlocked').waitFor()
@@ -37,16 +32,16 @@ describe('browser: honest progress (confirming n of m) and plain signing words',
     assert.match(await explain.locator('details').innerText(), /EIP-712 typed-data signature of type “AddRecord”/)
   })
 
-  it('an upload shows the true confirmations out of those the server waits for', async () => {
+  suite.step('an upload shows the true confirmations out of those the server waits for', async () => {
     const { page } = user
     await chooseFile(page, { name: 'Blood test', fileName: 'blood-test.txt', buffer: Buffer.from(`Blood test ${Date.now()}\n`) })
     await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
     const progress = page.getByRole('list', { name: 'Progress of blood-test.txt' })
     await progress.getByText('Confirming (1 of 3)').waitFor({ timeout: CHAIN_TIMEOUT })
     await screenshot(page, 'polish-01-confirming-1-of-3')
-    await rpc(stack.rpcUrl, 'evm_mine')
+    await rpc(suite.stack.rpcUrl, 'evm_mine')
     await progress.getByText('Confirming (2 of 3)').waitFor()
-    await rpc(stack.rpcUrl, 'evm_mine')
+    await rpc(suite.stack.rpcUrl, 'evm_mine')
     const stored = page.getByRole('status').filter({ hasText: 'Stored and anchored' })
     await stored.waitFor({ timeout: CHAIN_TIMEOUT })
     assert.match(await stored.innerText(), /Confirmed by 3 of 3 block\(s\)\./)

@@ -12,9 +12,9 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe } from 'node:test'
-import { crc32, deflateSync } from 'node:zlib'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { approveOne, keyIsSetUp, recordsConfirmed, region, registerDoctor, requestAccess, requestCard, uploadRecords } from './lib/journeys.mjs'
+import { makePdf, makePng } from './lib/files.mjs'
+import { approveOne, inkOnCanvas, keyIsSetUp, recordsConfirmed, region, registerDoctor, requestAccess, requestCard, uploadRecords } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -30,66 +30,11 @@ const TXT_NAME = `Diet notes ${STAMP}`
 const TXT_BODY = `Diet notes\nLess salt, more water.\n${new Date().toISOString()}\n`
 const REASON = 'Please share your discharge letter before the follow-up.'
 
-/** A minimal valid PDF: `pages` pages of US Letter, each with one line of Helvetica text (exact xref offsets). */
-function makePdf(lines) {
-  const objects = []
-  const pageIds = lines.map((_, i) => 4 + i * 2)
-  objects[1] = '<< /Type /Catalog /Pages 2 0 R >>'
-  objects[2] = `<< /Type /Pages /Kids [${pageIds.map((id) => `${id} 0 R`).join(' ')}] /Count ${lines.length} >>`
-  objects[3] = '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>'
-  lines.forEach((line, i) => {
-    const content = `BT /F1 28 Tf 72 700 Td (${line}) Tj ET`
-    objects[pageIds[i]] = `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${pageIds[i] + 1} 0 R >>`
-    objects[pageIds[i] + 1] = `<< /Length ${Buffer.byteLength(content)} >>\nstream\n${content}\nendstream`
-  })
-  let body = '%PDF-1.4\n'
-  const offsets = []
-  for (let id = 1; id < objects.length; id++) {
-    offsets[id] = Buffer.byteLength(body)
-    body += `${id} 0 obj\n${objects[id]}\nendobj\n`
-  }
-  const xref = Buffer.byteLength(body)
-  body += `xref\n0 ${objects.length}\n0000000000 65535 f \n`
-  for (let id = 1; id < objects.length; id++) body += `${String(offsets[id]).padStart(10, '0')} 00000 n \n`
-  body += `trailer\n<< /Size ${objects.length} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`
-  return Buffer.from(body, 'latin1')
-}
-
-/** A `width` x `height` RGB PNG of one colour. */
-function makePng(width, height, [r, g, b]) {
-  const chunk = (type, data) => {
-    const length = Buffer.alloc(4)
-    length.writeUInt32BE(data.length)
-    const crc = Buffer.alloc(4)
-    crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, 'latin1'), data])))
-    return Buffer.concat([length, Buffer.from(type, 'latin1'), data, crc])
-  }
-  const header = Buffer.alloc(13)
-  header.writeUInt32BE(width, 0)
-  header.writeUInt32BE(height, 4)
-  header.set([8, 2, 0, 0, 0], 8) // 8-bit RGB, no interlace
-  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => [r, g, b]).flat())])
-  const pixels = Buffer.concat(Array.from({ length: height }, () => row))
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(pixels)), chunk('IEND', Buffer.alloc(0))])
-}
-
 const FILES = [
   { name: PDF_NAME, fileName: 'discharge-letter.pdf', mimeType: 'application/pdf', buffer: makePdf(['HealthLedger preview test, page 1', 'Page two of the letter']) },
   { name: PNG_NAME, fileName: 'rash.png', mimeType: 'image/png', buffer: makePng(40, 30, [200, 40, 40]) },
   { name: TXT_NAME, fileName: 'diet-notes.txt', mimeType: 'text/plain', buffer: Buffer.from(TXT_BODY) },
 ]
-
-/** How many pixels of the drawn PDF page (`canvas.pdf-page`, once rendered) are not white. */
-async function inkOnCanvas(scope) {
-  const canvas = scope.locator('canvas.pdf-page[data-rendered="true"]')
-  await canvas.waitFor()
-  return canvas.evaluate((element) => {
-    const { data } = element.getContext('2d').getImageData(0, 0, element.width, element.height)
-    let ink = 0
-    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 200 || data[i + 1] < 200 || data[i + 2] < 200)) ink++
-    return ink
-  })
-}
 
 /** The preview is on screen (its top within the viewport) and holds the focus. */
 async function inViewAndFocused(preview) {

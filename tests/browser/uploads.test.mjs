@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
 import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
+import { awayFromUploadAndBack, holdFirstRequest } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, tab, until } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -55,13 +56,7 @@ describe('browser: uploads (drop several, progress across tabs, duplicate warnin
     }
 
     // Hold the first upload on its way to the server, to look at the page mid-upload.
-    let release
-    const gate = new Promise((resolve) => (release = resolve))
-    let held = 0
-    await page.route(`**${UPLOAD_PATH}`, async (route) => {
-      if (held++ === 0) await gate
-      await route.continue()
-    })
+    const held = await holdFirstRequest(page, UPLOAD_PATH)
     const before = typedDataPrompts(user)
     const button = page.getByRole('button', { name: /Sign AddRecord for these 2 files and upload/ })
     await button.click()
@@ -88,20 +83,17 @@ describe('browser: uploads (drop several, progress across tabs, duplicate warnin
     await screenshot(page, 'uploads-01-sending-beside-the-button')
 
     // Another tab and back: the upload is still there, still running, with its progress.
-    await tab(page, 'My records')
-    await page.getByRole('heading', { name: 'Upload records' }).waitFor({ state: 'detached' })
-    await tab(page, 'Upload')
-    await page.locator(`li[data-file="${FILES[0].name}"][data-stage="sending"]`).waitFor()
+    await awayFromUploadAndBack(page, FILES[0].name)
     await page.locator('.upload-live').waitFor()
     await screenshot(page, 'uploads-02-back-from-another-tab')
 
-    release()
+    held.release()
     const stored = page.getByRole('status').filter({ hasText: 'Stored and anchored' })
     await until('both files to be stored and anchored', async () => (await stored.count()) === 2, { timeout: CHAIN_TIMEOUT })
     assert.equal(typedDataPrompts(user) - before, 2, 'two signatures, one per file')
     const texts = await stored.allInnerTexts()
     assert.ok(texts.some((t) => /as record #0\./.test(t)) && texts.some((t) => /as record #1\./.test(t)), `records #0 and #1: ${texts}`)
-    await page.unroute(`**${UPLOAD_PATH}`)
+    await held.stop()
     await screenshot(page, 'uploads-03-both-stored')
 
     await tab(page, 'My records')

@@ -22,11 +22,12 @@ export async function registerDoctor(page, { address, name, licence }) {
 }
 
 /**
- * On the doctor's "Find a patient": look `patient` up by address, give `reason` and sign the request
+ * On the doctor's "Find a patient" (opened here): look `patient` up by address, give `reason` and sign the request
  * with the button named `button` (a string or RegExp: what it must say about the patient).
  * `lastStatus`: wait for the newest "Request sent." (a second request while the first still shows).
  */
 export async function requestAccess(page, { patient, reason, button, lastStatus = false }) {
+  await tab(page, 'Find patient')
   await page.getByLabel("Patient's name or wallet address").fill(patient)
   await page.getByRole('button', { name: 'Search', exact: true }).click()
   await until('the patient address in the request form', async () => (await page.getByLabel("Patient's address").inputValue()).toLowerCase() === patient.toLowerCase())
@@ -42,22 +43,39 @@ export async function unlockIfAsked(scope) {
   if (await unlock.isVisible()) await unlock.click()
 }
 
+/** The "Stored and anchored" notice of the upload named `name`. */
+export const storedNotice = (page, name) => page.getByRole('status').filter({ hasText: 'Stored and anchored' }).filter({ hasText: name })
+
 /**
- * On the patient's Upload tab, upload `files` one after the other ({ name, fileName, mimeType,
- * buffer, type? }), each until "Stored and anchored".
+ * On the patient's Upload tab, with the list of finished uploads cleared, choose `file` ({ name,
+ * fileName, mimeType, buffer, type? }) and wait until it is fingerprinted and the key is unlocked:
+ * ready to sign.
  */
+export async function chooseForUpload(page, file) {
+  const clear = page.getByRole('button', { name: 'Clear the list' })
+  if (await clear.isVisible()) await clear.click()
+  await chooseFile(page, file)
+  if (file.type) await page.getByRole('combobox', { name: /^Type/ }).selectOption(file.type)
+  await unlockIfAsked(page)
+  await page.getByText('Encryption key unlocked').waitFor()
+}
+
+/** On the patient's Upload tab, upload `files` (see chooseForUpload()) one after the other, each until "Stored and anchored". */
 export async function uploadRecords(page, files) {
   await tab(page, 'Upload')
   for (const file of files) {
-    const another = page.getByRole('button', { name: 'Upload another file' })
-    if (await another.isVisible()) await another.click()
-    await chooseFile(page, file)
-    if (file.type) await page.getByRole('combobox', { name: /^Type/ }).selectOption(file.type)
-    await unlockIfAsked(page)
-    await page.getByText('Encryption key unlocked').waitFor()
+    await chooseForUpload(page, file)
     await page.getByRole('button', { name: /Sign AddRecord for this file and upload/ }).click()
-    await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await storedNotice(page, file.name).waitFor({ timeout: CHAIN_TIMEOUT })
   }
+}
+
+/** Mid-upload, go to "My records" and back to Upload: the upload of `fileName` is still listed as sending. */
+export async function awayFromUploadAndBack(page, fileName) {
+  await tab(page, 'My records')
+  await page.getByRole('heading', { name: 'Upload records' }).waitFor({ state: 'detached' })
+  await tab(page, 'Upload')
+  await page.locator(`li[data-file="${fileName}"][data-stage="sending"]`).waitFor()
 }
 
 /** On "My records": wait until each of `names` shows as confirmed on chain. */
@@ -115,4 +133,32 @@ export async function holdLiveUpdates(page) {
     route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"paused","message":"paused by the test"}}' }),
   )
   return () => page.unroute(notifications)
+}
+
+/** How many pixels of the drawn PDF page in `scope` (its `canvas.pdf-page`, once rendered) are not white. */
+export async function inkOnCanvas(scope) {
+  const canvas = scope.locator('canvas.pdf-page[data-rendered="true"]')
+  await canvas.waitFor()
+  return canvas.evaluate((element) => {
+    const { data } = element.getContext('2d').getImageData(0, 0, element.width, element.height)
+    let ink = 0
+    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 200 || data[i + 1] < 200 || data[i + 2] < 200)) ink++
+    return ink
+  })
+}
+
+/**
+ * Hold the first request of `page` to the API path `path` on its way to the server, to look at the
+ * page meanwhile; later ones pass. Returns { release } (lets it go on) and { stop } (unroutes).
+ */
+export async function holdFirstRequest(page, path) {
+  let release
+  const gate = new Promise((resolve) => (release = resolve))
+  let held = 0
+  const pattern = `**${path}`
+  await page.route(pattern, async (route) => {
+    if (held++ === 0) await gate
+    await route.continue()
+  })
+  return { release, stop: () => page.unroute(pattern) }
 }
