@@ -2938,7 +2938,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3052,7 +3052,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3323,7 +3323,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3594,7 +3594,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `request_closed`, `integrity_mismatch`, `doctor_not_registered`, `request_stale`, `doctor_key_missing`, `key_binding_invalid` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `request_closed`, `integrity_mismatch`, `doctor_not_registered`, `request_stale`, `doctor_key_missing`, `key_binding_invalid` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3708,7 +3708,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3822,7 +3822,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `doctor_not_registered` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `doctor_not_registered` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4019,7 +4019,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5514,7 +5514,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `patient_key_missing`, `doctor_key_missing`, `key_binding_invalid`, `upload_in_progress`, `stale_nonce`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `patient_key_missing`, `doctor_key_missing`, `key_binding_invalid`, `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5729,7 +5729,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `upload_in_progress`, `stale_nonce`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6442,7 +6442,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6603,7 +6603,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `record_conflict`, `record_gone`, `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `record_conflict`, `record_gone`, `stale_nonce`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
