@@ -192,3 +192,38 @@ def test_killing_the_lease_holder_mid_run_loses_nothing_and_sends_nothing_twice(
     assert len(hashes) == len(set(hashes))
     # The uploads sent to the surviving instances all answered (the killed one's requests died with it).
     assert sum(s is not None for s in statuses) >= len(patients) * UPLOADS_EACH * (INSTANCES - 1) // INSTANCES
+
+
+def test_a_signature_ahead_waits_for_its_turn_then_gets_a_clear_409(start_api_process) -> None:
+    """Nonce n+1 without n: the job waits in the queue for RELAY_NONCE_WAIT_SECONDS, then 409
+    `nonce_wait_expired`, leaving no record; one beyond RELAY_MAX_NONCES_AHEAD is refused at once."""
+    api = start_api_process(relay_nonce_wait_seconds=2.0, relay_max_nonces_ahead=4)
+    patient = Wallet.random()
+    with httpx.Client(base_url=api.url, timeout=60.0) as client:
+        patient.login(client)
+        first, second = _prepared_uploads(api, patient)[:2]
+        started = time.monotonic()
+        response = client.post(
+            "/api/medical-records/upload", data=second[0], files={"file": ("f.pdf", second[1], "application/pdf")},
+            headers=patient.headers,
+        )
+        assert response.status_code == 409 and response.json()["error"]["code"] == "nonce_wait_expired", response.text
+        assert time.monotonic() - started >= 2.0
+        far = dict(first[0], nonce=str(int(first[0]["nonce"]) + 5))
+        response = client.post(
+            "/api/medical-records/upload", data=far, files={"file": ("f.pdf", first[1], "application/pdf")},
+            headers=patient.headers,
+        )
+        assert response.status_code == 409 and response.json()["error"]["code"] == "nonce_too_far_ahead"
+        # The signer's own nonce still works, and the skipped one left nothing behind.
+        response = client.post(
+            "/api/medical-records/upload", data=first[0], files={"file": ("f.pdf", first[1], "application/pdf")},
+            headers=patient.headers,
+        )
+        assert response.status_code in (201, 202), response.text
+    mongo = MongoClient(api.settings.mongodb_uri, serverSelectionTimeoutMS=5000)
+    try:
+        records = mongo[api.settings.mongodb_database]["records"]
+        assert records.count_documents({"patient": patient.address.lower()}) == 1
+    finally:
+        mongo.close()

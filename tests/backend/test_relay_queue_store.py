@@ -70,7 +70,9 @@ async def test_the_fence_refuses_a_stale_holder_and_a_lease_about_to_expire(db) 
 async def test_one_live_job_per_id_and_settled_jobs_are_replaced(db) -> None:
     jobs = RelayJobStore(db)
     await jobs.ensure_indexes()
-    first = RelayJob(id="sig:x:1", relayer="r", action="addRecordBySig", to=RELAYER, data="0x01", signer_key="p:s", signer_nonce=1)
+    first = RelayJob(
+        id="sig:x:1", relayer="r", action="addRecordBySig", to=RELAYER, data="0x01", signer_key="p:s", signer_nonce=1
+    )
     stored, created = await jobs.enqueue(first)
     assert created and stored.state == "queued"
     other = RelayJob(id="sig:x:1", relayer="r", action="addRecordBySig", to=RELAYER, data="0x02")

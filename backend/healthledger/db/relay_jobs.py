@@ -53,6 +53,7 @@ class RelayJob:
     tx_hashes: list[str] = field(default_factory=list)
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    outage_at: datetime | None = None  # the node stopped answering while it was awaited
 
     @property
     def live(self) -> bool:
@@ -75,7 +76,7 @@ class RelayJob:
             record_cid=doc.get("record_cid"), created_at=doc["created_at"], wait_until=doc.get("wait_until"),
             tx_nonce=doc.get("tx_nonce"), fees={k: int(v) for k, v in (doc.get("fees") or {}).items()},
             gas=int(doc.get("gas") or 0), tx_hashes=list(doc.get("tx_hashes") or []),
-            result=doc.get("result"), error=doc.get("error"),
+            result=doc.get("result"), error=doc.get("error"), outage_at=doc.get("outage_at"),
         )
 
 
@@ -134,6 +135,10 @@ class RelayJobStore:
             },
         )
         return result.matched_count == 1
+
+    async def note_outage(self, job_id: str) -> None:
+        """The chain node stopped answering while this sent job was awaited (its waiters stop waiting)."""
+        await self._c.update_one({"_id": job_id, "state": "sent"}, {"$set": {"outage_at": datetime.now(UTC)}})
 
     async def finish(self, job_id: str, *, result: dict[str, Any] | None = None, error: dict[str, Any] | None = None,
                      only_if_queued: bool = False) -> bool:

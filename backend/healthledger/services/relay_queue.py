@@ -26,7 +26,7 @@ from web3.types import TxReceipt
 
 from ..chain.actions import SignedAction
 from ..chain.actions import action as find_action
-from ..chain.client import ChainClient
+from ..chain.client import ChainClient, ChainUnavailable
 from ..chain.relayer import (
     Relayer,
     RelayerUnavailable,
@@ -44,6 +44,10 @@ FIRST_POLL_SECONDS = 0.05
 MAX_POLL_SECONDS = 0.5
 # A job still queued when its waiter's time is up gets this much longer when it waits for its nonce.
 NONCE_WAIT_SLACK_SECONDS = 5.0
+
+
+class NothingSent(ChainUnavailable):
+    """The node could not be reached to prepare the job's transaction: nothing was sent (502)."""
 
 
 def nonce_wait_expired(error: Mapping[str, Any]) -> Exception:
@@ -113,13 +117,19 @@ class RelayQueue:
         self.worker.wanted(+1)
         try:
             deadline = time.monotonic() + timeout
+            started_at = datetime.now(UTC) - timedelta(seconds=1)
             pause = FIRST_POLL_SECONDS
             while True:
                 current = await self._jobs.get(job.id)
                 if current is None:
-                    raise RelayerUnavailable("the relayer's queue lost the transaction; nothing was sent", maybe_sent=False)
+                    raise RelayerUnavailable(
+                        "the relayer's queue lost the transaction; nothing was sent", maybe_sent=False
+                    )
                 if not current.live:
                     return current
+                if current.state == "sent" and current.outage_at is not None and current.outage_at >= started_at:
+                    # Sent, and the node went away: the outcome is unknown (the caller answers 202).
+                    raise TransactionTimeout(current.tx_hashes[-1] if current.tx_hashes else "", timeout)
                 now = time.monotonic()
                 if now >= deadline:
                     if current.state == "queued" and current.wait_until is not None:
@@ -151,6 +161,8 @@ class RelayQueue:
                 raise TransactionReverted(done.action, revert, tx_hash=error.get("tx_hash"), detail=error.get("detail"))
             if error.get("kind") == "nonce_wait":
                 raise nonce_wait_expired(error)
+            if error.get("kind") == "chain_unavailable":
+                raise NothingSent("the chain node could not be reached")
             raise RelayerUnavailable(error.get("detail") or "the relayer could not send the transaction",
                                      maybe_sent=bool(error.get("maybe_sent")))
         assert done.result is not None
@@ -170,7 +182,8 @@ class RelayQueue:
         *, timeout: float, signer: str,
     ) -> TxResult:
         """Queue a signed action and wait for it (as Relayer.relay_signed)."""
-        return await self.transact(await self.submit_signed(action, patient, message, signature, signer=signer), timeout)
+        job = await self.submit_signed(action, patient, message, signature, signer=signer)
+        return await self.transact(job, timeout)
 
     async def ensure_vault(self, patient: str, *, timeout: float) -> str:
         """The patient's vault address, created first through the queue if needed (one job however many ask)."""

@@ -93,16 +93,19 @@ class RelayWorker:
         self._checked_at: dict[str, int] = {}  # waiting job -> head block its signer's nonce was read at
         self._wanted = 0  # jobs this process awaits: try for the lease while any is open
         self._idle_since: float | None = None
+        self._next_renew = 0.0
+        self._closed = False
 
     # -- life -----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the loop (idempotent; the queue starts it on first use)."""
-        if self._task is None or self._task.done():
+        """Start the loop (idempotent; the queue starts it on first use; never again after `stop`)."""
+        if not self._closed and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._loop(), name="healthledger-relay-worker")
 
     async def stop(self) -> None:
         """Stop sending and give the lease back, so another instance resumes at once."""
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -126,18 +129,16 @@ class RelayWorker:
     # -- the loop -------------------------------------------------------------------------------
 
     async def _loop(self) -> None:
-        next_renew = 0.0
         while True:
             try:
                 now = time.monotonic()
-                if self.lease is not None and now >= next_renew:
+                if self.lease is not None and now >= self._next_renew:
                     await self._renew()
-                    next_renew = now + self.lease_seconds / 3
-                elif self.lease is None and (self._wanted > 0 or now >= next_renew):
+                elif self.lease is None and (self._wanted > 0 or now >= self._next_renew):
                     # A local waiter, or now and then: live jobs nobody sends (their holder died).
                     if self._wanted > 0 or await self._jobs.has_live(self._relayer_id):
                         await self._renew()
-                    next_renew = now + self.lease_seconds / 3
+                    self._next_renew = now + self.lease_seconds / 3
                 if self.lease is not None:
                     busy = await self._dispatch()
                     if busy or self._watchers:
@@ -157,6 +158,7 @@ class RelayWorker:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS if holding else self.lease_seconds / 3)
 
     async def _renew(self) -> None:
+        self._next_renew = time.monotonic() + self.lease_seconds / 3
         lease = await self._leases.acquire(self.holder, self.lease_seconds)
         if lease is None:
             await self._drop_lease(release=False)
@@ -169,6 +171,7 @@ class RelayWorker:
             await self._adopt()
         else:
             self.lease = lease
+            await self._adopt()  # `sent` jobs nobody watches (a send interrupted after its hash was saved)
 
     async def _drop_lease(self, *, release: bool) -> None:
         lease, self.lease = self.lease, None
@@ -186,7 +189,7 @@ class RelayWorker:
     async def _adopt(self) -> None:
         """Resume the jobs a previous holder sent: wait on their hashes (re-sent only if needed)."""
         for job in await self._jobs.in_flight(self._relayer_id):
-            if job.tx_nonce is None or not job.tx_hashes:
+            if job.tx_nonce is None or not job.tx_hashes or job.id in self._watchers:
                 continue
             call = self._relayer.unestimated(job.action, job.to, job.data, gas=job.gas)
             sent = self._relayer.adopt(call, job.tx_nonce, job.fees, job.tx_hashes)
@@ -198,12 +201,16 @@ class RelayWorker:
     async def _dispatch(self) -> bool:
         """Send every queued job whose turn it is; whether the queue had anything."""
         queued = await self._jobs.queued(self._relayer_id)
+        ids = {job.id for job in queued}
+        self._checked_at = {k: v for k, v in self._checked_at.items() if k in ids}
         if not queued:
             return False
         head = await self._chain.block_number()
         nonces: dict[str, int] = {}
         now = datetime.now(UTC)
         for job in queued:
+            if self.lease is not None and time.monotonic() >= self._next_renew:
+                await self._renew()  # a long pass must not outlive the lease
             if self.lease is None:
                 break
             if job.signer_key is not None and job.signer_nonce is not None:
@@ -234,24 +241,33 @@ class RelayWorker:
 
     async def _send(self, job: RelayJob) -> None:
         call = self._relayer.unestimated(job.action, job.to, job.data)
+        unreachable = {"kind": "chain_unavailable", "detail": "the chain node could not be reached"}
         try:
             call = await self._relayer.estimate(call)
         except TransactionReverted as exc:
             await self._jobs.finish(job.id, error=reverted_error(exc))
             return
+        except CHAIN_TRANSPORT_ERRORS:  # as a direct send answered: 502 now, nothing was sent
+            await self._jobs.finish(job.id, error=unreachable)
+            return
         hook = self._version_hook(job)
         try:
             sent = await self._relayer.send(call, version_hook=hook)
+        except CHAIN_TRANSPORT_ERRORS:
+            if hook.sent is None:  # before any version was signed and saved
+                await self._jobs.finish(job.id, error=unreachable)
+            return  # else it is `sent` with a saved hash: `_adopt` resumes it at the next renewal
         except JobSettled:
             return
         except LeaseLost:
             await self._drop_lease(release=False)
             return
         except RelayerUnavailable as exc:
-            if not exc.maybe_sent or hook.sent is None:
-                await self._jobs.finish(job.id, error={"kind": "unavailable", "maybe_sent": False, "detail": str(exc)})
-                return
-            sent = self._relayer.adopt(call, hook.sent.nonce, hook.sent.fees, hook.sent.hashes)
+            # As a direct send answered: 502 at once. If it may have reached the node, its hash is
+            # saved on the record, and the reconciler settles it (confirms, sends again or removes).
+            maybe_sent = exc.maybe_sent and hook.sent is not None
+            await self._jobs.finish(job.id, error={"kind": "unavailable", "maybe_sent": maybe_sent, "detail": str(exc)})
+            return
         self._watch(job, sent, hook)
 
     def _version_hook(self, job: RelayJob) -> _VersionHook:
@@ -275,6 +291,9 @@ class RelayWorker:
             except (LeaseLost, JobSettled):
                 return
             except (RelayerUnavailable, *CHAIN_TRANSPORT_ERRORS):
+                # The node went away: its waiters answer now (202, the hash is saved) instead of
+                # waiting out their timeout; this watcher keeps trying.
+                await self._jobs.note_outage(job.id)
                 await asyncio.sleep(1.0)
                 continue
             tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()

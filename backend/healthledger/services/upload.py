@@ -46,6 +46,7 @@ from ..storage.ipfs import IpfsError
 from .anchoring import RecordAnchoring, add_record_call
 from .deadlines import require_landable
 from .relay import check_signer_nonce, relayer_unavailable, revert_to_domain_error
+from .relay_queue import NothingSent
 from .signatures import check_key_signature, parse_signature
 
 log = logging.getLogger(__name__)
@@ -313,6 +314,9 @@ class UploadPipeline:
             return None
         if settled.on_chain:
             return UploadOutcome(record=settled, mined=True, replayed=True)
+        if await self._s.relay_queue.live_for_record(settled.cid):
+            # Still in the relayer queue (perhaps waiting for the signer's earlier nonces): on its way.
+            return UploadOutcome(record=settled, mined=False, replayed=True)
         pooled = False
         for tx_hash in settled.tx_hashes:
             pooled = pooled or await self._s.chain.transaction_pending(tx_hash)
@@ -398,6 +402,9 @@ class UploadPipeline:
                 await self._abandon(record)
             # Else the transaction may have reached the node: the reconciler finds out from its hash.
             raise relayer_unavailable(exc) from exc
+        except NothingSent:
+            await self._abandon(record)
+            raise
         except (TransactionTimeout, RelayerError, *CHAIN_TRANSPORT_ERRORS) as exc:
             # Sent, not mined yet, or the node went away meanwhile: the hash is saved, and the
             # reconciler finishes it (or sends it again). The client gets 202 and the pending record.
