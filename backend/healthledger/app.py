@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             # Uploads interrupted by a previous stop, and records a lost chain state took back, are
             # settled before serving; a failure here is logged and retried, never fatal.
+            services.relay_queue.worker.start()  # takes the relayer lease over when its holder dies
             await maintenance.run_once()
             maintenance.start()
             yield

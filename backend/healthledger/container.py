@@ -21,9 +21,13 @@ from .db.keys import AccountKeyStore
 from .db.mongo import connect, ensure_indexes
 from .db.profiles import ProfileStore
 from .db.records import RecordStore
+from .db.relay_jobs import RelayJobStore
+from .db.relayer_lease import LeaseStore, lease_id
 from .db.views import ViewLog
 from .keyed_locks import KeyedLocks
 from .services.rate_limits import RateLimits
+from .services.relay_queue import RelayQueue
+from .services.relay_worker import RelayWorker
 from .services.typed_data_factory import TypedDataFactory
 from .settings import Settings
 from .storage.ipfs import IpfsClient
@@ -44,6 +48,8 @@ class Services:
     ipfs: IpfsClient
     chain: ChainClient
     relayer: Relayer
+    # Every relayer transaction goes through this queue, shared by all API instances (one sends at a time).
+    relay_queue: RelayQueue
     typed_data: TypedDataFactory
     access_requests: AccessRequestStore
     grant_keys: GrantKeyStore
@@ -61,6 +67,7 @@ class Services:
     selftest: Any = field(default=None, repr=False)
 
     async def close(self) -> None:
+        await self.relay_queue.close()
         await self.ipfs.aclose()
         await self.chain.aclose()
         await self.mongo.close()
@@ -95,11 +102,19 @@ async def build_services(settings: Settings) -> Services:
     if dropped := await grant_keys.drop_legacy():
         log.info("deleted v1 grant copies", extra={"count": dropped})
     nonces = NonceStore(db, settings.siwe_nonce_ttl_seconds)
+    records = RecordStore(db)
+    relay_jobs = RelayJobStore(db)
+    await relay_jobs.ensure_indexes()
+    relayer_id = lease_id(relayer.address, chain_id)
+    worker = RelayWorker(
+        relayer=relayer, chain=chain, jobs=relay_jobs, leases=LeaseStore(db, relayer.address, chain_id),
+        records=records, settings=settings, relayer_id=relayer_id,
+    )
     return Services(
         settings=settings,
         mongo=mongo,
         db=db,
-        records=RecordStore(db),
+        records=records,
         nonces=nonces,
         refresh_tokens=RefreshTokenStore(db),
         login=SiweLogin(
@@ -114,6 +129,9 @@ async def build_services(settings: Settings) -> Services:
         ipfs=IpfsClient(settings.ipfs_api_url, timeout_seconds=settings.ipfs_timeout_seconds),
         chain=chain,
         relayer=relayer,
+        relay_queue=RelayQueue(
+            relayer=relayer, chain=chain, jobs=relay_jobs, worker=worker, settings=settings, relayer_id=relayer_id
+        ),
         typed_data=TypedDataFactory(chain, chain_id, settings.signature_ttl_seconds),
         access_requests=AccessRequestStore(db),
         grant_keys=grant_keys,

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     # A relayed transaction not mined after this long is re-sent (if the node forgot it) or replaced
     # with a higher fee (if it is stuck), instead of being waited on for the whole TX_TIMEOUT_SECONDS.
     tx_resend_seconds: float = 30.0
+    # The shared relayer queue (services/relay_queue.py): the instance holding the lease sends for all;
+    # it renews every third of it, and another instance takes over this long after its holder died.
+    relayer_lease_seconds: float = Field(default=10.0, gt=0.5)
+    # A patient or doctor may sign actions up to this many nonces past their current one; each waits in
+    # the queue for the earlier ones to be mined, at most RELAY_NONCE_WAIT_SECONDS (then 409 nonce_wait_expired).
+    relay_max_nonces_ahead: int = Field(default=16, ge=0)
+    relay_nonce_wait_seconds: float = Field(default=60.0, gt=0)
     # Blocks on top of a record's block before it counts as `confirmed` (until then: `anchored`).
     # 0 suits the local dev chain; use 2 or more on Sepolia and other public networks.
     confirmations: int = Field(default=0, ge=0, le=256)

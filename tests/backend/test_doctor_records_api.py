@@ -196,7 +196,10 @@ async def test_refusals_come_before_anything_is_stored(
         doctor_upload(client, writer, patient.address, content, overrides={"recordSignature": Wallet.random().sign_typed_data(payload)}),
         400, "invalid_record_signature",
     )
-    expect_error(doctor_upload(client, writer, patient.address, content, overrides={"nonce": "5"}), 409, "stale_nonce")
+    # A nonce ahead of the current one is accepted (the relayer queue holds it), so the signature decides;
+    # one beyond RELAY_MAX_NONCES_AHEAD is refused.
+    expect_error(doctor_upload(client, writer, patient.address, content, overrides={"nonce": "5"}), 400, "invalid_record_signature")
+    expect_error(doctor_upload(client, writer, patient.address, content, overrides={"nonce": "99"}), 409, "nonce_too_far_ahead")
     expect_error(doctor_upload(client, writer, patient.address, content, overrides={"patientAddress": "0x1234"}), 400, "invalid_address")
     expect_error(doctor_upload(client, writer, patient.address, content, overrides={"salt": "0x12"}), 400, "invalid_salt")
     expect_error(doctor_upload(client, writer, patient.address, content, overrides={"recordType": "x-ray"}), 400, "invalid_record_type")

@@ -489,6 +489,20 @@ def _assert_resent_by_reconciler(
     assert _retry_succeeds(client, wallet, prepared, status=200)["cid"] == record["cid"]
 
 
+def _assert_resent_by_relayer_queue(
+    faults: FaultStack, client: httpx.Client, wallet: Wallet, prepared: Prepared, before: Snapshot
+) -> None:
+    """The job left `sent` is broadcast again by the queue's lease holder (not by the reconciler, which
+    leaves a record with a live job alone); reconciler passes then confirm it, and the retry answers it."""
+    wait_until(lambda: faults.patient_nonce(wallet) == int(prepared.form["nonce"]) + 1, 30.0, 0.2,
+               description="the relayer queue to send the forgotten transaction again")
+    report = faults.reconcile()
+    assert report["resubmitted"] == 0 and report["removed"] == 0, report
+    (record,) = _new_records(faults, wallet, before)
+    assert record["state"] == "confirmed"
+    assert _retry_succeeds(client, wallet, prepared, status=200)["cid"] == record["cid"]
+
+
 def _assert_on_chain_still_named(
     faults: FaultStack, wallet: Wallet, prepared: Prepared, before: Snapshot, lost: str
 ) -> dict[str, Any]:
@@ -703,8 +717,10 @@ def test_anvil_stopped_before_the_transaction_was_mined(faults: FaultStack) -> N
             assert response.json()["state"] == "pending"
             assert elapsed < RPC_TIMEOUT_SECONDS + MARGIN_SECONDS
             _assert_none_looks_valid(faults, wallet, before)
-        # The node lost it with its pool; the patient's signature can still land: sent again.
-        _assert_resent_by_reconciler(faults, client, wallet, prepared, before)
+        # The node lost it with its pool; the patient's signature can still land: the relayer queue's
+        # lease holder still watches the job and broadcasts it again (the node forgot it), and the
+        # reconciler confirms the record from the hash saved before that broadcast.
+        _assert_resent_by_relayer_queue(faults, client, wallet, prepared, before)
 
 
 # ----------------------------------------------------------------------------- hung services

@@ -50,6 +50,8 @@ router = APIRouter(prefix="/api/medical-records/doctor", tags=["records"])
                     "key_binding_invalid",
                     "upload_in_progress",
                     "stale_nonce",
+                    "nonce_too_far_ahead",
+                    "nonce_wait_expired",
                     "transaction_failed",
                     "record_conflict",
                     "record_gone",

@@ -34,7 +34,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import ClientConnectorError, ClientError
@@ -50,6 +49,7 @@ from .actions import SignedAction, action as find_action
 from .client import ChainClient
 from .fees import at_least as _at_least, bumped_fees as _bumped, node_refusal as _node_refusal
 from .relayer_errors import RelayerError, RelayerUnavailable, TransactionReverted, TransactionTimeout
+from .relayer_types import SentTransaction, TxResult, _bytes, _hash_hex, _PreparedCall
 from .reverts import DecodedRevert, RevertDiagnostics, decode_revert_data
 from .reverts import revert_data_from_exception as _revert_data_from_exception
 
@@ -78,59 +78,9 @@ BROADCAST_ATTEMPTS = 3
 MAX_IN_FLIGHT = 256
 
 BeforeBroadcast = Callable[[str], Awaitable[None]]
-
-
-# ----------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class TxResult:
-    """A mined, successful transaction."""
-
-    tx_hash: str
-    block_number: int
-    gas_used: int
-    receipt: TxReceipt = field(repr=False)
-
-
-@dataclass(frozen=True)
-class _PreparedCall:
-    action: str
-    to: str
-    data: str
-    gas: int
-
-
-@dataclass
-class SentTransaction:
-    """One relayed call and every signed version of it (re-sends and fee replacements), newest last."""
-
-    call: _PreparedCall
-    nonce: int
-    fees: dict[str, int]
-    hashes: list[str] = field(default_factory=list)
-    last_sent: float = 0.0  # time.monotonic() of the newest broadcast
-    lost: bool = False  # the node forgot it while its nonce went to another transaction
-
-    @property
-    def action(self) -> str:
-        return self.call.action
-
-    @property
-    def tx_hash(self) -> str:
-        """The newest version's hash."""
-        return self.hashes[-1]
-
-
-def _bytes(value: str | bytes, what: str, length: int | None = None) -> bytes:
-    raw = bytes(HexBytes(value)) if isinstance(value, str) else bytes(value)
-    if length is not None and len(raw) != length:
-        raise ValueError(f"{what} must be {length} bytes, got {len(raw)}")
-    return raw
-
-
-def _hash_hex(tx_hash: Any) -> str:
-    return "0x" + bytes(HexBytes(tx_hash)).hex()
+# Told each version (the transaction at its current nonce and fees) and its hash before its broadcast;
+# raising stops the broadcast (the shared queue saves the version and checks its lease there).
+VersionHook = Callable[["SentTransaction", str], Awaitable[None]]
 
 
 # ----------------------------------------------------------------------------- relayer
@@ -261,17 +211,59 @@ class Relayer(RevertDiagnostics):
         return nonce
 
     async def send(
-        self, call: _PreparedCall, *, before_broadcast: BeforeBroadcast | None = None
+        self,
+        call: _PreparedCall,
+        *,
+        before_broadcast: BeforeBroadcast | None = None,
+        version_hook: VersionHook | None = None,
     ) -> SentTransaction:
         """Sign and broadcast an estimated call with a fresh nonce; `before_broadcast(hash)` runs first."""
         fees = await self._fees()
         async with self._lock:
             nonce = await self._allocate_nonce()
             sent = SentTransaction(call=call, nonce=nonce, fees=fees)
-            await self._broadcast(sent, before_broadcast)
+            await self._broadcast(sent, before_broadcast, version_hook)
         return sent
 
-    async def _broadcast(self, sent: SentTransaction, before_broadcast: BeforeBroadcast | None) -> None:
+    def adopt(self, call: _PreparedCall, nonce: int, fees: dict[str, int], hashes: Sequence[str]) -> SentTransaction:
+        """Take over a transaction another process sent (the shared queue's previous lease holder):
+        it counts as in flight for the nonce choice, and `wait` re-sends or replaces it like our own."""
+        sent = SentTransaction(call=call, nonce=nonce, fees=dict(fees), hashes=list(hashes), last_sent=time.monotonic())
+        self._in_flight[nonce] = sent
+        return sent
+
+    def forget_in_flight(self) -> None:
+        """Drop every in-flight transaction from memory (this process lost the queue's lease: the
+        next holder owns them now)."""
+        self._in_flight.clear()
+
+    async def estimate(self, call: _PreparedCall) -> _PreparedCall:
+        """`call` with its gas estimated now; TransactionReverted (decoded) if it would revert."""
+        return await self._estimate(call)
+
+    @staticmethod
+    def unestimated(action: str, to: str, data: str, gas: int = 0) -> _PreparedCall:
+        """A queued job's call (`gas` 0: to `estimate` before sending)."""
+        return _PreparedCall(action=action, to=to_checksum_address(to), data=data, gas=gas)
+
+    async def encode_signed(
+        self, action: SignedAction | str, patient: str, message: Mapping[str, Any], signature: str | bytes
+    ) -> _PreparedCall:
+        """`action`'s `...BySig` call on `patient`'s vault, encoded but not estimated (it may only
+        become valid once the signer's earlier actions are mined)."""
+        entry = action if isinstance(action, SignedAction) else find_action(action)
+        contract = await self.chain.vault_contract(patient)
+        data = contract.encode_abi(entry.function, args=list(entry.call_args(message, _bytes(signature, "signature"))))
+        return _PreparedCall(action=entry.function, to=contract.address, data=data, gas=0)
+
+    def encode_factory(self, fn_name: str, *args: Any) -> _PreparedCall:
+        """A call of the factory (createVault, registerDoctor...), encoded but not estimated."""
+        factory = self.chain.factory
+        return _PreparedCall(action=fn_name, to=factory.address, data=factory.encode_abi(fn_name, args=list(args)), gas=0)
+
+    async def _broadcast(
+        self, sent: SentTransaction, before_broadcast: BeforeBroadcast | None, version_hook: VersionHook | None = None
+    ) -> None:
         """Sign `sent` at its nonce and fees, hand the hash to the caller, then broadcast (under the lock).
 
         Node answers a retry can fix are handled here: a nonce already used (a new nonce), a fee
@@ -285,6 +277,8 @@ class Relayer(RevertDiagnostics):
             if tx_hash not in sent.hashes:
                 if before_broadcast is not None:
                     await before_broadcast(tx_hash)
+                if version_hook is not None:
+                    await version_hook(sent, tx_hash)
                 sent.hashes.append(tx_hash)
             try:
                 await self.chain.web3_for_relayer.eth.send_raw_transaction(signed.raw_transaction)
@@ -339,6 +333,7 @@ class Relayer(RevertDiagnostics):
         timeout: float = DEFAULT_TX_TIMEOUT_SECONDS,
         *,
         before_broadcast: BeforeBroadcast | None = None,
+        version_hook: VersionHook | None = None,
     ) -> TxReceipt:
         """The receipt (status 1 or 0) of whichever version of `sent` is mined.
 
@@ -358,7 +353,7 @@ class Relayer(RevertDiagnostics):
                 record_transaction("timeout")
                 raise TransactionTimeout(sent.tx_hash, timeout)
             if sent.lost or now - sent.last_sent >= self.resend_after:
-                await self._rescue(sent, before_broadcast)
+                await self._rescue(sent, before_broadcast, version_hook)
             await asyncio.sleep(min(RECEIPT_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
 
     async def _receipt_of(self, sent: SentTransaction) -> TxReceipt | None:
@@ -368,7 +363,9 @@ class Relayer(RevertDiagnostics):
                 return receipt
         return None
 
-    async def _rescue(self, sent: SentTransaction, before_broadcast: BeforeBroadcast | None) -> None:
+    async def _rescue(
+        self, sent: SentTransaction, before_broadcast: BeforeBroadcast | None, version_hook: VersionHook | None = None
+    ) -> None:
         """Get a transaction that is not being mined moving again.
 
         - the node has it pending: replace it (same nonce) with higher fees;
@@ -396,7 +393,7 @@ class Relayer(RevertDiagnostics):
                 sent.nonce = await self._allocate_nonce()
                 why = "nonce taken"
             log.warning("relayer re-sends", extra={"action": sent.action, "nonce": sent.nonce, "reason": why})
-            await self._broadcast(sent, before_broadcast)
+            await self._broadcast(sent, before_broadcast, version_hook)
 
     async def wait_for_receipt(self, tx_hash: str, timeout: float = DEFAULT_TX_TIMEOUT_SECONDS) -> TxReceipt:
         """The receipt (status 1 or 0) once mined; TransactionTimeout after `timeout` seconds.

@@ -93,7 +93,7 @@ class AccessService:
         if not await self._s.chain.vault_exists(patient):
             # The relayer would deploy a contract for an address the doctor chose: counted against the doctor.
             await self._s.rate_limits.hit("new_vault", ip=client_ip, address=doctor)
-        await self._s.relayer.ensure_vault(patient, timeout=self._s.settings.tx_timeout_seconds)
+        await self._s.relay_queue.ensure_vault(patient, timeout=self._s.settings.tx_timeout_seconds)
         result = await relay(self._s, patient, payload, raw)
         return await self._s.access_requests.add(
             AccessRequest(

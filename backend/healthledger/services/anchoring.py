@@ -34,7 +34,7 @@ from ..chain.client import AuditEvent
 from ..chain.relayer import RelayerError, TransactionReverted, TransactionTimeout
 from ..container import Services
 from ..db.records import RecordDoc, RelayAuthorization
-from ..domain_errors import conflict
+from ..domain_errors import DomainError, conflict
 from .deadlines import can_still_land
 
 log = logging.getLogger(__name__)
@@ -206,6 +206,10 @@ class RecordAnchoring:
             if record.on_chain:
                 await self._s.records.back_to_pending(record.cid)
             return "still_pending"
+        if await self._s.relay_queue.live_for_record(record.cid):
+            # Queued or sent by the relayer queue (perhaps replaced by a new version, perhaps waiting for
+            # the signer's earlier nonces, perhaps by another instance): its job decides, never a removal.
+            return "still_pending"
         found = await self._find_on_chain(record)
         if found is not None:
             updated = await self._claim_event(record, found, head)
@@ -278,38 +282,45 @@ class RecordAnchoring:
         return None
 
     async def _resubmit(self, record: RecordDoc, head: int) -> str:
-        """Send the signed AddRecord (or AddRecordAsDoctor) again (its signer's nonce rolled back with the chain)."""
+        """Queue the signed AddRecord (or AddRecordAsDoctor) again (its signer's nonce rolled back with
+        the chain); one live job per signer nonce, so several instances reconciling send it once."""
         relay = record.relay
         assert relay is not None
-        relayer = self._s.relayer
+        queue = self._s.relay_queue
         try:
-            await relayer.ensure_vault(record.patient, timeout=self._s.settings.tx_timeout_seconds)
+            await queue.ensure_vault(record.patient, timeout=self._s.settings.tx_timeout_seconds)
             action, message = add_record_call(relay, record.content_hash)
-            call = await relayer.prepare_signed(action, record.patient, message, bytes(HexBytes(relay.signature)))
-        except TransactionReverted as exc:
-            fresh = await self._s.records.get_by_cid(record.cid)
-            if fresh is not None and fresh.tx_hashes != record.tx_hashes:
-                return "still_pending"  # sent meanwhile by another process: its receipt decides
-            reason = (
-                "the chain lost this record's transaction and refuses to take it again "
-                f"({exc.error_name or 'reverted'}): upload the file again"
+            job = await queue.submit_signed(
+                action, record.patient, message, bytes(HexBytes(relay.signature)),
+                signer=relay.signer or record.patient, record_cid=record.cid,
             )
-            await self._s.records.mark_unanchored(record.cid, reason)
-            return "unanchored"
-
-        async def save(tx_hash: str) -> None:
-            await self._s.records.add_tx_hash(record.cid, tx_hash)
-
-        sent = await relayer.send(call, before_broadcast=save)
+        except (TransactionReverted, DomainError) as exc:
+            return await self._refused(record, exc)
         await self._s.records.back_to_pending(record.cid, resent=True)
-        log.warning("record sent again after the chain lost it", extra={"cid": record.cid, "tx_hash": sent.tx_hash})
+        log.warning("record queued again after the chain lost it", extra={"cid": record.cid, "job": job.id})
         try:
-            receipt = await relayer.wait(sent, min(RESUBMIT_WAIT_SECONDS, self._s.settings.tx_timeout_seconds), before_broadcast=save)
-        except (TransactionTimeout, RelayerError):
+            receipt = await queue.receipt(job, min(RESUBMIT_WAIT_SECONDS, self._s.settings.tx_timeout_seconds))
+        except TransactionReverted as exc:
+            if exc.tx_hash is None:
+                return await self._refused(record, exc)
+            return "resubmitted"  # mined and failed: the next pass decides from the receipts
+        except (TransactionTimeout, RelayerError, DomainError):
             return "resubmitted"  # the next pass finds the receipt
         if receipt["status"] == 1:
             await self.mined(record, receipt, head=max(head, int(receipt["blockNumber"])))
         return "resubmitted"
+
+    async def _refused(self, record: RecordDoc, exc: Exception) -> str:
+        fresh = await self._s.records.get_by_cid(record.cid)
+        if fresh is not None and fresh.tx_hashes != record.tx_hashes:
+            return "still_pending"  # sent meanwhile by another process: its receipt decides
+        name = exc.error_name if isinstance(exc, TransactionReverted) else getattr(exc, "code", None)
+        reason = (
+            "the chain lost this record's transaction and refuses to take it again "
+            f"({name or 'reverted'}): upload the file again"
+        )
+        await self._s.records.mark_unanchored(record.cid, reason)
+        return "unanchored"
 
     async def _remove(self, record: RecordDoc) -> None:
         await self._s.records.delete(record.cid)

@@ -110,7 +110,7 @@ async def register_doctor(services: Services, doctor_address: str, name: str, li
     if await services.chain.is_doctor(doctor):
         raise conflict("doctor_already_registered", f"{doctor} is already a registered doctor")
     try:
-        result = await services.relayer.register_doctor(doctor, timeout=services.settings.tx_timeout_seconds)
+        result = await services.relay_queue.register_doctor(doctor, timeout=services.settings.tx_timeout_seconds)
     except TransactionReverted as exc:
         raise _registry_error(services, exc, doctor) from exc
     services.roles.forget(doctor)
@@ -131,7 +131,7 @@ async def unregister_doctor(services: Services, doctor_address: str) -> dict[str
         raise not_found("doctor_not_found", f"{doctor} is not a registered doctor")
     await _require_relayer_is_registrar(services)
     try:
-        result = await services.relayer.unregister_doctor(doctor, timeout=services.settings.tx_timeout_seconds)
+        result = await services.relay_queue.unregister_doctor(doctor, timeout=services.settings.tx_timeout_seconds)
     except TransactionReverted as exc:
         raise _registry_error(services, exc, doctor) from exc
     services.roles.forget(doctor)

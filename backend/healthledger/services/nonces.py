@@ -42,6 +42,6 @@ async def invalidate_nonce(
     if not await services.chain.vault_exists(patient):
         # Signatures for a vault that does not exist yet become usable once it does: create it.
         await services.rate_limits.hit("new_vault", ip=client_ip, address=caller)
-        await services.relayer.ensure_vault(patient, timeout=services.settings.tx_timeout_seconds)
+        await services.relay_queue.ensure_vault(patient, timeout=services.settings.tx_timeout_seconds)
     result = await relay(services, patient, payload, raw)
     return {"account": caller, "nonce": int(payload["message"]["nonce"]), "txHash": result.tx_hash}

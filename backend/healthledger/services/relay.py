@@ -9,10 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..chain.actions import SignedAction, action as find_action
-from ..chain.relayer import RelayerUnavailable, TransactionReverted, TransactionTimeout, TxResult
+from ..chain.actions import SignedAction
+from ..chain.actions import action as find_action
+from ..chain.relayer import (
+    RelayerUnavailable,
+    TransactionReverted,
+    TransactionTimeout,
+    TxResult,
+)
+from ..chain.typed_data import recover_typed_data_signer
 from ..container import Services
-from ..domain_errors import Conflict, DomainError, InvalidInput, NotAllowed, TimedOut, Unavailable, bad_request, conflict
+from ..domain_errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAllowed,
+    TimedOut,
+    Unavailable,
+    bad_request,
+    conflict,
+)
 from .deadlines import require_landable
 from .signatures import parse_signature
 
@@ -41,20 +57,34 @@ async def find_signed_payload(
             f"the signature does not authorise this {payload['primaryType']}: request the payload from "
             "/api/signing/typed-data with exactly these parameters and sign it with your wallet",
         )
-    if payload["message"]["nonce"] != await services.chain.nonce_of(patient, signer):
-        raise conflict("stale_nonce", "this signature was already used or superseded: sign again")
+    check_signer_nonce(int(payload["message"]["nonce"]), await services.chain.nonce_of(patient, signer),
+                       services.settings.relay_max_nonces_ahead)
     await require_landable(services.chain, int(payload["message"]["deadline"]), services.settings.deadline_margin_seconds)
     return payload, raw
 
 
+def check_signer_nonce(nonce: int, current: int, max_ahead: int) -> None:
+    """A signature's nonce may be the signer's current one or up to `max_ahead` past it (the queue
+    holds it until the earlier ones are mined): 409 `stale_nonce` behind, 409 `nonce_too_far_ahead` beyond."""
+    if nonce < current:
+        raise conflict("stale_nonce", f"this signature's nonce {nonce} was already used (the current one is {current}): sign again")
+    if nonce > current + max_ahead:
+        raise conflict(
+            "nonce_too_far_ahead",
+            f"this signature's nonce {nonce} is more than {max_ahead} past the current one ({current}): "
+            "wait for your earlier actions to land, or sign again",
+        )
+
+
 async def relay(services: Services, patient: str, payload: dict[str, Any], signature: bytes) -> TxResult:
-    """Submit a checked payload and wait for it; contract refusals become 4xx errors."""
+    """Submit a checked payload through the relayer queue and wait for it; contract refusals become 4xx errors."""
     try:
-        return await services.relayer.relay_signed(
+        return await services.relay_queue.relay_signed(
             find_action(payload["primaryType"]),
             patient,
             payload["message"],
             signature,
+            signer=recover_typed_data_signer(payload, signature),
             timeout=services.settings.tx_timeout_seconds,
         )
     except TransactionReverted as exc:

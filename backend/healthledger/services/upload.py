@@ -40,12 +40,13 @@ from ..crypto import (
     seal_salt,
 )
 from ..db.records import RecordDoc, RelayAuthorization
-from ..domain_errors import TooLarge, Unavailable, bad_request, conflict
+from ..domain_errors import DomainError, TooLarge, Unavailable, bad_request, conflict
 from ..record_kinds import RECORD_KINDS
 from ..storage.ipfs import IpfsError
 from .anchoring import RecordAnchoring, add_record_call
 from .deadlines import require_landable
-from .relay import relayer_unavailable, revert_to_domain_error
+from .relay import check_signer_nonce, relayer_unavailable, revert_to_domain_error
+from .relay_queue import NothingSent
 from .signatures import check_key_signature, parse_signature
 
 log = logging.getLogger(__name__)
@@ -313,6 +314,9 @@ class UploadPipeline:
             return None
         if settled.on_chain:
             return UploadOutcome(record=settled, mined=True, replayed=True)
+        if await self._s.relay_queue.live_for_record(settled.cid):
+            # Still in the relayer queue (perhaps waiting for the signer's earlier nonces): on its way.
+            return UploadOutcome(record=settled, mined=False, replayed=True)
         pooled = False
         for tx_hash in settled.tx_hashes:
             pooled = pooled or await self._s.chain.transaction_pending(tx_hash)
@@ -345,11 +349,7 @@ class UploadPipeline:
         # What the chain lost of this patient's is sent again first (it may need this nonce).
         await RecordAnchoring(self._s).repair_lost(request.patient)
         current_nonce = await chain.nonce_of(request.patient, signer)
-        if request.nonce != current_nonce:
-            raise conflict(
-                "stale_nonce",
-                f"the record signature uses nonce {request.nonce} but the current nonce is {current_nonce}: sign again",
-            )
+        check_signer_nonce(request.nonce, current_nonce, self._s.settings.relay_max_nonces_ahead)
         as_doctor = signer.lower() != request.patient.lower()
         action, message = add_record_call(
             RelayAuthorization(kind, request.nonce, request.deadline, "", signer if as_doctor else None), content_hash
@@ -367,14 +367,20 @@ class UploadPipeline:
             )
 
     async def _anchor(self, record: RecordDoc, request: SignedUpload, kind: int, signature: bytes) -> UploadOutcome:
-        """Relay the record's signed action (its `relay`: the patient's or the author's) and settle it."""
-        relayer = self._s.relayer
+        """Queue the record's signed action (its `relay`: the patient's or the author's) and settle it.
+
+        The lease holder saves each transaction hash to the record before broadcasting it, so a
+        crash anywhere leaves a hash the reconciler can look up.
+        """
+        queue = self._s.relay_queue
         settings = self._s.settings
         assert record.relay is not None
+        signer = record.relay.signer or request.patient
         try:
-            await relayer.ensure_vault(request.patient, timeout=settings.tx_timeout_seconds)
+            await queue.ensure_vault(request.patient, timeout=settings.tx_timeout_seconds)
             action, message = add_record_call(record.relay, record.content_hash)
-            call = await relayer.prepare_signed(action, request.patient, message, signature)
+            job = await queue.submit_signed(action, request.patient, message, signature, signer=signer,
+                                            record_cid=record.cid)
         except TransactionReverted as exc:
             await self._abandon(record)
             raise revert_to_domain_error(exc) from exc
@@ -384,33 +390,34 @@ class UploadPipeline:
         except BaseException:
             await self._abandon(record)
             raise
-
-        async def save_hash(tx_hash: str) -> None:
-            # Before the broadcast: a crash right after it still leaves the hash to look up.
-            await self._s.records.add_tx_hash(record.cid, tx_hash)
-
         try:
-            sent = await relayer.send(call, before_broadcast=save_hash)
+            receipt = await queue.receipt(job, settings.tx_timeout_seconds)
+        except TransactionReverted as exc:
+            await self._abandon(record)
+            if exc.tx_hash is None:  # refused before sending (estimated), as a direct send was
+                raise revert_to_domain_error(exc) from exc
+            raise conflict("transaction_failed", "the record transaction failed on chain; nothing was stored") from exc
         except RelayerUnavailable as exc:
             if not exc.maybe_sent:
                 await self._abandon(record)
             # Else the transaction may have reached the node: the reconciler finds out from its hash.
             raise relayer_unavailable(exc) from exc
-        except BaseException:
-            # Nothing was broadcast (the hash could not be saved, or the node refused it).
+        except NothingSent:
             await self._abandon(record)
             raise
-        try:
-            receipt = await relayer.wait(sent, settings.tx_timeout_seconds, before_broadcast=save_hash)
         except (TransactionTimeout, RelayerError, *CHAIN_TRANSPORT_ERRORS) as exc:
             # Sent, not mined yet, or the node went away meanwhile: the hash is saved, and the
             # reconciler finishes it (or sends it again). The client gets 202 and the pending record.
             log.warning("upload left pending", extra={"cid": record.cid, "error_type": type(exc).__name__})
-            record.tx_hash = sent.tx_hash
+            fresh = await self._s.records.get_by_cid(record.cid)
+            if fresh is not None:
+                record = fresh
+            elif isinstance(exc, TransactionTimeout) and exc.tx_hash:
+                record.tx_hash = exc.tx_hash
             return UploadOutcome(record=record, mined=False)
-        if receipt["status"] != 1:
+        except DomainError:  # the signer's earlier actions did not land in time (nonce_wait_expired)
             await self._abandon(record)
-            raise conflict("transaction_failed", "the record transaction failed on chain; nothing was stored")
+            raise
         anchored = await RecordAnchoring(self._s).mined(record, receipt)
         return UploadOutcome(record=anchored, mined=True)
 

@@ -46,7 +46,7 @@ class WriteAccessService:
         if not await self._s.chain.vault_exists(patient):
             # A patient with no record yet: the doctor's first record needs the vault.
             await self._s.rate_limits.hit("new_vault", ip=client_ip, address=patient)
-            await self._s.relayer.ensure_vault(patient, timeout=self._s.settings.tx_timeout_seconds)
+            await self._s.relay_queue.ensure_vault(patient, timeout=self._s.settings.tx_timeout_seconds)
         result = await relay(self._s, patient, payload, raw)
         expires_at = await self._s.chain.get_write_grant(patient, doctor)
         return {"doctorAddress": doctor, "expiresAt": expires_at, "txHash": result.tx_hash}

@@ -3045,7 +3045,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3159,7 +3159,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3430,7 +3430,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3701,7 +3701,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `request_closed`, `integrity_mismatch`, `doctor_not_registered`, `request_stale`, `doctor_key_missing`, `key_binding_invalid` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `request_closed`, `integrity_mismatch`, `doctor_not_registered`, `request_stale`, `doctor_key_missing`, `key_binding_invalid` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3815,7 +3815,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3929,7 +3929,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `doctor_not_registered` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict`, `doctor_not_registered` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4126,7 +4126,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5621,7 +5621,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `patient_key_missing`, `doctor_key_missing`, `key_binding_invalid`, `upload_in_progress`, `stale_nonce`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `patient_key_missing`, `doctor_key_missing`, `key_binding_invalid`, `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5836,7 +5836,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `upload_in_progress`, `stale_nonce`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6549,7 +6549,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6710,7 +6710,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `record_conflict`, `record_gone`, `stale_nonce`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `record_conflict`, `record_gone`, `stale_nonce`, `nonce_wait_expired`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -69,13 +69,14 @@ RATE_LIMITED: Codes = {429: ("rate_limited",), 503: ("database_unavailable",)}
 # Checking a signed EIP-712 action, then relaying it (services/relay.py).
 SIGNED: Codes = {
     400: ("malformed_signature", "invalid_signature", "invalid_params", "signature_expired"),
-    409: ("stale_nonce",),
+    409: ("stale_nonce", "nonce_too_far_ahead"),
 }
 RELAYED: Codes = {
     400: ("signature_expired", "invalid_signature", "unknown_record", "invalid_duration", "no_records_selected"),
     403: ("not_registered_doctor",),
     409: (
         "stale_nonce",
+        "nonce_wait_expired",
         "no_pending_request",
         "no_active_grant",
         "no_pending_extension",
