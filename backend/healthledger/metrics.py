@@ -84,15 +84,16 @@ transactions_total = Counter(
     registry=REGISTRY,
 )
 
-# Hooks for the relayer's queue: whichever code owns the queue sets them (this process's view).
+# The shared relayer queue, as MongoDB holds it: every instance's relay worker reads it every few
+# seconds (services/relay_worker.py), so each instance reports the same queue (take max() across them).
 relayer_queue_depth = Gauge(
     "healthledger_relayer_queue_depth",
-    "Signed actions waiting in the relayer queue.",
+    "Relayer jobs queued or sent and not yet mined or failed (the whole shared queue).",
     registry=REGISTRY,
 )
 relayer_queue_oldest_age_seconds = Gauge(
     "healthledger_relayer_queue_oldest_age_seconds",
-    "Age of the oldest action waiting in the relayer queue (0 when empty).",
+    "Age of the oldest live job in the relayer queue (0 when empty).",
     registry=REGISTRY,
 )
 
@@ -127,6 +128,12 @@ def record_upload(status: int) -> None:
 def record_transaction(outcome: TransactionOutcome) -> None:
     """Count one transaction outcome; the relayer (or the queue that replaces it) calls this."""
     transactions_total.labels(outcome).inc()
+
+
+def set_relayer_backlog(depth: int, oldest_age_seconds: float) -> None:
+    """The shared queue's size and its oldest live job's age, as last read by this instance."""
+    relayer_queue_depth.set(depth)
+    relayer_queue_oldest_age_seconds.set(max(0.0, oldest_age_seconds))
 
 
 def observe_dependency_seconds(dependency: Dependency, operation: str, seconds: float, ok: bool) -> None:

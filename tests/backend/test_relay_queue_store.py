@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -101,3 +102,28 @@ def test_signer_nonces_from_the_current_one_up_to_the_bound_are_accepted() -> No
     check_signer_nonce(5, 5, 0)
     with pytest.raises(Conflict):
         check_signer_nonce(6, 5, 0)
+
+
+@pytest.mark.asyncio
+async def test_the_backlog_counts_live_jobs_of_this_relayer_and_dates_the_oldest(db) -> None:
+    """What /metrics reports as the queue's depth and age (services/relay_worker.py reads it)."""
+    jobs = RelayJobStore(db)
+    await jobs.ensure_indexes()
+    assert await jobs.backlog("r") == (0, None)
+    older = RelayJob(
+        id="sig:b:1", relayer="r", action="addRecordBySig", to=RELAYER, data="0x01",
+        created_at=datetime.now(UTC) - timedelta(minutes=5),
+    )
+    await jobs.enqueue(older)
+    newer = RelayJob(id="sig:b:2", relayer="r", action="addRecordBySig", to=RELAYER, data="0x02")
+    await jobs.enqueue(newer)
+    await jobs.enqueue(RelayJob(id="sig:b:3", relayer="other", action="addRecordBySig", to=RELAYER, data="0x03"))
+    depth, oldest = await jobs.backlog("r")
+    assert depth == 2
+    assert oldest is not None and oldest.tzinfo is not None
+    assert abs((oldest - older.created_at).total_seconds()) < 0.01
+    # A settled job leaves the backlog; the next oldest dates it.
+    assert await jobs.finish("sig:b:1", result={"status": 1})
+    depth, oldest = await jobs.backlog("r")
+    assert depth == 1 and oldest is not None
+    assert abs((oldest - newer.created_at).total_seconds()) < 0.01

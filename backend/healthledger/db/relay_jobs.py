@@ -158,6 +158,17 @@ class RelayJobStore:
         """Whether a queued or sent job will still put record `cid` on chain (reconcile leaves it alone)."""
         return await self._c.find_one({"record_cid": cid, "state": {"$in": list(LIVE)}}, {"_id": 1}) is not None
 
+    async def backlog(self, relayer: str) -> tuple[int, datetime | None]:
+        """How many jobs are live (queued or sent) and when the oldest of them was queued (metrics)."""
+        live = {"relayer": relayer, "state": {"$in": list(LIVE)}}
+        count = await self._c.count_documents(live)
+        oldest = await self._c.find_one(live, {"created_at": 1}, sort=[("created_at", ASCENDING)])
+        if oldest is None:
+            return count, None
+        queued_at: datetime = oldest["created_at"]
+        # The client is tz-aware (db/mongo.py); a naive value is UTC all the same.
+        return count, queued_at if queued_at.tzinfo is not None else queued_at.replace(tzinfo=UTC)
+
     async def depth(self, relayer: str) -> dict[str, int]:
         """Live jobs by state (status and metrics)."""
         counts = {state: 0 for state in LIVE}

@@ -43,12 +43,14 @@ from ..chain.relayer import (
 from ..db.records import RecordStore
 from ..db.relay_jobs import RelayJob, RelayJobStore
 from ..db.relayer_lease import Lease, LeaseStore
+from ..metrics import set_relayer_backlog
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2  # how often the holder looks for new jobs (a local submit wakes it at once)
 IDLE_RELEASE_SECONDS = 1.0  # an empty queue for this long: give the lease back
+BACKLOG_SECONDS = 2.0  # how often each instance reads the queue's size and age for /metrics
 
 
 class LeaseLost(Exception):
@@ -94,6 +96,7 @@ class RelayWorker:
         self._wanted = 0  # jobs this process awaits: try for the lease while any is open
         self._idle_since: float | None = None
         self._next_renew = 0.0
+        self._next_backlog = 0.0
         self._closed = False
 
     # -- life -----------------------------------------------------------------------------------
@@ -139,6 +142,9 @@ class RelayWorker:
                     if self._wanted > 0 or await self._jobs.has_live(self._relayer_id):
                         await self._renew()
                     self._next_renew = now + self.lease_seconds / 3
+                if now >= self._next_backlog:
+                    await self._report_backlog()
+                    self._next_backlog = now + BACKLOG_SECONDS
                 if self.lease is not None:
                     busy = await self._dispatch()
                     if busy or self._watchers:
@@ -156,6 +162,13 @@ class RelayWorker:
             holding = self.lease is not None or self._wanted > 0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS if holding else self.lease_seconds / 3)
+
+    async def _report_backlog(self) -> None:
+        """Every instance, holder or not, reports the whole queue: a queue nobody sends (its holder
+        died, the lease not yet taken over) still shows as growing and ageing."""
+        depth, oldest = await self._jobs.backlog(self._relayer_id)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        set_relayer_backlog(depth, age)
 
     async def _renew(self) -> None:
         self._next_renew = time.monotonic() + self.lease_seconds / 3
