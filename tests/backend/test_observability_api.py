@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 
 from collections.abc import AsyncIterator
 
@@ -97,10 +98,16 @@ def test_request_id_is_echoed_and_in_the_json_log_line(client: httpx.Client) -> 
     try:
         given = client.get("/api/system/config", headers={"X-Request-ID": "ops-test-42"})
         refused = client.get("/api/system/config", headers={"X-Request-ID": "no spaces allowed"})
+        fresh = refused.headers["x-request-id"]
+        # The access line is written once the response has gone out: it may land just after the
+        # client has the answer, so wait (bounded) for both requests' lines before looking at them.
+        deadline = time.monotonic() + 10
+        while sum(f'"{rid}"' in line for rid in ("ops-test-42", fresh) for line in handler.lines) < 2:
+            assert time.monotonic() < deadline, f"no access line for both requests: {handler.lines}"
+            time.sleep(0.02)
     finally:
         logger.removeHandler(handler)
     assert given.headers["x-request-id"] == "ops-test-42"
-    fresh = refused.headers["x-request-id"]
     assert fresh != "no spaces allowed" and len(fresh) == 32
     logged = [json.loads(line) for line in handler.lines]
     mine = [line for line in logged if line.get("request_id") == "ops-test-42"]
