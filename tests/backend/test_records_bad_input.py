@@ -78,6 +78,26 @@ def test_record_signature_for_other_content(client, patient_wallet, records_coll
     assert_nothing_written(records_collection, patient_wallet)
 
 
+def _pins(ipfs_node) -> set[str]:
+    answer = httpx.post(f"{ipfs_node.api_url}/api/v0/pin/ls", params={"type": "recursive"}, timeout=30.0)
+    assert answer.status_code == 200, answer.text
+    return set(answer.json().get("Keys") or {})
+
+
+def test_signed_hash_mismatch_leaves_nothing_pinned_nor_stored(
+    client, patient_wallet, records_collection, ipfs_node, api_server: ApiServer
+) -> None:
+    # The file is hashed on its one pass to IPFS (services/upload_stream.py), so its ciphertext has
+    # reached the node before the signed hash can be checked: the refusal must leave no pin behind.
+    pins_before = _pins(ipfs_node)
+    payload = add_record_payload(client, patient_wallet, b"the file that was signed")
+    several_chunks = os.urandom(api_server.settings.max_upload_bytes - 7)  # 2 MiB here: more than one chunk
+    response = upload(client, patient_wallet, several_chunks, overrides=signed_fields(patient_wallet, payload))
+    assert_error(response, 400, "invalid_record_signature")
+    assert_nothing_written(records_collection, patient_wallet)
+    assert _pins(ipfs_node) == pins_before
+
+
 def test_record_signature_by_another_wallet(client, patient_wallet, records_collection) -> None:
     content = b"data"
     payload = add_record_payload(client, patient_wallet, content)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from aiohttp import ClientConnectorError, ClientError
@@ -71,7 +71,13 @@ DEFAULT_GAS_MARGIN = 1.25  # estimates are exact on a quiet chain; state can mov
 DEFAULT_TX_TIMEOUT_SECONDS = 120.0
 DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000  # 1 gwei, when the node cannot suggest one
 DEFAULT_RESEND_AFTER_SECONDS = 30.0
-RECEIPT_POLL_SECONDS = 0.1
+# Receipt polling is adaptive: the first look comes after RECEIPT_POLL_FIRST_SECONDS (an automining
+# or fast chain answers within milliseconds), each later wait is RECEIPT_POLL_GROWTH times longer, up
+# to RECEIPT_POLL_MAX_SECONDS (about a block on a slow chain: polling faster than blocks come only
+# costs RPC calls). A fixed 100 ms sleep used to add up to 100 ms to every upload.
+RECEIPT_POLL_FIRST_SECONDS = 0.02
+RECEIPT_POLL_GROWTH = 1.5
+RECEIPT_POLL_MAX_SECONDS = 1.0
 # Attempts to broadcast one version of a transaction when the node answers a fixable error.
 BROADCAST_ATTEMPTS = 3
 # Transactions remembered while nobody waits for their receipt, at most (older ones are forgotten).
@@ -81,6 +87,18 @@ BeforeBroadcast = Callable[[str], Awaitable[None]]
 # Told each version (the transaction at its current nonce and fees) and its hash before its broadcast;
 # raising stops the broadcast (the shared queue saves the version and checks its lease there).
 VersionHook = Callable[["SentTransaction", str], Awaitable[None]]
+
+
+def receipt_poll_delays(
+    first: float = RECEIPT_POLL_FIRST_SECONDS,
+    growth: float = RECEIPT_POLL_GROWTH,
+    ceiling: float = RECEIPT_POLL_MAX_SECONDS,
+) -> Iterator[float]:
+    """The waits between receipt polls: `first`, then each `growth` times the last, never above `ceiling`."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * growth, ceiling)
 
 
 # ----------------------------------------------------------------------------- relayer
@@ -160,18 +178,25 @@ class Relayer(RevertDiagnostics):
         block's), else from the latest.
         """
         w3 = self.chain.web3_for_relayer
-        try:
-            block = await w3.eth.get_block("pending")
-        except (Web3RPCError, ValueError):
-            block = await w3.eth.get_block("latest")
+
+        async def next_block() -> Any:
+            try:
+                return await w3.eth.get_block("pending")
+            except (Web3RPCError, ValueError):
+                return await w3.eth.get_block("latest")
+
+        async def tip() -> int:
+            try:
+                return int(await w3.eth.max_priority_fee)
+            except Exception:  # not every node implements eth_maxPriorityFeePerGas
+                return DEFAULT_PRIORITY_FEE_WEI
+
+        # Both reads at once (one round trip's wait instead of two); the tip is unused on legacy chains.
+        block, priority = await asyncio.gather(next_block(), tip())
         base_fee = block.get("baseFeePerGas")
         if base_fee is None:
             return {"gasPrice": int(await w3.eth.gas_price)}
-        try:
-            tip = int(await w3.eth.max_priority_fee)
-        except Exception:  # not every node implements eth_maxPriorityFeePerGas
-            tip = DEFAULT_PRIORITY_FEE_WEI
-        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * int(base_fee) + tip}
+        return {"maxPriorityFeePerGas": priority, "maxFeePerGas": 2 * int(base_fee) + priority}
 
     async def _known_to_node(self, sent: SentTransaction) -> bool:
         """Whether the node still has any version of `sent` (in its pool or mined)."""
@@ -341,6 +366,7 @@ class Relayer(RevertDiagnostics):
         seconds of its last broadcast (see `_rescue`); TransactionTimeout after `timeout` seconds.
         """
         deadline = time.monotonic() + timeout
+        delays = receipt_poll_delays()
         while True:
             receipt = await self._receipt_of(sent)
             if receipt is not None:
@@ -354,7 +380,7 @@ class Relayer(RevertDiagnostics):
                 raise TransactionTimeout(sent.tx_hash, timeout)
             if sent.lost or now - sent.last_sent >= self.resend_after:
                 await self._rescue(sent, before_broadcast, version_hook)
-            await asyncio.sleep(min(RECEIPT_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+            await asyncio.sleep(min(next(delays), max(deadline - time.monotonic(), 0)))
 
     async def _receipt_of(self, sent: SentTransaction) -> TxReceipt | None:
         for tx_hash in reversed(sent.hashes):
@@ -406,13 +432,14 @@ class Relayer(RevertDiagnostics):
             if wanted in sent.hashes:
                 return await self.wait(sent, timeout)
         deadline = time.monotonic() + timeout
+        delays = receipt_poll_delays()
         while True:
             receipt = await self.chain.receipt_or_none(wanted)
             if receipt is not None:
                 return receipt
             if time.monotonic() >= deadline:
                 raise TransactionTimeout(wanted, timeout)
-            await asyncio.sleep(RECEIPT_POLL_SECONDS)
+            await asyncio.sleep(min(next(delays), max(deadline - time.monotonic(), 0)))
 
     async def require_success(self, tx_hash: str, receipt: TxReceipt, action: str = "transaction") -> TxResult:
         """TxResult for a status-1 receipt; for status 0, TransactionReverted with the reason.

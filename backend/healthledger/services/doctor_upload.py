@@ -8,15 +8,19 @@ record on chain with the doctor as its author.
 
 The same rule as the patient's upload (services/upload.py), whose steps this reuses: every check
 that can fail because of the client, the chain's grant or a missing key runs before anything is
-written, pinned or paid for. Then the pending document (author, both sealed copies, and the
+written, pinned or paid for (those needing the file's hash right after its one pass to IPFS, whose
+unpinned ciphertext is forgotten if they refuse). Then the pending document (author, both sealed copies, and the
 doctor's signature with `relay.signer` so the reconciler can re-send it after a reorg) is stored,
 the ciphertext pinned and the signature relayed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..chain.client import ChainClient
 from ..domain_errors import forbidden
@@ -24,15 +28,8 @@ from ..validation import address as checked_address
 from .deadlines import require_landable
 from .keys import sealing_key
 from .signatures import parse_signature
-from .upload import (
-    AsyncReadable,
-    UploadOutcome,
-    StoredFile,
-    UploadPipeline,
-    _hash_and_measure,
-    record_kind,
-    request_salt,
-)
+from .upload import UploadOutcome, UploadPipeline, record_kind, request_salt
+from .upload_stream import AsyncReadable
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +58,15 @@ async def require_write_grant(chain: ChainClient, patient: str, doctor: str) -> 
     exists under the doctor's current registration (0 while the patient has no vault either).
     """
     if await chain.get_write_grant(patient, doctor) == 0:
-        raise forbidden(
-            "no_write_grant",
-            "this patient has not given you write access (or it expired or was revoked): ask them to grant it",
-        )
+        raise no_write_grant()
+
+
+def no_write_grant() -> Exception:
+    """403 `no_write_grant`: the chain has no live write grant of the patient's for this doctor."""
+    return forbidden(
+        "no_write_grant",
+        "this patient has not given you write access (or it expired or was revoked): ask them to grant it",
+    )
 
 
 class DoctorUploadPipeline(UploadPipeline):
@@ -78,21 +80,30 @@ class DoctorUploadPipeline(UploadPipeline):
         salt = request_salt(request.salt)
         await require_landable(chain, request.deadline, settings.deadline_margin_seconds, "record signature")
         record_signature = parse_signature(request.record_signature, "recordSignature")
-        if not await chain.is_doctor(doctor):
-            raise forbidden("not_registered_doctor", "your address is not in the provider registry")
         patient = checked_address(request.patient, "patientAddress")
-        await require_write_grant(chain, patient, doctor)
+        # Two independent chain reads together; their verdicts in the order the client should hear them.
+        registered, grant = await _gather_in_order(chain.is_doctor(doctor), chain.get_write_grant(patient, doctor))
+        if not registered:
+            raise forbidden("not_registered_doctor", "your address is not in the provider registry")
+        if grant == 0:
+            raise no_write_grant()
         request = replace(request, patient=patient)
         await self._check_rate_limits(request, uploader=doctor)
-        patient_key = await sealing_key(self._s, patient, "patient_key_missing", "patient")
-        doctor_key = await sealing_key(self._s, doctor, "doctor_key_missing", "doctor")
+        patient_key, doctor_key = await _gather_in_order(
+            sealing_key(self._s, patient, "patient_key_missing", "patient"),
+            sealing_key(self._s, doctor, "doctor_key_missing", "doctor"),
+        )
 
-        content_hash, size = await _hash_and_measure(request.file, settings.max_upload_bytes, salt)
-        replayed = await self._earlier_attempt(request, content_hash, record_signature, author=doctor)
-        if replayed is not None:
-            return replayed
-        await self._check_record_signature(request, kind, content_hash, record_signature, signer=doctor)
-
-        stored = StoredFile(salt=salt, content_hash=content_hash, size=size)
+        # The file is hashed, encrypted and added in one pass; the signature is checked on its hash then.
         readers = {patient: patient_key, doctor: doctor_key}
-        return await self._store_and_anchor(request, kind, record_signature, stored, readers, author=doctor)
+        return await self._store_and_anchor(request, kind, record_signature, salt, readers, author=doctor)
+
+
+async def _gather_in_order(*reads: Awaitable[Any]) -> list[Any]:
+    """Run `reads` together; raise the first failure in argument order (not in time), so the client
+    hears the same error whichever read happened to fail first."""
+    results = await asyncio.gather(*reads, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)

@@ -34,6 +34,7 @@ from ..chain.relayer import (
     TransactionTimeout,
     TxResult,
 )
+from ..chain.relayer_types import _PreparedCall as PreparedCall
 from ..chain.reverts import DecodedRevert
 from ..db.relay_jobs import RelayJob, RelayJobStore
 from ..domain_errors import conflict
@@ -78,14 +79,23 @@ class RelayQueue:
 
     # -- enqueueing -----------------------------------------------------------------------------
 
+    async def encode_signed(
+        self, action: SignedAction | str, patient: str, message: Mapping[str, Any], signature: bytes
+    ) -> PreparedCall:
+        """The signed action's call on `patient`'s vault (which must exist), encoded, not estimated:
+        a caller may do this chain read early and pass the result to `submit_signed` as `call`."""
+        entry = action if isinstance(action, SignedAction) else find_action(action)
+        return await self.relayer.encode_signed(entry, patient, message, signature)
+
     async def submit_signed(
         self, action: SignedAction | str, patient: str, message: Mapping[str, Any], signature: bytes,
-        *, signer: str, record_cid: str | None = None,
+        *, signer: str, record_cid: str | None = None, call: PreparedCall | None = None,
     ) -> RelayJob:
-        """Queue a signed action; a live job for the same signer nonce with the same call is joined,
-        one with a different call is refused (409 `stale_nonce`)."""
-        entry = action if isinstance(action, SignedAction) else find_action(action)
-        call = await self.relayer.encode_signed(entry, patient, message, signature)
+        """Queue a signed action (`call`: its `encode_signed` result, if already made); a live job
+        for the same signer nonce with the same call is joined, one with a different call is refused
+        (409 `stale_nonce`)."""
+        if call is None:
+            call = await self.encode_signed(action, patient, message, signature)
         nonce = int(message["nonce"])
         key = f"{patient.lower()}:{signer.lower()}"
         job = RelayJob(

@@ -2,7 +2,10 @@
 
 Order matters. Every check that can fail because of the client (size, signatures, nonce, a
 deadline that leaves time to land) runs before anything is written or paid for, so bad input
-leaves no trace and costs the relayer nothing. After that the ciphertext is pinned and a `pending`
+leaves no trace and costs the relayer nothing. The file is read once (services/upload_stream.py):
+hashed and encrypted on its way to IPFS, added unpinned; the checks that need its hash (the
+signed contentHash, the nonce, a replay) run right after, and a refusal unpins what was added
+(a no-op normally) and stores nothing. After that the ciphertext is pinned and a `pending`
 document is stored, and each transaction hash is saved before the transaction is broadcast, so a
 crash at any later point leaves a record the reconciler can finish or remove, never one that looks
 valid and never an anchored hash without its document. A mined record is `anchored`, and
@@ -11,13 +14,11 @@ valid and never an anchored hash without its document. A mined record is `anchor
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-import anyio
+from typing import Any, Protocol
 
 from ..chain.client import CHAIN_TRANSPORT_ERRORS
 from ..chain.relayer import (
@@ -28,9 +29,6 @@ from ..chain.relayer import (
 )
 from ..container import Services
 from ..crypto import (
-    Encryptor,
-    Sha256Stream,
-    commitment_stream,
     derive_account_keypair,
     new_data_key,
     parse_salt,
@@ -40,7 +38,7 @@ from ..crypto import (
     seal_salt,
 )
 from ..db.records import RecordDoc, RelayAuthorization
-from ..domain_errors import DomainError, TooLarge, Unavailable, bad_request, conflict
+from ..domain_errors import DomainError, Unavailable, bad_request, conflict
 from ..record_kinds import RECORD_KINDS
 from ..storage.ipfs import IpfsError
 from .anchoring import RecordAnchoring, add_record_call
@@ -48,16 +46,9 @@ from .deadlines import require_landable
 from .relay import check_signer_nonce, relayer_unavailable, revert_to_domain_error
 from .relay_queue import NothingSent
 from .signatures import check_key_signature, parse_signature
+from .upload_stream import AsyncReadable, OnePassUpload
 
 log = logging.getLogger(__name__)
-
-CHUNK_SIZE = 1024 * 1024
-
-
-class AsyncReadable(Protocol):
-    async def read(self, size: int = -1) -> bytes: ...
-
-    async def seek(self, offset: int) -> None: ...
 
 
 class SignedUpload(Protocol):
@@ -96,15 +87,6 @@ class UploadRequest:
     client_ip: str | None = None
     # Optional `0x` + 64 hex: the web app's duplicate tag of the file (see `request_duplicate_tag`).
     duplicate_tag: str | None = None
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """What the checks learnt of the file: its salt, its commitment SHA-256(salt ‖ file) and its size."""
-
-    salt: bytes
-    content_hash: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -162,42 +144,6 @@ def request_duplicate_tag(text: str | None) -> str | None:
     return tag.lower()
 
 
-async def _hash_and_measure(file: AsyncReadable, limit: int, salt: bytes) -> tuple[str, int]:
-    """The commitment SHA-256(salt ‖ file) and the file's size, streaming (the salt is not counted)."""
-    await file.seek(0)
-    digest = commitment_stream(salt)
-    while chunk := await file.read(CHUNK_SIZE):
-        if digest.size + len(chunk) > limit:
-            raise TooLarge("file_too_large", f"file exceeds the {limit} byte limit")
-        digest.update(chunk)
-    if digest.size == 0:
-        raise bad_request("empty_file", "the file is empty")
-    return digest.hexdigest(), digest.size
-
-
-async def _ciphertext(file: AsyncReadable, data_key: bytes, digest: Sha256Stream) -> AsyncIterator[bytes]:
-    """Encrypt the file chunk by chunk (constant memory), hashing the ciphertext on the way."""
-    await file.seek(0)
-    encryptor = Encryptor(data_key)
-    head = encryptor.header_and_iv
-    digest.update(head)
-    yield head
-
-    def encrypt(chunk: bytes) -> bytes:
-        out = encryptor.update(chunk)
-        digest.update(out)
-        return out
-
-    while chunk := await file.read(CHUNK_SIZE):
-        # In a worker thread: the event loop keeps serving (and sending to IPFS) meanwhile.
-        out = await anyio.to_thread.run_sync(encrypt, chunk)
-        if out:
-            yield out
-    tail = encryptor.finalize()
-    digest.update(tail)
-    yield tail
-
-
 class UploadPipeline:
     """Runs one upload end to end."""
 
@@ -215,17 +161,10 @@ class UploadPipeline:
         check_key_signature(wallet_signature, request.patient)
         await self._check_rate_limits(request)
 
-        content_hash, size = await _hash_and_measure(request.file, settings.max_upload_bytes, salt)
-        replayed = await self._earlier_attempt(request, content_hash, record_signature)
-        if replayed is not None:
-            return replayed
-        await self._check_record_signature(request, kind, content_hash, record_signature)
-
         # Keys v2: sealed to the public key the patient's key signature derives (the private half is discarded).
         _, public_key = derive_account_keypair(wallet_signature)
-        stored = StoredFile(salt=salt, content_hash=content_hash, size=size)
         return await self._store_and_anchor(
-            request, kind, record_signature, stored, readers={request.patient: bytes(public_key)},
+            request, kind, record_signature, salt, readers={request.patient: bytes(public_key)},
             duplicate_tag=duplicate_tag,
         )
 
@@ -234,34 +173,55 @@ class UploadPipeline:
         request: SignedUpload,
         kind: int,
         record_signature: bytes,
-        stored: "StoredFile",
+        salt: bytes,
         readers: dict[str, bytes],
         author: str | None = None,
         duplicate_tag: str | None = None,
     ) -> UploadOutcome:
-        """Encrypt under a fresh data key sealed to each reader's public key, pin, store the pending
-        document, then anchor: the steps after every check, shared by patients' and doctors' uploads.
+        """One pass over the file (hash, encrypt, add to IPFS unpinned), then the checks that need
+        its hash, then the pending document, the pin and the anchor: the steps after every other
+        check, shared by patients' and doctors' uploads.
+
+        The signer's current nonce is read from the chain while the file streams to IPFS. The signed
+        hash can only be checked once the last byte has gone by: a replay answers the earlier
+        record, and a stale nonce or a signature over other bytes forgets the added ciphertext and
+        refuses as before (409 / 400), leaving no document and no pin.
 
         `readers` maps each permanent reader (the patient; the author too when a doctor writes) to
         the public key their copy is sealed to. The data key exists only for this call.
         """
         patient = request.patient
-        content_hash = stored.content_hash
+        signer = author or patient
         data_key = new_data_key()
-        sealed_keys = {
-            reader.lower(): seal_data_key(data_key, key, reader_aad(patient, content_hash, reader))
-            for reader, key in readers.items()
-        }
-        sealed_salt = seal_salt(stored.salt, data_key, salt_aad(patient, content_hash))
-        ciphertext_digest = Sha256Stream()
+        one_pass = OnePassUpload(request.file, data_key, salt, self._s.settings.max_upload_bytes)
+        nonce_read = asyncio.ensure_future(self._current_nonce(patient, signer))
         try:
-            # Unpinned until the document names it (below): a lost answer cannot leave a pin nobody knows.
-            added = await self._s.ipfs.add_stream(_ciphertext(request.file, data_key, ciphertext_digest), pin=False)
-        except IpfsError as exc:
-            log.warning("ipfs add failed", extra={"error_type": type(exc).__name__})
-            raise Unavailable("ipfs_unavailable", "IPFS did not store the file; nothing was saved: try again") from exc
+            try:
+                # Unpinned until the document names it (below): a lost answer cannot leave a pin nobody knows.
+                added = await self._s.ipfs.add_stream(one_pass.ciphertext(), pin=False)
+            except IpfsError as exc:
+                log.warning("ipfs add failed", extra={"error_type": type(exc).__name__})
+                raise Unavailable("ipfs_unavailable", "IPFS did not store the file; nothing was saved: try again") from exc
+            content_hash = one_pass.content_hash
+            try:
+                replayed = await self._earlier_attempt(request, content_hash, record_signature, author)
+                if replayed is not None:
+                    await self._forget_ciphertext(added.cid)
+                    return replayed
+                await self._check_record_signature(
+                    request, kind, content_hash, record_signature, signer=author, current_nonce=await nonce_read
+                )
+            except BaseException:
+                await self._forget_ciphertext(added.cid)
+                raise
+            sealed_keys = {
+                reader.lower(): seal_data_key(data_key, key, reader_aad(patient, content_hash, reader))
+                for reader, key in readers.items()
+            }
+            sealed_salt = seal_salt(salt, data_key, salt_aad(patient, content_hash))
         finally:
             del data_key
+            await _settle(nonce_read)
         record = RecordDoc(
             patient=patient.lower(),
             record_type=request.record_type,
@@ -269,8 +229,8 @@ class UploadPipeline:
             content_type=request.content_type,
             cid=added.cid,
             content_hash=content_hash,
-            ciphertext_hash=ciphertext_digest.hexdigest(),
-            size=stored.size,
+            ciphertext_hash=one_pass.ciphertext_hash,
+            size=one_pass.size,
             ciphertext_size=added.size,
             wrapped_key="",
             sealed_keys=sealed_keys,
@@ -283,17 +243,25 @@ class UploadPipeline:
                 signer=author.lower() if author else None,
             ),
         )
-        await self._s.records.insert_pending(record)  # nothing pinned yet: a failure here leaves no trace
+        # The relayer's chain work (the vault, the gas estimate) needs no document: it runs meanwhile.
+        prepared = asyncio.ensure_future(self._prepare_relay(record, request, record_signature))
+        try:
+            await self._s.records.insert_pending(record)  # nothing pinned yet: a failure here leaves no trace
+        except BaseException:
+            await _settle(prepared)
+            raise
         try:
             await self._s.ipfs.pin(added.cid)
         except IpfsError as exc:
+            await _settle(prepared)
             await self._abandon(record)
             log.warning("ipfs pin failed", extra={"error_type": type(exc).__name__})
             raise Unavailable("ipfs_unavailable", "IPFS did not keep the file; nothing was saved: try again") from exc
         except BaseException:
+            await _settle(prepared)
             await self._abandon(record)
             raise
-        return await self._anchor(record, request, kind, record_signature)
+        return await self._anchor(record, request, record_signature, prepared)
 
     async def _earlier_attempt(
         self, request: SignedUpload, content_hash: str, signature: bytes, author: str | None = None
@@ -339,16 +307,30 @@ class UploadPipeline:
         if not await self._s.chain.vault_exists(request.patient):
             await limits.hit("new_vault", ip=request.client_ip, address=request.patient)
 
-    async def _check_record_signature(
-        self, request: SignedUpload, kind: int, content_hash: str, signature: bytes, signer: str | None = None
-    ) -> None:
-        """The signer's nonce in the patient's vault, then their signature: the patient's AddRecord,
-        or (`signer` a doctor) that doctor's AddRecordAsDoctor."""
+    async def _current_nonce(self, patient: str, signer: str) -> int:
+        """`signer`'s nonce in `patient`'s vault, after what the chain lost of this patient's was sent
+        again (it may need this nonce). The two reads run together; the nonce is read again only
+        when something was lost (rare: a reorg or a reset chain)."""
         chain = self._s.chain
+        lost, nonce = await asyncio.gather(RecordAnchoring(self._s).repair_lost(patient), chain.nonce_of(patient, signer))
+        if lost:
+            nonce = await chain.nonce_of(patient, signer)
+        return nonce
+
+    async def _check_record_signature(
+        self,
+        request: SignedUpload,
+        kind: int,
+        content_hash: str,
+        signature: bytes,
+        signer: str | None = None,
+        current_nonce: int | None = None,
+    ) -> None:
+        """The signer's nonce in the patient's vault (`current_nonce` if already read), then their
+        signature: the patient's AddRecord, or (`signer` a doctor) that doctor's AddRecordAsDoctor."""
         signer = signer or request.patient
-        # What the chain lost of this patient's is sent again first (it may need this nonce).
-        await RecordAnchoring(self._s).repair_lost(request.patient)
-        current_nonce = await chain.nonce_of(request.patient, signer)
+        if current_nonce is None:
+            current_nonce = await self._current_nonce(request.patient, signer)
         check_signer_nonce(request.nonce, current_nonce, self._s.settings.relay_max_nonces_ahead)
         as_doctor = signer.lower() != request.patient.lower()
         action, message = add_record_call(
@@ -366,21 +348,35 @@ class UploadPipeline:
                 "the record type, nonce and deadline",
             )
 
-    async def _anchor(self, record: RecordDoc, request: SignedUpload, kind: int, signature: bytes) -> UploadOutcome:
-        """Queue the record's signed action (its `relay`: the patient's or the author's) and settle it.
+    async def _prepare_relay(self, record: RecordDoc, request: SignedUpload, signature: bytes) -> Any:
+        """The patient's vault (created first, through the queue, if this is their first record) and
+        the record's encoded `...BySig` call: the chain work the queue's job needs, which needs no
+        document, so it runs while the pending document is stored and the ciphertext pinned."""
+        queue = self._s.relay_queue
+        assert record.relay is not None
+        await queue.ensure_vault(request.patient, timeout=self._s.settings.tx_timeout_seconds)
+        action, message = add_record_call(record.relay, record.content_hash)
+        return await queue.encode_signed(action, request.patient, message, signature)
 
-        The lease holder saves each transaction hash to the record before broadcasting it, so a
-        crash anywhere leaves a hash the reconciler can look up.
+    async def _anchor(
+        self, record: RecordDoc, request: SignedUpload, signature: bytes, prepared: asyncio.Future[Any]
+    ) -> UploadOutcome:
+        """Queue the record's signed action (its `relay`: the patient's or the author's, encoded by
+        `prepared`, a `_prepare_relay` task) and settle it.
+
+        The job is queued only now, after the document exists and names the pinned ciphertext: the
+        lease holder saves each transaction hash to the record before broadcasting it, so a crash
+        anywhere leaves a hash the reconciler can look up.
         """
         queue = self._s.relay_queue
         settings = self._s.settings
         assert record.relay is not None
         signer = record.relay.signer or request.patient
         try:
-            await queue.ensure_vault(request.patient, timeout=settings.tx_timeout_seconds)
+            call = await prepared
             action, message = add_record_call(record.relay, record.content_hash)
             job = await queue.submit_signed(action, request.patient, message, signature, signer=signer,
-                                            record_cid=record.cid)
+                                            record_cid=record.cid, call=call)
         except TransactionReverted as exc:
             await self._abandon(record)
             raise revert_to_domain_error(exc) from exc
@@ -431,7 +427,17 @@ class UploadPipeline:
         await self._forget_ciphertext(record.cid)
 
     async def _forget_ciphertext(self, cid: str) -> None:
+        """Unpin `cid` (added unpinned, so normally a no-op): nothing of a refused upload stays pinned."""
         try:
             await self._s.ipfs.unpin(cid)
         except Exception:  # best effort: an unpinned orphan is garbage-collected, a pinned one is harmless
             log.warning("could not unpin an abandoned upload", extra={"cid": cid})
+
+
+async def _settle(task: asyncio.Future[object]) -> None:
+    """Cancel `task` if still running and wait for it; its outcome is not needed any more."""
+    if not task.done():
+        task.cancel()
+        await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved: an error here was raised where the result was awaited, or is moot
