@@ -18,7 +18,7 @@ export APE_DATA_FOLDER ?= $(CURDIR)/.cache/ape
 help:
 	@echo "make run    install what is missing, start the whole stack, print the URL"
 	@echo "make test   install what is missing, run every test"
-	@echo "make bench  gas table and service benchmarks (records, doctor-authored flow, integrity, hardening, chain state)"
+	@echo "make bench  gas table and service benchmarks (records, doctor-authored flow, integrity, hardening, chain state, upload speed)"
 
 install: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/solc $(STAMPS)/ipfs $(STAMPS)/frontend $(STAMPS)/chromium
 
@@ -91,6 +91,7 @@ bench: check-solc install
 	python scripts/bench_integrity.py
 	python scripts/bench_hardening.py
 	python scripts/bench_chain_state.py
+	python scripts/bench_upload_speed.py
 
 run: check-solc install frontend/dist/index.html
 	python scripts/run_stack.py
