@@ -127,3 +127,17 @@ async def test_the_backlog_counts_live_jobs_of_this_relayer_and_dates_the_oldest
     depth, oldest = await jobs.backlog("r")
     assert depth == 1 and oldest is not None
     assert abs((oldest - newer.created_at).total_seconds()) < 0.01
+
+
+@pytest.mark.asyncio
+async def test_finishing_a_job_wakes_this_process_s_waiter_and_only_for_that_job(db) -> None:
+    """The in-process nudge: a waiter of the job settled here hears it at once (not at its next
+    poll); a waiter of another job does not; a second store (another instance) gets no event."""
+    jobs, elsewhere = RelayJobStore(db), RelayJobStore(db)
+    job, _ = await jobs.enqueue(RelayJob(relayer=RELAYER, action="createVault", to=RELAYER, data="0x"))
+    other, _ = await jobs.enqueue(RelayJob(relayer=RELAYER, action="createVault", to=RELAYER, data="0x01"))
+    with jobs.settled(job.id) as mine, jobs.settled(other.id) as theirs, elsewhere.settled(job.id) as remote:
+        assert not mine.is_set()
+        assert await jobs.finish(job.id, result={"tx_hash": "0x" + "00" * 32})
+        assert mine.is_set() and not theirs.is_set() and not remote.is_set()
+    assert job.id not in jobs._settled  # the registry does not grow with finished waits

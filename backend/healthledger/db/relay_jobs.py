@@ -11,11 +11,17 @@ while one with the same id is live finds that one instead (the caller awaits it,
 different action for the same nonce); a finished one is replaced by the new job.
 
 Polling rather than change streams: SecantusDB (tests, `make run`) has none, and a poll of one
-document by `_id` is cheap. Finished jobs are deleted by a TTL index a day after they end.
+document by `_id` is cheap. A waiter in the process that settles its job need not wait for its next
+poll: `finish` sets the events `settled(job_id)` handed out in this process (an in-process nudge only;
+other instances' waiters see the document on their next poll). Finished jobs are deleted by a TTL
+index a day after they end.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,6 +91,21 @@ class RelayJobStore:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._c = db[RELAY_JOBS]
+        self._settled: dict[str, set[asyncio.Event]] = {}  # job id -> this process's waiters' events
+
+    @contextmanager
+    def settled(self, job_id: str) -> Iterator[asyncio.Event]:
+        """An event set when this process's `finish` settles `job_id` (a nudge for its waiter, which
+        still reads the document: a job settled by another instance is only seen by polling)."""
+        event = asyncio.Event()
+        waiters = self._settled.setdefault(job_id, set())
+        waiters.add(event)
+        try:
+            yield event
+        finally:
+            waiters.discard(event)
+            if not waiters:
+                self._settled.pop(job_id, None)
 
     async def ensure_indexes(self) -> None:
         await self._c.create_index([("relayer", ASCENDING), ("state", ASCENDING), ("created_at", ASCENDING)])
@@ -149,6 +170,8 @@ class RelayJobStore:
         update = {"state": "mined" if error is None else "failed", "result": result, "error": error,
                   "finished_at": now, "expires_at": now + KEEP_FINISHED}
         outcome = await self._c.update_one({"_id": job_id, "state": {"$in": states}}, {"$set": update})
+        for event in self._settled.get(job_id, ()):
+            event.set()
         return outcome.matched_count == 1
 
     async def has_live(self, relayer: str) -> bool:

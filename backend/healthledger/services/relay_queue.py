@@ -43,6 +43,7 @@ from .relay_worker import RelayWorker
 
 FIRST_POLL_SECONDS = 0.05
 MAX_POLL_SECONDS = 0.5
+POLL_GROWTH = 1.5
 # A job still queued when its waiter's time is up gets this much longer when it waits for its nonce.
 NONCE_WAIT_SLACK_SECONDS = 5.0
 
@@ -126,39 +127,48 @@ class RelayQueue:
         `timeout`, RelayerUnavailable if nobody sent it (it is given up: nothing will be sent)."""
         self.worker.wanted(+1)
         try:
-            deadline = time.monotonic() + timeout
-            started_at = datetime.now(UTC) - timedelta(seconds=1)
-            pause = FIRST_POLL_SECONDS
-            while True:
-                current = await self._jobs.get(job.id)
-                if current is None:
-                    raise RelayerUnavailable(
-                        "the relayer's queue lost the transaction; nothing was sent", maybe_sent=False
-                    )
-                if not current.live:
-                    return current
-                if current.state == "sent" and current.outage_at is not None and current.outage_at >= started_at:
-                    # Sent, and the node went away: the outcome is unknown (the caller answers 202).
-                    raise TransactionTimeout(current.tx_hashes[-1] if current.tx_hashes else "", timeout)
-                now = time.monotonic()
-                if now >= deadline:
-                    if current.state == "queued" and current.wait_until is not None:
-                        extra = (current.wait_until - datetime.now(UTC)).total_seconds() + NONCE_WAIT_SLACK_SECONDS
-                        if extra > 0 and now < deadline + extra:
-                            deadline = now + extra
-                            continue
-                    if current.state == "queued" and await self._jobs.finish(
-                        job.id, error={"kind": "unavailable", "maybe_sent": False, "detail": "not sent in time"},
-                        only_if_queued=True,
-                    ):
-                        raise RelayerUnavailable("the relayer is busy and did not send the transaction in time; "
-                                                 "nothing was sent", maybe_sent=False)
-                    last = current.tx_hashes[-1] if current.tx_hashes else ""
-                    raise TransactionTimeout(last, timeout)
-                await asyncio.sleep(min(pause, max(deadline - now, 0.01)))
-                pause = min(pause * 1.5, MAX_POLL_SECONDS)
+            with self._jobs.settled(job.id) as settled:
+                return await self._wait(job, timeout, settled)
         finally:
             self.worker.wanted(-1)
+
+    async def _wait(self, job: RelayJob, timeout: float, settled: asyncio.Event) -> RelayJob:
+        """`wait`'s loop: read the job's document, then pause until this process settles it or the
+        next poll (FIRST_POLL_SECONDS growing to MAX_POLL_SECONDS: other instances settle by document only)."""
+        deadline = time.monotonic() + timeout
+        started_at = datetime.now(UTC) - timedelta(seconds=1)
+        pause = FIRST_POLL_SECONDS
+        while True:
+            current = await self._jobs.get(job.id)
+            if current is None:
+                raise RelayerUnavailable(
+                    "the relayer's queue lost the transaction; nothing was sent", maybe_sent=False
+                )
+            if not current.live:
+                return current
+            if current.state == "sent" and current.outage_at is not None and current.outage_at >= started_at:
+                # Sent, and the node went away: the outcome is unknown (the caller answers 202).
+                raise TransactionTimeout(current.tx_hashes[-1] if current.tx_hashes else "", timeout)
+            now = time.monotonic()
+            if now >= deadline:
+                if current.state == "queued" and current.wait_until is not None:
+                    extra = (current.wait_until - datetime.now(UTC)).total_seconds() + NONCE_WAIT_SLACK_SECONDS
+                    if extra > 0 and now < deadline + extra:
+                        deadline = now + extra
+                        continue
+                if current.state == "queued" and await self._jobs.finish(
+                    job.id, error={"kind": "unavailable", "maybe_sent": False, "detail": "not sent in time"},
+                    only_if_queued=True,
+                ):
+                    raise RelayerUnavailable("the relayer is busy and did not send the transaction in time; "
+                                             "nothing was sent", maybe_sent=False)
+                last = current.tx_hashes[-1] if current.tx_hashes else ""
+                raise TransactionTimeout(last, timeout)
+            try:
+                await asyncio.wait_for(settled.wait(), min(pause, max(deadline - now, 0.01)))
+            except TimeoutError:
+                pass
+            pause = min(pause * POLL_GROWTH, MAX_POLL_SECONDS)
 
     async def receipt(self, job: RelayJob, timeout: float) -> TxReceipt:
         """Wait for `job` and return its (status 1) receipt; its failure as the exception a direct send raises."""
