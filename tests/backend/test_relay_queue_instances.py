@@ -66,6 +66,9 @@ def cluster(api_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
             "tx_resend_seconds": 6.0,
             "tx_timeout_seconds": 30.0,
             "reconcile_interval_seconds": 2.0,
+            # Three API processes, Anvil and SecantusDB share the test machine's cores: the rate-limit
+            # store's 1 s budget (a fail-closed 503 for new vaults) is about load here, not the relayer.
+            "rate_limit_timeout_seconds": 5.0,
         }
         instances = [launcher.start(**shared) for _ in range(INSTANCES)]
         yield Cluster(anvil, deployment, instances[0].settings, instances, mongo)
