@@ -16,7 +16,7 @@ export APE_DATA_FOLDER ?= $(CURDIR)/.cache/ape
 .PHONY: help install test test-contracts test-backend bench run compile clean
 
 help:
-	@echo "make run    install what is missing, start the whole stack, print the URL"
+	@echo "make run    install what is missing, start the whole stack, print the URL (API_INSTANCES=3: three API processes on one port)"
 	@echo "make test   install what is missing, run every test"
 	@echo "make bench  gas table and service benchmarks (records, doctor-authored flow, integrity, hardening, chain state, upload speed)"
 
@@ -92,9 +92,12 @@ bench: check-solc install
 	python scripts/bench_hardening.py
 	python scripts/bench_chain_state.py
 	python scripts/bench_upload_speed.py
+	python scripts/bench_load.py
+
+API_INSTANCES ?= 1
 
 run: check-solc install frontend/dist/index.html
-	python scripts/run_stack.py
+	API_INSTANCES=$(API_INSTANCES) python scripts/run_stack.py
 
 clean:
 	rm -rf $(STAMPS) .build .cache

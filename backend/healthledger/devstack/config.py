@@ -84,6 +84,19 @@ def _delay_setting(settings: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+MAX_API_INSTANCES = 32
+
+
+def _instances_setting(settings: Mapping[str, str], name: str) -> int:
+    """API_INSTANCES: how many API processes share the API's port (uvicorn workers; default 1)."""
+    raw = settings.get(name, "").strip()
+    if not raw:
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_API_INSTANCES:
+        raise StackError(f"{name}={raw!r} is not a number of API instances (1-{MAX_API_INSTANCES})")
+    return int(raw)
+
+
 class DataFiles(NamedTuple):
     """What a run keeps in its data dir (HEALTHLEDGER_DATA_DIR) besides the services' own stores."""
 
@@ -113,6 +126,7 @@ class StackConfig:
     host: str = HOST
     start_api: bool = True
     admin_delay_seconds: int = DEFAULT_ADMIN_DELAY_SECONDS
+    api_instances: int = 1
 
     @classmethod
     def from_environ(
@@ -130,6 +144,7 @@ class StackConfig:
             anvil_port=_port_setting(settings, "ANVIL_PORT", DEFAULT_ANVIL_PORT),
             start_api=start_api,
             admin_delay_seconds=_delay_setting(settings, "ADMIN_DELAY_SECONDS", DEFAULT_ADMIN_DELAY_SECONDS),
+            api_instances=_instances_setting(settings, "API_INSTANCES"),
         )
         config.validate()
         return config

@@ -19,7 +19,8 @@ this process, which then stops them in order; after each stop the child's whole 
 checked to be empty. The chain is saved once more before Anvil is stopped. At start, a chain that
 lost blocks since the last run (a crash between a block and its save) is reported with a warning.
 
-Environment of this launcher (besides the service settings above): PORT (API, default 8000),
+Environment of this launcher (besides the service settings above): API_INSTANCES (API processes
+behind the one PORT, default 1: `uvicorn --workers N`, see the README's "Several API instances"), PORT (API, default 8000),
 ANVIL_PORT (default 8545), HEALTHLEDGER_DATA_DIR (default `<repo>/.data`), HEALTHLEDGER_ENV_FILE
 (default `<repo>/.env`).
 
@@ -59,6 +60,7 @@ from .summary import StackInfo, seconds_since_process_start, summary
 __all__ = ["Stack", "StackConfig", "StackError", "load_or_create_secrets", "main"]
 
 API_START_TIMEOUT_SECONDS = 90.0
+STARTUP_LINE = "Application startup complete."  # uvicorn logs it once per worker, after the lifespan start
 
 
 class StopRequested(BaseException):  # noqa: N818 - like KeyboardInterrupt: not an Exception on purpose
@@ -234,6 +236,11 @@ class Stack:
             "--port", str(cfg.port),
             "--timeout-graceful-shutdown", "5",
         ]
+        if cfg.api_instances > 1:
+            # uvicorn's supervisor shares one listening socket across N worker processes (the kernel
+            # spreads connections); each worker runs its own lifespan: its relay worker (the queue's
+            # lease decides which one broadcasts) and its maintenance loop. No hand-written proxy.
+            command += ["--workers", str(cfg.api_instances)]
         # cwd is the data dir so the app reads no `.env` of its own: every setting comes from here.
         process = ManagedProcess(
             command, name="api", env=child_env, cwd=cfg.data_dir, log_path=rotate_log(cfg.files.logs / "api.log")
@@ -250,13 +257,24 @@ class Stack:
                 return None
             return response.json()
 
+        log_path = process.log_path
+
+        def all_answer() -> dict[str, Any] | None:
+            """The status once every worker finished its lifespan start (uvicorn logs one line each)."""
+            status = answers()
+            if status is None or cfg.api_instances == 1:
+                return status
+            started = log_path.read_text(errors="replace").count(STARTUP_LINE) if log_path else 0
+            return status if started >= cfg.api_instances else None
+
         try:
             self.info.status = process.wait_ready(
-                answers, API_START_TIMEOUT_SECONDS, interval=0.1, description=f"GET {status_url}"
+                all_answer, API_START_TIMEOUT_SECONDS, interval=0.1, description=f"GET {status_url}"
             )
         except ProcessExitedError as exc:
             raise StackError(f"the API did not start: {exc}") from None
         self.info.url = cfg.url
+        self.info.api_instances = cfg.api_instances
 
     # -- stop -------------------------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ class StackInfo:
     mongodb_external: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     api_env: dict[str, str] = field(default_factory=dict)
+    api_instances: int = 1
 
 
 def seconds_since_process_start() -> float | None:
@@ -65,6 +66,7 @@ def summary(config: StackConfig, info: StackInfo) -> str:
     if config.start_api:
         state = (info.status or {}).get("status", "?")
         lines.append(f"HealthLedger is running: {info.url}   (started in {t['total']:.1f} s: {parts})")
+        lines.append(f"  API instances   {info.api_instances} (processes behind {info.url}; set API_INSTANCES)")
         lines.append(f"  API status      {info.url}/api/system/status ({state})")
         down = [
             name
