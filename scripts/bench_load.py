@@ -368,8 +368,9 @@ def takeover_phase(services: Services, patients: int, each: int, size: int) -> d
         lease = db["relayer_leases"].find_one({})
         result.update({
             "killed_pid": victim_pid, "killed_was_serving_uploads": victim_pid != holder_pid,
-            "killed_at_seconds": round(killed_at, 1), "jobs_sent_at_kill": sent_before,
+            "killed_at_seconds": round(killed_at, 1), "jobs_sent_at_kill_with_warm_up": sent_before,
             "lease_token_at_kill": killed_token, "lease_token_after": int(lease["token"]) if lease else None,
+            # The warm-up went to the instance that became the holder: it dies with it (not part of the run).
             "warm_up_statuses": dict(Counter(f.result()[0] for f in warm_futures)),
         })
         expected = patients * each
@@ -388,7 +389,7 @@ def takeover_phase(services: Services, patients: int, each: int, size: int) -> d
 
 
 def print_table(result: dict[str, Any]) -> None:
-    print(f"load benchmark (1 MB uploads, Anvil --block-time {result['block_time']}; "
+    print(f"load benchmark ({result['size_bytes'] / 2**20:g} MiB uploads, Anvil --block-time {result['block_time']}; "
           f"load average before {result['loadavg_before']}, after {result['loadavg_after']})")
     print(f"{'phase':<10} {'inst':>4} {'uploads':>7} {'ok':>4} {'up/s':>6} {'p50 ms':>7} {'p95 ms':>7} "
           f"{'settle s':>8} {'mongo=chain':>11}  statuses")
