@@ -373,6 +373,48 @@ def test_full_stack_serves_and_restarts(data_dir: Path) -> None:
     assert_nothing_left(data_dir)
 
 
+def worker_processes(parent: int) -> dict[int, str]:
+    """pid -> command of `parent`'s child processes that serve requests (uvicorn's spawned workers,
+    not multiprocessing's resource tracker)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != parent:
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def test_several_api_instances_share_one_port(data_dir: Path) -> None:
+    """API_INSTANCES=3: three worker processes behind one port, each having run its own start-up;
+    uploads through the port work; a stop leaves nothing behind."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    run = StackRun(data_dir, port, free_port(), env={"API_INSTANCES": "3"})
+    try:
+        output = run.wait_ready()
+        assert f"HealthLedger is running: {url}" in output
+        assert re.search(r"API instances\s+3 ", output), output
+        workers = worker_processes(lock_children(data_dir)["api"])
+        assert len(workers) == 3, workers
+        assert (data_dir / "logs" / "api.log").read_text().count(stack.STARTUP_LINE) == 3
+        patients = [Wallet.random() for _ in range(3)]
+        for patient in patients:
+            with httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
+                patient.login(client)
+                uploaded = upload(client, patient, os.urandom(2048))
+                assert uploaded.status_code == 201, uploaded.text
+        assert set(worker_processes(lock_children(data_dir)["api"])) == set(workers)
+        assert run.stop(signal.SIGTERM) == 0, run.output
+    finally:
+        run.kill()
+    assert_nothing_left(data_dir)
+
+
 def test_chain_survives_a_kill_and_a_clean_stop_and_a_lost_block_is_reported(
     data_dir: Path, ipfs_node: JsIpfsNode, mongo_server: SecantusServer
 ) -> None:
@@ -498,6 +540,13 @@ def test_config_outside_services_and_errors(tmp_path: Path) -> None:
     for bad in ("-1", "two days", str(2**48)):
         with pytest.raises(stack.StackError, match="ADMIN_DELAY_SECONDS"):
             stack.StackConfig.from_environ(ROOT, {**base, "ADMIN_DELAY_SECONDS": bad})
+
+    # API_INSTANCES: how many API processes share the port (1 unless set; a whole number 1-32).
+    assert config.api_instances == 1
+    assert stack.StackConfig.from_environ(ROOT, {**base, "API_INSTANCES": "3"}).api_instances == 3
+    for bad in ("0", "three", "-2", "33"):
+        with pytest.raises(stack.StackError, match="API_INSTANCES"):
+            stack.StackConfig.from_environ(ROOT, {**base, "API_INSTANCES": bad})
 
     # `.env` counts, the process environment wins, and empty values (as in .env.example) are unset.
     env_file = tmp_path / ".env"
