@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import signal
@@ -48,8 +47,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from bench_support import ROOT, RELAYER_INDEX, prepare_environment, print_result, save_and_check
+from bench_support import (
+    RELAYER_INDEX,
+    ROOT,
+    prepare_environment,
+    print_result,
+    save_and_check,
+)
 
 OUT = ROOT / ".cache" / "bench" / "load.json"
 UPLOAD_TIMEOUT_SECONDS = 180.0
