@@ -197,22 +197,11 @@ class Prepared:
 
 def prepare(patient: Any, url: str, count: int, size: int) -> list[tuple[dict[str, str], bytes]]:
     """`count` signed upload forms of `patient` with nonces n..n+count-1, signed before any is sent."""
-    from tests.backend.support.records import add_record_payload, salt_for
+    from tests.backend.support.records import consecutive_upload_forms
 
-    forms = []
     with httpx.Client(base_url=url, timeout=60.0, trust_env=False) as client:
         patient.login(client)
-        key_signature = patient.key_signature(client)
-        for k in range(count):
-            content = os.urandom(size)
-            payload = add_record_payload(client, patient, content)
-            payload["message"]["nonce"] = int(payload["message"]["nonce"]) + k
-            forms.append(({
-                "recordType": "report", "name": f"file {k}.pdf", "walletSignature": key_signature,
-                "salt": salt_for(content), "recordSignature": patient.sign_typed_data(payload),
-                "nonce": str(payload["message"]["nonce"]), "deadline": str(payload["message"]["deadline"]),
-            }, content))
-    return forms
+        return consecutive_upload_forms(client, patient, [os.urandom(size) for _ in range(count)])
 
 
 def post(item: Prepared) -> tuple[str, float]:

@@ -28,7 +28,7 @@ from healthledger.devstack.anvil import AnvilNode
 from healthledger.settings import Settings
 
 from .fixtures.api_process import ApiProcess, ApiProcessLauncher
-from .support.records import add_record_payload, salt_for
+from .support.records import consecutive_upload_forms
 from .support.wallet import Wallet
 
 INSTANCES = 3
@@ -80,20 +80,9 @@ def cluster(api_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
 
 def _prepared_uploads(api: ApiProcess, patient: Wallet) -> list[tuple[dict[str, str], bytes]]:
     """Three signed upload forms of `patient`, with nonces n, n+1, n+2 (signed before any is sent)."""
-    forms = []
     with httpx.Client(base_url=api.url, timeout=60.0) as client:
         patient.login(client)
-        key_signature = patient.key_signature(client)
-        for k in range(UPLOADS_EACH):
-            content = os.urandom(2048)
-            payload = add_record_payload(client, patient, content)
-            payload["message"]["nonce"] = int(payload["message"]["nonce"]) + k
-            forms.append(({
-                "recordType": "report", "name": f"file {k}.pdf", "walletSignature": key_signature,
-                "salt": salt_for(content), "recordSignature": patient.sign_typed_data(payload),
-                "nonce": str(payload["message"]["nonce"]), "deadline": str(payload["message"]["deadline"]),
-            }, content))
-    return forms
+        return consecutive_upload_forms(client, patient, [os.urandom(2048) for _ in range(UPLOADS_EACH)])
 
 
 def _post(api: ApiProcess, patient: Wallet, form: dict[str, str], content: bytes) -> int | None:

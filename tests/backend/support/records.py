@@ -46,6 +46,22 @@ def signed_fields(wallet: Wallet, payload: dict) -> dict[str, str]:
     }
 
 
+def consecutive_upload_forms(
+    client: httpx.Client, wallet: Wallet, contents: list[bytes]
+) -> list[tuple[dict[str, str], bytes]]:
+    """Signed upload forms (all but the file) of `contents`, one per file, with the signer's nonces
+    n, n+1, … (all signed before any is sent, as the web app does for several files at once).
+    `wallet` must be signed in on `client`."""
+    key_signature = wallet.key_signature(client)
+    forms = []
+    for k, content in enumerate(contents):
+        payload = add_record_payload(client, wallet, content)
+        payload["message"]["nonce"] = int(payload["message"]["nonce"]) + k
+        form = {"recordType": "report", "name": f"file {k}.pdf", "walletSignature": key_signature, "salt": salt_for(content)}
+        forms.append(({**form, **signed_fields(wallet, payload)}, content))
+    return forms
+
+
 def upload_form(
     client: httpx.Client,
     wallet: Wallet,
