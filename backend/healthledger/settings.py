@@ -119,6 +119,9 @@ class Settings(BaseSettings):
 
     # Records
     max_upload_bytes: int = 50 * 1024 * 1024
+    # An upload streams to IPFS while it arrives: a client that sends nothing for this long is cut
+    # off (408 `upload_stalled`) instead of holding its IPFS add open for ever.
+    upload_idle_timeout_seconds: float = Field(default=30.0, gt=0)
     signature_ttl_seconds: int = 900
 
     # Rate limits (services/rate_limits.py), counted in MongoDB so every API process shares them.
