@@ -20,7 +20,9 @@ checked to be empty. The chain is saved once more before Anvil is stopped. At st
 lost blocks since the last run (a crash between a block and its save) is reported with a warning.
 
 Environment of this launcher (besides the service settings above): API_INSTANCES (API processes
-behind the one PORT, default 1: `uvicorn --workers N`, see the README's "Several API instances"), PORT (API, default 8000),
+behind the one PORT, default 1: `uvicorn --workers N`, see the README's "Several API instances"; with
+N > 1 the workers get `<data dir>/metrics`, emptied at each start, as PROMETHEUS_MULTIPROC_DIR so that
+/metrics answers for all of them), PORT (API, default 8000),
 ANVIL_PORT (default 8545), HEALTHLEDGER_DATA_DIR (default `<repo>/.data`), HEALTHLEDGER_ENV_FILE
 (default `<repo>/.env`).
 
