@@ -272,3 +272,15 @@ def test_a_body_that_is_not_multipart_is_refused(client, patient_wallet, records
     )
     assert_error(response, 400, "malformed_multipart")
     assert_nothing_written(records_collection, patient_wallet)
+
+
+def test_a_large_upload_refused_before_its_file_is_read_still_gets_its_answer(
+    client, patient_wallet, records_collection, api_server: ApiServer
+) -> None:
+    # The file streams: a refusal that comes before it is read (here the record type) answers while
+    # the client is still sending, and the server must take (and drop) the rest, not stall the client.
+    content = os.urandom(min(api_server.settings.max_upload_bytes, 20 * 1024 * 1024))
+    for _ in range(2):  # and the connection serves the next request
+        response = upload(client, patient_wallet, content, overrides={"recordType": "xray"})
+        assert_error(response, 400, "invalid_record_type")
+    assert_nothing_written(records_collection, patient_wallet)
