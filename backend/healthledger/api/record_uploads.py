@@ -110,7 +110,8 @@ def _validated(model: type[FieldsT], form: StreamedForm) -> SignedRecordForm[Fie
     problems: list[Any] = []
     fields: FieldsT | None = None
     try:
-        fields = model.model_validate(form.fields)
+        # An empty field is a missing one, as the framework's form parsing had it (422 `invalid_request`).
+        fields = model.model_validate({name: value for name, value in form.fields.items() if value != ""})
     except ValidationError as exc:
         problems = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
     if form.file is None:
