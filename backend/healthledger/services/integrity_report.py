@@ -4,10 +4,15 @@ For each record the hash MongoDB holds is compared with the hash the patient's c
 the ciphertext's CID is looked up among the IPFS node's pins. Nothing is downloaded or decrypted, so
 the report is cheap enough to run over thousands of records:
 
-- MongoDB: one query for the records in scope;
+- MongoDB: one query for the records in scope, projected to the fields checked;
 - chain: `get_records_batch` once per patient (a `recordCount` call, then JSON-RPC batches of
-  `getRecord` calls: ceil(n / 500) HTTP requests for n records), patients in parallel (bounded);
+  `getRecord` calls: ceil(n / 500) HTTP requests for n records, a few in flight at once), patients
+  in parallel (bounded);
 - IPFS: one `pin/ls` listing every recursive pin.
+
+At 10,000 records the pure-Python work (one row per record) is a few hundred milliseconds: it runs
+in a worker thread (`build_report`, and the router's serialisation) so other requests keep being
+served while a large report is built.
 
 Statuses, in the order they are decided:
 - `pending`: the upload is not on chain yet (nothing to compare);
@@ -23,14 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from collections.abc import Awaitable
 from typing import Any, Literal, TypeVar
 
 from ..chain.client import OnChainRecord
 from ..container import Services
-from ..db.records import RecordDoc
+from ..db.records import RecordDoc, ReportEntry
 from ..domain_errors import Unavailable
 from ..storage.ipfs import IpfsError, to_base32_v1
 
@@ -42,9 +47,11 @@ STATUSES: tuple[Status, ...] = ("verified", "mismatched", "missing", "pending", 
 
 # Patients whose chain records are read at the same time (each read is a few HTTP requests).
 CHAIN_CONCURRENCY = 8
+# From this many records the row checks run in a worker thread (below it a thread costs more than it saves).
+THREAD_ROWS_FROM = 500
 
 
-@dataclass
+@dataclass(slots=True)
 class ReportRow:
     cid: str
     record_id: int | None
@@ -61,8 +68,25 @@ class ReportRow:
     reanchored: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        """The row as the API and the CLI print it: every field, in declaration order."""
-        return asdict(self)
+        """The row as the API and the CLI print it: every field, in declaration order.
+
+        Written out rather than `dataclasses.asdict`, which deep-copies field by field and cost
+        about 15 µs a row (150 ms over 10,000 records)."""
+        return {
+            "cid": self.cid,
+            "record_id": self.record_id,
+            "patient": self.patient,
+            "state": self.state,
+            "record_type": self.record_type,
+            "database": self.database,
+            "blockchain": self.blockchain,
+            "ipfs": self.ipfs,
+            "status": self.status,
+            "database_hash": self.database_hash,
+            "blockchain_hash": self.blockchain_hash,
+            "problems": list(self.problems),
+            "reanchored": self.reanchored,
+        }
 
 
 @dataclass
@@ -111,7 +135,7 @@ async def _chain_records(services: Services, patients: list[str]) -> dict[str, d
     return dict(await asyncio.gather(*(one(p) for p in patients)))
 
 
-def check_record(record: RecordDoc, onchain: dict[int, OnChainRecord], pinned: set[str], clone: str | None) -> ReportRow:
+def check_record(record: RecordDoc | ReportEntry, onchain: dict[int, OnChainRecord], pinned: set[str], clone: str | None) -> ReportRow:
     """The row of one record, given its patient's on-chain records and the node's pins."""
     db_hash = (record.content_hash or "").lower()
     problems: list[str] = []
@@ -194,7 +218,7 @@ async def build_report(services: Services, patient: str | None) -> IntegrityRepo
     """The report for one patient's records, or for every record when `patient` is None."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    records = await services.records.for_report(patient)
+    records = await services.records.report_entries(patient)
     timings["database"] = round((time.perf_counter() - started) * 1000, 2)
 
     patients = sorted({r.patient for r in records if r.on_chain})
@@ -218,7 +242,13 @@ async def build_report(services: Services, patient: str | None) -> IntegrityRepo
     # IPFS and the chain are independent: ask both at once; if one fails, stop the other too.
     pinned, onchain = await _both(pins(), chain())
     clones = {p: await services.chain.vault_address(p) for p in patients}  # computed locally
-    rows = [check_record(r, onchain.get(r.patient, {}), pinned, clones.get(r.patient)) for r in records]
+
+    def check_all() -> list[ReportRow]:
+        return [check_record(r, onchain.get(r.patient, {}), pinned, clones.get(r.patient)) for r in records]
+
+    began = time.perf_counter()
+    rows = await asyncio.to_thread(check_all) if len(records) > THREAD_ROWS_FROM else check_all()
+    timings["checks"] = round((time.perf_counter() - began) * 1000, 2)
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
     return IntegrityReport(
         scope="patient" if patient else "all",
