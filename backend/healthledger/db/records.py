@@ -101,9 +101,13 @@ class ReportEntry:
         )
 
 
-_REPORT_PROJECTION = {"_id": 0, "record_contract": 1, **{name: 1 for name in ReportEntry.__dataclass_fields__}}
-# Documents per cursor batch for the report: a few round trips for 10,000 records, not 100.
-REPORT_CURSOR_BATCH = 5000
+_REPORT_PROJECTION = {
+    "_id": 1, "record_contract": 1, "created_at": 1, **{name: 1 for name in ReportEntry.__dataclass_fields__}
+}
+# Documents per query for the report: a handful of queries for 10,000 records, each well inside
+# the per-operation timeout.
+REPORT_PAGE = 2000
+_NO_TIME = datetime.min.replace(tzinfo=UTC)  # documents without created_at sort first, as in MongoDB
 
 
 # Field names documents written before the rename carry: {old name: current name}.
@@ -356,15 +360,25 @@ class RecordStore:
     async def report_entries(self, patient: str | None = None) -> list[ReportEntry]:
         """What the integrity report checks of every record (or one patient's), by patient then age.
 
-        Only the fields the report reads leave MongoDB (no keys, no relay signature), read in large
-        cursor batches: at 10,000 records building full `RecordDoc`s was a good part of the report.
+        Only the fields the report reads leave MongoDB (no keys, no relay signature). The documents
+        are read in pages of `REPORT_PAGE` by `_id` (the index every collection has), each page its
+        own query under the client's per-operation timeout: one cursor over 10,000 records had to
+        finish within that single timeout and did not under load. The order by patient and age is
+        made here (a sort of a few thousand tuples) rather than by the server over every page.
         """
         query: dict[str, Any] = {} if patient is None else {"patient": patient.lower()}
-        cursor = (
-            self._records.find(query, _REPORT_PROJECTION, batch_size=REPORT_CURSOR_BATCH)
-            .sort([("patient", ASCENDING), ("created_at", ASCENDING)])
-        )
-        return [ReportEntry.from_mongo(doc) async for doc in cursor]
+        docs: list[dict[str, Any]] = []
+        last_id: Any = None
+        while True:
+            page_query = query if last_id is None else {**query, "_id": {"$gt": last_id}}
+            cursor = self._records.find(page_query, _REPORT_PROJECTION).sort("_id", ASCENDING).limit(REPORT_PAGE)
+            page = await cursor.to_list(length=REPORT_PAGE)
+            docs.extend(page)
+            if len(page) < REPORT_PAGE:
+                break
+            last_id = page[-1]["_id"]
+        docs.sort(key=lambda d: (d.get("patient") or "", d.get("created_at") or _NO_TIME))
+        return [ReportEntry.from_mongo(doc) for doc in docs]
 
     async def cids_by_record_id(self, patients: list[str]) -> dict[str, dict[int, str]]:
         """patient (lower) -> {record id -> CID} for the records that have an id."""

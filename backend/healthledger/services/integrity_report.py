@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from collections.abc import Awaitable
 from typing import Any, Literal, TypeVar
 
-from ..chain.client import OnChainRecord
+from ..chain.client import ChainError, OnChainRecord
 from ..container import Services
 from ..db.records import RecordDoc, ReportEntry
 from ..domain_errors import Unavailable
@@ -41,6 +41,7 @@ from ..storage.ipfs import IpfsError, to_base32_v1
 
 A = TypeVar("A")
 B = TypeVar("B")
+C = TypeVar("C")
 
 Status = Literal["verified", "mismatched", "missing", "pending", "unanchored"]
 STATUSES: tuple[Status, ...] = ("verified", "mismatched", "missing", "pending", "unanchored")
@@ -142,7 +143,9 @@ def check_record(record: RecordDoc | ReportEntry, onchain: dict[int, OnChainReco
     database = db_hash.startswith("0x") and len(db_hash) == 66
     if not database:
         problems.append("the database holds no well-formed content hash")
-    ipfs = _normal_cid(record.cid) in pinned
+    # `pinned` holds normalised CIDs only, each its own normal form: a stored CID found as it is
+    # needs no normalising (the usual case: uploads store base32 CIDv1).
+    ipfs = record.cid in pinned or _normal_cid(record.cid) in pinned
     if not ipfs:
         problems.append("the ciphertext is not pinned on the IPFS node")
     chain_hash: str | None = None
@@ -194,20 +197,20 @@ def check_record(record: RecordDoc | ReportEntry, onchain: dict[int, OnChainReco
     )
 
 
-async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
-    """Run two calls at once; the first failure cancels the other and is raised as itself.
+async def _together(first: Awaitable[A], second: Awaitable[B], third: Awaitable[C]) -> tuple[A, B, C]:
+    """Run three calls at once; the first failure cancels the others and is raised as itself.
 
-    Why not `asyncio.gather`: it leaves the other call running after a failure. Why not a
+    Why not `asyncio.gather`: it leaves the other calls running after a failure. Why not a
     TaskGroup: it raises an ExceptionGroup, which the API's error handlers (one per dependency) do
     not match.
     """
-    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second), asyncio.ensure_future(third)]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             if task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
-        return tasks[0].result(), tasks[1].result()
+        return tasks[0].result(), tasks[1].result(), tasks[2].result()
     finally:
         for task in tasks:
             task.cancel()
@@ -215,13 +218,26 @@ async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
 
 
 async def build_report(services: Services, patient: str | None) -> IntegrityReport:
-    """The report for one patient's records, or for every record when `patient` is None."""
+    """The report for one patient's records, or for every record when `patient` is None.
+
+    MongoDB, IPFS and the chain are asked at once. The chain read needs to know whose vaults to
+    read: for one patient that is known up front; for every record it waits for MongoDB's answer.
+    """
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    records = await services.records.report_entries(patient)
-    timings["database"] = round((time.perf_counter() - started) * 1000, 2)
+    records_read: asyncio.Future[list[ReportEntry]] = asyncio.get_running_loop().create_future()
 
-    patients = sorted({r.patient for r in records if r.on_chain})
+    async def database() -> list[ReportEntry]:
+        began = time.perf_counter()
+        try:
+            records = await services.records.report_entries(patient)
+        except BaseException as exc:
+            records_read.cancel() if isinstance(exc, asyncio.CancelledError) else records_read.set_exception(exc)
+            raise
+        finally:
+            timings["database"] = round((time.perf_counter() - began) * 1000, 2)
+        records_read.set_result(records)
+        return records
 
     async def pins() -> set[str]:
         began = time.perf_counter()
@@ -233,14 +249,29 @@ async def build_report(services: Services, patient: str | None) -> IntegrityRepo
             timings["ipfs"] = round((time.perf_counter() - began) * 1000, 2)
 
     async def chain() -> dict[str, dict[int, OnChainRecord]]:
+        if patient is None:
+            patients = sorted({r.patient for r in await asyncio.shield(records_read) if r.on_chain})
+        else:
+            patients = [patient.lower()]
         began = time.perf_counter()
         try:
             return await _chain_records(services, patients)
+        except ChainError:
+            # Read ahead for one patient: a chain outage only matters if a record is on chain.
+            if patient is None or any(r.on_chain for r in await asyncio.shield(records_read)):
+                raise
+            return {}
         finally:
             timings["chain"] = round((time.perf_counter() - began) * 1000, 2)
 
-    # IPFS and the chain are independent: ask both at once; if one fails, stop the other too.
-    pinned, onchain = await _both(pins(), chain())
+    try:
+        records, pinned, onchain = await _together(database(), pins(), chain())
+    finally:
+        if not records_read.done():
+            records_read.cancel()
+        elif not records_read.cancelled():
+            records_read.exception()  # retrieved, so asyncio does not warn about it
+    patients = sorted({r.patient for r in records if r.on_chain})
     clones = {p: await services.chain.vault_address(p) for p in patients}  # computed locally
 
     def check_all() -> list[ReportRow]:
