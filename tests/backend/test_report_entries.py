@@ -1,5 +1,5 @@
-"""`RecordStore.report_entries`, the integrity report's MongoDB read, against real SecantusDB: read
-in pages by `_id`, every document exactly once, ordered by patient then age, no key material."""
+"""`RecordStore.report_entries`, the integrity report's MongoDB read, against real SecantusDB: every
+document exactly once, over several cursor batches, ordered by patient then age, no key material."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _doc(patient: str, i: int, created_at: datetime) -> dict:
 
 
 async def test_pages_cover_every_record_once_in_patient_then_age_order(db, monkeypatch) -> None:
-    monkeypatch.setattr(records_module, "REPORT_PAGE", 7)  # many pages, and a last page that is full
+    monkeypatch.setattr(records_module, "REPORT_CURSOR_BATCH", 7)  # many batches, the last one full
     patients = ["0x" + "aa" * 20, "0x" + "bb" * 20]
     base = datetime(2026, 1, 1, tzinfo=UTC)
     docs = [_doc(p, i, base + timedelta(minutes=random.randrange(10_000))) for p in patients for i in range(21)]
