@@ -119,7 +119,7 @@ def test_each_status_for_the_patient(client, scenario) -> None:
     assert (pending["status"], pending["state"], pending["blockchain"], pending["ipfs"]) == ("pending", "pending", None, True)
     assert pending["record_id"] is None and pending["blockchain_hash"] is None
 
-    assert set(report["timings_ms"]) == {"database", "ipfs", "chain", "total"}
+    assert set(report["timings_ms"]) == {"database", "ipfs", "chain", "checks", "total"}
     only = _report(client, wallet, status="mismatched")
     assert [row["cid"] for row in only["records"]] == [by_status["mismatched"]["cid"]]
     assert only["counts"] == report["counts"]
