@@ -45,10 +45,9 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -68,6 +67,21 @@ SEND_BATCH = 100
 IPFS_FILES_PER_ADD = 250
 API_START_TIMEOUT_SECONDS = 90.0
 HTTP_TIMEOUT_SECONDS = 120.0
+STATUS_PATH = "/api/system/status"
+METRICS_PATH = "/metrics"
+DURING_LABELS = {
+    "status": "GET status",
+    "status_dependency_checks": "  of which dependency checks",
+    "metrics": "GET /metrics (no dependency)",
+}
+RECEIPT_BATCH = 500
+REORG_WINDOW_MARGIN_BLOCKS = 80  # > the default REORG_WINDOW_BLOCKS (64)
+
+
+class Mined(NamedTuple):
+    tx_hash: str
+    block_number: int
+    block_hash: str
 
 
 def say(text: str) -> None:
@@ -181,8 +195,9 @@ async def create_clone(stack: Stack, patient: str) -> str:
         await chain.aclose()
 
 
-def seed_chain(stack: Stack, patient_key: str, count: int) -> tuple[str, float]:
-    """`count` addRecord transactions from the patient, sent without waiting; returns (clone, seconds)."""
+def seed_chain(stack: Stack, patient_key: str, count: int) -> tuple[str, list[Mined], float]:
+    """`count` addRecord transactions from the patient, sent without waiting; returns the clone, each
+    record's transaction and block (record i is the i-th), and the seconds taken."""
     from eth_account import Account
     from web3 import Web3
 
@@ -203,11 +218,13 @@ def seed_chain(stack: Stack, patient_key: str, count: int) -> tuple[str, float]:
     # Full blocks raise the base fee 12.5 % a block: cap far above it so no transaction is left behind.
     fees = {"maxFeePerGas": max(4 * base_fee, 200 * 10**9) + 10**9, "maxPriorityFeePerGas": 10**9}
     start_nonce = w3.eth.get_transaction_count(account.address)
-    raw = []
+    raw, tx_hashes = [], []
     for i in range(count):
         data = contract.encode_abi("addRecord", args=[kinds[i % 3], content_hash(i)])
         tx = {"chainId": 31337, "nonce": start_nonce + i, "to": clone, "data": data, "value": 0, "gas": gas, **fees}
-        raw.append("0x" + bytes(account.sign_transaction(tx).raw_transaction).hex())
+        signed = account.sign_transaction(tx)
+        raw.append("0x" + bytes(signed.raw_transaction).hex())
+        tx_hashes.append("0x" + bytes(signed.hash).hex())
     last_hash = None
     with httpx.Client(timeout=120.0, trust_env=False) as http:
 
@@ -237,13 +254,34 @@ def seed_chain(stack: Stack, patient_key: str, count: int) -> tuple[str, float]:
                 raise RuntimeError("the seeded transactions were not all mined in 300 s")
             rpc("evm_mine")
         rpc("evm_setAutomine", True)
+        mined = mined_blocks(http, stack.rpc_url, tx_hashes)
+        # Records settled long ago, as most of a real vault's are: past the reconciler's reorg window
+        # (64 blocks by default), so its periodic pass does not re-check them during the measurement.
+        rpc("anvil_mine", hex(REORG_WINDOW_MARGIN_BLOCKS))
     receipt = w3.eth.wait_for_transaction_receipt(last_hash, timeout=120)
     if receipt["status"] != 1:
         raise RuntimeError("the last addRecord transaction reverted")
     onchain = contract.functions.recordCount().call()
     if onchain != count:
         raise RuntimeError(f"recordCount() is {onchain}, expected {count}")
-    return clone, time.perf_counter() - began
+    return clone, mined, time.perf_counter() - began
+
+
+def mined_blocks(http: httpx.Client, rpc_url: str, tx_hashes: list[str]) -> list[Mined]:
+    """Each transaction's block (number, hash) from its receipt, in JSON-RPC batches; all must have succeeded."""
+    mined: list[Mined] = []
+    for start in range(0, len(tx_hashes), RECEIPT_BATCH):
+        chunk = tx_hashes[start : start + RECEIPT_BATCH]
+        batch = [
+            {"jsonrpc": "2.0", "id": n, "method": "eth_getTransactionReceipt", "params": [h]} for n, h in enumerate(chunk)
+        ]
+        answers = sorted(http.post(rpc_url, json=batch).json(), key=lambda a: a["id"])
+        for tx_hash, answer in zip(chunk, answers, strict=True):
+            receipt = answer.get("result")
+            if not receipt or int(receipt["status"], 16) != 1:
+                raise RuntimeError(f"seeded transaction {tx_hash} did not succeed: {answer}")
+            mined.append(Mined(tx_hash, int(receipt["blockNumber"], 16), receipt["blockHash"]))
+    return mined
 
 
 def seed_ipfs(stack: Stack, count: int) -> tuple[list[str], float]:
@@ -272,7 +310,10 @@ def seed_ipfs(stack: Stack, count: int) -> tuple[list[str], float]:
     return cids, time.perf_counter() - began
 
 
-def seed_mongo(stack: Stack, patient: str, clone: str, cids: list[str]) -> float:
+def seed_mongo(stack: Stack, patient: str, clone: str, cids: list[str], mined: list[Mined]) -> float:
+    """`confirmed` documents as the API leaves them: transaction, block number and block hash known
+    (documents without block details are re-checked by every reconcile pass, which is not the
+    report's cost to measure)."""
     from pymongo import MongoClient
 
     from healthledger.db.records import RecordDoc
@@ -295,11 +336,14 @@ def seed_mongo(stack: Stack, patient: str, clone: str, cids: list[str]) -> float
             vault_address=clone,
             state="confirmed",
             record_id=i,
-            tx_hash="0x" + "00" * 32,
+            tx_hash=mined[i].tx_hash,
+            tx_hashes=[mined[i].tx_hash],
+            block_number=mined[i].block_number,
+            block_hash=mined[i].block_hash,
             created_at=now,
             confirmed_at=now,
         )
-        docs.append(asdict(doc))
+        docs.append(doc.to_mongo())
     with MongoClient(stack.mongo_uri, serverSelectionTimeoutMS=10000, tz_aware=True) as mongo:
         mongo[stack.database]["records"].insert_many(docs)
     return time.perf_counter() - began
@@ -339,36 +383,55 @@ async def count_chain_requests(stack: Stack, patient: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- measuring
 
 
-class StatusProbe:
-    """Asks `GET /api/system/status` in a loop on its own thread while active; keeps each latency.
+class Probe:
+    """Asks one GET path in a loop on its own thread while active; keeps each latency (seconds) and,
+    for `GET /api/system/status`, the time its dependency checks took on the server (the sum of their
+    `latency_ms`): what is left is the time the request spent in the API process itself.
 
     Why a thread with a blocking client: the probe must not share an event loop (or a GIL-bound
     busy loop) with the report request it is measuring next to.
     """
 
-    def __init__(self, api_url: str) -> None:
-        self.api_url = api_url
+    def __init__(self, api_url: str, path: str) -> None:
+        self.api_url, self.path = api_url, path
         self.latencies: list[float] = []
+        self.dependency_seconds: list[float] = []
+        self.error: str | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="status-probe", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"probe {path}", daemon=True)
 
     def _run(self) -> None:
         with httpx.Client(base_url=self.api_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
             while not self._stop.is_set():
                 began = time.perf_counter()
-                response = client.get("/api/system/status")
+                response = client.get(self.path)
                 elapsed = time.perf_counter() - began
                 if response.status_code != 200:
-                    raise RuntimeError(f"status: HTTP {response.status_code}")
+                    self.error = f"{self.path}: HTTP {response.status_code}"
+                    return
                 self.latencies.append(elapsed)
+                if self.path == STATUS_PATH:
+                    checks = response.json()["dependencies"].values()
+                    self.dependency_seconds.append(sum(c["latency_ms"] for c in checks) / 1000)
 
-    def __enter__(self) -> "StatusProbe":
+    def __enter__(self) -> "Probe":
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=HTTP_TIMEOUT_SECONDS)
+        if self.error:
+            raise RuntimeError(self.error)
+
+
+def latency_summary(seconds: list[float]) -> dict[str, Any]:
+    """Sample count, median, p95 and max in milliseconds (None without samples)."""
+    if not seconds:
+        return {"samples": 0, "median": None, "p95": None, "max": None}
+    ms = sorted(x * 1000 for x in seconds)
+    p95 = statistics.quantiles(ms, n=20, method="inclusive")[18] if len(ms) > 1 else ms[0]
+    return {"samples": len(ms), "median": round(statistics.median(ms), 1), "p95": round(p95, 1), "max": round(ms[-1], 1)}
 
 
 def wait_until_settled(api_url: str, timeout: float = 120.0) -> float:
@@ -389,13 +452,13 @@ def wait_until_settled(api_url: str, timeout: float = 120.0) -> float:
     return time.perf_counter() - began
 
 
-def idle_status_latency(api_url: str) -> float:
-    """Median latency of `GET /api/system/status` with nothing else running."""
+def idle_latency(api_url: str, path: str) -> float:
+    """Median latency of `GET path` with nothing else running."""
     latencies = []
     with httpx.Client(base_url=api_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
         for _ in range(STATUS_IDLE_SAMPLES):
             began = time.perf_counter()
-            client.get("/api/system/status").raise_for_status()
+            client.get(path).raise_for_status()
             latencies.append(time.perf_counter() - began)
     return statistics.median(latencies)
 
@@ -407,11 +470,11 @@ def measure_size(stack: Stack, count: int, runs: int) -> dict[str, Any]:
     from tests.backend.support.wallet import Wallet
 
     patient = Account.create()
-    clone, chain_s = seed_chain(stack, patient.key.hex(), count)
+    clone, mined, chain_s = seed_chain(stack, patient.key.hex(), count)
     say(f"  {count} records added on chain in {chain_s:.1f} s")
     cids, ipfs_s = seed_ipfs(stack, count)
     say(f"  {count} files pinned on IPFS in {ipfs_s:.1f} s")
-    mongo_s = seed_mongo(stack, patient.address, clone, cids)
+    mongo_s = seed_mongo(stack, patient.address, clone, cids, mined)
     say(f"  {count} documents inserted in MongoDB in {mongo_s:.2f} s")
     batching = asyncio.run(count_chain_requests(stack, patient.address))
     say(f"  get_records_batch: {batching['records']} records in {batching['http_requests']} HTTP requests")
@@ -421,13 +484,12 @@ def measure_size(stack: Stack, count: int, runs: int) -> dict[str, Any]:
     wallet = Wallet(patient)
     timings: list[float] = []
     server: list[dict[str, float]] = []
-    status_during: list[float] = []
-    status_max: list[float] = []
+    during: dict[str, list[float]] = {"status": [], "status_dependencies": [], "metrics": []}
     size_bytes = 0
     with httpx.Client(base_url=stack.api_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
         wallet.login(client)
         for run in range(runs + 1):  # run 0 is the warm-up
-            with StatusProbe(stack.api_url) as probe:
+            with Probe(stack.api_url, STATUS_PATH) as status, Probe(stack.api_url, METRICS_PATH) as metrics:
                 began = time.perf_counter()
                 response = client.get("/api/system/integrity-report", headers=wallet.headers)
                 elapsed = time.perf_counter() - began
@@ -439,9 +501,10 @@ def measure_size(stack: Stack, count: int, runs: int) -> dict[str, Any]:
             size_bytes = len(response.content)
             label = "warm-up" if run == 0 else f"run {run}"
             probe_text = (
-                f"status during: median {statistics.median(probe.latencies) * 1000:.0f} ms, "
-                f"max {max(probe.latencies) * 1000:.0f} ms over {len(probe.latencies)}"
-                if probe.latencies else "no status answer during the report"
+                f"status during: median {statistics.median(status.latencies) * 1000:.0f} ms, "
+                f"max {max(status.latencies) * 1000:.0f} ms over {len(status.latencies)}; "
+                f"metrics during: max {max(metrics.latencies, default=0) * 1000:.0f} ms over {len(metrics.latencies)}"
+                if status.latencies else "no status answer during the report"
             )
             say(f"  {label}: {elapsed:.3f} s (server: {body['timings_ms']}; {probe_text})")
             if run == 0:
@@ -449,9 +512,9 @@ def measure_size(stack: Stack, count: int, runs: int) -> dict[str, Any]:
                 continue
             timings.append(elapsed)
             server.append(body["timings_ms"])
-            if probe.latencies:
-                status_during.extend(probe.latencies)
-                status_max.append(max(probe.latencies))
+            during["status"].extend(status.latencies)
+            during["status_dependencies"].extend(status.dependency_seconds)
+            during["metrics"].extend(metrics.latencies)
     keys = sorted(set.intersection(*(set(s) for s in server)))
     return {
         "records": count,
@@ -462,21 +525,24 @@ def measure_size(stack: Stack, count: int, runs: int) -> dict[str, Any]:
         "runs_s": [round(t, 4) for t in timings],
         "median_s": round(statistics.median(timings), 4),
         "server_median_ms": {key: round(statistics.median(s[key] for s in server), 2) for key in keys},
-        "status_during_report_ms": {
-            "samples": len(status_during),
-            "median": round(statistics.median(status_during) * 1000, 1) if status_during else None,
-            "max_median_over_runs": round(statistics.median(status_max) * 1000, 1) if status_max else None,
+        # Latencies of other requests while the report runs (all timed runs together).
+        "during_report_ms": {
+            "status": latency_summary(during["status"]),
+            "status_dependency_checks": latency_summary(during["status_dependencies"]),
+            "metrics": latency_summary(during["metrics"]),
         },
     }
 
 
 def measure(stack: Stack, sizes: list[int], runs: int) -> dict[str, Any]:
     load_before = os.getloadavg()
-    idle = idle_status_latency(stack.api_url)
-    say(f"  idle GET /api/system/status: median {idle * 1000:.1f} ms")
+    idle = idle_latency(stack.api_url, STATUS_PATH)
+    idle_metrics = idle_latency(stack.api_url, METRICS_PATH)
+    say(f"  idle: GET {STATUS_PATH} median {idle * 1000:.1f} ms, GET {METRICS_PATH} {idle_metrics * 1000:.1f} ms")
     results = [measure_size(stack, count, runs) for count in sizes]
     return {
         "status_idle_median_ms": round(idle * 1000, 1),
+        "metrics_idle_median_ms": round(idle_metrics * 1000, 1),
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
         "sizes": results,
     }
@@ -513,11 +579,14 @@ def print_table(result: dict[str, Any]) -> None:
     print("\nserver-side phase medians, ms (IPFS and chain run in parallel)")
     for key in sizes[0]["server_median_ms"]:
         print(f"{key:<22}" + "".join(f"{s['server_median_ms'].get(key, float('nan')):>12.0f}" for s in sizes))
-    print(f"\nGET /api/system/status: idle median {result['status_idle_median_ms']:.1f} ms")
+    print(f"\nother requests while the report runs, ms (idle medians: status {result['status_idle_median_ms']}, "
+          f"metrics {result['metrics_idle_median_ms']})")
+    print(f"{'':<34}{'samples':>8}{'median':>9}{'p95':>9}{'max':>9}")
     for s in sizes:
-        d = s["status_during_report_ms"]
-        print(f"  during the {s['records']:,}-record report: median {d['median']} ms, "
-              f"max per run (median over runs) {d['max_median_over_runs']} ms, {d['samples']} samples")
+        for name, label in DURING_LABELS.items():
+            d = s["during_report_ms"][name]
+            print(f"{s['records']:>6,} {label:<27}{d['samples']:>8}" + "".join(
+                f"{d[k]:>9.1f}" if d[k] is not None else f"{'-':>9}" for k in ("median", "p95", "max")))
     for s in sizes:
         b = s["chain_batching"]
         print(f"get_records_batch: {b['records']} records in {b['http_requests']} HTTP requests ({b['seconds']:.3f} s)")
