@@ -15,15 +15,24 @@ Seeding (not timed), done directly rather than through thousands of uploads:
   each, giving N distinct pins;
 - N matching `confirmed` documents go into MongoDB (`insert_many`).
 
+Seeded documents are what the API leaves after a confirmed upload: transaction hash, block number
+and block hash from the receipts; 80 blocks are then mined so the records lie past the reconciler's
+reorg window. (Earlier versions stored documents without block details: every reconcile pass then
+re-checked all of them, fetching and decoding all the vault's events per record on the event loop,
+which is what stalled other requests for seconds during the measurement.)
+
 Measured per size: the patient signs in (SIWE), one warm-up request, then `--runs` (default 5)
 timed requests of the report over real HTTP. Every answer must report N verified records. The
 report's own phase timings (MongoDB, IPFS `pin/ls`, chain, row checks) are shown too. While each
-timed report runs, another thread asks `GET /api/system/status` again and again: the medians and
-maxima of those latencies, next to the same requests on an idle server, show whether a large report
-stalls other requests. Separately, one `ChainClient.get_records_batch` over the N records is run in
-this process with its HTTP requests counted, to show that the chain reads really are batched.
+timed report runs, two threads ask again and again for `GET /api/system/status` (which checks every
+dependency; the server's latency of each check is kept too) and `GET /metrics` (which touches no
+dependency: the API process's own availability): median, p95 and max of both, next to their idle
+medians, show whether a large report holds other requests up, and where. Separately, one
+`ChainClient.get_records_batch` over the N records is run in this process with its HTTP requests
+counted, to show that the chain reads really are batched.
 
-Targets: median < 2 s at 10,000 records (issue 15's acceptance), median < 5 s at 1,000.
+Targets: median < 2 s at 10,000 records (issue 15's acceptance), median < 5 s at 1,000, and p95 of
+`GET /metrics` during the largest report <= 100 ms (see TARGET_LOOP_P95_MS for why that probe).
 
 Prints a table and the JSON, writes the JSON to `.cache/bench/integrity.json`, and exits 1 when a
 target is missed (2 when the benchmark cannot run). `--keep` keeps the temporary directory and its
@@ -58,6 +67,12 @@ from bench_support import ROOT, measure_on, prepare_environment, print_result, s
 OUT = ROOT / ".cache" / "bench" / "integrity.json"
 # records -> target median seconds of the report over real HTTP
 TARGET_MEDIAN_SECONDS = {10_000: 2.0, 1000: 5.0}
+# p95 latency of GET /metrics while the largest report runs. Why /metrics and not the status: it
+# touches no dependency, so its latency is the API process's own availability (event loop and GIL);
+# the status waits for js-ipfs and MongoDB, which are busy serving the report itself (its per-check
+# latencies are reported next to it). Why 100 ms: ten times the idle latency still leaves a web
+# page's requests feeling immediate; a report holding the loop shows up as hundreds.
+TARGET_LOOP_P95_MS = 100.0
 DEFAULT_RECORDS = "1000,10000"
 STATUS_IDLE_SAMPLES = 20
 DEFAULT_RUNS = 5
@@ -396,6 +411,7 @@ class Probe:
         self.api_url, self.path = api_url, path
         self.latencies: list[float] = []
         self.dependency_seconds: list[float] = []
+        self.by_dependency: dict[str, list[float]] = {}
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"probe {path}", daemon=True)
@@ -411,8 +427,10 @@ class Probe:
                     return
                 self.latencies.append(elapsed)
                 if self.path == STATUS_PATH:
-                    checks = response.json()["dependencies"].values()
-                    self.dependency_seconds.append(sum(c["latency_ms"] for c in checks) / 1000)
+                    checks = response.json()["dependencies"]
+                    self.dependency_seconds.append(sum(c["latency_ms"] for c in checks.values()) / 1000)
+                    for name, check in checks.items():
+                        self.by_dependency.setdefault(name, []).append(check["latency_ms"] / 1000)
 
     def __enter__(self) -> "Probe":
         self._thread.start()
@@ -514,6 +532,8 @@ def measure_size(stack: Stack, count: int, runs: int) -> dict[str, Any]:
             server.append(body["timings_ms"])
             during["status"].extend(status.latencies)
             during["status_dependencies"].extend(status.dependency_seconds)
+            for name, seconds in status.by_dependency.items():
+                during.setdefault(f"status_{name}", []).extend(seconds)
             during["metrics"].extend(metrics.latencies)
     keys = sorted(set.intersection(*(set(s) for s in server)))
     return {
@@ -530,6 +550,11 @@ def measure_size(stack: Stack, count: int, runs: int) -> dict[str, Any]:
             "status": latency_summary(during["status"]),
             "status_dependency_checks": latency_summary(during["status_dependencies"]),
             "metrics": latency_summary(during["metrics"]),
+            **{
+                f"status_check_{key.removeprefix('status_')}": latency_summary(values)
+                for key, values in during.items()
+                if key.startswith("status_") and key != "status_dependencies"
+            },
         },
     }
 
@@ -558,6 +583,13 @@ def report(measured: dict[str, Any]) -> dict[str, Any]:
                 "target": f"< {target}",
                 "ok": size["median_s"] < target,
             }
+        loop_p95 = size["during_report_ms"]["metrics"]["p95"]
+        if size["records"] == max(s["records"] for s in measured["sizes"]) and loop_p95 is not None:
+            targets[f"metrics_p95_ms_during_{size['records']}_record_report"] = {
+                "value": loop_p95,
+                "target": f"<= {TARGET_LOOP_P95_MS}",
+                "ok": loop_p95 <= TARGET_LOOP_P95_MS,
+            }
     return {
         "benchmark": "integrity-report",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -583,7 +615,8 @@ def print_table(result: dict[str, Any]) -> None:
           f"metrics {result['metrics_idle_median_ms']})")
     print(f"{'':<34}{'samples':>8}{'median':>9}{'p95':>9}{'max':>9}")
     for s in sizes:
-        for name, label in DURING_LABELS.items():
+        checks = {k: f"    {k.removeprefix('status_check_')}" for k in s["during_report_ms"] if k.startswith("status_check_")}
+        for name, label in {**DURING_LABELS, **checks}.items():
             d = s["during_report_ms"][name]
             print(f"{s['records']:>6,} {label:<27}{d['samples']:>8}" + "".join(
                 f"{d[k]:>9.1f}" if d[k] is not None else f"{'-':>9}" for k in ("median", "p95", "max")))
