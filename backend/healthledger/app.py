@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from . import metrics
 from .api import access, audit, auth, directory, doctor_records, integrity_report, keys, records, signing, system
 from .api import metrics as metrics_route, notifications, selftest
 from .api.body_limit import BodyLimitMiddleware
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Services connect in the lifespan, so importing this module touches nothing."""
     settings = settings or get_settings()
+    _check_metrics_mode(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await maintenance.stop()
             await services.close()
+            metrics.mark_process_dead()  # this worker's queue readings stop counting (multiprocess mode)
 
     app = FastAPI(
         title="HealthLedger API",
@@ -60,6 +64,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, **BodyLimitMiddleware.limits(settings))
     install_error_handling(app)
     return app
+
+
+def _check_metrics_mode(settings: Settings) -> None:
+    """Refuse to start when PROMETHEUS_MULTIPROC_DIR is set in a way prometheus-client did not see
+    (only in `.env`, or a different value): each worker would then serve only its own counters."""
+    wanted, seen = settings.prometheus_multiproc_dir or "", metrics.MULTIPROCESS_DIR
+    if wanted and (not seen or os.path.realpath(wanted) != os.path.realpath(seen)):
+        raise RuntimeError(
+            f"PROMETHEUS_MULTIPROC_DIR={wanted!r} must be in the API process's environment before it starts "
+            "(prometheus-client reads it when imported; a `.env` entry alone is too late)"
+        )
 
 
 def _serve_frontend(app: FastAPI, settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one API process (served at `/metrics`, see api/metrics.py).
+"""Prometheus metrics of the API (served at `/metrics`, see api/metrics.py).
 
 Why one module of module-level metrics: every layer records into the same few series (the HTTP
 edge its requests, the adapters their dependency calls, the relayer its transactions) without
@@ -6,9 +6,21 @@ passing a registry around. The registry is this module's own, not prometheus-cli
 so a test or a second app in one process reads exactly these series, and library default collectors
 (process, GC, platform) are added to it explicitly.
 
-Each API instance is its own process with its own registry: Prometheus scrapes every instance (one
-target each, e.g. by service discovery behind the load balancer) and sums with PromQL. No
-multiprocess mode is needed because instances never share a process.
+Two modes, chosen by the environment when this module is imported (prometheus-client picks its
+value class when it is first imported, before any metric exists, so a setting read later, e.g.
+from `.env`, cannot switch it; app.py refuses to start when the two disagree):
+
+- one process (PROMETHEUS_MULTIPROC_DIR unset): values live in this process; `render()` serves
+  REGISTRY with the process/GC/platform collectors.
+- several worker processes behind one port (`uvicorn --workers N`, `make run API_INSTANCES=N`):
+  PROMETHEUS_MULTIPROC_DIR names an empty directory made before the workers start, wiped at each
+  start, one per host. Every process writes its values to its own mmap files there, and `render()`
+  merges all of them with prometheus-client's `MultiProcessCollector` (its documented multiprocess
+  mode), whichever worker answers the scrape: counters and histograms are summed over workers
+  (including workers that died, so totals never go back), and each gauge has its own
+  `multiprocess_mode`. The per-process collectors (CPU, memory, GC) do not apply in this mode and
+  are left out, as prometheus-client documents. `mark_process_dead()` runs at each worker's
+  shutdown.
 
 Labels are bounded by construction: routes are FastAPI route *templates* (never raw paths, which
 carry CIDs and addresses), statuses are classes (`2xx`), outcomes and operations are fixed words.
@@ -16,6 +28,7 @@ carry CIDs and addresses), statuses are classes (`2xx`), outcomes and operations
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,13 +44,16 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
+    "MULTIPROCESS_DIR",
     "REGISTRY",
     "dependency_seconds",
     "http_request_seconds",
+    "mark_process_dead",
     "observe_dependency",
     "observe_dependency_seconds",
     "record_transaction",
@@ -49,6 +65,24 @@ __all__ = [
     "transactions_total",
     "uploads_total",
 ]
+
+
+def _multiprocess_dir() -> str:
+    """PROMETHEUS_MULTIPROC_DIR, checked before the first metric below is made (prometheus-client
+    would otherwise fail on a missing directory with a bare FileNotFoundError, or, when the variable
+    is set but empty, write its files into the working directory)."""
+    value = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if value is None:
+        return ""
+    if not value.strip() or not os.path.isdir(value):
+        raise RuntimeError(
+            f"PROMETHEUS_MULTIPROC_DIR={value!r} is not a directory: create it (empty) before starting the "
+            "API workers, or unset it for a single process"
+        )
+    return value
+
+
+MULTIPROCESS_DIR = _multiprocess_dir()  # "" in a single process
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
@@ -85,16 +119,21 @@ transactions_total = Counter(
 )
 
 # The shared relayer queue, as MongoDB holds it: every instance's relay worker reads it every few
-# seconds (services/relay_worker.py), so each instance reports the same queue (take max() across them).
+# seconds (services/relay_worker.py), so each instance reports the same queue (take max() across
+# separately scraped instances). Workers behind one port report the newest reading of any live worker
+# (`livemostrecent`: a reading is of the whole queue, so summing workers would count it N times; an
+# exited worker's last reading is dropped by mark_process_dead, and a killed one's is older anyway).
 relayer_queue_depth = Gauge(
     "healthledger_relayer_queue_depth",
     "Relayer jobs queued or sent and not yet mined or failed (the whole shared queue).",
     registry=REGISTRY,
+    multiprocess_mode="livemostrecent",
 )
 relayer_queue_oldest_age_seconds = Gauge(
     "healthledger_relayer_queue_oldest_age_seconds",
     "Age of the oldest live job in the relayer queue (0 when empty).",
     registry=REGISTRY,
+    multiprocess_mode="livemostrecent",
 )
 
 Dependency = Literal["chain", "ipfs", "mongodb"]
@@ -154,5 +193,21 @@ def observe_dependency(dependency: Dependency, operation: str) -> Iterator[None]
 
 
 def render() -> bytes:
-    """This process's metrics in the Prometheus text format."""
-    return generate_latest(REGISTRY)
+    """The metrics in the Prometheus text format: this process's, or every worker's merged.
+
+    In multiprocess mode this reads the directory's files (a few small mmaps; callers on the event
+    loop run it in a thread). A fresh registry per scrape, as prometheus-client documents, so the
+    collector sees the files present now (workers started since the last scrape included).
+    """
+    if not MULTIPROCESS_DIR:
+        return generate_latest(REGISTRY)
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged, path=MULTIPROCESS_DIR)
+    return generate_latest(merged)
+
+
+def mark_process_dead(pid: int | None = None) -> None:
+    """At a worker's shutdown: drop its live-gauge files so its last readings stop counting
+    (counters and histograms stay, so totals never go back). Nothing to do in one process."""
+    if MULTIPROCESS_DIR:
+        multiprocess.mark_process_dead(os.getpid() if pid is None else pid, MULTIPROCESS_DIR)

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; empty leaves it open
     # (fine when only the internal network reaches the instances, as a Prometheus scraping each does).
     metrics_token: SecretStr = SecretStr("")
+    # Several worker processes behind one port (`uvicorn --workers N`): an empty directory, one per
+    # host, wiped before the workers start, where each writes its metrics so that any worker's
+    # /metrics answers for all (metrics.py; `make run API_INSTANCES=N` sets it). prometheus-client
+    # reads it from the process environment when it is imported, so it must be there, not only in
+    # `.env` (start-up refuses the mismatch). Unset (the default) for a single process.
+    prometheus_multiproc_dir: str | None = None
     # The self-test (GET /api/system/selftest) calls this instance's own HTTP API at this URL;
     # default: http://127.0.0.1:PORT. Its whole run is bounded by SELFTEST_TIMEOUT_SECONDS.
     selftest_api_url: str = ""
@@ -119,6 +125,9 @@ class Settings(BaseSettings):
 
     # Records
     max_upload_bytes: int = 50 * 1024 * 1024
+    # An upload streams to IPFS while it arrives: a client that sends nothing for this long is cut
+    # off (408 `upload_stalled`) instead of holding its IPFS add open for ever.
+    upload_idle_timeout_seconds: float = Field(default=30.0, gt=0)
     signature_ttl_seconds: int = 900
 
     # Rate limits (services/rate_limits.py), counted in MongoDB so every API process shares them.

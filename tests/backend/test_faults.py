@@ -57,7 +57,7 @@ from healthledger.storage.ipfs import to_base32_v1
 from .fixtures.api import settings_for_tests
 from .fixtures.api_process import ApiProcess, ApiProcessLauncher
 from .support.gate_proxy import GateProxy
-from .support.records import content_hash as commitment, upload_form
+from .support.records import content_hash as commitment, multipart_parts, upload_form
 from .support.wallet import Wallet
 
 MONGODB_TIMEOUT_SECONDS = 2.0
@@ -579,6 +579,57 @@ def test_ipfs_stopped_after_pinning_before_answering_leaves_no_pinned_orphan(fau
         orphans = faults.pins() - before.pins
         _retry_succeeds(client, wallet, prepared)
         assert not orphans, f"pinned ciphertext no document names: {orphans}"
+
+
+# ----------------------------------------------------------------------------- streamed uploads
+
+
+def _streamed(client: httpx.Client, wallet: Wallet, prepared: Prepared, after_half: Callable[[], None]) -> httpx.Response:
+    """Upload `prepared`, fields first, the file in two halves with `after_half()` between them."""
+    fields, head, end, content_type = multipart_parts(prepared.form, prepared.content)
+    half = len(prepared.content) // 2
+
+    def body() -> Iterator[bytes]:
+        yield b"".join(fields) + head + prepared.content[:half]
+        after_half()
+        yield prepared.content[half:] + b"\r\n" + end
+
+    return client.post(
+        "/api/medical-records/upload", content=body(), headers={**wallet.headers, "Content-Type": content_type}
+    )
+
+
+def test_the_file_reaches_ipfs_while_the_client_is_still_sending_it(faults: FaultStack) -> None:
+    # The API used to read the whole body (into a temporary file) before the upload began: the
+    # add could not start until the client's last byte, so sending and storing took turns.
+    with faults.client() as client:
+        wallet, prepared, before = _ready_to_upload(faults, client, size=2 * 1024 * 1024)
+        with faults.ipfs_gate.hold(IPFS_ADD) as held:
+
+            def add_has_begun() -> None:
+                held.wait_reached(30.0)  # TimeoutError (and the upload fails) if the add waits for the rest
+                held.release()
+
+            response = _streamed(client, wallet, prepared, add_has_begun)
+        assert response.status_code == 201, response.text
+        assert response.json()["content_hash"] == prepared.content_hash
+        assert _integrity(client, wallet)[response.json()["cid"]] == "verified"
+
+
+def test_a_client_that_leaves_mid_file_leaves_nothing(faults: FaultStack) -> None:
+    class ClientLeft(Exception):
+        pass
+
+    def leave() -> None:
+        raise ClientLeft
+
+    with faults.client() as client:
+        wallet, prepared, before = _ready_to_upload(faults, client, size=2 * 1024 * 1024)
+        with faults.client() as leaving, pytest.raises(ClientLeft):
+            _streamed(leaving, wallet, prepared, leave)  # half the file went to IPFS, unpinned
+        _assert_nothing_left(faults, wallet, before)
+        record = _retry_succeeds(client, wallet, prepared)  # its nonce was not used up either
+        assert faults.pins() - before.pins == {record["cid"]}
 
 
 # ----------------------------------------------------------------------------- MongoDB

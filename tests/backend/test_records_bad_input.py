@@ -12,7 +12,15 @@ from pymongo.collection import Collection
 
 from tests.backend.fixtures.api import ApiServer
 
-from .support.records import add_record_payload, content_hash as commitment, signed_fields, upload
+from .support.records import (
+    add_record_payload,
+    content_hash as commitment,
+    multipart_parts,
+    signed_fields,
+    upload,
+    upload_form,
+    view,
+)
 from .support.wallet import Wallet
 
 
@@ -219,3 +227,60 @@ def test_a_double_submit_never_races_its_first_try(client, patient_wallet, recor
         assert records_collection.count_documents({"cid": first_try["cid"]}) == 1
     finally:
         records_collection.delete_one({"cid": first_try["cid"]})
+
+
+# The file streams to IPFS as it arrives (api/multipart_stream.py): the fields must come first.
+
+
+def test_a_file_sent_before_the_fields_is_still_stored(client, patient_wallet, records_collection) -> None:
+    content = os.urandom(300_000)
+    fields, head, end, content_type = multipart_parts(upload_form(client, patient_wallet, content), content)
+    body = head + content + b"\r\n" + b"".join(fields) + end  # file first: spooled until the fields arrive
+    response = client.post(
+        "/api/medical-records/upload", content=body, headers={**patient_wallet.headers, "Content-Type": content_type}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["content_hash"] == commitment(content)
+    viewed = view(client, patient_wallet, response.json()["cid"])
+    assert viewed.status_code == 200 and viewed.content == content
+
+
+def test_a_form_field_after_the_streamed_file_is_refused_and_nothing_is_written(
+    client, patient_wallet, records_collection
+) -> None:
+    content = os.urandom(100_000)
+    form = upload_form(client, patient_wallet, content)
+    late = {"duplicateTag": "0x" + "ab" * 32}
+    fields, head, end, content_type = multipart_parts(form, content)
+    trailing, _, _, _ = multipart_parts(late, b"")
+    body = b"".join(fields) + head + content + b"\r\n" + b"".join(trailing) + end
+    headers = {**patient_wallet.headers, "Content-Type": content_type}
+    response = client.post("/api/medical-records/upload", content=body, headers=headers)
+    error = assert_error(response, 400, "field_after_file")
+    assert "duplicateTag" in error["message"]
+    assert_nothing_written(records_collection, patient_wallet)
+    # Nothing was used up: the same signed upload, file last, goes through.
+    fields, head, end, _ = multipart_parts({**form, **late}, content)
+    ok = client.post("/api/medical-records/upload", content=b"".join(fields) + head + content + b"\r\n" + end,
+                     headers=headers)
+    assert ok.status_code == 201, ok.text
+
+
+def test_a_body_that_is_not_multipart_is_refused(client, patient_wallet, records_collection) -> None:
+    response = client.post(
+        "/api/medical-records/upload", json={"recordType": "report"}, headers=patient_wallet.headers
+    )
+    assert_error(response, 400, "malformed_multipart")
+    assert_nothing_written(records_collection, patient_wallet)
+
+
+def test_a_large_upload_refused_before_its_file_is_read_still_gets_its_answer(
+    client, patient_wallet, records_collection, api_server: ApiServer
+) -> None:
+    # The file streams: a refusal that comes before it is read (here the record type) answers while
+    # the client is still sending, and the server must take (and drop) the rest, not stall the client.
+    content = os.urandom(min(api_server.settings.max_upload_bytes, 20 * 1024 * 1024))
+    for _ in range(2):  # and the connection serves the next request
+        response = upload(client, patient_wallet, content, overrides={"recordType": "xray"})
+        assert_error(response, 400, "invalid_record_type")
+    assert_nothing_written(records_collection, patient_wallet)

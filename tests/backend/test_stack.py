@@ -391,12 +391,18 @@ def worker_processes(parent: int) -> dict[int, str]:
 
 def test_several_api_instances_share_one_port(data_dir: Path) -> None:
     """API_INSTANCES=3: three worker processes behind one port, each having run its own start-up;
-    uploads through the port work; a stop leaves nothing behind."""
+    uploads through the port work; every scrape of /metrics counts all three uploads, whichever
+    worker answers (the launcher's fresh PROMETHEUS_MULTIPROC_DIR); a stop leaves nothing behind."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    stale = data_dir / "metrics" / "counter_1.db"  # a previous run's file: wiped before the workers start
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left by the last run")
     run = StackRun(data_dir, port, free_port(), env={"API_INSTANCES": "3"})
     try:
         output = run.wait_ready()
+        assert not stale.exists()
+        assert len(list((data_dir / "metrics").glob("histogram_*.db"))) == 3
         assert f"HealthLedger is running: {url}" in output
         assert re.search(r"API instances\s+3 ", output), output
         workers = worker_processes(lock_children(data_dir)["api"])
@@ -408,6 +414,15 @@ def test_several_api_instances_share_one_port(data_dir: Path) -> None:
                 patient.login(client)
                 uploaded = upload(client, patient, os.urandom(2048))
                 assert uploaded.status_code == 201, uploaded.text
+
+        def created_in_a_scrape() -> float:
+            answer = httpx.get(f"{url}/metrics", timeout=10, trust_env=False, headers={"Connection": "close"})
+            assert answer.status_code == 200, answer.text
+            line = next(line for line in answer.text.splitlines() if line.startswith('healthledger_uploads_total{outcome="created"}'))
+            return float(line.rsplit(" ", 1)[1])
+
+        wait_until(lambda: created_in_a_scrape() == 3, 15, description="a scrape counting the 3 uploads")
+        assert [created_in_a_scrape() for _ in range(5)] == [3] * 5
         assert set(worker_processes(lock_children(data_dir)["api"])) == set(workers)
         assert run.stop(signal.SIGTERM) == 0, run.output
     finally:

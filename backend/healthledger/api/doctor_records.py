@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends
 
 from ..services import record_listing
 from ..services.doctor_upload import DoctorUploadPipeline, DoctorUploadRequest
 from .deps import ClientIpDep, DoctorDep, ServicesDep
-from .record_uploads import SignedRecordForm, upload_response
+from .record_uploads import (
+    DoctorUploadFields,
+    SignedRecordForm,
+    multipart_body,
+    signed_record_form,
+    upload_response,
+)
 from .schemas.errors import AUTH, BODY, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
 from .schemas.records import AuthoredRecordList, RecordOut
 
@@ -24,7 +30,8 @@ router = APIRouter(prefix="/api/medical-records/doctor", tags=["records"])
     summary="Encrypt, pin and anchor a file for a patient who granted you write access (doctors)",
     description="201: anchored on chain with you as its author; 202: pinned and sent, not yet mined; "
     "200: the same upload sent again after its answer was lost. Encrypted to the patient's and your "
-    "registered public keys: no key signature is needed to upload.",
+    "registered public keys: no key signature is needed to upload. Send the file as the form's last part.",
+    openapi_extra=multipart_body(DoctorUploadFields),
     responses={
         200: {"model": RecordOut, "description": "The same upload, sent again: its record"},
         202: {"model": RecordOut, "description": "Pinned and sent, not yet mined"},
@@ -39,6 +46,11 @@ router = APIRouter(prefix="/api/medical-records/doctor", tags=["records"])
                     "invalid_content_type",
                     "invalid_record_type",
                     "invalid_salt",
+                    "malformed_multipart",
+                    "upload_incomplete",
+                    "field_after_file",
+                    "field_too_large",
+                    "too_many_parts",
                     "empty_file",
                     "malformed_signature",
                     "invalid_record_signature",
@@ -56,6 +68,7 @@ router = APIRouter(prefix="/api/medical-records/doctor", tags=["records"])
                     "record_conflict",
                     "record_gone",
                 ),
+                408: ("upload_stalled",),
                 413: ("file_too_large",),
             },
             RATE_LIMITED,
@@ -70,13 +83,12 @@ async def doctor_upload(
     caller: DoctorDep,
     services: ServicesDep,
     ip: ClientIpDep,
-    patientAddress: Annotated[str, Form(description="The patient whose vault receives the record")],
-    form: Annotated[SignedRecordForm, Depends()],
+    form: Annotated[SignedRecordForm[DoctorUploadFields], Depends(signed_record_form(DoctorUploadFields))],
 ) -> Any:
     outcome = await DoctorUploadPipeline(services).run_as_doctor(
         DoctorUploadRequest(
             doctor=caller.address,
-            patient=patientAddress,
+            patient=form.fields.patientAddress,
             name=form.name,
             content_type=form.content_type,
             file=form.file,

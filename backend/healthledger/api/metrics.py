@@ -1,4 +1,5 @@
-"""GET /metrics: this process's Prometheus metrics (metrics.py), for a Prometheus scraping each instance.
+"""GET /metrics: the Prometheus metrics (metrics.py): this process's, or in multiprocess mode (several
+workers behind one port, PROMETHEUS_MULTIPROC_DIR) every worker's, merged, whichever worker answers.
 
 Not part of the OpenAPI document (it is for Prometheus, not for the web app's typed client) and not
 rate limited (a scraper polls every few seconds from one address). When METRICS_TOKEN is set the
@@ -13,6 +14,7 @@ import hmac
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from .. import metrics
 from ..errors import unauthorized
@@ -28,4 +30,6 @@ async def prometheus_metrics(request: Request, services: ServicesDep) -> Respons
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
             raise unauthorized("invalid_metrics_token", "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>")
-    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE_LATEST)
+    # In multiprocess mode rendering reads every worker's files: off the event loop.
+    body = await run_in_threadpool(metrics.render) if metrics.MULTIPROCESS_DIR else metrics.render()
+    return Response(body, media_type=metrics.CONTENT_TYPE_LATEST)

@@ -4,61 +4,145 @@ routes cannot drift apart on a field's meaning, its validation or its status cod
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from fastapi import File, Form, UploadFile
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import bad_request
 from ..services.upload import UploadOutcome
 from ..validation import record_name
+from .deps import get_services
+from .multipart_stream import StreamedFile, StreamedForm
 
 # The file's type is sent back as the Content-Type of /view: it must be something a response header
 # can carry (a control character made the server drop the connection instead of answering).
 MAX_CONTENT_TYPE_LENGTH = 255
+FILE_FIELD = "file"
 
 
-class SignedRecordForm:
-    """The multipart fields of a signed record upload (a FastAPI class dependency: its parameters are
-    the form's fields, so both routes document and validate them alike)."""
+class SignedRecordFields(BaseModel):
+    """The text fields of every signed record upload (the file is the form's last part, `file`)."""
 
-    def __init__(
-        self,
-        file: Annotated[UploadFile, File(description="The file to store")],
-        recordType: Annotated[str, Form(description="prescription | bill | report")],
-        name: Annotated[
-            str, Form(description="A name for the record, shown only to the patient and those they share it with")
-        ],
-        recordSignature: Annotated[
-            str,
-            Form(
-                description="The author's EIP-712 signature (AddRecord by the patient, AddRecordAsDoctor by a "
-                "doctor), its contentHash = SHA-256(salt ‖ file)"
-            ),
-        ],
-        nonce: Annotated[int, Form(ge=0)],
-        deadline: Annotated[int, Form(ge=0)],
-        salt: Annotated[
-            str,
-            Form(
-                description="0x + 64 hex: the fresh random 32 bytes the contentHash was computed with "
-                "(stored encrypted; the chain sees only SHA-256(salt ‖ file))"
-            ),
-        ],
-    ) -> None:
-        self.file = file
-        self.record_type = recordType.strip().lower()
-        self.name = record_name(name)
-        self.content_type = upload_content_type(file)
-        self.record_signature = recordSignature
-        self.nonce = nonce
-        self.deadline = deadline
-        self.salt = salt
+    model_config = ConfigDict(extra="ignore")
+
+    recordType: str = Field(description="prescription | bill | report")
+    name: str = Field(description="A name for the record, shown only to the patient and those they share it with")
+    recordSignature: str = Field(
+        description="The author's EIP-712 signature (AddRecord by the patient, AddRecordAsDoctor by a doctor), "
+        "its contentHash = SHA-256(salt ‖ file)"
+    )
+    nonce: int = Field(ge=0)
+    deadline: int = Field(ge=0)
+    salt: str = Field(
+        description="0x + 64 hex: the fresh random 32 bytes the contentHash was computed with "
+        "(stored encrypted; the chain sees only SHA-256(salt ‖ file))"
+    )
 
 
-def upload_content_type(file: UploadFile) -> str:
+class PatientUploadFields(SignedRecordFields):
+    """A patient's upload into their own vault."""
+
+    walletSignature: str = Field(description="Your personal_sign of the key-derivation message")
+    duplicateTag: str | None = Field(
+        default=None,
+        description="Optional 0x + 64 hex: HMAC-SHA256 of the file under a key derived from your key signature, "
+        "so the app can warn about a file you added before; returned only in your record list",
+    )
+
+
+class DoctorUploadFields(SignedRecordFields):
+    """A doctor's upload into the vault of a patient who granted them write access."""
+
+    patientAddress: str = Field(description="The patient whose vault receives the record")
+
+
+FieldsT = TypeVar("FieldsT", bound=SignedRecordFields)
+
+
+@dataclass(frozen=True)
+class SignedRecordForm(Generic[FieldsT]):
+    """A signed record upload: its validated fields, and its file still streaming from the client
+    (api/multipart_stream.py), so the pipeline encrypts and adds it to IPFS while it arrives."""
+
+    fields: FieldsT
+    file: StreamedFile
+    record_type: str
+    name: str
+    content_type: str
+    record_signature: str
+    nonce: int
+    deadline: int
+    salt: str
+
+
+def signed_record_form(model: type[FieldsT]) -> Callable[[Request], AsyncIterator[SignedRecordForm[FieldsT]]]:
+    """A FastAPI dependency reading `model`'s fields and the streamed file from the request body.
+
+    Declared after the caller's authentication, so a request that may not upload is refused before
+    a byte of its file is read. A missing or invalid field is the same 422 `invalid_request` the
+    framework's own form parsing gave.
+    """
+    required = [name for name, info in model.model_fields.items() if info.is_required()]
+
+    async def dependency(request: Request) -> AsyncIterator[SignedRecordForm[FieldsT]]:
+        form = await StreamedForm.open(
+            request,
+            FILE_FIELD,
+            required=required,
+            known=model.model_fields,
+            idle_timeout=get_services(request).settings.upload_idle_timeout_seconds,
+        )
+        try:
+            yield _validated(model, form)
+        finally:
+            if form.file is not None:
+                await form.file.close()
+
+    return dependency
+
+
+def _validated(model: type[FieldsT], form: StreamedForm) -> SignedRecordForm[FieldsT]:
+    problems: list[Any] = []
+    fields: FieldsT | None = None
+    try:
+        fields = model.model_validate(form.fields)
+    except ValidationError as exc:
+        problems = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+    if form.file is None:
+        problems.append({"type": "missing", "loc": ("body", FILE_FIELD), "msg": "Field required", "input": None})
+    if problems or fields is None:
+        raise RequestValidationError(problems)
+    return SignedRecordForm(
+        fields=fields,
+        file=form.file,
+        record_type=fields.recordType.strip().lower(),
+        name=record_name(fields.name),
+        content_type=upload_content_type(form.file.content_type),
+        record_signature=fields.recordSignature,
+        nonce=fields.nonce,
+        deadline=fields.deadline,
+        salt=fields.salt,
+    )
+
+
+def multipart_body(model: type[SignedRecordFields]) -> dict[str, Any]:
+    """The route's OpenAPI `requestBody` (`openapi_extra`): the route reads its body itself, so the
+    framework cannot describe it; the generated client still sees every field, and the file."""
+    schema = model.model_json_schema()
+    schema["properties"][FILE_FIELD] = {"type": "string", "format": "binary", "description": "The file to store (send it last)"}
+    schema["required"] = [*schema.get("required", []), FILE_FIELD]
+    schema["title"] = f"{model.__name__}Form"
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+def upload_content_type(declared: str | None) -> str:
     """The file's Content-Type as stored and sent back by /view; 400 `invalid_content_type` otherwise."""
-    content_type = (file.content_type or "").strip() or "application/octet-stream"
+    content_type = (declared or "").strip() or "application/octet-stream"
     if len(content_type) > MAX_CONTENT_TYPE_LENGTH or not all(" " <= char <= "~" for char in content_type):
         raise bad_request(
             "invalid_content_type",

@@ -6,14 +6,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Header
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import StreamingResponse
 
 from ..services import reading, record_listing
 from ..services.bundle import open_bundle
 from ..services.upload import UploadPipeline, UploadRequest
 from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
-from .record_uploads import SignedRecordForm, upload_response
+from .record_uploads import (
+    PatientUploadFields,
+    SignedRecordForm,
+    multipart_body,
+    signed_record_form,
+    upload_response,
+)
 from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
 from .schemas.records import PatientRecordList, RecordOut, VerificationBundle, VerifyResult
 
@@ -45,7 +51,9 @@ _VIEW_CONFLICTS: dict[int, tuple[str, ...]] = {409: ("integrity_mismatch", "reco
     response_model=RecordOut,
     summary="Encrypt, pin and anchor a file (patients)",
     description="201: anchored on chain; 202: pinned and sent, not yet mined (`state` is `pending`); "
-    "200: the same upload sent again after its answer was lost (its record, not a new one).",
+    "200: the same upload sent again after its answer was lost (its record, not a new one). "
+    "Send the file as the form's last part: it is encrypted and stored while it arrives.",
+    openapi_extra=multipart_body(PatientUploadFields),
     responses={
         200: {"model": RecordOut, "description": "The same upload, sent again: its record"},
         202: {"model": RecordOut, "description": "Pinned and sent, not yet mined"},
@@ -59,6 +67,11 @@ _VIEW_CONFLICTS: dict[int, tuple[str, ...]] = {409: ("integrity_mismatch", "reco
                     "invalid_content_type",
                     "invalid_record_type",
                     "invalid_salt",
+                    "malformed_multipart",
+                    "upload_incomplete",
+                    "field_after_file",
+                    "field_too_large",
+                    "too_many_parts",
                     "invalid_duplicate_tag",
                     "empty_file",
                     "malformed_signature",
@@ -67,6 +80,7 @@ _VIEW_CONFLICTS: dict[int, tuple[str, ...]] = {409: ("integrity_mismatch", "reco
                 ),
                 409: ("upload_in_progress", "stale_nonce", "nonce_too_far_ahead", "nonce_wait_expired", "transaction_failed",
                       "record_conflict", "record_gone"),
+                408: ("upload_stalled",),
                 413: ("file_too_large",),
             },
             RATE_LIMITED,
@@ -81,15 +95,7 @@ async def upload(
     caller: PatientDep,
     services: ServicesDep,
     ip: ClientIpDep,
-    form: Annotated[SignedRecordForm, Depends()],
-    walletSignature: Annotated[str, Form(description="Your personal_sign of the key-derivation message")],
-    duplicateTag: Annotated[
-        str | None,
-        Form(
-            description="Optional 0x + 64 hex: HMAC-SHA256 of the file under a key derived from your key "
-            "signature, so the app can warn about a file you added before; returned only in your record list"
-        ),
-    ] = None,
+    form: Annotated[SignedRecordForm[PatientUploadFields], Depends(signed_record_form(PatientUploadFields))],
 ) -> Any:
     outcome = await UploadPipeline(services).run(
         UploadRequest(
@@ -98,13 +104,13 @@ async def upload(
             content_type=form.content_type,
             file=form.file,
             record_type=form.record_type,
-            wallet_signature=walletSignature,
+            wallet_signature=form.fields.walletSignature,
             record_signature=form.record_signature,
             nonce=form.nonce,
             deadline=form.deadline,
             salt=form.salt,
             client_ip=ip,
-            duplicate_tag=duplicateTag,
+            duplicate_tag=form.fields.duplicateTag,
         )
     )
     return upload_response(outcome.record.public(), outcome)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ __all__ = [
 
 REGISTRAR_ROLE: bytes = keccak(text="REGISTRAR_ROLE")
 
+VAULT_CONTRACT_CACHE_SIZE = 1024
 _GET_RECORD_SELECTOR = function_signature_to_4byte_selector("getRecord(uint256)")
 _GET_RECORD_TYPES = ("uint8", "bytes32", "uint64", "address")
 _UNKNOWN_RECORD_SELECTOR = function_signature_to_4byte_selector("UnknownRecord(uint256)")
@@ -219,6 +221,9 @@ class ChainClient(ChainEvents):
         self._record_added_topic = next(t for t, n in self._event_names_by_topic.items() if n == "RecordAdded")
         self._chain_id: int | None = None
         self._implementation: str | None = None
+        # Contract objects per clone address: web3 builds one in ~5 ms of CPU (every ABI function's
+        # class), and an upload used to build four. Bounded: least recently used ones go first.
+        self._vaults: OrderedDict[str, AsyncContract] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"ChainClient({self.rpc_url!r}, factory={self.factory_address})"
@@ -315,7 +320,15 @@ class ChainClient(ChainEvents):
     @translate_outages
     async def vault_contract(self, patient: str) -> AsyncContract:
         """A contract object for `patient`'s vault (calls fail if it does not exist yet)."""
-        return self._w3.eth.contract(address=await self.vault_address(patient), abi=self._vault_abi)
+        address = await self.vault_address(patient)
+        contract = self._vaults.get(address)
+        if contract is None:
+            contract = self._vaults[address] = self._w3.eth.contract(address=address, abi=self._vault_abi)
+            if len(self._vaults) > VAULT_CONTRACT_CACHE_SIZE:
+                self._vaults.popitem(last=False)
+        else:
+            self._vaults.move_to_end(address)
+        return contract
 
     @translate_outages
     async def is_doctor(self, address: str) -> bool:

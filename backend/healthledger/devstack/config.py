@@ -105,12 +105,13 @@ class DataFiles(NamedTuple):
     secrets: Path  # JWT_SECRET for local runs (mode 0600)
     lock: Path  # held while a stack runs on this dir; names its pid and its children's
     api_env: Path  # with --no-api: the API's settings, to run it yourself (mode 0600)
+    metrics: Path  # API_INSTANCES > 1: the workers' PROMETHEUS_MULTIPROC_DIR, emptied at every start
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> DataFiles:
         return cls(
             data_dir / "logs", data_dir / "deployment.json", data_dir / "secrets.json",
-            data_dir / "stack.lock", data_dir / "api.env",
+            data_dir / "stack.lock", data_dir / "api.env", data_dir / "metrics",
         )
 
 

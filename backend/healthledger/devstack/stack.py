@@ -20,7 +20,9 @@ checked to be empty. The chain is saved once more before Anvil is stopped. At st
 lost blocks since the last run (a crash between a block and its save) is reported with a warning.
 
 Environment of this launcher (besides the service settings above): API_INSTANCES (API processes
-behind the one PORT, default 1: `uvicorn --workers N`, see the README's "Several API instances"), PORT (API, default 8000),
+behind the one PORT, default 1: `uvicorn --workers N`, see the README's "Several API instances"; with
+N > 1 the workers get `<data dir>/metrics`, emptied at each start, as PROMETHEUS_MULTIPROC_DIR so that
+/metrics answers for all of them), PORT (API, default 8000),
 ANVIL_PORT (default 8545), HEALTHLEDGER_DATA_DIR (default `<repo>/.data`), HEALTHLEDGER_ENV_FILE
 (default `<repo>/.env`).
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -236,11 +239,13 @@ class Stack:
             "--port", str(cfg.port),
             "--timeout-graceful-shutdown", "5",
         ]
+        child_env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the launcher decides, below
         if cfg.api_instances > 1:
             # uvicorn's supervisor shares one listening socket across N worker processes (the kernel
             # spreads connections); each worker runs its own lifespan: its relay worker (the queue's
             # lease decides which one broadcasts) and its maintenance loop. No hand-written proxy.
             command += ["--workers", str(cfg.api_instances)]
+            child_env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(cfg.files.metrics))
         # cwd is the data dir so the app reads no `.env` of its own: every setting comes from here.
         process = ManagedProcess(
             command, name="api", env=child_env, cwd=cfg.data_dir, log_path=rotate_log(cfg.files.logs / "api.log")
@@ -289,6 +294,19 @@ class Stack:
         self.chain.stop_saver()  # its node was never registered as running: just end the thread
         self.children.release_lock()
         return leftovers
+
+
+def fresh_metrics_dir(path: Path) -> Path:
+    """An empty PROMETHEUS_MULTIPROC_DIR for the API's workers (metrics.py), made before they start.
+
+    Wiped at every start, as prometheus-client requires: files left by the previous run's workers
+    would otherwise be merged into this run's counters (and their pids may be reused)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
 
 
 # ------------------------------------------------------------------------------------------- main

@@ -2,8 +2,9 @@
 
 Order matters. Every check that can fail because of the client (size, signatures, nonce, a
 deadline that leaves time to land) runs before anything is written or paid for, so bad input
-leaves no trace and costs the relayer nothing. The file is read once (services/upload_stream.py):
-hashed and encrypted on its way to IPFS, added unpinned; the checks that need its hash (the
+leaves no trace and costs the relayer nothing. The file is read once (services/upload_stream.py),
+while it arrives from the client (api/multipart_stream.py): hashed and encrypted on its way to IPFS,
+added unpinned; the checks that need its hash (the
 signed contentHash, the nonce, a replay) run right after, and a refusal unpins what was added
 (a no-op normally) and stores nothing. After that the ciphertext is pinned and a `pending`
 document is stored, and each transaction hash is saved before the transaction is broadcast, so a

@@ -124,8 +124,8 @@ export function createApi(client: ApiClient) {
     },
     records: {
       upload(fields: UploadFields, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal): Promise<UploadResult<MedicalRecord>> {
+        // The file goes last: the server encrypts and stores it while it arrives, once it has every other field.
         const form = new FormData()
-        form.append('file', fields.file, fields.fileName)
         form.append('recordType', fields.recordType)
         form.append('name', fields.name)
         form.append('walletSignature', fields.walletSignature)
@@ -134,19 +134,20 @@ export function createApi(client: ApiClient) {
         form.append('deadline', String(fields.deadline))
         form.append('salt', fields.salt)
         if (fields.duplicateTag) form.append('duplicateTag', fields.duplicateTag)
+        form.append('file', fields.file, fields.fileName)
         return client.upload<MedicalRecord>('/api/medical-records/upload', form, onProgress, signal)
       },
       /** POST /api/medical-records/doctor/upload (doctors with a live write grant from `patientAddress`). */
       doctorUpload(fields: DoctorUploadFields, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal): Promise<UploadResult<MedicalRecord>> {
         const form = new FormData()
         form.append('patientAddress', fields.patientAddress)
-        form.append('file', fields.file, fields.fileName)
         form.append('recordType', fields.recordType)
         form.append('name', fields.name)
         form.append('recordSignature', fields.recordSignature)
         form.append('nonce', String(fields.nonce))
         form.append('deadline', String(fields.deadline))
         form.append('salt', fields.salt)
+        form.append('file', fields.file, fields.fileName)
         return client.upload<MedicalRecord>('/api/medical-records/doctor/upload', form, onProgress, signal)
       },
       /** The records the signed-in doctor added to patients' vaults, newest first (each names its patient). */

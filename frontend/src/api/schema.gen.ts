@@ -495,7 +495,7 @@ export interface paths {
         put?: never;
         /**
          * Encrypt, pin and anchor a file for a patient who granted you write access (doctors)
-         * @description 201: anchored on chain with you as its author; 202: pinned and sent, not yet mined; 200: the same upload sent again after its answer was lost. Encrypted to the patient's and your registered public keys: no key signature is needed to upload.
+         * @description 201: anchored on chain with you as its author; 202: pinned and sent, not yet mined; 200: the same upload sent again after its answer was lost. Encrypted to the patient's and your registered public keys: no key signature is needed to upload. Send the file as the form's last part.
          */
         post: operations["doctor_upload_api_medical_records_doctor_upload_post"];
         delete?: never;
@@ -532,7 +532,7 @@ export interface paths {
         put?: never;
         /**
          * Encrypt, pin and anchor a file (patients)
-         * @description 201: anchored on chain; 202: pinned and sent, not yet mined (`state` is `pending`); 200: the same upload sent again after its answer was lost (its record, not a new one).
+         * @description 201: anchored on chain; 202: pinned and sent, not yet mined (`state` is `pending`); 200: the same upload sent again after its answer was lost (its record, not a new one). Send the file as the form's last part: it is encrypted and stored while it arrives.
          */
         post: operations["upload_api_medical_records_upload_post"];
         delete?: never;
@@ -1129,85 +1129,6 @@ export interface components {
             types: {
                 [key: string]: components["schemas"]["BindingField"][];
             };
-        };
-        /** Body_doctor_upload_api_medical_records_doctor_upload_post */
-        Body_doctor_upload_api_medical_records_doctor_upload_post: {
-            /** Deadline */
-            deadline: number;
-            /**
-             * File
-             * @description The file to store
-             */
-            file: string;
-            /**
-             * Name
-             * @description A name for the record, shown only to the patient and those they share it with
-             */
-            name: string;
-            /** Nonce */
-            nonce: number;
-            /**
-             * Patientaddress
-             * @description The patient whose vault receives the record
-             */
-            patientAddress: string;
-            /**
-             * Recordsignature
-             * @description The author's EIP-712 signature (AddRecord by the patient, AddRecordAsDoctor by a doctor), its contentHash = SHA-256(salt ‖ file)
-             */
-            recordSignature: string;
-            /**
-             * Recordtype
-             * @description prescription | bill | report
-             */
-            recordType: string;
-            /**
-             * Salt
-             * @description 0x + 64 hex: the fresh random 32 bytes the contentHash was computed with (stored encrypted; the chain sees only SHA-256(salt ‖ file))
-             */
-            salt: string;
-        };
-        /** Body_upload_api_medical_records_upload_post */
-        Body_upload_api_medical_records_upload_post: {
-            /** Deadline */
-            deadline: number;
-            /**
-             * Duplicatetag
-             * @description Optional 0x + 64 hex: HMAC-SHA256 of the file under a key derived from your key signature, so the app can warn about a file you added before; returned only in your record list
-             */
-            duplicateTag?: string | null;
-            /**
-             * File
-             * @description The file to store
-             */
-            file: string;
-            /**
-             * Name
-             * @description A name for the record, shown only to the patient and those they share it with
-             */
-            name: string;
-            /** Nonce */
-            nonce: number;
-            /**
-             * Recordsignature
-             * @description The author's EIP-712 signature (AddRecord by the patient, AddRecordAsDoctor by a doctor), its contentHash = SHA-256(salt ‖ file)
-             */
-            recordSignature: string;
-            /**
-             * Recordtype
-             * @description prescription | bill | report
-             */
-            recordType: string;
-            /**
-             * Salt
-             * @description 0x + 64 hex: the fresh random 32 bytes the contentHash was computed with (stored encrypted; the chain sees only SHA-256(salt ‖ file))
-             */
-            salt: string;
-            /**
-             * Walletsignature
-             * @description Your personal_sign of the key-derivation message
-             */
-            walletSignature: string;
         };
         /** ChainAuthorized */
         ChainAuthorized: {
@@ -5563,7 +5484,42 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_doctor_upload_api_medical_records_doctor_upload_post"];
+                "multipart/form-data": {
+                    /** Deadline */
+                    deadline: number;
+                    /**
+                     * Format: binary
+                     * @description The file to store (send it last)
+                     */
+                    file: string;
+                    /**
+                     * Name
+                     * @description A name for the record, shown only to the patient and those they share it with
+                     */
+                    name: string;
+                    /** Nonce */
+                    nonce: number;
+                    /**
+                     * Patientaddress
+                     * @description The patient whose vault receives the record
+                     */
+                    patientAddress: string;
+                    /**
+                     * Recordsignature
+                     * @description The author's EIP-712 signature (AddRecord by the patient, AddRecordAsDoctor by a doctor), its contentHash = SHA-256(salt ‖ file)
+                     */
+                    recordSignature: string;
+                    /**
+                     * Recordtype
+                     * @description prescription | bill | report
+                     */
+                    recordType: string;
+                    /**
+                     * Salt
+                     * @description 0x + 64 hex: the fresh random 32 bytes the contentHash was computed with (stored encrypted; the chain sees only SHA-256(salt ‖ file))
+                     */
+                    salt: string;
+                };
             };
         };
         responses: {
@@ -5594,7 +5550,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOut"];
                 };
             };
-            /** @description Bad request: `http_error`, `invalid_address`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `empty_file`, `malformed_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            /** @description Bad request: `http_error`, `invalid_address`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `empty_file`, `malformed_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5614,6 +5570,15 @@ export interface operations {
             };
             /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role`, `no_write_grant` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error: `upload_stalled` */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5778,7 +5743,47 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_upload_api_medical_records_upload_post"];
+                "multipart/form-data": {
+                    /** Deadline */
+                    deadline: number;
+                    /**
+                     * Duplicatetag
+                     * @description Optional 0x + 64 hex: HMAC-SHA256 of the file under a key derived from your key signature, so the app can warn about a file you added before; returned only in your record list
+                     */
+                    duplicateTag?: string | null;
+                    /**
+                     * Format: binary
+                     * @description The file to store (send it last)
+                     */
+                    file: string;
+                    /**
+                     * Name
+                     * @description A name for the record, shown only to the patient and those they share it with
+                     */
+                    name: string;
+                    /** Nonce */
+                    nonce: number;
+                    /**
+                     * Recordsignature
+                     * @description The author's EIP-712 signature (AddRecord by the patient, AddRecordAsDoctor by a doctor), its contentHash = SHA-256(salt ‖ file)
+                     */
+                    recordSignature: string;
+                    /**
+                     * Recordtype
+                     * @description prescription | bill | report
+                     */
+                    recordType: string;
+                    /**
+                     * Salt
+                     * @description 0x + 64 hex: the fresh random 32 bytes the contentHash was computed with (stored encrypted; the chain sees only SHA-256(salt ‖ file))
+                     */
+                    salt: string;
+                    /**
+                     * Walletsignature
+                     * @description Your personal_sign of the key-derivation message
+                     */
+                    walletSignature: string;
+                };
             };
         };
         responses: {
@@ -5809,7 +5814,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOut"];
                 };
             };
-            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `invalid_duplicate_tag`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `invalid_duplicate_tag`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5829,6 +5834,15 @@ export interface operations {
             };
             /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error: `upload_stalled` */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

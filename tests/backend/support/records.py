@@ -94,6 +94,24 @@ def upload(
     )
 
 
+def multipart_parts(
+    fields: dict[str, str], content: bytes, *, filename: str = "scan.pdf", content_type: str = "application/pdf",
+    boundary: str = "hl-test-boundary-5c1e",
+) -> tuple[list[bytes], bytes, bytes, str]:
+    """An upload's multipart body in pieces, for tests that choose the order or the pace:
+    (one piece per field, the file part's headers, the closing boundary, the request's Content-Type).
+    The file's bytes follow the headers, then b"\r\n"."""
+    pieces = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
+    ).encode()
+    return pieces, head, f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
 def view(client: httpx.Client, wallet: Wallet, cid: str) -> httpx.Response:
     """GET /api/medical-records/view/{cid} as `wallet`, with its own key signature (patient or doctor)."""
     return client.get(
