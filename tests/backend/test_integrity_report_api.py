@@ -11,6 +11,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from healthledger.api import integrity_report as integrity_report_api
 from healthledger.chain.relayer import Relayer
 from healthledger.db.records import RecordDoc
 from healthledger.storage.ipfs import IpfsClient
@@ -119,12 +120,27 @@ def test_each_status_for_the_patient(client, scenario) -> None:
     assert (pending["status"], pending["state"], pending["blockchain"], pending["ipfs"]) == ("pending", "pending", None, True)
     assert pending["record_id"] is None and pending["blockchain_hash"] is None
 
-    assert set(report["timings_ms"]) == {"database", "ipfs", "chain", "total"}
+    assert set(report["timings_ms"]) == {"database", "ipfs", "chain", "checks", "total"}
     only = _report(client, wallet, status="mismatched")
     assert [row["cid"] for row in only["records"]] == [by_status["mismatched"]["cid"]]
     assert only["counts"] == report["counts"]
     bad = client.get(REPORT, params={"status": "broken"}, headers=wallet.headers)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_status"
+
+
+
+def test_a_large_answer_arrives_whole_in_slices(client, scenario, monkeypatch) -> None:
+    """Above BODY_SLICE the body is sent in slices with its Content-Length (api/integrity_report.py):
+    it must arrive whole, not chunked, and say what the answer sent in one piece says."""
+    wallet, _, _ = scenario
+    whole = _report(client, wallet)
+    monkeypatch.setattr(integrity_report_api, "BODY_SLICE", 256)
+    sliced = client.get(REPORT, headers=wallet.headers)
+    assert sliced.status_code == 200
+    assert int(sliced.headers["content-length"]) == len(sliced.content) > 4 * 256
+    assert "transfer-encoding" not in sliced.headers
+    body = sliced.json()
+    assert (body["records"], body["counts"], body["total"]) == (whole["records"], whole["counts"], whole["total"])
 
 
 def test_record_missing_on_chain(client, db) -> None:

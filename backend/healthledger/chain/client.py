@@ -11,6 +11,8 @@ Writes live in `relayer.py`; this client never holds a key.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,6 +48,13 @@ from .rpc import (
 )
 
 log = logging.getLogger(__name__)
+
+# Batches of read-only calls in flight at once for one bulk read (all records of a vault): enough
+# to overlap the node's work with ours, few enough not to swamp a hosted provider's rate limit.
+READ_BATCH_CONCURRENCY = 4
+# Answers decoded between two yields to the event loop in a bulk read: 10,000 decoded at once held
+# the loop (and every other request) for tens of milliseconds; 500 take a few.
+DECODE_SLICE = 500
 
 __all__ = [
     "AUDIT_EVENTS",
@@ -119,6 +128,47 @@ class ApprovedRecords:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+# `getRecord`'s answer: four static words (uint8 kind, bytes32 hash, uint64 timestamp, address author).
+_GET_RECORD_HEX_LENGTH = 2 + 4 * 64
+_ZERO_PADDING = {"kind": (2, 2 + 62), "timestamp": (130, 130 + 48), "author": (194, 194 + 24)}
+
+
+@functools.lru_cache(maxsize=1024)
+def _checksummed(address: str) -> str:
+    """EIP-55 form of a lower-case address; cached because a vault has few authors (each takes ~40 µs)."""
+    return to_checksum_address(address)
+
+
+def _decode_get_record(record_id: int, answer: Any) -> OnChainRecord:
+    """One `getRecord` answer, decoded by slicing its four static ABI words.
+
+    Why not `eth_abi.decode`: it costs about 35 µs an answer and the checksum another 40 µs, which is
+    most of a 10,000-record integrity report. The fast path checks the length and that every padding
+    nibble is zero (what eth_abi's strict decoding checks); anything else goes to eth_abi.
+    """
+    if isinstance(answer, str) and len(answer) == _GET_RECORD_HEX_LENGTH and answer.startswith("0x"):
+        text = answer.lower()
+        if all(text[a:b] == "0" * (b - a) for a, b in _ZERO_PADDING.values()):
+            try:
+                return OnChainRecord(
+                    record_id=record_id,
+                    kind=int(text[64:66], 16),
+                    content_hash="0x" + text[66:130],
+                    timestamp=int(text[178:194], 16),
+                    author=_checksummed("0x" + text[218:258]),
+                )
+            except ValueError:  # not hex: let eth_abi say what is wrong
+                pass
+    kind, content_hash, timestamp, author = abi_decode(_GET_RECORD_TYPES, HexBytes(answer))
+    return OnChainRecord(
+        record_id=record_id,
+        kind=int(kind),
+        content_hash=_hex(content_hash),
+        timestamp=int(timestamp),
+        author=to_checksum_address(author),
+    )
 
 
 def _get_record_data(record_id: int) -> str:
@@ -240,9 +290,12 @@ class ChainClient(ChainEvents):
             for n, b in zip(wanted, blocks, strict=True)
         }
 
-    async def _batch(self, calls: Sequence[tuple[str, list[Any]]], what: str) -> list[Any]:
-        """Send raw JSON-RPC requests in batches of `batch_size`; results in request order."""
-        return await batch_request(self._w3, calls, what, self.batch_size)
+    async def _batch(
+        self, calls: Sequence[tuple[str, list[Any]]], what: str, *, concurrency: int = 1
+    ) -> list[Any]:
+        """Send raw JSON-RPC requests in batches of `batch_size` (up to `concurrency` batches at
+        once); results in request order."""
+        return await batch_request(self._w3, calls, what, self.batch_size, concurrency=concurrency)
 
     # -- factory and registry -------------------------------------------------------------------
 
@@ -360,19 +413,15 @@ class ChainClient(ChainEvents):
             ("eth_call", [{"to": address, "data": _get_record_data(i)}, "latest"])
             for i in ids
         ]
-        answers = await self._batch(calls, "getRecord")
-        records = []
-        for record_id, answer in zip(ids, answers, strict=True):
-            kind, content_hash, timestamp, author = abi_decode(_GET_RECORD_TYPES, HexBytes(answer))
-            records.append(
-                OnChainRecord(
-                    record_id=record_id,
-                    kind=int(kind),
-                    content_hash=_hex(content_hash),
-                    timestamp=int(timestamp),
-                    author=to_checksum_address(author),
-                )
-            )
+        answers = await self._batch(calls, "getRecord", concurrency=READ_BATCH_CONCURRENCY)
+        if len(answers) != len(ids):
+            raise ChainError(f"getRecord: {len(ids)} requests but {len(answers)} answers")
+        records: list[OnChainRecord] = []
+        for start in range(0, len(ids), DECODE_SLICE):
+            if start:
+                await asyncio.sleep(0)  # let other requests run between slices
+            end = start + DECODE_SLICE
+            records.extend(map(_decode_get_record, ids[start:end], answers[start:end]))
         return records
 
     @translate_outages

@@ -8,6 +8,7 @@ above the chain package never see aiohttp's or web3's transport exceptions.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -126,17 +127,39 @@ def rpc_result(response: Mapping[str, Any], what: str) -> Any:
 
 
 async def batch_request(
-    w3: AsyncWeb3, calls: Sequence[tuple[str, list[Any]]], what: str, batch_size: int
+    w3: AsyncWeb3,
+    calls: Sequence[tuple[str, list[Any]]],
+    what: str,
+    batch_size: int,
+    *,
+    concurrency: int = 1,
 ) -> list[Any]:
-    """Send raw JSON-RPC requests in batches of `batch_size`; results in request order."""
-    results: list[Any] = []
+    """Send raw JSON-RPC requests in batches of `batch_size`, up to `concurrency` batches in flight
+    at once; results in request order. The first failure cancels the batches still running."""
     provider = w3.provider
-    for start in range(0, len(calls), batch_size):
-        chunk = list(calls[start : start + batch_size])
+
+    async def one(chunk: list[tuple[str, list[Any]]]) -> list[Any]:
         responses = await provider.make_batch_request(chunk)  # type: ignore[arg-type]
         if not isinstance(responses, list):  # the node rejected the whole batch
             raise ChainError(f"{what}: {rpc_result(responses, what)!r}")
         if len(responses) != len(chunk):
             raise ChainError(f"{what}: {len(chunk)} requests but {len(responses)} answers")
-        results.extend(rpc_result(r, what) for r in responses)
-    return results
+        return [rpc_result(r, what) for r in responses]
+
+    chunks = [list(calls[start : start + batch_size]) for start in range(0, len(calls), batch_size)]
+    if concurrency <= 1 or len(chunks) <= 1:
+        return [result for chunk in chunks for result in await one(chunk)]
+    limit = asyncio.Semaphore(concurrency)
+
+    async def bounded(chunk: list[tuple[str, list[Any]]]) -> list[Any]:
+        async with limit:
+            return await one(chunk)
+
+    tasks = [asyncio.ensure_future(bounded(chunk)) for chunk in chunks]
+    try:
+        answers = await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return [result for chunk_answers in answers for result in chunk_answers]

@@ -23,10 +23,14 @@ unanchored) can always be worked out again from the chain, so they keep the defa
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import pymongo
+from bson.raw_bson import RawBSONDocument
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -64,6 +68,59 @@ class RelayAuthorization:
             int(doc["kind"]), int(doc["nonce"]), int(doc["deadline"]), str(doc["signature"]),
             str(signer).lower() if signer else None,
         )
+
+
+@dataclass(slots=True)
+class ReportEntry:
+    """The fields of a record the integrity report checks (db.records.report_entries)."""
+
+    patient: str
+    cid: str
+    record_type: str
+    content_hash: str
+    vault_address: str
+    state: RecordState
+    record_id: int | None
+    unanchored_reason: str | None
+    reanchored: int
+
+    @property
+    def on_chain(self) -> bool:
+        """Whether the record is mined with a known record id (anchored or confirmed)."""
+        return self.state in ON_CHAIN_STATES and self.record_id is not None
+
+    @classmethod
+    def from_mongo(cls, doc: Mapping[str, Any]) -> "ReportEntry":
+        record_id = doc.get("record_id")
+        return cls(
+            patient=doc.get("patient") or "",
+            cid=doc.get("cid") or "",
+            record_type=doc.get("record_type") or "",
+            content_hash=doc.get("content_hash") or "",
+            vault_address=doc.get("vault_address") or doc.get("record_contract") or "",
+            state=doc.get("state") or "pending",
+            record_id=int(record_id) if record_id is not None else None,
+            unanchored_reason=doc.get("unanchored_reason"),
+            reanchored=int(doc.get("reanchored") or 0),
+        )
+
+
+_REPORT_PROJECTION = {
+    "_id": 0, "record_contract": 1, "created_at": 1, **{name: 1 for name in ReportEntry.__dataclass_fields__}
+}
+# Documents per cursor batch for the report: ten round trips for 10,000 records, not 100, and
+# each batch small enough that the server answers other clients (a status ping) between batches.
+REPORT_CURSOR_BATCH = 1000
+# The report's bulk read: long enough for tens of thousands of documents on a busy server.
+REPORT_READ_TIMEOUT_SECONDS = 60.0
+_NO_TIME = datetime.min.replace(tzinfo=UTC)  # documents without created_at sort first, as in MongoDB
+
+
+def _entries_in_order(docs: list[RawBSONDocument]) -> list[ReportEntry]:
+    """Decode raw report documents into entries ordered by patient, then age (runs in a thread)."""
+    keyed = [((doc.get("patient") or "", doc.get("created_at") or _NO_TIME), ReportEntry.from_mongo(doc)) for doc in docs]
+    keyed.sort(key=lambda pair: pair[0])
+    return [entry for _, entry in keyed]
 
 
 # Field names documents written before the rename carry: {old name: current name}.
@@ -312,6 +369,33 @@ class RecordStore:
             [("patient", ASCENDING), ("created_at", ASCENDING)]
         )
         return [RecordDoc.from_mongo({**doc, "wrapped_key": ""}) async for doc in cursor]
+
+    async def report_entries(self, patient: str | None = None) -> list[ReportEntry]:
+        """What the integrity report checks of every record (or one patient's), by patient then age.
+
+        Only the fields the report reads leave MongoDB (no keys, no relay signature), in cursor
+        batches of REPORT_CURSOR_BATCH, in natural order: the order by patient and age is made here
+        (a sort of a few thousand tuples, cheaper than the server's). Why its own time budget: the
+        client's per-operation timeout covers a cursor's whole life, and 10,000 records did not
+        always arrive within it under load; a first point read under the ordinary timeout still
+        answers an outage as quickly as any other request.
+
+        Why raw documents decoded in a worker thread: PyMongo decodes each batch's BSON on the event
+        loop, and 10,000 documents decoded, turned into entries and sorted there held it for tens of
+        milliseconds at a time (seen in a sampling profile during the 10,000-record benchmark).
+        Raw batches only split the bytes on the loop; the decoding happens in `_entries_in_order`,
+        off it. Batches of 1,000 cost no more than 5,000 here (0.70 vs 0.69 s for 10,000 on
+        SecantusDB) and let the server answer other clients between them.
+        """
+        query: dict[str, Any] = {} if patient is None else {"patient": patient.lower()}
+        await self._records.find_one(query, {"_id": 1})
+        raw = self._records.with_options(
+            codec_options=self._records.codec_options.with_options(document_class=RawBSONDocument)
+        )
+        with pymongo.timeout(REPORT_READ_TIMEOUT_SECONDS):
+            cursor = raw.find(query, _REPORT_PROJECTION, batch_size=REPORT_CURSOR_BATCH)
+            docs = await cursor.to_list()
+        return await asyncio.to_thread(_entries_in_order, docs)
 
     async def cids_by_record_id(self, patients: list[str]) -> dict[str, dict[int, str]]:
         """patient (lower) -> {record id -> CID} for the records that have an id."""
