@@ -66,7 +66,9 @@ async def test_reconcile_confirms_mined_and_removes_abandoned(client: httpx.Clie
 
         report = await reconcile_pending(services, grace_seconds=600)
 
-        assert (report.confirmed, report.removed, report.still_pending) == (1, 1, 1)
+        # The pass covers every pending document in the database, also ones earlier tests in the
+        # session left (an upload answered 202 and mined since): at least ours; each checked below.
+        assert report.confirmed >= 1 and report.removed >= 1 and report.still_pending >= 1, report
         confirmed = await services.records.get_by_cid(finished["cid"])
         assert confirmed.state == "confirmed" and confirmed.record_id == finished["record_id"]
         assert await services.records.get_by_cid(abandoned_cid) is None
