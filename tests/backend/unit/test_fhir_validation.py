@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
-
 from healthledger.domain_errors import DomainError, TooLarge
 from healthledger.fhir import MAX_FHIR_BYTES, check_record_resource, parse_stored_resource
 from healthledger.fhir.bundle import Anchor, FileRecord, bundle_json, document_entry, structured_entry
