@@ -23,6 +23,8 @@ inlines are capped at EXPORT_MAX_BYTES in total: past that 413 `bundle_too_large
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +44,9 @@ from .reading import key_source, open_verified
 # 64 MiB of files in one Bundle: with base64 and the validated model the export holds a few times
 # that in memory while it is built.
 EXPORT_MAX_BYTES = 64 * 1024 * 1024
+# Records opened at once: each is an IPFS read, a chain read, a decryption in a worker thread and a
+# view log entry; a few in flight overlap their waits without crowding out other requests.
+EXPORT_CONCURRENCY = 4
 # Conflicts of the read path that skip one record instead of failing the export, by the reason
 # the Bundle reports.
 _SKIP_REASONS = {"record_pending": "pending", "record_unanchored": "unanchored", "integrity_mismatch": "integrity_failed"}
@@ -71,23 +76,42 @@ async def export_bundle(
     key_source(services, reader, role, wallet_signature)  # a missing or wrong key signature fails first
     records = sorted(await services.records.list_for_patient(owner), key=lambda record: record.created_at)
     chain_id = await services.chain.chain_id()
-    opened: list[_Opened] = []
+    # A doctor can never read a record that is not on chain (require_doctor_can_read): not theirs to count.
+    candidates = [record for record in records if role != "doctor" or record.on_chain]
     skipped: dict[str, int] = {}
     total = 0
-    for record in records:
-        if role == "doctor" and not record.on_chain:
-            continue  # never readable by a doctor (require_doctor_can_read): not theirs to count
-        if record.on_chain and total + record.size > EXPORT_MAX_BYTES:
-            raise TooLarge(
-                "bundle_too_large",
-                f"these records hold more than {EXPORT_MAX_BYTES} bytes of files: too much for one Bundle",
-            )
-        item = await _open(services, reader, role, record, wallet_signature, skipped)
-        if item is not None:
-            total += len(item.content)
-            opened.append(item)
+    gate = asyncio.Semaphore(EXPORT_CONCURRENCY)
+
+    async def open_one(record: RecordDoc) -> _Opened | None:
+        nonlocal total
+        async with gate:
+            if total > EXPORT_MAX_BYTES:
+                return None  # the export fails below; nothing more is decrypted
+            item = await _open(services, reader, role, record, wallet_signature, skipped)
+            total += len(item.content) if item is not None else 0
+            return item
+
+    opened = [item for item in await _all_or_nothing([open_one(record) for record in candidates]) if item is not None]
+    if total > EXPORT_MAX_BYTES:
+        raise TooLarge(
+            "bundle_too_large", f"these records hold more than {EXPORT_MAX_BYTES} bytes of files: too much for one Bundle"
+        )
     body = await anyio.to_thread.run_sync(_build, opened, skipped, chain_id)
     return FhirExport(body=body, exported=len(opened), skipped=skipped)
+
+
+async def _all_or_nothing(calls: list[Coroutine[Any, Any, _Opened | None]]) -> list[_Opened | None]:
+    """Every call's result in order; on the first failure the others are cancelled and awaited, then
+    it is raised as itself (asyncio.TaskGroup would wrap it in an ExceptionGroup the error handlers
+    do not map)."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def _vault_owner(services: Services, reader: str, role: str, patient: str | None) -> str:
