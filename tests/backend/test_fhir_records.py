@@ -204,3 +204,30 @@ async def test_invalid_fhir_uploads_leave_nothing_stored(
         f"/api/medical-records/view/{added['cid']}", headers={**patient.headers, "X-Wallet-Signature": patient.key_signature(client)}
     )
     assert viewed.content == own_ok and viewed.headers["content-type"].startswith(FHIR_JSON)
+
+
+@pytest.mark.asyncio
+async def test_a_tampered_record_is_skipped_and_counted(client: httpx.Client, keyed_patient: Wallet, db: Database) -> None:
+    """A record whose stored hash was edited fails the view's checks: it is left out and counted,
+    the others are exported."""
+    good = expect_ok(upload(client, keyed_patient, os.urandom(300)), 201)
+    bad = expect_ok(upload(client, keyed_patient, os.urandom(300)), 201)
+    db["records"].update_one({"cid": bad["cid"]}, {"$set": {"content_hash": "0x" + "ab" * 32}})
+
+    response = export(client, keyed_patient)
+    assert set(resources(response)) == {good["cid"]}
+    assert response.headers["x-records-skipped"] == "integrity_failed=1"
+
+
+@pytest.mark.asyncio
+async def test_a_bundle_over_the_cap_is_refused(
+    client: httpx.Client, keyed_patient: Wallet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from healthledger.services import fhir_export
+
+    for _ in range(2):
+        expect_ok(upload(client, keyed_patient, os.urandom(400)), 201)
+    monkeypatch.setattr(fhir_export, "EXPORT_MAX_BYTES", 700)
+    expect_error(export(client, keyed_patient), 413, "bundle_too_large")
+    monkeypatch.setattr(fhir_export, "EXPORT_MAX_BYTES", 800)
+    assert len(resources(export(client, keyed_patient))) == 2
