@@ -18,7 +18,7 @@ export APE_DATA_FOLDER ?= $(CURDIR)/.cache/ape
 help:
 	@echo "make run    install what is missing, start the whole stack, print the URL (API_INSTANCES=3: three API processes on one port)"
 	@echo "make test   install what is missing, run every test"
-	@echo "make bench  gas table and service benchmarks (records, doctor-authored flow, integrity, hardening, chain state, upload speed, load on 1 and 3 instances)"
+	@echo "make bench  gas table and service benchmarks (records, doctor-authored flow, integrity, hardening, chain state, upload speed, FHIR export, load on 1 and 3 instances)"
 
 install: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/solc $(STAMPS)/ipfs $(STAMPS)/frontend $(STAMPS)/chromium
 
@@ -92,6 +92,7 @@ bench: check-solc install
 	python scripts/bench_hardening.py
 	python scripts/bench_chain_state.py
 	python scripts/bench_upload_speed.py
+	python scripts/bench_fhir_export.py
 	python scripts/bench_load.py
 
 API_INSTANCES ?= 1

@@ -11,6 +11,7 @@ from ..services import record_listing
 from ..services.doctor_upload import DoctorUploadPipeline, DoctorUploadRequest
 from .deps import ClientIpDep, DoctorDep, ServicesDep
 from .record_uploads import (
+    FHIR_UPLOAD_400,
     DoctorUploadFields,
     SignedRecordForm,
     multipart_body,
@@ -54,6 +55,7 @@ router = APIRouter(prefix="/api/medical-records/doctor", tags=["records"])
                     "empty_file",
                     "malformed_signature",
                     "invalid_record_signature",
+                    *FHIR_UPLOAD_400,
                 ),
                 403: ("not_registered_doctor", "no_write_grant"),
                 409: (
@@ -69,7 +71,7 @@ router = APIRouter(prefix="/api/medical-records/doctor", tags=["records"])
                     "record_gone",
                 ),
                 408: ("upload_stalled",),
-                413: ("file_too_large",),
+                413: ("file_too_large", "fhir_too_large"),
             },
             RATE_LIMITED,
             IPFS,

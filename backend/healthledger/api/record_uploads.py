@@ -23,6 +23,9 @@ from .multipart_stream import StreamedFile, StreamedForm
 # can carry (a control character made the server drop the connection instead of answering).
 MAX_CONTENT_TYPE_LENGTH = 255
 FILE_FIELD = "file"
+# A file sent as application/fhir+json is a structured record, validated before anything is stored
+# (services/fhir_upload.py): the 400s that can refuse it (413 `fhir_too_large` past 1 MiB).
+FHIR_UPLOAD_400 = ("invalid_fhir", "fhir_kind_mismatch", "fhir_subject_mismatch", "fhir_author_mismatch")
 
 
 class SignedRecordFields(BaseModel):
@@ -30,7 +33,10 @@ class SignedRecordFields(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    recordType: str = Field(description="prescription | bill | report")
+    recordType: str = Field(
+        description="prescription | bill | report. A file sent as application/fhir+json is a structured "
+        "record: a MedicationRequest, a DiagnosticReport or an Invoice respectively (see the README's FHIR records)"
+    )
     name: str = Field(description="A name for the record, shown only to the patient and those they share it with")
     recordSignature: str = Field(
         description="The author's EIP-712 signature (AddRecord by the patient, AddRecordAsDoctor by a doctor), "

@@ -14,6 +14,7 @@ from ..services.bundle import open_bundle
 from ..services.upload import UploadPipeline, UploadRequest
 from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
 from .record_uploads import (
+    FHIR_UPLOAD_400,
     PatientUploadFields,
     SignedRecordForm,
     multipart_body,
@@ -77,11 +78,12 @@ _VIEW_CONFLICTS: dict[int, tuple[str, ...]] = {409: ("integrity_mismatch", "reco
                     "malformed_signature",
                     "invalid_wallet_signature",
                     "invalid_record_signature",
+                    *FHIR_UPLOAD_400,
                 ),
                 409: ("upload_in_progress", "stale_nonce", "nonce_too_far_ahead", "nonce_wait_expired", "transaction_failed",
                       "record_conflict", "record_gone"),
                 408: ("upload_stalled",),
-                413: ("file_too_large",),
+                413: ("file_too_large", "fhir_too_large"),
             },
             RATE_LIMITED,
             IPFS,

@@ -26,6 +26,7 @@ from ..chain.client import ChainClient
 from ..domain_errors import forbidden
 from ..validation import address as checked_address
 from .deadlines import require_landable
+from .fhir_upload import checked_upload_file
 from .keys import sealing_key
 from .signatures import parse_signature
 from .upload import UploadOutcome, UploadPipeline, record_kind, request_salt
@@ -89,6 +90,11 @@ class DoctorUploadPipeline(UploadPipeline):
             raise no_write_grant()
         request = replace(request, patient=patient)
         await self._check_rate_limits(request, uploader=doctor)
+        # A structured record (FHIR JSON) is validated whole before anything is stored: the patient
+        # is its subject, this doctor its author.
+        request = replace(request, file=await checked_upload_file(
+            request.file, request.content_type, request.record_type, patient, doctor
+        ))
         patient_key, doctor_key = await _gather_in_order(
             sealing_key(self._s, patient, "patient_key_missing", "patient"),
             sealing_key(self._s, doctor, "doctor_key_missing", "doctor"),

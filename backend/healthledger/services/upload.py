@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -44,6 +44,7 @@ from ..record_kinds import RECORD_KINDS
 from ..storage.ipfs import IpfsError
 from .anchoring import RecordAnchoring, add_record_call
 from .deadlines import require_landable
+from .fhir_upload import checked_upload_file
 from .relay import check_signer_nonce, relayer_unavailable, revert_to_domain_error
 from .relay_queue import NothingSent
 from .signatures import check_key_signature, parse_signature
@@ -161,6 +162,10 @@ class UploadPipeline:
         record_signature = parse_signature(request.record_signature, "recordSignature")
         check_key_signature(wallet_signature, request.patient)
         await self._check_rate_limits(request)
+        # A structured record (FHIR JSON) is validated whole before anything is stored; the patient is its author.
+        request = replace(request, file=await checked_upload_file(
+            request.file, request.content_type, request.record_type, request.patient, request.patient
+        ))
 
         # Keys v2: sealed to the public key the patient's key signature derives (the private half is discarded).
         _, public_key = derive_account_keypair(wallet_signature)

@@ -395,6 +395,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/fhir/bundle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every record you can read, as one FHIR Bundle of type collection (patients; doctors with ?patient=)
+         * @description A patient exports their own vault; a doctor names a patient and gets what that patient shares with them now. Needs the same X-Wallet-Signature as a view, runs the same checks per record, and logs each exported record as a view. Only fully verified records are exported: the others a reader may know of are counted by reason in X-Records-Skipped and the Bundle's meta extension.
+         */
+        get: operations["fhir_bundle_api_fhir_bundle_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys": {
         parameters: {
             query?: never;
@@ -1504,6 +1524,43 @@ export interface components {
             patient: string;
             /** Tx Hash */
             tx_hash: string;
+        };
+        /**
+         * FhirBundle
+         * @description A FHIR `Bundle` of type `collection`: one entry per exported record.
+         */
+        FhirBundle: {
+            /**
+             * Entry
+             * @description Each `{fullUrl: urn:healthledger:record:<cid>, resource}`: a structured record as itself (MedicationRequest, DiagnosticReport, Invoice), a file as a DocumentReference with the file inline; every resource carries identifiers `urn:healthledger:anchor` (eip155:<chainId>:<vault>/<recordId>), `urn:healthledger:anchor-tx`, `urn:healthledger:content-hash`, `urn:healthledger:cid`
+             */
+            entry?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Meta
+             * @description Present when records were left out: extension `urn:healthledger:fhir:skipped-records` with one sub-extension per reason (`pending`, `unanchored`, `integrity_failed`), valueUnsignedInt
+             */
+            meta?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Resourcetype
+             * @constant
+             */
+            resourceType: "Bundle";
+            /**
+             * Timestamp
+             * @description When the export was made (FHIR instant)
+             */
+            timestamp: string;
+            /**
+             * Type
+             * @constant
+             */
+            type: "collection";
+        } & {
+            [key: string]: unknown;
         };
         /** IntegrityReport */
         IntegrityReport: {
@@ -4943,6 +5000,108 @@ export interface operations {
             };
         };
     };
+    fhir_bundle_api_fhir_bundle_get: {
+        parameters: {
+            query?: {
+                /** @description Doctors: the patient (0x address) whose shared records to export */
+                patient?: string | null;
+            };
+            header?: {
+                "x-wallet-signature"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description How many entries the Bundle holds */
+                    "X-Records-Exported"?: string;
+                    /** @description Readable records left out, e.g. `pending=1, integrity_failed=0`; empty when none */
+                    "X-Records-Skipped"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/fhir+json": components["schemas"]["FhirBundle"];
+                    "application/json": components["schemas"]["FhirBundle"];
+                };
+            };
+            /** @description Bad request: `missing_patient`, `invalid_address`, `missing_wallet_signature`, `malformed_signature`, `invalid_wallet_signature`, `invalid_fhir` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role`, `not_allowed` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large`, `bundle_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable`, `ipfs_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     register_key_api_keys_put: {
         parameters: {
             query?: never;
@@ -5511,7 +5670,7 @@ export interface operations {
                     recordSignature: string;
                     /**
                      * Recordtype
-                     * @description prescription | bill | report
+                     * @description prescription | bill | report. A file sent as application/fhir+json is a structured record: a MedicationRequest, a DiagnosticReport or an Invoice respectively (see the README's FHIR records)
                      */
                     recordType: string;
                     /**
@@ -5550,7 +5709,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOut"];
                 };
             };
-            /** @description Bad request: `http_error`, `invalid_address`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `empty_file`, `malformed_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            /** @description Bad request: `http_error`, `invalid_address`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `empty_file`, `malformed_signature`, `invalid_record_signature`, `invalid_fhir`, `fhir_kind_mismatch`, `fhir_subject_mismatch`, `fhir_author_mismatch`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5595,7 +5754,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Request body too large: `payload_too_large`, `file_too_large` */
+            /** @description Request body too large: `payload_too_large`, `file_too_large`, `fhir_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5770,7 +5929,7 @@ export interface operations {
                     recordSignature: string;
                     /**
                      * Recordtype
-                     * @description prescription | bill | report
+                     * @description prescription | bill | report. A file sent as application/fhir+json is a structured record: a MedicationRequest, a DiagnosticReport or an Invoice respectively (see the README's FHIR records)
                      */
                     recordType: string;
                     /**
@@ -5814,7 +5973,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOut"];
                 };
             };
-            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `invalid_duplicate_tag`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `invalid_duplicate_tag`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `invalid_fhir`, `fhir_kind_mismatch`, `fhir_subject_mismatch`, `fhir_author_mismatch`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5859,7 +6018,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Request body too large: `payload_too_large`, `file_too_large` */
+            /** @description Request body too large: `payload_too_large`, `file_too_large`, `fhir_too_large` */
             413: {
                 headers: {
                     [name: string]: unknown;

@@ -14,7 +14,7 @@ from pathlib import Path
 import healthledger
 
 PACKAGE = Path(healthledger.__file__).parent
-ADAPTERS = {"chain", "db", "storage", "crypto"}
+ADAPTERS = {"chain", "db", "storage", "crypto", "fhir"}
 # The HTTP edge's one table of adapter failures (a node that does not answer -> 502): it must name
 # the adapters' exception classes to translate them, and answers nothing else.
 EDGE_TRANSLATION = "healthledger.api.dependency_errors"
