@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3 import AsyncWeb3
@@ -44,6 +45,7 @@ from .rpc import (
     ChainUnavailable,
     batch_request,
     make_web3,
+    raw_request,
     translate_outages,
 )
 
@@ -75,6 +77,8 @@ __all__ = [
 REGISTRAR_ROLE: bytes = keccak(text="REGISTRAR_ROLE")
 
 VAULT_CONTRACT_CACHE_SIZE = 1024
+_NONCES_SELECTOR = function_signature_to_4byte_selector("nonces(address)")
+_RECORD_COUNT_SELECTOR = function_signature_to_4byte_selector("recordCount()")
 _GET_RECORD_SELECTOR = function_signature_to_4byte_selector("getRecord(uint256)")
 _GET_RECORD_TYPES = ("uint8", "bytes32", "uint64", "address")
 _UNKNOWN_RECORD_SELECTOR = function_signature_to_4byte_selector("UnknownRecord(uint256)")
@@ -369,15 +373,29 @@ class ChainClient(ChainEvents):
         except BadFunctionCallOutput:
             return missing
 
+    async def _read_clone_uint(self, patient: str, selector: bytes, encoded_args: bytes, what: str) -> int:
+        """A uint256 view of `patient`'s clone by one raw `eth_call`; 0 while the clone does not exist.
+
+        Why not `_read_clone`: the upload path reads nonces and the record count several times per
+        upload, and web3's contract call costs ~5 ms of CPU around a ~1 ms round trip. A fixed
+        selector and one word to decode need none of its machinery.
+        """
+        to = await self.vault_address(patient)
+        call = {"to": to, "data": "0x" + (selector + encoded_args).hex()}
+        answer = HexBytes(await raw_request(self._w3, "eth_call", [call, "latest"], what) or "0x")
+        if not answer:  # no code at the predicted address yet
+            return 0
+        return int(abi_decode(("uint256",), answer)[0])
+
     @translate_outages
     async def nonce_of(self, patient: str, signer: str) -> int:
         """`signer`'s next EIP-712 nonce in `patient`'s clone; 0 while the clone does not exist."""
-        return int(await self._read_clone(patient, "nonces", _checksum(signer), missing=0))
+        return await self._read_clone_uint(patient, _NONCES_SELECTOR, abi_encode(("address",), (_checksum(signer),)), "nonces")
 
     @translate_outages
     async def record_count(self, patient: str) -> int:
         """Number of records (0 while the clone does not exist)."""
-        return int(await self._read_clone(patient, "recordCount", missing=0))
+        return await self._read_clone_uint(patient, _RECORD_COUNT_SELECTOR, b"", "recordCount")
 
     @translate_outages
     async def get_record(self, patient: str, record_id: int) -> OnChainRecord | None:

@@ -126,6 +126,11 @@ def rpc_result(response: Mapping[str, Any], what: str) -> Any:
     return response.get("result")
 
 
+async def raw_request(w3: AsyncWeb3, method: str, params: list[Any], what: str) -> Any:
+    """One raw JSON-RPC request through the session's provider (timed, with its timeout); its result."""
+    return rpc_result(await w3.provider.make_request(method, params), what)  # type: ignore[arg-type]
+
+
 async def batch_request(
     w3: AsyncWeb3,
     calls: Sequence[tuple[str, list[Any]]],
