@@ -71,25 +71,32 @@ function Field({
   const id = useId()
   const visible = show && !!error
   return (
-    <label className="field">
-      <span>{label}</span>
+    <div className="field">
+      <label className="field-label" htmlFor={id}>
+        {label}
+      </label>
       <input
+        id={id}
         type={type}
         value={value}
         inputMode={inputMode}
         placeholder={placeholder}
         maxLength={200}
         aria-invalid={visible || undefined}
-        aria-describedby={visible ? `${id}-error` : undefined}
+        aria-describedby={[hint ? `${id}-hint` : '', visible ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined}
         onChange={(e) => onChange(e.target.value)}
       />
-      {hint && <span className="hint">{hint}</span>}
+      {hint && (
+        <span id={`${id}-hint`} className="hint">
+          {hint}
+        </span>
+      )}
       {visible && (
         <span id={`${id}-error`} className="field-error">
           {error}
         </span>
       )}
-    </label>
+    </div>
   )
 }
 
@@ -289,7 +296,7 @@ export function StructuredRecordForm({
 
   if (built) {
     return (
-      <div className="stack" aria-label="Preview">
+      <div className="stack" role="group" aria-label="Preview">
         <h3>What the patient will see</h3>
         <FhirCard text={built.text} />
         <p>
