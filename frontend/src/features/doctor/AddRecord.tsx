@@ -230,7 +230,7 @@ export function AddRecord() {
           <fieldset className="choice-group">
             <legend>What to add</legend>
             {(['file', ...RECORD_TYPES] as Source[]).map((option) => (
-              <label key={option} className="field inline">
+              <label key={option} className="check">
                 <input type="radio" name="add-source" value={option} checked={source === option} onChange={() => chooseSource(option)} />
                 <span>{option === 'file' ? 'Upload a file' : STRUCTURED_LABELS[option]}</span>
               </label>

@@ -309,7 +309,7 @@ export function StructuredRecordForm({
   }
   const count = Object.keys(errors).length
   return (
-    <div className="stack">
+    <div className="stack structured-form">
       {kind === 'prescription' && <PrescriptionFields form={prescription} set={(p) => setPrescription((f) => ({ ...f, ...p }))} errors={errors} show={tried} />}
       {kind === 'report' && <ReportFields form={report} set={(p) => setReport((f) => ({ ...f, ...p }))} errors={errors} show={tried} />}
       {kind === 'bill' && <InvoiceFields form={invoice} set={(p) => setInvoice((f) => ({ ...f, ...p }))} errors={errors} show={tried} />}
