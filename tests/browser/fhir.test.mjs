@@ -3,7 +3,7 @@
 //   registrar registers doctor B (#4) -> the patient (#2) lets B add records -> B fills in a
 //   prescription (the form's validation messages first), previews the card "what the patient will
 //   see" and signs once -> B fills in a lab report with one result above its range (low/high checked),
-//   previews it flagged, signs -> the patient opens both as cards (dose, frequency, refills; the
+//   previews it flagged, signs -> B fills in an invoice (total computed) -> the patient opens them as cards (dose, frequency, refills; the
 //   out-of-range result flagged in words), the raw FHIR behind "Details" -> the patient exports
 //   everything as healthledger-bundle.json, which validates with the backend's fhir.resources.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
@@ -122,6 +122,27 @@ describe('browser scenario: a doctor fills in a prescription and a lab report; t
     assert.deepEqual(withoutApiNoise(users.doctor.problems), [])
   })
 
+  step('2b. the doctor fills in an invoice: amounts and the total are computed to the cent', async () => {
+    const { page } = users.doctor
+    await page.getByRole('button', { name: 'Add another record' }).click()
+    await page.getByRole('radio', { name: 'Invoice (form)' }).check()
+    await page.getByLabel('Currency').selectOption('EUR')
+    const first = page.getByRole('group', { name: 'Line 1' })
+    await first.getByLabel('Description').fill('Consultation')
+    await first.getByLabel('Unit price (EUR)').fill('120.50')
+    await page.getByRole('button', { name: 'Add a line' }).click()
+    const second = page.getByRole('group', { name: 'Line 2' })
+    await second.getByLabel('Description').fill('Blood draw')
+    await second.getByLabel('Quantity').fill('3')
+    await second.getByLabel('Unit price (EUR)').fill('0.1')
+    await page.getByText('Total: 120.80 EUR').waitFor()
+    await page.getByRole('button', { name: 'Preview', exact: true }).click()
+    const card = page.getByRole('group', { name: 'Preview' }).locator('[data-fhir-kind="invoice"]')
+    assert.match(await card.innerText(), /Blood draw\s*3\s*0\.10\s*0\.30[\s\S]*Total\s*120\.80 EUR/)
+    assert.match(await page.getByRole('textbox', { name: /^Name/ }).inputValue(), /^Invoice \d{4}-\d{2}-\d{2} \(120\.80 EUR\)$/)
+    await signAndSend(page)
+  })
+
   step('3. the patient opens both as cards: the prescription, and the report with its flag in words; raw FHIR behind Details', async () => {
     const { page } = users.patient
     await tab(page, 'My records')
@@ -153,6 +174,12 @@ describe('browser scenario: a doctor fills in a prescription and a lab report; t
     assert.match(await results.filter({ hasText: 'Platelets' }).innerText(), /Normal \(within range\)/)
     await report.getByText('⚠ 1 result out of range').waitFor()
     await screenshot(page, 'fhir-05-patient-report')
+
+    const invoice = records.getByRole('row').filter({ hasText: 'Invoice 20' })
+    await untilRefreshed('the invoice confirmed', records.getByRole('button', { name: 'Refresh' }), () => invoice.getByText(/^confirmed #\d+$/).count(), { timeout: CHAIN_TIMEOUT })
+    await invoice.getByRole('button', { name: 'Open', exact: true }).click()
+    const bill = page.locator('[data-fhir-kind="invoice"]')
+    assert.match(await bill.innerText(), /Total\s*120\.80 EUR[\s\S]*Issued by\s*0x15d3…6A65/i)
   })
 
   step('4. the patient exports everything as healthledger-bundle.json, valid for fhir.resources', async () => {
@@ -163,12 +190,12 @@ describe('browser scenario: a doctor fills in a prescription and a lab report; t
     mkdirSync(ARTIFACTS_DIR, { recursive: true })
     const saved = join(ARTIFACTS_DIR, 'fhir-healthledger-bundle.json')
     await download.saveAs(saved)
-    await records.getByRole('status').filter({ hasText: 'Saved healthledger-bundle.json (2 records)' }).waitFor()
+    await records.getByRole('status').filter({ hasText: 'Saved healthledger-bundle.json (3 records)' }).waitFor()
     const out = execFileSync(join(REPO_ROOT, '.venv', 'bin', 'python'), [join(REPO_ROOT, 'tests', 'browser', 'lib', 'validate_fhir_bundle.py'), saved], { encoding: 'utf8' })
     const summary = JSON.parse(out)
     console.log(`exported bundle: ${out.trim()}`)
     assert.equal(summary.type, 'collection')
-    assert.deepEqual(summary.entries.map((e) => e.resourceType).sort(), ['DiagnosticReport', 'MedicationRequest'])
+    assert.deepEqual(summary.entries.map((e) => e.resourceType).sort(), ['DiagnosticReport', 'Invoice', 'MedicationRequest'])
     assert.deepEqual(summary.entries.find((e) => e.resourceType === 'DiagnosticReport').flags, ['H', 'N'])
     assert.deepEqual(withoutApiNoise(users.patient.problems), [])
   })
