@@ -3,7 +3,7 @@
 //   registrar registers doctor B (#4) -> the patient (#2) lets B add records -> B fills in a
 //   prescription (the form's validation messages first), previews the card "what the patient will
 //   see" and signs once -> B fills in a lab report with one result above its range (low/high checked),
-//   previews it flagged, signs -> B fills in an invoice (total computed) -> the patient opens them as cards (dose, frequency, refills; the
+//   previews it flagged, signs -> B fills in an invoice (total computed) and opens the report as a card -> the patient opens them as cards (dose, frequency, refills; the
 //   out-of-range result flagged in words), the raw FHIR behind "Details" -> the patient exports
 //   everything as healthledger-bundle.json, which validates with the backend's fhir.resources.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
@@ -141,6 +141,18 @@ describe('browser scenario: a doctor fills in a prescription and a lab report; t
     assert.match(await card.innerText(), /Blood draw\s*3\s*0\.10\s*0\.30[\s\S]*Total\s*120\.80 EUR/)
     assert.match(await page.getByRole('textbox', { name: /^Name/ }).inputValue(), /^Invoice \d{4}-\d{2}-\d{2} \(120\.80 EUR\)$/)
     await signAndSend(page)
+  })
+
+  step('2c. the doctor opens the report they added: the same card, flagged', async () => {
+    const { page } = users.doctor
+    const mine = region(page, 'Records you added')
+    const row = mine.getByRole('row').filter({ hasText: REPORT })
+    await untilRefreshed('the report under "Records you added", confirmed', mine.getByRole('button', { name: 'Refresh' }),
+      () => row.getByText(/^confirmed #\d+$/).count(), { timeout: CHAIN_TIMEOUT })
+    await row.getByRole('button', { name: 'Open', exact: true }).click()
+    const preview = page.getByRole('region', { name: REPORT })
+    await preview.getByText('High (above 16 g/dL)').waitFor()
+    await preview.getByText('⚠ 1 result out of range').waitFor()
   })
 
   step('3. the patient opens both as cards: the prescription, and the report with its flag in words; raw FHIR behind Details', async () => {
