@@ -15,7 +15,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { DEV_ACCOUNTS, frontendRequire, installWallet, launchBrowser, openPage, screenshot, withoutApiNoise } from './lib/harness.mjs'
-import { registerDoctor, requestAccess } from './lib/journeys.mjs'
+import { registerDoctor, requestAccess, uploadRecords } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, UI_TIMEOUT, chooseFile, until } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
 
@@ -33,6 +33,31 @@ const DOCTOR = DEV_ACCOUNTS[3].address
 const DOCTOR_NAME = 'Dr. Ada Audit'
 const RECORD_NAME = `Screen audit blood test ${Date.now()}`
 const REASON = 'Screen audit: please share your latest blood test.'
+const FHIR_NAME = `Screen audit lab report ${Date.now()}`
+
+/** A structured record the patient adds for themselves (subject and author: the patient), one result out of range. */
+function labReport(patient) {
+  const person = { identifier: { system: 'urn:ethereum:address', value: patient } }
+  return {
+    resourceType: 'DiagnosticReport',
+    status: 'final',
+    code: { text: 'Complete blood count' },
+    subject: person,
+    performer: [person],
+    contained: [
+      { resourceType: 'Observation', id: 'r1', status: 'final', code: { text: 'Haemoglobin' }, valueQuantity: { value: 19.5, unit: 'g/dL' },
+        referenceRange: [{ low: { value: 12, unit: 'g/dL' }, high: { value: 16, unit: 'g/dL' } }],
+        interpretation: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'H' }] }] },
+    ],
+    result: [{ reference: '#r1' }],
+  }
+}
+/** The doctor's structured-record forms, audited as extra states of the "Add a record" screen. */
+const FORMS = [
+  ['Prescription (form)', 'prescription'],
+  ['Result report (form)', 'report'],
+  ['Invoice (form)', 'invoice'],
+]
 const MIN_TAP = 44
 const MAX_CHROME = 110 // header + tabs on a phone
 
@@ -200,6 +225,10 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
     }
     await page.getByRole('button', { name: /^Sign .*upload/i }).click()
     await page.getByRole('status').filter({ hasText: 'Stored and anchored' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    // A structured record too, so "My records" can open one as a card.
+    await uploadRecords(page, [
+      { name: FHIR_NAME, fileName: 'lab-results.fhir.json', mimeType: 'application/fhir+json', type: 'report', buffer: Buffer.from(JSON.stringify(labReport(PATIENT))) },
+    ])
 
     const doctor = await arrive('doctor', DOCTOR, 'doctor')
     page = doctor.page
@@ -223,6 +252,25 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
         }
         if (role === 'patient' && route === 'requests') await page.getByText(REASON).waitFor({ timeout: UI_TIMEOUT })
         await audit(page, `${role}-${name}`)
+        if (role === 'patient' && route === 'records') {
+          // A structured record opened as a card, its raw FHIR shown too.
+          const row = page.getByRole('row').filter({ hasText: FHIR_NAME })
+          await row.getByText(/confirmed|anchored/).waitFor({ timeout: CHAIN_TIMEOUT })
+          await row.getByRole('button', { name: 'Open', exact: true }).click()
+          const preview = page.getByRole('region', { name: FHIR_NAME })
+          await preview.getByText('High (above 16 g/dL)').waitFor()
+          await preview.getByText('Details (FHIR JSON)').click()
+          await audit(page, `${role}-${name}-fhir-card`)
+          await preview.getByRole('button', { name: 'Close' }).click()
+        }
+        if (role === 'doctor' && route === 'add') {
+          for (const [label, kind] of FORMS) {
+            await page.getByRole('radio', { name: label }).check()
+            await page.getByRole('button', { name: 'Preview', exact: true }).waitFor()
+            await audit(page, `${role}-${name}-${kind}-form`)
+          }
+          await page.getByRole('radio', { name: 'Upload a file' }).check()
+        }
       }
       assert.deepEqual(failures.slice(before), [])
       assert.equal(titles.size, SCREENS[role].length, `each screen has its own <h1>: ${[...titles].join(' | ')}`)

@@ -186,6 +186,23 @@ export function createApi(client: ApiClient) {
       verify: (cid: string, walletSignature?: string) =>
         unwrap(http.GET('/api/medical-records/verify/{cid}', { params: { path: { cid }, header: walletHeader(walletSignature) } })),
     },
+    fhir: {
+      /**
+       * GET /api/fhir/bundle: every readable record as one FHIR Bundle (a patient's own vault; a doctor
+       * passes `patient`), as the bytes to save, with how many records were exported and left out.
+       */
+      async bundle(walletSignature: string, patient?: string): Promise<{ blob: Blob; exported: number | null; skipped: string }> {
+        const { blob, headers } = await blobOf(
+          http.GET('/api/fhir/bundle', {
+            params: { query: patient ? { patient } : undefined, header: walletHeader(walletSignature) },
+            headers: { Accept: 'application/fhir+json' },
+            parseAs: 'blob',
+          }),
+        )
+        const exported = headers.get('x-records-exported')
+        return { blob, exported: exported === null ? null : Number(exported), skipped: headers.get('x-records-skipped') ?? '' }
+      },
+    },
     access: {
       async patientRequests(): Promise<AccessRequest[]> {
         return (await unwrap(http.GET('/api/access-requests/patient/requests'))).requests

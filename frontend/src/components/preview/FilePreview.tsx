@@ -1,6 +1,6 @@
 /**
  * The preview of an opened record, the same for patients and doctors: PDFs drawn with pdf.js, images
- * inline, any other type offered as a download with its name and size. It scrolls into view and
+ * inline, structured records (FHIR JSON) as readable cards, any other type offered as a download with its name and size. It scrolls into view and
  * takes focus when it opens (the table above can be long; keyboard and screen-reader users land on
  * it), and Escape closes it. Blob URLs live only while it is shown.
  *
@@ -9,6 +9,7 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react'
 import type { ViewedFile } from '../../api/types'
 import { formatBytes } from '../../lib/format'
+import { FhirBlobCard } from '../fhir/FhirCard'
 import { PdfView } from './PdfView'
 import { downloadName, mediaType, previewKind } from './previewKind'
 import { useObjectUrl } from './useObjectUrl'
@@ -103,6 +104,7 @@ export function FilePreview({
       <div className="preview-content">
         {kind === 'pdf' && <PdfView blob={file.blob} title={title} />}
         {kind === 'image' && <ImageView blob={file.blob} title={title} />}
+        {kind === 'fhir' && <FhirBlobCard blob={file.blob} />}
         {kind === 'download' && (
           <p className="preview-download">
             There is no preview for this kind of file ({mediaType(file.contentType) || 'unknown type'}).{' '}

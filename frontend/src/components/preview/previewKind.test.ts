@@ -12,6 +12,12 @@ describe('previewKind', () => {
     for (const type of ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'image/bmp']) expect(previewKind(type, 'a')).toBe('image')
   })
 
+  it('shows structured records (FHIR JSON) as cards, with any parameters', () => {
+    expect(previewKind('application/fhir+json', 'Amoxicillin')).toBe('fhir')
+    expect(previewKind('Application/FHIR+JSON; fhirVersion=4.0', 'x')).toBe('fhir')
+    expect(downloadName('Amoxicillin', 'application/fhir+json')).toBe('Amoxicillin.json')
+  })
+
   it('offers everything else as a download: text, HTML, SVG, TIFF, Office files', () => {
     for (const type of ['text/plain', 'text/plain; charset=utf-8', 'text/html', 'image/svg+xml', 'image/tiff', 'application/msword', 'application/json'])
       expect(previewKind(type, 'notes.pdf')).toBe('download')

@@ -6,10 +6,11 @@
  *   sandboxed frame blocks and an unsandboxed one would let run the document's scripts);
  * - `image`: an `<img>` from a blob URL, for the raster formats every browser decodes (no SVG: its
  *   type is an XML document, offered as a download like any other);
+ * - `fhir`: a structured record (`application/fhir+json`), shown as a readable card (FhirCard);
  * - `download`: anything else, offered as a download with its name and size.
  */
 
-export type PreviewKind = 'pdf' | 'image' | 'download'
+export type PreviewKind = 'pdf' | 'image' | 'fhir' | 'download'
 
 const PDF_TYPES = new Set(['application/pdf', 'application/x-pdf'])
 const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/pjpeg', 'image/gif', 'image/webp', 'image/avif', 'image/bmp'])
@@ -32,6 +33,7 @@ export function previewKind(contentType: string | null | undefined, filename?: s
   const type = mediaType(contentType)
   if (PDF_TYPES.has(type)) return 'pdf'
   if (IMAGE_TYPES.has(type)) return 'image'
+  if (type === 'application/fhir+json') return 'fhir'
   if (GENERIC_TYPES.has(type)) {
     const ext = extension(filename)
     if (ext === 'pdf') return 'pdf'
@@ -66,6 +68,7 @@ const EXTENSIONS: Record<string, string[]> = {
   'text/plain': ['txt'],
   'text/csv': ['csv'],
   'application/json': ['json'],
+  'application/fhir+json': ['json'],
   'application/xml': ['xml'],
   'text/xml': ['xml'],
   'application/dicom': ['dcm'],

@@ -1,6 +1,7 @@
 /**
  * Doctors: add a record (a prescription, a bill, a report) to the vault of a patient who granted
- * write access. The file is fingerprinted on this device (SHA-256 of a fresh random salt and the
+ * write access: a file, or a structured record filled in as a form (StructuredRecordForm: the FHIR
+ * JSON it builds is then handled exactly like a picked file, content type application/fhir+json). The file is fingerprinted on this device (SHA-256 of a fresh random salt and the
  * file, in the hashing worker, as the patient's upload); one wallet prompt, the doctor's
  * `addRecordAsDoctor`; the server encrypts it to the patient's and the doctor's registered keys.
  * The fields (type suggested from the file, name, limits) are the shared record form's; the stages
@@ -8,7 +9,7 @@
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { useAuthoredRecords, useDoctorWriteGrants, useInvalidate } from '../../api/queries'
-import { isOnChain, type MedicalRecord } from '../../api/types'
+import { isOnChain, RECORD_TYPES, type MedicalRecord, type RecordType } from '../../api/types'
 import { ChainProgress, StageButton } from '../../components/progress/ChainProgress'
 import { followConfirmations } from '../../components/progress/confirmations'
 import { useChainAction } from '../../components/progress/useChainAction'
@@ -18,6 +19,10 @@ import { formatBytes, formatDate, RECORD_TYPE_LABELS, shortAddress, shortHash } 
 import { hashFile, type SaltedHash } from '../../lib/hashFile'
 import { useSession } from '../../session/SessionContext'
 import { doctorUploadMessage, uploadAsDoctor } from './doctorUpload'
+import { STRUCTURED_LABELS, StructuredRecordForm } from './StructuredRecordForm'
+
+/** What the doctor adds: a file, or one of the structured records filled in as a form. */
+type Source = 'file' | RecordType
 
 type HashState = { state: 'idle' } | { state: 'hashing'; done: number; total: number } | { state: 'done'; value: `0x${string}`; salt: SaltedHash['salt'] } | { state: 'error'; error: unknown }
 
@@ -32,7 +37,7 @@ type Phase =
 const PENDING_POLL_MS = 3000
 
 export function AddRecord() {
-  const { api, signAction, config } = useSession()
+  const { api, signAction, config, session } = useSession()
   const invalidate = useInvalidate()
   const grants = useDoctorWriteGrants()
   const vaults = grants.data ?? []
@@ -45,6 +50,28 @@ export function AddRecord() {
   const [error, setError] = useState<unknown>(null)
   const abort = useRef<AbortController | null>(null)
   const fileInput = useRef<HTMLInputElement>(null)
+  const [source, setSource] = useState<Source>('file')
+  const [formKey, setFormKey] = useState(0)
+  const autoName = useRef('')
+
+  const chooseSource = (next: Source) => {
+    setSource(next)
+    fields.pick(null)
+    if (fileInput.current) fileInput.current.value = ''
+    if (next !== 'file') fields.setRecordType(next)
+  }
+  // A previewed structured record becomes "the file": fingerprinted, signed and sent like one.
+  const structuredReady = (built: { file: File; name: string } | null) => {
+    if (!built) {
+      fields.pick(null)
+      return
+    }
+    const keepName = name.trim() && name !== autoName.current
+    fields.pick(built.file)
+    if (source !== 'file') fields.setRecordType(source)
+    fields.setName(keepName ? name : built.name)
+    autoName.current = built.name
+  }
 
   // One patient to choose from: chosen already.
   useEffect(() => {
@@ -89,6 +116,9 @@ export function AddRecord() {
 
   const reset = () => {
     fields.reset()
+    setFormKey((k) => k + 1)
+    autoName.current = ''
+    if (source !== 'file') fields.setRecordType(source)
     chain.reset()
     finishing.current = null
     setPhase({ step: 'form' })
@@ -182,7 +212,7 @@ export function AddRecord() {
       </p>
       <form onSubmit={submit} className="stack">
         <fieldset disabled={busy}>
-          <legend>1. Patient and file</legend>
+          <legend>1. Patient and record</legend>
           {grants.isSuccess && vaults.length === 0 && (
             <Notice kind="info">No patient has given you write access right now. A patient can allow it from their Sharing screen.</Notice>
           )}
@@ -197,11 +227,26 @@ export function AddRecord() {
               ))}
             </select>
           </label>
-          <RecordFileInput inputRef={fileInput} onFiles={(files) => fields.pick(files[0] ?? null)} />
-          <p className="hint">
-            <FileLimitsText maxBytes={config.max_upload_bytes} /> The type is suggested from the file's name; change it if it is wrong.
-          </p>
-          <RecordTypeField value={recordType} onChange={fields.setRecordType} />
+          <fieldset className="choice-group">
+            <legend>What to add</legend>
+            {(['file', ...RECORD_TYPES] as Source[]).map((option) => (
+              <label key={option} className="check">
+                <input type="radio" name="add-source" value={option} checked={source === option} onChange={() => chooseSource(option)} />
+                <span>{option === 'file' ? 'Upload a file' : STRUCTURED_LABELS[option]}</span>
+              </label>
+            ))}
+          </fieldset>
+          {source === 'file' ? (
+            <>
+              <RecordFileInput inputRef={fileInput} onFiles={(files) => fields.pick(files[0] ?? null)} />
+              <p className="hint">
+                <FileLimitsText maxBytes={config.max_upload_bytes} /> The type is suggested from the file's name; change it if it is wrong.
+              </p>
+              <RecordTypeField value={recordType} onChange={fields.setRecordType} />
+            </>
+          ) : (
+            <StructuredRecordForm key={`${source}-${formKey}`} kind={source} patient={patient} doctor={session?.address ?? ''} onReady={structuredReady} />
+          )}
           <RecordNameField value={name} onChange={fields.setName} placeholder="e.g. Amoxicillin 500 mg" hint="The patient, and the doctors they share it with, see this name." />
           {file && (
             <div className="file-facts">

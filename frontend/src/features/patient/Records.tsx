@@ -72,6 +72,39 @@ function BundleButton({ record }: { record: MedicalRecord }) {
   )
 }
 
+/** The FHIR file every patient can take to another health system: all their verified records as one Bundle. */
+export const EXPORT_FILE_NAME = 'healthledger-bundle.json'
+
+/** "Export (FHIR)": GET /api/fhir/bundle with the key signature (as opening does), saved as healthledger-bundle.json. */
+function ExportButton({ disabled }: { disabled: boolean }) {
+  const { api, keySignature, signKeyMessage } = useSession()
+  const exporting = useMutation({
+    mutationFn: async () => {
+      const signature = keySignature ?? (await signKeyMessage())
+      const result = await api.fhir.bundle(signature)
+      saveBlob(result.blob, EXPORT_FILE_NAME)
+      return result
+    },
+  })
+  const done = exporting.data
+  return (
+    <>
+      <button type="button" className="btn btn-secondary" onClick={() => exporting.mutate()} disabled={disabled || exporting.isPending}
+        title="All your verified records as one FHIR R4 Bundle, for any other health system">
+        {exporting.isPending ? 'Exporting…' : 'Export (FHIR)'}
+      </button>
+      {done && (
+        <span role="status" className="hint">
+          Saved {EXPORT_FILE_NAME}
+          {done.exported !== null ? ` (${done.exported} record${done.exported === 1 ? '' : 's'})` : ''}
+          {done.skipped ? `; left out, not verified yet: ${done.skipped}` : ''}.
+        </span>
+      )}
+      <ErrorNotice error={exporting.error} title="Could not export the records" />
+    </>
+  )
+}
+
 /** The opened record in the shared preview, with what was checked: by the server, against the chain, and here. */
 function Preview({ opened, onClose }: { opened: Opened; onClose: () => void }) {
   const { record, file, localHash } = opened
@@ -209,9 +242,12 @@ export function Records() {
   })
 
   const verifyAllButton = (
-    <button type="button" className="btn btn-secondary" onClick={() => void verifyAll()} disabled={!records.length}>
-      Verify all
-    </button>
+    <>
+      <button type="button" className="btn btn-secondary" onClick={() => void verifyAll()} disabled={!records.length}>
+        Verify all
+      </button>
+      <ExportButton disabled={!records.length} />
+    </>
   )
   const intro = (
     <>
