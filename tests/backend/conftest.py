@@ -30,6 +30,7 @@ from tests.backend.fixtures.private_chain import private_stack  # noqa: F401
 from tests.backend.fixtures.wallets import (  # noqa: F401
     db,
     doctor_wallet,
+    keyed_patient,
     patient_wallet,
     records_collection,
     registrar_wallet,

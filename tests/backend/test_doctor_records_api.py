@@ -44,12 +44,6 @@ async def writer(client: httpx.Client, registrar_relayer: Relayer, db: Database)
     return doctor
 
 
-@pytest.fixture
-def keyed_patient(client: httpx.Client, patient_wallet: Wallet) -> Wallet:
-    register_key(client, patient_wallet)
-    return patient_wallet
-
-
 @pytest.mark.asyncio
 async def test_a_doctor_with_a_write_grant_adds_a_record_the_patient_opens(
     client: httpx.Client, keyed_patient: Wallet, writer: Wallet, chain_client: ChainClient, db: Database

@@ -40,12 +40,6 @@ async def writer(client: httpx.Client, registrar_relayer: Relayer, db: Database)
     return doctor
 
 
-@pytest.fixture
-def keyed_patient(client: httpx.Client, patient_wallet: Wallet) -> Wallet:
-    register_key(client, patient_wallet)
-    return patient_wallet
-
-
 def export(client: httpx.Client, wallet: Wallet, patient: str | None = None) -> httpx.Response:
     params = {"patient": patient} if patient else None
     return client.get(BUNDLE, params=params, headers={**wallet.headers, "X-Wallet-Signature": wallet.key_signature(client)})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from limits import parse
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
-from healthledger.db.mongo import RATE_LIMITS, connect, ensure_indexes
+from healthledger.db.mongo import RATE_LIMITS, connect
 from healthledger.db.rate_limits import MongoRateLimitStorage
 from healthledger.devstack.mongo import SecantusServer
 from healthledger.devstack.process import free_port
@@ -31,6 +30,7 @@ from healthledger.domain_errors import DomainError
 from healthledger.errors import ApiError, install_error_handlers, to_api_error
 from healthledger.services.rate_limits import POLICY_NAMES, Policy, RateLimits, client_key, policies_from_settings
 from healthledger.settings import Settings
+from tests.backend.fixtures.mongo import fresh_database
 
 ADDRESS = "0x" + "ab" * 20
 OTHER_ADDRESS = "0x" + "cd" * 20
@@ -39,14 +39,8 @@ OTHER_ADDRESS = "0x" + "cd" * 20
 @pytest_asyncio.fixture
 async def db(mongo_server: SecantusServer) -> AsyncIterator[AsyncDatabase]:
     """A fresh database with the app's indexes (the TTL index on the counters among them)."""
-    client = connect(mongo_server.uri, 5.0)
-    database = client[f"healthledger_rl_{secrets.token_hex(4)}"]
-    await ensure_indexes(database)
-    try:
+    async with fresh_database(mongo_server, "healthledger_rl") as database:
         yield database
-    finally:
-        await client.drop_database(database.name)
-        await client.close()
 
 
 @pytest_asyncio.fixture

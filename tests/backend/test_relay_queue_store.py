@@ -8,28 +8,23 @@ paused while another took over) fails the fence check it makes before each broad
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
-from healthledger.db.mongo import connect
 from healthledger.db.relay_jobs import RelayJob, RelayJobStore
 from healthledger.db.relayer_lease import LeaseStore
 from healthledger.domain_errors import Conflict
 from healthledger.services.relay import check_signer_nonce
+from tests.backend.fixtures.mongo import fresh_database
 
 RELAYER = "0x" + "ab" * 20
 
 
 @pytest_asyncio.fixture
 async def db(mongo_server):
-    client = connect(mongo_server.uri, 5.0)
-    database = client[f"queue_{secrets.token_hex(4)}"]
-    try:
+    async with fresh_database(mongo_server, "queue") as database:
         yield database
-    finally:
-        await client.close()
 
 
 @pytest.mark.asyncio

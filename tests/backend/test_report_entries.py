@@ -4,7 +4,6 @@ document exactly once, over several cursor batches, ordered by patient then age,
 from __future__ import annotations
 
 import random
-import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -13,23 +12,17 @@ import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
 from healthledger.db import records as records_module
-from healthledger.db.mongo import connect, ensure_indexes
 from healthledger.db.records import RecordStore
 from healthledger.devstack.mongo import SecantusServer
+from tests.backend.fixtures.mongo import fresh_database
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest_asyncio.fixture
 async def db(mongo_server: SecantusServer) -> AsyncIterator[AsyncDatabase]:
-    client = connect(mongo_server.uri, 5.0)
-    database = client[f"healthledger_report_{secrets.token_hex(4)}"]
-    await ensure_indexes(database)
-    try:
+    async with fresh_database(mongo_server, "healthledger_report") as database:
         yield database
-    finally:
-        await client.drop_database(database.name)
-        await client.close()
 
 
 def _doc(patient: str, i: int, created_at: datetime) -> dict:
