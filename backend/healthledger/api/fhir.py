@@ -63,8 +63,11 @@ async def fhir_bundle(
         str | None, Query(description="Doctors: the patient (0x address) whose shared records to export")
     ] = None,
     x_wallet_signature: Annotated[str | None, Header()] = None,
+    history: Annotated[
+        bool, Query(description="Also export versions an amendment replaced (default: current versions only)")
+    ] = False,
 ) -> Response:
-    export = await export_bundle(services, caller.address, caller.role, x_wallet_signature, patient)
+    export = await export_bundle(services, caller.address, caller.role, x_wallet_signature, patient, history=history)
     return Response(
         content=export.body,
         media_type=FHIR_JSON,

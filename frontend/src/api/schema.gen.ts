@@ -467,6 +467,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/medical-records/{cid}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A record's versions (amendments), newest first, each with its anchor and state
+         * @description The patient; a doctor who may read the record (they see the versions they may read). Metadata only: open a version with /view. See the README's FHIR records: Amendments.
+         */
+        get: operations["history_of_record_api_medical_records__cid__history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/medical-records/bundle/{cid}": {
         parameters: {
             query?: never;
@@ -1923,6 +1943,16 @@ export interface components {
              * @enum {string}
              */
             record_type: "prescription" | "bill" | "report";
+            /**
+             * Replaced By
+             * @description The CID of the (mined) version that replaces this one; null for a current version
+             */
+            replaced_by?: string | null;
+            /**
+             * Replaces
+             * @description An amendment: the CID of the version it replaces (see the README's FHIR records)
+             */
+            replaces?: string | null;
             /** Size */
             size: number;
             /**
@@ -1930,6 +1960,12 @@ export interface components {
              * @enum {string}
              */
             state: "pending" | "anchored" | "confirmed" | "unanchored";
+            /**
+             * Superseded
+             * @description Whether a newer version replaces this one (`replaced_by` set)
+             * @default false
+             */
+            superseded: boolean;
             /** Tx Hash */
             tx_hash: string | null;
             /** Unanchored Reason */
@@ -2064,6 +2100,27 @@ export interface components {
             published: boolean;
         };
         /**
+         * RecordHistory
+         * @description A structured record's versions (amendments), newest first.
+         */
+        RecordHistory: {
+            /**
+             * Cid
+             * @description The record asked about
+             */
+            cid: string;
+            /**
+             * Current
+             * @description The CID of the newest version (it may still be pending)
+             */
+            current: string;
+            /**
+             * Versions
+             * @description Newest first; each replaces the next one in the list
+             */
+            versions: components["schemas"]["RecordVersion"][];
+        };
+        /**
          * RecordName
          * @description The name a record was uploaded with (its file name, or what the uploader called it).
          */
@@ -2130,6 +2187,16 @@ export interface components {
              * @enum {string}
              */
             record_type: "prescription" | "bill" | "report";
+            /**
+             * Replaced By
+             * @description The CID of the (mined) version that replaces this one; null for a current version
+             */
+            replaced_by?: string | null;
+            /**
+             * Replaces
+             * @description An amendment: the CID of the version it replaces (see the README's FHIR records)
+             */
+            replaces?: string | null;
             /** Size */
             size: number;
             /**
@@ -2137,6 +2204,104 @@ export interface components {
              * @enum {string}
              */
             state: "pending" | "anchored" | "confirmed" | "unanchored";
+            /**
+             * Superseded
+             * @description Whether a newer version replaces this one (`replaced_by` set)
+             * @default false
+             */
+            superseded: boolean;
+            /** Tx Hash */
+            tx_hash: string | null;
+            /** Unanchored Reason */
+            unanchored_reason: string | null;
+            /** Vault Address */
+            vault_address: string;
+        };
+        /**
+         * RecordVersion
+         * @description One version in a record's history.
+         */
+        RecordVersion: {
+            /**
+             * Anchor
+             * @description `eip155:<chainId>:<vault>/<recordId>` once mined (what an amendment's replaces link names); null while pending or unanchored
+             */
+            anchor: string | null;
+            /** Anchored At */
+            anchored_at: string | null;
+            /**
+             * Author
+             * @description The doctor who added the record under a write grant (lower-case); null when the patient did
+             */
+            author?: string | null;
+            /**
+             * Author Name
+             * @description That doctor's name from their profile, if any
+             */
+            author_name?: string | null;
+            /** Block Hash */
+            block_hash: string | null;
+            /** Block Number */
+            block_number: number | null;
+            /** Cid */
+            cid: string;
+            /** Ciphertext Hash */
+            ciphertext_hash: string;
+            /** Ciphertext Size */
+            ciphertext_size: number;
+            /** Confirmed At */
+            confirmed_at: string | null;
+            /**
+             * Content Hash
+             * @description 0x-hex SHA-256(salt ‖ plaintext), the on-chain anchor (plain SHA-256 for records uploaded before salts)
+             */
+            content_hash: string;
+            /** Content Type */
+            content_type: string;
+            /**
+             * Created At
+             * @description ISO-8601
+             */
+            created_at: string;
+            /** Name */
+            name: string;
+            /**
+             * Patient
+             * @description The owner's address, lower-case
+             */
+            patient: string;
+            /** Reanchored */
+            reanchored: number;
+            /** Record Id */
+            record_id: number | null;
+            /**
+             * Record Type
+             * @enum {string}
+             */
+            record_type: "prescription" | "bill" | "report";
+            /**
+             * Replaced By
+             * @description The CID of the (mined) version that replaces this one; null for a current version
+             */
+            replaced_by?: string | null;
+            /**
+             * Replaces
+             * @description An amendment: the CID of the version it replaces (see the README's FHIR records)
+             */
+            replaces?: string | null;
+            /** Size */
+            size: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "anchored" | "confirmed" | "unanchored";
+            /**
+             * Superseded
+             * @description Whether a newer version replaces this one (`replaced_by` set)
+             * @default false
+             */
+            superseded: boolean;
             /** Tx Hash */
             tx_hash: string | null;
             /** Unanchored Reason */
@@ -5003,6 +5168,8 @@ export interface operations {
     fhir_bundle_api_fhir_bundle_get: {
         parameters: {
             query?: {
+                /** @description Also export versions an amendment replaced (default: current versions only) */
+                history?: boolean;
                 /** @description Doctors: the patient (0x address) whose shared records to export */
                 patient?: string | null;
             };
@@ -5444,6 +5611,109 @@ export interface operations {
             };
         };
     };
+    history_of_record_api_medical_records__cid__history_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordHistory"];
+                };
+            };
+            /** @description Bad request: `invalid_cid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `not_allowed`, `access_denied` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `record_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     bundle_api_medical_records_bundle__cid__get: {
         parameters: {
             query?: never;
@@ -5674,6 +5944,11 @@ export interface operations {
                      */
                     recordType: string;
                     /**
+                     * Replaces
+                     * @description Optional: amend a structured record you wrote. The CID of its current version; the new resource must carry the extension urn:healthledger:fhir:replaces naming that version's anchor (see the README's FHIR records: Amendments)
+                     */
+                    replaces?: string | null;
+                    /**
                      * Salt
                      * @description 0x + 64 hex: the fresh random 32 bytes the contentHash was computed with (stored encrypted; the chain sees only SHA-256(salt ‖ file))
                      */
@@ -5709,7 +5984,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOut"];
                 };
             };
-            /** @description Bad request: `http_error`, `invalid_address`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `empty_file`, `malformed_signature`, `invalid_record_signature`, `invalid_fhir`, `fhir_kind_mismatch`, `fhir_subject_mismatch`, `fhir_author_mismatch`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            /** @description Bad request: `http_error`, `invalid_address`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `empty_file`, `malformed_signature`, `invalid_record_signature`, `invalid_fhir`, `fhir_kind_mismatch`, `fhir_subject_mismatch`, `fhir_author_mismatch`, `invalid_cid`, `amendment_not_structured`, `amendment_kind_mismatch`, `fhir_replaces_mismatch`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5727,8 +6002,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role`, `no_write_grant` */
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role`, `no_write_grant`, `not_record_author` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `record_not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5745,7 +6029,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `patient_key_missing`, `doctor_key_missing`, `key_binding_invalid`, `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `patient_key_missing`, `doctor_key_missing`, `key_binding_invalid`, `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `record_superseded`, `record_pending`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5933,6 +6217,11 @@ export interface operations {
                      */
                     recordType: string;
                     /**
+                     * Replaces
+                     * @description Optional: amend a structured record you wrote. The CID of its current version; the new resource must carry the extension urn:healthledger:fhir:replaces naming that version's anchor (see the README's FHIR records: Amendments)
+                     */
+                    replaces?: string | null;
+                    /**
                      * Salt
                      * @description 0x + 64 hex: the fresh random 32 bytes the contentHash was computed with (stored encrypted; the chain sees only SHA-256(salt ‖ file))
                      */
@@ -5973,7 +6262,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOut"];
                 };
             };
-            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `invalid_duplicate_tag`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `invalid_fhir`, `fhir_kind_mismatch`, `fhir_subject_mismatch`, `fhir_author_mismatch`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `invalid_duplicate_tag`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `invalid_fhir`, `fhir_kind_mismatch`, `fhir_subject_mismatch`, `fhir_author_mismatch`, `invalid_cid`, `amendment_not_structured`, `amendment_kind_mismatch`, `fhir_replaces_mismatch`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5991,8 +6280,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role`, `not_record_author` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `record_not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6009,7 +6307,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `record_superseded`, `record_pending`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
