@@ -415,6 +415,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/fhir/import/prepare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a FHIR Bundle from another provider, step one: the records it becomes (patients)
+         * @description The body is the Bundle (application/fhir+json, at most the upload limit). Nothing is stored: each supported entry (MedicationRequest, DiagnosticReport, Invoice, DocumentReference with its file inline) comes back as the exact bytes of a record authored by you with its source noted. Step two: for each, draw a salt, sign AddRecord over SHA-256(salt ‖ bytes) (consecutive nonces may be signed at once) and upload it as usual.
+         */
+        post: operations["fhir_import_prepare_api_fhir_import_prepare_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys": {
         parameters: {
             query?: never;
@@ -1581,6 +1601,81 @@ export interface components {
             type: "collection";
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * ImportPlan
+         * @description What a Bundle becomes in your vault: the records to sign and upload, and the entries left out.
+         */
+        ImportPlan: {
+            /** Records */
+            records: components["schemas"]["ImportRecord"][];
+            /** Refused */
+            refused: components["schemas"]["ImportRefusal"][];
+        };
+        /**
+         * ImportRecord
+         * @description One Bundle entry as the record the patient uploads: exactly these bytes.
+         */
+        ImportRecord: {
+            /**
+             * Content
+             * @description Base64 of the exact bytes to upload: sign AddRecord over SHA-256(salt ‖ these bytes) with a fresh salt, then POST /api/medical-records/upload
+             */
+            content: string;
+            /**
+             * Contenttype
+             * @description The Content-Type of the upload's file part (application/fhir+json for a resource)
+             */
+            contentType: string;
+            /**
+             * Fullurl
+             * @description The entry's fullUrl, if it had one (noted in the record's source extension)
+             */
+            fullUrl: string | null;
+            /**
+             * Index
+             * @description The entry's position in the Bundle
+             */
+            index: number;
+            /**
+             * Name
+             * @description A name for the upload's `name` field
+             */
+            name: string;
+            /**
+             * Recordtype
+             * @description The upload's recordType
+             * @enum {string}
+             */
+            recordType: "prescription" | "bill" | "report";
+            /** Resourcetype */
+            resourceType: string;
+            /**
+             * Sha256
+             * @description 0x-hex plain SHA-256 of the bytes (a check; the signed contentHash is salted)
+             */
+            sha256: string;
+            /** Size */
+            size: number;
+        };
+        /**
+         * ImportRefusal
+         * @description An entry that is not imported, and why.
+         */
+        ImportRefusal: {
+            /**
+             * Code
+             * @description e.g. unsupported_resource, attachment_not_inline, attachment_hash_mismatch, invalid_fhir, fhir_kind_mismatch, file_too_large, empty_file
+             */
+            code: string;
+            /** Fullurl */
+            fullUrl: string | null;
+            /** Index */
+            index: number;
+            /** Message */
+            message: string;
+            /** Resourcetype */
+            resourceType: string | null;
         };
         /** IntegrityReport */
         IntegrityReport: {
@@ -5260,6 +5355,84 @@ export interface operations {
             };
             /** @description Unavailable (see the code): `database_unavailable` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    fhir_import_prepare_api_fhir_import_prepare_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/fhir+json": components["schemas"]["FhirBundle"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPlan"];
+                };
+            };
+            /** @description Bad request: `http_error`, `invalid_fhir`, `too_many_entries` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large`, `file_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
