@@ -3,9 +3,7 @@ import: a Bundle from another provider as the records the patient signs and uplo
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response

@@ -21,6 +21,9 @@ Per entry (`prepare_entries`):
   the attachment's `contentType` and title; its `hash` (SHA-1) and HealthLedger's SHA-256 extension,
   when present, must match the data. The record type is the first of the document's `type` /
   `category` texts that names one (`prescription`, `bill`, `report`), else `report`.
+- a report's results that are separate `Observation` entries (referenced by fullUrl or
+  `Observation/<id>`) are copied into its `contained` (a record is one signed document) and are not
+  listed on their own;
 - anything else, or an entry that fails, is listed as refused with a code and a message; the
   others are still prepared.
 """
@@ -93,6 +96,8 @@ def prepare_entries(body: bytes, patient: str, max_file_bytes: int) -> tuple[lis
         raise bad_request("invalid_fhir", "invalid FHIR at entry: must be a list", field="entry")
     if len(entries) > MAX_IMPORT_ENTRIES:
         raise bad_request("too_many_entries", f"a Bundle to import may hold at most {MAX_IMPORT_ENTRIES} entries")
+    observations = _observations_by_reference(entries)
+    folded: set[int] = set()
     prepared: list[PreparedRecord] = []
     refused: list[RefusedEntry] = []
     for index, entry in enumerate(entries):
@@ -102,6 +107,8 @@ def prepare_entries(body: bytes, patient: str, max_file_bytes: int) -> tuple[lis
         try:
             if not isinstance(resource, dict) or not isinstance(resource_type, str):
                 raise bad_request("invalid_fhir", "the entry has no resource")
+            if resource_type == "DiagnosticReport":
+                resource = _with_results_contained(resource, observations, folded)
             if resource_type in KIND_OF_RESOURCE:
                 prepared.append(_structured(index, full_url, resource, resource_type, patient))
             elif resource_type == "DocumentReference":
@@ -115,7 +122,49 @@ def prepare_entries(body: bytes, patient: str, max_file_bytes: int) -> tuple[lis
         except DomainError as exc:
             refused.append(RefusedEntry(index, full_url, resource_type if isinstance(resource_type, str) else None,
                                         exc.code, exc.message))
+    # An Observation carried into its report is imported with it, not refused on its own.
+    refused = [entry for entry in refused if not (entry.index in folded and entry.code == "unsupported_resource")]
     return prepared, refused
+
+
+def _observations_by_reference(entries: list[Any]) -> dict[str, tuple[int, dict[str, Any]]]:
+    """The Bundle's Observation entries by the references a report may use: their fullUrl and `Observation/<id>`."""
+    found: dict[str, tuple[int, dict[str, Any]]] = {}
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or resource.get("resourceType") != "Observation":
+            continue
+        if isinstance(entry.get("fullUrl"), str):
+            found[entry["fullUrl"]] = (index, resource)
+        if isinstance(resource.get("id"), str):
+            found[f"Observation/{resource['id']}"] = (index, resource)
+    return found
+
+
+def _with_results_contained(
+    report: dict[str, Any], observations: dict[str, tuple[int, dict[str, Any]]], folded: set[int]
+) -> dict[str, Any]:
+    """A report whose results are separate entries of the Bundle (as most servers send them) with those
+    Observations copied into `contained` and each `result` pointing at its copy (`#result-<n>`): a
+    HealthLedger record is one signed document (validation.py). References to nothing in the Bundle
+    are left as they are, and the upload's check names them."""
+    results = report.get("result") or []
+    if not any(isinstance(r, dict) and r.get("reference") in observations for r in results):
+        return report
+    document = copy.deepcopy(report)
+    contained = list(document.get("contained") or [])
+    for position, result in enumerate(document["result"]):
+        found = observations.get(result.get("reference")) if isinstance(result, dict) else None
+        if found is None:
+            continue
+        index, observation = found
+        local = {**copy.deepcopy(observation), "id": f"result-{position}"}
+        local.pop("meta", None)
+        contained.append(local)
+        document["result"][position] = {**result, "reference": f"#result-{position}"}
+        folded.add(index)
+    document["contained"] = contained
+    return document
 
 
 def _structured(index: int, full_url: str | None, resource: dict[str, Any], resource_type: str, patient: str) -> PreparedRecord:
@@ -162,10 +211,14 @@ def _document(index: int, full_url: str | None, resource: dict[str, Any], patien
     sha1 = attachment.get("hash")
     if sha1 is not None and sha1 != base64.b64encode(hashlib.sha1(content, usedforsecurity=False).digest()).decode():
         raise bad_request("attachment_hash_mismatch", "content[0].attachment.hash (SHA-1) does not match the data")
+    sha256 = hashlib.sha256(content).hexdigest()
     for extension in attachment.get("extension") or []:
-        if isinstance(extension, dict) and extension.get("url") == ATTACHMENT_SHA256_URL:
-            if str(extension.get("valueString", "")).lower() != hashlib.sha256(content).hexdigest():
-                raise bad_request("attachment_hash_mismatch", "the attachment's SHA-256 extension does not match the data")
+        if (
+            isinstance(extension, dict)
+            and extension.get("url") == ATTACHMENT_SHA256_URL
+            and str(extension.get("valueString", "")).lower() != sha256
+        ):
+            raise bad_request("attachment_hash_mismatch", "the attachment's SHA-256 extension does not match the data")
     content_type = str(attachment.get("contentType") or "application/octet-stream")
     record_type = _document_kind(resource)
     if is_fhir_content_type(content_type):
