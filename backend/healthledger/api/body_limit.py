@@ -42,12 +42,15 @@ from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["UPLOAD_FORM_OVERHEAD_BYTES", "UPLOAD_PATHS", "BodyLimit", "BodyLimitMiddleware", "BodyTooLarge"]
+__all__ = ["LARGE_BODY_PATHS", "UPLOAD_FORM_OVERHEAD_BYTES", "UPLOAD_PATHS", "BodyLimit", "BodyLimitMiddleware", "BodyTooLarge"]
 
 # Room for the multipart envelope and the other form fields around the file (signatures, name, ...).
 UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
 # Every route that takes a file: the patient's upload and the doctor's (a doctor's record is a file too).
 UPLOAD_PATHS = frozenset({"/api/medical-records/upload", "/api/medical-records/doctor/upload"})
+# Routes whose body may be as large as an upload: the uploads, and a FHIR Bundle to import (its files
+# inline, api/fhir.py), which is read whole and is bounded the same way.
+LARGE_BODY_PATHS = UPLOAD_PATHS | frozenset({"/api/fhir/import/prepare"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class BodyLimitMiddleware:
     """Refuses, with a 413 and `Connection: close`, any request body over its route class's limit."""
 
     def __init__(
-        self, app: ASGIApp, *, upload: BodyLimit, default: BodyLimit, upload_paths: frozenset[str] = UPLOAD_PATHS
+        self, app: ASGIApp, *, upload: BodyLimit, default: BodyLimit, upload_paths: frozenset[str] = LARGE_BODY_PATHS
     ) -> None:
         self.app = app
         self.upload = upload

@@ -11,6 +11,7 @@ from ..services import record_listing
 from ..services.doctor_upload import DoctorUploadPipeline, DoctorUploadRequest
 from .deps import ClientIpDep, DoctorDep, ServicesDep
 from .record_uploads import (
+    AMENDMENT_ERRORS,
     FHIR_UPLOAD_400,
     DoctorUploadFields,
     SignedRecordForm,
@@ -73,6 +74,7 @@ router = APIRouter(prefix="/api/medical-records/doctor", tags=["records"])
                 408: ("upload_stalled",),
                 413: ("file_too_large", "fhir_too_large"),
             },
+            AMENDMENT_ERRORS,
             RATE_LIMITED,
             IPFS,
             RELAYED,
@@ -100,6 +102,7 @@ async def doctor_upload(
             deadline=form.deadline,
             salt=form.salt,
             client_ip=ip,
+            replaces=form.replaces,
         )
     )
     (body,) = await record_listing.with_authors(services, [outcome.record])

@@ -1,16 +1,18 @@
-"""FHIR export: every record a reader may open, as one FHIR R4 `Bundle` (services/fhir_export.py)."""
+"""FHIR export: every record a reader may open, as one FHIR R4 `Bundle` (services/fhir_export.py);
+import: a Bundle from another provider as the records the patient signs and uploads (services/fhir_import.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
 from ..services.fhir_export import export_bundle
-from .deps import CallerDep, ServicesDep
-from .schemas.errors import AUTH, CHAIN, DATABASE, IPFS, errors
-from .schemas.fhir import FhirBundle
+from ..services.fhir_import import prepare_import
+from .deps import CallerDep, PatientDep, ServicesDep
+from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, IPFS, ROLE, errors
+from .schemas.fhir import FhirBundle, ImportPlan
 
 router = APIRouter(prefix="/api/fhir", tags=["fhir"])
 
@@ -63,8 +65,11 @@ async def fhir_bundle(
         str | None, Query(description="Doctors: the patient (0x address) whose shared records to export")
     ] = None,
     x_wallet_signature: Annotated[str | None, Header()] = None,
+    history: Annotated[
+        bool, Query(description="Also export versions an amendment replaced (default: current versions only)")
+    ] = False,
 ) -> Response:
-    export = await export_bundle(services, caller.address, caller.role, x_wallet_signature, patient)
+    export = await export_bundle(services, caller.address, caller.role, x_wallet_signature, patient, history=history)
     return Response(
         content=export.body,
         media_type=FHIR_JSON,
@@ -75,3 +80,23 @@ async def fhir_bundle(
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.post(
+    "/import/prepare",
+    response_model=ImportPlan,
+    summary="Import a FHIR Bundle from another provider, step one: the records it becomes (patients)",
+    description="The body is the Bundle (application/fhir+json, at most the upload limit). Nothing is stored: each "
+    "supported entry (MedicationRequest, DiagnosticReport, Invoice, DocumentReference with its file inline) comes "
+    "back as the exact bytes of a record authored by you with its source noted. Step two: for each, draw a salt, "
+    "sign AddRecord over SHA-256(salt ‖ bytes) (consecutive nonces may be signed at once) and upload it as usual.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/FhirBundle"}}},
+        }
+    },
+    responses=errors(BODY, AUTH, ROLE, {400: ("invalid_fhir", "too_many_entries"), 413: ("file_too_large",)}, validation=False),
+)
+async def fhir_import_prepare(caller: PatientDep, services: ServicesDep, request: Request) -> dict[str, Any]:
+    return await prepare_import(services, caller.address, await request.body())

@@ -26,6 +26,13 @@ FILE_FIELD = "file"
 # A file sent as application/fhir+json is a structured record, validated before anything is stored
 # (services/fhir_upload.py): the 400s that can refuse it (413 `fhir_too_large` past 1 MiB).
 FHIR_UPLOAD_400 = ("invalid_fhir", "fhir_kind_mismatch", "fhir_subject_mismatch", "fhir_author_mismatch")
+# An amendment (`replaces`) refused before anything is stored (services/amendments.py), by status.
+AMENDMENT_ERRORS: dict[int, tuple[str, ...]] = {
+    400: ("invalid_cid", "amendment_not_structured", "amendment_kind_mismatch", "fhir_replaces_mismatch"),
+    403: ("not_record_author",),
+    404: ("record_not_found",),
+    409: ("record_superseded", "record_pending"),
+}
 
 
 class SignedRecordFields(BaseModel):
@@ -47,6 +54,12 @@ class SignedRecordFields(BaseModel):
     salt: str = Field(
         description="0x + 64 hex: the fresh random 32 bytes the contentHash was computed with "
         "(stored encrypted; the chain sees only SHA-256(salt ‖ file))"
+    )
+    replaces: str | None = Field(
+        default=None,
+        description="Optional: amend a structured record you wrote. The CID of its current version; the new "
+        "resource must carry the extension urn:healthledger:fhir:replaces naming that version's anchor "
+        "(see the README's FHIR records: Amendments)",
     )
 
 
@@ -84,6 +97,7 @@ class SignedRecordForm(Generic[FieldsT]):
     nonce: int
     deadline: int
     salt: str
+    replaces: str | None
 
 
 def signed_record_form(model: type[FieldsT]) -> Callable[[Request], AsyncIterator[SignedRecordForm[FieldsT]]]:
@@ -134,6 +148,7 @@ def _validated(model: type[FieldsT], form: StreamedForm) -> SignedRecordForm[Fie
         nonce=fields.nonce,
         deadline=fields.deadline,
         salt=fields.salt,
+        replaces=(fields.replaces or "").strip() or None,
     )
 
 

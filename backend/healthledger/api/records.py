@@ -9,11 +9,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import StreamingResponse
 
-from ..services import reading, record_listing
+from ..services import reading, record_history, record_listing
 from ..services.bundle import open_bundle
 from ..services.upload import UploadPipeline, UploadRequest
 from .deps import CallerDep, ClientIpDep, PatientDep, ServicesDep
 from .record_uploads import (
+    AMENDMENT_ERRORS,
     FHIR_UPLOAD_400,
     PatientUploadFields,
     SignedRecordForm,
@@ -22,7 +23,7 @@ from .record_uploads import (
     upload_response,
 )
 from .schemas.errors import AUTH, BODY, CHAIN, DATABASE, IPFS, RATE_LIMITED, RELAYED, ROLE, WRITE, errors
-from .schemas.records import PatientRecordList, RecordOut, VerificationBundle, VerifyResult
+from .schemas.records import PatientRecordList, RecordHistory, RecordOut, VerificationBundle, VerifyResult
 
 router = APIRouter(prefix="/api/medical-records", tags=["records"])
 
@@ -85,6 +86,7 @@ _VIEW_CONFLICTS: dict[int, tuple[str, ...]] = {409: ("integrity_mismatch", "reco
                 408: ("upload_stalled",),
                 413: ("file_too_large", "fhir_too_large"),
             },
+            AMENDMENT_ERRORS,
             RATE_LIMITED,
             IPFS,
             RELAYED,
@@ -113,6 +115,7 @@ async def upload(
             salt=form.salt,
             client_ip=ip,
             duplicate_tag=form.fields.duplicateTag,
+            replaces=form.replaces,
         )
     )
     return upload_response(outcome.record.public(), outcome)
@@ -226,3 +229,15 @@ async def bundle(
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.get(
+    "/{cid}/history",
+    response_model=RecordHistory,
+    summary="A record's versions (amendments), newest first, each with its anchor and state",
+    description="The patient; a doctor who may read the record (they see the versions they may read). "
+    "Metadata only: open a version with /view. See the README's FHIR records: Amendments.",
+    responses=errors(AUTH, _READ_ERRORS, CHAIN, DATABASE),
+)
+async def history_of_record(cid: str, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    return await record_history.history_for(services, caller.address, caller.role, cid)

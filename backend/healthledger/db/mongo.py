@@ -86,6 +86,11 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
         unique=True,
         partialFilterExpression={"record_id": {"$type": "number"}},
     )
+    # An amendment names the version it replaces (services/amendments.py): one successor per version,
+    # claimed by the new version's pending document, so two amendments of one version cannot both land.
+    await records.create_index(
+        [("replaces", ASCENDING)], unique=True, partialFilterExpression={"replaces": {"$type": "string"}}
+    )
     await db[LOGIN_NONCES].create_index([("nonce", ASCENDING)], unique=True)
     await db[REFRESH_TOKENS].create_index([("jti", ASCENDING)], unique=True)
     # Entries that only matter until they expire: MongoDB's TTL monitor deletes them (about once a

@@ -168,6 +168,11 @@ class RecordDoc:
     # signature, file), so the web app can warn "you added this on …" although every upload's salted
     # hash differs. Opaque here (the server never sees the key); only the patient's list shows it.
     duplicate_tag: str | None = None
+    # Amendments (services/amendments.py): the CID of the version this record replaces (set at upload,
+    # checked then; a unique index lets one version have one successor), and on the replaced version
+    # the CID of its successor, set only once that successor is mined (services/anchoring.py).
+    replaces: str | None = None
+    replaced_by: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     anchored_at: datetime | None = None
     confirmed_at: datetime | None = None
@@ -197,11 +202,13 @@ class RecordDoc:
     def public(self) -> dict[str, Any]:
         """What the API shows: everything but the data key's copies, the sealed salt, the relay
         authorization and the duplicate tag (the patient's own list adds that: services/record_listing.py)."""
-        return public_fields(
+        shown = public_fields(
             self,
             dates=("created_at", "anchored_at", "confirmed_at"),
             hidden=("wrapped_key", "sealed_salt", "sealed_keys", "relay", "tx_hashes", "duplicate_tag"),
         )
+        shown["superseded"] = self.replaced_by is not None
+        return shown
 
 
 class RecordStore:
@@ -289,6 +296,15 @@ class RecordStore:
                 "$unset": {"record_id": "", "block_number": "", "block_hash": ""},
             },
         )
+
+    async def successor_of(self, cid: str) -> RecordDoc | None:
+        """The record that replaces (or, still pending, is to replace) `cid`, if any (unique index: replaces)."""
+        doc = await self._records.find_one({"replaces": cid})
+        return RecordDoc.from_mongo(doc) if doc else None
+
+    async def mark_replaced(self, cid: str, successor: str) -> None:
+        """`cid` is superseded by `successor` (mined): set once, never moved to another successor."""
+        await self._records.update_one({"cid": cid, "replaced_by": None}, {"$set": {"replaced_by": successor}})
 
     async def delete(self, cid: str) -> None:
         await self._records.delete_one({"cid": cid})

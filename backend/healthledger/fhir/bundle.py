@@ -38,6 +38,7 @@ from .identifiers import (
     SALT_URL,
     SKIPPED_URL,
     address_reference,
+    anchor_value,
 )
 from .validation import invalid_fhir
 
@@ -70,7 +71,7 @@ class FileRecord:
 def anchor_identifiers(anchor: Anchor) -> list[dict[str, Any]]:
     """The identifiers that tie an exported resource to its on-chain record."""
     identifiers = [
-        {"system": ANCHOR_SYSTEM, "value": f"eip155:{anchor.chain_id}:{anchor.vault}/{anchor.record_id}"},
+        {"system": ANCHOR_SYSTEM, "value": anchor_value(anchor.chain_id, anchor.vault, anchor.record_id)},
         {"system": CONTENT_HASH_SYSTEM, "value": anchor.content_hash.lower()},
         {"system": CID_SYSTEM, "value": anchor.cid},
     ]

@@ -33,6 +33,19 @@ ATTACHMENT_SHA256_URL = "urn:healthledger:fhir:attachment-sha256"
 SKIPPED_URL = "urn:healthledger:fhir:skipped-records"
 # On each entry's resource: the record's salt (0x-hex), so the receiver can re-check the anchor.
 SALT_URL = "urn:healthledger:fhir:content-salt"
+# On an amended structured record (fhir/amendments.py): the version it replaces, as a valueIdentifier
+# {system: ANCHOR_SYSTEM, value: that version's anchor}. Signed with the record: the server checks it.
+REPLACES_URL = "urn:healthledger:fhir:replaces"
+# On an imported record (fhir/importing.py): where it came from (valueUri: the source entry's fullUrl,
+# or `Bundle.entry[i]` when it had none).
+SOURCE_URL = "urn:healthledger:fhir:source"
+# Prefix of every identifier system and extension URL HealthLedger adds (stripped on import).
+HEALTHLEDGER_URN = "urn:healthledger:"
+
+
+def anchor_value(chain_id: int, vault: str, record_id: int) -> str:
+    """An on-chain record's anchor identifier value: `eip155:<chainId>:<vault>/<recordId>`."""
+    return f"eip155:{chain_id}:{vault}/{record_id}"
 
 
 def is_fhir_content_type(content_type: str) -> bool:

@@ -51,6 +51,8 @@ class CheckedResource:
 
     resource_type: str
     resource: Resource
+    # The JSON object as sent (what was signed), for checks on members the model does not interpret.
+    document: dict[str, Any]
 
 
 def check_record_resource(content: bytes, record_type: str, patient: str, author: str) -> CheckedResource:
@@ -69,7 +71,7 @@ def check_record_resource(content: bytes, record_type: str, patient: str, author
         )
     resource = _validated(document, resource_type)
     _check_people(document, resource_type, patient, author)
-    return CheckedResource(resource_type, resource)
+    return CheckedResource(resource_type, resource, document)
 
 
 def parse_stored_resource(content: bytes) -> dict[str, Any]:

@@ -111,6 +111,9 @@ class RecordAnchoring:
                 continue
             if updated is None:
                 raise conflict("record_gone", "the record was removed while it was being anchored")
+            if updated.replaces:
+                # Only a mined amendment supersedes its previous version: a failed one never does.
+                await self._s.records.mark_replaced(updated.replaces, updated.cid)
             return updated
         raise conflict("record_conflict", "another record claims the same on-chain id; try again shortly")
 

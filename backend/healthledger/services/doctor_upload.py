@@ -25,6 +25,7 @@ from typing import Any
 from ..chain.client import ChainClient
 from ..domain_errors import forbidden
 from ..validation import address as checked_address
+from .amendments import check_amendment
 from .deadlines import require_landable
 from .fhir_upload import checked_upload_file
 from .keys import sealing_key
@@ -50,6 +51,8 @@ class DoctorUploadRequest:
     deadline: int
     salt: str = ""
     client_ip: str | None = None
+    # Optional: the CID of this doctor's structured record this one amends (services/amendments.py).
+    replaces: str | None = None
 
 
 async def require_write_grant(chain: ChainClient, patient: str, doctor: str) -> None:
@@ -92,9 +95,10 @@ class DoctorUploadPipeline(UploadPipeline):
         await self._check_rate_limits(request, uploader=doctor)
         # A structured record (FHIR JSON) is validated whole before anything is stored: the patient
         # is its subject, this doctor its author.
-        request = replace(request, file=await checked_upload_file(
-            request.file, request.content_type, request.record_type, patient, doctor
-        ))
+        file, checked = await checked_upload_file(request.file, request.content_type, request.record_type, patient, doctor)
+        # An amendment: the previous version must be this doctor's, current and anchored (services/amendments.py).
+        replaces = await check_amendment(self._s, request.replaces, checked, request.record_type, patient, doctor)
+        request = replace(request, file=file)
         patient_key, doctor_key = await _gather_in_order(
             sealing_key(self._s, patient, "patient_key_missing", "patient"),
             sealing_key(self._s, doctor, "doctor_key_missing", "doctor"),
@@ -102,7 +106,7 @@ class DoctorUploadPipeline(UploadPipeline):
 
         # The file is hashed, encrypted and added in one pass; the signature is checked on its hash then.
         readers = {patient: patient_key, doctor: doctor_key}
-        return await self._store_and_anchor(request, kind, record_signature, salt, readers, author=doctor)
+        return await self._store_and_anchor(request, kind, record_signature, salt, readers, author=doctor, replaces=replaces)
 
 
 async def _gather_in_order(*reads: Awaitable[Any]) -> list[Any]:

@@ -69,15 +69,30 @@ class _Opened:
 
 
 async def export_bundle(
-    services: Services, reader: str, role: str, wallet_signature: str | None, patient: str | None = None
+    services: Services,
+    reader: str,
+    role: str,
+    wallet_signature: str | None,
+    patient: str | None = None,
+    *,
+    history: bool = False,
 ) -> FhirExport:
-    """The Bundle of every record `reader` may open in `patient`'s vault (a patient: their own)."""
+    """The Bundle of every record `reader` may open in `patient`'s vault (a patient: their own).
+
+    Current versions only, unless `history`: a version an amendment replaced (`replaced_by` set,
+    services/amendments.py) is left out, not counted as skipped (the current version stands for it,
+    and its resource names its predecessor's anchor). With `history` every version is exported, each
+    amendment linking to the one it replaces by its `urn:healthledger:fhir:replaces` extension."""
     owner = await _vault_owner(services, reader, role, patient)
     key_source(services, reader, role, wallet_signature)  # a missing or wrong key signature fails first
     records = sorted(await services.records.list_for_patient(owner), key=lambda record: record.created_at)
     chain_id = await services.chain.chain_id()
     # A doctor can never read a record that is not on chain (require_doctor_can_read): not theirs to count.
-    candidates = [record for record in records if role != "doctor" or record.on_chain]
+    candidates = [
+        record
+        for record in records
+        if (role != "doctor" or record.on_chain) and (history or record.replaced_by is None)
+    ]
     skipped: dict[str, int] = {}
     total = 0
     gate = asyncio.Semaphore(EXPORT_CONCURRENCY)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import anyio
 
 from ..domain_errors import TooLarge
-from ..fhir import MAX_FHIR_BYTES, check_record_resource, is_fhir_content_type
+from ..fhir import MAX_FHIR_BYTES, CheckedResource, check_record_resource, is_fhir_content_type
 from .upload_stream import AsyncReadable
 
 READ_SIZE = 64 * 1024
@@ -39,18 +39,19 @@ class BytesReadable:
 
 async def checked_upload_file(
     file: AsyncReadable, content_type: str, record_type: str, patient: str, author: str
-) -> AsyncReadable:
-    """`file` itself unless its Content-Type is FHIR JSON; then its bytes, once they are a valid
-    resource of `record_type` naming `patient` as subject and `author` (the uploader) as author.
+) -> tuple[AsyncReadable, CheckedResource | None]:
+    """`file` itself (and None) unless its Content-Type is FHIR JSON; then its bytes, once they are a
+    valid resource of `record_type` naming `patient` as subject and `author` (the uploader) as
+    author, with the validated resource (services/amendments.py reads its `replaces` link).
 
     Raises the fhir package's domain errors (400 `invalid_fhir`, `fhir_kind_mismatch`,
     `fhir_subject_mismatch`, `fhir_author_mismatch`; 413 `fhir_too_large`) before anything is stored.
     """
     if not is_fhir_content_type(content_type):
-        return file
+        return file, None
     content = await read_bounded(file, MAX_FHIR_BYTES)
-    await anyio.to_thread.run_sync(check_record_resource, content, record_type, patient, author)
-    return BytesReadable(content)
+    checked = await anyio.to_thread.run_sync(check_record_resource, content, record_type, patient, author)
+    return BytesReadable(content), checked
 
 
 async def read_bounded(file: AsyncReadable, limit: int) -> bytes:

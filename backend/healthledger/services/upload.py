@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from pymongo.errors import DuplicateKeyError
+
 from ..chain.client import CHAIN_TRANSPORT_ERRORS
 from ..chain.relayer import (
     RelayerError,
@@ -42,6 +44,7 @@ from ..db.records import RecordDoc, RelayAuthorization
 from ..domain_errors import DomainError, Unavailable, bad_request, conflict
 from ..record_kinds import RECORD_KINDS
 from ..storage.ipfs import IpfsError
+from .amendments import check_amendment, superseded_claim
 from .anchoring import RecordAnchoring, add_record_call
 from .deadlines import require_landable
 from .fhir_upload import checked_upload_file
@@ -89,6 +92,8 @@ class UploadRequest:
     client_ip: str | None = None
     # Optional `0x` + 64 hex: the web app's duplicate tag of the file (see `request_duplicate_tag`).
     duplicate_tag: str | None = None
+    # Optional: the CID of the patient's own structured record this one amends (services/amendments.py).
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,15 +168,17 @@ class UploadPipeline:
         check_key_signature(wallet_signature, request.patient)
         await self._check_rate_limits(request)
         # A structured record (FHIR JSON) is validated whole before anything is stored; the patient is its author.
-        request = replace(request, file=await checked_upload_file(
+        file, checked = await checked_upload_file(
             request.file, request.content_type, request.record_type, request.patient, request.patient
-        ))
+        )
+        replaces = await check_amendment(self._s, request.replaces, checked, request.record_type, request.patient, None)
+        request = replace(request, file=file)
 
         # Keys v2: sealed to the public key the patient's key signature derives (the private half is discarded).
         _, public_key = derive_account_keypair(wallet_signature)
         return await self._store_and_anchor(
             request, kind, record_signature, salt, readers={request.patient: bytes(public_key)},
-            duplicate_tag=duplicate_tag,
+            duplicate_tag=duplicate_tag, replaces=replaces,
         )
 
     async def _store_and_anchor(
@@ -183,6 +190,7 @@ class UploadPipeline:
         readers: dict[str, bytes],
         author: str | None = None,
         duplicate_tag: str | None = None,
+        replaces: str | None = None,
     ) -> UploadOutcome:
         """One pass over the file (hash, encrypt, add to IPFS unpinned), then the checks that need
         its hash, then the pending document, the pin and the anchor: the steps after every other
@@ -194,7 +202,8 @@ class UploadPipeline:
         refuses as before (409 / 400), leaving no document and no pin.
 
         `readers` maps each permanent reader (the patient; the author too when a doctor writes) to
-        the public key their copy is sealed to. The data key exists only for this call.
+        the public key their copy is sealed to. The data key exists only for this call. `replaces`
+        is the CID of the version this record amends (checked by services/amendments.py).
         """
         patient = request.patient
         signer = author or patient
@@ -242,6 +251,7 @@ class UploadPipeline:
             sealed_keys=sealed_keys,
             author=author.lower() if author else None,
             duplicate_tag=duplicate_tag,
+            replaces=replaces,
             sealed_salt=sealed_salt,
             vault_address=(await self._s.chain.vault_address(patient)).lower(),
             relay=RelayAuthorization(
@@ -253,6 +263,13 @@ class UploadPipeline:
         prepared = asyncio.ensure_future(self._prepare_relay(record, request, record_signature))
         try:
             await self._s.records.insert_pending(record)  # nothing pinned yet: a failure here leaves no trace
+        except DuplicateKeyError as exc:
+            await _settle(prepared)
+            await self._forget_ciphertext(added.cid)
+            if replaces is not None:  # another amendment of the same version got its document in first
+                successor = await self._s.records.successor_of(replaces)
+                raise superseded_claim(successor.cid if successor else None) from exc
+            raise
         except BaseException:
             await _settle(prepared)
             raise

@@ -415,6 +415,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/fhir/import/prepare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a FHIR Bundle from another provider, step one: the records it becomes (patients)
+         * @description The body is the Bundle (application/fhir+json, at most the upload limit). Nothing is stored: each supported entry (MedicationRequest, DiagnosticReport, Invoice, DocumentReference with its file inline) comes back as the exact bytes of a record authored by you with its source noted. Step two: for each, draw a salt, sign AddRecord over SHA-256(salt ‖ bytes) (consecutive nonces may be signed at once) and upload it as usual.
+         */
+        post: operations["fhir_import_prepare_api_fhir_import_prepare_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys": {
         parameters: {
             query?: never;
@@ -459,6 +479,26 @@ export interface paths {
         };
         /** The exact text to personal_sign to derive your encryption key pair */
         get: operations["account_key_message_api_keys_message_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/medical-records/{cid}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A record's versions (amendments), newest first, each with its anchor and state
+         * @description The patient; a doctor who may read the record (they see the versions they may read). Metadata only: open a version with /view. See the README's FHIR records: Amendments.
+         */
+        get: operations["history_of_record_api_medical_records__cid__history_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1562,6 +1602,81 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * ImportPlan
+         * @description What a Bundle becomes in your vault: the records to sign and upload, and the entries left out.
+         */
+        ImportPlan: {
+            /** Records */
+            records: components["schemas"]["ImportRecord"][];
+            /** Refused */
+            refused: components["schemas"]["ImportRefusal"][];
+        };
+        /**
+         * ImportRecord
+         * @description One Bundle entry as the record the patient uploads: exactly these bytes.
+         */
+        ImportRecord: {
+            /**
+             * Content
+             * @description Base64 of the exact bytes to upload: sign AddRecord over SHA-256(salt ‖ these bytes) with a fresh salt, then POST /api/medical-records/upload
+             */
+            content: string;
+            /**
+             * Contenttype
+             * @description The Content-Type of the upload's file part (application/fhir+json for a resource)
+             */
+            contentType: string;
+            /**
+             * Fullurl
+             * @description The entry's fullUrl, if it had one (noted in the record's source extension)
+             */
+            fullUrl: string | null;
+            /**
+             * Index
+             * @description The entry's position in the Bundle
+             */
+            index: number;
+            /**
+             * Name
+             * @description A name for the upload's `name` field
+             */
+            name: string;
+            /**
+             * Recordtype
+             * @description The upload's recordType
+             * @enum {string}
+             */
+            recordType: "prescription" | "bill" | "report";
+            /** Resourcetype */
+            resourceType: string;
+            /**
+             * Sha256
+             * @description 0x-hex plain SHA-256 of the bytes (a check; the signed contentHash is salted)
+             */
+            sha256: string;
+            /** Size */
+            size: number;
+        };
+        /**
+         * ImportRefusal
+         * @description An entry that is not imported, and why.
+         */
+        ImportRefusal: {
+            /**
+             * Code
+             * @description e.g. unsupported_resource, attachment_not_inline, attachment_hash_mismatch, invalid_fhir, fhir_kind_mismatch, file_too_large, empty_file
+             */
+            code: string;
+            /** Fullurl */
+            fullUrl: string | null;
+            /** Index */
+            index: number;
+            /** Message */
+            message: string;
+            /** Resourcetype */
+            resourceType: string | null;
+        };
         /** IntegrityReport */
         IntegrityReport: {
             /**
@@ -1923,6 +2038,16 @@ export interface components {
              * @enum {string}
              */
             record_type: "prescription" | "bill" | "report";
+            /**
+             * Replaced By
+             * @description The CID of the (mined) version that replaces this one; null for a current version
+             */
+            replaced_by?: string | null;
+            /**
+             * Replaces
+             * @description An amendment: the CID of the version it replaces (see the README's FHIR records)
+             */
+            replaces?: string | null;
             /** Size */
             size: number;
             /**
@@ -1930,6 +2055,12 @@ export interface components {
              * @enum {string}
              */
             state: "pending" | "anchored" | "confirmed" | "unanchored";
+            /**
+             * Superseded
+             * @description Whether a newer version replaces this one (`replaced_by` set)
+             * @default false
+             */
+            superseded: boolean;
             /** Tx Hash */
             tx_hash: string | null;
             /** Unanchored Reason */
@@ -2064,6 +2195,27 @@ export interface components {
             published: boolean;
         };
         /**
+         * RecordHistory
+         * @description A structured record's versions (amendments), newest first.
+         */
+        RecordHistory: {
+            /**
+             * Cid
+             * @description The record asked about
+             */
+            cid: string;
+            /**
+             * Current
+             * @description The CID of the newest version (it may still be pending)
+             */
+            current: string;
+            /**
+             * Versions
+             * @description Newest first; each replaces the next one in the list
+             */
+            versions: components["schemas"]["RecordVersion"][];
+        };
+        /**
          * RecordName
          * @description The name a record was uploaded with (its file name, or what the uploader called it).
          */
@@ -2130,6 +2282,16 @@ export interface components {
              * @enum {string}
              */
             record_type: "prescription" | "bill" | "report";
+            /**
+             * Replaced By
+             * @description The CID of the (mined) version that replaces this one; null for a current version
+             */
+            replaced_by?: string | null;
+            /**
+             * Replaces
+             * @description An amendment: the CID of the version it replaces (see the README's FHIR records)
+             */
+            replaces?: string | null;
             /** Size */
             size: number;
             /**
@@ -2137,6 +2299,104 @@ export interface components {
              * @enum {string}
              */
             state: "pending" | "anchored" | "confirmed" | "unanchored";
+            /**
+             * Superseded
+             * @description Whether a newer version replaces this one (`replaced_by` set)
+             * @default false
+             */
+            superseded: boolean;
+            /** Tx Hash */
+            tx_hash: string | null;
+            /** Unanchored Reason */
+            unanchored_reason: string | null;
+            /** Vault Address */
+            vault_address: string;
+        };
+        /**
+         * RecordVersion
+         * @description One version in a record's history.
+         */
+        RecordVersion: {
+            /**
+             * Anchor
+             * @description `eip155:<chainId>:<vault>/<recordId>` once mined (what an amendment's replaces link names); null while pending or unanchored
+             */
+            anchor: string | null;
+            /** Anchored At */
+            anchored_at: string | null;
+            /**
+             * Author
+             * @description The doctor who added the record under a write grant (lower-case); null when the patient did
+             */
+            author?: string | null;
+            /**
+             * Author Name
+             * @description That doctor's name from their profile, if any
+             */
+            author_name?: string | null;
+            /** Block Hash */
+            block_hash: string | null;
+            /** Block Number */
+            block_number: number | null;
+            /** Cid */
+            cid: string;
+            /** Ciphertext Hash */
+            ciphertext_hash: string;
+            /** Ciphertext Size */
+            ciphertext_size: number;
+            /** Confirmed At */
+            confirmed_at: string | null;
+            /**
+             * Content Hash
+             * @description 0x-hex SHA-256(salt ‖ plaintext), the on-chain anchor (plain SHA-256 for records uploaded before salts)
+             */
+            content_hash: string;
+            /** Content Type */
+            content_type: string;
+            /**
+             * Created At
+             * @description ISO-8601
+             */
+            created_at: string;
+            /** Name */
+            name: string;
+            /**
+             * Patient
+             * @description The owner's address, lower-case
+             */
+            patient: string;
+            /** Reanchored */
+            reanchored: number;
+            /** Record Id */
+            record_id: number | null;
+            /**
+             * Record Type
+             * @enum {string}
+             */
+            record_type: "prescription" | "bill" | "report";
+            /**
+             * Replaced By
+             * @description The CID of the (mined) version that replaces this one; null for a current version
+             */
+            replaced_by?: string | null;
+            /**
+             * Replaces
+             * @description An amendment: the CID of the version it replaces (see the README's FHIR records)
+             */
+            replaces?: string | null;
+            /** Size */
+            size: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "anchored" | "confirmed" | "unanchored";
+            /**
+             * Superseded
+             * @description Whether a newer version replaces this one (`replaced_by` set)
+             * @default false
+             */
+            superseded: boolean;
             /** Tx Hash */
             tx_hash: string | null;
             /** Unanchored Reason */
@@ -5003,6 +5263,8 @@ export interface operations {
     fhir_bundle_api_fhir_bundle_get: {
         parameters: {
             query?: {
+                /** @description Also export versions an amendment replaced (default: current versions only) */
+                history?: boolean;
                 /** @description Doctors: the patient (0x address) whose shared records to export */
                 patient?: string | null;
             };
@@ -5093,6 +5355,84 @@ export interface operations {
             };
             /** @description Unavailable (see the code): `database_unavailable` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    fhir_import_prepare_api_fhir_import_prepare_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/fhir+json": components["schemas"]["FhirBundle"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPlan"];
+                };
+            };
+            /** @description Bad request: `http_error`, `invalid_fhir`, `too_many_entries` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large`, `file_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5444,6 +5784,109 @@ export interface operations {
             };
         };
     };
+    history_of_record_api_medical_records__cid__history_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordHistory"];
+                };
+            };
+            /** @description Bad request: `invalid_cid` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the access token was rejected: `missing_token`, `invalid_token`, `role_changed` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `not_allowed`, `access_denied` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `record_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request does not match the schema: `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency (chain, IPFS, relayer) failed: `chain_unavailable` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     bundle_api_medical_records_bundle__cid__get: {
         parameters: {
             query?: never;
@@ -5674,6 +6117,11 @@ export interface operations {
                      */
                     recordType: string;
                     /**
+                     * Replaces
+                     * @description Optional: amend a structured record you wrote. The CID of its current version; the new resource must carry the extension urn:healthledger:fhir:replaces naming that version's anchor (see the README's FHIR records: Amendments)
+                     */
+                    replaces?: string | null;
+                    /**
                      * Salt
                      * @description 0x + 64 hex: the fresh random 32 bytes the contentHash was computed with (stored encrypted; the chain sees only SHA-256(salt ‖ file))
                      */
@@ -5709,7 +6157,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOut"];
                 };
             };
-            /** @description Bad request: `http_error`, `invalid_address`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `empty_file`, `malformed_signature`, `invalid_record_signature`, `invalid_fhir`, `fhir_kind_mismatch`, `fhir_subject_mismatch`, `fhir_author_mismatch`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            /** @description Bad request: `http_error`, `invalid_address`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `empty_file`, `malformed_signature`, `invalid_record_signature`, `invalid_fhir`, `fhir_kind_mismatch`, `fhir_subject_mismatch`, `fhir_author_mismatch`, `invalid_cid`, `amendment_not_structured`, `amendment_kind_mismatch`, `fhir_replaces_mismatch`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5727,8 +6175,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role`, `no_write_grant` */
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role`, `no_write_grant`, `not_record_author` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `record_not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5745,7 +6202,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `patient_key_missing`, `doctor_key_missing`, `key_binding_invalid`, `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `patient_key_missing`, `doctor_key_missing`, `key_binding_invalid`, `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `record_superseded`, `record_pending`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5933,6 +6390,11 @@ export interface operations {
                      */
                     recordType: string;
                     /**
+                     * Replaces
+                     * @description Optional: amend a structured record you wrote. The CID of its current version; the new resource must carry the extension urn:healthledger:fhir:replaces naming that version's anchor (see the README's FHIR records: Amendments)
+                     */
+                    replaces?: string | null;
+                    /**
                      * Salt
                      * @description 0x + 64 hex: the fresh random 32 bytes the contentHash was computed with (stored encrypted; the chain sees only SHA-256(salt ‖ file))
                      */
@@ -5973,7 +6435,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecordOut"];
                 };
             };
-            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `invalid_duplicate_tag`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `invalid_fhir`, `fhir_kind_mismatch`, `fhir_subject_mismatch`, `fhir_author_mismatch`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
+            /** @description Bad request: `http_error`, `invalid_name`, `invalid_content_type`, `invalid_record_type`, `invalid_salt`, `malformed_multipart`, `upload_incomplete`, `field_after_file`, `field_too_large`, `too_many_parts`, `invalid_duplicate_tag`, `empty_file`, `malformed_signature`, `invalid_wallet_signature`, `invalid_record_signature`, `invalid_fhir`, `fhir_kind_mismatch`, `fhir_subject_mismatch`, `fhir_author_mismatch`, `invalid_cid`, `amendment_not_structured`, `amendment_kind_mismatch`, `fhir_replaces_mismatch`, `signature_expired`, `invalid_signature`, `unknown_record`, `invalid_duration`, `no_records_selected` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5991,8 +6453,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role` */
+            /** @description Not allowed for this caller: `not_registered_doctor`, `not_registrar`, `wrong_role`, `not_record_author` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `record_not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6009,7 +6480,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Conflict with the current state: `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
+            /** @description Conflict with the current state: `upload_in_progress`, `stale_nonce`, `nonce_too_far_ahead`, `nonce_wait_expired`, `transaction_failed`, `record_conflict`, `record_gone`, `record_superseded`, `record_pending`, `no_pending_request`, `no_active_grant`, `no_pending_extension`, `extension_mismatch`, `no_write_grant`, `grant_changed`, `transaction_rejected`, `conflict` */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -31,3 +31,40 @@ class FhirBundle(BaseModel):
         "every resource carries identifiers `urn:healthledger:anchor` (eip155:<chainId>:<vault>/<recordId>), "
         "`urn:healthledger:anchor-tx`, `urn:healthledger:content-hash`, `urn:healthledger:cid`",
     )
+
+
+class ImportRecord(BaseModel):
+    """One Bundle entry as the record the patient uploads: exactly these bytes."""
+
+    index: int = Field(description="The entry's position in the Bundle")
+    fullUrl: str | None = Field(description="The entry's fullUrl, if it had one (noted in the record's source extension)")
+    resourceType: str
+    recordType: Literal["prescription", "bill", "report"] = Field(description="The upload's recordType")
+    name: str = Field(description="A name for the upload's `name` field")
+    contentType: str = Field(description="The Content-Type of the upload's file part (application/fhir+json for a resource)")
+    size: int
+    sha256: str = Field(description="0x-hex plain SHA-256 of the bytes (a check; the signed contentHash is salted)")
+    content: str = Field(
+        description="Base64 of the exact bytes to upload: sign AddRecord over SHA-256(salt ‖ these bytes) with a "
+        "fresh salt, then POST /api/medical-records/upload"
+    )
+
+
+class ImportRefusal(BaseModel):
+    """An entry that is not imported, and why."""
+
+    index: int
+    fullUrl: str | None
+    resourceType: str | None
+    code: str = Field(
+        description="e.g. unsupported_resource, attachment_not_inline, attachment_hash_mismatch, invalid_fhir, "
+        "fhir_kind_mismatch, file_too_large, empty_file"
+    )
+    message: str
+
+
+class ImportPlan(BaseModel):
+    """What a Bundle becomes in your vault: the records to sign and upload, and the entries left out."""
+
+    records: list[ImportRecord]
+    refused: list[ImportRefusal]

@@ -42,6 +42,13 @@ class RecordOut(BaseModel):
         description="The doctor who added the record under a write grant (lower-case); null when the patient did",
     )
     author_name: str | None = Field(default=None, description="That doctor's name from their profile, if any")
+    replaces: str | None = Field(
+        default=None, description="An amendment: the CID of the version it replaces (see the README's FHIR records)"
+    )
+    replaced_by: str | None = Field(
+        default=None, description="The CID of the (mined) version that replaces this one; null for a current version"
+    )
+    superseded: bool = Field(default=False, description="Whether a newer version replaces this one (`replaced_by` set)")
 
 
 class RecordList(BaseModel):
@@ -96,3 +103,20 @@ class VerificationBundle(BaseModel):
     txHash: str = Field(description="The transaction that added the record")
     blockNumber: int | None
     file: str = Field(description="The file itself, base64")
+
+
+class RecordVersion(RecordOut):
+    """One version in a record's history."""
+
+    anchor: str | None = Field(
+        description="`eip155:<chainId>:<vault>/<recordId>` once mined (what an amendment's replaces link names); "
+        "null while pending or unanchored"
+    )
+
+
+class RecordHistory(BaseModel):
+    """A structured record's versions (amendments), newest first."""
+
+    cid: str = Field(description="The record asked about")
+    current: str = Field(description="The CID of the newest version (it may still be pending)")
+    versions: list[RecordVersion] = Field(description="Newest first; each replaces the next one in the list")
