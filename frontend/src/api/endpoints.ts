@@ -19,6 +19,8 @@ import type {
   DoctorSummary,
   DoctorWriteGrant,
   ExtendBody,
+  FhirBundle,
+  ImportPlan,
   InvalidateNonceBody,
   MedicalRecord,
   PatientGrant,
@@ -26,6 +28,7 @@ import type {
   PatientSummary,
   PatientWriteGrant,
   ProfileBody,
+  RecordHistory,
   RecordType,
   RegisterKeyBody,
   RespondBody,
@@ -75,6 +78,8 @@ export interface UploadFields {
   salt: string
   /** Optional `0x` + 64 hex: HMAC of the file under the key-signature-derived key (lib/uploadHashes.ts). */
   duplicateTag?: string | null
+  /** Optional: an amendment, the CID of the version it replaces (README "FHIR records: Amendments"). */
+  replaces?: string | null
 }
 
 /**
@@ -134,6 +139,7 @@ export function createApi(client: ApiClient) {
         form.append('deadline', String(fields.deadline))
         form.append('salt', fields.salt)
         if (fields.duplicateTag) form.append('duplicateTag', fields.duplicateTag)
+        if (fields.replaces) form.append('replaces', fields.replaces)
         form.append('file', fields.file, fields.fileName)
         return client.upload<MedicalRecord>('/api/medical-records/upload', form, onProgress, signal)
       },
@@ -147,6 +153,7 @@ export function createApi(client: ApiClient) {
         form.append('nonce', String(fields.nonce))
         form.append('deadline', String(fields.deadline))
         form.append('salt', fields.salt)
+        if (fields.replaces) form.append('replaces', fields.replaces)
         form.append('file', fields.file, fields.fileName)
         return client.upload<MedicalRecord>('/api/medical-records/doctor/upload', form, onProgress, signal)
       },
@@ -183,6 +190,9 @@ export function createApi(client: ApiClient) {
         )
         return { blob, filename: filenameFrom(headers.get('content-disposition'), `${cid}.bundle.json`) }
       },
+      /** Every version of a structured record (from any one of them), newest first, each with its anchor and state. */
+      history: (cid: string, signal?: AbortSignal): Promise<RecordHistory> =>
+        unwrap(http.GET('/api/medical-records/{cid}/history', { params: { path: { cid } }, signal })),
       verify: (cid: string, walletSignature?: string) =>
         unwrap(http.GET('/api/medical-records/verify/{cid}', { params: { path: { cid }, header: walletHeader(walletSignature) } })),
     },
@@ -202,6 +212,19 @@ export function createApi(client: ApiClient) {
         const exported = headers.get('x-records-exported')
         return { blob, exported: exported === null ? null : Number(exported), skipped: headers.get('x-records-skipped') ?? '' }
       },
+      /**
+       * POST /api/fhir/import/prepare: what a Bundle (its text, sent as read from the file) becomes in the
+       * patient's vault, the records to sign and upload and the entries refused. Stores nothing.
+       */
+      importPrepare: (bundleText: string): Promise<ImportPlan> =>
+        unwrap(
+          http.POST('/api/fhir/import/prepare', {
+            // The server reads the raw bytes; send the file's text as it is, not re-serialised.
+            body: bundleText as unknown as FhirBundle,
+            bodySerializer: (body: unknown) => body as string,
+            headers: { 'Content-Type': 'application/fhir+json' },
+          }),
+        ),
     },
     access: {
       async patientRequests(): Promise<AccessRequest[]> {

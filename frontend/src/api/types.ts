@@ -27,6 +27,15 @@ export type KeyDerivationMessage = Schemas['KeyDerivationMessage']
 export type TypedDataPayload = Schemas['TypedDataPayload']
 /** One record: GET /api/medical-records/patient-records (`records[]`), POST /api/medical-records/upload. */
 export type MedicalRecord = Schemas['RecordOut']
+/** GET /api/medical-records/{cid}/history: every version of a structured record, newest first. */
+export type RecordHistory = Schemas['RecordHistory']
+/** One version in a record's history (its public fields, `anchor` and `state`). */
+export type RecordVersion = Schemas['RecordVersion']
+/** POST /api/fhir/import/prepare: the records a Bundle becomes and the entries refused. */
+export type ImportPlan = Schemas['ImportPlan']
+export type ImportRecord = Schemas['ImportRecord']
+export type ImportRefusal = Schemas['ImportRefusal']
+export type FhirBundle = Schemas['FhirBundle']
 /** GET /api/medical-records/verify/{cid} */
 export type VerifyResult = Schemas['VerifyResult']
 /** A pending request for the patient's records: GET /api/access-requests/patient/requests (`requests[]`). */

@@ -38,6 +38,7 @@ import {
   type ReportForm,
 } from '../../fhir/build'
 import { money } from '../../fhir/render'
+import { withReplaces } from '../../fhir/amend'
 
 
 export const STRUCTURED_LABELS: Record<RecordType, string> = {
@@ -258,15 +259,21 @@ export function StructuredRecordForm({
   patient,
   doctor,
   onReady,
+  initial,
+  replacesAnchor,
 }: {
   kind: RecordType
   patient: string
   doctor: string
   onReady: (built: { file: File; name: string } | null) => void
+  /** Amending: the form as the current version filled it in (fhir/amend.ts `resourceToForm`). */
+  initial?: PrescriptionForm | ReportForm | InvoiceForm
+  /** Amending: the anchor of the version replaced, named by the resource's replaces extension. */
+  replacesAnchor?: string
 }) {
-  const [prescription, setPrescription] = useState(emptyPrescription)
-  const [report, setReport] = useState(emptyReport)
-  const [invoice, setInvoice] = useState(emptyInvoice)
+  const [prescription, setPrescription] = useState(() => (kind === 'prescription' && initial ? (initial as PrescriptionForm) : emptyPrescription()))
+  const [report, setReport] = useState(() => (kind === 'report' && initial ? (initial as ReportForm) : emptyReport()))
+  const [invoice, setInvoice] = useState(() => (kind === 'bill' && initial ? (initial as InvoiceForm) : emptyInvoice()))
   const [tried, setTried] = useState(false)
   const [built, setBuilt] = useState<{ text: string } | null>(null)
 
@@ -287,8 +294,9 @@ export function StructuredRecordForm({
     setTried(true)
     if (!valid || !patient) return
     const people = { patient, doctor }
-    const resource: Json =
+    const built: Json =
       kind === 'prescription' ? buildMedicationRequest(prescription, people) : kind === 'report' ? buildDiagnosticReport(report, people) : buildInvoice(invoice, people)
+    const resource = replacesAnchor ? withReplaces(built, replacesAnchor) : built
     const file = fhirFile(resource, FILE_NAMES[kind])
     setBuilt({ text: JSON.stringify(resource, null, 2) })
     onReady({ file, name: suggestedName(resource) })

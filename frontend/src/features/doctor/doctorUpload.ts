@@ -22,6 +22,8 @@ export interface DoctorUploadInput {
   name: string
   contentHash: `0x${string}`
   salt: `0x${string}`
+  /** An amendment: the CID of the version it replaces. */
+  replaces?: string
 }
 
 export interface DoctorUploadDeps {
@@ -35,7 +37,7 @@ export interface DoctorUploadDeps {
 
 /** Sign `addRecordAsDoctor` for this file's fingerprint and send it: the record (201 mined, 202 pending, 200 replay). */
 export async function uploadAsDoctor(input: DoctorUploadInput, deps: DoctorUploadDeps): Promise<UploadResult<MedicalRecord>> {
-  const { patientAddress, file, recordType, name, contentHash, salt } = input
+  const { patientAddress, file, recordType, name, contentHash, salt, replaces } = input
   const signed = await deps.signAction('addRecordAsDoctor', { patientAddress, recordType, contentHash })
   deps.onSigned?.()
   return deps.api.records.doctorUpload(
@@ -49,6 +51,7 @@ export async function uploadAsDoctor(input: DoctorUploadInput, deps: DoctorUploa
       nonce: signed.nonce,
       deadline: signed.deadline,
       salt,
+      replaces,
     },
     deps.onProgress,
     deps.signal,
@@ -69,6 +72,10 @@ const REASONS: Record<string, string> = {
   signature_expired: 'Your signature expired before the file arrived. Sign again to retry.',
   stale_nonce: 'Your signature was already used or cancelled. Sign again to retry.',
   upload_in_progress: 'This upload is already being processed. Wait a moment, then look under “Records you added”.',
+  record_superseded: 'Someone already amended this version: a newer one replaces it. Nothing was stored. Open the current version and amend that one.',
+  record_pending: 'The version you amend is not on the chain yet, so its anchor is not known. Nothing was stored. Try again once it shows as confirmed.',
+  not_record_author: 'Only the doctor who wrote a record can amend it, while the patient lets them add records. Nothing was stored.',
+  fhir_replaces_mismatch: 'The amendment does not name the version it replaces as the server expects. Nothing was stored. Close the form and start the amendment again.',
 }
 
 export function doctorUploadMessage(error: unknown): string {
