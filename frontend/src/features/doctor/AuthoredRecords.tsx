@@ -3,6 +3,7 @@
  * newest first. They can open or verify one while the chain lets them read it (a live write grant
  * from its patient, or a read approval for it); otherwise the row says their access has ended.
  */
+import { useState } from 'react'
 import { useAuthoredRecords, useAuthorizedRecords, useDoctorWriteGrants, usePatientNames } from '../../api/queries'
 import { isOnChain, type MedicalRecord } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
@@ -13,6 +14,8 @@ import { IntegrityBadge } from '../patient/Records'
 import { authorMayRead } from './doctorUpload'
 import { PatientName } from './PatientName'
 import { KeySignatureHint, OpenResult, useRecordReader } from './useRecordReader'
+import { AmendRecord, canAmend } from './AmendRecord'
+import { currentVersionOf, SupersededNote } from '../../components/fhir/Superseded'
 
 function StateCell({ record }: { record: MedicalRecord }) {
   const id = record.record_id !== null && record.record_id !== undefined ? ` #${record.record_id}` : ''
@@ -30,16 +33,32 @@ export function AuthoredRecords() {
   const records = list.data ?? []
   const names = usePatientNames(records.map((record) => record.patient))
   const signs = reader.keySignature ? '' : ' (signs key message)'
+  const [amending, setAmending] = useState<MedicalRecord | null>(null)
+  const amendCurrent = (cid: string) => setAmending(records.find((r) => r.cid === cid) ?? null)
+  const footer = (
+    <>
+      {amending && <AmendRecord key={amending.cid} record={amending} onClose={() => setAmending(null)} onOpenCurrent={amendCurrent} />}
+      <OpenResult reader={reader} />
+    </>
+  )
   return (
     <QueryCard id="authored-title" title="Records you added" emptyText="You have not added a record to any patient's vault yet." what="records you added"
-      query={list} items={records} intro={<KeySignatureHint show={!reader.keySignature && records.length > 0} />} footer={<OpenResult reader={reader} />}>
+      query={list} items={records} intro={<KeySignatureHint show={!reader.keySignature && records.length > 0} />} footer={footer}>
       <DataTable
         rows={records}
         rowKey={(record) => record.cid}
         columns={[
           { header: 'Patient', cell: (record) => <PatientName address={record.patient} names={names} /> },
           { header: 'Type', cell: (record) => recordTypeLabel(record.record_type) },
-          { header: 'Name', cell: (record) => record.name },
+          {
+            header: 'Name',
+            cell: (record) => (
+              <>
+                {record.name}
+                <SupersededNote record={record} current={currentVersionOf(record, records)} onOpen={(current) => reader.open(current)} />
+              </>
+            ),
+          },
           { header: 'Added', cell: (record) => formatDate(record.created_at) },
           { header: 'State', cell: (record) => <StateCell record={record} /> },
           { header: 'Integrity', cell: (record) => <IntegrityBadge value={reader.integrity[record.cid]} /> },
@@ -57,6 +76,11 @@ export function AuthoredRecords() {
                   <button type="button" className="btn btn-small btn-secondary" onClick={() => void reader.verify(record)} disabled={!isOnChain(record)}>
                     Verify
                   </button>
+                  {canAmend(record) && (
+                    <button type="button" className="btn btn-small btn-secondary" onClick={() => setAmending(record)} aria-label={`Amend ${record.name}`}>
+                      Amend
+                    </button>
+                  )}
                 </>
               ),
           },

@@ -10,6 +10,7 @@ import type { ViewedFile } from '../../api/types'
 import { DownloadLink, FilePreview } from '../../components/preview/FilePreview'
 import { ErrorNotice, Notice } from '../../components/ui'
 import { useSession } from '../../session/SessionContext'
+import { RecordHistory } from '../../components/fhir/RecordHistory'
 import { KeySignatureExplain } from '../patient/KeySignatureStep'
 import type { Integrity } from '../patient/Records'
 
@@ -17,11 +18,15 @@ import type { Integrity } from '../patient/Records'
 export interface Readable {
   cid: string
   name: string | null
+  /** Amendment links, when the list has them: an opened amended record shows its history. */
+  replaces?: string | null
+  replaced_by?: string | null
 }
 
 interface Opened {
   name: string
   file: ViewedFile
+  record: Readable
 }
 
 export function useRecordReader() {
@@ -33,7 +38,7 @@ export function useRecordReader() {
   const open = useMutation({
     mutationFn: async (record: Readable) => api.records.view(record.cid, keySignature ?? (await signKeyMessage())),
     onMutate: () => setOpened(null), // never leave an earlier "Verified" result next to a refusal
-    onSuccess: (file, record) => setOpened({ name: record.name ?? record.cid, file }),
+    onSuccess: (file, record) => setOpened({ name: record.name ?? record.cid, file, record }),
   })
 
   const verify = useCallback(
@@ -74,10 +79,13 @@ export function OpenResult({ reader }: { reader: ReturnType<typeof useRecordRead
   if (!opened) return <ErrorNotice error={openError} title="Could not open the record" />
   const verified = opened.file.integrityVerified && opened.file.blockchainVerified
   const details = (
-    <Notice kind={verified ? 'success' : 'warning'} title={opened.name}>
-      {verified ? 'Verified against the chain. ' : 'Not verified. '}
-      <DownloadLink file={opened.file} />
-    </Notice>
+    <>
+      <Notice kind={verified ? 'success' : 'warning'} title={opened.name}>
+        {verified ? 'Verified against the chain. ' : 'Not verified. '}
+        <DownloadLink file={opened.file} />
+      </Notice>
+      <RecordHistory record={{ cid: opened.record.cid, replaces: opened.record.replaces, replaced_by: opened.record.replaced_by }} onOpen={(version) => reader.open(version)} />
+    </>
   )
   return <FilePreview title={opened.name} file={opened.file} details={details} showDownload={false} onClose={close} />
 }

@@ -14,6 +14,9 @@ import { saltFromHex, sha256Chunked } from '../../lib/sha256'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureExplain } from './KeySignatureStep'
 import { RecordViewsNote } from '../audit/RecordViews'
+import { RecordHistory } from '../../components/fhir/RecordHistory'
+import { currentVersionOf, SupersededNote } from '../../components/fhir/Superseded'
+import { ImportButton, ImportPanel, useBundleImport } from './ImportBundle'
 
 export type Integrity = { state: 'checking' } | { state: 'done'; result: VerifyResult } | { state: 'error'; message: string }
 
@@ -106,10 +109,12 @@ function ExportButton({ disabled }: { disabled: boolean }) {
 }
 
 /** The opened record in the shared preview, with what was checked: by the server, against the chain, and here. */
-function Preview({ opened, onClose }: { opened: Opened; onClose: () => void }) {
+function Preview({ opened, onClose, onOpen }: { opened: Opened; onClose: () => void; onOpen: (record: MedicalRecord) => void }) {
   const { record, file, localHash } = opened
   const matches = localHash.toLowerCase() === record.content_hash.toLowerCase()
   const details = (
+    <>
+    <RecordHistory record={record} onOpen={onOpen} />
     <p className="badges">
       <Badge kind={file.integrityVerified ? 'ok' : 'bad'}>{file.integrityVerified ? '✓' : '✗'} server integrity check</Badge>{' '}
       <Badge kind={file.blockchainVerified ? 'ok' : 'bad'}>{file.blockchainVerified ? '✓' : '✗'} matches the on-chain fingerprint</Badge>{' '}
@@ -117,6 +122,7 @@ function Preview({ opened, onClose }: { opened: Opened; onClose: () => void }) {
         {matches ? '✓ re-checked in your browser' : '✗ your browser computed a different fingerprint'}
       </Badge>
     </p>
+    </>
   )
   return <FilePreview title={record.name} file={file} byline={addedBy(record)} details={details} actions={<BundleButton record={record} />} onClose={onClose} />
 }
@@ -173,6 +179,7 @@ function RecordsTable({
             <>
               {record.name}
               {addedBy(record) && <div className="small">{addedBy(record)}</div>}
+              <SupersededNote record={record} current={currentVersionOf(record, records)} onOpen={onOpen} />
               <RecordViewsNote cid={record.cid} />
               <div className="muted small" title={record.content_hash}>
                 {shortHash(record.content_hash)}
@@ -210,6 +217,7 @@ export function Records() {
   const [integrity, setIntegrity] = useState<Record<string, Integrity>>({})
   const [opened, setOpened] = useState<Opened | null>(null)
   const records = list.data ?? []
+  const importer = useBundleImport()
   const closePreview = useCallback(() => setOpened(null), [])
 
   const verify = useCallback(
@@ -247,10 +255,12 @@ export function Records() {
         Verify all
       </button>
       <ExportButton disabled={!records.length} />
+      <ImportButton importer={importer} />
     </>
   )
   const intro = (
     <>
+      <ImportPanel importer={importer} />
       {!keySignature && records.length > 0 && (
         <p className="hint">
           Opening a record asks your wallet to sign the key message once for this session (no transaction): <KeySignatureExplain />
@@ -260,7 +270,7 @@ export function Records() {
   )
   return (
     <QueryCard id="records-title" title="My records" emptyText="No records yet. Upload one to get started." what="records"
-      query={list} items={records} actions={verifyAllButton} intro={intro} footer={opened && <Preview opened={opened} onClose={closePreview} />}>
+      query={list} items={records} actions={verifyAllButton} intro={intro} footer={opened && <Preview opened={opened} onClose={closePreview} onOpen={(record) => open.mutate(record)} />}>
       <ErrorNotice error={open.error} title="Could not open the record" />
       {open.error instanceof ApiError && open.error.status === 409 && (
         <Notice kind="error">The stored file does not match its fingerprint on the chain. It was not shown. Contact support.</Notice>
