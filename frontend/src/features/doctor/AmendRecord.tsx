@@ -10,6 +10,7 @@ import { useQuery } from '@tanstack/react-query'
 import { useEffect, useState } from 'react'
 import { ApiError } from '../../api/errors'
 import { useInvalidate } from '../../api/queries'
+import { ACCOUNT } from '../../api/queryClient'
 import { isOnChain, type MedicalRecord } from '../../api/types'
 import { Badge, Notice, Progress } from '../../components/ui'
 import { parseResource, resourceToForm } from '../../fhir/amend'
@@ -33,7 +34,7 @@ export function AmendRecord({ record, onClose, onOpenCurrent }: { record: Medica
   const invalidate = useInvalidate()
   // The current resource (decrypted with the doctor's own key) and the version's anchor.
   const source = useQuery({
-    queryKey: ['amend-source', record.cid],
+    queryKey: [ACCOUNT, session?.address.toLowerCase() ?? null, 'amendSource', record.cid],
     gcTime: 0,
     retry: false,
     queryFn: async () => {
