@@ -262,6 +262,14 @@ describe('screen audit: every screen at 1280 and 390 px (screenshot, no sideways
           await preview.getByText('Details (FHIR JSON)').click()
           await audit(page, `${role}-${name}-fhir-card`)
           await preview.getByRole('button', { name: 'Close' }).click()
+          // "Import (FHIR)": the confirmation of what a Bundle becomes (one report) and what it refuses (a Patient).
+          const bundle = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: labReport(PATIENT) }, { resource: { resourceType: 'Patient' } }] }
+          await page.getByTestId('fhir-import-input').setInputFiles({ name: 'other-provider.json', mimeType: 'application/fhir+json', buffer: Buffer.from(JSON.stringify(bundle)) })
+          const plan = page.getByRole('region', { name: 'Import from other-provider.json' })
+          await plan.getByRole('button', { name: 'Import 1 record' }).waitFor()
+          await plan.getByRole('list', { name: 'Entries not imported' }).waitFor()
+          await audit(page, `${role}-${name}-import-plan`)
+          await plan.getByRole('button', { name: 'Cancel' }).click()
         }
         if (role === 'doctor' && route === 'add') {
           for (const [label, kind] of FORMS) {
