@@ -12,7 +12,8 @@ export function currentVersionOf<R extends Pick<MedicalRecord, 'cid' | 'replaced
   const byCid = new Map(records.map((r) => [r.cid, r]))
   let current: R | undefined = byCid.get(record.replaced_by)
   const seen = new Set([record.cid])
-  while (current?.replaced_by && !seen.has(current.cid) && byCid.has(current.replaced_by)) {
+  // A cycle cannot happen (one successor per version, set once mined), but a list must never loop.
+  while (current?.replaced_by && !seen.has(current.replaced_by) && byCid.has(current.replaced_by)) {
     seen.add(current.cid)
     current = byCid.get(current.replaced_by)
   }
