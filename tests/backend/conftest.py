@@ -34,4 +34,5 @@ from tests.backend.fixtures.wallets import (  # noqa: F401
     patient_wallet,
     records_collection,
     registrar_wallet,
+    writer,
 )

@@ -10,11 +10,9 @@ before anything is stored or sent: the records collection and the doctor's nonce
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 
 import httpx
 import pytest
-import pytest_asyncio
 from pymongo.database import Database
 
 from healthledger.chain.client import ChainClient
@@ -28,20 +26,6 @@ from .support.responses import expect_error, expect_ok
 from .support.wallet import Wallet
 
 DAY = 86400
-
-
-@pytest_asyncio.fixture
-async def writer(client: httpx.Client, registrar_relayer: Relayer, db: Database) -> Wallet:
-    """A registered doctor with a profile name and a registered encryption key."""
-    doctor = await registered_doctor(client, registrar_relayer)
-    db["profiles"].update_one(
-        {"address": doctor.address.lower()},
-        {"$set": {"role": "doctor", "name": "Dr. Writer", "name_lower": "dr. writer", "licence_id": "W-1",
-                  "registered": True, "updated_at": datetime.now(UTC)}},
-        upsert=True,
-    )
-    register_key(client, doctor)
-    return doctor
 
 
 @pytest.mark.asyncio

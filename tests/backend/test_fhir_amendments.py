@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from eth_utils import to_checksum_address
 from healthledger.chain.client import ChainClient
 from healthledger.chain.relayer import Relayer
@@ -30,19 +29,6 @@ from .support.wallet import Wallet
 DAY = 86400
 FHIR_JSON = "application/fhir+json"
 REPLACES_URL = "urn:healthledger:fhir:replaces"
-
-
-@pytest_asyncio.fixture
-async def writer(client: httpx.Client, registrar_relayer: Relayer, db: Database) -> Wallet:
-    doctor = await registered_doctor(client, registrar_relayer)
-    register_key(client, doctor)
-    return doctor
-
-
-@pytest.fixture
-def keyed_patient(client: httpx.Client, patient_wallet: Wallet) -> Wallet:
-    register_key(client, patient_wallet)
-    return patient_wallet
 
 
 def anchor_of(record: dict[str, Any], chain_id: int) -> str:
@@ -112,6 +98,7 @@ async def test_three_versions_of_a_prescription(
         assert [v["replaced_by"] for v in shown["versions"]] == [None, v3["cid"], v2["cid"]]
         assert [v["anchor"] for v in shown["versions"]] == [anchor_of(v, chain_id) for v in (v3, v2, v1)]
         assert all(v["state"] in ("anchored", "confirmed") for v in shown["versions"])
+        assert {v["author_name"] for v in shown["versions"]} == {"Dr. Writer"}  # was null: bare addresses
 
     # The patient's list marks the superseded versions.
     listed = {r["cid"]: r for r in expect_ok(client.get("/api/medical-records/patient-records", headers=patient.headers))["records"]}

@@ -13,15 +13,12 @@ import os
 
 import httpx
 import pytest
-import pytest_asyncio
 from fhir.resources.R4B.bundle import Bundle
 from healthledger.chain.client import ChainClient
-from healthledger.chain.relayer import Relayer
 from pymongo.database import Database
 
-from .fixtures.wallets import registered_doctor
 from .support import access
-from .support.doctor_records import doctor_upload, register_key
+from .support.doctor_records import doctor_upload
 from .support.fhir import diagnostic_report, encoded, medication_request
 from .support.records import upload
 from .support.responses import expect_error, expect_ok
@@ -30,14 +27,6 @@ from .support.wallet import Wallet
 DAY = 86400
 FHIR_JSON = "application/fhir+json"
 BUNDLE = "/api/fhir/bundle"
-
-
-@pytest_asyncio.fixture
-async def writer(client: httpx.Client, registrar_relayer: Relayer, db: Database) -> Wallet:
-    """A registered doctor with a registered encryption key."""
-    doctor = await registered_doctor(client, registrar_relayer)
-    register_key(client, doctor)
-    return doctor
 
 
 def export(client: httpx.Client, wallet: Wallet, patient: str | None = None) -> httpx.Response:

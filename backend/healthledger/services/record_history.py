@@ -13,6 +13,7 @@ from ..domain_errors import NotAllowed
 from .access import require_doctor_can_read
 from .amendments import history, version_view
 from .reading import readable_record
+from .record_listing import author_names
 
 
 async def history_for(services: Services, reader: str, role: str, cid: str) -> dict[str, Any]:
@@ -35,8 +36,13 @@ async def history_for(services: Services, reader: str, role: str, cid: str) -> d
             allowed.append(version)
         versions = allowed
     chain_id = await services.chain.chain_id()
+    names = await author_names(services, (version.author for version in versions))
     return {
         "cid": record.cid,
         "current": found.current.cid,
-        "versions": [version_view(version, chain_id) for version in versions],
+        # With the doctor's name, as the record lists give it (a history used to show bare addresses).
+        "versions": [
+            {**version_view(version, chain_id), "author_name": names.get(version.author) if version.author else None}
+            for version in versions
+        ],
     }
