@@ -39,7 +39,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -146,6 +148,16 @@ def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int], warmups: 
         timed_upload(client, wallet, os.urandom(1024))  # creates the patient's vault
         memory["rss_after_warmup_mb"] = round(rss_mib(pid), 1)
 
+        def sampled(tracked: bool, key: str, call: Callable[..., Any], *args: Any) -> Any:
+            """`call(*args)`, with the API's RSS peak during it kept under `key` when `tracked` (100 MB)."""
+            if not tracked:
+                return call(*args)
+            with RssSampler(pid) as sampler:
+                result = call(*args)
+            memory[key].append(round(sampler.peak_mib, 1))
+            memory["samples"] += sampler.samples
+            return result
+
         for size_mb in sizes:
             n = runs[size_mb]
             size = size_mb * MB
@@ -164,31 +176,15 @@ def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int], warmups: 
                 )
             for _ in range(warmups):
                 content = os.urandom(size)
-                if tracked:
-                    with RssSampler(pid) as sampler:
-                        _, record = timed_upload(client, wallet, content)
-                    memory["upload_peaks_mb"].append(round(sampler.peak_mib, 1))
-                    memory["samples"] += sampler.samples
-                else:
-                    _, record = timed_upload(client, wallet, content)
+                _, record = sampled(tracked, "upload_peaks_mb", timed_upload, client, wallet, content)
                 timed_view(client, wallet, record["cid"], content)
                 timed_ipfs_add(ipfs, content)
                 say(f"  {size_mb:>4} MB warm-up (untimed)")
                 del content
             for i in range(n):
                 content = os.urandom(size)
-                if tracked:
-                    with RssSampler(pid) as sampler:
-                        upload_s, record = timed_upload(client, wallet, content)
-                    memory["upload_peaks_mb"].append(round(sampler.peak_mib, 1))
-                    memory["samples"] += sampler.samples
-                    with RssSampler(pid) as sampler:
-                        view_s = timed_view(client, wallet, record["cid"], content)
-                    memory["view_peaks_mb"].append(round(sampler.peak_mib, 1))
-                    memory["samples"] += sampler.samples
-                else:
-                    upload_s, record = timed_upload(client, wallet, content)
-                    view_s = timed_view(client, wallet, record["cid"], content)
+                upload_s, record = sampled(tracked, "upload_peaks_mb", timed_upload, client, wallet, content)
+                view_s = sampled(tracked, "view_peaks_mb", timed_view, client, wallet, record["cid"], content)
                 add_s = timed_ipfs_add(ipfs, content)
                 uploads.append(upload_s)
                 views.append(view_s)
