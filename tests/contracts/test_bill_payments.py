@@ -433,10 +433,16 @@ def _send(contract, method, *args, sender, value=0) -> dict:
     return wait_for_receipt(rpc("eth_sendTransaction", [tx]))
 
 
-op_st = st.tuples(st.sampled_from(["pay", "refund"]), st.integers(0, 1), st.integers(1, 120))
+#: (action, which bill, amount): a number, or "rest"/"rest+1" for exactly what is left to pay or
+#: refund and one more (the boundaries).
+op_st = st.tuples(
+    st.sampled_from(["pay", "refund"]),
+    st.integers(0, 1),
+    st.one_of(st.integers(1, 120), st.sampled_from(["rest", "rest+1"])),
+)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(op_st, min_size=1, max_size=10))
 def test_property_balances(chain, billing, writable, usd, doctor, patient, ops):
     """Random payments and refunds on one ETH bill and one token bill of 100 units each: every
@@ -451,13 +457,18 @@ def test_property_balances(chain, billing, writable, usd, doctor, patient, ops):
         for action, which, amount in ops:
             bill_id, is_eth = ids[which], which == 0
             before = (patient.balance, doctor.balance) if is_eth else (usd.balanceOf(patient), usd.balanceOf(doctor))
+            rest = 100 - paid[which] if action == "pay" else paid[which] - refunded[which]
+            if isinstance(amount, str):
+                amount = rest if amount == "rest" else rest + 1
+            if amount == 0:
+                continue  # zero amounts are tested on their own
             if action == "pay":
-                ok = amount <= 100 - paid[which]
+                ok = amount <= rest
                 receipt = (_send(billing, "payBill", bill_id, sender=patient, value=amount) if is_eth
                            else _send(billing, "payBill", bill_id, amount, sender=patient))
                 payer, payee, moved = (patient, doctor, amount)
             else:
-                ok = amount <= paid[which] - refunded[which]
+                ok = amount <= rest
                 receipt = _send(billing, "refund", bill_id, amount, sender=doctor, value=amount if is_eth else 0)
                 payer, payee, moved = (doctor, patient, amount)
             assert (int(receipt["status"], 16) == 1) == ok, (action, which, amount, paid, refunded)
@@ -492,3 +503,35 @@ def test_warp_does_not_block_late_payment(billing, writable, doctor, patient):
     warp_to(_bill(billing, bill_id).dueDate + DAY)
     billing.payBill(bill_id, sender=patient, value=5)
     assert _bill(billing, bill_id).status == PAID
+
+
+# ------------------------------------------------------------------ hostile payees and tokens
+
+
+def test_payee_refusing_eth_makes_payment_revert(project, billing, writable, deployer, doctor, patient):
+    payee = deployer.deploy(project.PayeeMock, billing)
+    billing.approveClinic(payee, sender=deployer)
+    bill_id = _issue(billing, doctor, patient, amount=10, payee=payee)
+    with reverts_with(billing.FailedCall):
+        billing.payBill(bill_id, sender=patient, value=10)
+    assert _bill(billing, bill_id).paid == 0 and billing.balance == 0  # nothing booked, nothing kept
+
+
+def test_payee_cannot_reenter(project, billing, writable, usd, deployer, doctor, patient):
+    payee = deployer.deploy(project.PayeeMock, billing)
+    billing.approveClinic(payee, sender=deployer)
+    eth_bill = _issue(billing, doctor, patient, amount=10, payee=payee)
+    token_bill = _issue(billing, doctor, patient, token=usd, amount=10)
+    payee.setHook(billing.payBill.as_transaction(token_bill, 1).data, sender=deployer)
+    with reverts_with(billing.ReentrancyGuardReentrantCall):
+        billing.payBill(eth_bill, sender=patient, value=10)
+    assert _bill(billing, eth_bill).paid == 0 and billing.balance == 0
+
+
+def test_bill_in_a_non_token_fails_safely(billing, writable, doctor, patient, stranger):
+    """Nothing checks at issue that `token` is a contract (that would cost every bill gas); paying
+    such a bill reverts and moves nothing."""
+    bill_id = _issue(billing, doctor, patient, token=stranger.address, amount=10)
+    with reverts_with(billing.SafeERC20FailedOperation, token=stranger):
+        billing.payBill(bill_id, 10, sender=patient)
+    assert _bill(billing, bill_id).paid == 0
