@@ -25,7 +25,9 @@ interface IWriteGrantView {
 ///         {HealthRecordFactory}: the factory's registry and registrar role decide who may bill.
 /// @dev Kept out of the per-patient {HealthRecord} clones so they stay lean. On chain: patient, payee,
 ///      issuer, token, amount, due date and the bill record's id; nothing else (the invoice itself is an
-///      encrypted record off chain).
+///      encrypted record off chain). Those terms are only emitted (`BillIssued`) and hashed into the
+///      bill's id; storage holds one slot per bill (paid, refunded, status) and every later call passes
+///      the terms back ({IBillPayments.BillTerms}): that keeps `issueBill` within its gas budget.
 ///
 ///      Money is pushed, never held: every payment goes from the payer straight to the payee in the same
 ///      transaction (ETH is forwarded, tokens are moved payer -> payee by `transferFrom`), and every
@@ -53,10 +55,11 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
     /// @dev The factory's registrar role id, cached.
     bytes32 private immutable _registrarRole;
 
-    /// @notice Number of bills issued; bill ids run from 1 to `billCount` (0 is never an id).
+    /// @notice Number of bills issued; each bill's `nonce` term is the count before it (0, 1, ...).
     uint256 public billCount;
 
-    mapping(uint256 billId => Bill) private _bills;
+    /// @dev The only per-bill storage: one slot. The terms are hashed into the id, not stored.
+    mapping(uint256 billId => BillState) private _states;
 
     /// @notice Whether a registrar approved `clinic` to issue bills and be paid.
     mapping(address clinic => bool) public isApprovedClinic;
@@ -96,48 +99,41 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
     // ------------------------------------------------------------------ issuing
 
     /// @notice Ask `patient` to pay `amount` of `token` to `payee` by `dueDate` for bill record `recordId`.
+    /// @dev Stores one slot (the state) and emits the terms; later calls pass them back ({BillTerms}).
     /// @param patient The patient who owes the bill (the only account that pays it).
     /// @param payee Receives the payment: the caller itself or an approved clinic.
     /// @param token The ERC-20 token to pay in, or address(0) for ETH.
     /// @param amount The amount due, in the token's smallest unit (wei for ETH); below 2^96.
     /// @param dueDate Unix time the payment is due (informational: later payments are still accepted).
-    /// @param recordId The bill record's id in the patient's vault; below 2^48.
-    /// @return billId The new bill's id.
+    /// @param recordId The bill record's id in the patient's vault.
+    /// @return billId The new bill's id, `billIdOf` of its terms (as emitted in `BillIssued`).
     function issueBill(address patient, address payee, address token, uint256 amount, uint256 dueDate, uint256 recordId)
         external
         returns (uint256 billId)
     {
         if (patient == address(0) || payee == address(0)) revert ZeroAddress();
         if (amount == 0) revert ZeroAmount();
+        SafeCast.toUint96(amount); // `paid` and `refunded` are uint96
         if (dueDate < block.timestamp) revert DueDateInPast(dueDate);
         if (payee != msg.sender && !isApprovedClinic[payee]) revert InvalidPayee(payee);
         if (!_mayWrite(patient, msg.sender) && !isApprovedClinic[msg.sender]) {
             revert NotAuthorisedIssuer(msg.sender, patient);
         }
-        billId = ++billCount;
-        _bills[billId] = Bill({
-            patient: patient,
-            dueDate: SafeCast.toUint40(dueDate),
-            recordId: SafeCast.toUint48(recordId),
-            status: BillStatus.Open,
-            payee: payee,
-            amount: SafeCast.toUint96(amount),
-            token: token,
-            refunded: 0,
-            issuer: msg.sender,
-            paid: 0
-        });
-        emit BillIssued(billId, patient, payee, msg.sender, token, amount, dueDate, recordId);
+        uint256 nonce = billCount++;
+        billId = uint256(keccak256(abi.encode(patient, payee, msg.sender, token, amount, dueDate, recordId, nonce)));
+        _states[billId].status = BillStatus.Open; // a fresh id: nonce never repeats
+        emit BillIssued(billId, patient, payee, msg.sender, token, amount, dueDate, recordId, nonce);
     }
 
     /// @notice Withdraw an unpaid bill. Its issuer only.
-    /// @param billId The bill.
-    function cancelBill(uint256 billId) external {
-        Bill storage bill = _bills[billId];
-        if (bill.status != BillStatus.Open) revert BillNotOpen(billId, bill.status);
-        if (bill.issuer != msg.sender) revert NotIssuer(msg.sender);
-        if (bill.paid != 0) revert BillPartlyPaid(billId, bill.paid);
-        bill.status = BillStatus.Cancelled;
+    /// @param terms The bill's terms (from `BillIssued`).
+    function cancelBill(BillTerms calldata terms) external {
+        uint256 billId = billIdOf(terms);
+        BillState storage state = _states[billId];
+        if (state.status != BillStatus.Open) revert BillNotOpen(billId, state.status);
+        if (terms.issuer != msg.sender) revert NotIssuer(msg.sender);
+        if (state.paid != 0) revert BillPartlyPaid(billId, state.paid);
+        state.status = BillStatus.Cancelled;
         emit BillCancelled(billId);
     }
 
@@ -145,32 +141,33 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
 
     /// @notice Pay an ETH bill with `msg.value` (all that remains due, or part of it); the ETH goes
     ///         straight to the payee. The patient only.
-    /// @param billId The bill.
-    function payBill(uint256 billId) external payable nonReentrant {
-        Bill storage bill = _bills[billId];
-        if (bill.token != address(0)) revert WrongPaymentMethod(billId);
-        address payee = _recordPayment(bill, billId, msg.sender, msg.value);
-        Address.sendValue(payable(payee), msg.value);
+    /// @param terms The bill's terms (from `BillIssued`).
+    function payBill(BillTerms calldata terms) external payable nonReentrant {
+        uint256 billId = billIdOf(terms);
+        if (terms.token != address(0)) revert WrongPaymentMethod(billId);
+        _recordPayment(terms, billId, msg.sender, msg.value);
+        Address.sendValue(payable(terms.payee), msg.value);
     }
 
     /// @notice Pay `amount` of a token bill from the caller's balance (needs an allowance to this
     ///         contract); the tokens go straight to the payee. The patient only.
-    /// @param billId The bill.
+    /// @param terms The bill's terms (from `BillIssued`).
     /// @param amount The amount paid now (at most what remains due).
-    function payBill(uint256 billId, uint256 amount) external nonReentrant {
-        Bill storage bill = _bills[billId];
-        address token = bill.token;
+    function payBill(BillTerms calldata terms, uint256 amount) external nonReentrant {
+        uint256 billId = billIdOf(terms);
+        address token = terms.token;
         if (token == address(0)) revert WrongPaymentMethod(billId);
-        address payee = _recordPayment(bill, billId, msg.sender, amount);
-        IERC20(token).safeTransferFrom(msg.sender, payee, amount);
+        _recordPayment(terms, billId, msg.sender, amount);
+        IERC20(token).safeTransferFrom(msg.sender, terms.payee, amount);
     }
 
     /// @notice Pay `amount` of a token bill for `payer`, who holds no ETH: anyone (a relayer) submits the
-    ///         payer's EIP-2612 permit for this contract and their EIP-712 `PayBill` consent. Exactly
-    ///         `amount` moves from the payer to the payee; the consent's nonce is spent, so it works once.
+    ///         payer's EIP-2612 permit for this contract and their EIP-712 `PayBill` consent (over the
+    ///         bill's id). Exactly `amount` moves from the payer to the payee; the consent's nonce is
+    ///         spent, so it works once.
     /// @dev If the permit was already used (e.g. front-run by someone who saw it in the mempool), the
     ///      payment still goes through on the allowance it created (OpenZeppelin's advice for permits).
-    /// @param billId The bill.
+    /// @param terms The bill's terms (from `BillIssued`).
     /// @param amount The amount paid (at most what remains due).
     /// @param deadline Last timestamp at which both the permit and the `PayBill` signature are accepted.
     /// @param v The permit signature's v.
@@ -179,7 +176,7 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
     /// @param payer The patient paying (signer of both).
     /// @param signature The payer's signature over `PayBill(billId, amount, nonces(payer), deadline)`.
     function payBillWithPermit(
-        uint256 billId,
+        BillTerms calldata terms,
         uint256 amount,
         uint256 deadline,
         uint8 v,
@@ -188,13 +185,13 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
         address payer,
         bytes calldata signature
     ) external nonReentrant {
+        uint256 billId = billIdOf(terms);
         _usePayBillSignature(billId, amount, deadline, payer, signature);
-        Bill storage bill = _bills[billId];
-        address token = bill.token;
+        address token = terms.token;
         if (token == address(0)) revert WrongPaymentMethod(billId);
-        address payee = _recordPayment(bill, billId, payer, amount);
+        _recordPayment(terms, billId, payer, amount);
         try IERC20Permit(token).permit(payer, address(this), amount, deadline, v, r, s) {} catch {}
-        IERC20(token).safeTransferFrom(payer, payee, amount);
+        IERC20(token).safeTransferFrom(payer, terms.payee, amount);
     }
 
     /// @notice Spend the caller's current `PayBill` nonce without paying: a `PayBill` signature made with
@@ -211,42 +208,53 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
     ///         exactly `amount` as `msg.value` (forwarded to the patient); for a token bill the payee
     ///         needs an allowance to this contract, and the tokens move payee -> patient.
     /// @dev A refund does not reopen the bill: `paid` keeps the gross amount, `refunded` grows.
-    /// @param billId The bill.
+    /// @param terms The bill's terms (from `BillIssued`).
     /// @param amount The amount returned (at most `paid - refunded`).
-    function refund(uint256 billId, uint256 amount) external payable nonReentrant {
-        Bill storage bill = _bills[billId];
-        if (bill.status == BillStatus.None) revert BillNotOpen(billId, BillStatus.None);
-        if (bill.payee != msg.sender) revert NotPayee(msg.sender);
+    function refund(BillTerms calldata terms, uint256 amount) external payable nonReentrant {
+        uint256 billId = billIdOf(terms);
+        BillState storage state = _states[billId];
+        if (state.status == BillStatus.None) revert BillNotOpen(billId, BillStatus.None);
+        if (terms.payee != msg.sender) revert NotPayee(msg.sender);
         if (amount == 0) revert ZeroAmount();
-        uint256 refundable = uint256(bill.paid) - bill.refunded;
+        uint256 refundable = uint256(state.paid) - state.refunded;
         if (amount > refundable) revert RefundExceedsPaid(amount, refundable);
-        bill.refunded += uint96(amount); // <= paid, which fits in uint96
+        state.refunded += uint96(amount); // <= paid, which fits in uint96
         emit BillRefunded(billId, amount);
-        address token = bill.token;
+        address token = terms.token;
         if (token == address(0)) {
             if (msg.value != amount) revert WrongValue(msg.value, amount);
-            Address.sendValue(payable(bill.patient), amount);
+            Address.sendValue(payable(terms.patient), amount);
         } else {
             if (msg.value != 0) revert WrongPaymentMethod(billId);
-            IERC20(token).safeTransferFrom(msg.sender, bill.patient, amount);
+            IERC20(token).safeTransferFrom(msg.sender, terms.patient, amount);
         }
     }
 
     // ------------------------------------------------------------------ reads
 
-    /// @notice Bill `billId` (all fields zero and status `None` for an id never issued).
-    /// @param billId The bill.
-    /// @return The bill.
-    function bills(uint256 billId) external view returns (Bill memory) {
-        return _bills[billId];
+    /// @notice The id of the bill with these terms: `uint256(keccak256(abi.encode(terms)))`. Terms that
+    ///         were never issued give an id whose `billState` is `None`.
+    /// @param terms The bill's terms.
+    /// @return The bill's id.
+    function billIdOf(BillTerms calldata terms) public pure returns (uint256) {
+        return uint256(keccak256(abi.encode(terms)));
     }
 
-    /// @notice What remains to be paid on bill `billId` (0 once paid or cancelled).
+    /// @notice Bill `billId`'s state (all zero, status `None`, for an id never issued). Its terms are in
+    ///         its `BillIssued` event (they are not stored).
     /// @param billId The bill.
+    /// @return The bill's paid and refunded amounts and status.
+    function billState(uint256 billId) external view returns (BillState memory) {
+        return _states[billId];
+    }
+
+    /// @notice What remains to be paid on the bill with these terms (0 once paid or cancelled, and for
+    ///         terms never issued).
+    /// @param terms The bill's terms.
     /// @return The amount still due.
-    function amountDue(uint256 billId) external view returns (uint256) {
-        Bill storage bill = _bills[billId];
-        return bill.status == BillStatus.Open ? uint256(bill.amount) - bill.paid : 0;
+    function amountDue(BillTerms calldata terms) external view returns (uint256) {
+        BillState storage state = _states[billIdOf(terms)];
+        return state.status == BillStatus.Open ? terms.amount - state.paid : 0;
     }
 
     // ------------------------------------------------------------------ internals
@@ -256,22 +264,18 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
         _;
     }
 
-    /// @dev Checks the payer and the amount, books the payment (effects before the caller's transfer)
-    ///      and returns the payee.
-    function _recordPayment(Bill storage bill, uint256 billId, address payer, uint256 amount)
-        private
-        returns (address payee)
-    {
-        if (bill.status != BillStatus.Open) revert BillNotOpen(billId, bill.status);
-        if (bill.patient != payer) revert NotPayer(payer);
+    /// @dev Checks the payer and the amount and books the payment (effects before the caller's transfer).
+    function _recordPayment(BillTerms calldata terms, uint256 billId, address payer, uint256 amount) private {
+        BillState storage state = _states[billId];
+        if (state.status != BillStatus.Open) revert BillNotOpen(billId, state.status);
+        if (terms.patient != payer) revert NotPayer(payer);
         if (amount == 0) revert ZeroAmount();
-        uint256 remaining = uint256(bill.amount) - bill.paid;
+        uint256 remaining = terms.amount - state.paid; // an issued amount is below 2^96
         if (amount > remaining) revert AmountExceedsDue(amount, remaining);
         bool partialPayment = amount < remaining;
-        bill.paid += uint96(amount); // <= amount due, which fits in uint96
-        if (!partialPayment) bill.status = BillStatus.Paid;
+        state.paid += uint96(amount); // <= amount due, which fits in uint96
+        if (!partialPayment) state.status = BillStatus.Paid;
         emit BillPaid(billId, payer, amount, partialPayment);
-        return bill.payee;
     }
 
     /// @dev Checks the deadline, spends `payer`'s nonce (a replay fails here: the signature no longer

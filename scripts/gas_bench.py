@@ -182,18 +182,22 @@ def _measure_bills(project, chain, factory, deployer, patient, relayer, writer, 
     patient_key = _dev_key(1)
     zero = "0x" + "00" * 20
 
-    def issue(token, amount) -> tuple[int, object]:
+    def issue(token, amount) -> tuple[tuple, int, object]:
+        """Issue a bill; return its terms (from `BillIssued`: later calls pass them back), id and receipt."""
         receipt = billing.issueBill(patient, writer, token, amount, chain.pending_timestamp + 30 * DAY, 3, sender=writer)
-        return int(billing.billCount()), receipt
+        event = next(iter(billing.BillIssued.from_receipt(receipt)))
+        terms = tuple(event[name] for name in (
+            "patient", "payee", "issuer", "token", "amount", "dueDate", "recordId", "nonce"))
+        return terms, int(event["billId"]), receipt
 
-    _, first = issue(zero, 10**17)
+    *_, first = issue(zero, 10**17)
     gas["issueBill (first bill of the deployment)"] = used(first)
-    eth_bill, receipt = issue(zero, 10**17)
+    eth_bill, _, receipt = issue(zero, 10**17)
     gas["issueBill"] = used(receipt)
     gas["payBill (ETH)"] = used(billing.payBill(eth_bill, sender=patient, value=10**17))
 
     def pay_with_permit(amount: int):
-        bill_id, _ = issue(usd.address, amount)
+        terms, bill_id, _ = issue(usd.address, amount)
         deadline = chain.pending_timestamp + 3600
         permit = {
             "types": {
@@ -218,7 +222,7 @@ def _measure_bills(project, chain, factory, deployer, patient, relayer, writer, 
         )
         signature = bytes(Account.sign_typed_data(patient_key, full_message=consent).signature)
         return billing.payBillWithPermit(
-            bill_id, amount, deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"),
+            terms, amount, deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"),
             patient, signature, sender=relayer,
         )
 

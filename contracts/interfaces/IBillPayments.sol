@@ -14,25 +14,42 @@ interface IBillPayments {
         Cancelled
     }
 
-    /// @notice A payment request. Packed into four storage slots; `token` is address(0) for ETH.
-    /// @dev `paid` is the gross amount received; refunds are counted in `refunded` and never reopen a bill.
-    struct Bill {
+    /// @notice A bill's immutable terms. They are NOT stored: `issueBill` emits them in `BillIssued`,
+    ///         the bill's id is `uint256(keccak256(abi.encode(terms)))` (see {BillPayments-billIdOf}),
+    ///         and every call that acts on a bill takes the terms back as calldata and recomputes the
+    ///         id. Terms that were never issued hash to an id whose state is `None`, so a caller cannot
+    ///         make up or alter terms.
+    /// @dev Why: storing the terms costs three new storage slots per bill (about 66,000 gas, which
+    ///      alone breaks issue 17's 80,000 budget for `issueBill`); hashing them costs a few hundred
+    ///      gas and calldata a few thousand. Clients read the terms from the `BillIssued` event (the
+    ///      backend indexes it) and keep them with the bill. `nonce` is the contract's `billCount` at
+    ///      issue, so two bills with otherwise equal terms get different ids. `token` is address(0)
+    ///      for ETH; `amount` is below 2^96 (checked at issue).
+    struct BillTerms {
         address patient;
-        uint40 dueDate;
-        uint48 recordId;
-        BillStatus status;
         address payee;
-        uint96 amount;
-        address token;
-        uint96 refunded;
         address issuer;
+        address token;
+        uint256 amount;
+        uint256 dueDate;
+        uint256 recordId;
+        uint256 nonce;
+    }
+
+    /// @notice A bill's mutable state: the only thing stored per bill, in one slot keyed by its id.
+    /// @dev `paid` is the gross amount received; refunds are counted in `refunded` and never reopen a
+    ///      bill. `status` is `None` for an id never issued (issuing writes `Open`).
+    struct BillState {
         uint96 paid;
+        uint96 refunded;
+        BillStatus status;
     }
 
     // ------------------------------------------------------------------ events
 
     /// @notice `issuer` asked `patient` to pay `amount` of `token` (address(0) = ETH) to `payee` by
-    ///         `dueDate` for the bill record `recordId` in the patient's vault.
+    ///         `dueDate` for the bill record `recordId` in the patient's vault. The only place the
+    ///         terms are published: these fields, in {BillTerms} order, are what later calls pass back.
     event BillIssued(
         uint256 indexed billId,
         address indexed patient,
@@ -41,7 +58,8 @@ interface IBillPayments {
         address token,
         uint256 amount,
         uint256 dueDate,
-        uint256 recordId
+        uint256 recordId,
+        uint256 nonce
     );
 
     /// @notice `payer` paid `amount` towards the bill; `partialPayment` is true while some of it is still due.
@@ -99,7 +117,7 @@ interface IBillPayments {
     error BillNotOpen(uint256 billId, BillStatus status);
 
     /// @notice The bill is payable in the other currency (ETH versus an ERC-20 token).
-    /// @dev Raised by `payBill(billId)` on a token bill, by `payBill(billId, amount)` and
+    /// @dev Raised by `payBill(terms)` on a token bill, by `payBill(terms, amount)` and
     ///      `payBillWithPermit` on an ETH bill, and by `refund` when ETH is sent with a token refund.
     error WrongPaymentMethod(uint256 billId);
 
