@@ -1,4 +1,4 @@
-"""Gas benchmark for HealthRecordFactory / HealthRecord on a fresh local Anvil (through ape-foundry).
+"""Gas benchmark for HealthRecordFactory / HealthRecord / BillPayments on a fresh local Anvil (through ape-foundry).
 
 Run with the project venv: `python scripts/gas_bench.py` (or `make bench`). It starts its own Anvil
 (`ethereum:local:foundry`, random port), deploys everything from ape's compiled artifacts and reads
@@ -36,6 +36,9 @@ TARGETS = {
     "addRecordAsDoctorBySig": 120_000,
     "approveAccess k=20": 120_000,
     "approveAccess k=200": 200_000,
+    "issueBill": 80_000,
+    "payBill (ETH)": 60_000,
+    "payBillWithPermit (relayed)": 110_000,
 }
 APPROVE_KS = (1, 5, 20, 200)
 BITMAP_KS = (1, 20, 200, 256)
@@ -156,9 +159,85 @@ def measure() -> dict:
     gas["addRecordAsDoctorBySig"] = used(
         record.addRecordAsDoctorBySig(writer, 0, content, nonce, deadline, signature, sender=relayer)
     )
+    gas.update(_measure_bills(project, chain, factory, deployer, patient, relayer, writer, used))
     gas["revokeWrite"] = used(record.revokeWrite(writer, sender=patient))
     gas["invalidateNonce"] = used(record.invalidateNonce(sender=patient))
     return gas
+
+
+def _measure_bills(project, chain, factory, deployer, patient, relayer, writer, used) -> dict[str, int]:
+    """BillPayments: `writer` (live write grant in the patient's vault) bills the patient, who pays.
+
+    The targeted rows are the steady state: not the very first bill of the deployment (bill counter
+    0 -> 1) and, for the permit, not the patient's first permit nor the payee's first tokens (fresh
+    storage slots in the token); those first-time costs are reported as separate, untargeted rows.
+    """
+    from eth_account import Account
+
+    gas: dict[str, int] = {}
+    billing = deployer.deploy(project.BillPayments, factory)
+    gas["BillPayments deploy"] = used(chain.get_receipt(billing.txn_hash))
+    usd = deployer.deploy(project.TestUSD, deployer)
+    usd.mint(patient, 10**12, sender=deployer)
+    patient_key = _dev_key(1)
+    zero = "0x" + "00" * 20
+
+    def issue(token, amount) -> tuple[tuple, int, object]:
+        """Issue a bill; return its terms (from `BillIssued`: later calls pass them back), id and receipt."""
+        receipt = billing.issueBill(patient, writer, token, amount, chain.pending_timestamp + 30 * DAY, 3, sender=writer)
+        event = next(iter(billing.BillIssued.from_receipt(receipt)))
+        terms = tuple(event[name] for name in (
+            "patient", "payee", "issuer", "token", "amount", "dueDate", "recordId", "nonce"))
+        return terms, int(event["billId"]), receipt
+
+    *_, first = issue(zero, 10**17)
+    gas["issueBill (first bill of the deployment)"] = used(first)
+    eth_bill, _, receipt = issue(zero, 10**17)
+    gas["issueBill"] = used(receipt)
+    gas["payBill (ETH)"] = used(billing.payBill(eth_bill, sender=patient, value=10**17))
+
+    def pay_with_permit(amount: int):
+        terms, bill_id, _ = issue(usd.address, amount)
+        deadline = chain.pending_timestamp + 3600
+        permit = {
+            "types": {
+                "EIP712Domain": _DOMAIN_FIELDS,
+                "Permit": [{"name": n, "type": t} for n, t in (
+                    ("owner", "address"), ("spender", "address"), ("value", "uint256"),
+                    ("nonce", "uint256"), ("deadline", "uint256"))],
+            },
+            "primaryType": "Permit",
+            "domain": {"name": "Test USD", "version": "1", "chainId": chain.chain_id, "verifyingContract": usd.address},
+            "message": {"owner": patient.address, "spender": billing.address, "value": amount,
+                        "nonce": usd.nonces(patient), "deadline": deadline},
+        }
+        signed = Account.sign_typed_data(patient_key, full_message=permit)
+        consent = _typed_data(
+            "PayBill",
+            [("billId", "uint256"), ("amount", "uint256"), ("nonce", "uint256"), ("deadline", "uint256")],
+            {"billId": bill_id, "amount": amount, "nonce": billing.nonces(patient), "deadline": deadline},
+            chain.chain_id,
+            billing.address,
+            name="BillPayments",
+        )
+        signature = bytes(Account.sign_typed_data(patient_key, full_message=consent).signature)
+        return billing.payBillWithPermit(
+            terms, amount, deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"),
+            patient, signature, sender=relayer,
+        )
+
+    gas["payBillWithPermit (relayed, first ever)"] = used(pay_with_permit(25 * 10**6))
+    gas["payBillWithPermit (relayed)"] = used(pay_with_permit(40 * 10**6))
+    assert usd.balanceOf(writer) == 65 * 10**6 and usd.balanceOf(billing) == 0 and billing.balance == 0
+    return gas
+
+
+_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
 
 
 def _dev_key(index: int) -> bytes:
@@ -169,19 +248,21 @@ def _dev_key(index: int) -> bytes:
     return bytes(Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{index}").key)
 
 
-def _typed_data(primary: str, fields: list[tuple[str, str]], message: dict, chain_id: int, contract: str) -> dict:
+def _typed_data(
+    primary: str,
+    fields: list[tuple[str, str]],
+    message: dict,
+    chain_id: int,
+    contract: str,
+    name: str = "HealthRecord",
+) -> dict:
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": _DOMAIN_FIELDS,
             primary: [{"name": n, "type": t} for n, t in fields],
         },
         "primaryType": primary,
-        "domain": {"name": "HealthRecord", "version": "1", "chainId": chain_id, "verifyingContract": contract},
+        "domain": {"name": name, "version": "1", "chainId": chain_id, "verifyingContract": contract},
         "message": message,
     }
 
