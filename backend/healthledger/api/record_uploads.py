@@ -156,7 +156,11 @@ def multipart_body(model: type[SignedRecordFields]) -> dict[str, Any]:
     """The route's OpenAPI `requestBody` (`openapi_extra`): the route reads its body itself, so the
     framework cannot describe it; the generated client still sees every field, and the file."""
     schema = model.model_json_schema()
-    schema["properties"][FILE_FIELD] = {"type": "string", "format": "binary", "description": "The file to store (send it last)"}
+    schema["properties"][FILE_FIELD] = {
+        "type": "string",
+        "format": "binary",
+        "description": "The file to store (send it last)",
+    }
     schema["required"] = [*schema.get("required", []), FILE_FIELD]
     schema["title"] = f"{model.__name__}Form"
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}

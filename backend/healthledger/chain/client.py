@@ -390,7 +390,8 @@ class ChainClient(ChainEvents):
     @translate_outages
     async def nonce_of(self, patient: str, signer: str) -> int:
         """`signer`'s next EIP-712 nonce in `patient`'s clone; 0 while the clone does not exist."""
-        return await self._read_clone_uint(patient, _NONCES_SELECTOR, abi_encode(("address",), (_checksum(signer),)), "nonces")
+        encoded = abi_encode(("address",), (_checksum(signer),))
+        return await self._read_clone_uint(patient, _NONCES_SELECTOR, encoded, "nonces")
 
     @translate_outages
     async def record_count(self, patient: str) -> int:
