@@ -14,9 +14,19 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
-from aiohttp import ClientError, ClientOSError, ClientTimeout, ServerDisconnectedError
+from aiohttp import (
+    ClientError,
+    ClientOSError,
+    ClientSession,
+    ClientTimeout,
+    ServerDisconnectedError,
+    TCPConnector,
+)
 from aiohttp.client_exceptions import ClientConnectionResetError
+from eth_typing import URI
 from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3._utils.caching import generate_cache_key
+from web3._utils.http_session_manager import HTTPSessionManager
 from web3.providers.rpc.utils import (
     REQUEST_RETRY_ALLOWLIST,
     ExceptionRetryConfiguration,
@@ -78,6 +88,39 @@ def translate_outages(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitabl
     return wrapper
 
 
+class LoopLocalSessionManager(HTTPSessionManager):
+    """web3's HTTP session manager without the thread lock it takes on every async request.
+
+    Why: web3 7 acquires a `threading.Lock` through a thread pool (`async_lock`) before each request
+    to find its cached aiohttp session. A request cancelled while that acquire is pending (a timeout,
+    or a task given up, e.g. an upload's nonce read when the upload is refused mid-stream) leaves
+    the lock taken for good once the thread gets it: every later chain request of the process waits
+    for ever (seen in `make test`: the next sign-in never answered). Each event loop here has its
+    own sessions and nothing awaits between looking a session up and caching a new one, so no lock
+    is needed at all.
+    """
+
+    async def async_cache_and_return_session(
+        self,
+        endpoint_uri: URI,
+        session: ClientSession | None = None,
+        request_timeout: ClientTimeout | None = None,
+    ) -> ClientSession:
+        key = generate_cache_key(f"{id(asyncio.get_running_loop())}:{endpoint_uri}")
+        cached = self.session_cache.get_cache_entry(key)
+        if cached is not None and not cached.closed and not cached._loop.is_closed():
+            return cached
+        self.session_cache.pop(key)
+        fresh = session or ClientSession(
+            raise_for_status=True, connector=TCPConnector(force_close=True, enable_cleanup_closed=True)
+        )
+        _, evicted = self.session_cache.cache(key, fresh)
+        for old in (evicted or {}).values():
+            if not old.closed and not old._loop.is_closed():
+                asyncio.ensure_future(old.close())  # a session of this process's oldest loop: let it go
+        return fresh
+
+
 class TimedHTTPProvider(AsyncHTTPProvider):
     """web3's HTTP provider, with every JSON-RPC request timed into the dependency histogram.
 
@@ -85,6 +128,10 @@ class TimedHTTPProvider(AsyncHTTPProvider):
     contract calls, the relayer's sends, our raw batches), so timing here misses nothing. The
     operation label is the JSON-RPC method (a fixed set); a batch is `batch`.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._request_session_manager = LoopLocalSessionManager()
 
     async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         started, ok = time.perf_counter(), False
