@@ -40,7 +40,6 @@ import argparse
 import asyncio
 import hashlib
 import os
-import platform
 import statistics
 import sys
 import time
@@ -50,7 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_support import ROOT, BenchStack, measure_on, prepare_environment, print_result  # noqa: E402
+from bench_support import ROOT, BenchStack, measure_on, prepare_environment, print_result, result_envelope  # noqa: E402
 
 OUT = ROOT / ".cache" / "bench" / "doctor_flow.json"
 STEPS = (
@@ -246,12 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         say(f"  kept {stack.tmp}")
     if measured is None:
         return 2
-    result = {
-        "benchmark": "doctor_flow",
-        "unit_note": "server time of each step's HTTP call (signatures made before the clock); medians of the runs",
-        **measured,
-        "environment": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-    }
+    result = result_envelope(
+        "doctor_flow",
+        "server time of each step's HTTP call (signatures made before the clock); medians of the runs",
+        measured,
+    )
     print_table(result)
     text = print_result(result)
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -34,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_support import ROOT, BenchStack, measure_on, prepare_environment, print_result  # noqa: E402
+from bench_support import ROOT, BenchStack, measure_on, prepare_environment, print_result, result_envelope  # noqa: E402
 
 OUT = ROOT / ".cache" / "bench" / "fhir_export.json"
 HTTP_TIMEOUT_SECONDS = 300.0
@@ -158,12 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         say(f"  kept {stack.tmp}")
     if measured is None:
         return 2
-    result = {
-        "benchmark": "fhir_export",
-        "unit_note": "client-side wall time of each HTTP call, body read; medians of the runs, ratio in the same run",
-        **measured,
-        "environment": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-    }
+    result = result_envelope(
+        "fhir_export",
+        "client-side wall time of each HTTP call, body read; medians of the runs, ratio in the same run",
+        measured,
+    )
     print_table(result)
     text = print_result(result)
     OUT.parent.mkdir(parents=True, exist_ok=True)

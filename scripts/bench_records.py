@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import platform
 import statistics
 import sys
 import time
@@ -53,6 +52,7 @@ from bench_support import (  # noqa: E402
     measure_on,
     prepare_environment,
     print_result,
+    result_envelope,
     rss_mib,
     save_and_check,
 )
@@ -238,18 +238,7 @@ def report(measured: dict, sizes: list[int]) -> dict:
             "target": f"<= {TARGET_MAX_RSS_GROWTH_MB:g}",
             "ok": growth <= TARGET_MAX_RSS_GROWTH_MB,
         }
-    return {
-        "benchmark": "records",
-        "unit_note": "MB = 2**20 bytes; rates are medians of the runs",
-        **measured,
-        "targets": targets,
-        "ok": all(t["ok"] for t in targets.values()),
-        "environment": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
-    }
+    return result_envelope("records", "MB = 2**20 bytes; rates are medians of the runs", measured, targets)
 
 
 def print_table(result: dict) -> None:

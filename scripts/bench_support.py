@@ -10,13 +10,15 @@ order, and is safe to call after a partial start.
 
 Every benchmark ends the same way: `measure_on` runs the measurement on a started stack (and says
 why when it could not), `print_result` prints the JSON under the table, and `save_and_check` writes
-it to `.cache/bench/` and turns missed targets into exit status 1.
+it to `.cache/bench/` and turns missed targets into exit status 1; `result_envelope` gives every
+result the same outer shape.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import secrets
 import shutil
 import sys
@@ -275,6 +277,21 @@ def measure_on(
         return None
     finally:
         stack.stop()
+
+
+def result_envelope(
+    benchmark: str, unit_note: str, measured: dict[str, Any], targets: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every benchmark's JSON result: its name, what the units mean, the figures, the targets (when it
+    has any, with `ok`), and the machine it ran on (figures only compare on the same machine)."""
+    result: dict[str, Any] = {"benchmark": benchmark, "unit_note": unit_note, **measured}
+    if targets is not None:
+        result["targets"] = targets
+        result["ok"] = all(t["ok"] for t in targets.values())
+    result["environment"] = {
+        "python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+    }
+    return result
 
 
 def print_result(result: dict[str, Any]) -> str:

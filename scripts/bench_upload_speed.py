@@ -23,8 +23,6 @@ Options: `--runs 9,5` (runs for 1 MB and 100 MB), `--warmups 1`, `--keep`.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from bench_support import (
     measure_on,
     prepare_environment,
     print_result,
+    result_envelope,
     save_and_check,
 )
 
@@ -63,14 +62,10 @@ def report(measured: dict) -> dict:
             "target": f"<= {TARGET_MAX_RSS_GROWTH_MB:g}",
             "ok": growth <= TARGET_MAX_RSS_GROWTH_MB,
         }
-    return {
-        "benchmark": "upload_speed",
-        "unit_note": "MB = 2**20 bytes; rates are medians of the runs; ratios measured in the same run",
-        **measured,
-        "targets": targets,
-        "ok": all(t["ok"] for t in targets.values()),
-        "environment": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-    }
+    return result_envelope(
+        "upload_speed", "MB = 2**20 bytes; rates are medians of the runs; ratios measured in the same run",
+        measured, targets,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
