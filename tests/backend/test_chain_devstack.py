@@ -6,6 +6,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from healthledger.chain import artifacts
 from healthledger.chain.artifacts import (
     CONTRACT_NAMES,
     bill_payments,
@@ -13,7 +14,6 @@ from healthledger.chain.artifacts import (
     health_record_factory,
     load_artifact,
 )
-from healthledger.chain import artifacts
 from healthledger.chain.deployment import deploy, load, save, verify_problems
 from healthledger.devstack.anvil import DEFAULT_MNEMONIC, AnvilNode, dev_accounts
 
