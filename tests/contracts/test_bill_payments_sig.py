@@ -13,7 +13,16 @@ from eth_utils import keccak
 
 from . import eip712
 from .conftest import DAY
-from .helpers import addr, head_time, one_event, reverts_with
+from .helpers import (
+    addr,
+    head_time,
+    hex_data,
+    one_event,
+    reverts_with,
+    rpc,
+    succeeded,
+    wait_for_receipt,
+)
 from .test_bill_payments import CANCELLED, ETH, OPEN, RECORD_ID, Bill, _issue, _state
 
 DOCTOR_KEY, DOCTOR2_KEY, STRANGER_KEY = 2, 3, 6  # dev account indices (tests/contracts/conftest.py ROLES)
@@ -203,3 +212,18 @@ def test_relayed_cancel_after_partial_payment(billing, writable, doctor, patient
     with reverts_with(billing.BillPartlyPaid, billId=bill.id, paid=4):
         billing.cancelBillBySig(bill, 0, deadline, signature, sender=relayer)
     assert _state(billing, bill).status == OPEN and billing.nonces(doctor) == 0
+
+
+def test_dirty_address_words_never_reach_the_calldata_hash(billing, writable, doctor, patient, relayer):
+    """issueBillBySig hashes its head words straight from calldata: a word the ABI decoder would read as
+    the same address but whose upper bits are set must revert, not issue a bill under another hash."""
+    terms = _issue_terms(billing, doctor, patient)
+    signature = _sign(billing, "IssueBill", ISSUE_FIELDS, terms, DOCTOR_KEY)
+    data = bytearray(billing.issueBillBySig.encode_input(*_args(terms), signature))
+    clean = {"from": addr(relayer), "to": billing.address, "data": hex_data(bytes(data)), "gas": hex(500_000)}
+    data[4] = 0x01  # the patient word's top byte
+    dirty = {**clean, "data": hex_data(bytes(data))}
+    assert not succeeded(wait_for_receipt(rpc("eth_sendTransaction", [dirty])))
+    assert billing.billCount() == 0 and billing.nonces(doctor) == 0
+    assert succeeded(wait_for_receipt(rpc("eth_sendTransaction", [clean])))  # the same call, clean, works
+    assert billing.billCount() == 1
