@@ -29,7 +29,6 @@ UNREACHABLE = {
         "error InvalidShortString",  # EIP712 ShortStrings: name/version are short constants
         "error StringTooLong",
         "event EIP712DomainChanged",  # the domain never changes
-        "error InvalidAccountNonce",  # nonces are only ever consumed with _useNonce (no checked variant)
         "error InsufficientBalance",  # Address.sendValue forwards exactly the msg.value just received
         "error CloneArgumentsTooLong",  # the vault address is predicted from a 20-byte argument
     },
