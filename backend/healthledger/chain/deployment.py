@@ -44,7 +44,7 @@ __all__ = [
     "mint_test_usd",
     "register_doctor",
     "save",
-    "test_usd_balance",
+    "bill_token_balance",
     "verify",
     "verify_bill_problems",
     "verify_problems",
@@ -412,7 +412,7 @@ def mint_test_usd(
     return _send(w3, account, tx, timeout)["transactionHash"].to_0x_hex()
 
 
-def test_usd_balance(w3_or_url: Web3 | str, deployment: Deployment, owner: str) -> int:
+def bill_token_balance(w3_or_url: Web3 | str, deployment: Deployment, owner: str) -> int:
     """`balanceOf(owner)` of the deployment's bill token, in base units (0 without a token)."""
     if deployment.bill_token is None:
         return 0

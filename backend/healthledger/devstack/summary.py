@@ -108,7 +108,7 @@ def summary(config: StackConfig, info: StackInfo) -> str:
     bills_off = "(not set: bills disabled; set BILL_PAYMENTS_ADDRESS)"
     lines.append(f"  BillPayments    {info.bill_payments or bills_off}")
     if info.bill_token:
-        token = "TestUSD (TUSD, 6 decimals)" if info.local_chain else "BILL_TOKEN_ADDRESS"
+        token = "TestUSD, 6 decimals" if info.local_chain else "BILL_TOKEN_ADDRESS"
         lines.append(f"  Bill token      {info.bill_token}   ({token})")
     ipfs_origin = "IPFS_API_URL" if info.ipfs_external else f"js-ipfs, repo {config.short(config.data_dir / 'ipfs')}"
     mongo_origin = "MONGODB_URI" if info.mongodb_external else f"SecantusDB, {config.short(config.data_dir / 'mongo')}"
@@ -126,7 +126,7 @@ def summary(config: StackConfig, info: StackInfo) -> str:
             "Demo accounts: Anvil's dev keys. LOCAL ONLY: these keys are public, never use them on a real network.",
             account(DEPLOYER_INDEX, "deployer, registrar"),
             account(DOCTOR_INDEX, "demo doctor (" + ("registered now" if info.doctor_registered_now else "registered") + ")"),
-            account(PATIENT_INDEX, "demo patient" + (", holds TUSD" if info.bill_token else "")),
+            account(PATIENT_INDEX, "demo patient" + (", holds TestUSD" if info.bill_token else "")),
             account(RELAYER_INDEX, "relayer (pays the gas)", with_key=False),
             "  MetaMask: account menu > Add account or hardware wallet > Import account, paste a key.",
             "",
@@ -142,7 +142,7 @@ def summary(config: StackConfig, info: StackInfo) -> str:
                 "",
                 "See the demo patient's TestUSD in MetaMask (Tokens > Import tokens > Custom token):",
                 f"  Token contract    {info.bill_token}",
-                "  Symbol            TUSD, decimals 6"
+                "  Symbol, decimals  filled in by MetaMask (Test USD, 6 decimals)"
                 + ("   (10,000 minted to the demo patient now)" if info.tusd_minted_now else ""),
             ]
     lines += ["", "Press Ctrl-C to stop."]
