@@ -41,6 +41,13 @@ must be given and should be another account, e.g. the backend relayer's or an op
     # shell history and the process list):
     ape run deploy --network ethereum:sepolia:https://sepolia.example/v3/KEY
 
+Bills (issue 17): after the factory, BillPayments(factory) is deployed. Its bill token (the ERC-20
+besides ETH) is BILL_TOKEN_ADDRESS when set; otherwise, on a local chain only, a new TestUSD (a
+worthless 6-decimal permit token the deployer mints); on a live network without BILL_TOKEN_ADDRESS
+bills are in ETH only, and the script refuses to deploy a test token there (BILL_TOKEN_ADDRESS=TestUSD).
+A saved deployment whose factory verifies but that lacks (working) bill contracts keeps its factory
+and gains them.
+
 On Sepolia ape waits for 2 confirmations per transaction (its default for the network), so a
 deployment with a relayer grant takes a minute or so.
 
@@ -70,6 +77,8 @@ Environment:
                         it with `changeDefaultAdminDelay`, which itself waits; or use --redeploy).
     RELAYER_ADDRESS     optional: the backend relayer's address (RELAYER_PRIVATE_KEY's account); it
                         is granted REGISTRAR_ROLE too, so the API can register doctors.
+    BILL_TOKEN_ADDRESS  the ERC-20 bills may be paid in besides ETH; gasless payment needs EIP-2612
+                        permit (on Sepolia e.g. the chain's USDC). Unset: TestUSD locally, none live.
     DEPLOYMENTS_DIR     optional: folder for `<chain-id>.json` (default: `deployments/` in the project).
     REDEPLOY=1          deploy anew even when the saved deployment verifies (same as `--redeploy`).
 
@@ -159,6 +168,45 @@ def _wanted_registrars(registrar: str | None) -> list[str]:
         if address is not None and address not in wanted:
             wanted.append(address)
     return wanted
+
+
+def _bill_token_setting(network: Any) -> str | None:
+    """BILL_TOKEN_ADDRESS (checksummed), None for "TestUSD" or unset; a test token is refused live."""
+    value = (os.environ.get("BILL_TOKEN_ADDRESS") or "").strip()
+    if value.lower() in ("testusd", "test"):
+        if not network.is_dev:
+            raise click.ClickException(
+                f"refusing to deploy a test token on '{network.name}': set BILL_TOKEN_ADDRESS to a real "
+                f"permit token (e.g. the chain's USDC), or leave it unset for bills in ETH only"
+            )
+        return None
+    return _env_address("BILL_TOKEN_ADDRESS", value)
+
+
+def _deploy_bills(network: Any, factory: str, token: str | None) -> dict[str, str | None]:
+    """BillPayments(factory), and TestUSD on a local chain when no token is given: the file's bill fields."""
+    from ape import project
+
+    deployer = _deployer(network)
+    payments = deployer.deploy(project.BillPayments, factory)
+    _say(f"BillPayments at {payments.address} (factory {factory})")
+    fields = {"bill_payments": payments.address, "bill_payments_tx": str(payments.txn_hash)}
+    if token is None and network.is_dev:
+        test_usd = deployer.deploy(project.TestUSD, deployer.address)
+        _say(f"TestUSD at {test_usd.address} (6 decimals; the deployer {deployer.address} mints)")
+        return {**fields, "bill_token": test_usd.address, "bill_token_tx": str(test_usd.txn_hash)}
+    _say(f"bill token {token} (BILL_TOKEN_ADDRESS)" if token else "warning: no BILL_TOKEN_ADDRESS: bills in ETH only")
+    return {**fields, "bill_token": token, "bill_token_tx": None}
+
+
+def _bill_problems(w3: Any, saved: Any, token: str | None) -> list[str]:
+    """Why the saved bill contracts cannot be kept (the factory being fine)."""
+    from healthledger.chain.deployment import verify_bill_problems
+
+    problems = verify_bill_problems(saved, w3)
+    if not problems and token is not None and token != saved.bill_token:
+        problems.append(f"its bill token is {saved.bill_token}, BILL_TOKEN_ADDRESS is {token}")
+    return problems
 
 
 def _describe_delay(seconds: int) -> str:
@@ -254,9 +302,10 @@ def _check_saved(w3: Any, saved: Any, wanted: list[str], admin_delay: int) -> tu
     """(problems that need a new deployment, addresses that lack REGISTRAR_ROLE); warns when the
     factory's admin delay is not `admin_delay` (fixed at deployment, so not a reason to redeploy)."""
     from healthledger.chain.client import REGISTRAR_ROLE
-    from healthledger.chain.deployment import verify_problems
+    from healthledger.chain.deployment import verify_bill_problems, verify_problems
 
-    problems = verify_problems(saved, w3, check_bytecode=False)
+    bill_problems = verify_bill_problems(saved, w3, check_bytecode=False)
+    problems = [p for p in verify_problems(saved, w3, check_bytecode=False) if p not in bill_problems]
     role_problem = f"{saved.registrar} does not hold REGISTRAR_ROLE"
     missing = [saved.registrar] if saved.registrar and role_problem in problems else []
     problems = [p for p in problems if p != role_problem]
@@ -372,13 +421,17 @@ def cli(network, provider, redeploy, admin_delay, registrar):
     verifies against the chain, with the admin delay and registrar given; grant REGISTRAR_ROLE to
     RELAYER_ADDRESS.
 
+    Then BillPayments(factory) and its token (BILL_TOKEN_ADDRESS, or TestUSD on a local chain).
+
     Environment: DEPLOYER_ALIAS and APE_ACCOUNTS_<alias>_PASSPHRASE (non-local networks),
-    REGISTRAR_ADDRESS, ADMIN_DELAY, RELAYER_ADDRESS, DEPLOYMENTS_DIR, REDEPLOY. Details: scripts/deploy.py.
+    REGISTRAR_ADDRESS, ADMIN_DELAY, RELAYER_ADDRESS, BILL_TOKEN_ADDRESS, DEPLOYMENTS_DIR, REDEPLOY.
+    Details: scripts/deploy.py.
     """
     from healthledger.chain.deployment import load, save
 
     redeploy = redeploy or (os.environ.get("REDEPLOY") or "").strip().lower() in TRUE_VALUES
     delay = _admin_delay(network, admin_delay)
+    bill_token = _bill_token_setting(network)
     registrar = _registrar_setting(registrar)
     if registrar is None and not network.is_dev:
         raise click.ClickException(
@@ -409,10 +462,20 @@ def cli(network, provider, redeploy, admin_delay, registrar):
             _say(f"{shown} is unreadable ({type(exc).__name__}: {exc}); deploying anew")
         else:
             problems, missing = _check_saved(w3, saved, wanted, delay)
+            bill_problems = [] if problems else _bill_problems(w3, saved, bill_token)
+            if not problems and bill_problems:
+                _say(f"the factory verifies, its bill contracts do not: {'; '.join(bill_problems)}")
+                if missing:
+                    saved = _grant_missing(network, saved, missing, registrar)
+                saved = saved.model_copy(update=_deploy_bills(network, saved.factory, bill_token))
+                save(saved, path)
+                _say(f"kept the existing factory; updated {shown}")
+                return
             if not problems and not missing:
                 _say(
                     f"verified existing deployment: factory {saved.factory}, implementation "
-                    f"{saved.implementation} (block {saved.block_number}); nothing to do"
+                    f"{saved.implementation} (block {saved.block_number}), BillPayments {saved.bill_payments}, "
+                    f"bill token {saved.bill_token or 'none (ETH only)'}; nothing to do"
                 )
                 return
             if not problems:
@@ -427,5 +490,6 @@ def cli(network, provider, redeploy, admin_delay, registrar):
             _say("deploying anew")
 
     deployment = _deploy(network, chain_id, registrar, delay)
+    deployment = deployment.model_copy(update=_deploy_bills(network, deployment.factory, bill_token))
     save(deployment, path)
     _say(f"wrote {shown}")

@@ -45,7 +45,7 @@ STOP_TIMEOUT = 60.0
 ADDRESS = r"0x[0-9a-fA-F]{40}"
 # Settings that would make the orchestrator use outside services; the tests use the embedded ones.
 OUTSIDE_SETTINGS = (
-    "ETH_RPC_URL", "FACTORY_ADDRESS", "IPFS_API_URL", "MONGODB_URI", "RELAYER_PRIVATE_KEY", "CHAIN_ID",
+    "ETH_RPC_URL", "FACTORY_ADDRESS", "BILL_PAYMENTS_ADDRESS", "BILL_TOKEN_ADDRESS", "IPFS_API_URL", "MONGODB_URI", "RELAYER_PRIVATE_KEY", "CHAIN_ID",
     "JWT_SECRET", "FRONTEND_DIST", "PUBLIC_URL", "SIWE_DOMAIN", "HOST",
 )
 
@@ -156,6 +156,24 @@ def factory_in(output: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+def bills_in(output: str) -> tuple[str, str]:
+    """(BillPayments address, bill token address) from the summary."""
+    payments = re.search(rf"BillPayments\s+({ADDRESS})", output)
+    token = re.search(rf"Bill token\s+({ADDRESS})", output)
+    assert payments and token, output
+    return payments.group(1), token.group(1)
+
+
+def token_balance(rpc_url: str, token: str, owner: str) -> int:
+    """ERC-20 balanceOf, read straight from the chain."""
+    from web3 import Web3
+
+    from healthledger.chain.artifacts import test_usd
+
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
+    return int(w3.eth.contract(address=token, abi=test_usd().abi).functions.balanceOf(owner).call())
+
+
 def assert_nothing_left(data_dir: Path) -> None:
     """No process of this stack survives it (a short grace for ones being reaped right now)."""
     deadline = time.monotonic() + 5
@@ -248,11 +266,20 @@ def test_services_alone_outside_services_and_crashes(tmp_path: Path, data_dir: P
             shlex.split(line)[0].split("=", 1) for line in (data_dir / "api.env").read_text().splitlines()
         )
         assert settings["FACTORY_ADDRESS"] == factory and settings["CHAIN_ID"] == "31337"
+        # Bills: BillPayments + TestUSD deployed with the factory, passed to the API, 10,000 TUSD for the patient.
+        bill_payments, bill_token = bills_in(output)
+        assert (settings["BILL_PAYMENTS_ADDRESS"], settings["BILL_TOKEN_ADDRESS"]) == (bill_payments, bill_token)
+        assert "10,000 minted to the demo patient now" in output and f"Token contract    {bill_token}" in output
+        patient = dev_accounts()[2].address
+        assert token_balance(settings["ETH_RPC_URL"], bill_token, patient) == 10_000 * 10**6
 
         if _app_import_error() is None:
             outside = {
                 k: settings[k]
-                for k in ("ETH_RPC_URL", "FACTORY_ADDRESS", "RELAYER_PRIVATE_KEY", "IPFS_API_URL", "MONGODB_URI")
+                for k in (
+                    "ETH_RPC_URL", "FACTORY_ADDRESS", "BILL_PAYMENTS_ADDRESS", "BILL_TOKEN_ADDRESS",
+                    "RELAYER_PRIVATE_KEY", "IPFS_API_URL", "MONGODB_URI",
+                )
             }
             port = free_port()
             api_only = StackRun(api_dir, port, free_port(), env=outside)
@@ -260,6 +287,7 @@ def test_services_alone_outside_services_and_crashes(tmp_path: Path, data_dir: P
                 output = api_only.wait_ready()
                 assert set(lock_children(api_dir)) == {"api"}
                 assert "(FACTORY_ADDRESS)" in output and "(IPFS_API_URL)" in output and "(MONGODB_URI)" in output
+                assert bills_in(output) == (bill_payments, bill_token) and "(BILL_TOKEN_ADDRESS)" in output
                 assert "Demo accounts" not in output  # dev keys are shown for the local chain only
                 status = httpx.get(f"http://127.0.0.1:{port}/api/system/status", timeout=10, trust_env=False)
                 assert status.json()["status"] == "ok", status.text
@@ -286,6 +314,8 @@ def test_services_alone_outside_services_and_crashes(tmp_path: Path, data_dir: P
         assert "saved the chain of that anvil first" in output, output
         again_factory, origin = factory_in(output)
         assert again_factory == factory and origin.startswith("reused from"), output
+        assert bills_in(output) == (bill_payments, bill_token) and "minted to the demo patient now" not in output
+        assert token_balance(settings["ETH_RPC_URL"], bill_token, patient) == 10_000 * 10**6  # minted once
         assert not set(children.values()) & set(processes_using(data_dir))
         # A child dies: it is named with how it ended, the others are stopped, the exit code is 1.
         os.kill(lock_children(data_dir)["ipfs"], signal.SIGKILL)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from healthledger.chain import artifacts
 from healthledger.chain.artifacts import health_record_factory
 from healthledger.chain.client import REGISTRAR_ROLE
 from healthledger.chain.deployment import Deployment, load
@@ -77,6 +78,9 @@ def test_deploys_then_verifies_then_redeploys(
     assert creation["contractAddress"] == saved.factory and creation["blockNumber"] == saved.block_number
     assert saved.registrar == registrar.address and len(saved.tx_hashes) == 1  # no grant transaction
     assert saved.compiler_version.startswith("0.8.")
+    # BillPayments bound to the factory; no BILL_TOKEN_ADDRESS on a live network: ETH only, no test token.
+    assert _bill_factory(sepolia_anvil, saved) == saved.factory and saved.bill_token is None
+    assert "bills in ETH only" in first.output, first.output
     assert VERIFIED not in first.output
     # Exactly the format `save` writes (the backend's `load` reads it back unchanged).
     raw = json.loads((deployments_dir / f"{SEPOLIA_CHAIN_ID}.json").read_text())
@@ -94,11 +98,50 @@ def test_deploys_then_verifies_then_redeploys(
     redeployed = _saved(deployments_dir)
     assert redeployed.factory != saved.factory and redeployed.implementation != saved.implementation
     assert _has_code(sepolia_anvil, redeployed.factory) and _has_code(sepolia_anvil, redeployed.implementation)
-    assert _nonce(sepolia_anvil, deployer.address) == nonce + 1
+    assert _nonce(sepolia_anvil, deployer.address) == nonce + 2  # the factory, then BillPayments
 
     by_env = run_deploy(env={"REDEPLOY": "1"})
     assert VERIFIED not in by_env.output
     assert _saved(deployments_dir).factory not in (saved.factory, redeployed.factory)
+
+
+def _bill_factory(node: AnvilNode, saved: Deployment) -> str:
+    """The factory the saved BillPayments is bound to, read from the chain."""
+    assert saved.bill_payments is not None and _has_code(node, saved.bill_payments)
+    contract = _w3(node).eth.contract(address=saved.bill_payments, abi=artifacts.bill_payments().abi)
+    return contract.functions.factory().call()
+
+
+def test_bill_token_on_a_live_network_and_an_older_file(
+    run_deploy, sepolia_anvil: AnvilNode, deployer: DevAccount, deployments_dir: Path
+) -> None:
+    """BILL_TOKEN_ADDRESS is recorded as the bill token; a test token is refused on Sepolia; a file from
+    before bills keeps its factory and gains BillPayments."""
+    refused = run_deploy(env={"BILL_TOKEN_ADDRESS": "TestUSD"}, check=False)
+    assert refused.returncode != 0 and "refusing to deploy a test token" in refused.output, refused.output
+    assert not (deployments_dir / f"{SEPOLIA_CHAIN_ID}.json").exists()
+
+    run_deploy()
+    saved = _saved(deployments_dir)
+    token = saved.factory  # any contract stands in for Sepolia's USDC here
+    nonce = _nonce(sepolia_anvil, deployer.address)
+    with_token = run_deploy(env={"BILL_TOKEN_ADDRESS": token.lower()})
+    assert "kept the existing factory" in with_token.output, with_token.output
+    updated = _saved(deployments_dir)
+    assert (updated.factory, updated.bill_token, updated.bill_token_tx) == (saved.factory, token, None)
+    assert _bill_factory(sepolia_anvil, updated) == saved.factory
+    assert _nonce(sepolia_anvil, deployer.address) == nonce + 1  # BillPayments only
+
+    older = json.loads(updated.model_dump_json())
+    for name in ("bill_payments", "bill_payments_tx", "bill_token", "bill_token_tx"):
+        del older[name]
+    (deployments_dir / f"{SEPOLIA_CHAIN_ID}.json").write_text(json.dumps(older))
+    upgraded = run_deploy(env={"BILL_TOKEN_ADDRESS": token})
+    assert "no BillPayments recorded" in upgraded.output, upgraded.output
+    gained = _saved(deployments_dir)
+    assert gained.factory == saved.factory and gained.bill_token == token
+    assert gained.bill_payments not in (None, updated.bill_payments)
+    assert VERIFIED in run_deploy(env={"BILL_TOKEN_ADDRESS": token}).output
 
 
 def test_file_from_another_chain_instance_is_not_trusted(
@@ -238,6 +281,9 @@ def test_local_network_uses_ape_test_account_on_a_running_anvil(run_deploy, tmp_
         assert _admin_rules(node, saved.factory) == (node.accounts[0].address, 0)
         assert saved.registrar == node.accounts[0].address
         assert _is_registrar(node, saved.factory, node.accounts[0].address)
+        assert _bill_factory(node, saved) == saved.factory and saved.bill_token and saved.bill_token_tx
+        token = _w3(node).eth.contract(address=saved.bill_token, abi=artifacts.test_usd().abi)
+        assert token.functions.decimals().call() == 6 and token.functions.owner().call() == node.accounts[0].address
         again = run_deploy(env=env, network="ethereum:local:foundry")
         assert VERIFIED in again.output, again.output
         assert node.is_running(), "ape stopped an Anvil it did not start"
