@@ -130,8 +130,7 @@ async def sync(bill_id: str, body: SyncRequest, caller: CallerDep, services: Ser
 
 
 @router.post("/{bill_id}/cancel/typed-data", response_model=PayloadOut, summary="The CancelBill payload to sign (its issuer)",
-             responses=errors(AUTH, CHAIN, UNAVAILABLE, NOT_FOUND, {409: ("bill_not_open", "bill_partly_paid")},
-                              validation=False))
+             responses=errors(AUTH, CHAIN, UNAVAILABLE, NOT_FOUND, {409: ("bill_not_open", "bill_partly_paid")}))
 async def cancel_typed_data(bill_id: str, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
     return await bills_issue.cancel_typed_data(services, caller.address, bill_id)
 
