@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 import pytest
 from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
+from pydantic import SecretStr
 from web3 import HTTPProvider, Web3
 
 from healthledger.chain.bills import ETH
 from healthledger.chain.deployment import Deployment
-from healthledger.devstack.anvil import AnvilNode
+from healthledger.devstack.anvil import AnvilNode, DevAccount
 
 from .support import access
 from .support.doctor_records import doctor_upload
@@ -136,6 +137,12 @@ async def test_a_token_bill_is_issued_paid_without_eth_receipted_and_refunded(
     assert reconciliation.paymentIdentifier.value == last_tx
     assert len(reconciliation.detail) == 2
     assert reconciliation.request.identifier.value.endswith(f"/{record_id}")
+    # ... and the patient's FHIR export carries it beside the Invoice record.
+    bundle = client.get("/api/fhir/bundle", headers={**patient.headers, "X-Wallet-Signature": patient.key_signature(client)})
+    assert bundle.status_code == 200, bundle.text
+    resources = [e["resource"] for e in bundle.json()["entry"]]
+    assert [r["resourceType"] for r in resources] == ["Invoice", "PaymentReconciliation"]
+    assert resources[1]["paymentIdentifier"]["value"] == last_tx
 
     # The audit trail shows the issue and the payments, for the patient and for the issuer.
     trail = expect_ok(client.get("/api/audit/patient", headers=patient.headers))["events"]
@@ -224,3 +231,30 @@ def test_bills_disabled_answer_503(other_api_server: Callable[..., Any], keyed_p
         keyed_patient.login(http)
         expect_error(http.get("/api/bills/config", headers=keyed_patient.headers), 503, "bills_unavailable")
         expect_error(http.get("/api/bills", headers=keyed_patient.headers), 503, "bills_unavailable")
+
+
+def test_a_registrar_approves_and_revokes_a_clinic_through_the_relayer(
+    client: httpx.Client, other_api_server: Callable[..., Any], registrar_wallet: Wallet, doctor_wallet: Wallet,
+    deployment: Deployment, anvil: AnvilNode, deployer_account: DevAccount,
+) -> None:
+    clinic = Wallet.random().address
+    contract = Web3(HTTPProvider(anvil.rpc_url)).eth.contract(
+        address=deployment.bill_payments, abi=[{"type": "function", "name": "isApprovedClinic", "stateMutability": "view",
+                                                "inputs": [{"name": "", "type": "address"}],
+                                                "outputs": [{"name": "", "type": "bool"}]}])
+    # The session's relayer holds no REGISTRAR_ROLE (on purpose): refused, nothing sent.
+    expect_error(client.post("/api/bills/clinics", headers=registrar_wallet.headers, json={"clinic": clinic, "approved": True}),
+                 503, "relayer_not_registrar")
+    expect_error(client.post("/api/bills/clinics", headers=doctor_wallet.headers, json={"clinic": clinic, "approved": True}),
+                 403, "wrong_role")
+    # An API whose relayer is a registrar (the deployer) sends it.
+    key = SecretStr(deployer_account.private_key)
+    with other_api_server(relayer_private_key=key) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        registrar_wallet.login(http)
+        post = lambda approved: http.post(  # noqa: E731
+            "/api/bills/clinics", headers=registrar_wallet.headers, json={"clinic": clinic, "approved": approved})
+        approved = expect_ok(post(True))
+        assert approved["status"] == "mined" and contract.functions.isApprovedClinic(clinic).call() is True
+        expect_error(post(True), 409, "clinic_status_unchanged")
+        expect_ok(post(False))
+        assert contract.functions.isApprovedClinic(clinic).call() is False
