@@ -192,8 +192,18 @@ async def test_an_eth_bill_paid_from_the_wallet_and_a_cancelled_bill(
         "patientAddress": patient.address, "recordId": rx["record_id"], "token": ETH, "amount": "1", "dueDate": 4_000_000_000,
     }), 422, "not_a_bill_record")
 
+    # The same signed IssueBill sent again (its answer lost) is that bill, not a refusal of its spent nonce.
+    payload = expect_ok(client.post("/api/bills/issue/typed-data", headers=writer.headers, json={
+        "patientAddress": patient.address, "recordId": record_id, "token": ETH, "amount": str(10**15), "dueDate": 4_000_000_000,
+    }))["payload"]
+    signed = {"payload": payload, "signature": writer.sign_typed_data(payload)}
+    other = expect_ok(client.post("/api/bills", headers=writer.headers, json=signed), 201)
+    again = expect_ok(client.post("/api/bills", headers=writer.headers, json=signed), 201)
+    assert again["billId"] == other["billId"] and again["issuedTx"] == other["issuedTx"]
+    issued = expect_ok(client.get("/api/bills?role=issuer", headers=writer.headers))["bills"]
+    assert [b["billId"] for b in issued] == [other["billId"], bill_id]  # newest first, once each
+
     # The issuer cancels an unpaid bill with a signature (relayed).
-    other = _issue(client, writer, patient.address, record_id, ETH, 10**15)
     expect_error(client.post(f"/api/bills/{other['billId']}/cancel/typed-data", headers=patient.headers), 404, "bill_not_found")
     payload = expect_ok(client.post(f"/api/bills/{other['billId']}/cancel/typed-data", headers=writer.headers))["payload"]
     cancelled = expect_ok(client.post(f"/api/bills/{other['billId']}/cancel", headers=writer.headers,

@@ -21,7 +21,7 @@ from typing import Any
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import AsyncContract
-from web3.exceptions import ContractLogicError
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from .artifacts import bill_payments, test_usd
 from .client import ChainClient
@@ -152,12 +152,12 @@ class BillsChain:
             symbol = str(await contract.functions.symbol().call())
             name = str(await contract.functions.name().call())
             decimals = int(await contract.functions.decimals().call())
-        except (ContractLogicError, ValueError) as exc:
+        except (ContractLogicError, BadFunctionCallOutput, ValueError) as exc:
             raise ChainError(f"{token} does not answer as an ERC-20 token: {exc}") from None
         try:
             await contract.functions.eip712Domain().call()
             permit = True
-        except (ContractLogicError, ValueError):
+        except (ContractLogicError, BadFunctionCallOutput, ValueError):
             permit = False
         info = TokenInfo(address=to_checksum_address(token), symbol=symbol, name=name, decimals=decimals, permit=permit)
         self._tokens[key] = info

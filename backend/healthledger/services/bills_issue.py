@@ -113,10 +113,11 @@ async def issue(services: Services, issuer: str, payload: Any, signature: str) -
         raise NotAllowed("not_issuer", "the IssueBill payload names another issuer")
     _token(services, message["token"])
     raw = await _check_signed(services, expected, signature, issuer)
-    await _require_bill_record(services, message["patient"], message["recordId"])
-    await _check_nonce(services, issuer, message["nonce"])
-    result = await bills.relay(services, "issueBillBySig", chain.issue_by_sig(message, raw),
-                               f"bill:issue:{issuer.lower()}:{message['nonce']}")
+    data, key = chain.issue_by_sig(message, raw), f"bill:issue:{issuer.lower()}:{message['nonce']}"
+    if not await services.relay_queue.has_call(key, data):  # a retry (after a 202) joins its job
+        await _require_bill_record(services, message["patient"], message["recordId"])
+        await _check_nonce(services, issuer, message["nonce"])
+    result = await bills.relay(services, "issueBillBySig", data, key)
     if isinstance(result, dict):
         return 202, result
     log, terms = chain.issued_from_receipt(result.receipt)
@@ -154,9 +155,11 @@ async def cancel(services: Services, issuer: str, bill_id: str, payload: Any, si
     if message["billId"] != int(doc.bill_id, 16) or message["issuer"] != doc.issuer:
         raise InvalidInput("invalid_payload", "the CancelBill payload is for another bill or issuer")
     raw = await _check_signed(services, expected, signature, issuer)
-    await _check_nonce(services, issuer, message["nonce"])
     data = chain.cancel_by_sig(bills.terms_of(doc), message["nonce"], message["deadline"], raw)
-    result = await bills.relay(services, "cancelBillBySig", data, f"bill:cancel:{doc.bill_id}:{message['nonce']}")
+    key = f"bill:cancel:{doc.bill_id}:{message['nonce']}"
+    if not await services.relay_queue.has_call(key, data):  # a retry (after a 202) joins its job
+        await _check_nonce(services, issuer, message["nonce"])
+    result = await bills.relay(services, "cancelBillBySig", data, key)
     if isinstance(result, dict):
         return 202, result
     return 200, (await bills.serve(services, doc)).body

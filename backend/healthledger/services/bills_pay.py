@@ -90,13 +90,16 @@ async def pay(services: Services, patient: str, bill_id: str, permit: dict[str, 
         raise InvalidInput("invalid_payload", "the Permit must be the patient's, to BillPayments, for the PayBill's amount and deadline")
     pay_sig = await _check_signed(services, pay_payload, str(pay_bill.get("signature") or ""), patient)
     permit_sig = await _check_signed(services, permit_payload, str(permit.get("signature") or ""), patient)
-    state = await _open_state(services, doc)
-    amount = _amount(bm["amount"], doc.amount - state.paid)
-    if await chain.token_balance(doc.token, doc.patient) < amount:
-        raise Conflict("insufficient_balance", "you do not hold enough of the token for this payment")
-    await _check_nonce(services, patient, bm["nonce"])
+    amount = bm["amount"]
     data = chain.pay_with_permit(bills.terms_of(doc), amount, bm["deadline"], permit_sig, doc.patient, pay_sig)
-    result = await bills.relay(services, "payBillWithPermit", data, f"bill:pay:{doc.patient.lower()}:{bm['nonce']}")
+    key = f"bill:pay:{doc.patient.lower()}:{bm['nonce']}"
+    if not await services.relay_queue.has_call(key, data):  # a retry (after a 202) joins its job
+        state = await _open_state(services, doc)
+        _amount(amount, doc.amount - state.paid)
+        if await chain.token_balance(doc.token, doc.patient) < amount:
+            raise Conflict("insufficient_balance", "you do not hold enough of the token for this payment")
+        await _check_nonce(services, patient, bm["nonce"])
+    result = await bills.relay(services, "payBillWithPermit", data, key)
     if isinstance(result, dict):
         return 202, result
     return 200, (await bills.serve(services, doc)).body

@@ -120,6 +120,12 @@ class RelayQueue:
         self.worker.wake()
         return stored
 
+    async def has_call(self, key: str, data: str) -> bool:
+        """Whether `submit_call` already queued (or sent, or mined) this very call under `key`: a retry
+        of it joins that job, so checks that its own effects would now fail (a spent nonce) are skipped."""
+        job = await self._jobs.get(f"{key}:{self._relayer_id}")
+        return job is not None and job.data == data and (job.live or job.result is not None)
+
     async def submit_call(self, call: PreparedCall, *, key: str) -> RelayJob:
         """Queue any relayer call (a bill action on BillPayments) under `key`: a retry while the job
         is live joins it, and one after it was mined gets that mined job back rather than sending again
