@@ -46,6 +46,16 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
     bytes32 public constant PAY_BILL_TYPEHASH =
         keccak256("PayBill(uint256 billId,uint256 amount,uint256 nonce,uint256 deadline)");
 
+    /// @notice EIP-712 type of an issuer's (doctor's or clinic's) bill, relayed by someone else so the
+    ///         issuer needs no ETH ({issueBillBySig}).
+    bytes32 public constant ISSUE_BILL_TYPEHASH = keccak256(
+        "IssueBill(address patient,address payee,address token,uint256 amount,uint256 dueDate,uint256 recordId,address issuer,uint256 nonce,uint256 deadline)"
+    );
+
+    /// @notice EIP-712 type of an issuer's withdrawal of its unpaid bill, relayed ({cancelBillBySig}).
+    bytes32 public constant CANCEL_BILL_TYPEHASH =
+        keccak256("CancelBill(uint256 billId,address issuer,uint256 nonce,uint256 deadline)");
+
     /// @notice The factory whose registry and registrar role govern billing.
     HealthRecordFactory public immutable factory;
 
@@ -111,30 +121,69 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
         external
         returns (uint256 billId)
     {
-        if (patient == address(0) || payee == address(0)) revert ZeroAddress();
-        if (amount == 0) revert ZeroAmount();
-        SafeCast.toUint96(amount); // `paid` and `refunded` are uint96
-        if (dueDate < block.timestamp) revert DueDateInPast(dueDate);
-        if (payee != msg.sender && !isApprovedClinic[payee]) revert InvalidPayee(payee);
-        if (!_mayWrite(patient, msg.sender) && !isApprovedClinic[msg.sender]) {
-            revert NotAuthorisedIssuer(msg.sender, patient);
-        }
-        uint256 nonce = billCount++;
-        billId = uint256(keccak256(abi.encode(patient, payee, msg.sender, token, amount, dueDate, recordId, nonce)));
-        _states[billId].status = BillStatus.Open; // a fresh id: nonce never repeats
-        emit BillIssued(billId, patient, payee, msg.sender, token, amount, dueDate, recordId, nonce);
+        return _issueBill(patient, payee, token, amount, dueDate, recordId, msg.sender);
+    }
+
+    /// @notice `issueBill` for `issuer`, who holds no ETH: anyone (a relayer) submits the issuer's EIP-712
+    ///         `IssueBill` signature. Same checks and effects as `issueBill`, with `issuer` in place of the
+    ///         caller; the signature's nonce is spent, so it works once.
+    /// @dev One nonce space per account, shared with `PayBill`: `invalidateNonce` cancels an unsent
+    ///      `IssueBill` signature too. The nonce is passed explicitly (`_useCheckedNonce`), so a stale or
+    ///      replayed signature fails with `InvalidAccountNonce` rather than a bare `InvalidSignature`.
+    /// @param patient The patient who owes the bill.
+    /// @param payee Receives the payment: `issuer` itself or an approved clinic.
+    /// @param token The ERC-20 token to pay in, or address(0) for ETH.
+    /// @param amount The amount due, in the token's smallest unit; below 2^96.
+    /// @param dueDate Unix time the payment is due.
+    /// @param recordId The bill record's id in the patient's vault.
+    /// @param issuer The doctor or clinic issuing the bill (the signer).
+    /// @param nonce `nonces(issuer)` at signing.
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature The issuer's signature (EOA or ERC-1271) over the `IssueBill` struct.
+    /// @return billId The new bill's id (as emitted in `BillIssued`).
+    function issueBillBySig(
+        address patient,
+        address payee,
+        address token,
+        uint256 amount,
+        uint256 dueDate,
+        uint256 recordId,
+        address issuer,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external returns (uint256 billId) {
+        // The struct hash is keccak256(typehash ++ the nine ABI-encoded fields), and those fields are
+        // exactly this call's first nine static head words, in the same order: hash them straight from
+        // calldata. Why not abi.encode(...) of the parameters: ten values overflow the legacy code
+        // generator's stack ("stack too deep"), and via-IR would change every contract's bytecode. The
+        // words are clean: the ABI decoder has already reverted on a malformed address or a short call.
+        _useSignature(issuer, nonce, deadline, keccak256(bytes.concat(ISSUE_BILL_TYPEHASH, msg.data[4:292])), signature);
+        return _issueBill(patient, payee, token, amount, dueDate, recordId, issuer);
     }
 
     /// @notice Withdraw an unpaid bill. Its issuer only.
     /// @param terms The bill's terms (from `BillIssued`).
     function cancelBill(BillTerms calldata terms) external {
+        _cancelBill(billIdOf(terms), terms.issuer, msg.sender);
+    }
+
+    /// @notice `cancelBill` for the bill's issuer, who holds no ETH: anyone (a relayer) submits the
+    ///         issuer's EIP-712 `CancelBill` signature over the bill's id. Same checks and effects as
+    ///         `cancelBill`, the signer being `terms.issuer`; the nonce is spent, so it works once.
+    /// @param terms The bill's terms (from `BillIssued`).
+    /// @param nonce `nonces(terms.issuer)` at signing.
+    /// @param deadline Last timestamp at which the signature is accepted.
+    /// @param signature The issuer's signature (EOA or ERC-1271) over the `CancelBill` struct.
+    function cancelBillBySig(BillTerms calldata terms, uint256 nonce, uint256 deadline, bytes calldata signature)
+        external
+    {
         uint256 billId = billIdOf(terms);
-        BillState storage state = _states[billId];
-        if (state.status != BillStatus.Open) revert BillNotOpen(billId, state.status);
-        if (terms.issuer != msg.sender) revert NotIssuer(msg.sender);
-        if (state.paid != 0) revert BillPartlyPaid(billId, state.paid);
-        state.status = BillStatus.Cancelled;
-        emit BillCancelled(billId);
+        address issuer = terms.issuer;
+        _useSignature(
+            issuer, nonce, deadline, keccak256(abi.encode(CANCEL_BILL_TYPEHASH, billId, issuer, nonce, deadline)), signature
+        );
+        _cancelBill(billId, issuer, issuer);
     }
 
     // ------------------------------------------------------------------ paying
@@ -194,8 +243,8 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
         IERC20(token).safeTransferFrom(payer, terms.payee, amount);
     }
 
-    /// @notice Spend the caller's current `PayBill` nonce without paying: a `PayBill` signature made with
-    ///         it (signed but not yet relayed) can no longer be used.
+    /// @notice Spend the caller's current nonce without using it: a `PayBill`, `IssueBill` or `CancelBill`
+    ///         signature made with it (signed but not yet relayed) can no longer be used.
     /// @return nonce The nonce that was consumed.
     function invalidateNonce() external returns (uint256 nonce) {
         nonce = _useNonce(msg.sender);
@@ -291,6 +340,55 @@ contract BillPayments is IBillPayments, EIP712, Nonces, ReentrancyGuardTransient
         uint256 nonce = _useNonce(payer);
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(PAY_BILL_TYPEHASH, billId, amount, nonce, deadline)));
         if (!SignatureChecker.isValidSignatureNowCalldata(payer, digest, signature)) revert InvalidSignature();
+    }
+
+    /// @dev The checks and effects of `issueBill` and `issueBillBySig`, `issuer` being the caller or the
+    ///      verified signer.
+    function _issueBill(
+        address patient,
+        address payee,
+        address token,
+        uint256 amount,
+        uint256 dueDate,
+        uint256 recordId,
+        address issuer
+    ) private returns (uint256 billId) {
+        if (patient == address(0) || payee == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        SafeCast.toUint96(amount); // `paid` and `refunded` are uint96
+        if (dueDate < block.timestamp) revert DueDateInPast(dueDate);
+        if (payee != issuer && !isApprovedClinic[payee]) revert InvalidPayee(payee);
+        if (!_mayWrite(patient, issuer) && !isApprovedClinic[issuer]) {
+            revert NotAuthorisedIssuer(issuer, patient);
+        }
+        uint256 nonce = billCount++;
+        billId = uint256(keccak256(abi.encode(patient, payee, issuer, token, amount, dueDate, recordId, nonce)));
+        _states[billId].status = BillStatus.Open; // a fresh id: nonce never repeats
+        emit BillIssued(billId, patient, payee, issuer, token, amount, dueDate, recordId, nonce);
+    }
+
+    /// @dev The checks and effects of `cancelBill` and `cancelBillBySig`: `caller` (the sender or the
+    ///      verified signer) must be the bill's `issuer`.
+    function _cancelBill(uint256 billId, address issuer, address caller) private {
+        BillState storage state = _states[billId];
+        if (state.status != BillStatus.Open) revert BillNotOpen(billId, state.status);
+        if (issuer != caller) revert NotIssuer(caller);
+        if (state.paid != 0) revert BillPartlyPaid(billId, state.paid);
+        state.status = BillStatus.Cancelled;
+        emit BillCancelled(billId);
+    }
+
+    /// @dev For the issuer's signed actions: checks the deadline, spends `signer`'s nonce `nonce`
+    ///      (`InvalidAccountNonce` when it is not the current one: a replay or a stale signature) and
+    ///      verifies the signature over `structHash` (EOA or ERC-1271 wallet).
+    function _useSignature(address signer, uint256 nonce, uint256 deadline, bytes32 structHash, bytes calldata signature)
+        private
+    {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+        _useCheckedNonce(signer, nonce);
+        if (!SignatureChecker.isValidSignatureNowCalldata(signer, _hashTypedDataV4(structHash), signature)) {
+            revert InvalidSignature();
+        }
     }
 
     /// @dev Whether `doctor` holds a live write grant in `patient`'s vault (false when it has none yet).

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_MANIFEST = ROOT / ".build" / "__local__.json"
 ARTIFACTS_DIR = ROOT / "backend" / "healthledger" / "chain" / "artifacts"
-CONTRACTS = ("HealthRecord", "HealthRecordFactory")
+CONTRACTS = ("HealthRecord", "HealthRecordFactory", "BillPayments", "TestUSD")
 
 
 def artifact_from_build(manifest: dict, name: str) -> dict:

@@ -159,13 +159,13 @@ def measure() -> dict:
     gas["addRecordAsDoctorBySig"] = used(
         record.addRecordAsDoctorBySig(writer, 0, content, nonce, deadline, signature, sender=relayer)
     )
-    gas.update(_measure_bills(project, chain, factory, deployer, patient, relayer, writer, used))
+    gas.update(_measure_bills(project, chain, factory, deployer, patient, relayer, writer, writer_key, used))
     gas["revokeWrite"] = used(record.revokeWrite(writer, sender=patient))
     gas["invalidateNonce"] = used(record.invalidateNonce(sender=patient))
     return gas
 
 
-def _measure_bills(project, chain, factory, deployer, patient, relayer, writer, used) -> dict[str, int]:
+def _measure_bills(project, chain, factory, deployer, patient, relayer, writer, writer_key, used) -> dict[str, int]:
     """BillPayments: `writer` (live write grant in the patient's vault) bills the patient, who pays.
 
     The targeted rows are the steady state: not the very first bill of the deployment (bill counter
@@ -195,6 +195,36 @@ def _measure_bills(project, chain, factory, deployer, patient, relayer, writer, 
     eth_bill, _, receipt = issue(zero, 10**17)
     gas["issueBill"] = used(receipt)
     gas["payBill (ETH)"] = used(billing.payBill(eth_bill, sender=patient, value=10**17))
+
+    # The issuer's gasless variants, relayed (a steady-state bill: not the deployment's first).
+    deadline = chain.pending_timestamp + 3600
+    due = chain.pending_timestamp + 30 * DAY
+    issue_message = {"patient": patient.address, "payee": writer.address, "token": zero, "amount": 10**17,
+                     "dueDate": due, "recordId": 3, "issuer": writer.address, "nonce": billing.nonces(writer),
+                     "deadline": deadline}
+    issue_payload = _typed_data(
+        "IssueBill",
+        [("patient", "address"), ("payee", "address"), ("token", "address"), ("amount", "uint256"),
+         ("dueDate", "uint256"), ("recordId", "uint256"), ("issuer", "address"), ("nonce", "uint256"),
+         ("deadline", "uint256")],
+        issue_message, chain.chain_id, billing.address, name="BillPayments",
+    )
+    signature = bytes(Account.sign_typed_data(writer_key, full_message=issue_payload).signature)
+    receipt = billing.issueBillBySig(*issue_message.values(), signature, sender=relayer)
+    gas["issueBillBySig (relayed)"] = used(receipt)
+    event = next(iter(billing.BillIssued.from_receipt(receipt)))
+    relayed_bill = tuple(event[name] for name in (
+        "patient", "payee", "issuer", "token", "amount", "dueDate", "recordId", "nonce"))
+    cancel_payload = _typed_data(
+        "CancelBill",
+        [("billId", "uint256"), ("issuer", "address"), ("nonce", "uint256"), ("deadline", "uint256")],
+        {"billId": int(event["billId"]), "issuer": writer.address, "nonce": billing.nonces(writer),
+         "deadline": deadline},
+        chain.chain_id, billing.address, name="BillPayments",
+    )
+    signature = bytes(Account.sign_typed_data(writer_key, full_message=cancel_payload).signature)
+    gas["cancelBillBySig (relayed)"] = used(
+        billing.cancelBillBySig(relayed_bill, billing.nonces(writer), deadline, signature, sender=relayer))
 
     def pay_with_permit(amount: int):
         terms, bill_id, _ = issue(usd.address, amount)

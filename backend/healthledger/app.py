@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from . import metrics
-from .api import access, audit, auth, directory, doctor_records, fhir, integrity_report, keys, records, signing, system
+from .api import access, audit, auth, bills, directory, doctor_records, fhir, integrity_report, keys, records, signing, system
 from .api import metrics as metrics_route, notifications, selftest
 from .api.body_limit import BodyLimitMiddleware
 from .api.error_handling import install_error_handling
@@ -53,7 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Patients own encrypted medical records; the chain proves none was changed.",
         lifespan=lifespan,
     )
-    for module in (auth, signing, keys, records, doctor_records, fhir, access, system, audit, integrity_report, directory):
+    for module in (
+        auth, signing, keys, records, doctor_records, fhir, access, system, audit, integrity_report, directory, bills
+    ):
         app.include_router(module.router)
     app.include_router(notifications.router)
     app.include_router(selftest.router)

@@ -13,10 +13,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from .auth.roles import RoleCache
 from .auth.siwe_login import SiweLogin
 from .auth.tokens import TokenService
+from .chain.bills import BillsChain
 from .chain.client import ChainClient
 from .chain.relayer import Relayer
 from .db.access import AccessRequestStore, GrantKeyStore
 from .db.auth_store import NonceStore, RefreshTokenStore
+from .db.bills import BillStore
 from .db.keys import AccountKeyStore
 from .db.mongo import connect, ensure_indexes
 from .db.profiles import ProfileStore
@@ -60,6 +62,10 @@ class Services:
     # Accounts' registered encryption keys (keys v2); bindings are signed for `chain_id`.
     account_keys: AccountKeyStore
     chain_id: int
+    # Index of issued bills (terms, ids, issue tx); BillPayments reads and encodings, None when bills
+    # are not configured (BILL_PAYMENTS_ADDRESS empty: /api/bills answers 503 `bills_unavailable`).
+    bills: BillStore
+    bill_chain: BillsChain | None = None
     # Per-patient serialisation of record settling (services/anchoring.py).
     patient_locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
     # This instance's one self-test run at a time: a SelftestRunner, made on first use by
@@ -105,6 +111,8 @@ async def build_services(settings: Settings) -> Services:
     records = RecordStore(db)
     relay_jobs = RelayJobStore(db)
     await relay_jobs.ensure_indexes()
+    bills = BillStore(db)
+    await bills.ensure_indexes()
     relayer_id = lease_id(relayer.address, chain_id)
     worker = RelayWorker(
         relayer=relayer, chain=chain, jobs=relay_jobs, leases=LeaseStore(db, relayer.address, chain_id),
@@ -142,4 +150,6 @@ async def build_services(settings: Settings) -> Services:
         rate_limits=RateLimits.from_settings(db, settings),
         account_keys=AccountKeyStore(db),
         chain_id=chain_id,
+        bills=bills,
+        bill_chain=BillsChain(chain, settings.bill_payments_address) if settings.bill_payments_address else None,
     )

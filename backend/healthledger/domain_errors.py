@@ -25,6 +25,7 @@ __all__ = [
     "TimedOut",
     "TooLarge",
     "Unavailable",
+    "Unprocessable",
     "bad_request",
     "conflict",
     "forbidden",
@@ -48,6 +49,11 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     """The request itself is wrong (a malformed value, a missing field): fixing it is the caller's job."""
+
+
+class Unprocessable(DomainError):
+    """Well-formed, but its content cannot be acted on (a signature that does not match, a record of
+    the wrong kind, a deadline already passed): signing or choosing again is the caller's job."""
 
 
 class NotAuthenticated(DomainError):

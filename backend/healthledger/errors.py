@@ -30,6 +30,7 @@ from .domain_errors import (
     TimedOut,
     TooLarge,
     Unavailable,
+    Unprocessable,
     bad_request,
     conflict,
     forbidden,
@@ -81,6 +82,7 @@ class ApiError(Exception):
 # The one place a kind of domain error becomes an HTTP status (most specific class first).
 HTTP_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidInput, 400),
+    (Unprocessable, 422),
     (NotAuthenticated, 401),
     (NotAllowed, 403),
     (NotFound, 404),

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # Chain
     eth_rpc_url: str = "http://127.0.0.1:8545"
     factory_address: str = ""
+    # Bills (issue 17): the BillPayments contract and the ERC-20 it offers besides ETH (TestUSD on a
+    # dev chain, a permit token such as USDC on Sepolia). Empty BILL_PAYMENTS_ADDRESS = bills disabled.
+    bill_payments_address: str = ""
+    bill_token_address: str = ""
     relayer_private_key: SecretStr = SecretStr("")
     chain_id: int | None = Field(default=None, description="Expected chain id; checked at start-up when set")
     rpc_timeout_seconds: float = 10.0
@@ -178,15 +182,15 @@ class Settings(BaseSettings):
                 raise ValueError("a limit needs at least 1 hit per window of at least 1 second")
         return value
 
-    @field_validator("factory_address")
+    @field_validator("factory_address", "bill_payments_address", "bill_token_address")
     @classmethod
-    def _checksum_factory(cls, value: str) -> str:
+    def _checksum_address(cls, value: str, info: ValidationInfo) -> str:
         if not value:
             return value
         from eth_utils import is_address, to_checksum_address
 
         if not is_address(value):
-            raise ValueError("FACTORY_ADDRESS is not an Ethereum address")
+            raise ValueError(f"{str(info.field_name).upper()} is not an Ethereum address")
         return to_checksum_address(value)
 
     @property

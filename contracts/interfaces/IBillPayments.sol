@@ -77,14 +77,14 @@ interface IBillPayments {
     /// @notice A registrar withdrew `clinic`'s approval (its bills already issued stay payable).
     event ClinicRevoked(address indexed clinic, address indexed registrar);
 
-    /// @notice `account` consumed its nonce `nonce` without paying: its unsent `PayBill` signature with
-    ///         that nonce can no longer be used.
+    /// @notice `account` consumed its nonce `nonce` without using it: its unsent `PayBill`, `IssueBill` or
+    ///         `CancelBill` signature with that nonce can no longer be used (one nonce space per account).
     event NonceInvalidated(address indexed account, uint256 nonce);
 
     // ------------------------------------------------------------------ errors
 
     /// @notice A zero address where an account is required.
-    /// @dev Raised by the constructor, `issueBill` (patient or payee) and `approveClinic`.
+    /// @dev Raised by the constructor, `issueBill`/`issueBillBySig` (patient or payee) and `approveClinic`.
     error ZeroAddress();
 
     /// @notice `caller` is not a registrar of the factory.
@@ -93,19 +93,19 @@ interface IBillPayments {
 
     /// @notice `caller` may not bill `patient`: it neither holds a live write grant in the patient's
     ///         vault (which also requires being a registered doctor) nor is an approved clinic.
-    /// @dev Raised by `issueBill`.
+    /// @dev Raised by `issueBill` and `issueBillBySig` (`caller` being the signing issuer there).
     error NotAuthorisedIssuer(address caller, address patient);
 
     /// @notice `payee` is neither the issuer itself nor an approved clinic.
-    /// @dev Raised by `issueBill`.
+    /// @dev Raised by `issueBill` and `issueBillBySig`.
     error InvalidPayee(address payee);
 
     /// @notice An amount of zero.
-    /// @dev Raised by `issueBill`, every way of paying, and `refund`.
+    /// @dev Raised by `issueBill`, `issueBillBySig`, every way of paying, and `refund`.
     error ZeroAmount();
 
     /// @notice The due date is already in the past.
-    /// @dev Raised by `issueBill`.
+    /// @dev Raised by `issueBill` and `issueBillBySig`.
     error DueDateInPast(uint256 dueDate);
 
     /// @notice `clinic` is already approved, or (for `revokeClinic`) is not.
@@ -113,7 +113,8 @@ interface IBillPayments {
     error ClinicStatusUnchanged(address clinic, bool approved);
 
     /// @notice Bill `billId` is not open (never issued, already fully paid, or cancelled).
-    /// @dev Raised by every way of paying and by `cancelBill`; `refund` raises it for unissued bills.
+    /// @dev Raised by every way of paying and by `cancelBill`/`cancelBillBySig`; `refund` raises it for
+    ///      unissued bills.
     error BillNotOpen(uint256 billId, BillStatus status);
 
     /// @notice The bill is payable in the other currency (ETH versus an ERC-20 token).
@@ -130,11 +131,11 @@ interface IBillPayments {
     error AmountExceedsDue(uint256 amount, uint256 remaining);
 
     /// @notice `caller` is not the bill's issuer.
-    /// @dev Raised by `cancelBill`.
+    /// @dev Raised by `cancelBill` (`cancelBillBySig` checks the signature against the issuer instead).
     error NotIssuer(address caller);
 
     /// @notice The bill has received a payment, so it can only be refunded, not cancelled.
-    /// @dev Raised by `cancelBill`.
+    /// @dev Raised by `cancelBill` and `cancelBillBySig`.
     error BillPartlyPaid(uint256 billId, uint256 paid);
 
     /// @notice `caller` is not the bill's payee.
@@ -150,11 +151,14 @@ interface IBillPayments {
     error WrongValue(uint256 sent, uint256 expected);
 
     /// @notice The signature's `deadline` has passed.
-    /// @dev Raised by `payBillWithPermit` (the same deadline bounds the EIP-2612 permit).
+    /// @dev Raised by `payBillWithPermit` (the same deadline bounds the EIP-2612 permit), `issueBillBySig`
+    ///      and `cancelBillBySig`.
     error SignatureExpired(uint256 deadline);
 
-    /// @notice The `PayBill` signature is not the payer's over this bill, amount, current nonce and
-    ///         deadline (EOA or ERC-1271 wallet); a replayed signature fails here, its nonce being spent.
-    /// @dev Raised by `payBillWithPermit`.
+    /// @notice The signature is not the signer's over exactly these fields: for `PayBill` the payer's over
+    ///         this bill, amount, current nonce and deadline (a replayed one fails here, its nonce being
+    ///         spent); for `IssueBill` and `CancelBill` the issuer's over the signed struct (EOA or ERC-1271).
+    /// @dev Raised by `payBillWithPermit`, `issueBillBySig` and `cancelBillBySig` (these two check the
+    ///      explicit nonce first: a replay or wrong nonce raises Nonces' `InvalidAccountNonce`).
     error InvalidSignature();
 }

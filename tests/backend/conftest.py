@@ -17,6 +17,7 @@ from tests.backend.fixtures.chain import (  # noqa: F401
     dev_accounts,
     doctor,
     doctor_and_patient,
+    mint_tusd,
     new_account,
     patient,
     registrar_relayer,

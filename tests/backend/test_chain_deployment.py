@@ -9,6 +9,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from healthledger.chain import artifacts
 from healthledger.chain.artifacts import health_record_factory
 from healthledger.chain.client import REGISTRAR_ROLE
 from healthledger.chain.deployment import (
@@ -18,12 +19,17 @@ from healthledger.chain.deployment import (
     ensure_deployed,
     ensure_deployed_with_reasons,
     load,
+    mint_test_usd,
     register_doctor,
     save,
+    bill_token_balance,
     verify,
     verify_problems,
 )
 from healthledger.devstack.anvil import AnvilNode, DevAccount
+from healthledger.settings import Settings
+
+BILL_FIELDS = ("bill_payments", "bill_payments_tx", "bill_token", "bill_token_tx")
 
 
 def test_session_deployment_verifies(anvil: AnvilNode, deployment: Deployment, deployer_account: DevAccount) -> None:
@@ -174,3 +180,110 @@ def test_admin_delay_and_a_v1_deployment_file_redeploy(
     assert replaced.deployed_now and replaced.deployment.factory != v1.factory
     assert any("factory runtime bytecode differs" in reason for reason in replaced.reasons)
     assert load(path) == replaced.deployment
+
+
+# ---------------------------------------------------------------- bills (issue 17)
+
+
+def test_deploy_records_bill_payments_and_test_usd(anvil: AnvilNode, deployment: Deployment) -> None:
+    """BillPayments is bound to the new factory; on chain 31337 a TestUSD (6 decimals, permit) owned by the deployer."""
+    assert deployment.bill_payments and deployment.bill_token and deployment.bill_token_tx
+    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    payments = w3.eth.contract(address=deployment.bill_payments, abi=artifacts.bill_payments().abi)
+    assert payments.functions.factory().call() == deployment.factory
+    token = w3.eth.contract(address=deployment.bill_token, abi=artifacts.test_usd().abi)
+    assert token.functions.name().call() == "Test USD"
+    assert token.functions.decimals().call() == 6
+    assert token.functions.owner().call() == deployment.deployer
+    assert token.functions.eip712Domain().call()[1] == "Test USD"  # EIP-2612 permit domain
+    receipt = w3.eth.get_transaction_receipt(deployment.bill_payments_tx)
+    assert receipt["contractAddress"] == deployment.bill_payments
+    assert verify_problems(deployment, anvil.rpc_url) == []
+
+
+def test_verify_fails_without_bill_payments_code(anvil: AnvilNode, dev_accounts: tuple[DevAccount, ...]) -> None:
+    deployment = deploy(anvil.rpc_url, dev_accounts[5].private_key)
+    snapshot = anvil.snapshot()
+    try:
+        anvil.rpc("anvil_setCode", [deployment.bill_payments, "0x"])
+        assert verify_problems(deployment, anvil.rpc_url) == [f"no code at BillPayments {deployment.bill_payments}"]
+        with pytest.raises(DeploymentError):
+            verify(deployment, anvil.rpc_url)
+        # Code that answers factory() correctly but is not the artifact's: caught by the bytecode check.
+        w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+        anvil.revert(snapshot)
+        snapshot = anvil.snapshot()
+        code = bytearray(w3.eth.get_code(deployment.bill_payments))
+        code[-1] ^= 0xFF
+        anvil.rpc("anvil_setCode", [deployment.bill_payments, "0x" + code.hex()])
+        assert verify_problems(deployment, anvil.rpc_url) == [
+            "BillPayments runtime bytecode differs from the packaged artifact"
+        ]
+        anvil.revert(snapshot)
+        snapshot = anvil.snapshot()
+        anvil.rpc("anvil_setCode", [deployment.bill_token, "0x"])
+        assert verify_problems(deployment, anvil.rpc_url) == [f"no code at the bill token {deployment.bill_token}"]
+    finally:
+        anvil.revert(snapshot)
+    other = deploy(anvil.rpc_url, dev_accounts[5].private_key)  # BillPayments of another factory
+    crossed = deployment.model_copy(update={"bill_payments": other.bill_payments})
+    assert any(f"belongs to factory {other.factory}" in p for p in verify_problems(crossed, anvil.rpc_url))
+
+
+def test_ensure_deployed_adds_bill_contracts_to_an_older_file(
+    tmp_path, anvil: AnvilNode, dev_accounts: tuple[DevAccount, ...]
+) -> None:
+    """A file from before bills keeps its factory (patients' vaults live under it) and gains BillPayments + TestUSD."""
+    key, path = dev_accounts[6].private_key, tmp_path / "deployment.json"
+    current = deploy(anvil.rpc_url, key)
+    older = json.loads(current.model_dump_json())
+    for name in BILL_FIELDS:
+        del older[name]
+    path.write_text(json.dumps(older))
+    assert load(path).bill_payments is None
+    upgraded = ensure_deployed_with_reasons(anvil.rpc_url, key, path)
+    assert upgraded.deployed_now
+    assert upgraded.reasons == ["no BillPayments recorded (a deployment file older than bills)"]
+    assert upgraded.deployment.factory == current.factory and upgraded.deployment.tx_hashes == current.tx_hashes
+    assert upgraded.deployment.bill_payments not in (None, current.bill_payments)
+    assert upgraded.deployment.bill_token is not None
+    assert verify_problems(upgraded.deployment, anvil.rpc_url) == []
+    assert load(path) == upgraded.deployment
+    assert ensure_deployed_with_reasons(anvil.rpc_url, key, path) == (upgraded.deployment, False, [])
+
+
+def test_given_bill_token_is_used_instead_of_test_usd(
+    tmp_path, anvil: AnvilNode, deployment: Deployment, dev_accounts: tuple[DevAccount, ...]
+) -> None:
+    key, path = dev_accounts[7].private_key, tmp_path / "deployment.json"
+    given = deployment.bill_token  # any ERC-20 with code stands in for Sepolia's USDC here
+    assert given is not None
+    ensured = ensure_deployed_with_reasons(anvil.rpc_url, key, path, bill_token=given.lower())
+    assert ensured.deployment.bill_token == given and ensured.deployment.bill_token_tx is None
+    assert verify_problems(ensured.deployment, anvil.rpc_url) == []
+    with pytest.raises(DeploymentError, match="no TestUSD of its own"):
+        mint_test_usd(anvil.rpc_url, ensured.deployment, Account.create().address, 1)
+    # Asking for another token later redeploys the bill side only, never the factory.
+    switched = ensure_deployed_with_reasons(anvil.rpc_url, key, path, bill_token=deployment.bill_payments)
+    assert switched.deployed_now and switched.deployment.factory == ensured.deployment.factory
+    assert switched.deployment.bill_token == deployment.bill_payments
+    with pytest.raises(DeploymentError, match="no contract at the bill token"):
+        deploy(anvil.rpc_url, key, bill_token=Account.create().address)
+
+
+def test_mint_test_usd(anvil: AnvilNode, deployment: Deployment, dev_accounts: tuple[DevAccount, ...]) -> None:
+    patient = Account.create().address
+    assert bill_token_balance(anvil.rpc_url, deployment, patient) == 0
+    tx_hash = mint_test_usd(anvil.rpc_url, deployment, patient, 10_000 * 10**6)
+    assert tx_hash.startswith("0x")
+    assert bill_token_balance(anvil.rpc_url, deployment, patient) == 10_000 * 10**6
+    with pytest.raises(DeploymentError, match="only the deployer"):
+        mint_test_usd(anvil.rpc_url, deployment, patient, 1, owner_private_key=dev_accounts[1].private_key)
+    assert bill_token_balance(anvil.rpc_url, deployment, patient) == 10_000 * 10**6
+
+
+def test_bill_settings_are_checksummed_addresses(deployment: Deployment) -> None:
+    settings = Settings(bill_payments_address=str(deployment.bill_payments).lower(), bill_token_address="")
+    assert settings.bill_payments_address == deployment.bill_payments and settings.bill_token_address == ""
+    with pytest.raises(ValueError, match="BILL_TOKEN_ADDRESS is not an Ethereum address"):
+        Settings(bill_token_address="0x1234")

@@ -6,7 +6,14 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from healthledger.chain.artifacts import CONTRACT_NAMES, health_record, health_record_factory, load_artifact
+from healthledger.chain.artifacts import (
+    CONTRACT_NAMES,
+    bill_payments,
+    health_record,
+    health_record_factory,
+    load_artifact,
+)
+from healthledger.chain import artifacts
 from healthledger.chain.deployment import deploy, load, save, verify_problems
 from healthledger.devstack.anvil import DEFAULT_MNEMONIC, AnvilNode, dev_accounts
 
@@ -19,6 +26,10 @@ def test_artifacts_load_from_the_package() -> None:
     assert "InvalidSignature" in {e["name"] for e in health_record().errors.values()}
     assert "VaultAlreadyExists" in {e["name"] for e in health_record_factory().errors.values()}
     assert "RecordAdded" in health_record().events
+    assert {"issueBillBySig", "cancelBillBySig"} <= {e.get("name") for e in bill_payments().abi}
+    assert "BillIssued" in bill_payments().events
+    # Via the module: a bare `test_usd` imported here would be collected by pytest as a test.
+    assert "permit" in {e.get("name") for e in artifacts.test_usd().abi}
     with pytest.raises(ValueError):
         load_artifact("Nope")  # type: ignore[arg-type]
 

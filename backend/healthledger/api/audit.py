@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..services.audit import all_timeline, patient_record_views, patient_timeline
+from ..services.bills_receipt import account_bill_timeline
 from ..validation import DEFAULT_PAGE_SIZE
-from .deps import PatientDep, RegistrarDep, ServicesDep
-from .schemas.audit import AllAudit, PatientAudit, PatientRecordViews
+from .deps import CallerDep, PatientDep, RegistrarDep, ServicesDep
+from .schemas.audit import AllAudit, BillAudit, PatientAudit, PatientRecordViews
 from .schemas.errors import AUTH, CHAIN, DATABASE, ROLE, errors
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -46,3 +47,13 @@ async def all_audit(
     caller: RegistrarDep, services: ServicesDep, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
 ) -> dict[str, Any]:
     return await all_timeline(services, page, page_size)
+
+
+@router.get(
+    "/bills",
+    response_model=BillAudit,
+    summary="Issue, payment, refund and cancellation of your bills, newest first (patients, issuers, payees)",
+    responses=errors(AUTH, CHAIN, DATABASE, {503: ("bills_unavailable",)}, validation=False),
+)
+async def bills_audit(caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    return await account_bill_timeline(services, caller.address)

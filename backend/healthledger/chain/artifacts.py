@@ -20,13 +20,15 @@ __all__ = [
     "CONTRACT_NAMES",
     "ContractArtifact",
     "ContractName",
+    "bill_payments",
     "health_record",
     "health_record_factory",
     "load_artifact",
+    "test_usd",
 ]
 
-ContractName = Literal["HealthRecord", "HealthRecordFactory"]
-CONTRACT_NAMES: tuple[ContractName, ...] = ("HealthRecord", "HealthRecordFactory")
+ContractName = Literal["HealthRecord", "HealthRecordFactory", "BillPayments", "TestUSD"]
+CONTRACT_NAMES: tuple[ContractName, ...] = ("HealthRecord", "HealthRecordFactory", "BillPayments", "TestUSD")
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,13 @@ def health_record() -> ContractArtifact:
 def health_record_factory() -> ContractArtifact:
     """The HealthRecordFactory (clone factory + doctor registry)."""
     return load_artifact("HealthRecordFactory")
+
+
+def bill_payments() -> ContractArtifact:
+    """BillPayments: bills from doctors and clinics to patients, paid in ETH or a permit token (issue 17)."""
+    return load_artifact("BillPayments")
+
+
+def test_usd() -> ContractArtifact:
+    """TestUSD: the dev-chain ERC-20 (EIP-2612 permit, 6 decimals) bills are paid in on chain id 31337."""
+    return load_artifact("TestUSD")

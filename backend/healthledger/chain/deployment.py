@@ -4,7 +4,9 @@ Why here and not only in an ape script: tests, `make run` and operators all depl
 with nothing but the packaged artifacts and a key (no compiler, no ape). A deployment is saved as a
 small JSON file (`deployments/<chain-id>.json` by convention); `verify` proves a saved file still
 describes the chain it points at (a restarted Anvil without `--state` forgets everything), and
-`ensure_deployed` reuses a verified deployment or deploys afresh.
+`ensure_deployed` reuses a verified deployment or deploys afresh. Issue 17 added BillPayments (bound
+to the factory) and the bill token (`bill_deployment.py`): a file from before bills keeps its factory
+and gains them.
 
 Synchronous web3 on purpose: this runs in scripts and test fixtures, never inside the API's loop.
 """
@@ -27,7 +29,8 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
-from .artifacts import health_record, health_record_factory
+from .artifacts import health_record, health_record_factory, test_usd
+from .bill_deployment import bill_problems, deploy_bill_contracts, mint_test_usd_tx
 from .client import REGISTRAR_ROLE
 
 __all__ = [
@@ -38,9 +41,12 @@ __all__ = [
     "ensure_deployed",
     "ensure_deployed_with_reasons",
     "load",
+    "mint_test_usd",
     "register_doctor",
     "save",
+    "bill_token_balance",
     "verify",
+    "verify_bill_problems",
     "verify_problems",
 ]
 
@@ -74,8 +80,15 @@ class Deployment(BaseModel):
     tx_hashes: list[str] = Field(default_factory=list)  # factory creation first, then role grants
     compiler_version: str
     deployed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    # Bills (issue 17). None in older files: `ensure_deployed` then adds them to the same factory.
+    bill_payments: str | None = None
+    bill_payments_tx: str | None = None
+    # The ERC-20 bills may be paid in besides ETH: a given token (BILL_TOKEN_ADDRESS), or the TestUSD
+    # deployed here on a dev chain (then bill_token_tx is its creation); None = ETH only.
+    bill_token: str | None = None
+    bill_token_tx: str | None = None
 
-    @field_validator("factory", "implementation", "deployer", "registrar")
+    @field_validator("factory", "implementation", "deployer", "registrar", "bill_payments", "bill_token")
     @classmethod
     def _checksummed(cls, value: str | None) -> str | None:
         if value is None:
@@ -131,9 +144,11 @@ def deploy(
     registrar: str | None = None,
     *,
     admin_delay_seconds: int = 0,
+    bill_token: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> Deployment:
-    """Deploy HealthRecordFactory (whose constructor deploys the HealthRecord implementation).
+    """Deploy HealthRecordFactory (whose constructor deploys the HealthRecord implementation), then
+    BillPayments(factory) and, on a dev chain without `bill_token`, a TestUSD owned by the deployer.
 
     The deployer gets DEFAULT_ADMIN_ROLE (AccessControlDefaultAdminRules: handing it on is a
     two-step transfer that waits `admin_delay_seconds`) and REGISTRAR_ROLE; when `registrar` is
@@ -152,6 +167,7 @@ def deploy(
         data = factory.encode_abi("grantRole", args=[REGISTRAR_ROLE, to_checksum_address(registrar)])
         receipt = _send(w3, account, {"to": factory_address, "data": data, "value": 0}, timeout)
         tx_hashes.append(receipt["transactionHash"].to_0x_hex())
+    bills = deploy_bill_contracts(w3, account, factory_address, bill_token, timeout, _send)
     return Deployment(
         chain_id=w3.eth.chain_id,
         factory=factory_address,
@@ -162,6 +178,7 @@ def deploy(
         block_number=creation["blockNumber"],
         tx_hashes=tx_hashes,
         compiler_version=factory_artifact.compiler_version,
+        **bills._asdict(),
     )
 
 
@@ -248,7 +265,16 @@ def verify_problems(deployment: Deployment, w3_or_url: Web3 | str, *, check_byte
     if deployment.registrar is not None:
         if not factory.functions.hasRole(REGISTRAR_ROLE, deployment.registrar).call():
             problems.append(f"{deployment.registrar} does not hold REGISTRAR_ROLE")
-    return problems
+    return problems + verify_bill_problems(deployment, w3, check_bytecode=check_bytecode)
+
+
+def verify_bill_problems(deployment: Deployment, w3_or_url: Web3 | str, *, check_bytecode: bool = True) -> list[str]:
+    """What is wrong with the recorded BillPayments and bill token alone (the factory being fine, these
+    are redeployed on their own: vaults stay)."""
+    return bill_problems(
+        _web3(w3_or_url), deployment.factory, deployment.deployer, deployment.bill_payments,
+        deployment.bill_payments_tx, deployment.bill_token, deployment.bill_token_tx, check_bytecode=check_bytecode,
+    )
 
 
 def verify(deployment: Deployment, w3_or_url: Web3 | str, *, check_bytecode: bool = True) -> Deployment:
@@ -256,7 +282,8 @@ def verify(deployment: Deployment, w3_or_url: Web3 | str, *, check_bytecode: boo
 
     Checks: same chain id; code at both addresses; `factory.implementation()` matches; the
     deployed runtime code equals the packaged artifacts' (see `_expected_runtime`); the recorded
-    registrar still holds REGISTRAR_ROLE.
+    registrar still holds REGISTRAR_ROLE; BillPayments is recorded, has the artifact's code and is
+    bound to this factory; the bill token has code (TestUSD deployed here: the artifact's code).
     """
     problems = verify_problems(deployment, w3_or_url, check_bytecode=check_bytecode)
     if problems:
@@ -271,14 +298,17 @@ def ensure_deployed(
     registrar: str | None = None,
     *,
     admin_delay_seconds: int = 0,
+    bill_token: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> tuple[Deployment, bool]:
     """The deployment saved at `path` if it verifies against this chain, else a fresh one (saved).
 
     Returns (deployment, deployed_now). Idempotent: a second call with the same chain deploys nothing.
+    A saved factory that verifies but lacks (working) bill contracts keeps its factory and gains them.
     """
     ensured = ensure_deployed_with_reasons(
-        w3_or_url, deployer_private_key, path, registrar, admin_delay_seconds=admin_delay_seconds, timeout=timeout
+        w3_or_url, deployer_private_key, path, registrar, admin_delay_seconds=admin_delay_seconds,
+        bill_token=bill_token, timeout=timeout,
     )
     return ensured.deployment, ensured.deployed_now
 
@@ -293,7 +323,7 @@ class EnsuredDeployment(NamedTuple):
 
 def ensure_deployed_with_reasons(
     w3_or_url: Web3 | str, deployer_private_key: str, path: str | os.PathLike[str], registrar: str | None = None,
-    *, admin_delay_seconds: int = 0, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    *, admin_delay_seconds: int = 0, bill_token: str | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> EnsuredDeployment:
     """`ensure_deployed`, also saying why a saved deployment was replaced (`make run` prints it)."""
     w3 = _web3(w3_or_url)
@@ -305,7 +335,8 @@ def ensure_deployed_with_reasons(
         except (ValueError, OSError) as exc:
             reasons = [f"{target.name} is unreadable: {exc}"]
         else:
-            reasons = verify_problems(existing, w3)
+            bill_reasons = verify_bill_problems(existing, w3)
+            reasons = [r for r in verify_problems(existing, w3) if r not in bill_reasons]
             wanted = to_checksum_address(registrar) if registrar is not None else None
             if not reasons and wanted is not None and wanted not in (existing.deployer, existing.registrar):
                 reasons = [f"{wanted} is neither its deployer nor its registrar"]
@@ -313,9 +344,21 @@ def ensure_deployed_with_reasons(
                 reasons = [
                     f"its admin delay is {existing.admin_delay_seconds} s, {admin_delay_seconds} s is wanted"
                 ]
-            if not reasons:
+            wanted_token = to_checksum_address(bill_token) if bill_token else None
+            if not reasons and not bill_reasons and wanted_token not in (None, existing.bill_token):
+                bill_reasons = [f"its bill token is {existing.bill_token}, {wanted_token} is wanted"]
+            if not reasons and not bill_reasons:
                 return EnsuredDeployment(existing, False, [])
-    deployment = deploy(w3, deployer_private_key, registrar, admin_delay_seconds=admin_delay_seconds, timeout=timeout)
+            if not reasons:  # the factory is fine: keep it (and its vaults), add the bill contracts
+                account: LocalAccount = Account.from_key(deployer_private_key)
+                bills = deploy_bill_contracts(w3, account, existing.factory, bill_token, timeout, _send)
+                upgraded = existing.model_copy(update=bills._asdict())
+                save(upgraded, target)
+                return EnsuredDeployment(upgraded, True, bill_reasons)
+    deployment = deploy(
+        w3, deployer_private_key, registrar, admin_delay_seconds=admin_delay_seconds, bill_token=bill_token,
+        timeout=timeout,
+    )
     save(deployment, target)
     return EnsuredDeployment(deployment, True, reasons)
 
@@ -344,6 +387,39 @@ def register_doctor(
     return receipt["transactionHash"].to_0x_hex()
 
 
+def mint_test_usd(
+    w3_or_url: Web3 | str,
+    deployment: Deployment,
+    to: str,
+    amount: int,
+    *,
+    owner_private_key: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> str:
+    """Mint `amount` base units (6 decimals: 10**6 = 1 TUSD) of the deployment's TestUSD to `to`; the tx hash.
+
+    The owner is the deployer: its key defaults to Anvil's dev account #0, the one tests and `make run`
+    deploy with. Only for a TestUSD deployed here (bill_token_tx set): a real token cannot be minted.
+    """
+    if deployment.bill_token is None or deployment.bill_token_tx is None:
+        raise DeploymentError("this deployment has no TestUSD of its own to mint (bill_token is None or given)")
+    w3 = _web3(w3_or_url)
+    account, tx = mint_test_usd_tx(w3, deployment.bill_token, to, amount, owner_private_key)
+    if account.address != deployment.deployer:
+        raise DeploymentError(
+            f"only the deployer {deployment.deployer} owns TestUSD; the key given is {account.address}"
+        )
+    return _send(w3, account, tx, timeout)["transactionHash"].to_0x_hex()
+
+
+def bill_token_balance(w3_or_url: Web3 | str, deployment: Deployment, owner: str) -> int:
+    """`balanceOf(owner)` of the deployment's bill token, in base units (0 without a token)."""
+    if deployment.bill_token is None:
+        return 0
+    contract = _web3(w3_or_url).eth.contract(address=deployment.bill_token, abi=test_usd().abi)
+    return int(contract.functions.balanceOf(to_checksum_address(owner)).call())
+
+
 def _main() -> None:  # pragma: no cover - convenience for operators
     """`python -m healthledger.chain.deployment RPC_URL OUT.json`, DEPLOYER_PRIVATE_KEY (+ REGISTRAR,
     ADMIN_DELAY_SECONDS) in the env."""
@@ -356,7 +432,8 @@ def _main() -> None:  # pragma: no cover - convenience for operators
         raise SystemExit("DEPLOYER_PRIVATE_KEY is not set")
     delay = int(os.environ.get("ADMIN_DELAY_SECONDS") or 0)
     deployment, fresh = ensure_deployed(
-        sys.argv[1], key, sys.argv[2], os.environ.get("REGISTRAR") or None, admin_delay_seconds=delay
+        sys.argv[1], key, sys.argv[2], os.environ.get("REGISTRAR") or None, admin_delay_seconds=delay,
+        bill_token=os.environ.get("BILL_TOKEN_ADDRESS") or None,
     )
     print(json.dumps({"deployed_now": fresh, **json.loads(deployment.model_dump_json())}, indent=2))
 

@@ -21,7 +21,7 @@ from hexbytes import HexBytes
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
-from .artifacts import health_record, health_record_factory
+from .artifacts import bill_payments, health_record, health_record_factory, test_usd
 from .client import ChainClient
 
 __all__ = ["DecodedRevert", "RevertDiagnostics", "decode_revert_data", "revert_data_from_exception"]
@@ -50,12 +50,13 @@ def _jsonable(value: Any) -> Any:
 
 @cache
 def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
-    """selector -> (name, arg names, arg types) for every error either contract can raise."""
+    """selector -> (name, arg names, arg types) for every error our contracts can raise (BillPayments'
+    included, and an ERC-20 token's through TestUSD's ABI: OpenZeppelin's ERC20/ERC2612 errors)."""
     table: dict[bytes, tuple[str, list[str], list[str]]] = {
         function_signature_to_4byte_selector("Error(string)"): ("Error", ["message"], ["string"]),
         function_signature_to_4byte_selector("Panic(uint256)"): ("Panic", ["code"], ["uint256"]),
     }
-    for artifact in (health_record(), health_record_factory()):
+    for artifact in (health_record(), health_record_factory(), bill_payments(), test_usd()):
         for entry in artifact.abi:
             if entry.get("type") == "error":
                 inputs = entry.get("inputs", [])

@@ -32,6 +32,9 @@ class StackInfo:
     local_chain: bool = True
     factory: str | None = None
     implementation: str | None = None
+    bill_payments: str | None = None
+    bill_token: str | None = None
+    tusd_minted_now: bool = False  # 10,000 TestUSD minted to the demo patient in this run
     deployed_now: bool = False
     redeploy_reason: list[str] = field(default_factory=list)
     lost_blocks: ChainLoss | None = None
@@ -102,6 +105,11 @@ def summary(config: StackConfig, info: StackInfo) -> str:
         origin = "FACTORY_ADDRESS"
     lines.append(f"  Factory         {info.factory}   ({origin})")
     lines.append(f"  Implementation  {info.implementation}")
+    bills_off = "(not set: bills disabled; set BILL_PAYMENTS_ADDRESS)"
+    lines.append(f"  BillPayments    {info.bill_payments or bills_off}")
+    if info.bill_token:
+        token = "TestUSD, 6 decimals" if info.local_chain else "BILL_TOKEN_ADDRESS"
+        lines.append(f"  Bill token      {info.bill_token}   ({token})")
     ipfs_origin = "IPFS_API_URL" if info.ipfs_external else f"js-ipfs, repo {config.short(config.data_dir / 'ipfs')}"
     mongo_origin = "MONGODB_URI" if info.mongodb_external else f"SecantusDB, {config.short(config.data_dir / 'mongo')}"
     lines.append(f"IPFS              {info.ipfs_api_url}   ({ipfs_origin})")
@@ -118,7 +126,7 @@ def summary(config: StackConfig, info: StackInfo) -> str:
             "Demo accounts: Anvil's dev keys. LOCAL ONLY: these keys are public, never use them on a real network.",
             account(DEPLOYER_INDEX, "deployer, registrar"),
             account(DOCTOR_INDEX, "demo doctor (" + ("registered now" if info.doctor_registered_now else "registered") + ")"),
-            account(PATIENT_INDEX, "demo patient"),
+            account(PATIENT_INDEX, "demo patient" + (", holds TestUSD" if info.bill_token else "")),
             account(RELAYER_INDEX, "relayer (pays the gas)", with_key=False),
             "  MetaMask: account menu > Add account or hardware wallet > Import account, paste a key.",
             "",
@@ -129,6 +137,14 @@ def summary(config: StackConfig, info: StackInfo) -> str:
             "  Currency symbol   ETH",
             f"  (after deleting {config.short(config.data_dir)}, clear MetaMask's activity data: Settings > Advanced)",
         ]
+        if info.bill_token:
+            lines += [
+                "",
+                "See the demo patient's TestUSD in MetaMask (Tokens > Import tokens > Custom token):",
+                f"  Token contract    {info.bill_token}",
+                "  Symbol, decimals  filled in by MetaMask (Test USD, 6 decimals)"
+                + ("   (10,000 minted to the demo patient now)" if info.tusd_minted_now else ""),
+            ]
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)
 

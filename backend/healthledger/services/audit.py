@@ -8,6 +8,8 @@ Two sources, merged into one timeline, newest first:
   revoked, and signatures cancelled (`nonce_invalidated`, by the patient or a doctor).
   Each carries its block number, transaction hash and block timestamp, so anyone can check it
   against the chain;
+- the bill events of the patient's bills (BillPayments: `bill_issued`, `bill_paid`, `bill_refunded`,
+  `bill_cancelled`, with billId, amount and token symbol in `details`; services/bills_receipt.py);
 - the `record_views` log: every decrypted view of a file, who read it (address and role, and a
   doctor's profile name as `reader_name`), when, and whether the integrity checks passed.
 
@@ -54,6 +56,11 @@ ACTIONS: dict[str, str] = {
     "WriteRevoked": "write_revoked",
     "NonceInvalidated": "nonce_invalidated",
     "RecordViewed": "record_viewed",
+    # BillPayments' events of the patient's bills (services/bills_receipt.py).
+    "BillIssued": "bill_issued",
+    "BillPaid": "bill_paid",
+    "BillRefunded": "bill_refunded",
+    "BillCancelled": "bill_cancelled",
 }
 
 # What a patient's timeline shows of the view log at most (newest first).
@@ -240,6 +247,10 @@ async def patient_timeline(services: Services, patient: str) -> list[dict[str, A
     reasons = await _reasons(services, events)
     names = await _doctor_names(services, [(patient, e) for e in events])
     entries = [chain_entry(e, patient, cids, reasons, names) for e in events]
+    # Imported here: bills_receipt builds its entries with this module's TimelineEntry.
+    from .bills_receipt import patient_bill_entries
+
+    entries.extend(await patient_bill_entries(services, patient))
     entries.extend(await _views(services, patient, MAX_PATIENT_VIEWS))
     return [with_record_names(body, record_names) for body in newest_first(entries)]
 

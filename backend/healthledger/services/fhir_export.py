@@ -35,10 +35,25 @@ from eth_utils import to_checksum_address
 from ..container import Services
 from ..crypto import salt_hex
 from ..db.records import RecordDoc
-from ..domain_errors import Conflict, DomainError, NotAllowed, TooLarge, bad_request, forbidden
+from ..domain_errors import (
+    Conflict,
+    DomainError,
+    NotAllowed,
+    TooLarge,
+    bad_request,
+    forbidden,
+)
 from ..fhir import is_fhir_content_type, parse_stored_resource
-from ..fhir.bundle import Anchor, FileRecord, bundle_json, document_entry, structured_entry
+from ..fhir.bundle import (
+    Anchor,
+    FileRecord,
+    bundle_json,
+    document_entry,
+    structured_entry,
+)
+from ..fhir.payment import receipt_entry
 from ..validation import address as checked_address
+from .bills_receipt import patient_receipts
 from .reading import key_source, open_verified
 
 # 64 MiB of files in one Bundle: with base64 and the validated model the export holds a few times
@@ -111,7 +126,9 @@ async def export_bundle(
         raise TooLarge(
             "bundle_too_large", f"these records hold more than {EXPORT_MAX_BYTES} bytes of files: too much for one Bundle"
         )
-    body = await anyio.to_thread.run_sync(_build, opened, skipped, chain_id)
+    # The patient's receipts of paid bills (public chain data, services/bills_receipt.py).
+    receipts = await patient_receipts(services, owner) if role == "patient" else []
+    body = await anyio.to_thread.run_sync(_build, opened, skipped, chain_id, receipts)
     return FhirExport(body=body, exported=len(opened), skipped=skipped)
 
 
@@ -166,11 +183,12 @@ async def _open(
     return _Opened(doc, salt, b"".join(pieces))
 
 
-def _build(opened: list[_Opened], skipped: dict[str, int], chain_id: int) -> str:
+def _build(opened: list[_Opened], skipped: dict[str, int], chain_id: int, receipts: list[dict[str, Any]]) -> str:
     """The entries and the validated Bundle (CPU work: base64, hashing, validation; run in a thread)."""
     entries: list[dict[str, Any]] = []
     for item in opened:
         entries.append(_entry(item, chain_id))
+    entries.extend(receipt_entry(receipt) for receipt in receipts)
     return bundle_json(entries, skipped, datetime.now(UTC))
 
 

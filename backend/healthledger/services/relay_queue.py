@@ -120,6 +120,19 @@ class RelayQueue:
         self.worker.wake()
         return stored
 
+    async def submit_call(self, call: PreparedCall, *, key: str) -> RelayJob:
+        """Queue any relayer call (a bill action on BillPayments) under `key`: a retry while the job
+        is live joins it, and one after it was mined gets that mined job back rather than sending again
+        (its signature's nonce is spent: a second send could only revert)."""
+        job_id = f"{key}:{self._relayer_id}"
+        existing = await self._jobs.get(job_id)
+        if existing is not None and existing.result is not None and existing.data == call.data:
+            return existing
+        job = RelayJob(id=job_id, relayer=self._relayer_id, action=call.action, to=call.to, data=call.data)
+        stored, _ = await self._jobs.enqueue(job)
+        self.worker.wake()
+        return stored
+
     # -- awaiting -------------------------------------------------------------------------------
 
     async def wait(self, job: RelayJob, timeout: float) -> RelayJob:

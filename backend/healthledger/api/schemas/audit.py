@@ -46,7 +46,9 @@ class ChainEvent(BaseModel):
         description="doctor_name: the profile name of the entry's doctor, when known. Event-specific. record_added: record_type, content_hash, author, author_role "
         "(patient | doctor), author_name (a doctor's profile name, when known); access_approved, "
         "records_approved, extension_approved, write_approved: expires_at, expires_at_iso; "
-        "extension_requested: extra_seconds; access_requested: reason; nonce_invalidated: account, nonce"
+        "extension_requested: extra_seconds; access_requested: reason; nonce_invalidated: account, nonce; "
+        "bill_issued, bill_paid, bill_refunded, bill_cancelled (BillPayments, `doctor` is the issuer): bill_id, "
+        "amount (base units, decimal string), token, token_symbol, payee, issuer; bill_paid: payer, partial"
     )
 
 
@@ -101,3 +103,11 @@ class RecordViews(BaseModel):
 class PatientRecordViews(BaseModel):
     patient: str
     records: list[RecordViews] = Field(description="Only files someone else has opened, most recently viewed first")
+
+
+class BillAudit(BaseModel):
+    """The bill events of every bill the caller is the patient, issuer or payee of, newest first."""
+
+    account: str
+    total: int
+    events: list[ChainEvent]

@@ -1,0 +1,102 @@
+"""EIP-712 payloads of bills: IssueBill, CancelBill and PayBill on BillPayments' domain, and the
+EIP-2612 Permit on the token's own domain.
+
+Why here and in the style of chain/typed_data.py: the wallet signs exactly the dict built here
+(`eth_signTypedData_v4`), the backend checks the signature against a payload it rebuilds from the
+message's fields (so nothing but these types can be slipped in), and the contract recomputes the
+same digest. The type strings must match BillPayments' `*_TYPEHASH` constants and EIP-2612's
+`Permit` character for character (tests/backend/unit/test_bill_typed_data.py checks them against the
+compiled contract). Integers travel as ints, like the record actions' payloads.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from eth_utils import is_address, keccak, to_checksum_address
+
+from .typed_data import EIP712_DOMAIN_TYPE, UINT256_MAX
+
+__all__ = ["BILL_DOMAIN_NAME", "BILL_DOMAIN_VERSION", "BILL_TYPES", "bill_domain", "build", "encode_type", "rebuild"]
+
+BILL_DOMAIN_NAME = "BillPayments"
+BILL_DOMAIN_VERSION = "1"
+
+
+def _fields(spec: str) -> list[dict[str, str]]:
+    return [{"name": n, "type": t} for t, n in (part.split(" ") for part in spec.split(","))]
+
+
+BILL_TYPES: dict[str, list[dict[str, str]]] = {
+    "IssueBill": _fields(
+        "address patient,address payee,address token,uint256 amount,uint256 dueDate,uint256 recordId,"
+        "address issuer,uint256 nonce,uint256 deadline"
+    ),
+    "CancelBill": _fields("uint256 billId,address issuer,uint256 nonce,uint256 deadline"),
+    "PayBill": _fields("uint256 billId,uint256 amount,uint256 nonce,uint256 deadline"),
+    "Permit": _fields("address owner,address spender,uint256 value,uint256 nonce,uint256 deadline"),
+}
+
+
+def encode_type(primary_type: str) -> str:
+    fields = ",".join(f"{f['type']} {f['name']}" for f in BILL_TYPES[primary_type])
+    return f"{primary_type}({fields})"
+
+
+def typehash(primary_type: str) -> bytes:
+    return keccak(text=encode_type(primary_type))
+
+
+def bill_domain(chain_id: int, bill_payments: str) -> dict[str, Any]:
+    """BillPayments' EIP-712 domain (name "BillPayments", version "1")."""
+    return {"name": BILL_DOMAIN_NAME, "version": BILL_DOMAIN_VERSION, "chainId": int(chain_id),
+            "verifyingContract": to_checksum_address(bill_payments)}
+
+
+def _value(kind: str, value: Any, field: str) -> Any:
+    if kind == "address":
+        if not isinstance(value, str) or not is_address(value):
+            raise ValueError(f"{field} must be an Ethereum address, got {value!r}")
+        return to_checksum_address(value)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT256_MAX:
+        raise ValueError(f"{field} must be an integer in [0, 2^256), got {value!r}")
+    return value
+
+
+def build(primary_type: str, domain: Mapping[str, Any], message: Mapping[str, Any]) -> dict[str, Any]:
+    """The complete payload of `primary_type` on `domain`; ValueError names the first field that does not fit."""
+    fields = BILL_TYPES[primary_type]
+    names = [f["name"] for f in fields]
+    if sorted(message) != sorted(names):
+        raise ValueError(f"{primary_type} message needs exactly the fields {names}, got {sorted(message)}")
+    return {
+        "types": {"EIP712Domain": copy.deepcopy(EIP712_DOMAIN_TYPE), primary_type: copy.deepcopy(fields)},
+        "domain": dict(domain),
+        "primaryType": primary_type,
+        "message": {f["name"]: _value(f["type"], message[f["name"]], f["name"]) for f in fields},
+    }
+
+
+def rebuild(primary_type: str, domain: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload the server expects for a client's `payload`: same message on the expected `domain`
+    and types (ValueError when the client's primary type, domain or fields differ)."""
+    if not isinstance(payload, Mapping) or payload.get("primaryType") != primary_type:
+        raise ValueError(f"expected a {primary_type} payload")
+    given = payload.get("domain") or {}
+    expected = dict(domain)
+    try:
+        same = (given.get("name") == expected["name"] and str(given.get("version")) == expected["version"]
+                and int(given.get("chainId", -1)) == int(expected["chainId"])
+                and to_checksum_address(str(given.get("verifyingContract"))) == expected["verifyingContract"])
+    except (ValueError, TypeError):
+        same = False
+    if not same:
+        raise ValueError(f"the {primary_type} payload is not for this contract's EIP-712 domain")
+    message = payload.get("message")
+    if not isinstance(message, Mapping):
+        raise ValueError("the payload has no message")
+    return build(primary_type, expected, message)
