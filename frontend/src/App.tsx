@@ -1,4 +1,4 @@
-import { useEffect, useRef, type ReactNode } from 'react'
+import { lazy, Suspense, useEffect, useRef, type ReactNode } from 'react'
 import type { Role } from './api/types'
 import { Address, Badge } from './components/ui'
 import { ConnectWallet, NoWallet, SignIn, WrongChainBanner } from './features/auth/WalletGate'
@@ -27,6 +27,11 @@ import { useSession } from './session/SessionContext'
 import { networkName } from './wallet/chain'
 import { useWallet } from './wallet/WalletContext'
 
+// The bills screens load on first use (issue 17): most sessions never open them.
+const PatientBills = lazy(() => import('./features/bills/PatientBills').then((m) => ({ default: m.PatientBills })))
+const DoctorBills = lazy(() => import('./features/bills/DoctorBills').then((m) => ({ default: m.DoctorBills })))
+const loadingScreen = <p className="muted">Loading…</p>
+
 interface Screen {
   route: string
   /** The tab's text. */
@@ -41,6 +46,7 @@ const SCREENS: Record<Role, Screen[]> = {
     { route: 'records', label: 'My records', title: 'Your health records', render: () => <Records /> },
     { route: 'upload', label: 'Upload', title: 'Upload files', render: () => <Upload /> },
     { route: 'requests', label: 'Requests', title: 'Requests from doctors', render: () => <Requests /> },
+    { route: 'bills', label: 'Bills', title: 'Bills to pay', render: () => <Suspense fallback={loadingScreen}><PatientBills /></Suspense> },
     {
       route: 'sharing',
       label: 'Sharing',
@@ -89,6 +95,7 @@ const SCREENS: Record<Role, Screen[]> = {
         </>
       ),
     },
+    { route: 'bills', label: 'Bills', title: 'Bills and payments', render: () => <Suspense fallback={loadingScreen}><DoctorBills /></Suspense> },
     { route: 'profile', label: 'Profile', title: 'How others see you', render: () => <Profile /> },
   ],
   registrar: [

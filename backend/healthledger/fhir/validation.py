@@ -185,6 +185,7 @@ def _check_people(document: dict[str, Any], resource_type: str, patient: str, au
             if document.get(field) is not None:
                 _require_person(document, field, patient, "fhir_subject_mismatch", "the patient")
         _require_person(document, "issuer", author, "fhir_author_mismatch", "the uploader")
+        _check_contained_subjects(document, patient)
 
 
 def _check_contained_observations(document: dict[str, Any], patient: str, author: str) -> None:
@@ -207,6 +208,16 @@ def _check_contained_observations(document: dict[str, Any], patient: str, author
         reference = result.get("reference") if isinstance(result, dict) else None
         if not isinstance(reference, str) or not reference.startswith("#") or reference[1:] not in ids:
             raise invalid_fhir(f"result[{index}].reference", "must be #id of an Observation in `contained`")
+
+
+def _check_contained_subjects(document: dict[str, Any], patient: str) -> None:
+    """An invoice may contain the resources it bills (a stay: its room ChargeItem and inpatient
+    Encounter, FHIR R4's way of giving an Invoice a period); any of them that names a subject names
+    the vault's patient, so a contained resource cannot claim another patient."""
+    for index, item in enumerate(document.get("contained") or []):
+        if isinstance(item, dict) and item.get("subject") is not None:
+            path = f"contained[{index}]"
+            _require_person(item, "subject", patient, "fhir_subject_mismatch", "the patient", prefix=path)
 
 
 def _require_people(

@@ -4,11 +4,12 @@
  * own copy of server data, so a change made on one screen shows on every other without a reload key.
  */
 import { keepPreviousData, useQueries, useQuery, useQueryClient } from '@tanstack/react-query'
-import { useCallback } from 'react'
+import { useCallback, useMemo } from 'react'
 import { useSession } from '../session/SessionContext'
 import type { Api } from './endpoints'
 import { ACCOUNT } from './queryClient'
 import type { MedicalRecord } from './types'
+import { createBillsApi, type Bill, type BillRole, type BillsApi } from './bills'
 
 /** The server data the app reads: one name per query (the second part of every key). */
 export type ServerData =
@@ -28,6 +29,8 @@ export type ServerData =
   | 'status'
   | 'accountKey'
   | 'profile'
+  | 'bills'
+  | 'billsConfig'
 
 function useKey(what: ServerData, ...rest: unknown[]): unknown[] {
   const { session } = useSession()
@@ -170,4 +173,38 @@ export function useDoctorList(q: string) {
     queryFn: () => api.directory.doctorPage(q, 200),
     placeholderData: keepPreviousData,
   })
+}
+
+// ------------------------------------------------------------------ bills (issue 17)
+
+/** The bills API on the session's authenticated client. */
+export function useBillsApi(): BillsApi {
+  const { api } = useSession()
+  return useMemo(() => createBillsApi(api.client), [api])
+}
+
+/** GET /api/bills/config: the BillPayments contract and the tokens a bill can be in (ETH and the configured token). */
+export function useBillingConfig({ enabled = true }: { enabled?: boolean } = {}) {
+  const bills = useBillsApi()
+  return useQuery({ queryKey: useKey('billsConfig'), queryFn: () => bills.config(), staleTime: 5 * 60_000, enabled })
+}
+
+/**
+ * The caller's bills as patient or as issuer/payee (GET /api/bills?role=). Status and amounts are
+ * read from the chain when served, so it refetches every `pollMs` when asked (a payment in flight).
+ */
+export function useBills(role: BillRole, { pollMs = 0, enabled = true }: { pollMs?: number; enabled?: boolean } = {}) {
+  const bills = useBillsApi()
+  return useQuery<Bill[]>({
+    queryKey: useKey('bills', role),
+    queryFn: () => bills.list(role),
+    refetchInterval: pollMs || false,
+    enabled,
+  })
+}
+
+/** The FHIR PaymentReconciliation of a paid bill, fetched when `billId` is set. */
+export function useBillReceipt(billId: string | null) {
+  const bills = useBillsApi()
+  return useQuery({ queryKey: useKey('bills', 'receipt', billId), queryFn: () => bills.receipt(billId ?? ''), enabled: billId !== null })
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { invoiceToForm, prescriptionToForm, reportToForm, resourceToForm, parseResource, REPLACES_URL, ANCHOR_SYSTEM, withReplaces } from './amend'
-import { buildDiagnosticReport, buildInvoice, buildMedicationRequest, emptyPrescription, type InvoiceForm, type PrescriptionForm, type ReportForm } from './build'
+import { buildDiagnosticReport, buildInvoice, buildMedicationRequest, emptyPrescription, emptyStay, type InvoiceForm, type PrescriptionForm, type ReportForm } from './build'
 
 const PATIENT = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC'
 const DOCTOR = '0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65'
@@ -43,6 +43,7 @@ const invoice = (): InvoiceForm => ({
     { description: 'Blood test', quantity: '3', unitPrice: '0.10' },
   ],
   notes: 'Paid at the desk',
+  stay: emptyStay(),
 })
 
 describe('resourceToForm', () => {
@@ -61,6 +62,12 @@ describe('resourceToForm', () => {
 
   it('gives back the invoice form, unit prices from each amount and quantity', () => {
     expect(invoiceToForm(buildInvoice(invoice(), people))).toEqual(invoice())
+  })
+
+  it('gives back a stay: dates, room and nightly rate, its room line not a typed line', () => {
+    const stay = { admission: '2026-11-02', discharge: '2026-11-05', room: '12B', nightlyRate: '150.00' }
+    expect(invoiceToForm(buildInvoice({ ...invoice(), stay }, people))).toEqual({ ...invoice(), stay })
+    expect(invoiceToForm(buildInvoice({ ...invoice(), lines: [], stay }, people))).toEqual({ ...invoice(), lines: [], stay })
   })
 
   it('picks the form by resource type and refuses others', () => {

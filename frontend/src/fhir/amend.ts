@@ -95,8 +95,12 @@ export function reportToForm(resource: Json): ReportForm {
 export function invoiceToForm(resource: Json): InvoiceForm {
   const form = emptyInvoice()
   const total = obj(resource.totalGross)
-  const lines = list(resource.lineItem).map((item) => {
-    const line = obj(item)
+  // The stay's room line is derived from the stay (below), not a typed line.
+  const stayCharge = list(resource.contained).map(obj).find((r) => r.resourceType === 'ChargeItem')
+  const encounter = list(resource.contained).map(obj).find((r) => r.resourceType === 'Encounter')
+  const isRoomLine = (line: Json) => !!stayCharge && obj(line.chargeItemReference).reference === `#${text(stayCharge.id)}`
+  const roomLine = list(resource.lineItem).map(obj).find(isRoomLine)
+  const lines = list(resource.lineItem).map(obj).filter((line) => !isRoomLine(line)).map((line) => {
     const price = obj(list(line.priceComponent)[0])
     const factor = typeof price.factor === 'number' && price.factor > 0 ? price.factor : 1
     const amount = Number(obj(price.amount).value)
@@ -112,6 +116,20 @@ export function invoiceToForm(resource: Json): InvoiceForm {
   const currency = text(total.currency) || text(obj(obj(list(obj(list(resource.lineItem)[0]).priceComponent)[0]).amount).currency)
   if (currency) form.currency = currency
   form.notes = text(obj(list(resource.note)[0]).text)
+  if (encounter && stayCharge && roomLine) {
+    const period = obj(encounter.period)
+    const price = obj(list(roomLine.priceComponent)[0])
+    const factor = typeof price.factor === 'number' && price.factor > 0 ? price.factor : 1
+    const amount = Number(obj(price.amount).value)
+    form.stay = {
+      admission: text(period.start).slice(0, 10),
+      discharge: text(period.end).slice(0, 10),
+      room: text(obj(obj(list(encounter.location)[0]).location).display) || text(obj(stayCharge.code).text),
+      nightlyRate: Number.isFinite(amount) ? (Math.round((amount / factor) * 100) / 100).toFixed(2) : '',
+    }
+    // A stay alone is a whole invoice: no empty typed line to fill in.
+    if (lines.length === 0) form.lines = []
+  }
   return form
 }
 

@@ -4,8 +4,13 @@ import {
   buildDiagnosticReport,
   buildInvoice,
   buildMedicationRequest,
+  ACT_CODE,
   emptyInvoice,
   emptyPrescription,
+  emptyStay,
+  hasStay,
+  stayLine,
+  stayNights,
   emptyReport,
   fhirFile,
   frequencyText,
@@ -179,6 +184,58 @@ describe('invoice', () => {
     expect(resource.lineItem[1]).toEqual({ sequence: 2, chargeItemCodeableConcept: { text: 'Blood draw' }, priceComponent: [{ type: 'base', factor: 3, amount: { value: 0.3, currency: 'EUR' } }] })
     expect(resource.totalGross).toEqual({ value: 120.8, currency: 'EUR' })
     expect(suggestedName(resource)).toBe('Invoice 2026-11-30 (120.80 EUR)')
+  })
+})
+
+describe('stay invoice', () => {
+  const stay = { admission: '2026-11-02', discharge: '2026-11-05', room: '12B', nightlyRate: '150.00' }
+  const form: InvoiceForm = { currency: 'EUR', notes: '', lines: [{ description: 'Consultation', quantity: '1', unitPrice: '80' }], stay }
+
+  it('counts nights from the dates and bills the room as nights × rate', () => {
+    expect(stayNights('2026-11-02', '2026-11-05')).toBe(3)
+    expect(stayNights('2026-02-28', '2026-03-01')).toBe(1)
+    expect(stayNights('2026-11-02', '')).toBeNull()
+    expect(stayLine(stay)).toEqual({ description: 'Room 12B, 3 nights', quantity: '3', unitPrice: '150.00' })
+    expect(invoiceTotal(form)).toBe(530)
+    expect(hasStay(emptyStay())).toBe(false)
+    expect(hasStay(undefined)).toBe(false)
+  })
+
+  it('validates the stay only once started: dates in order, room, rate', () => {
+    expect(validateInvoice({ ...form, stay: emptyStay() })).toEqual({})
+    const errors = validateInvoice({ ...form, stay: { admission: '2026-11-05', discharge: '2026-11-05', room: ' ', nightlyRate: '1.234' } })
+    expect(errors['stay.discharge']).toMatch(/at least one night/)
+    expect(errors['stay.room']).toBe('Enter the room.')
+    expect(errors['stay.nightlyRate']).toBe('Use at most two decimals.')
+    expect(validateInvoice({ ...form, stay: { ...stay, admission: '' } })['stay.admission']).toBe('Enter the admission date.')
+    // A stay alone is a whole invoice.
+    expect(validateInvoice({ ...form, lines: [], stay })).toEqual({})
+    expect(validateInvoice({ ...form, lines: [] , stay: emptyStay() }).lines).toBe('Add at least one line.')
+  })
+
+  it('models the stay the R4 way: a room line referencing a contained ChargeItem in a contained inpatient Encounter', () => {
+    const resource = buildInvoice(form, people) as any
+    const [charge, encounter] = resource.contained
+    expect(resource.lineItem[1]).toEqual({
+      sequence: 2,
+      chargeItemReference: { reference: '#stay-room', display: 'Room 12B, 3 nights' },
+      priceComponent: [{ type: 'base', factor: 3, amount: { value: 450, currency: 'EUR' } }],
+    })
+    expect(charge).toMatchObject({ resourceType: 'ChargeItem', id: 'stay-room', status: 'billable', code: { text: '12B' }, quantity: { value: 3 }, context: { reference: '#stay' } })
+    expect(charge.occurrencePeriod).toEqual({ start: '2026-11-02', end: '2026-11-05' })
+    expect(charge.subject.identifier.value).toBe(PATIENT)
+    expect(encounter).toMatchObject({ resourceType: 'Encounter', id: 'stay', status: 'finished', period: { start: '2026-11-02', end: '2026-11-05' } })
+    expect(encounter.class).toEqual({ system: ACT_CODE, code: 'IMP', display: 'inpatient encounter' })
+    expect(encounter.location[0].location.display).toBe('12B')
+    expect(encounter.subject.identifier.value).toBe(PATIENT)
+    expect(resource.totalGross).toEqual({ value: 530, currency: 'EUR' })
+    // dom-3: every contained resource is referenced from within the Invoice.
+    const text = JSON.stringify({ ...resource, contained: undefined }) + JSON.stringify(resource.contained)
+    for (const item of resource.contained) expect(text).toContain(`"#${item.id}"`)
+  })
+
+  it('an invoice without a stay contains nothing', () => {
+    expect((buildInvoice({ ...form, stay: emptyStay() }, people) as any).contained).toBeUndefined()
   })
 })
 

@@ -344,18 +344,85 @@ export interface InvoiceLine {
   unitPrice: string
 }
 
+/**
+ * An optional hospital stay on the invoice. All four fields empty: no stay. Otherwise the room is
+ * billed as one line of `nights × nightlyRate`, computed here, never typed.
+ */
+export interface StayForm {
+  /** yyyy-mm-dd */
+  admission: string
+  /** yyyy-mm-dd, after the admission */
+  discharge: string
+  room: string
+  /** Price of one night in the room, in the invoice's currency. */
+  nightlyRate: string
+}
+
 export interface InvoiceForm {
   currency: string
   lines: InvoiceLine[]
   notes: string
+  /** Optional hospital stay (absent or all empty: none). */
+  stay?: StayForm
 }
 
 export function emptyLine(): InvoiceLine {
   return { description: '', quantity: '1', unitPrice: '' }
 }
 
+export function emptyStay(): StayForm {
+  return { admission: '', discharge: '', room: '', nightlyRate: '' }
+}
+
 export function emptyInvoice(): InvoiceForm {
-  return { currency: 'EUR', lines: [emptyLine()], notes: '' }
+  return { currency: 'EUR', lines: [emptyLine()], notes: '', stay: emptyStay() }
+}
+
+/** Whether the doctor started describing a stay (any stay field filled in). */
+export function hasStay(stay: StayForm | undefined): stay is StayForm {
+  return !!stay && [stay.admission, stay.discharge, stay.room, stay.nightlyRate].some((v) => v.trim() !== '')
+}
+
+const DAY_MS = 86_400_000
+
+/** Nights between two yyyy-mm-dd dates (discharge − admission, in whole days); null unless both are dates. */
+export function stayNights(admission: string, discharge: string): number | null {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(admission) || !/^\d{4}-\d{2}-\d{2}$/.test(discharge)) return null
+  const start = Date.parse(`${admission}T00:00:00Z`)
+  const end = Date.parse(`${discharge}T00:00:00Z`)
+  if (Number.isNaN(start) || Number.isNaN(end)) return null
+  return Math.round((end - start) / DAY_MS)
+}
+
+/**
+ * The room line of a stay (nights × nightly rate, as an invoice line the rest of the form sums), or
+ * null while the dates or the rate cannot be read.
+ */
+export function stayLine(stay: StayForm): InvoiceLine | null {
+  const nights = stayNights(stay.admission, stay.discharge)
+  if (nights === null || nights <= 0 || parseNumber(stay.nightlyRate) === null) return null
+  return { description: `Room ${stay.room.trim()}, ${nights} night${nights === 1 ? '' : 's'}`, quantity: String(nights), unitPrice: stay.nightlyRate.trim() }
+}
+
+function validateStay(stay: StayForm, errors: Errors) {
+  const date = /^\d{4}-\d{2}-\d{2}$/
+  if (!date.test(stay.admission) || Number.isNaN(Date.parse(stay.admission))) errors['stay.admission'] = 'Enter the admission date.'
+  if (!date.test(stay.discharge) || Number.isNaN(Date.parse(stay.discharge))) errors['stay.discharge'] = 'Enter the discharge date.'
+  else if (!errors['stay.admission'] && !((stayNights(stay.admission, stay.discharge) ?? 0) > 0)) errors['stay.discharge'] = 'The discharge must be at least one night after the admission.'
+  if (!stay.room.trim()) errors['stay.room'] = 'Enter the room.'
+  if (!stay.nightlyRate.trim()) errors['stay.nightlyRate'] = 'Enter the price of one night.'
+  else {
+    const rate = parseNumber(stay.nightlyRate)
+    if (rate === null) errors['stay.nightlyRate'] = 'The nightly rate must be a number.'
+    else if (rate < 0) errors['stay.nightlyRate'] = 'The nightly rate cannot be negative.'
+    else if (!/^\d*([.,]\d{0,2})?$/.test(stay.nightlyRate.trim())) errors['stay.nightlyRate'] = 'Use at most two decimals.'
+  }
+}
+
+/** Every line the invoice bills: the typed ones, then the stay's room line when there is one. */
+export function invoiceLines(form: InvoiceForm): InvoiceLine[] {
+  const room = hasStay(form.stay) ? stayLine(form.stay) : null
+  return room ? [...form.lines, room] : form.lines
 }
 
 /** Money in cents, so that 3 × 0.10 is 0.30 and sums do not drift. */
@@ -371,15 +438,18 @@ export function lineAmount(line: InvoiceLine): number | null {
   return Math.round(qty * cents(price)) / 100
 }
 
-/** The invoice's total: the sum of the lines that have an amount. */
+/** The invoice's total: the sum of the lines that have an amount (the stay's room line included). */
 export function invoiceTotal(form: InvoiceForm): number {
-  return form.lines.reduce((sum, line) => sum + cents(lineAmount(line) ?? 0), 0) / 100
+  return invoiceLines(form).reduce((sum, line) => sum + cents(lineAmount(line) ?? 0), 0) / 100
 }
 
 export function validateInvoice(form: InvoiceForm): Errors {
   const errors: Errors = {}
   if (!/^[A-Z]{3}$/.test(form.currency)) errors.currency = 'Choose a currency.'
-  if (form.lines.length === 0) errors.lines = 'Add at least one line.'
+  // A stay alone is a complete invoice (its room line); without one, at least one typed line.
+  const stay = hasStay(form.stay) ? form.stay : null
+  if (form.lines.length === 0 && !stay) errors.lines = 'Add at least one line.'
+  if (stay) validateStay(stay, errors)
   form.lines.forEach((line, index) => {
     const at = `lines.${index}.`
     if (!line.description.trim()) errors[`${at}description`] = 'Enter what is charged.'
@@ -392,29 +462,75 @@ export function validateInvoice(form: InvoiceForm): Errors {
       else if (!/^\d*([.,]\d{0,2})?$/.test(line.unitPrice.trim())) errors[`${at}unitPrice`] = 'Use at most two decimals.'
     }
   })
-  if (form.lines.length > 0 && Object.keys(errors).length === 0 && !(invoiceTotal(form) > 0)) errors.lines = 'The total must be more than 0.'
+  if (invoiceLines(form).length > 0 && Object.keys(errors).length === 0 && !(invoiceTotal(form) > 0)) errors.lines = 'The total must be more than 0.'
   return errors
+}
+
+export const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode'
+/** Ids of the stay's contained resources (the room line's `chargeItemReference` is `#` + STAY_CHARGE_ID). */
+export const STAY_CHARGE_ID = 'stay-room'
+export const STAY_ENCOUNTER_ID = 'stay'
+
+/**
+ * A stay as FHIR R4 has it (an R4 Invoice has no period): a contained `ChargeItem` (the room, for
+ * `nights`, over admission..discharge, in the context of the stay) and a contained inpatient
+ * `Encounter` (period, room as its location). The room line references the ChargeItem, which
+ * references the Encounter, so every contained resource is referenced (FHIR invariant dom-3).
+ */
+function stayResources(stay: StayForm, patient: string): Json[] {
+  const nights = stayNights(stay.admission, stay.discharge)!
+  const period = { start: stay.admission, end: stay.discharge }
+  const room = stay.room.trim()
+  return [
+    {
+      resourceType: 'ChargeItem',
+      id: STAY_CHARGE_ID,
+      status: 'billable',
+      code: { text: room },
+      subject: person(patient),
+      context: { reference: `#${STAY_ENCOUNTER_ID}` },
+      occurrencePeriod: period,
+      quantity: { value: nights, unit: 'night', system: UCUM, code: 'd' },
+    },
+    {
+      resourceType: 'Encounter',
+      id: STAY_ENCOUNTER_ID,
+      status: 'finished',
+      class: { system: ACT_CODE, code: 'IMP', display: 'inpatient encounter' },
+      subject: person(patient),
+      period,
+      location: [{ location: { display: room } }],
+    },
+  ]
 }
 
 /** A valid invoice form as an `Invoice` issued by the doctor to the patient; totals computed here. */
 export function buildInvoice(form: InvoiceForm, { patient, doctor, now = new Date() }: People): Json {
   assertValid(validateInvoice(form))
   const total = invoiceTotal(form)
-  const resource: Json = {
-    resourceType: 'Invoice',
+  const price = (line: InvoiceLine) => [{ type: 'base', factor: parseNumber(line.quantity), amount: { value: lineAmount(line), currency: form.currency } }]
+  const lineItem: Json[] = form.lines.map((line, index) => ({
+    sequence: index + 1,
+    chargeItemCodeableConcept: { text: line.description.trim() },
+    priceComponent: price(line),
+  }))
+  const stay = hasStay(form.stay) ? form.stay : null
+  const resource: Json = { resourceType: 'Invoice' }
+  if (stay) {
+    const room = stayLine(stay)!
+    resource.contained = stayResources(stay, patient)
+    lineItem.push({ sequence: lineItem.length + 1, chargeItemReference: { reference: `#${STAY_CHARGE_ID}`, display: room.description }, priceComponent: price(room) })
+  }
+  Object.assign(resource, {
     status: 'issued',
     subject: person(patient),
     recipient: person(patient),
     issuer: person(doctor),
     date: now.toISOString(),
-    lineItem: form.lines.map((line, index) => ({
-      sequence: index + 1,
-      chargeItemCodeableConcept: { text: line.description.trim() },
-      priceComponent: [{ type: 'base', factor: parseNumber(line.quantity), amount: { value: lineAmount(line), currency: form.currency } }],
-    })),
+    lineItem,
     totalNet: { value: total, currency: form.currency },
     totalGross: { value: total, currency: form.currency },
-  }
+  })
   if (form.notes.trim()) resource.note = [{ text: form.notes.trim() }]
   return resource
 }

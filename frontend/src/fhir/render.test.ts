@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { buildDiagnosticReport, buildInvoice, buildMedicationRequest, emptyPrescription } from './build'
-import { isOutOfRange, money, parseFhir, prettyJson, type InvoiceView, type PrescriptionView, type ReportView } from './render'
+import { isOutOfRange, money, parseFhir, prettyJson, stayText, type InvoiceView, type PrescriptionView, type ReportView } from './render'
 
 const PATIENT = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC'
 const DOCTOR = '0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65'
@@ -71,6 +71,20 @@ describe('parseFhir', () => {
     expect(view.lines).toEqual([{ description: 'Consultation', quantity: 2, unitPrice: 60.25, amount: 120.5 }])
     expect(money(view.total, view.currency)).toBe('120.50 GBP')
     expect(view.issuer).toBe(DOCTOR)
+  })
+
+  it('reads a stay invoice: the stay line and the stay in words', () => {
+    const stay = { admission: '2026-11-02', discharge: '2026-11-05', room: '12B', nightlyRate: '150' }
+    const resource = buildInvoice({ currency: 'EUR', notes: '', lines: [], stay }, people)
+    const view = parseFhir(JSON.stringify(resource)) as InvoiceView
+    expect(view.stay).toEqual({ admission: '2026-11-02', discharge: '2026-11-05', room: '12B', nights: 3 })
+    expect(stayText(view.stay!)).toBe('Stay: 2026-11-02 – 2026-11-05, room 12B (3 nights)')
+    expect(view.lines).toEqual([{ description: 'Room 12B, 3 nights', quantity: 3, unitPrice: 150, amount: 450 }])
+    expect(view.total).toBe(450)
+    // Another system's Encounter without a ChargeItem: nights from the dates.
+    const other = parseFhir(JSON.stringify({ resourceType: 'Invoice', contained: [{ resourceType: 'Encounter', id: 'e', period: { start: '2026-01-01', end: '2026-01-02' } }] })) as InvoiceView
+    expect(stayText(other.stay!)).toBe('Stay: 2026-01-01 – 2026-01-02 (1 night)')
+    expect((parseFhir(JSON.stringify(buildInvoice({ currency: 'EUR', notes: '', lines: [{ description: 'X', quantity: '1', unitPrice: '1' }] }, people))) as InvoiceView).stay).toBeNull()
   })
 
   it('falls back to raw for anything else, never throwing', () => {

@@ -7,7 +7,7 @@
  * the three known resources, or not JSON at all, becomes `{ kind: 'raw' }` and is shown as text
  * (React escapes it; never injected as HTML).
  */
-import { ADDRESS_SYSTEM, frequencyText, INTERPRETATION_SYSTEM, interpret } from './build'
+import { ADDRESS_SYSTEM, frequencyText, INTERPRETATION_SYSTEM, interpret, stayNights } from './build'
 
 type Obj = Record<string, unknown>
 
@@ -58,9 +58,18 @@ export interface InvoiceLineView {
   amount: number | null
 }
 
+/** A hospital stay an invoice bills (its contained Encounter and room ChargeItem, see fhir/build.ts). */
+export interface StayView {
+  admission: string
+  discharge: string
+  room: string | null
+  nights: number | null
+}
+
 export interface InvoiceView {
   kind: 'invoice'
   date: string | null
+  stay: StayView | null
   currency: string
   lines: InvoiceLineView[]
   total: number | null
@@ -284,12 +293,39 @@ function invoice(resource: Obj): InvoiceView {
   return {
     kind: 'invoice',
     date: str(resource.date),
+    stay: stay(resource),
     currency,
     lines,
     total: num(total.value) ?? summed,
     issuer: referenceName(resource.issuer),
     notes: arr(resource.note).map((n) => str(obj(n).text)).filter((t): t is string => t !== null),
   }
+}
+
+/**
+ * The stay an invoice describes: its contained Encounter's period (the room from its location, else
+ * from a contained ChargeItem's code), nights from the ChargeItem's quantity or else the dates.
+ * Null when the invoice contains no Encounter with both dates.
+ */
+function stay(resource: Obj): StayView | null {
+  const contained = arr(resource.contained).filter(isObj)
+  const encounter = contained.find((r) => r.resourceType === 'Encounter')
+  if (!encounter) return null
+  const period = obj(encounter.period)
+  const admission = str(period.start)
+  const discharge = str(period.end)
+  if (!admission || !discharge) return null
+  const charge = contained.find((r) => r.resourceType === 'ChargeItem' && obj(r.context).reference === `#${String(encounter.id)}`) ?? contained.find((r) => r.resourceType === 'ChargeItem')
+  const room = str(obj(obj(arr(encounter.location)[0]).location).display) ?? (charge ? concept(charge.code) : null)
+  const nights = (charge ? num(obj(charge.quantity).value) : null) ?? stayNights(admission.slice(0, 10), discharge.slice(0, 10))
+  return { admission, discharge, room, nights }
+}
+
+/** "Stay: 2026-11-02 – 2026-11-05, room 12B (3 nights)". */
+export function stayText(view: StayView): string {
+  const room = view.room ? `, room ${view.room}` : ''
+  const nights = view.nights !== null ? ` (${view.nights} night${view.nights === 1 ? '' : 's'})` : ''
+  return `Stay: ${view.admission} – ${view.discharge}${room}${nights}`
 }
 
 /** "120.50 EUR" (two decimals; the currency code, unambiguous for every currency). */

@@ -210,3 +210,39 @@ def test_the_bundle_validates_and_carries_the_anchors() -> None:
     assert attachment["hash"] == base64.b64encode(hashlib.sha1(b"%PDF-1.4 invoice").digest()).decode()
     skipped = document["meta"]["extension"][0]
     assert skipped["extension"] == [{"url": "pending", "valueUnsignedInt": 1}]
+
+
+def stay_invoice(patient: str, doctor: str) -> dict:
+    """A stay invoice as the web app builds it (frontend/src/fhir/build.ts): the room line references
+    a contained ChargeItem, in the context of a contained inpatient Encounter."""
+    period = {"start": "2026-11-02", "end": "2026-11-05"}
+    resource = EXAMPLES["bill"](patient, doctor)
+    resource["contained"] = [
+        {"resourceType": "ChargeItem", "id": "stay-room", "status": "billable", "code": {"text": "12B"},
+         "subject": person(patient), "context": {"reference": "#stay"}, "occurrencePeriod": period,
+         "quantity": {"value": 3, "unit": "night", "system": "http://unitsofmeasure.org", "code": "d"}},
+        {"resourceType": "Encounter", "id": "stay", "status": "finished",
+         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP",
+                   "display": "inpatient encounter"},
+         "subject": person(patient), "period": period, "location": [{"location": {"display": "12B"}}]},
+    ]
+    resource["lineItem"].append({
+        "sequence": len(resource["lineItem"]) + 1,
+        "chargeItemReference": {"reference": "#stay-room", "display": "Room 12B, 3 nights"},
+        "priceComponent": [{"type": "base", "factor": 3, "amount": {"value": 450, "currency": "EUR"}}],
+    })
+    return resource
+
+
+def test_a_stay_invoice_contains_its_encounter_and_room_charge() -> None:
+    checked = check_record_resource(encoded(stay_invoice(PATIENT, DOCTOR)), "bill", PATIENT, DOCTOR)
+    assert [item.get_resource_type() for item in checked.resource.contained] == ["ChargeItem", "Encounter"]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_a_stay_invoice_cannot_contain_another_patients_stay(index: int) -> None:
+    resource = stay_invoice(PATIENT, DOCTOR)
+    resource["contained"][index]["subject"] = person(OTHER)
+    error = refused(encoded(resource), "bill")
+    assert error.code == "fhir_subject_mismatch"
+    assert error.details["field"] == f"contained[{index}].subject"

@@ -11,7 +11,7 @@
 import { useEffect, useState } from 'react'
 import { Address, Badge } from '../ui'
 import { formatDate } from '../../lib/format'
-import { isOutOfRange, money, parseFhir, prettyJson, type FhirView, type InvoiceView, type PrescriptionView, type ReportView } from '../../fhir/render'
+import { isOutOfRange, money, parseFhir, prettyJson, stayText, type FhirView, type InvoiceView, type PrescriptionView, type ReportView } from '../../fhir/render'
 import './fhir.css'
 
 function Fact({ label, children }: { label: string; children: React.ReactNode }) {
@@ -91,6 +91,7 @@ function InvoiceCard({ view }: { view: InvoiceView }) {
   return (
     <div className="fhir-card" data-fhir-kind="invoice">
       <p className="fhir-card-kind">Invoice</p>
+      {view.stay && <p className="fhir-invoice-stay">{stayText(view.stay)}</p>}
       <table className="fhir-invoice">
         <caption className="visually-hidden">Invoice lines</caption>
         <thead>

@@ -6,6 +6,7 @@
  * A sentence is a list of parts so the table can emphasise record names while the CSV export and
  * the unit tests use the same words as plain text. Pure: no React, no clock but `now` for the year.
  */
+import { formatUnits } from 'viem'
 import { RECORD_TYPES, type AuditEvent, type RecordType } from '../../api/types'
 import { recordTypeLabel, shortAddress, toDate } from '../../lib/format'
 
@@ -77,6 +78,20 @@ function typeLabel(details: Details): string | null {
   return (RECORD_TYPES as readonly string[]).includes(type) ? recordTypeLabel(type as RecordType).toLowerCase() : type
 }
 
+/**
+ * A bill event's amount in whole tokens ("120 TUSD"): details carry base units; the decimals come
+ * from `token_decimals` when the server sends them, else ETH's 18 for the zero address, else the
+ * amount is shown in base units.
+ */
+export function billAmount(details: Details): string {
+  const symbol = text(details.token_symbol) ?? ''
+  const amount = text(details.amount)
+  if (!amount || !/^\d+$/.test(amount)) return symbol ? `some ${symbol}` : 'an amount'
+  const decimals = integer(details.token_decimals) ?? (/^0x0{40}$/i.test(text(details.token) ?? '') ? 18 : null)
+  if (decimals === null) return `${amount} base units${symbol ? ` of ${symbol}` : ''}`
+  return `${formatUnits(BigInt(amount), decimals)}${symbol ? ` ${symbol}` : ''}`
+}
+
 /** Whether the patient (rather than a doctor) did what the entry records. */
 export function byPatient(event: AuditEvent): boolean {
   const details = detailsOf(event)
@@ -85,6 +100,10 @@ export function byPatient(event: AuditEvent): boolean {
       return details.author_role !== 'doctor'
     case 'access_requested':
     case 'extension_requested':
+      return false
+    case 'bill_issued':
+    case 'bill_refunded':
+    case 'bill_cancelled':
       return false
     case 'nonce_invalidated': {
       const account = text(details.account)
@@ -158,6 +177,14 @@ export function describeAuditEvent(event: AuditEvent, viewer: Viewer = 'patient'
       const reader = event.reader_role === 'patient' ? you : doctorLabel(event.reader, event.reader_name)
       return s(`${reader} viewed `, recordsPart(event, 'a record'), event.verified ? '' : ' (the integrity check failed)')
     }
+    case 'bill_issued':
+      return s(`${doctor} asked ${viewer === 'patient' ? 'you' : 'the patient'} to pay ${billAmount(details)} for `, recordsPart(event, 'a bill'))
+    case 'bill_paid':
+      return s(`${you} paid ${billAmount(details)}${details.partial ? ' (part)' : ''} for `, recordsPart(event, 'a bill'))
+    case 'bill_refunded':
+      return s(`${doctor} refunded ${billAmount(details)} for `, recordsPart(event, 'a bill'))
+    case 'bill_cancelled':
+      return s(`${doctor} cancelled the bill for `, recordsPart(event, 'a bill'))
     default:
       return s(event.event, event.record_ids?.length ? ' (' : '', ...(event.record_ids?.length ? [recordsPart(event), ')'] : []))
   }

@@ -15,6 +15,7 @@ export const AUDIT_KINDS = {
   sharing: 'Sharing',
   write: 'Permission to add records',
   signatures: 'Cancelled signatures',
+  bills: 'Bills and payments',
   other: 'Other',
 } as const
 export type AuditKind = keyof typeof AUDIT_KINDS
@@ -33,6 +34,10 @@ const KIND_OF_ACTION: Record<string, AuditKind> = {
   write_approved: 'write',
   write_revoked: 'write',
   nonce_invalidated: 'signatures',
+  bill_issued: 'bills',
+  bill_paid: 'bills',
+  bill_refunded: 'bills',
+  bill_cancelled: 'bills',
 }
 
 export function kindOf(event: AuditEvent): AuditKind {

@@ -20,6 +20,8 @@ import { hashFile, type SaltedHash } from '../../lib/hashFile'
 import { useSession } from '../../session/SessionContext'
 import { doctorUploadMessage, uploadAsDoctor } from './doctorUpload'
 import { STRUCTURED_LABELS, StructuredRecordForm } from './StructuredRecordForm'
+import { RequestPayment } from '../bills/LazyRequestPayment'
+import { parseFhir } from '../../fhir/render'
 
 /** What the doctor adds: a file, or one of the structured records filled in as a form. */
 type Source = 'file' | RecordType
@@ -53,6 +55,8 @@ export function AddRecord() {
   const [source, setSource] = useState<Source>('file')
   const [formKey, setFormKey] = useState(0)
   const autoName = useRef('')
+  // The previewed Invoice's total, to prefill "Request payment" once the bill record is on chain.
+  const [invoiceTotal, setInvoiceTotal] = useState<number | null>(null)
 
   const chooseSource = (next: Source) => {
     setSource(next)
@@ -68,6 +72,10 @@ export function AddRecord() {
     }
     const keepName = name.trim() && name !== autoName.current
     fields.pick(built.file)
+    void built.file.text().then((text) => {
+      const view = parseFhir(text)
+      setInvoiceTotal(view.kind === 'invoice' ? view.total : null)
+    })
     if (source !== 'file') fields.setRecordType(source)
     fields.setName(keepName ? name : built.name)
     autoName.current = built.name
@@ -196,6 +204,9 @@ export function AddRecord() {
             <code>{record.cid}</code>
           </dd>
         </dl>
+        {phase.step === 'done' && record.record_type === 'bill' && record.record_id !== null && record.record_id !== undefined && (
+          <RequestPayment patient={record.patient ?? patient} recordId={record.record_id} invoiceTotal={invoiceTotal} />
+        )}
         <button type="button" className="btn btn-secondary" onClick={reset}>
           Add another record
         </button>

@@ -15,6 +15,7 @@ import { authorMayRead } from './doctorUpload'
 import { PatientName } from './PatientName'
 import { KeySignatureHint, OpenResult, useRecordReader } from './useRecordReader'
 import { AmendRecord, canAmend } from './AmendRecord'
+import { RequestPayment } from '../bills/LazyRequestPayment'
 import { currentVersionOf, SupersededNote } from '../../components/fhir/Superseded'
 
 function StateCell({ record }: { record: MedicalRecord }) {
@@ -34,9 +35,15 @@ export function AuthoredRecords() {
   const names = usePatientNames(records.map((record) => record.patient))
   const signs = reader.keySignature ? '' : ' (signs key message)'
   const [amending, setAmending] = useState<MedicalRecord | null>(null)
+  const [billing, setBilling] = useState<MedicalRecord | null>(null)
   const amendCurrent = (cid: string) => setAmending(records.find((r) => r.cid === cid) ?? null)
   const footer = (
     <>
+      {billing && billing.record_id !== null && billing.record_id !== undefined && (
+        <section className="card" aria-label="Request payment">
+          <RequestPayment key={billing.cid} patient={billing.patient} recordId={billing.record_id} onClose={() => setBilling(null)} />
+        </section>
+      )}
       {amending && <AmendRecord key={amending.cid} record={amending} onClose={() => setAmending(null)} onOpenCurrent={amendCurrent} />}
       <OpenResult reader={reader} />
     </>
@@ -76,6 +83,11 @@ export function AuthoredRecords() {
                   <button type="button" className="btn btn-small btn-secondary" onClick={() => void reader.verify(record)} disabled={!isOnChain(record)}>
                     Verify
                   </button>
+                  {record.record_type === 'bill' && isOnChain(record) && (
+                    <button type="button" className="btn btn-small btn-secondary" onClick={() => setBilling(record)} aria-label={`Request payment for ${record.name}`}>
+                      Request payment
+                    </button>
+                  )}
                   {canAmend(record) && (
                     <button type="button" className="btn btn-small btn-secondary" onClick={() => setAmending(record)} aria-label={`Amend ${record.name}`}>
                       Amend

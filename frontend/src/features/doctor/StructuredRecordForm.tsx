@@ -17,6 +17,11 @@ import {
   DOSE_UNITS,
   emptyInvoice,
   emptyLine,
+  emptyStay,
+  hasStay,
+  stayLine,
+  stayNights,
+  type StayForm,
   emptyPrescription,
   emptyReport,
   emptyResult,
@@ -224,7 +229,7 @@ function InvoiceFields({ form, set, errors, show }: { form: InvoiceForm; set: (p
                 <Field label={`Unit price (${form.currency})`} value={line.unitPrice} onChange={(unitPrice) => setLine(index, { unitPrice })} error={errors[`${at}unitPrice`]} show={show} inputMode="decimal" />
               </div>
               <p className="hint">Amount: {money(lineAmount(line), form.currency)}</p>
-              {form.lines.length > 1 && (
+              {(form.lines.length > 1 || hasStay(form.stay)) && (
                 <button type="button" className="btn btn-secondary" onClick={() => set({ lines: form.lines.filter((_, i) => i !== index) })}>
                   Remove line {index + 1}
                 </button>
@@ -238,12 +243,60 @@ function InvoiceFields({ form, set, errors, show }: { form: InvoiceForm; set: (p
           Add a line
         </button>
       </p>
+      <StayFields form={form} set={set} errors={errors} show={show} />
       <p aria-live="polite">
         <strong>Total: {money(invoiceTotal(form), form.currency)}</strong> (computed from the lines)
       </p>
       {show && errors.lines && <p className="field-error">{errors.lines}</p>}
       <Field label="Notes (optional)" value={form.notes} onChange={(notes) => set({ notes })} show={show} />
     </>
+  )
+}
+
+/**
+ * An optional hospital stay: admission, discharge and room; the room is billed as nights × the
+ * nightly rate (a line computed from the dates, shown here, not typed).
+ */
+function StayFields({ form, set, errors, show }: { form: InvoiceForm; set: (patch: Partial<InvoiceForm>) => void; errors: Errors; show: boolean }) {
+  const stay = form.stay ?? emptyStay()
+  const [open, setOpen] = useState(hasStay(form.stay))
+  const setStay = (patch: Partial<StayForm>) => set({ stay: { ...stay, ...patch } })
+  if (!open) {
+    return (
+      <p>
+        <button type="button" className="btn btn-secondary" onClick={() => setOpen(true)}>
+          Add a hospital stay
+        </button>
+      </p>
+    )
+  }
+  const room = stayLine(stay)
+  const nights = stayNights(stay.admission, stay.discharge)
+  return (
+    <fieldset className="structured-line">
+      <legend>Hospital stay</legend>
+      <div className="structured-grid">
+        <Field label="Admission" type="date" value={stay.admission} onChange={(admission) => setStay({ admission })} error={errors['stay.admission']} show={show} />
+        <Field label="Discharge" type="date" value={stay.discharge} onChange={(discharge) => setStay({ discharge })} error={errors['stay.discharge']} show={show} />
+        <Field label="Room" value={stay.room} onChange={(room) => setStay({ room })} error={errors['stay.room']} show={show} placeholder="e.g. 12B" />
+        <Field label={`Nightly rate (${form.currency})`} value={stay.nightlyRate} onChange={(nightlyRate) => setStay({ nightlyRate })} error={errors['stay.nightlyRate']} show={show} inputMode="decimal" />
+      </div>
+      <p className="hint" aria-live="polite">
+        {room
+          ? `${room.description}: ${nights} × ${money(parseNumber(stay.nightlyRate), form.currency)} = ${money(lineAmount(room), form.currency)}`
+          : 'The room line (nights × nightly rate) is computed from the dates.'}
+      </p>
+      <button
+        type="button"
+        className="btn btn-secondary"
+        onClick={() => {
+          set({ stay: emptyStay() })
+          setOpen(false)
+        }}
+      >
+        Remove the stay
+      </button>
+    </fieldset>
   )
 }
 

@@ -17,6 +17,7 @@ import { RecordViewsNote } from '../audit/RecordViews'
 import { RecordHistory } from '../../components/fhir/RecordHistory'
 import { currentVersionOf, SupersededNote } from '../../components/fhir/Superseded'
 import { ImportButton, ImportPanel, useBundleImport } from './ImportBundle'
+import { RecordBillBadge } from '../bills/RecordBillBadge'
 
 export type Integrity = { state: 'checking' } | { state: 'done'; result: VerifyResult } | { state: 'error'; message: string }
 
@@ -179,6 +180,7 @@ function RecordsTable({
             <>
               {record.name}
               {addedBy(record) && <div className="small">{addedBy(record)}</div>}
+              <RecordBillBadge record={record} />
               <SupersededNote record={record} current={currentVersionOf(record, records)} onOpen={onOpen} />
               <RecordViewsNote cid={record.cid} />
               <div className="muted small" title={record.content_hash}>
