@@ -148,7 +148,8 @@ async def test_a_token_bill_is_issued_paid_without_eth_receipted_and_refunded(
     trail = expect_ok(client.get("/api/audit/patient", headers=patient.headers))["events"]
     actions = [e["action"] for e in trail if e["action"].startswith("bill_")]
     assert actions == ["bill_paid", "bill_paid", "bill_issued"]
-    assert {e["details"]["token_symbol"] for e in trail if e["action"].startswith("bill_")} == {symbol}
+    assert {(e["details"]["token_symbol"], e["details"]["token_decimals"])
+            for e in trail if e["action"].startswith("bill_")} == {(symbol, 6)}
     issuer_trail = expect_ok(client.get("/api/audit/bills", headers=writer.headers))
     assert [e["action"] for e in issuer_trail["events"]] == ["bill_paid", "bill_paid", "bill_issued"]
     assert issuer_trail["events"][0]["tx_hash"] == last_tx

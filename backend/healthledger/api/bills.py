@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from ..services import bills, bills_issue, bills_pay, bills_receipt
+from ..services import bills, bills_index, bills_issue, bills_pay, bills_receipt
 from .deps import CallerDep, DoctorDep, PatientDep, RegistrarDep, ServicesDep
 from .schemas.bills import (
     Bill,
@@ -17,6 +17,7 @@ from .schemas.bills import (
     BillList,
     ClinicRequest,
     ClinicStatus,
+    IndexRequest,
     IssueRequest,
     PayloadOut,
     PaymentReconciliation,
@@ -81,7 +82,16 @@ async def issue(body: SignedPayload, caller: DoctorDep, services: ServicesDep) -
             responses=errors(AUTH, CHAIN, DATABASE, UNAVAILABLE))
 async def list_bills(caller: CallerDep, services: ServicesDep,
                      role: Annotated[str, Query(pattern="^(patient|issuer)$")] = "patient") -> dict[str, Any]:
-    return await bills.list_bills(services, caller.address, role)
+    return await bills_index.list_bills(services, caller.address, role)
+
+
+@router.post("/index", response_model=BillList,
+             summary="Index the bills a mined transaction issued (e.g. issueBill from the issuer's own wallet); yours among them",
+             responses=errors(BODY, AUTH, CHAIN, DATABASE, UNAVAILABLE, {
+                 400: ("invalid_tx_hash",), 404: ("no_bill_in_transaction",), 409: ("transaction_pending",),
+                 422: ("transaction_reverted",)}))
+async def index(body: IndexRequest, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
+    return await bills_index.index_transaction(services, caller.address, body.txHash)
 
 
 @router.get("/{bill_id}", response_model=Bill, summary="One bill (its patient, issuer or payee)",

@@ -121,6 +121,7 @@ class BillsChain:
         }
         self._names_by_topic = {t: n for n, t in self._topics.items()}
         self._tokens: dict[str, TokenInfo] = {ETH.lower(): ETH_INFO}
+        self._deployed_block: int | None = None
 
     def token_contract(self, token: str) -> AsyncContract:
         return self._w3.eth.contract(address=to_checksum_address(token), abi=self._erc20_abi)
@@ -215,6 +216,10 @@ class BillsChain:
                 return log, terms_of(log)
         raise ValueError("no BillIssued event in the receipt")
 
+    def issued_from_receipt_all(self, receipt: Mapping[str, Any]) -> list[BillLog]:
+        """Every BillIssued event this BillPayments emitted in a receipt (logs of other contracts ignored)."""
+        return [log for log in self.logs_from_receipt(receipt) if log.name == "BillIssued"]
+
     def logs_from_receipt(self, receipt: Mapping[str, Any]) -> list[BillLog]:
         return [log for log in (self.decode_log(e) for e in receipt.get("logs", [])) if log is not None]
 
@@ -234,6 +239,39 @@ class BillsChain:
         logs = [log for log in (self.decode_log(e) for e in raw) if log is not None and log.bill_id == bill_id]
         logs.sort(key=lambda log: (log.block_number, log.log_index))
         return await self.with_timestamps(logs)
+
+    @translate_outages
+    async def issued_logs(self, role: str, account: str, from_block: int, to_block: int) -> list[BillLog]:
+        """The BillIssued events of this BillPayments naming `account` as its indexed `patient` or
+        `payee` (`role`) between two blocks (inclusive), oldest first, with block timestamps; one
+        eth_getLogs per LOG_BLOCK_RANGE blocks. The issuer is not an indexed topic: an issuer finds
+        the bills it issued to itself as payee."""
+        position = {"patient": 2, "payee": 3}[role]
+        topics: list[Any] = ["0x" + self._topics["BillIssued"].hex(), None, None, None]
+        topics[position] = "0x" + bytes.fromhex(to_checksum_address(account)[2:]).rjust(32, b"\x00").hex()
+        raw: list[Any] = []
+        for start in range(from_block, to_block + 1, LOG_BLOCK_RANGE):
+            raw.extend(await self._w3.eth.get_logs(
+                {"address": self.address, "fromBlock": start, "toBlock": min(start + LOG_BLOCK_RANGE - 1, to_block),
+                 "topics": topics[: position + 1]}))
+        logs = [log for log in (self.decode_log(e) for e in raw) if log is not None and log.name == "BillIssued"]
+        logs.sort(key=lambda log: (log.block_number, log.log_index))
+        return await self.with_timestamps(logs)
+
+    @translate_outages
+    async def deployed_block(self) -> int:
+        """The block BillPayments was deployed in (the first with its code), by bisection over
+        `eth_getCode` (about log2(head) reads, once per process): where an account's first scan starts."""
+        if self._deployed_block is None:
+            low, high = 0, await self.chain.block_number()
+            while low < high:
+                middle = (low + high) // 2
+                if await self._w3.eth.get_code(self.address, block_identifier=middle):
+                    high = middle
+                else:
+                    low = middle + 1
+            self._deployed_block = low
+        return self._deployed_block
 
     async def with_timestamps(self, logs: Sequence[BillLog]) -> list[BillLog]:
         numbers = sorted({log.block_number for log in logs})

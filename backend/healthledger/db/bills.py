@@ -18,6 +18,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 BILLS = "bills"
+# Per (account, role): the last block whose BillIssued logs were scanned for bills issued directly
+# on chain (services/bills_index.py), so each list scans only the blocks since.
+BILL_SCANS = "bill_scans"
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,14 @@ class BillStore:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._c = db[BILLS]
+        self._scans = db[BILL_SCANS]
 
     async def ensure_indexes(self) -> None:
         await self._c.create_index([("billId", ASCENDING)], unique=True)
         await self._c.create_index([("patient_lc", ASCENDING), ("issuedBlock", DESCENDING)])
         await self._c.create_index([("issuer_lc", ASCENDING), ("issuedBlock", DESCENDING)])
         await self._c.create_index([("payee_lc", ASCENDING), ("issuedBlock", DESCENDING)])
+        await self._scans.create_index([("account_lc", ASCENDING), ("role", ASCENDING)], unique=True)
 
     async def add(self, bill: BillDoc) -> BillDoc:
         """Index `bill`; the stored one if its id is already indexed (same terms: the id is their hash)."""
@@ -89,3 +94,16 @@ class BillStore:
         lc = account.lower()
         cursor = self._c.find({"$or": [{"issuer_lc": lc}, {"payee_lc": lc}]}).sort("issuedBlock", DESCENDING).limit(limit)
         return [BillDoc.from_mongo(d) async for d in cursor]
+
+    async def scanned_to(self, account: str, role: str) -> int | None:
+        """The last block scanned for `account`'s bills as `role`, None before its first scan."""
+        doc = await self._scans.find_one({"account_lc": account.lower(), "role": role})
+        return int(doc["lastBlock"]) if doc else None
+
+    async def set_scanned(self, account: str, role: str, block: int) -> None:
+        """Move the scan cursor forward to `block` (never back: concurrent scans may finish out of order)."""
+        try:
+            await self._scans.update_one({"account_lc": account.lower(), "role": role},
+                                         {"$max": {"lastBlock": block}}, upsert=True)
+        except DuplicateKeyError:  # two first scans raced on the upsert: the other one created it
+            await self._scans.update_one({"account_lc": account.lower(), "role": role}, {"$max": {"lastBlock": block}})

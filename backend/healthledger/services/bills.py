@@ -8,7 +8,6 @@ possibly stale, truth. The terms never change, so they come from the `bills` ind
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,19 +163,6 @@ async def get_bill(services: Services, caller: str, bill_id: str) -> dict[str, A
     return (await serve(services, await bill_for(services, caller, bill_id))).body
 
 
-async def list_bills(services: Services, caller: str, role: str) -> dict[str, Any]:
-    """The caller's bills as patient, or as issuer or payee, newest first."""
-    bills_chain(services)
-    docs = await (services.bills.for_patient(caller) if role == "patient" else services.bills.for_issuer_or_payee(caller))
-    gate = asyncio.Semaphore(LIST_CONCURRENCY)
-
-    async def one(doc: BillDoc) -> dict[str, Any]:
-        async with gate:
-            return (await serve(services, doc)).body
-
-    return {"bills": list(await asyncio.gather(*(one(doc) for doc in docs)))}
-
-
 async def config(services: Services) -> dict[str, Any]:
     """BillPayments' address, the chain id and the payable tokens (ETH and the configured one)."""
     chain = bills_chain(services)
@@ -219,6 +205,6 @@ async def set_clinic(services: Services, clinic: str, approved: bool) -> dict[st
 
 
 __all__ = [
-    "REVERT_CODES", "ServedBill", "bill_for", "bill_id_hex", "bills_chain", "config", "get_bill", "list_bills",
+    "REVERT_CODES", "ServedBill", "bill_for", "bill_id_hex", "bills_chain", "config", "get_bill",
     "parse_amount", "parse_bill_id", "pending", "relay", "revert_error", "serve", "set_clinic", "terms_of",
 ]

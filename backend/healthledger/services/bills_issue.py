@@ -9,7 +9,6 @@ checked (domain, signer, deadline, nonce) before the relayer spends gas, then re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -19,11 +18,11 @@ from ..chain.bills import ETH
 from ..chain.relayer import TransactionReverted
 from ..chain.typed_data import recover_typed_data_signer
 from ..container import Services
-from ..db.bills import BillDoc
 from ..domain_errors import Conflict, InvalidInput, NotAllowed, Unprocessable
 from ..record_kinds import RECORD_KINDS
 from ..validation import address as checked_address
 from . import bills
+from .bills_index import doc_from_log
 from .deadlines import can_still_land, issue_deadline
 from .signatures import parse_signature
 
@@ -120,14 +119,9 @@ async def issue(services: Services, issuer: str, payload: Any, signature: str) -
     result = await bills.relay(services, "issueBillBySig", data, key)
     if isinstance(result, dict):
         return 202, result
-    log, terms = chain.issued_from_receipt(result.receipt)
+    log, _terms = chain.issued_from_receipt(result.receipt)
     [log] = await chain.with_timestamps([log])
-    doc = await services.bills.add(BillDoc(
-        bill_id=bills.bill_id_hex(log.bill_id), patient=terms.patient, payee=terms.payee, issuer=terms.issuer,
-        token=terms.token, amount=terms.amount, due_date=terms.due_date, record_id=terms.record_id, nonce=terms.nonce,
-        issued_tx=log.tx_hash, issued_block=log.block_number,
-        issued_at=datetime.fromtimestamp(log.timestamp, UTC) if log.timestamp is not None else None,
-    ))
+    doc = await services.bills.add(doc_from_log(log))
     return 201, (await bills.serve(services, doc)).body
 
 

@@ -75,6 +75,7 @@ def audit_entries(served: bills.ServedBill, contract: str) -> list[TimelineEntry
     for log in served.logs:
         details: dict[str, Any] = {
             "bill_id": doc.bill_id, "token": served.token.address, "token_symbol": served.token.symbol,
+            "token_decimals": served.token.decimals,
             "payee": doc.payee, "issuer": doc.issuer,
             "amount": str(log.args.get("amount", doc.amount)) if log.name != "BillCancelled" else str(doc.amount),
         }

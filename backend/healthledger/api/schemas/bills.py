@@ -69,6 +69,9 @@ class Bill(BaseModel):
 
 class BillList(BaseModel):
     bills: list[Bill]
+    partial: bool = Field(default=False, description=(
+        "True when the scan for bills issued directly on chain failed or has not caught up yet: the list "
+        "is the index as it is; list again (or index the transaction with POST /api/bills/index)"))
 
 
 class Pending(BaseModel):
@@ -126,6 +129,10 @@ class WalletTransactions(BaseModel):
 
 class SyncRequest(BaseModel):
     txHash: StrictStr
+
+
+class IndexRequest(BaseModel):
+    txHash: StrictStr = Field(description="A mined transaction that called BillPayments' issueBill (or issued bills otherwise)")
 
 
 class ClinicRequest(BaseModel):
