@@ -151,5 +151,7 @@ async def build_services(settings: Settings) -> Services:
         account_keys=AccountKeyStore(db),
         chain_id=chain_id,
         bills=bills,
-        bill_chain=BillsChain(chain, settings.bill_payments_address) if settings.bill_payments_address else None,
+        bill_chain=BillsChain(
+            chain, settings.bill_payments_address, settings.bill_payments_deployed_block
+        ) if settings.bill_payments_address else None,
     )

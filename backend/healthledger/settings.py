@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # dev chain, a permit token such as USDC on Sepolia). Empty BILL_PAYMENTS_ADDRESS = bills disabled.
     bill_payments_address: str = ""
     bill_token_address: str = ""
+    # The block BillPayments was deployed in, where the first log scan of an account starts. Unset:
+    # found once per process by bisecting eth_getCode, which needs a node that keeps old state (an
+    # archive node); set it for a provider that prunes (the deploy script prints it).
+    bill_payments_deployed_block: int | None = Field(default=None, ge=0)
     relayer_private_key: SecretStr = SecretStr("")
     chain_id: int | None = Field(default=None, description="Expected chain id; checked at start-up when set")
     rpc_timeout_seconds: float = 10.0

@@ -107,7 +107,7 @@ class BillLog:
 class BillsChain:
     """Reads and call encodings of one BillPayments deployment (see the module docstring)."""
 
-    def __init__(self, chain: ChainClient, address: str) -> None:
+    def __init__(self, chain: ChainClient, address: str, deployed_block: int | None = None) -> None:
         self.chain = chain
         # The chain package's own web3 session (with the client's timeout and outage rules).
         self._w3 = chain.web3_for_relayer
@@ -121,7 +121,7 @@ class BillsChain:
         }
         self._names_by_topic = {t: n for n, t in self._topics.items()}
         self._tokens: dict[str, TokenInfo] = {ETH.lower(): ETH_INFO}
-        self._deployed_block: int | None = None
+        self._deployed_block = deployed_block
 
     def token_contract(self, token: str) -> AsyncContract:
         return self._w3.eth.contract(address=to_checksum_address(token), abi=self._erc20_abi)
@@ -261,7 +261,8 @@ class BillsChain:
     @translate_outages
     async def deployed_block(self) -> int:
         """The block BillPayments was deployed in (the first with its code), by bisection over
-        `eth_getCode` (about log2(head) reads, once per process): where an account's first scan starts."""
+        `eth_getCode` (about log2(head) reads, once per process) unless the settings name it: where an
+        account's first scan starts."""
         if self._deployed_block is None:
             low, high = 0, await self.chain.block_number()
             while low < high:

@@ -111,3 +111,19 @@ async def test_a_failed_scan_still_serves_the_index_flagged_partial(
     assert listed == {"bills": [{"bill": "indexed-bill"}], "partial": True}
     assert await services.bills.scanned_to(ACCOUNT, "patient") is None  # nothing counted as scanned
     assert any("bill log scan" in r.getMessage() for r in caplog.records)
+
+
+def test_a_configured_deployment_block_is_used_without_asking_the_node() -> None:
+    """BILL_PAYMENTS_DEPLOYED_BLOCK spares the eth_getCode bisection (which a pruning node cannot answer)."""
+    from web3 import AsyncWeb3
+
+    from healthledger.chain.bills import BillsChain
+
+    class NoNode:
+        web3_for_relayer = AsyncWeb3()
+
+        async def block_number(self) -> int:
+            raise AssertionError("the node was asked")
+
+    chain = BillsChain(NoNode(), "0x" + "22" * 20, deployed_block=1234)  # type: ignore[arg-type]
+    assert asyncio.run(chain.deployed_block()) == 1234
