@@ -19,6 +19,7 @@ import { Upload } from './features/patient/Upload'
 import { UploadProvider } from './features/patient/UploadQueue'
 import { WriteAccess } from './features/patient/WriteAccess'
 import { AuditAll } from './features/registrar/AuditAll'
+import { Clinics } from './features/registrar/Clinics'
 import { Doctors } from './features/registrar/Doctors'
 import { Profile } from './features/profile/Profile'
 import { Status } from './features/system/Status'
@@ -100,6 +101,7 @@ const SCREENS: Record<Role, Screen[]> = {
   ],
   registrar: [
     { route: 'doctors', label: 'Doctors', title: 'Doctors', render: () => <Doctors /> },
+    { route: 'clinics', label: 'Clinics', title: 'Clinics that bill', render: () => <Clinics /> },
     { route: 'audit', label: 'Audit trail', title: 'History of every vault', render: () => <AuditAll /> },
     // The service's health is for the people who run it, not for patients and doctors.
     { route: 'status', label: 'Status', title: 'System status', render: () => <Status /> },

@@ -56,6 +56,26 @@ describe('browser: people by name (profile, find by name, names on requests, pla
     assert.deepEqual(withoutApiNoise(users.registrar.problems), [])
   })
 
+  step('0b. the registrar approves a billing clinic, then withdraws it; a second approval is refused', async () => {
+    const { page } = users.registrar
+    await tab(page, 'Clinics')
+    await page.getByRole('heading', { name: 'Billing clinics' }).waitFor()
+    const clinic = DEV_ACCOUNTS[6].address
+    const approve = page.getByRole('button', { name: 'Approve clinic' })
+    assert.ok(await approve.isDisabled(), 'nothing to approve without an address')
+    await page.getByLabel("Clinic's wallet address").fill(clinic)
+    await approve.click()
+    await page.getByRole('status').filter({ hasText: 'approved' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.match(await page.getByRole('status').filter({ hasText: 'approved' }).innerText(), new RegExp(short(clinic)))
+    // The contract refuses an approval that changes nothing; the screen says so in words.
+    await approve.click()
+    await page.getByText('The clinic was not changed').waitFor({ timeout: CHAIN_TIMEOUT })
+    await page.getByRole('button', { name: 'Withdraw approval' }).click()
+    await page.getByRole('status').filter({ hasText: 'no longer approved' }).waitFor({ timeout: CHAIN_TIMEOUT })
+    await screenshot(page, 'people-01b-registrar-clinics')
+    assert.deepEqual(withoutApiNoise(users.registrar.problems), [])
+  })
+
   step('1. the patient sets a display name and lets doctors find them by it', async () => {
     const { page } = await arrive('patient', PATIENT, 'patient', 'My records')
     const names = await tabs(page)

@@ -30,6 +30,8 @@ export type WalletTransaction = Schemas['WalletTransaction']
 export type BillRole = 'patient' | 'issuer'
 /** A FHIR R4 PaymentReconciliation (GET /api/bills/{billId}/receipt), read defensively (lib/bills.ts). */
 export type PaymentReconciliation = Schemas['PaymentReconciliation']
+/** POST /api/bills/clinics: the registrar's approval or revocation, once sent. */
+export type ClinicStatus = Schemas['ClinicStatus']
 
 export function isPending(result: Bill | PendingAction): result is PendingAction {
   return (result as PendingAction).status === 'pending'
@@ -57,6 +59,9 @@ export function createBillsApi(client: ApiClient) {
     cancelTypedData: async (billId: string) => (await unwrap(http.POST('/api/bills/{bill_id}/cancel/typed-data', { params: path(billId) }))).payload,
     cancel: (billId: string, signed: SignedPayload): Promise<Bill | PendingAction> =>
       unwrap(http.POST('/api/bills/{bill_id}/cancel', { params: path(billId), body: signed })),
+    /** A registrar approves (or revokes) a clinic as issuer and payee; HealthLedger sends it. */
+    setClinic: (clinic: string, approved: boolean): Promise<ClinicStatus> =>
+      unwrap(http.POST('/api/bills/clinics', { body: { clinic, approved } })),
     receipt: (billId: string) =>
       unwrap(http.GET('/api/bills/{bill_id}/receipt', { params: path(billId), headers: { Accept: 'application/fhir+json, application/json' } })),
   }
