@@ -38,7 +38,7 @@ export function Clinics() {
           <input type="text" value={address} onChange={(e) => setAddress(e.target.value)} placeholder="0x…" spellCheck={false} />
         </label>
         <div>
-          <button type="submit" className="btn" disabled={change.isPending || !isAddress(clinic)}>
+          <button type="submit" className="btn btn-primary" disabled={change.isPending || !isAddress(clinic)}>
             Approve clinic
           </button>{' '}
           <button type="button" className="btn btn-danger" disabled={change.isPending || !isAddress(clinic)} onClick={() => act(false)()}>
