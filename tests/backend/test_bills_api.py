@@ -9,18 +9,18 @@ the payee's wallet the same way. Receipts are FHIR PaymentReconciliations; the a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
-from pydantic import SecretStr
-from web3 import HTTPProvider, Web3
-
 from healthledger.chain.bills import ETH
 from healthledger.chain.deployment import Deployment
 from healthledger.devstack.anvil import AnvilNode, DevAccount
+from pydantic import SecretStr
+from web3 import HTTPProvider, Web3
 
 from .support import access
 from .support.doctor_records import doctor_upload
@@ -48,8 +48,22 @@ def _issue(client: httpx.Client, doctor: Wallet, patient: str, record_id: int, t
                                  json={"payload": payload, "signature": doctor.sign_typed_data(payload)}), 201)
 
 
+def _as_a_browser_reads(value: Any) -> Any:
+    """`value` after JSON.parse and JSON.stringify in a browser: every number a double, so an integer
+    above 2**53 comes back rounded (1e21 and above in exponent form). The web app signs and sends
+    the payloads it got this way (regression: a bill id sent as a number was refused as 9.0e+75)."""
+    def js(item: Any) -> Any:
+        if isinstance(item, float):
+            return int(item) if item.is_integer() and abs(item) < 1e21 else item
+        if isinstance(item, dict):
+            return {k: js(v) for k, v in item.items()}
+        return [js(v) for v in item] if isinstance(item, list) else item
+    return js(json.loads(json.dumps(value), parse_int=float))
+
+
 def _signed_pay(client: httpx.Client, patient: Wallet, bill_id: str, signer: Wallet | None = None, **body: Any) -> dict[str, Any]:
-    payloads = expect_ok(client.post(f"/api/bills/{bill_id}/pay/typed-data", headers=patient.headers, json=body))
+    payloads = _as_a_browser_reads(
+        expect_ok(client.post(f"/api/bills/{bill_id}/pay/typed-data", headers=patient.headers, json=body)))
     signer = signer or patient
     return {name: {"payload": p, "signature": signer.sign_typed_data(p)} for name, p in payloads.items()}
 
@@ -148,11 +162,14 @@ async def test_a_token_bill_is_issued_paid_without_eth_receipted_and_refunded(
     trail = expect_ok(client.get("/api/audit/patient", headers=patient.headers))["events"]
     actions = [e["action"] for e in trail if e["action"].startswith("bill_")]
     assert actions == ["bill_paid", "bill_paid", "bill_issued"]
-    assert {(e["details"]["token_symbol"], e["details"]["token_decimals"])
-            for e in trail if e["action"].startswith("bill_")} == {(symbol, 6)}
+    assert {e["details"]["token_symbol"] for e in trail if e["action"].startswith("bill_")} == {symbol}
+    # Decimals and the issuer's name, so the trail reads "Dr. Writer asked you to pay 25 tUSD" (regression).
+    assert {(e["details"]["token_decimals"], e["details"]["doctor_name"]) for e in trail
+            if e["action"].startswith("bill_")} == {(6, "Dr. Writer")}
     issuer_trail = expect_ok(client.get("/api/audit/bills", headers=writer.headers))
     assert [e["action"] for e in issuer_trail["events"]] == ["bill_paid", "bill_paid", "bill_issued"]
     assert issuer_trail["events"][0]["tx_hash"] == last_tx
+    assert issuer_trail["events"][0]["details"]["doctor_name"] == "Dr. Writer"
 
     # Refund by the payee from its wallet: approve, then refund; then sync.
     _fund(anvil.rpc_url, writer.address, 10**18)

@@ -81,6 +81,21 @@ def build(primary_type: str, domain: Mapping[str, Any], message: Mapping[str, An
     }
 
 
+def for_json(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """`payload` as the API sends it: every uint field of the message as a decimal string.
+
+    Why: a browser parses JSON numbers as doubles, exact only up to 2**53 - 1. A bill id (a hash) and
+    an 18-decimal amount are far above that, so a wallet would sign, and the client send back, a
+    rounded number (the API then refused the payment). eth_signTypedData_v4 (MetaMask, viem, Anvil,
+    eth-account) takes decimal strings for uint fields and signs the same digest, and `rebuild`
+    accepts them, so the strings go out and come back unchanged.
+    """
+    fields = {f["name"]: f["type"] for f in payload["types"][payload["primaryType"]]}
+    message = {name: str(value) if fields.get(name, "").startswith("uint") and isinstance(value, int) else value
+               for name, value in payload["message"].items()}
+    return {**payload, "message": message}
+
+
 def rebuild(primary_type: str, domain: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
     """The payload the server expects for a client's `payload`: same message on the expected `domain`
     and types (ValueError when the client's primary type, domain or fields differ)."""

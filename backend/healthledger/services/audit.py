@@ -230,6 +230,10 @@ async def _profile_names(services: Services, accounts: Iterable[str]) -> dict[st
     return names
 
 
+# Public for services/bills_receipt.py, whose bill entries name their issuer the same way.
+profile_names = _profile_names
+
+
 async def _reasons(services: Services, events: Sequence[AuditEvent]) -> dict[str, str]:
     """tx hash -> the reason a doctor gave off chain, for the access requests among `events`."""
     return await services.access_requests.reasons_by_tx([e.tx_hash for e in events if e.name == "AccessRequested"])

@@ -13,7 +13,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from ..chain.bill_typed_data import bill_domain, build, rebuild
+from ..chain.bill_typed_data import bill_domain, build, for_json, rebuild
 from ..chain.bills import ETH
 from ..chain.relayer import TransactionReverted
 from ..chain.typed_data import recover_typed_data_signer
@@ -100,7 +100,7 @@ async def issue_typed_data(services: Services, issuer: str, body: dict[str, Any]
     }
     await _require_bill_record(services, patient, record_id)
     await _preflight_issue(services, issuer, message)
-    return {"payload": build("IssueBill", _domain(services), message)}
+    return {"payload": for_json(build("IssueBill", _domain(services), message))}
 
 
 async def issue(services: Services, issuer: str, payload: Any, signature: str) -> tuple[int, dict[str, Any]]:
@@ -138,7 +138,7 @@ async def cancel_typed_data(services: Services, issuer: str, bill_id: str) -> di
         raise Conflict("bill_partly_paid", "the bill has a payment: refund it instead of cancelling")
     message = {"billId": int(doc.bill_id, 16), "issuer": doc.issuer, "nonce": await chain.nonce_of(issuer),
                "deadline": await issue_deadline(services.chain, services.settings.signature_ttl_seconds)}
-    return {"payload": build("CancelBill", _domain(services), message)}
+    return {"payload": for_json(build("CancelBill", _domain(services), message))}
 
 
 async def cancel(services: Services, issuer: str, bill_id: str, payload: Any, signature: str) -> tuple[int, dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from ..chain.bill_typed_data import bill_domain, build
+from ..chain.bill_typed_data import bill_domain, build, for_json
 from ..chain.bills import ETH, BillState
 from ..container import Services
 from ..db.bills import BillDoc
@@ -72,7 +72,7 @@ async def pay_typed_data(
     pay = build("PayBill", bill_domain(services.chain_id, chain.address), {
         "billId": int(doc.bill_id, 16), "amount": value, "nonce": await chain.nonce_of(doc.patient), "deadline": deadline,
     })
-    return {"permit": permit, "payBill": pay}
+    return {"permit": for_json(permit), "payBill": for_json(pay)}
 
 
 async def pay(services: Services, patient: str, bill_id: str, permit: dict[str, Any], pay_bill: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -16,7 +16,7 @@ from ..db.bills import BillDoc
 from ..domain_errors import Conflict
 from ..fhir.payment import ReceiptInput, ReceiptPayment, payment_reconciliation
 from . import bills
-from .audit import TimelineEntry, newest_first
+from .audit import TimelineEntry, newest_first, profile_names
 
 BILL_ACTIONS = {
     "BillIssued": "bill_issued",
@@ -69,19 +69,26 @@ async def patient_receipts(services: Services, patient: str) -> list[dict[str, A
 # ----------------------------------------------------------------------------- audit
 
 
-def audit_entries(served: bills.ServedBill, contract: str) -> list[TimelineEntry]:
+def audit_entries(
+    served: bills.ServedBill, contract: str, doctor_names: dict[str, str] | None = None
+) -> list[TimelineEntry]:
+    """The bill's events as timeline entries. `token_decimals` lets the trail say "420 tUSD" rather than
+    base units; `doctor_name` (from `doctor_names`: lower-case address -> profile name) lets it say
+    "Dr X asked you to pay", as the other entries do."""
     doc: BillDoc = served.doc
+    issuer_name = (doctor_names or {}).get(doc.issuer.lower())
     entries = []
     for log in served.logs:
         details: dict[str, Any] = {
             "bill_id": doc.bill_id, "token": served.token.address, "token_symbol": served.token.symbol,
-            "token_decimals": served.token.decimals,
-            "payee": doc.payee, "issuer": doc.issuer,
+            "token_decimals": served.token.decimals, "payee": doc.payee, "issuer": doc.issuer,
             "amount": str(log.args.get("amount", doc.amount)) if log.name != "BillCancelled" else str(doc.amount),
         }
         if log.name == "BillPaid":
             details["payer"] = log.args["payer"]
             details["partial"] = bool(log.args["partialPayment"])
+        if issuer_name:
+            details["doctor_name"] = issuer_name
         body = {
             "id": f"{log.tx_hash}:{log.log_index}", "source": "chain", "event": log.name,
             "action": BILL_ACTIONS[log.name], "patient": doc.patient, "doctor": doc.issuer,
@@ -99,8 +106,9 @@ async def patient_bill_entries(services: Services, patient: str) -> list[Timelin
     if services.bill_chain is None:
         return []
     contract = services.bill_chain.address
-    return [e for doc in await services.bills.for_patient(patient)
-            for e in audit_entries(await bills.serve(services, doc), contract)]
+    docs = await services.bills.for_patient(patient)
+    names = await profile_names(services, {d.issuer for d in docs})
+    return [e for doc in docs for e in audit_entries(await bills.serve(services, doc), contract, names)]
 
 
 async def account_bill_timeline(services: Services, account: str) -> dict[str, Any]:
@@ -108,6 +116,7 @@ async def account_bill_timeline(services: Services, account: str) -> dict[str, A
     chain = bills.bills_chain(services)
     docs = {d.bill_id: d for d in [*await services.bills.for_patient(account),
                                    *await services.bills.for_issuer_or_payee(account)]}
-    entries = [e for doc in docs.values() for e in audit_entries(await bills.serve(services, doc), chain.address)]
+    names = await profile_names(services, {d.issuer for d in docs.values()})
+    entries = [e for doc in docs.values() for e in audit_entries(await bills.serve(services, doc), chain.address, names)]
     events = newest_first(entries)
     return {"account": account, "total": len(events), "events": events}

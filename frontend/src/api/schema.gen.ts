@@ -1580,7 +1580,7 @@ export interface components {
             contract: string;
             /**
              * Details
-             * @description doctor_name: the profile name of the entry's doctor, when known. Event-specific. record_added: record_type, content_hash, author, author_role (patient | doctor), author_name (a doctor's profile name, when known); access_approved, records_approved, extension_approved, write_approved: expires_at, expires_at_iso; extension_requested: extra_seconds; access_requested: reason; nonce_invalidated: account, nonce; bill_issued, bill_paid, bill_refunded, bill_cancelled (BillPayments, `doctor` is the issuer): bill_id, amount (base units, decimal string), token, token_symbol, payee, issuer; bill_paid: payer, partial
+             * @description doctor_name: the profile name of the entry's doctor, when known. Event-specific. record_added: record_type, content_hash, author, author_role (patient | doctor), author_name (a doctor's profile name, when known); access_approved, records_approved, extension_approved, write_approved: expires_at, expires_at_iso; extension_requested: extra_seconds; access_requested: reason; nonce_invalidated: account, nonce; bill_issued, bill_paid, bill_refunded, bill_cancelled (BillPayments, `doctor` is the issuer): bill_id, amount (base units, decimal string), token, token_symbol, token_decimals, payee, issuer, doctor_name (the issuer's profile name, when known); bill_paid: payer, partial
              */
             details: {
                 [key: string]: unknown;

@@ -10,7 +10,13 @@ import pytest
 from eth_account import Account
 from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
 from healthledger.chain import artifacts
-from healthledger.chain.bill_typed_data import bill_domain, build, rebuild, typehash
+from healthledger.chain.bill_typed_data import (
+    bill_domain,
+    build,
+    for_json,
+    rebuild,
+    typehash,
+)
 from healthledger.chain.typed_data import recover_typed_data_signer
 from healthledger.fhir.payment import (
     ReceiptInput,
@@ -42,6 +48,24 @@ def test_a_signed_payload_is_rebuilt_on_the_expected_domain_only() -> None:
         rebuild("CancelBill", domain, payload)
     with pytest.raises(ValueError, match="exactly the fields"):
         rebuild("PayBill", domain, {**payload, "message": {**payload["message"], "extra": 1}})
+
+
+def test_payloads_leave_with_uint_fields_as_decimal_strings_and_sign_the_same() -> None:
+    """A browser reads JSON numbers as doubles: a bill id (a hash) must travel as a string."""
+    domain = bill_domain(31337, CONTRACT)
+    bill_id = 2**255 + 12345
+    payload = build("PayBill", domain, {"billId": bill_id, "amount": 10**18 + 1, "nonce": 0, "deadline": 10})
+    sent = for_json(payload)
+    assert sent["message"] == {"billId": str(bill_id), "amount": str(10**18 + 1), "nonce": "0", "deadline": "10"}
+    assert sent["domain"] == payload["domain"] and sent["types"] == payload["types"]
+    assert rebuild("PayBill", domain, sent) == payload
+    signer = Account.create()
+    signature = Account.sign_typed_data(signer.key, full_message=sent).signature
+    assert recover_typed_data_signer(rebuild("PayBill", domain, sent), signature) == signer.address
+    issue = for_json(build("IssueBill", domain, {
+        "patient": CONTRACT, "payee": CONTRACT, "token": CONTRACT, "amount": 1, "dueDate": 2, "recordId": 3,
+        "issuer": CONTRACT, "nonce": 4, "deadline": 5}))
+    assert (issue["message"]["patient"], issue["message"]["recordId"]) == (CONTRACT, "3")  # addresses stay as they are
 
 
 def test_the_receipt_is_a_valid_payment_reconciliation_of_every_payment() -> None:

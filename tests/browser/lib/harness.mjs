@@ -365,6 +365,42 @@ function injectedWallet(config) {
 
 let walletCount = 0
 
+/** A fresh account (not one of Anvil's): its private key and address, for `installWallet({ privateKey })`. */
+export function freshAccount() {
+  const { generatePrivateKey, privateKeyToAccount } = frontendRequire('viem/accounts')
+  const privateKey = generatePrivateKey()
+  return { privateKey, address: privateKeyToAccount(privateKey).address }
+}
+
+// What a wallet holding its own key signs itself; it sends no transactions (such an account holds no ETH).
+const LOCAL_SIGNING = new Set(['personal_sign', 'eth_signTypedData_v4', 'eth_sendTransaction'])
+
+function localSigner(privateKey) {
+  return frontendRequire('viem/accounts').privateKeyToAccount(privateKey)
+}
+
+/** Integer fields of EIP-712 `value` (of struct `type`) as BigInt: viem encodes uintN/intN from numbers or bigints only. */
+function typedValue(types, type, value) {
+  if (type.endsWith(']')) return value.map((item) => typedValue(types, type.slice(0, type.lastIndexOf('[')), item))
+  if (types[type]) return Object.fromEntries(types[type].map(({ name, type: field }) => [name, typedValue(types, field, value[name])]))
+  if (/^u?int\d*$/.test(type)) return BigInt(value)
+  return value
+}
+
+/** personal_sign and eth_signTypedData_v4 with `signer`'s own key, as MetaMask does (Anvil does not hold it). */
+async function signLocally(signer, method, params) {
+  if (method === 'personal_sign') return signer.signMessage({ message: { raw: params[0] } })
+  if (method === 'eth_sendTransaction') throw Object.assign(new Error('this test wallet holds its own key and sends no transactions'), { code: 4200 })
+  const { domain, types, primaryType, message } = JSON.parse(params[1])
+  const { EIP712Domain, ...structs } = types
+  return signer.signTypedData({
+    domain: EIP712Domain ? typedValue({ EIP712Domain }, 'EIP712Domain', domain) : domain,
+    types: structs,
+    primaryType,
+    message: typedValue(structs, primaryType, message),
+  })
+}
+
 /**
  * Inject the test wallet into `target` (a BrowserContext for every page, or one Page) before any
  * page script runs. Returns the Node-side log of forwarded requests and helpers to drive the wallet.
@@ -372,7 +408,9 @@ let walletCount = 0
  * options: rpcUrl (Anvil), account (one of its dev accounts), name, rdns, uuid, announce (EIP-6963,
  * default true), legacy (window.ethereum, default true), chainId (the network the wallet starts on;
  * default Anvil's), intercept(method, params) -> undefined to forward, or { result } /
- * { error: {code, message} } to answer in the harness.
+ * { error: {code, message} } to answer in the harness, privateKey (the key of `account` when it is
+ * not an Anvil dev account, e.g. freshAccount()'s: the wallet signs with it itself, like MetaMask,
+ * and refuses eth_sendTransaction).
  *
  * Like MetaMask, the wallet answers eth_chainId with its current network, refuses to sign typed data
  * whose domain names another one, and on wallet_switchEthereumChain to Anvil's id switches and emits
@@ -390,8 +428,11 @@ export async function installWallet(target, options) {
     legacy = true,
     chainId,
     intercept,
+    privateKey,
   } = options
   if (!rpcUrl) throw new Error('installWallet needs rpcUrl (an Anvil JSON-RPC URL)')
+  const signer = privateKey ? localSigner(privateKey) : null
+  if (signer && signer.address.toLowerCase() !== account.toLowerCase()) throw new Error(`privateKey is the key of ${signer.address}, not of ${account}`)
   const binding = `__healthledgerWalletRpc${walletCount}`
   const requests = []
   const declined = new Set()
@@ -430,6 +471,7 @@ export async function installWallet(target, options) {
           break
         }
       }
+      if (signer && LOCAL_SIGNING.has(method)) return { result: await signLocally(signer, method, params) }
       return { result: await rpc(rpcUrl, method, params) }
     } catch (error) {
       return { error: { code: typeof error.code === 'number' ? error.code : -32603, message: error.message, data: error.data } }

@@ -48,7 +48,8 @@ class ChainEvent(BaseModel):
         "records_approved, extension_approved, write_approved: expires_at, expires_at_iso; "
         "extension_requested: extra_seconds; access_requested: reason; nonce_invalidated: account, nonce; "
         "bill_issued, bill_paid, bill_refunded, bill_cancelled (BillPayments, `doctor` is the issuer): bill_id, "
-        "amount (base units, decimal string), token, token_symbol, payee, issuer; bill_paid: payer, partial"
+        "amount (base units, decimal string), token, token_symbol, token_decimals, payee, issuer, doctor_name (the issuer's "
+        "profile name, when known); bill_paid: payer, partial"
     )
 
 

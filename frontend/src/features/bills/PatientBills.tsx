@@ -33,6 +33,9 @@ function PayPanel({ bill, onClose }: { bill: Bill; onClose: () => void }) {
   const wallet = useWallet()
   const invalidate = useInvalidate()
   const remaining = BigInt(bill.remaining)
+  // The heading keeps the amount due when the panel opened: once paid, the refetched bill has 0 left,
+  // and "Pay 0 tUSD" above "Paid 420 tUSD." read as if nothing had been paid.
+  const [dueWhenOpened] = useState(() => bill.remaining)
   const [text, setText] = useState(() => formatAmount(remaining, bill.token).split(' ')[0])
   const [step, setStep] = useState<PayStep>('idle')
   const [outcome, setOutcome] = useState<string | null>(null)
@@ -69,7 +72,7 @@ function PayPanel({ bill, onClose }: { bill: Bill; onClose: () => void }) {
 
   return (
     <section className="card" aria-labelledby={`pay-${bill.billId}`} role="region">
-      <h3 id={`pay-${bill.billId}`}>Pay {formatAmount(bill.remaining, bill.token)}</h3>
+      <h3 id={`pay-${bill.billId}`}>Pay {formatAmount(outcome ? dueWhenOpened : bill.remaining, bill.token)}</h3>
       {outcome ? (
         <Notice kind="success" title="Payment made">
           {outcome}

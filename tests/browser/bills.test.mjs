@@ -1,0 +1,261 @@
+// Bills (issue 17) in headless Chromium against the real stack (scripts/run_stack.py: Anvil, js-ipfs,
+// SecantusDB, the API serving frontend/dist; it deploys BillPayments and a TestUSD and passes
+// BILL_PAYMENTS_ADDRESS / BILL_TOKEN_ADDRESS to the API):
+//   the deployer mints TestUSD to a FRESH patient (its own key, 0 ETH: the wallet signs itself, like
+//   MetaMask) -> the registrar registers Dr Ben Writer (#4) -> the fresh patient and a funded one (#2)
+//   let him add records -> he fills in a hospital-stay Invoice (admission, discharge, room, nightly
+//   rate) for the fresh patient and requests its total in the token (one IssueBill signature), and a
+//   small one in ETH for the funded patient -> the fresh patient pays with two signatures (Permit,
+//   PayBill) and no ETH: Paid with its transaction, the receipt shows the amount, balances moved by
+//   exactly the amount (RPC), the doctor's Bills tab shows it paid, the audit trail says it in whole
+//   tokens -> the funded patient pays the ETH bill from the wallet (one transaction), Paid.
+// Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
+import assert from 'node:assert/strict'
+import { describe } from 'node:test'
+import { DEV_ACCOUNTS, freshAccount, rpc, screenshot, withoutApiNoise } from './lib/harness.mjs'
+import { grantWriteAccess, region, registerDoctor } from './lib/journeys.mjs'
+import { CHAIN_TIMEOUT, tab, until, untilRefreshed } from './lib/stack.mjs'
+import { useStack } from './lib/suite.mjs'
+
+const DEPLOYER = DEV_ACCOUNTS[0].address // owns TestUSD (it deploys everything in run_stack.py)
+const REGISTRAR = DEV_ACCOUNTS[0].address
+const DOCTOR = DEV_ACCOUNTS[4].address
+const ETH_PATIENT = DEV_ACCOUNTS[2].address
+const NAME = 'Ben Writer'
+const PATIENT = freshAccount()
+const MINTED = 1_000n * 10n ** 6n // 1,000 tUSD
+const TOTAL = '420' // 2 nights × 150 + a 120 consultation
+const TOTAL_UNITS = 420n * 10n ** 6n
+const ETH_TOTAL = '0.05'
+const ETH_UNITS = 5n * 10n ** 16n
+
+const word = (value) => BigInt(value).toString(16).padStart(64, '0')
+const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10)
+
+async function tokenBalance(rpcUrl, token, owner) {
+  return BigInt(await rpc(rpcUrl, 'eth_call', [{ to: token, data: `0x70a08231${word(owner)}` }, 'latest']))
+}
+const ethBalance = async (rpcUrl, owner) => BigInt(await rpc(rpcUrl, 'eth_getBalance', [owner, 'latest']))
+
+/** Send a transaction from an Anvil dev account and wait for its receipt (status 1). */
+async function sendAndMine(rpcUrl, tx) {
+  const hash = await rpc(rpcUrl, 'eth_sendTransaction', [tx])
+  const receipt = await until(`receipt of ${hash}`, () => rpc(rpcUrl, 'eth_getTransactionReceipt', [hash]), { timeout: CHAIN_TIMEOUT })
+  assert.equal(receipt.status, '0x1', `transaction ${hash} reverted`)
+  return receipt
+}
+
+/** EIP-712 primary types `user`'s wallet was asked to sign since request number `from`, and transactions sent. */
+function promptsSince(user, from) {
+  return user.wallet.requests
+    .slice(from)
+    .filter((r) => r.method === 'eth_signTypedData_v4' || r.method === 'eth_sendTransaction')
+    .map((r) => (r.method === 'eth_sendTransaction' ? 'transaction' : JSON.parse(r.params[1]).primaryType))
+}
+
+/** On the doctor's "Add a record": choose `patient` (several granted write access). */
+async function choosePatient(page, patient) {
+  const select = page.getByRole('combobox', { name: /^Patient/ })
+  const value = await until(`${patient} among the doctor's patients`, () =>
+    select.evaluate((el, want) => [...el.options].map((o) => o.value).find((v) => v.toLowerCase() === want.toLowerCase()), patient),
+  )
+  await select.selectOption(value)
+}
+
+/** Fill in an invoice (USD) with `lines` and an optional `stay`, preview it and sign AddRecordAsDoctor. */
+async function addInvoice(page, { lines, stay, total }) {
+  await page.getByRole('radio', { name: 'Invoice (form)' }).check()
+  await page.getByLabel('Currency').selectOption('USD')
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) await page.getByRole('button', { name: 'Add a line' }).click()
+    const group = page.getByRole('group', { name: `Line ${i + 1}` })
+    await group.getByLabel('Description').fill(line.description)
+    await group.getByLabel('Unit price (USD)').fill(line.price)
+  }
+  if (stay) {
+    await page.getByRole('button', { name: 'Add a hospital stay' }).click()
+    await page.getByLabel('Admission', { exact: true }).fill(stay.admission)
+    await page.getByLabel('Discharge', { exact: true }).fill(stay.discharge)
+    await page.getByLabel('Room', { exact: true }).fill(stay.room)
+    await page.getByLabel('Nightly rate (USD)').fill(stay.rate)
+  }
+  await page.getByText(`Total: ${total} USD`).waitFor()
+  await page.getByRole('button', { name: 'Preview', exact: true }).click()
+  const card = page.getByRole('group', { name: 'Preview' }).locator('[data-fhir-kind="invoice"]')
+  const shown = await card.innerText()
+  await page.getByText('Fingerprint ready').waitFor()
+  await page.getByRole('button', { name: /Sign AddRecordAsDoctor and send/ }).click()
+  const added = page.getByRole('status').filter({ hasText: "Added to the patient's vault" })
+  const refused = page.getByRole('alert').filter({ hasText: 'The record was not added' })
+  await added.or(refused).waitFor({ timeout: CHAIN_TIMEOUT })
+  assert.equal(await refused.count(), 0, `the invoice was refused: ${(await refused.count()) ? await refused.innerText() : ''}`)
+  return shown
+}
+
+/** In the "Request payment" form under the added bill record: pick `symbol`, check the amount, sign IssueBill. */
+async function requestPayment(page, { symbol, amount }) {
+  const form = page.getByRole('form', { name: 'Request payment' })
+  const token = form.getByLabel('Token')
+  const value = await until(`the ${symbol} option`, () =>
+    token.evaluate((el, want) => [...el.options].find((o) => o.textContent.startsWith(`${want} (`))?.value, symbol),
+  )
+  await token.selectOption(value)
+  assert.equal(await form.getByLabel(`Amount (${symbol})`).inputValue(), amount, 'the amount is the invoice total')
+  await form.getByRole('button', { name: /Sign IssueBill and request payment/ }).click()
+  const done = page.getByRole('status').filter({ hasText: 'Payment requested' })
+  const refused = page.getByRole('alert').filter({ hasText: 'The payment was not requested' })
+  await done.or(refused).waitFor({ timeout: CHAIN_TIMEOUT })
+  assert.equal(await refused.count(), 0, `the payment request was refused: ${(await refused.count()) ? await refused.innerText() : ''}`)
+  assert.match(await done.innerText(), new RegExp(`The patient can now pay ${amount.replace('.', '\\.')} ${symbol} until `))
+}
+
+/** The patient's Bills tab: the row of the bill of `amount`, refreshed until it is listed. */
+async function billRow(page, title, amount) {
+  await tab(page, 'Bills')
+  const card = region(page, title)
+  const row = card.getByRole('row').filter({ hasText: amount })
+  await untilRefreshed(`the bill of ${amount} in "${title}"`, card.getByRole('button', { name: 'Refresh' }), () => row.count(), { timeout: CHAIN_TIMEOUT })
+  return row
+}
+
+describe('browser: a doctor bills a hospital stay; a patient without ETH pays it in tUSD, another in ETH', { timeout: 600_000 }, () => {
+  const suite = useStack('bills')
+  const { step, arrive, users } = suite
+  let token
+  let symbol
+  let doctorTokenBefore
+
+  step('0. the deployer mints tUSD to a fresh patient holding 0 ETH; the registrar registers the doctor', async () => {
+    const { rpcUrl, output } = suite.stack
+    token = output().match(/Bill token\s+(0x[0-9a-fA-F]{40})/)?.[1]
+    assert.ok(token, `run_stack.py printed no bill token:\n${output()}`)
+    assert.equal(await ethBalance(rpcUrl, PATIENT.address), 0n, 'the fresh patient holds no ETH')
+    await sendAndMine(rpcUrl, { from: DEPLOYER, to: token, data: `0x40c10f19${word(PATIENT.address)}${word(MINTED)}` })
+    assert.equal(await tokenBalance(rpcUrl, token, PATIENT.address), MINTED)
+    const { page } = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
+    await registerDoctor(page, { address: DOCTOR, name: NAME, licence: 'GMC-1700001' })
+  })
+
+  step('1. both patients sign in and let the doctor add records (the fresh one only signs)', async () => {
+    for (const [who, account, options] of [['patient', PATIENT.address, { privateKey: PATIENT.privateKey }], ['ethPatient', ETH_PATIENT, {}]]) {
+      const { page } = await arrive(who, account, 'patient', 'My records', options)
+      await tab(page, 'Sharing')
+      await grantWriteAccess(region(page, 'Write access'), { search: 'Ben', doctor: NAME, shortAddress: '0x15d3…6A65', days: 3 })
+    }
+    assert.equal(await ethBalance(suite.stack.rpcUrl, PATIENT.address), 0n, 'signing in and granting cost the patient no ETH')
+  })
+
+  step('2. the doctor adds a hospital-stay invoice and requests its total in tUSD (one IssueBill signature)', async () => {
+    const user = await arrive('doctor', DOCTOR, 'doctor', 'Find a patient')
+    const { page } = user
+    doctorTokenBefore = await tokenBalance(suite.stack.rpcUrl, token, DOCTOR)
+    await tab(page, 'Add a record')
+    await page.getByRole('heading', { name: 'Add a record' }).waitFor()
+    await choosePatient(page, PATIENT.address)
+    const card = await addInvoice(page, {
+      lines: [{ description: 'Consultation', price: '120' }],
+      stay: { admission: day(-3), discharge: day(-1), room: '12B', rate: '150' },
+      total: '420.00',
+    })
+    assert.match(card, /12B/, 'the stay (room) is on the invoice')
+    assert.match(card, /Total\s*420\.00 USD/)
+    const form = page.getByRole('form', { name: 'Request payment' })
+    const option = await until('the token options', async () => (await form.getByLabel('Token').locator('option').allInnerTexts()).find((t) => /\(Test USD\)/.test(t)))
+    symbol = option.split(' ')[0]
+    assert.equal(symbol, 'tUSD', 'the symbol the token has on chain')
+    const before = user.wallet.requests.length
+    await requestPayment(page, { symbol, amount: TOTAL })
+    assert.deepEqual(promptsSince(user, before), ['IssueBill'])
+    await screenshot(page, 'bills-01-doctor-requested')
+  })
+
+  step('3. the fresh patient pays in tUSD with two signatures and no ETH: Paid, with its transaction and receipt', async () => {
+    const user = users.patient
+    const { page } = user
+    const amount = `${TOTAL} ${symbol}`
+    const row = await billRow(page, 'Your bills', amount)
+    await row.getByText('Open', { exact: true }).waitFor()
+    const before = user.wallet.requests.length
+    await row.getByRole('button', { name: `Pay ${amount}` }).click()
+    const panel = page.getByRole('region', { name: `Pay ${amount}` })
+    await panel.getByRole('button', { name: new RegExp(`Sign and pay with ${symbol}`) }).click()
+    const paid = panel.getByRole('status').filter({ hasText: 'Payment made' })
+    const refused = panel.getByRole('alert').filter({ hasText: 'The bill was not paid' })
+    await paid.or(refused).waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.equal(await refused.count(), 0, `the payment was refused: ${(await refused.count()) ? await refused.innerText() : ''}`)
+    assert.match(await paid.innerText(), new RegExp(`Paid ${TOTAL} ${symbol}\\.`))
+    assert.deepEqual(promptsSince(user, before), ['Permit', 'PayBill'], 'two signatures, no transaction')
+    await row.getByText('Paid', { exact: true }).waitFor({ timeout: CHAIN_TIMEOUT })
+    const payment = row.getByRole('listitem').filter({ hasText: `Payment ${amount}` })
+    await payment.waitFor()
+    const txText = await payment.innerText()
+    assert.match(txText, /0x[0-9a-f]{4,}/i, 'the payment names its transaction')
+
+    await row.getByRole('button', { name: 'Receipt' }).click()
+    const receipt = page.getByRole('region', { name: 'Receipt' })
+    await receipt.getByText('Amount paid').waitFor()
+    assert.match(await receipt.innerText(), new RegExp(`Amount paid\\s*${TOTAL}(\\.0+)? ${symbol}`))
+    await screenshot(page, 'bills-02-patient-paid')
+
+    const { rpcUrl } = suite.stack
+    assert.equal(await ethBalance(rpcUrl, PATIENT.address), 0n, 'the patient still holds no ETH')
+    assert.equal(await tokenBalance(rpcUrl, token, PATIENT.address), MINTED - TOTAL_UNITS, "the patient's tUSD fell by exactly the amount")
+    assert.equal(await tokenBalance(rpcUrl, token, DOCTOR), doctorTokenBefore + TOTAL_UNITS, "the doctor's tUSD rose by exactly the amount")
+    assert.deepEqual(withoutApiNoise(user.problems), [])
+  })
+
+  step("4. the doctor's Bills tab shows it paid; the patient's audit trail tells issue and payment in whole tokens", async () => {
+    const amount = `${TOTAL} ${symbol}`
+    const d = users.doctor.page
+    const row = await billRow(d, 'Bills you issued', amount)
+    await untilRefreshed('the bill paid in the doctor\'s list', region(d, 'Bills you issued').getByRole('button', { name: 'Refresh' }),
+      () => row.getByText('Paid', { exact: true }).count(), { timeout: CHAIN_TIMEOUT })
+    await row.getByRole('listitem').filter({ hasText: `Payment ${amount}` }).waitFor()
+    await screenshot(d, 'bills-03-doctor-paid')
+
+    const { page } = users.patient
+    await tab(page, 'Audit trail')
+    const card = region(page, 'Audit trail')
+    const table = card.getByRole('table')
+    const sentences = [new RegExp(`Dr ${NAME} asked you to pay ${TOTAL} ${symbol} for `), new RegExp(`You paid ${TOTAL} ${symbol} for `)]
+    await untilRefreshed('the trail to tell the bill', card.getByRole('button', { name: 'Refresh' }), async () => {
+      const text = (await table.count()) ? await table.innerText() : ''
+      return sentences.every((s) => s.test(text))
+    }, { timeout: CHAIN_TIMEOUT })
+    assert.doesNotMatch(await table.innerText(), /base units|420000000/, 'amounts in whole tokens')
+    await screenshot(page, 'bills-04-patient-audit')
+  })
+
+  step('5. an ETH bill: the doctor requests 0.05 ETH from the funded patient, who pays it from the wallet', async () => {
+    const doctor = users.doctor
+    const d = doctor.page
+    await tab(d, 'Add a record')
+    const another = d.getByRole('button', { name: 'Add another record' })
+    if (await another.isVisible()) await another.click()
+    await choosePatient(d, ETH_PATIENT)
+    await addInvoice(d, { lines: [{ description: 'Follow-up call', price: ETH_TOTAL }], total: '0.05' })
+    await requestPayment(d, { symbol: 'ETH', amount: ETH_TOTAL })
+
+    const { rpcUrl } = suite.stack
+    const doctorEthBefore = await ethBalance(rpcUrl, DOCTOR)
+    const user = users.ethPatient
+    const { page } = user
+    const amount = `${ETH_TOTAL} ETH`
+    const row = await billRow(page, 'Your bills', amount)
+    const before = user.wallet.requests.length
+    await row.getByRole('button', { name: `Pay ${amount}` }).click()
+    const panel = page.getByRole('region', { name: `Pay ${amount}` })
+    await panel.getByRole('button', { name: /Pay with ETH/ }).click()
+    const paid = panel.getByRole('status').filter({ hasText: 'Payment made' })
+    const refused = panel.getByRole('alert').filter({ hasText: 'The bill was not paid' })
+    await paid.or(refused).waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.equal(await refused.count(), 0, `the ETH payment was refused: ${(await refused.count()) ? await refused.innerText() : ''}`)
+    assert.deepEqual(promptsSince(user, before), ['transaction'], 'one wallet transaction')
+    const sent = user.wallet.requests.slice(before).find((r) => r.method === 'eth_sendTransaction').params[0]
+    assert.equal(BigInt(sent.value), ETH_UNITS, 'the wallet shows (sends) exactly the amount')
+    await row.getByText('Paid', { exact: true }).waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.equal(await ethBalance(rpcUrl, DOCTOR), doctorEthBefore + ETH_UNITS, "the doctor's ETH rose by exactly the amount")
+    await screenshot(page, 'bills-05-eth-paid')
+    for (const who of ['patient', 'ethPatient', 'doctor']) assert.deepEqual(withoutApiNoise(users[who].problems), [], who)
+  })
+})
