@@ -1,8 +1,10 @@
-/** Pieces both bills screens show: the status badge, the amounts, and a paid bill's receipt. */
+/** Pieces the bills screens share: the status badge, the amounts, a paid bill's receipt, and how an
+ * action panel reports its step, its error and closes. */
 import type { Bill } from '../../api/bills'
 import { useBillReceipt } from '../../api/queries'
 import { TxLink } from '../../components/progress/ChainProgress'
-import { Badge, ErrorNotice } from '../../components/ui'
+import { readableError } from '../../api/errors'
+import { Badge, ErrorNotice, Notice } from '../../components/ui'
 import { billStatus, formatAmount, receiptView } from '../../lib/bills'
 import { formatDate } from '../../lib/format'
 
@@ -104,9 +106,33 @@ export function ReceiptPanel({ bill, onClose }: { bill: Bill; onClose: () => voi
           </button>{' '}
         </>
       )}
-      <button type="button" className="btn btn-secondary" onClick={onClose}>
-        Close
-      </button>
+      <CloseButton onClose={onClose} />
     </section>
+  )
+}
+
+/** An action panel's current step (read out as it changes) and, when it failed, why. */
+export function ActionStatus({ progress, error, failedTitle }: { progress?: string | null; error: unknown; failedTitle: string }) {
+  return (
+    <>
+      {progress && (
+        <p role="status" aria-live="polite">
+          {progress}
+        </p>
+      )}
+      {error ? (
+        <Notice kind="error" title={failedTitle}>
+          {readableError(error)}
+        </Notice>
+      ) : null}
+    </>
+  )
+}
+
+export function CloseButton({ onClose }: { onClose: () => void }) {
+  return (
+    <button type="button" className="btn btn-secondary" onClick={onClose}>
+      Close
+    </button>
   )
 }

@@ -7,7 +7,6 @@
 import { useMutation } from '@tanstack/react-query'
 import { useState } from 'react'
 import { isPending, type Bill } from '../../api/bills'
-import { readableError } from '../../api/errors'
 import { useBills, useBillsApi, useInvalidate, usePatientNames } from '../../api/queries'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
@@ -16,7 +15,7 @@ import { dueDateText, formatAmount, parseAmount, sortBills } from '../../lib/bil
 import { useSession } from '../../session/SessionContext'
 import { useWallet } from '../../wallet/WalletContext'
 import { PatientName } from '../doctor/PatientName'
-import { BillAmounts, BillStatusBadge, BillTransactions } from './BillParts'
+import { ActionStatus, BillAmounts, BillStatusBadge, BillTransactions, CloseButton } from './BillParts'
 import { sendTransaction, signPayload, syncUntilMined } from './walletActions'
 
 function CancelPanel({ bill, onClose }: { bill: Bill; onClose: () => void }) {
@@ -48,14 +47,8 @@ function CancelPanel({ bill, onClose }: { bill: Bill; onClose: () => void }) {
           Sign CancelBill
         </SignButton>
       )}
-      {cancel.error ? (
-        <Notice kind="error" title="The bill was not cancelled">
-          {readableError(cancel.error)}
-        </Notice>
-      ) : null}
-      <button type="button" className="btn btn-secondary" onClick={onClose}>
-        Close
-      </button>
+      <ActionStatus error={cancel.error} failedTitle="The bill was not cancelled" />
+      <CloseButton onClose={onClose} />
     </section>
   )
 }
@@ -109,21 +102,10 @@ function RefundPanel({ bill, onClose }: { bill: Bill; onClose: () => void }) {
           >
             Refund from my wallet
           </SignButton>
-          {progress && (
-            <p role="status" aria-live="polite">
-              {progress}
-            </p>
-          )}
-          {refund.error ? (
-            <Notice kind="error" title="The refund was not made">
-              {readableError(refund.error)}
-            </Notice>
-          ) : null}
+          <ActionStatus progress={progress} error={refund.error} failedTitle="The refund was not made" />
         </>
       )}
-      <button type="button" className="btn btn-secondary" onClick={onClose}>
-        Close
-      </button>
+      <CloseButton onClose={onClose} />
     </section>
   )
 }

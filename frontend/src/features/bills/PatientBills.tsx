@@ -8,7 +8,6 @@
 import { useMutation } from '@tanstack/react-query'
 import { useState } from 'react'
 import { isPending, type Bill } from '../../api/bills'
-import { readableError } from '../../api/errors'
 import { useBills, useBillsApi, useInvalidate, usePatientRecords } from '../../api/queries'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
@@ -16,7 +15,7 @@ import { Badge, ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { dueDateText, formatAmount, isEth, parseAmount, sortBills } from '../../lib/bills'
 import { shortAddress } from '../../lib/format'
 import { useWallet } from '../../wallet/WalletContext'
-import { BillAmounts, BillStatusBadge, BillTransactions, ReceiptPanel } from './BillParts'
+import { ActionStatus, BillAmounts, BillStatusBadge, BillTransactions, CloseButton, ReceiptPanel } from './BillParts'
 import { sendTransaction, signPayload, syncUntilMined } from './walletActions'
 
 type PayStep = 'idle' | 'permit' | 'payBill' | 'sending' | 'mining'
@@ -108,21 +107,10 @@ function PayPanel({ bill, onClose }: { bill: Bill; onClose: () => void }) {
               Sign and pay with {bill.token.symbol}
             </SignButton>
           )}
-          {step !== 'idle' && (
-            <p role="status" aria-live="polite">
-              {STEP_TEXT[step]}
-            </p>
-          )}
-          {pay.error ? (
-            <Notice kind="error" title="The bill was not paid">
-              {readableError(pay.error)}
-            </Notice>
-          ) : null}
+          <ActionStatus progress={step !== 'idle' ? STEP_TEXT[step] : null} error={pay.error} failedTitle="The bill was not paid" />
         </>
       )}
-      <button type="button" className="btn btn-secondary" onClick={onClose}>
-        Close
-      </button>
+      <CloseButton onClose={onClose} />
     </section>
   )
 }

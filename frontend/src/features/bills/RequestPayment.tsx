@@ -7,10 +7,10 @@
 import { useMutation } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { isPending } from '../../api/bills'
-import { readableError } from '../../api/errors'
 import { useBillingConfig, useBillsApi, useInvalidate } from '../../api/queries'
 import { ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { TxLink } from '../../components/progress/ChainProgress'
+import { ActionStatus, CloseButton } from './BillParts'
 import { amountText, defaultDueDate, dueDateSeconds, formatAmount, parseAmount } from '../../lib/bills'
 import { shortAddress } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
@@ -85,9 +85,7 @@ export function RequestPayment({
         )}
         {onClose && (
           <p>
-            <button type="button" className="btn btn-secondary" onClick={onClose}>
-              Close
-            </button>
+            <CloseButton onClose={onClose} />
           </p>
         )}
       </Notice>
@@ -142,18 +140,12 @@ export function RequestPayment({
           >
             Sign IssueBill and request payment
           </SignButton>
-          {issue.error ? (
-            <Notice kind="error" title="The payment was not requested">
-              {readableError(issue.error)}
-            </Notice>
-          ) : null}
+          <ActionStatus error={issue.error} failedTitle="The payment was not requested" />
         </>
       )}
       {onClose && (
         <p>
-          <button type="button" className="btn btn-secondary" onClick={onClose}>
-            Close
-          </button>
+          <CloseButton onClose={onClose} />
         </p>
       )}
     </form>
