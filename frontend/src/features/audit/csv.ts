@@ -8,6 +8,7 @@
  * skip before reading a formula) gets a leading apostrophe, so Excel/LibreOffice/Sheets show it as
  * text instead of running it. Record names and a doctor's request reason are typed by other people.
  */
+import { saveBlob } from '../../lib/download'
 import type { AuditEvent } from '../../api/types'
 import { actorOf, describeAuditText, recordsText, type Viewer } from './describe'
 
@@ -46,15 +47,7 @@ export function csvFileName(viewer: Viewer, now: Date = new Date()): string {
   return `healthledger-audit${viewer === 'registrar' ? '-all' : ''}-${day}.csv`
 }
 
-/** Offer `text` as a file download (a Blob URL, revoked once the click has been handled). */
+/** Offer `text` as a file download. */
 export function downloadText(text: string, fileName: string, type = 'text/csv;charset=utf-8'): void {
-  const url = URL.createObjectURL(new Blob([text], { type }))
-  const link = document.createElement('a')
-  link.href = url
-  link.download = fileName
-  link.style.display = 'none'
-  document.body.append(link)
-  link.click()
-  link.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 0)
+  saveBlob(new Blob([text], { type }), fileName)
 }

@@ -7,6 +7,7 @@ import { readableError } from '../../api/errors'
 import { Badge, ErrorNotice, Notice } from '../../components/ui'
 import { billStatus, formatAmount, receiptView } from '../../lib/bills'
 import { formatDate } from '../../lib/format'
+import { saveBlob } from '../../lib/download'
 
 export function BillStatusBadge({ bill }: { bill: Bill }) {
   const status = billStatus(bill)
@@ -55,17 +56,6 @@ export function BillTransactions({ bill }: { bill: Bill }) {
   )
 }
 
-function saveJson(value: unknown, filename: string) {
-  const url = URL.createObjectURL(new Blob([JSON.stringify(value, null, 2)], { type: 'application/fhir+json' }))
-  const link = document.createElement('a')
-  link.href = url
-  link.download = filename
-  document.body.appendChild(link)
-  link.click()
-  link.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 0)
-}
-
 /** A paid bill's receipt: the FHIR PaymentReconciliation, readable, with its raw JSON to download. */
 export function ReceiptPanel({ bill, onClose }: { bill: Bill; onClose: () => void }) {
   const receipt = useBillReceipt(bill.billId)
@@ -101,7 +91,7 @@ export function ReceiptPanel({ bill, onClose }: { bill: Bill; onClose: () => voi
             </ul>
           )}
           <p className="hint">A FHIR R4 PaymentReconciliation, built from the payment on the chain; any health system can read it.</p>
-          <button type="button" className="btn btn-secondary" onClick={() => saveJson(receipt.data, `receipt-${bill.billId.slice(2, 10)}.fhir.json`)}>
+          <button type="button" className="btn btn-secondary" onClick={() => saveBlob(new Blob([JSON.stringify(receipt.data, null, 2)], { type: 'application/fhir+json' }), `receipt-${bill.billId.slice(2, 10)}.fhir.json`)}>
             Download receipt (FHIR JSON)
           </button>{' '}
         </>

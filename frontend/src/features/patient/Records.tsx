@@ -18,6 +18,7 @@ import { RecordHistory } from '../../components/fhir/RecordHistory'
 import { currentVersionOf, SupersededNote } from '../../components/fhir/Superseded'
 import { ImportButton, ImportPanel, useBundleImport } from './ImportBundle'
 import { RecordBillBadge } from '../bills/RecordBillBadge'
+import { saveBlob } from '../../lib/download'
 
 export type Integrity = { state: 'checking' } | { state: 'done'; result: VerifyResult } | { state: 'error'; message: string }
 
@@ -38,18 +39,6 @@ interface Opened {
   record: MedicalRecord
   file: ViewedFile
   localHash: string
-}
-
-/** Save a Blob as a file (an object URL clicked once, then revoked). */
-function saveBlob(blob: Blob, filename: string) {
-  const url = URL.createObjectURL(blob)
-  const link = document.createElement('a')
-  link.href = url
-  link.download = filename
-  document.body.appendChild(link)
-  link.click()
-  link.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 0)
 }
 
 /** The record's verification bundle: the file, its salt, the vault, record id and transaction. */
