@@ -55,7 +55,7 @@ async def _preflight_issue(services: Services, issuer: str, message: dict[str, A
         raise bills.revert_error(TransactionReverted("issueBill", revert))
 
 
-async def _check_signed(services: Services, payload: dict[str, Any], signature: str, signer: str) -> bytes:
+async def check_signed(services: Services, payload: dict[str, Any], signature: str, signer: str) -> bytes:
     """The signature's bytes if `signer` signed `payload` and its deadline can still land (422 otherwise)."""
     raw = parse_signature(signature, "signature")
     try:
@@ -70,14 +70,18 @@ async def _check_signed(services: Services, payload: dict[str, Any], signature: 
     return raw
 
 
-def _rebuilt(primary_type: str, domain: dict[str, Any], payload: Any) -> dict[str, Any]:
+def rebuilt_payload(primary_type: str, domain: dict[str, Any], payload: Any) -> dict[str, Any]:
+    """The client's payload rebuilt from its message on the domain the server expects (400 `invalid_payload`
+    when it does not fit): what is checked and relayed is never the client's own types or domain."""
     try:
         return rebuild(primary_type, domain, payload)
     except ValueError as exc:
         raise InvalidInput("invalid_payload", str(exc)) from None
 
 
-async def _check_nonce(services: Services, account: str, nonce: int) -> None:
+async def check_nonce(services: Services, account: str, nonce: int) -> None:
+    """409 `stale_nonce` unless `nonce` is `account`'s current BillPayments nonce (checked before relaying:
+    a stale one would only revert, at the relayer's cost)."""
     current = await bills.bills_chain(services).nonce_of(account)
     if nonce != current:
         raise Conflict("stale_nonce", f"this signature's nonce {nonce} is not your current one ({current}): sign again")
@@ -106,16 +110,16 @@ async def issue_typed_data(services: Services, issuer: str, body: dict[str, Any]
 async def issue(services: Services, issuer: str, payload: Any, signature: str) -> tuple[int, dict[str, Any]]:
     """(201, Bill) once mined and indexed; (202, pending) when the wait ran out."""
     chain = bills.bills_chain(services)
-    expected = _rebuilt("IssueBill", _domain(services), payload)
+    expected = rebuilt_payload("IssueBill", _domain(services), payload)
     message = expected["message"]
     if message["issuer"] != to_checksum_address(issuer):
         raise NotAllowed("not_issuer", "the IssueBill payload names another issuer")
     _token(services, message["token"])
-    raw = await _check_signed(services, expected, signature, issuer)
+    raw = await check_signed(services, expected, signature, issuer)
     data, key = chain.issue_by_sig(message, raw), f"bill:issue:{issuer.lower()}:{message['nonce']}"
     if not await services.relay_queue.has_call(key, data):  # a retry (after a 202) joins its job
         await _require_bill_record(services, message["patient"], message["recordId"])
-        await _check_nonce(services, issuer, message["nonce"])
+        await check_nonce(services, issuer, message["nonce"])
     result = await bills.relay(services, "issueBillBySig", data, key)
     if isinstance(result, dict):
         return 202, result
@@ -144,15 +148,15 @@ async def cancel_typed_data(services: Services, issuer: str, bill_id: str) -> di
 async def cancel(services: Services, issuer: str, bill_id: str, payload: Any, signature: str) -> tuple[int, dict[str, Any]]:
     chain = bills.bills_chain(services)
     doc = await bills.bill_for(services, issuer, bill_id, roles=("issuer",))
-    expected = _rebuilt("CancelBill", _domain(services), payload)
+    expected = rebuilt_payload("CancelBill", _domain(services), payload)
     message = expected["message"]
     if message["billId"] != int(doc.bill_id, 16) or message["issuer"] != doc.issuer:
         raise InvalidInput("invalid_payload", "the CancelBill payload is for another bill or issuer")
-    raw = await _check_signed(services, expected, signature, issuer)
+    raw = await check_signed(services, expected, signature, issuer)
     data = chain.cancel_by_sig(bills.terms_of(doc), message["nonce"], message["deadline"], raw)
     key = f"bill:cancel:{doc.bill_id}:{message['nonce']}"
     if not await services.relay_queue.has_call(key, data):  # a retry (after a 202) joins its job
-        await _check_nonce(services, issuer, message["nonce"])
+        await check_nonce(services, issuer, message["nonce"])
     result = await bills.relay(services, "cancelBillBySig", data, key)
     if isinstance(result, dict):
         return 202, result

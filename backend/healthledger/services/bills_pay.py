@@ -20,7 +20,7 @@ from ..container import Services
 from ..db.bills import BillDoc
 from ..domain_errors import Conflict, InvalidInput, Unprocessable
 from . import bills
-from .bills_issue import _check_nonce, _check_signed, _rebuilt
+from .bills_issue import check_nonce, check_signed, rebuilt_payload
 from .deadlines import issue_deadline
 
 MAX_DEADLINE_SECONDS = 7 * 24 * 3600
@@ -80,16 +80,16 @@ async def pay(services: Services, patient: str, bill_id: str, permit: dict[str, 
     chain = bills.bills_chain(services)
     doc = await bills.bill_for(services, patient, bill_id, roles=("patient",))
     _require_token_bill(doc)
-    pay_payload = _rebuilt("PayBill", bill_domain(services.chain_id, chain.address), pay_bill.get("payload"))
-    permit_payload = _rebuilt("Permit", await chain.token_domain(doc.token), permit.get("payload"))
+    pay_payload = rebuilt_payload("PayBill", bill_domain(services.chain_id, chain.address), pay_bill.get("payload"))
+    permit_payload = rebuilt_payload("Permit", await chain.token_domain(doc.token), permit.get("payload"))
     pm, bm = permit_payload["message"], pay_payload["message"]
     if bm["billId"] != int(doc.bill_id, 16):
         raise InvalidInput("invalid_payload", "the PayBill payload is for another bill")
     if (pm["owner"] != doc.patient or pm["spender"] != chain.address or pm["value"] != bm["amount"]
             or pm["deadline"] != bm["deadline"]):
         raise InvalidInput("invalid_payload", "the Permit must be the patient's, to BillPayments, for the PayBill's amount and deadline")
-    pay_sig = await _check_signed(services, pay_payload, str(pay_bill.get("signature") or ""), patient)
-    permit_sig = await _check_signed(services, permit_payload, str(permit.get("signature") or ""), patient)
+    pay_sig = await check_signed(services, pay_payload, str(pay_bill.get("signature") or ""), patient)
+    permit_sig = await check_signed(services, permit_payload, str(permit.get("signature") or ""), patient)
     amount = bm["amount"]
     data = chain.pay_with_permit(bills.terms_of(doc), amount, bm["deadline"], permit_sig, doc.patient, pay_sig)
     key = f"bill:pay:{doc.patient.lower()}:{bm['nonce']}"
@@ -98,7 +98,7 @@ async def pay(services: Services, patient: str, bill_id: str, permit: dict[str, 
         _amount(amount, doc.amount - state.paid)
         if await chain.token_balance(doc.token, doc.patient) < amount:
             raise Conflict("insufficient_balance", "you do not hold enough of the token for this payment")
-        await _check_nonce(services, patient, bm["nonce"])
+        await check_nonce(services, patient, bm["nonce"])
     result = await bills.relay(services, "payBillWithPermit", data, key)
     if isinstance(result, dict):
         return 202, result
