@@ -10,11 +10,11 @@ import { isPending } from '../../api/bills'
 import { useBillingConfig, useBillsApi, useInvalidate } from '../../api/queries'
 import { ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { TxLink } from '../../components/progress/ChainProgress'
-import { ActionStatus, CloseButton } from './BillParts'
 import { amountText, defaultDueDate, dueDateSeconds, formatAmount, parseAmount } from '../../lib/bills'
 import { shortAddress } from '../../lib/format'
 import { useSession } from '../../session/SessionContext'
 import { useWallet } from '../../wallet/WalletContext'
+import { ActionStatus, CloseButton } from './BillParts'
 import { signPayload } from './walletActions'
 
 export function RequestPayment({
