@@ -78,11 +78,15 @@ check-solc:
 compile: check-solc install
 	ape compile
 
+# Browser test files run two at a time, each against its own stack (separate ports and data): most
+# of a file's time is waiting on the chain and the page, so two overlap well on 2 cores (7.4 -> 4.2 min).
+BROWSER_TEST_FILES_AT_ONCE ?= 2
+
 test: check-solc install frontend/dist/index.html
 	ape test tests/contracts
 	python -m pytest -p no:ape_test tests/backend tests/deploy
 	npm --prefix frontend test --silent
-	node --test tests/browser/*.test.mjs
+	node --test --test-concurrency=$(BROWSER_TEST_FILES_AT_ONCE) tests/browser/*.test.mjs
 
 BENCHMARKS := gas_bench bench_records bench_doctor_flow bench_integrity bench_hardening bench_chain_state \
 	bench_upload_speed bench_fhir_export bench_load

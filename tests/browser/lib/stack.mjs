@@ -47,8 +47,25 @@ export async function untilRefreshed(what, refresh, check, { timeout = UI_TIMEOU
 /**
  * Start scripts/run_stack.py on free ports with a temp data dir; resolves on its ready line.
  * `env` adds settings for the API (e.g. MAX_UPLOAD_BYTES); the developer's `.env` is ignored.
+ *
+ * A "free" port is only free when it is chosen: another process (another test file's stack, when the
+ * runner runs files side by side) may bind it before a service of this stack does. That start fails
+ * with EADDRINUSE and nothing of it is left running, so it is tried again on new ports, at most
+ * STACK_START_ATTEMPTS times; any other failure is reported at once.
  */
 export async function startStack({ env = {} } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce({ env })
+    } catch (error) {
+      if (attempt >= STACK_START_ATTEMPTS || !/EADDRINUSE/.test(String(error?.message))) throw error
+    }
+  }
+}
+
+const STACK_START_ATTEMPTS = 3
+
+async function startStackOnce({ env }) {
   const python = [join(REPO_ROOT, '.venv', 'bin', 'python'), 'python3'].find((p) => p === 'python3' || existsSync(p))
   const dataDir = mkdtempSync(join(tmpdir(), 'healthledger-browser-'))
   const port = await freePort()
