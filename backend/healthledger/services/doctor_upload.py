@@ -16,13 +16,11 @@ the ciphertext pinned and the signature relayed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from ..chain.client import ChainClient
+from ..concurrency import gather_in_order
 from ..domain_errors import forbidden
 from ..validation import address as checked_address
 from .amendments import check_amendment
@@ -86,7 +84,7 @@ class DoctorUploadPipeline(UploadPipeline):
         record_signature = parse_signature(request.record_signature, "recordSignature")
         patient = checked_address(request.patient, "patientAddress")
         # Two independent chain reads together; their verdicts in the order the client should hear them.
-        registered, grant = await _gather_in_order(chain.is_doctor(doctor), chain.get_write_grant(patient, doctor))
+        registered, grant = await gather_in_order(chain.is_doctor(doctor), chain.get_write_grant(patient, doctor))
         if not registered:
             raise forbidden("not_registered_doctor", "your address is not in the provider registry")
         if grant == 0:
@@ -99,7 +97,7 @@ class DoctorUploadPipeline(UploadPipeline):
         # An amendment: the previous version must be this doctor's, current and anchored (services/amendments.py).
         replaces = await check_amendment(self._s, request.replaces, checked, request.record_type, patient, doctor)
         request = replace(request, file=file)
-        patient_key, doctor_key = await _gather_in_order(
+        patient_key, doctor_key = await gather_in_order(
             sealing_key(self._s, patient, "patient_key_missing", "patient"),
             sealing_key(self._s, doctor, "doctor_key_missing", "doctor"),
         )
@@ -108,12 +106,3 @@ class DoctorUploadPipeline(UploadPipeline):
         readers = {patient: patient_key, doctor: doctor_key}
         return await self._store_and_anchor(request, kind, record_signature, salt, readers, author=doctor, replaces=replaces)
 
-
-async def _gather_in_order(*reads: Awaitable[Any]) -> list[Any]:
-    """Run `reads` together; raise the first failure in argument order (not in time), so the client
-    hears the same error whichever read happened to fail first."""
-    results = await asyncio.gather(*reads, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return list(results)

@@ -35,6 +35,7 @@ from ..chain.relayer import (
     TxResult,
 )
 from ..chain.relayer_types import _PreparedCall as PreparedCall
+from ..concurrency import wait_until_set
 from ..chain.reverts import DecodedRevert
 from ..db.relay_jobs import RelayJob, RelayJobStore
 from ..domain_errors import conflict
@@ -183,10 +184,7 @@ class RelayQueue:
                                              "nothing was sent", maybe_sent=False)
                 last = current.tx_hashes[-1] if current.tx_hashes else ""
                 raise TransactionTimeout(last, timeout)
-            try:
-                await asyncio.wait_for(settled.wait(), min(pause, max(deadline - now, 0.01)))
-            except TimeoutError:
-                pass
+            await wait_until_set(settled, min(pause, max(deadline - now, 0.01)))
             pause = min(pause * POLL_GROWTH, MAX_POLL_SECONDS)
 
     async def receipt(self, job: RelayJob, timeout: float) -> TxReceipt:

@@ -40,6 +40,7 @@ from ..chain.relayer import (
     TransactionReverted,
     TransactionTimeout,
 )
+from ..concurrency import wait_until_set
 from ..db.records import RecordStore
 from ..db.relay_jobs import RelayJob, RelayJobStore
 from ..db.relayer_lease import Lease, LeaseStore
@@ -160,8 +161,7 @@ class RelayWorker:
                 await asyncio.sleep(1.0)
             self._wake.clear()
             holding = self.lease is not None or self._wanted > 0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS if holding else self.lease_seconds / 3)
+            await wait_until_set(self._wake, POLL_SECONDS if holding else self.lease_seconds / 3)
 
     async def _report_backlog(self) -> None:
         """Every instance, holder or not, reports the whole queue: a queue nobody sends (its holder
