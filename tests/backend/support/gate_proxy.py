@@ -10,7 +10,9 @@ happens to end. The API is pointed at this proxy instead of the service, and:
   (`answered`), so the service has done the work but the client has not heard; `lose_answer()`
   then resets the client's connection instead of passing the answer on;
 - `refuse()` / `accept()` close and reopen the proxy's own listening port, so a client sees a
-  stopped service exactly as without the proxy: connection refused.
+  stopped service exactly as without the proxy: connection refused;
+- `drop_connections()` closes the open connections (a client's kept-alive ones too), as a
+  restarted service does, and `accepted` counts the connections clients opened.
 
 Otherwise bytes go through unchanged, and a connection the service closes or resets is closed
 for the client too. Hold only briefly: the held client's own timeouts keep running.
@@ -76,6 +78,7 @@ class GateProxy:
         self._released.set()
         self._answer_released.set()
         self._connections: set[_Connection] = set()
+        self.accepted = 0  # client connections accepted so far (a client that keeps its connections alive opens few)
         self._closed = False
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -160,6 +163,8 @@ class GateProxy:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
+        with self._lock:
+            self.accepted += 1
         try:
             upstream = socket.create_connection((self.host, self.upstream_port), timeout=5.0)
         except OSError:
@@ -223,6 +228,15 @@ class GateProxy:
             connection.hold_answer = self._hold_answer
             self.reached.set()
         self._released.wait(HOLD_LIMIT_SECONDS)
+
+    def drop_connections(self) -> None:
+        """Close every open connection at both ends (as a restarted service or an idle timeout does);
+        the port keeps accepting new ones."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            _close(connection.upstream)
+            _close(connection.client)
 
     def close(self) -> None:
         with self._lock:
