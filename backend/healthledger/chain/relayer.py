@@ -241,9 +241,14 @@ class Relayer(RevertDiagnostics):
         *,
         before_broadcast: BeforeBroadcast | None = None,
         version_hook: VersionHook | None = None,
+        fees: dict[str, int] | None = None,
     ) -> SentTransaction:
-        """Sign and broadcast an estimated call with a fresh nonce; `before_broadcast(hash)` runs first."""
-        fees = await self._fees()
+        """Sign and broadcast an estimated call with a fresh nonce; `before_broadcast(hash)` runs first.
+
+        `fees` (from `current_fees`, read while the call was estimated) saves a round trip; else read now.
+        """
+        if fees is None:
+            fees = await self._fees()
         async with self._lock:
             nonce = await self._allocate_nonce()
             sent = SentTransaction(call=call, nonce=nonce, fees=fees)
@@ -261,6 +266,10 @@ class Relayer(RevertDiagnostics):
         """Drop every in-flight transaction from memory (this process lost the queue's lease: the
         next holder owns them now)."""
         self._in_flight.clear()
+
+    async def current_fees(self) -> dict[str, int]:
+        """The fees `send` would pick now (EIP-1559, else legacy): see `_fees`."""
+        return await self._fees()
 
     async def estimate(self, call: _PreparedCall) -> _PreparedCall:
         """`call` with its gas estimated now; TransactionReverted (decoded) if it would revert."""

@@ -158,6 +158,10 @@ class RelayQueue:
         deadline = time.monotonic() + timeout
         started_at = datetime.now(UTC) - timedelta(seconds=1)
         pause = FIRST_POLL_SECONDS
+        if job.state == "queued":
+            # Just queued: a read now would find it queued. The first read waits for this process's
+            # worker to settle it, or for the first poll (one MongoDB read fewer per relayed action).
+            await wait_until_set(settled, min(pause, timeout))
         while True:
             current = await self._jobs.get(job.id)
             if current is None:
@@ -189,7 +193,9 @@ class RelayQueue:
 
     async def receipt(self, job: RelayJob, timeout: float) -> TxReceipt:
         """Wait for `job` and return its (status 1) receipt; its failure as the exception a direct send raises."""
-        done = await self.wait(job, timeout)
+        with self.worker.receipt_handoff(job.id) as handed_over:
+            done = await self.wait(job, timeout)
+            mined_here = handed_over()
         error = done.error
         if error is not None:
             if error.get("kind") == "reverted":
@@ -203,6 +209,8 @@ class RelayQueue:
             raise RelayerUnavailable(error.get("detail") or "the relayer could not send the transaction",
                                      maybe_sent=bool(error.get("maybe_sent")))
         assert done.result is not None
+        if mined_here is not None and HexBytes(mined_here["transactionHash"]).to_0x_hex() == done.result["tx_hash"]:
+            return mined_here
         receipt = await self._chain.receipt_or_none(done.result["tx_hash"])
         if receipt is None:  # mined, then taken back by a reorganisation: the caller's record settles later
             raise TransactionTimeout(done.result["tx_hash"], timeout)
@@ -247,3 +255,4 @@ class RelayQueue:
 
     async def close(self) -> None:
         await self.worker.stop()
+

@@ -30,6 +30,7 @@ from ..chain.relayer import (
     TransactionReverted,
     TransactionTimeout,
 )
+from ..concurrency import gather_in_order
 from ..container import Services
 from ..crypto import (
     derive_account_keypair,
@@ -162,11 +163,20 @@ class UploadPipeline:
         kind = record_kind(request.record_type)
         salt = request_salt(request.salt)
         duplicate_tag = request_duplicate_tag(request.duplicate_tag)
-        await require_landable(self._s.chain, request.deadline, settings.deadline_margin_seconds, "record signature")
-        wallet_signature = parse_signature(request.wallet_signature, "walletSignature")
-        record_signature = parse_signature(request.record_signature, "recordSignature")
-        check_key_signature(wallet_signature, request.patient)
-        await self._check_rate_limits(request)
+
+        async def signed_within_limits() -> tuple[bytes, bytes]:
+            wallet_signature = parse_signature(request.wallet_signature, "walletSignature")
+            record_signature = parse_signature(request.record_signature, "recordSignature")
+            check_key_signature(wallet_signature, request.patient)
+            await self._check_rate_limits(request)
+            return wallet_signature, record_signature
+
+        # The deadline's chain read and the rate limits' reads together (a round trip less before the
+        # file is read); a failed deadline check is still the error the client hears first.
+        _, (wallet_signature, record_signature) = await gather_in_order(
+            require_landable(self._s.chain, request.deadline, settings.deadline_margin_seconds, "record signature"),
+            signed_within_limits(),
+        )
         # A structured record (FHIR JSON) is validated whole before anything is stored; the patient is its author.
         file, checked = await checked_upload_file(
             request.file, request.content_type, request.record_type, request.patient, request.patient
