@@ -17,7 +17,7 @@ from typing import Any
 
 from eth_utils import is_address, keccak, to_checksum_address
 
-from .typed_data import EIP712_DOMAIN_TYPE, UINT256_MAX
+from .typed_data import EIP712_DOMAIN_TYPE, UINT256_MAX, type_string
 
 __all__ = ["BILL_DOMAIN_NAME", "BILL_DOMAIN_VERSION", "BILL_TYPES", "bill_domain", "build", "encode_type", "rebuild"]
 
@@ -41,11 +41,12 @@ BILL_TYPES: dict[str, list[dict[str, str]]] = {
 
 
 def encode_type(primary_type: str) -> str:
-    fields = ",".join(f"{f['type']} {f['name']}" for f in BILL_TYPES[primary_type])
-    return f"{primary_type}({fields})"
+    """The EIP-712 type string of a bill action (BILL_TYPES)."""
+    return type_string(primary_type, BILL_TYPES[primary_type])
 
 
 def typehash(primary_type: str) -> bytes:
+    """keccak256 of `encode_type`: must equal BillPayments' matching ``*_TYPEHASH`` (or EIP-2612's)."""
     return keccak(text=encode_type(primary_type))
 
 

@@ -18,7 +18,7 @@ signs their first record: its address is known in advance (CREATE2), and its non
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from eth_account import Account
@@ -71,10 +71,16 @@ MESSAGE_TYPES: dict[str, list[dict[str, str]]] = {
 ACTION_SIGNER: dict[str, str] = {a.name: a.signer for a in SIGNED_ACTIONS}
 
 
+def type_string(primary_type: str, fields: Sequence[Mapping[str, str]]) -> str:
+    """EIP-712's `encodeType` of a struct with no struct members, e.g.
+    ``DenyAccess(address doctor,uint256 nonce,uint256 deadline)``: every type table here has only those."""
+    members = ",".join(f"{f['type']} {f['name']}" for f in fields)
+    return f"{primary_type}({members})"
+
+
 def encode_type(primary_type: str) -> str:
-    """The EIP-712 type string, e.g. ``DenyAccess(address doctor,uint256 nonce,uint256 deadline)``."""
-    fields = ",".join(f"{f['type']} {f['name']}" for f in MESSAGE_TYPES[primary_type])
-    return f"{primary_type}({fields})"
+    """The EIP-712 type string of one of the vault's actions (MESSAGE_TYPES)."""
+    return type_string(primary_type, MESSAGE_TYPES[primary_type])
 
 
 def typehash(primary_type: str) -> bytes:
