@@ -17,6 +17,11 @@ Rates are medians over the runs; the target ratio is median upload rate / median
 patient logs in (SIWE) once and makes a small warm-up upload first, so the one-time
 record-contract creation is not counted in any run.
 
+CPU: each process of the stack (api, ipfs, mongodb, chain, and client: this script) is read from
+/proc around every timed upload and bare add; the means per operation, their total and that total
+divided by the cores (`floor_ms`, the least wall time that much CPU allows here) are reported. On
+a 2-core machine they show which ratios the hardware allows at all.
+
 Memory: VmRSS of the API process is read before the first 100 MB upload, then sampled every 20 ms
 in a background thread during each 100 MB upload and view; growth = peak - that baseline. VmHWM
 (the process's lifetime peak) is reported too.
@@ -47,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_support import (  # noqa: E402
     ROOT,
     BenchStack,
+    CpuMeter,
     RssSampler,
     hwm_mib,
     measure_on,
@@ -74,12 +80,14 @@ def say(text: str) -> None:
 # ------------------------------------------------------------------------------------------ client
 
 
-def timed_upload(client, wallet, content: bytes) -> tuple[float, dict]:
+def timed_upload(client, wallet, content: bytes, meter: CpuMeter | None = None) -> tuple[float, dict, dict]:
     """The web app's upload (tests' `upload_form`): the typed data is fetched and signed first, then
-    only the POST is timed, until the answer; returns (seconds, record)."""
+    only the POST is timed, until the answer; returns (seconds, record, CPU seconds per process
+    during the POST, when `meter` is given)."""
     from tests.backend.support.records import upload_form
 
     form = upload_form(client, wallet, content, "report", "bench.bin")
+    before = meter.read() if meter else {}
     began = time.perf_counter()
     response = client.post(
         "/api/medical-records/upload",
@@ -88,12 +96,13 @@ def timed_upload(client, wallet, content: bytes) -> tuple[float, dict]:
         headers=wallet.headers,
     )
     elapsed = time.perf_counter() - began
+    spent = meter.spent_since(before) if meter else {}
     if response.status_code != 201:
         raise RuntimeError(f"upload of {len(content)} bytes: HTTP {response.status_code}: {response.text[:500]}")
     record = response.json()
     if record.get("state") != "confirmed":
         raise RuntimeError(f"upload of {len(content)} bytes not confirmed: {record}")
-    return elapsed, record
+    return elapsed, record, spent
 
 
 def timed_view(client, wallet, cid: str, content: bytes) -> float:
@@ -113,19 +122,33 @@ def timed_view(client, wallet, cid: str, content: bytes) -> float:
     return elapsed
 
 
-def timed_ipfs_add(ipfs, content: bytes) -> float:
-    """The same bytes straight to the node's /api/v0/add (multipart, as the API sends them)."""
+def timed_ipfs_add(ipfs, content: bytes, meter: CpuMeter | None = None) -> tuple[float, dict]:
+    """The same bytes straight to the node's /api/v0/add (multipart, as the API sends them); returns
+    (seconds, CPU seconds per process when `meter` is given)."""
+    before = meter.read() if meter else {}
     began = time.perf_counter()
     response = ipfs.post(
         "/api/v0/add", params=IPFS_ADD_PARAMS, files={"file": ("blob", content, "application/octet-stream")}
     )
     elapsed = time.perf_counter() - began
+    spent = meter.spent_since(before) if meter else {}
     if response.status_code != 200 or "Hash" not in response.text:
         raise RuntimeError(f"IPFS add of {len(content)} bytes: HTTP {response.status_code}: {response.text[:300]}")
-    return elapsed
+    return elapsed, spent
 
 
 # ------------------------------------------------------------------------------------------ measure
+
+
+def cpu_means(readings: list[dict]) -> dict:
+    """Mean CPU milliseconds per operation for each process, their total, and `floor_ms`: the total
+    divided by this machine's cores, the least wall time the operation can take here."""
+    if not readings:
+        return {}
+    names = list(readings[0])
+    means = {name: round(1000 * statistics.fmean(r[name] for r in readings), 1) for name in names}
+    total = sum(means.values())
+    return {**means, "total": round(total, 1), "floor_ms": round(total / (os.cpu_count() or 1), 1)}
 
 
 def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int], warmups: int = 0) -> dict:
@@ -146,6 +169,7 @@ def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int], warmups: 
         wallet = Wallet.random()
         wallet.login(client)
         timed_upload(client, wallet, os.urandom(1024))  # creates the patient's vault
+        meter = CpuMeter(stack.service_pids)
         memory["rss_after_warmup_mb"] = round(rss_mib(pid), 1)
 
         def sampled(tracked: bool, key: str, call: Callable[..., Any], *args: Any) -> Any:
@@ -174,18 +198,24 @@ def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int], warmups: 
                     view_peaks_mb=[],
                     samples=0,
                 )
+            upload_cpu: list[dict] = []
+            add_cpu: list[dict] = []
             for _ in range(warmups):
                 content = os.urandom(size)
-                _, record = sampled(tracked, "upload_peaks_mb", timed_upload, client, wallet, content)
+                _, record, _ = sampled(tracked, "upload_peaks_mb", timed_upload, client, wallet, content)
                 timed_view(client, wallet, record["cid"], content)
                 timed_ipfs_add(ipfs, content)
                 say(f"  {size_mb:>4} MB warm-up (untimed)")
                 del content
             for i in range(n):
                 content = os.urandom(size)
-                upload_s, record = sampled(tracked, "upload_peaks_mb", timed_upload, client, wallet, content)
+                upload_s, record, spent = sampled(
+                    tracked, "upload_peaks_mb", timed_upload, client, wallet, content, meter
+                )
                 view_s = sampled(tracked, "view_peaks_mb", timed_view, client, wallet, record["cid"], content)
-                add_s = timed_ipfs_add(ipfs, content)
+                add_s, add_spent = timed_ipfs_add(ipfs, content, meter)
+                upload_cpu.append(spent)
+                add_cpu.append(add_spent)
                 uploads.append(upload_s)
                 views.append(view_s)
                 adds.append(add_s)
@@ -210,6 +240,10 @@ def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int], warmups: 
                 # Each run's upload against the bare add of the same bytes right after it: less
                 # sensitive to load that drifts between runs (informative; the target uses the above).
                 "upload_vs_ipfs_add_paired_median": round(statistics.median(a / u for a, u in zip(adds, uploads)), 3),
+                # Where the time goes: each process's CPU per operation (means: /proc counts 10 ms ticks),
+                # and the least wall time that much CPU needs on this machine's cores.
+                "cpu_ms_per_upload": cpu_means(upload_cpu),
+                "cpu_ms_per_ipfs_add": cpu_means(add_cpu),
             }
         if "baseline_mb" in memory:
             base = memory["baseline_mb"]
@@ -248,6 +282,13 @@ def print_table(result: dict) -> None:
             f"{name:>7} {row['runs']:>4} {row['upload_mb_s']:>12.2f} {row['view_mb_s']:>10.2f} "
             f"{row['ipfs_add_mb_s']:>14.2f} {row['upload_vs_ipfs_add']:>11.3f}"
         )
+    for name, row in result["sizes"].items():
+        for label, key in (("upload", "cpu_ms_per_upload"), ("bare add", "cpu_ms_per_ipfs_add")):
+            cpu = row.get(key) or {}
+            if cpu:
+                parts = ", ".join(f"{k} {v:g}" for k, v in cpu.items() if k not in ("total", "floor_ms"))
+                print(f"{name:>7} CPU per {label} (ms, mean): {parts}; total {cpu['total']:g}, "
+                      f"so at least {cpu['floor_ms']:g} ms on {os.cpu_count()} cores")
     mem = result["api_memory"]
     if "baseline_mb" in mem:
         print(

@@ -6,7 +6,8 @@ temporary directory, deploys the contracts, then runs the API as a separate proc
 the process being measured is the server itself. `stop()` stops everything it started, in reverse
 order, and is safe to call after a partial start.
 
-`RssSampler` polls `/proc/<pid>/status` in a background thread and keeps the peak VmRSS.
+`RssSampler` polls `/proc/<pid>/status` in a background thread and keeps the peak VmRSS;
+`CpuMeter` reads how much CPU each of the stack's processes used (`BenchStack.service_pids`).
 
 Every benchmark ends the same way: `measure_on` runs the measurement on a started stack (and says
 why when it could not), `print_result` prints the JSON under the table, and `save_and_check` writes
@@ -111,6 +112,69 @@ class RssSampler:
         self._sample()
 
 
+class CpuMeter:
+    """CPU time (user + system) that named processes have used, each counted with its descendants
+    that are not named themselves (the client, which started the others, counts only its own).
+
+    Why: on a small machine every process of the stack (the API, the IPFS node, the database, the
+    chain node, the benchmark's own client) shares the same cores, so an operation cannot take less
+    wall time than the CPU it needs divided by the cores. Reading each process's share next to the
+    wall time says where an operation's time goes. /proc counts in clock ticks (10 ms): report
+    means over several runs, not single readings.
+
+        meter = CpuMeter({"api": pid, ...})
+        before = meter.read(); work(); spent = meter.spent_since(before)   # seconds per name
+    """
+
+    TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = dict(pids)
+
+    def read(self) -> dict[str, float]:
+        parents = _parent_pids()
+        named = set(self.pids.values())
+        return {name: sum(_cpu_seconds(p) for p in _tree(pid, parents, named)) for name, pid in self.pids.items()}
+
+    def spent_since(self, before: dict[str, float]) -> dict[str, float]:
+        now = self.read()
+        return {name: max(0.0, now[name] - before.get(name, 0.0)) for name in now}
+
+
+def _stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        text = f.read()
+    return text[text.rfind(")") + 2:].split()  # after "pid (comm) ": comm may hold spaces
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = _stat_fields(pid)
+    except OSError:  # it exited meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CpuMeter.TICKS_PER_SECOND  # utime + stime
+
+
+def _parent_pids() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(_stat_fields(int(entry))[1])
+            except OSError:
+                continue
+    return parents
+
+
+def _tree(pid: int, parents: dict[int, int], named: set[int]) -> list[int]:
+    """`pid` and its descendants, not entering the subtree of another named process."""
+    found, frontier = [pid], {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier and child not in named}
+        found += frontier
+    return found
+
+
 # ------------------------------------------------------------------------------------------- stack
 
 
@@ -128,6 +192,8 @@ class BenchStack:
     rpc_url: str = ""
     factory: str = ""
     deployer_key: str = ""  # dev account #0: deployed the contracts, holds REGISTRAR_ROLE (registers doctors)
+    # The stack's processes by role, for CpuMeter: api, ipfs, mongodb, chain, and client (this process).
+    service_pids: dict[str, int] = field(default_factory=dict, init=False)
     _stoppers: list[tuple[str, Callable[[], object]]] = field(default_factory=list, init=False)
     _api: object = field(default=None, init=False)
 
@@ -210,6 +276,9 @@ class BenchStack:
         )
         if status.get("status") != "ok":
             raise RuntimeError(f"the API reports {status}")
+        self.service_pids = {
+            "api": self.api_pid, "ipfs": ipfs.pid, "mongodb": mongo.pid, "chain": anvil.pid, "client": os.getpid(),
+        }
         self.say(f"  API up (pid {self.api_pid}) after {time.perf_counter() - began:.1f} s")
         return self
 

@@ -12,6 +12,9 @@ Each size starts with one untimed round (`--warmups`): the API's first 100 MB up
 ran 0.5-0.7 s slower than the next ones (one-time costs such as the allocator growing its heap), and
 the bare add gets the same warm-up. The timed runs are the steady state.
 
+CPU: each stack process's CPU per upload and per bare add (bench_records.py's `cpu_means`), with
+the least wall time that CPU allows on this machine's cores.
+
 Memory: the API process's VmRSS before the first 100 MB upload (the warm-up included), and its peak
 sampled every 20 ms during each 100 MB upload; growth = peak - before (RSS after the runs is reported too).
 

@@ -188,6 +188,11 @@ class AnvilNode:
         """The funded dev accounts, in Anvil's order (index 0 is Anvil's default sender)."""
         return dev_accounts(self.mnemonic, self.account_count)
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (benchmarks read its CPU time from /proc)."""
+        return self._process.pid if self._process is not None else None
+
     def is_running(self) -> bool:
         return self._process is not None and self._process.is_running()
 

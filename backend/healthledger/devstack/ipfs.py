@@ -93,6 +93,11 @@ class JsIpfsNode:
             raise RuntimeError("the node was not started")
         return f"http://{self.host}:{self.gateway_port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (benchmarks read its CPU time from /proc)."""
+        return self._process.pid if self._process is not None else None
+
     def is_running(self) -> bool:
         return self._process is not None and self._process.is_running()
 

@@ -39,6 +39,11 @@ class SecantusServer:
         self._process: ManagedProcess | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (benchmarks read its CPU time from /proc)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
