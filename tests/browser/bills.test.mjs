@@ -8,7 +8,8 @@
 //   small one in ETH for the funded patient -> the fresh patient pays with two signatures (Permit,
 //   PayBill) and no ETH: Paid with its transaction, the receipt shows the amount, balances moved by
 //   exactly the amount (RPC), the doctor's Bills tab shows it paid, the audit trail says it in whole
-//   tokens -> the funded patient pays the ETH bill from the wallet (one transaction), Paid.
+//   tokens -> the funded patient pays the ETH bill from the wallet (one transaction), Paid -> a list
+//   answer flagged `partial` shows a warning above the bills, and it goes with the next full answer.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
 import { describe } from 'node:test'
@@ -257,5 +258,28 @@ describe('browser: a doctor bills a hospital stay; a patient without ETH pays it
     assert.equal(await ethBalance(rpcUrl, DOCTOR), doctorEthBefore + ETH_UNITS, "the doctor's ETH rose by exactly the amount")
     await screenshot(page, 'bills-05-eth-paid')
     for (const who of ['patient', 'ethPatient', 'doctor']) assert.deepEqual(withoutApiNoise(users[who].problems), [], who)
+  })
+
+  step('6. a list the server marks partial (its on-chain scan did not finish) says so, and still lists the bills', async () => {
+    const { page } = users.ethPatient
+    const card = region(page, 'Your bills')
+    const warning = card.getByRole('status').filter({ hasText: 'This list may be incomplete' })
+    assert.equal(await warning.count(), 0, 'a complete list shows no warning')
+    // The real answer, only flagged: the scan's failure itself is the backend's test (test_bills_index.py).
+    const flagged = async (route) => {
+      const response = await route.fetch()
+      await route.fulfill({ response, json: { ...(await response.json()), partial: true } })
+    }
+    await page.route('**/api/bills?role=patient', flagged)
+    try {
+      await card.getByRole('button', { name: 'Refresh' }).click()
+      await warning.waitFor({ timeout: 15_000 })
+      assert.equal(await card.getByRole('row').filter({ hasText: `${ETH_TOTAL} ETH` }).count(), 1, 'the bills are still listed')
+      await screenshot(page, 'bills-06-partial-list')
+    } finally {
+      await page.unroute('**/api/bills?role=patient', flagged)
+    }
+    await card.getByRole('button', { name: 'Refresh' }).click()
+    await warning.waitFor({ state: 'detached', timeout: 15_000 })
   })
 })

@@ -17,6 +17,8 @@ export type BillPayment = Schemas['BillPayment']
 export type BillRefund = Schemas['BillRefund']
 /** One bill: terms from the index, status and amounts read from the chain when served. */
 export type Bill = Schemas['Bill']
+/** GET /api/bills: the bills, and `partial` when the scan for bills issued directly on chain did not finish. */
+export type BillList = Schemas['BillList']
 export type BillStatus = Bill['status']
 /** 202 answer of a relayed action whose transaction was not mined within the server's wait. */
 export type PendingAction = Schemas['Pending']
@@ -42,7 +44,7 @@ export function createBillsApi(client: ApiClient) {
   const path = (billId: string) => ({ path: { bill_id: billId } })
   return {
     config: () => unwrap(http.GET('/api/bills/config')),
-    list: async (role: BillRole) => (await unwrap(http.GET('/api/bills', { params: { query: { role } } }))).bills,
+    list: (role: BillRole): Promise<BillList> => unwrap(http.GET('/api/bills', { params: { query: { role } } })),
     get: (billId: string) => unwrap(http.GET('/api/bills/{bill_id}', { params: path(billId) })),
     issueTypedData: async (body: IssueBillBody) => (await unwrap(http.POST('/api/bills/issue/typed-data', { body }))).payload,
     /** The bill once mined (201), or the pending transaction (202). */

@@ -9,7 +9,7 @@ import { useSession } from '../session/SessionContext'
 import type { Api } from './endpoints'
 import { ACCOUNT } from './queryClient'
 import type { MedicalRecord } from './types'
-import { createBillsApi, type Bill, type BillRole, type BillsApi } from './bills'
+import { createBillsApi, type BillList, type BillRole, type BillsApi } from './bills'
 
 /** The server data the app reads: one name per query (the second part of every key). */
 export type ServerData =
@@ -190,12 +190,13 @@ export function useBillingConfig({ enabled = true }: { enabled?: boolean } = {})
 }
 
 /**
- * The caller's bills as patient or as issuer/payee (GET /api/bills?role=). Status and amounts are
- * read from the chain when served, so it refetches every `pollMs` when asked (a payment in flight).
+ * The caller's bills as patient or as issuer/payee (GET /api/bills?role=), and whether the list is
+ * `partial`. Status and amounts are read from the chain when served, so it refetches every `pollMs`
+ * when asked (a payment in flight).
  */
 export function useBills(role: BillRole, { pollMs = 0, enabled = true }: { pollMs?: number; enabled?: boolean } = {}) {
   const bills = useBillsApi()
-  return useQuery<Bill[]>({
+  return useQuery<BillList>({
     queryKey: useKey('bills', role),
     queryFn: () => bills.list(role),
     refetchInterval: pollMs || false,

@@ -9,6 +9,19 @@ import { billStatus, formatAmount, receiptView } from '../../lib/bills'
 import { formatDate } from '../../lib/format'
 import { saveBlob } from '../../lib/download'
 
+/**
+ * Shown above a bill list the server marked `partial`: its scan for bills issued directly on chain
+ * (not through HealthLedger) did not finish, so such a bill may be missing until a later refresh.
+ */
+export function PartialListNotice({ partial }: { partial: boolean | undefined }) {
+  if (!partial) return null
+  return (
+    <Notice kind="warning" title="This list may be incomplete">
+      Bills issued directly on the blockchain could not all be looked up just now. Those issued through HealthLedger are all here; the rest appear on a later refresh.
+    </Notice>
+  )
+}
+
 export function BillStatusBadge({ bill }: { bill: Bill }) {
   const status = billStatus(bill)
   return <Badge kind={status.kind}>{status.label}</Badge>

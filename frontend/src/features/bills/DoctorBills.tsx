@@ -15,7 +15,7 @@ import { dueDateText, formatAmount, parseAmount, sortBills } from '../../lib/bil
 import { useSession } from '../../session/SessionContext'
 import { useWallet } from '../../wallet/WalletContext'
 import { PatientName } from '../doctor/PatientName'
-import { ActionStatus, BillAmounts, BillStatusBadge, BillTransactions, CloseButton } from './BillParts'
+import { ActionStatus, BillAmounts, BillStatusBadge, BillTransactions, CloseButton, PartialListNotice } from './BillParts'
 import { sendTransaction, signPayload, syncUntilMined } from './walletActions'
 
 function CancelPanel({ bill, onClose }: { bill: Bill; onClose: () => void }) {
@@ -113,7 +113,7 @@ function RefundPanel({ bill, onClose }: { bill: Bill; onClose: () => void }) {
 export function DoctorBills() {
   const { session } = useSession()
   const list = useBills('issuer', { pollMs: 15_000 })
-  const bills = sortBills(list.data ?? [])
+  const bills = sortBills(list.data?.bills ?? [])
   const names = usePatientNames(bills.map((b) => b.patient))
   const [action, setAction] = useState<{ kind: 'cancel' | 'refund'; billId: string } | null>(null)
   const chosen = action && bills.find((b) => b.billId === action.billId)
@@ -122,7 +122,7 @@ export function DoctorBills() {
     action.kind === 'cancel' ? <CancelPanel key={chosen.billId} bill={chosen} onClose={() => setAction(null)} /> : <RefundPanel key={chosen.billId} bill={chosen} onClose={() => setAction(null)} />
   ) : null
   return (
-    <QueryCard id="doctor-bills-title" title="Bills you issued" emptyText="No bills yet. Add a bill record for a patient, then request payment." what="bills" query={list} items={bills} footer={footer}>
+    <QueryCard id="doctor-bills-title" title="Bills you issued" emptyText="No bills yet. Add a bill record for a patient, then request payment." what="bills" query={list} items={bills} intro={<PartialListNotice partial={list.data?.partial} />} footer={footer}>
       <DataTable
         rows={bills}
         rowKey={(bill) => bill.billId}

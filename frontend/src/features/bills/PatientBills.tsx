@@ -15,7 +15,7 @@ import { Badge, ErrorNotice, Notice, SignButton } from '../../components/ui'
 import { dueDateText, formatAmount, isEth, parseAmount, sortBills } from '../../lib/bills'
 import { shortAddress } from '../../lib/format'
 import { useWallet } from '../../wallet/WalletContext'
-import { ActionStatus, BillAmounts, BillStatusBadge, BillTransactions, CloseButton, ReceiptPanel } from './BillParts'
+import { ActionStatus, BillAmounts, BillStatusBadge, BillTransactions, CloseButton, PartialListNotice, ReceiptPanel } from './BillParts'
 import { sendTransaction, signPayload, syncUntilMined } from './walletActions'
 
 type PayStep = 'idle' | 'permit' | 'payBill' | 'sending' | 'mining'
@@ -120,7 +120,7 @@ export function PatientBills() {
   const [receipt, setReceipt] = useState<string | null>(null)
   const list = useBills('patient', { pollMs: 10_000 })
   const records = usePatientRecords()
-  const bills = sortBills(list.data ?? [])
+  const bills = sortBills(list.data?.bills ?? [])
   const recordName = (recordId: number) => records.data?.find((r) => r.record_id === recordId)?.name
   const payingBill = bills.find((b) => b.billId === paying)
   const receiptBill = bills.find((b) => b.billId === receipt)
@@ -131,7 +131,7 @@ export function PatientBills() {
     </>
   )
   return (
-    <QueryCard id="bills-title" title="Your bills" emptyText="No bills. When a doctor asks you to pay a bill, it shows here." what="bills" query={list} items={bills} footer={footer}>
+    <QueryCard id="bills-title" title="Your bills" emptyText="No bills. When a doctor asks you to pay a bill, it shows here." what="bills" query={list} items={bills} intro={<PartialListNotice partial={list.data?.partial} />} footer={footer}>
       <DataTable
         rows={bills}
         rowKey={(bill) => bill.billId}

@@ -12,7 +12,7 @@ export function RecordBillBadge({ record }: { record: Pick<MedicalRecord, 'recor
   const isBill = record.record_type === 'bill' && record.record_id !== null && record.record_id !== undefined
   const bills = useBills('patient', { enabled: isBill })
   if (!isBill || !bills.data) return null
-  const bill = billsByRecord(bills.data).get(record.record_id as number)
+  const bill = billsByRecord(bills.data.bills).get(record.record_id as number)
   if (!bill) return null
   const status = billStatus(bill)
   return (
