@@ -35,8 +35,8 @@ from ..chain.relayer import (
     TxResult,
 )
 from ..chain.relayer_types import _PreparedCall as PreparedCall
-from ..concurrency import wait_until_set
 from ..chain.reverts import DecodedRevert
+from ..concurrency import wait_until_set
 from ..db.relay_jobs import RelayJob, RelayJobStore
 from ..domain_errors import conflict
 from ..settings import Settings
@@ -255,4 +255,3 @@ class RelayQueue:
 
     async def close(self) -> None:
         await self.worker.stop()
-
