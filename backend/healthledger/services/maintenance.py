@@ -9,9 +9,9 @@ stops the process or its start-up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from ..concurrency import cancel_and_wait
 from ..container import Services
 from .anchoring import AnchorReport
 from .reconcile import reconcile_pending
@@ -63,9 +63,7 @@ class Maintenance:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)  # a cancellation PyMongo swallows must not keep it running
             self._task = None
 
     async def _loop(self) -> None:

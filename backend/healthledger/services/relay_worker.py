@@ -41,7 +41,7 @@ from ..chain.relayer import (
     TransactionReverted,
     TransactionTimeout,
 )
-from ..concurrency import gather_in_order, wait_until_set
+from ..concurrency import cancel_and_wait, gather_in_order, wait_until_set
 from ..db.records import RecordStore
 from ..db.relay_jobs import RelayJob, RelayJobStore
 from ..db.relayer_lease import Lease, LeaseStore
@@ -114,9 +114,7 @@ class RelayWorker:
         """Stop sending and give the lease back, so another instance resumes at once."""
         self._closed = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         await self._drop_lease(release=True)
 
@@ -147,7 +145,7 @@ class RelayWorker:
     # -- the loop -------------------------------------------------------------------------------
 
     async def _loop(self) -> None:
-        while True:
+        while not self._closed:
             try:
                 now = time.monotonic()
                 if self.lease is not None and now >= self._next_renew:
@@ -202,11 +200,16 @@ class RelayWorker:
 
     async def _drop_lease(self, *, release: bool) -> None:
         lease, self.lease = self.lease, None
-        for task in list(self._watchers.values()):
+        watchers = list(self._watchers.values())
+        for task in watchers:
             task.cancel()
-        for task in list(self._watchers.values()):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if watchers:
+            # Not `suppress(CancelledError): await task`: that would also swallow a cancellation of
+            # this task (a stop) arriving meanwhile. `asyncio.wait` raises neither.
+            await asyncio.wait(watchers)
+        for task in watchers:
+            if not task.cancelled():
+                task.exception()  # retrieved: a watcher's error is moot once the lease is gone
         self._watchers.clear()
         self._relayer.forget_in_flight()
         if lease is not None and release:
