@@ -1,9 +1,13 @@
-"""Running independent awaitables together, with errors the caller can predict.
+"""Running awaitables together and stopping background tasks, with outcomes the caller can predict.
 
-`asyncio.gather` alone raises whichever failure happened first in time and leaves the other
-awaitables running; `asyncio.TaskGroup` wraps failures in an ExceptionGroup, which the callers'
-`except` clauses (domain errors, chain transport errors) would no longer match. This is the small
-rule the services need instead, hence hand-written.
+- `gather_in_order`: `asyncio.gather` alone raises whichever failure happened first in time and
+  leaves the other awaitables running; `asyncio.TaskGroup` wraps failures in an ExceptionGroup,
+  which the callers' `except` clauses (domain errors, chain transport errors) would no longer match.
+- `wait_until_set` and `cancel_and_wait`: a background loop (the relayer worker, the maintenance
+  loop) must end when it is cancelled, and on Python 3.11 with PyMongo a cancellation can be lost
+  in two places (see each function). A loop that lost it ran on, and the API's shutdown waited.
+
+No library covers these rules, hence hand-written.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ async def wait_until_set(event: asyncio.Event, seconds: float) -> bool:
     Not `asyncio.wait_for(event.wait(), seconds)`: on Python 3.11 that swallows a cancellation
     arriving in the loop tick the event is set in (it returns the result instead of raising;
     CPython issue 86296, fixed by 3.12's rewrite). The relayer worker's loop waits like this between
-    passes, and a stop at such a moment let it run on: the API's shutdown then waited for ever.
+    passes: a stop at such a moment would let it run on.
     `asyncio.timeout` tells its own timeout from a cancellation and never absorbs the latter.
     """
     try:
