@@ -171,7 +171,7 @@ class Relayer(RevertDiagnostics):
         gas = int(estimate * self.gas_margin) + 10_000
         return _PreparedCall(action=call.action, to=call.to, data=call.data, gas=gas)
 
-    async def _fees(self) -> dict[str, int]:
+    async def current_fees(self) -> dict[str, int]:
         """EIP-1559 fees for the next block (2 x its base fee + tip: headroom for a few full blocks), else legacy.
 
         The base fee is read from the pending block where the node offers one (it is the next
@@ -248,7 +248,7 @@ class Relayer(RevertDiagnostics):
         `fees` (from `current_fees`, read while the call was estimated) saves a round trip; else read now.
         """
         if fees is None:
-            fees = await self._fees()
+            fees = await self.current_fees()
         async with self._lock:
             nonce = await self._allocate_nonce()
             sent = SentTransaction(call=call, nonce=nonce, fees=fees)
@@ -266,10 +266,6 @@ class Relayer(RevertDiagnostics):
         """Drop every in-flight transaction from memory (this process lost the queue's lease: the
         next holder owns them now)."""
         self._in_flight.clear()
-
-    async def current_fees(self) -> dict[str, int]:
-        """The fees `send` would pick now (EIP-1559, else legacy): see `_fees`."""
-        return await self._fees()
 
     async def estimate(self, call: _PreparedCall) -> _PreparedCall:
         """`call` with its gas estimated now; TransactionReverted (decoded) if it would revert."""
@@ -325,7 +321,7 @@ class Relayer(RevertDiagnostics):
                     sent.nonce = await self._allocate_nonce()
                     continue
                 if attempt + 1 < BROADCAST_ATTEMPTS and problem == "fee_too_low":
-                    sent.fees = _bumped(sent.fees, await self._fees())
+                    sent.fees = _bumped(sent.fees, await self.current_fees())
                     continue
                 raise RelayerUnavailable(
                     f"the node refused the relayer's {sent.action} transaction ({problem or 'rejected'})",
@@ -408,7 +404,7 @@ class Relayer(RevertDiagnostics):
         - its nonce went to another transaction: estimate again (the action may have become
           invalid: TransactionReverted) and send it with a new nonce.
         """
-        fresh = await self._fees()
+        fresh = await self.current_fees()
         async with self._lock:
             if await self._receipt_of(sent) is not None:
                 return
