@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from healthledger.devstack.procfs import stat_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 RELAYER_INDEX = 9  # Anvil dev key #9 pays the relayer's gas, as in `make run`
@@ -141,15 +142,9 @@ class CpuMeter:
         return {name: max(0.0, now[name] - before.get(name, 0.0)) for name in now}
 
 
-def _stat_fields(pid: int) -> list[str]:
-    with open(f"/proc/{pid}/stat") as f:
-        text = f.read()
-    return text[text.rfind(")") + 2:].split()  # after "pid (comm) ": comm may hold spaces
-
-
 def _cpu_seconds(pid: int) -> float:
     try:
-        fields = _stat_fields(pid)
+        fields = stat_fields(pid)
     except OSError:  # it exited meanwhile
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CpuMeter.TICKS_PER_SECOND  # utime + stime
@@ -160,7 +155,7 @@ def _parent_pids() -> dict[int, int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                parents[int(entry)] = int(_stat_fields(int(entry))[1])
+                parents[int(entry)] = int(stat_fields(entry)[1])
             except OSError:
                 continue
     return parents

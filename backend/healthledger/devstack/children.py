@@ -23,6 +23,7 @@ from typing import IO, Any, Protocol
 
 from .config import HOST, StackConfig, StackError
 from .process import ManagedProcess
+from .procfs import stat_fields
 
 __all__ = ["Child", "Children", "anvil_url_of", "rotate_log"]
 
@@ -90,7 +91,7 @@ def _is_ours(pid: int, data_dir: Path) -> bool:
     """Whether `pid` is a live session leader (as our children are) that refers to `data_dir`."""
     proc = Path(f"/proc/{pid}")
     try:
-        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat_fields(pid)
         if fields[0] == "Z" or int(fields[3]) != pid:  # zombie, or not its own session leader
             return False
         marker = str(data_dir).encode()
@@ -116,7 +117,7 @@ def _zombie_only_group(pgid: int) -> bool:
     """True when every process left in group `pgid` is a zombie (exited, not yet reaped)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = stat_fields(stat.parent.name)
         except (OSError, IndexError):
             continue
         if int(fields[2]) == pgid and fields[0] != "Z":

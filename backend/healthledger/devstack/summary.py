@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .anvil import dev_accounts
 from .chainstate import ChainLoss
 from .config import DEPLOYER_INDEX, DOCTOR_INDEX, PATIENT_INDEX, RELAYER_INDEX, StackConfig
+from .procfs import stat_fields
 
 __all__ = ["StackInfo", "seconds_since_process_start", "summary"]
 
@@ -51,7 +51,7 @@ class StackInfo:
 def seconds_since_process_start() -> float | None:
     """How long this process has existed (so the start-up time includes Python's own start and imports)."""
     try:
-        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        start_ticks = int(stat_fields("self")[19])
         return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, AttributeError):
         return None
