@@ -275,11 +275,9 @@ class BillsChain:
         return self._deployed_block
 
     async def with_timestamps(self, logs: Sequence[BillLog]) -> list[BillLog]:
-        numbers = sorted({log.block_number for log in logs})
-        if not numbers:
+        if not logs:
             return list(logs)
-        blocks = await self.chain._batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers], "blocks")
-        times = {n: int(b["timestamp"], 16) for n, b in zip(numbers, blocks, strict=True) if isinstance(b, Mapping)}
+        times = await self.chain.block_timestamps(log.block_number for log in logs)
         return [BillLog(**{**log.__dict__, "timestamp": times.get(log.block_number)}) for log in logs]
 
     # -- encodings ------------------------------------------------------------------------------

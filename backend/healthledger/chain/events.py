@@ -99,7 +99,7 @@ class ChainEvents:
 
         async def vault_address(self, patient: str) -> str: ...
         async def block_number(self) -> int: ...
-        async def _batch(self, calls: Sequence[tuple[str, list[Any]]], what: str) -> list[Any]: ...
+        async def block_timestamps(self, numbers: Iterable[int]) -> dict[int, int]: ...
 
     def decode_log(self, entry: Mapping[str, Any]) -> AuditEvent | None:
         """An audit event from one raw log of a clone, or None if it is not one of AUDIT_EVENTS."""
@@ -129,15 +129,12 @@ class ChainEvents:
 
     async def _with_timestamps(self, events: list[AuditEvent]) -> list[AuditEvent]:
         """The events with their blocks' timestamps (one JSON-RPC batch per batch_size blocks)."""
-        numbers = sorted({e.block_number for e in events})
-        if not numbers:
+        if not events:
             return events
-        blocks = await self._batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers], "blocks")
-        times: dict[int, int] = {}
-        for number, block in zip(numbers, blocks, strict=True):
-            if not isinstance(block, Mapping) or not block.get("timestamp"):
-                raise ChainError(f"blocks: the node has no block {number}")
-            times[number] = int(block["timestamp"], 16)
+        times = await self.block_timestamps(e.block_number for e in events)
+        missing = sorted({e.block_number for e in events} - times.keys())
+        if missing:
+            raise ChainError(f"blocks: the node has no block {missing[0]}")
         return [replace(e, timestamp=times[e.block_number]) for e in events]
 
     @translate_outages
