@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
 from pymongo import ASCENDING, ReturnDocument
@@ -98,6 +99,19 @@ class ProfileStore:
     async def get_doctor(self, address: str) -> DoctorProfile | None:
         doc = await self._profiles.find_one({"address": address.lower(), "role": "doctor"})
         return DoctorProfile.from_mongo(doc) if doc else None
+
+    async def doctor_names(self, addresses: Iterable[str]) -> dict[str, str]:
+        """lower-case address -> doctor profile name, for those of `addresses` with a named profile.
+
+        One query for the lot (index: address): timelines and bill lists name every doctor they
+        mention, and one lookup per doctor made each such page cost a round trip per doctor."""
+        wanted = sorted({a.lower() for a in addresses})
+        if not wanted:
+            return {}
+        cursor = self._profiles.find(
+            {"address": {"$in": wanted}, "role": "doctor"}, projection={"_id": False, "address": True, "name": True}
+        )
+        return {doc["address"]: doc["name"] async for doc in cursor if doc.get("name")}
 
     async def search_doctors(self, query: str, skip: int, limit: int) -> tuple[list[DoctorProfile], int]:
         """Doctors whose name contains `query` or whose address starts with it; (page, total)."""

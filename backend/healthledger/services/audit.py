@@ -202,7 +202,7 @@ def with_record_names(body: dict[str, Any], names: dict[int, str]) -> dict[str, 
 async def _views(services: Services, patient: str | None, limit: int) -> list[TimelineEntry]:
     """The newest `limit` views (one patient's, or everyone's), their doctors named."""
     views = await services.views.newest(patient, limit)
-    names = await _profile_names(services, {v.reader for _, v in views if v.reader_role == "doctor"})
+    names = await services.profiles.doctor_names(v.reader for _, v in views if v.reader_role == "doctor")
     return [view_entry(view, f"view:{view_id}", names) for view_id, view in views]
 
 
@@ -217,21 +217,7 @@ def _doctor_of(event: AuditEvent, patient: str) -> str | None:
 async def _doctor_names(services: Services, patient_events: Iterable[tuple[str, AuditEvent]]) -> dict[str, str]:
     """lower-case address -> doctor profile name, for every doctor the events concern (so the
     timeline can say "Dr X" rather than an address)."""
-    return await _profile_names(services, {d for p, e in patient_events if (d := _doctor_of(e, p)) is not None})
-
-
-async def _profile_names(services: Services, accounts: Iterable[str]) -> dict[str, str]:
-    """lower-case address -> doctor profile name, for those of `accounts` that have one."""
-    names: dict[str, str] = {}
-    for account in sorted({a.lower() for a in accounts}):
-        profile = await services.profiles.get_doctor(account)
-        if profile is not None and profile.name:
-            names[account] = profile.name
-    return names
-
-
-# Public for services/bills_receipt.py, whose bill entries name their issuer the same way.
-profile_names = _profile_names
+    return await services.profiles.doctor_names(d for p, e in patient_events if (d := _doctor_of(e, p)) is not None)
 
 
 async def _reasons(services: Services, events: Sequence[AuditEvent]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from ..db.bills import BillDoc
 from ..domain_errors import Conflict
 from ..fhir.payment import ReceiptInput, ReceiptPayment, payment_reconciliation
 from . import bills
-from .audit import TimelineEntry, newest_first, profile_names
+from .audit import TimelineEntry, newest_first
 
 BILL_ACTIONS = {
     "BillIssued": "bill_issued",
@@ -107,7 +107,7 @@ async def patient_bill_entries(services: Services, patient: str) -> list[Timelin
         return []
     contract = services.bill_chain.address
     docs = await services.bills.for_patient(patient)
-    names = await profile_names(services, {d.issuer for d in docs})
+    names = await services.profiles.doctor_names(d.issuer for d in docs)
     return [e for doc in docs for e in audit_entries(await bills.serve(services, doc), contract, names)]
 
 
@@ -116,7 +116,7 @@ async def account_bill_timeline(services: Services, account: str) -> dict[str, A
     chain = bills.bills_chain(services)
     docs = {d.bill_id: d for d in [*await services.bills.for_patient(account),
                                    *await services.bills.for_issuer_or_payee(account)]}
-    names = await profile_names(services, {d.issuer for d in docs.values()})
+    names = await services.profiles.doctor_names(d.issuer for d in docs.values())
     entries = [e for doc in docs.values() for e in audit_entries(await bills.serve(services, doc), chain.address, names)]
     events = newest_first(entries)
     return {"account": account, "total": len(events), "events": events}
