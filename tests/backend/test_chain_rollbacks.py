@@ -18,6 +18,7 @@ import pytest
 from healthledger.container import build_services
 from healthledger.db.records import RecordDoc
 from healthledger.devstack.process import wait_until
+from healthledger.services.anchoring import reconcile_records
 
 from .support.access import approve, doctor_view, pending_requests, request_access
 from .support.records import content_hash as commitment, upload
@@ -151,6 +152,40 @@ def test_rollback_is_repaired_with_the_patients_own_signature(private_stack) -> 
             headers={**patient.headers, "X-Wallet-Signature": patient.key_signature(client)},
         )
         assert viewed.status_code == 200 and viewed.headers["x-blockchain-hash-verified"] == "true"
+
+
+@pytest.mark.asyncio
+async def test_a_pass_over_many_lost_records_reads_the_event_log_once(private_stack) -> None:
+    """The chain loses all of a patient's records; one reconcile pass sends each again in nonce
+    order. Before: it read the patient's whole event log (and every claimed id) once per lost
+    record, quadratic in the record count; now once per patient and pass."""
+    with private_stack(reconcile_interval_seconds=3600.0) as stack, stack.client() as client:
+        patient = Wallet.random()
+        patient.login(client)
+        before = stack.anvil.snapshot()
+        lost = [_ok(upload(client, patient, os.urandom(200 + i)), 201) for i in range(5)]
+        assert [r["record_id"] for r in lost] == [0, 1, 2, 3, 4]
+        stack.anvil.revert(before)
+
+        services = await build_services(stack.settings)
+        try:
+            reads: list[str] = []
+            get_events = services.chain.get_events
+
+            async def counted(patient_address: str, *args: Any, **kwargs: Any) -> Any:
+                reads.append(patient_address)
+                return await get_events(patient_address, *args, **kwargs)
+
+            services.chain.get_events = counted  # type: ignore[method-assign]
+            report = await reconcile_records(services)
+        finally:
+            await services.close()
+        assert report.resubmitted == 5, report
+        assert len(reads) == 1
+        rows = _report_rows(client, patient)
+        assert [(rows[r["cid"]]["status"], rows[r["cid"]]["record_id"]) for r in lost] == [
+            ("verified", i) for i in range(5)
+        ]
 
 
 def test_reorgs_under_interval_mining_with_confirmations(private_stack) -> None:

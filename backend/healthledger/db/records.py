@@ -340,10 +340,6 @@ class RecordStore:
         query = {"patient": patient.lower(), "record_id": {"$gte": first_id}, "state": {"$in": list(ON_CHAIN_STATES)}}
         return [RecordDoc.from_mongo(doc) async for doc in self._records.find(query)]
 
-    async def claimed_ids(self, patient: str) -> set[int]:
-        ids = await self._records.distinct("record_id", {"patient": patient.lower(), "record_id": {"$type": "number"}})
-        return {int(i) for i in ids}
-
     async def list_for_patient(self, patient: str) -> list[RecordDoc]:
         cursor = self._records.find({"patient": patient.lower()}).sort("created_at", DESCENDING)
         return [RecordDoc.from_mongo(doc) async for doc in cursor]

@@ -30,7 +30,7 @@ from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from pymongo.errors import DuplicateKeyError
 
-from ..chain.client import AuditEvent
+from ..chain.client import AuditEvent, ChainClient
 from ..chain.relayer import RelayerError, TransactionReverted, TransactionTimeout
 from ..container import Services
 from ..db.records import RecordDoc, RelayAuthorization
@@ -64,6 +64,32 @@ class AnchorReport:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+class RecordAddedIndex:
+    """One patient's RecordAdded events by (content hash, author), read from the chain on first use.
+
+    Why: a reconcile pass after the chain lost many of a patient's records (a reset dev chain, a deep
+    reorg) looks each of them up on chain. Reading the patient's whole event log and every claimed
+    id once per record made the pass quadratic in the patient's record count. One pass holds the
+    patient's lock and one head; an event mined during it belongs to a transaction whose receipt,
+    pool entry or live relay job that pass already sees, so reading the log once is enough.
+    """
+
+    def __init__(self, chain: ChainClient, patient: str) -> None:
+        self._chain = chain
+        self._patient = patient
+        self._by_key: dict[tuple[str, str], list[AuditEvent]] | None = None
+
+    async def matching(self, record: RecordDoc) -> list[AuditEvent]:
+        """The events that added `record`'s content hash by its author (the patient or a doctor), oldest first."""
+        if self._by_key is None:
+            events = await self._chain.get_events(self._patient, names=["RecordAdded"], with_timestamps=False)
+            self._by_key = {}
+            for event in events:
+                key = (str(event.args.get("contentHash", "")).lower(), str(event.args.get("author", "")).lower())
+                self._by_key.setdefault(key, []).append(event)
+        return self._by_key.get((record.content_hash.lower(), (record.author or record.patient).lower()), [])
 
 
 class RecordAnchoring:
@@ -157,14 +183,15 @@ class RecordAnchoring:
             mine.sort(key=lambda r: (r.relay.nonce if r.relay else -1, r.created_at))
             async with self._s.patient_locks.hold(patient):
                 head = await self._s.chain.block_number()
+                on_chain = RecordAddedIndex(self._s.chain, patient)
                 for record in mine:
                     fresh = await self._s.records.get_by_cid(record.cid)  # another path may have settled it
                     if fresh is None:
                         continue
                     if fresh.state == "unanchored":
-                        await self._readopt(fresh, head, report)
+                        await self._readopt(fresh, head, report, on_chain)
                         continue
-                    report.count(await self.settle(fresh, head=head, grace_cutoff=grace_cutoff))
+                    report.count(await self.settle(fresh, head=head, grace_cutoff=grace_cutoff, on_chain=on_chain))
 
     async def settle_one(self, record: RecordDoc) -> RecordDoc | None:
         """Settle one record now (e.g. an upload retried by its client); None if it is gone."""
@@ -193,8 +220,18 @@ class RecordAnchoring:
             log.warning("records the chain lost were settled", extra=report.as_dict())
         return len(lost)
 
-    async def settle(self, record: RecordDoc, *, head: int, grace_cutoff: datetime | None = None) -> str:
-        """Decide one record's state from the chain; returns the report field to count."""
+    async def settle(
+        self,
+        record: RecordDoc,
+        *,
+        head: int,
+        grace_cutoff: datetime | None = None,
+        on_chain: RecordAddedIndex | None = None,
+    ) -> str:
+        """Decide one record's state from the chain; returns the report field to count.
+
+        `on_chain`: the patient's RecordAdded events as read once for a whole pass (`settle_all`);
+        a lone record reads them itself."""
         chain = self._s.chain
         pooled = False
         for tx_hash in reversed(record.tx_hashes):
@@ -213,7 +250,7 @@ class RecordAnchoring:
             # Queued or sent by the relayer queue (perhaps replaced by a new version, perhaps waiting for
             # the signer's earlier nonces, perhaps by another instance): its job decides, never a removal.
             return "still_pending"
-        found = await self._find_on_chain(record)
+        found = await self._find_on_chain(record, on_chain or RecordAddedIndex(self._s.chain, record.patient))
         if found is not None:
             updated = await self._claim_event(record, found, head)
             return "confirmed" if updated.state == "confirmed" else "anchored"
@@ -235,25 +272,21 @@ class RecordAnchoring:
         log.warning("record unanchored", extra={"cid": record.cid})
         return "unanchored"
 
-    async def _readopt(self, record: RecordDoc, head: int, report: AnchorReport) -> None:
-        found = await self._find_on_chain(record)
+    async def _readopt(self, record: RecordDoc, head: int, report: AnchorReport, on_chain: RecordAddedIndex) -> None:
+        found = await self._find_on_chain(record, on_chain)
         if found is not None:
             updated = await self._claim_event(record, found, head)
             report.count("confirmed" if updated.state == "confirmed" else "anchored")
 
-    async def _find_on_chain(self, record: RecordDoc) -> AuditEvent | None:
-        """A RecordAdded in the patient's contract with this file's hash and author that no other document claims."""
-        events = await self._s.chain.get_events(record.patient, names=["RecordAdded"], with_timestamps=False)
-        claimed = await self._s.records.claimed_ids(record.patient)
-        claimed.discard(record.record_id if record.record_id is not None else -1)
-        author = (record.author or record.patient).lower()
-        for event in events:
-            args = event.args
-            if (
-                str(args.get("contentHash", "")).lower() == record.content_hash.lower()
-                and str(args.get("author", "")).lower() == author
-                and int(args["recordId"]) not in claimed
-            ):
+    async def _find_on_chain(self, record: RecordDoc, on_chain: RecordAddedIndex) -> AuditEvent | None:
+        """A RecordAdded in the patient's contract with this file's hash and author that no other
+        document claims (one indexed lookup per matching event: there is seldom more than one)."""
+        for event in await on_chain.matching(record):
+            record_id = int(event.args["recordId"])
+            if record_id == record.record_id:
+                return event
+            holder = await self._s.records.holder_of(record.patient, record_id)
+            if holder is None or holder.cid == record.cid:
                 return event
         return None
 
