@@ -115,8 +115,12 @@ class RecordAnchoring:
     async def _claim(
         self, record: RecordDoc, *, record_id: int, tx_hash: str, block_number: int, block_hash: str, head: int | None
     ) -> RecordDoc:
-        head = head if head is not None else await self._s.chain.block_number()
-        confirmed = head - block_number >= self._s.settings.confirmations
+        confirmations = self._s.settings.confirmations
+        if confirmations == 0:
+            confirmed = True  # mined is enough: no head to read (a round trip on every upload)
+        else:
+            head = head if head is not None else await self._s.chain.block_number()
+            confirmed = head - block_number >= confirmations
         for _ in range(3):
             try:
                 updated = await self._s.records.mark_mined(
