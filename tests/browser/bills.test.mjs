@@ -9,7 +9,10 @@
 //   PayBill) and no ETH: Paid with its transaction, the receipt shows the amount, balances moved by
 //   exactly the amount (RPC), the doctor's Bills tab shows it paid, the audit trail says it in whole
 //   tokens -> the funded patient pays the ETH bill from the wallet (one transaction), Paid -> a list
-//   answer flagged `partial` shows a warning above the bills, and it goes with the next full answer.
+//   answer flagged `partial` shows a warning above the bills, and it goes with the next full answer ->
+//   a bill the doctor issues from his own wallet (issueBill, not through HealthLedger) is found by
+//   its transaction hash in "Find a bill by its transaction", after a malformed hash and one that
+//   issued no bill were refused with their reasons.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
 import { describe } from 'node:test'
@@ -29,6 +32,9 @@ const TOTAL = '420' // 2 nights × 150 + a 120 consultation
 const TOTAL_UNITS = 420n * 10n ** 6n
 const ETH_TOTAL = '0.05'
 const ETH_UNITS = 5n * 10n ** 16n
+const WALLET_BILL = '0.01 ETH' // issued from the doctor's own wallet (step 7)
+const WALLET_BILL_UNITS = 10n ** 16n
+const ISSUE_BILL = '0x35079279' // issueBill(address,address,address,uint256,uint256,uint256)
 
 const word = (value) => BigInt(value).toString(16).padStart(64, '0')
 const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10)
@@ -125,13 +131,14 @@ describe('browser: a doctor bills a hospital stay; a patient without ETH pays it
   let token
   let symbol
   let doctorTokenBefore
+  let mintTx // a transaction that issued no bill (step 7)
 
   step('0. the deployer mints tUSD to a fresh patient holding 0 ETH; the registrar registers the doctor', async () => {
     const { rpcUrl, output } = suite.stack
     token = output().match(/Bill token\s+(0x[0-9a-fA-F]{40})/)?.[1]
     assert.ok(token, `run_stack.py printed no bill token:\n${output()}`)
     assert.equal(await ethBalance(rpcUrl, PATIENT.address), 0n, 'the fresh patient holds no ETH')
-    await sendAndMine(rpcUrl, { from: DEPLOYER, to: token, data: `0x40c10f19${word(PATIENT.address)}${word(MINTED)}` })
+    mintTx = (await sendAndMine(rpcUrl, { from: DEPLOYER, to: token, data: `0x40c10f19${word(PATIENT.address)}${word(MINTED)}` })).transactionHash
     assert.equal(await tokenBalance(rpcUrl, token, PATIENT.address), MINTED)
     const { page } = await arrive('registrar', REGISTRAR, 'registrar', 'Doctor registry')
     await registerDoctor(page, { address: DOCTOR, name: NAME, licence: 'GMC-1700001' })
@@ -281,5 +288,43 @@ describe('browser: a doctor bills a hospital stay; a patient without ETH pays it
     }
     await card.getByRole('button', { name: 'Refresh' }).click()
     await warning.waitFor({ state: 'detached', timeout: 15_000 })
+  })
+
+  step('7. a bill the doctor issued from his own wallet is found by its transaction hash', async () => {
+    const { rpcUrl, output } = suite.stack
+    const billPayments = output().match(/BillPayments\s+(0x[0-9a-fA-F]{40})/)?.[1]
+    assert.ok(billPayments, `run_stack.py printed no BillPayments address:\n${output()}`)
+    const due = BigInt(Math.floor(Date.now() / 1000) + 30 * 86_400)
+    const args = [ETH_PATIENT, DOCTOR, 0n, WALLET_BILL_UNITS, due, 0n].map(word).join('')
+    const issued = await sendAndMine(rpcUrl, { from: DOCTOR, to: billPayments, data: `${ISSUE_BILL}${args}` })
+
+    const d = users.doctor.page
+    await tab(d, 'Bills')
+    const card = region(d, 'Bills you issued')
+    await card.getByText('Missing a bill issued from a wallet?').click()
+    const form = card.getByRole('form', { name: 'Find a bill by its transaction' })
+    const input = form.getByLabel('Transaction hash')
+    const find = form.getByRole('button', { name: 'Find the bill' })
+    await input.fill('0x41f2')
+    await form.getByText('A transaction hash is 0x followed by 64 hex digits.').waitFor()
+    assert.ok(await find.isDisabled(), 'a malformed hash is not sent')
+
+    await input.fill(mintTx)
+    await find.click()
+    const refused = card.getByRole('alert').filter({ hasText: 'No bill was found' })
+    await refused.waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.match(await refused.innerText(), /issued no bill of yours/)
+
+    await input.fill(`  ${issued.transactionHash.toUpperCase().replace('0X', '0x')} `) // as pasted, spaces and all
+    await find.click()
+    const found = card.getByRole('status').filter({ hasText: 'Found 1 bill' })
+    await found.waitFor({ timeout: CHAIN_TIMEOUT })
+    assert.match(await found.innerText(), new RegExp(`${WALLET_BILL.replace('.', '\\.')}: now in the list`))
+    assert.equal(await refused.count(), 0, 'the earlier refusal is gone')
+    const row = card.getByRole('row').filter({ hasText: WALLET_BILL })
+    await until('the wallet-issued bill in the list', () => row.count(), { timeout: CHAIN_TIMEOUT })
+    assert.match(await row.innerText(), /Open/)
+    await screenshot(d, 'bills-07-found-by-transaction')
+    assert.deepEqual(withoutApiNoise(users.doctor.problems), [], 'doctor')
   })
 })

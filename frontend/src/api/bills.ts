@@ -46,6 +46,8 @@ export function createBillsApi(client: ApiClient) {
     config: () => unwrap(http.GET('/api/bills/config')),
     list: (role: BillRole): Promise<BillList> => unwrap(http.GET('/api/bills', { params: { query: { role } } })),
     get: (billId: string) => unwrap(http.GET('/api/bills/{bill_id}', { params: path(billId) })),
+    /** Index the bills a mined transaction issued (e.g. `issueBill` sent from a wallet); the caller's among them. */
+    index: (txHash: string): Promise<BillList> => unwrap(http.POST('/api/bills/index', { body: { txHash } })),
     issueTypedData: async (body: IssueBillBody) => (await unwrap(http.POST('/api/bills/issue/typed-data', { body }))).payload,
     /** The bill once mined (201), or the pending transaction (202). */
     issue: (signed: SignedPayload): Promise<Bill | PendingAction> => unwrap(http.POST('/api/bills', { body: signed })),

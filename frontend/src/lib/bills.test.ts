@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Bill } from '../api/bills'
-import { amountText, billsByRecord, billStatus, defaultDueDate, dueDateSeconds, dueDateText, formatAmount, isEth, parseAmount, receiptView, sortBills } from './bills'
+import { amountText, billsByRecord, billStatus, defaultDueDate, dueDateSeconds, dueDateText, formatAmount, isEth, parseAmount, parseTxHash, receiptView, sortBills } from './bills'
 
 const TUSD = { address: '0x5FbDB2315678afecb367f032d93F642f64180aa3', symbol: 'TUSD', name: 'Test USD', decimals: 6, permit: true }
 const ETH = { address: '0x0000000000000000000000000000000000000000', symbol: 'ETH', name: 'Ether', decimals: 18, permit: false }
@@ -62,6 +62,20 @@ describe('amounts', () => {
   it('tells ETH from tokens by the zero address', () => {
     expect(isEth(ETH)).toBe(true)
     expect(isEth(TUSD)).toBe(false)
+  })
+})
+
+describe('transaction hashes', () => {
+  const hash = 'ab'.repeat(32)
+  it('takes a pasted hash in any case, with or without 0x and spaces', () => {
+    expect(parseTxHash(`  0x${hash.toUpperCase()} `)).toEqual({ ok: true, value: `0x${hash}` })
+    expect(parseTxHash(hash)).toEqual({ ok: true, value: `0x${hash}` })
+  })
+  it('says why a hash is refused', () => {
+    expect(parseTxHash('')).toEqual({ ok: false, error: 'Paste the transaction hash.' })
+    for (const bad of [`0x${hash.slice(2)}`, `0x${hash}00`, `0x${'g'.repeat(64)}`, '0x41f2…9c0e']) {
+      expect(parseTxHash(bad)).toEqual({ ok: false, error: 'A transaction hash is 0x followed by 64 hex digits.' })
+    }
   })
 })
 

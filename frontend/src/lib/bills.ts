@@ -23,6 +23,20 @@ export function formatAmount(baseUnits: string | bigint, token: Pick<TokenInfo, 
   return `${formatUnits(value, token.decimals)} ${token.symbol}`
 }
 
+export type ParsedTxHash = { ok: true; value: string } | { ok: false; error: string }
+
+/**
+ * A transaction hash pasted from a wallet or a block explorer ("0x…", 64 hex digits; the "0x" may be
+ * missing, case and surrounding spaces do not matter) as the lower-case 0x form, or why not.
+ */
+export function parseTxHash(text: string): ParsedTxHash {
+  const trimmed = text.trim().toLowerCase()
+  if (!trimmed) return { ok: false, error: 'Paste the transaction hash.' }
+  const hex = trimmed.startsWith('0x') ? trimmed.slice(2) : trimmed
+  if (!/^[0-9a-f]{64}$/.test(hex)) return { ok: false, error: 'A transaction hash is 0x followed by 64 hex digits.' }
+  return { ok: true, value: `0x${hex}` }
+}
+
 export type ParsedAmount = { ok: true; value: bigint } | { ok: false; error: string }
 
 /**

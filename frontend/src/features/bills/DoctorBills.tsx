@@ -16,6 +16,7 @@ import { useSession } from '../../session/SessionContext'
 import { useWallet } from '../../wallet/WalletContext'
 import { PatientName } from '../doctor/PatientName'
 import { ActionStatus, BillAmounts, BillStatusBadge, BillTransactions, CloseButton, PartialListNotice } from './BillParts'
+import { FindBillByTransaction } from './FindBillByTransaction'
 import { sendTransaction, signPayload, syncUntilMined } from './walletActions'
 
 function CancelPanel({ bill, onClose }: { bill: Bill; onClose: () => void }) {
@@ -118,9 +119,13 @@ export function DoctorBills() {
   const [action, setAction] = useState<{ kind: 'cancel' | 'refund'; billId: string } | null>(null)
   const chosen = action && bills.find((b) => b.billId === action.billId)
   const me = session?.address.toLowerCase()
-  const footer = chosen ? (
-    action.kind === 'cancel' ? <CancelPanel key={chosen.billId} bill={chosen} onClose={() => setAction(null)} /> : <RefundPanel key={chosen.billId} bill={chosen} onClose={() => setAction(null)} />
-  ) : null
+  const footer = (
+    <>
+      {chosen &&
+        (action.kind === 'cancel' ? <CancelPanel key={chosen.billId} bill={chosen} onClose={() => setAction(null)} /> : <RefundPanel key={chosen.billId} bill={chosen} onClose={() => setAction(null)} />)}
+      <FindBillByTransaction />
+    </>
+  )
   return (
     <QueryCard id="doctor-bills-title" title="Bills you issued" emptyText="No bills yet. Add a bill record for a patient, then request payment." what="bills" query={list} items={bills} intro={<PartialListNotice partial={list.data?.partial} />} footer={footer}>
       <DataTable

@@ -16,6 +16,7 @@ import { dueDateText, formatAmount, isEth, parseAmount, sortBills } from '../../
 import { shortAddress } from '../../lib/format'
 import { useWallet } from '../../wallet/WalletContext'
 import { ActionStatus, BillAmounts, BillStatusBadge, BillTransactions, CloseButton, PartialListNotice, ReceiptPanel } from './BillParts'
+import { FindBillByTransaction } from './FindBillByTransaction'
 import { sendTransaction, signPayload, syncUntilMined } from './walletActions'
 
 type PayStep = 'idle' | 'permit' | 'payBill' | 'sending' | 'mining'
@@ -128,6 +129,7 @@ export function PatientBills() {
     <>
       {payingBill && <PayPanel key={payingBill.billId} bill={payingBill} onClose={() => setPaying(null)} />}
       {receiptBill && <ReceiptPanel key={receiptBill.billId} bill={receiptBill} onClose={() => setReceipt(null)} />}
+      <FindBillByTransaction />
     </>
   )
   return (
