@@ -8,7 +8,9 @@ possibly stale, truth. The terms never change, so they come from the `bills` ind
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +20,7 @@ from eth_utils import to_checksum_address
 from ..chain.bills import ETH, BillLog, BillsChain, BillTerms, TokenInfo, bill_id_hex
 from ..chain.relayer import TransactionReverted, TransactionTimeout, TxResult
 from ..chain.relayer_types import _PreparedCall as PreparedCall
+from ..concurrency import gather_in_order
 from ..container import Services
 from ..db.bills import BillDoc
 from ..domain_errors import (
@@ -157,6 +160,19 @@ async def serve(services: Services, doc: BillDoc) -> ServedBill:
         "payments": payments, "refunds": refunds, "cancelledTx": cancelled,
     }
     return ServedBill(doc=doc, token=token, body=body, logs=logs)
+
+
+async def serve_all(services: Services, docs: Iterable[BillDoc]) -> list[ServedBill]:
+    """`serve` for many bills in their order, LIST_CONCURRENCY at a time (a list or a timeline of
+    bills waited for each bill's chain reads in turn); the first failure in order is raised once
+    none is still running."""
+    gate = asyncio.Semaphore(LIST_CONCURRENCY)
+
+    async def one(doc: BillDoc) -> ServedBill:
+        async with gate:
+            return await serve(services, doc)
+
+    return await gather_in_order(*(one(doc) for doc in docs))
 
 
 async def get_bill(services: Services, caller: str, bill_id: str) -> dict[str, Any]:

@@ -113,13 +113,7 @@ async def list_bills(services: Services, caller: str, role: str) -> dict[str, An
     chain = bills.bills_chain(services)
     complete = await catch_up(services, chain, caller, role)
     docs = await (services.bills.for_patient(caller) if role == "patient" else services.bills.for_issuer_or_payee(caller))
-    gate = asyncio.Semaphore(bills.LIST_CONCURRENCY)
-
-    async def one(doc: BillDoc) -> dict[str, Any]:
-        async with gate:
-            return (await bills.serve(services, doc)).body
-
-    return {"bills": list(await asyncio.gather(*(one(doc) for doc in docs))), "partial": not complete}
+    return {"bills": [served.body for served in await bills.serve_all(services, docs)], "partial": not complete}
 
 
 __all__ = ["SCAN_MAX_BLOCKS", "SCAN_TIMEOUT_SECONDS", "catch_up", "doc_from_log", "index_transaction", "list_bills"]

@@ -108,7 +108,7 @@ async def patient_bill_entries(services: Services, patient: str) -> list[Timelin
     contract = services.bill_chain.address
     docs = await services.bills.for_patient(patient)
     names = await services.profiles.doctor_names(d.issuer for d in docs)
-    return [e for doc in docs for e in audit_entries(await bills.serve(services, doc), contract, names)]
+    return [e for served in await bills.serve_all(services, docs) for e in audit_entries(served, contract, names)]
 
 
 async def account_bill_timeline(services: Services, account: str) -> dict[str, Any]:
@@ -117,6 +117,6 @@ async def account_bill_timeline(services: Services, account: str) -> dict[str, A
     docs = {d.bill_id: d for d in [*await services.bills.for_patient(account),
                                    *await services.bills.for_issuer_or_payee(account)]}
     names = await services.profiles.doctor_names(d.issuer for d in docs.values())
-    entries = [e for doc in docs.values() for e in audit_entries(await bills.serve(services, doc), chain.address, names)]
+    entries = [e for served in await bills.serve_all(services, docs.values()) for e in audit_entries(served, chain.address, names)]
     events = newest_first(entries)
     return {"account": account, "total": len(events), "events": events}
