@@ -15,9 +15,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
-from .typed_data import EIP712_DOMAIN_TYPE, UINT256_MAX, type_string
+from .typed_data import EIP712_DOMAIN_TYPE, checked_address, checked_uint, type_string
 
 __all__ = ["BILL_DOMAIN_NAME", "BILL_DOMAIN_VERSION", "BILL_TYPES", "bill_domain", "build", "encode_type", "rebuild"]
 
@@ -57,15 +57,13 @@ def bill_domain(chain_id: int, bill_payments: str) -> dict[str, Any]:
 
 
 def _value(kind: str, value: Any, field: str) -> Any:
+    """An address or a uint256 checked as the record actions' are; a uint may come as a decimal
+    string (`for_json` sends them so)."""
     if kind == "address":
-        if not isinstance(value, str) or not is_address(value):
-            raise ValueError(f"{field} must be an Ethereum address, got {value!r}")
-        return to_checksum_address(value)
+        return checked_address(value, field)
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT256_MAX:
-        raise ValueError(f"{field} must be an integer in [0, 2^256), got {value!r}")
-    return value
+    return checked_uint(value, field)
 
 
 def build(primary_type: str, domain: Mapping[str, Any], message: Mapping[str, Any]) -> dict[str, Any]:

@@ -91,16 +91,19 @@ def typehash(primary_type: str) -> bytes:
 # ----------------------------------------------------------------------------- value checks
 
 
-def _address(value: str, field: str) -> str:
+def checked_address(value: str, field: str) -> str:
+    """`value` as a checksummed address, or ValueError naming `field` (the record and bill payloads share it)."""
     if not isinstance(value, str) or not is_address(value):
         raise ValueError(f"{field} must be an Ethereum address, got {value!r}")
     return to_checksum_address(value)
 
 
-def _uint(value: int, field: str, maximum: int = UINT256_MAX) -> int:
+def checked_uint(value: int, field: str, maximum: int = UINT256_MAX) -> int:
+    """`value` if an int in [0, maximum], else ValueError naming `field`."""
     # bool is an int subclass; True as a nonce is a bug, not a 1.
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise ValueError(f"{field} must be an integer in [0, {maximum}], got {value!r}")
+        bound = f"2^{maximum.bit_length()} - 1" if (maximum + 1) & maximum == 0 else str(maximum)
+        raise ValueError(f"{field} must be an integer in [0, {bound}], got {value!r}")
     return value
 
 
@@ -121,7 +124,7 @@ def _bytes32(value: str | bytes, field: str) -> str:
 
 
 def _record_ids(values: Iterable[int], field: str = "recordIds") -> list[int]:
-    return [_uint(v, f"{field}[{i}]") for i, v in enumerate(values)]
+    return [checked_uint(v, f"{field}[{i}]") for i, v in enumerate(values)]
 
 
 def record_kind(kind: int | str) -> int:
@@ -144,17 +147,17 @@ def domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
     return {
         "name": DOMAIN_NAME,
         "version": DOMAIN_VERSION,
-        "chainId": _uint(chain_id, "chainId"),
-        "verifyingContract": _address(verifying_contract, "verifyingContract"),
+        "chainId": checked_uint(chain_id, "chainId"),
+        "verifyingContract": checked_address(verifying_contract, "verifyingContract"),
     }
 
 
 def _value(kind: ValueKind, value: Any, field: str) -> Any:
     """`value` checked and normalised for a message field of `kind` (ValueError when it does not fit)."""
     if kind == "address":
-        return _address(value, field)
+        return checked_address(value, field)
     if kind == "seconds":
-        return _uint(value, field, UINT64_MAX)
+        return checked_uint(value, field, UINT64_MAX)
     if kind == "record_ids":
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"{field} must be a list of record ids, got {type(value).__name__}")
@@ -164,12 +167,12 @@ def _value(kind: ValueKind, value: Any, field: str) -> Any:
     if kind == "record_kind":
         return record_kind(value)
     if kind == "generation":
-        return _uint(value, field, UINT32_MAX)
+        return checked_uint(value, field, UINT32_MAX)
     if kind == "bitmap_words":
         if not isinstance(value, (list, tuple)) or not value:
             raise ValueError(f"{field} must be a non-empty list of 256-bit words")
-        return [str(_uint(_int_of(v), f"{field}[{i}]")) for i, v in enumerate(value)]
-    return _uint(value, field)
+        return [str(checked_uint(_int_of(v), f"{field}[{i}]")) for i, v in enumerate(value)]
+    return checked_uint(value, field)
 
 
 def _int_of(value: Any) -> Any:
