@@ -80,10 +80,12 @@ def say(text: str) -> None:
 # ------------------------------------------------------------------------------------------ client
 
 
-def timed_upload(client, wallet, content: bytes, meter: CpuMeter | None = None) -> tuple[float, dict, dict]:
+def timed_upload(
+    client, wallet, content: bytes, meter: CpuMeter | None = None
+) -> tuple[float, dict, dict, dict[str, float]]:
     """The web app's upload (tests' `upload_form`): the typed data is fetched and signed first, then
     only the POST is timed, until the answer; returns (seconds, record, CPU seconds per process
-    during the POST, when `meter` is given)."""
+    during the POST when `meter` is given, the API's stage milliseconds from `Server-Timing`)."""
     from tests.backend.support.records import upload_form
 
     form = upload_form(client, wallet, content, "report", "bench.bin")
@@ -102,7 +104,23 @@ def timed_upload(client, wallet, content: bytes, meter: CpuMeter | None = None) 
     record = response.json()
     if record.get("state") != "confirmed":
         raise RuntimeError(f"upload of {len(content)} bytes not confirmed: {record}")
-    return elapsed, record, spent
+    return elapsed, record, spent, server_timing(response.headers.get("server-timing", ""))
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """`store;dur=31.2, total;dur=90.0` -> {"store": 31.2, "total": 90.0} (milliseconds)."""
+    stages: dict[str, float] = {}
+    for entry in filter(None, (part.strip() for part in header.split(","))):
+        name, _, params = entry.partition(";")
+        if params.startswith("dur="):
+            stages[name] = float(params[4:])
+    return stages
+
+
+def stage_medians(readings: list[dict[str, float]]) -> dict[str, float]:
+    """Median milliseconds of each upload stage over the runs (stages.py names them)."""
+    names = list(dict.fromkeys(name for reading in readings for name in reading))
+    return {name: round(statistics.median(r.get(name, 0.0) for r in readings), 1) for name in names}
 
 
 def timed_view(client, wallet, cid: str, content: bytes) -> float:
@@ -200,18 +218,20 @@ def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int], warmups: 
                 )
             upload_cpu: list[dict] = []
             add_cpu: list[dict] = []
+            upload_stages: list[dict[str, float]] = []
             for _ in range(warmups):
                 content = os.urandom(size)
-                _, record, _ = sampled(tracked, "upload_peaks_mb", timed_upload, client, wallet, content)
+                _, record, _, _ = sampled(tracked, "upload_peaks_mb", timed_upload, client, wallet, content)
                 timed_view(client, wallet, record["cid"], content)
                 timed_ipfs_add(ipfs, content)
                 say(f"  {size_mb:>4} MB warm-up (untimed)")
                 del content
             for i in range(n):
                 content = os.urandom(size)
-                upload_s, record, spent = sampled(
+                upload_s, record, spent, stages = sampled(
                     tracked, "upload_peaks_mb", timed_upload, client, wallet, content, meter
                 )
+                upload_stages.append(stages)
                 view_s = sampled(tracked, "view_peaks_mb", timed_view, client, wallet, record["cid"], content)
                 add_s, add_spent = timed_ipfs_add(ipfs, content, meter)
                 upload_cpu.append(spent)
@@ -224,6 +244,14 @@ def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int], warmups: 
                     f"bare IPFS add {add_s:7.3f} s"
                 )
                 del content
+            stage_ms = stage_medians(upload_stages)
+            add_ms = 1000 * statistics.median(adds)
+            if "store" in stage_ms:
+                say(
+                    f"  {size_mb:>4} MB upload stages (median ms, Server-Timing): "
+                    + ", ".join(f"{name} {ms:g}" for name, ms in stage_ms.items())
+                    + f"; bare IPFS add {add_ms:.1f}"
+                )
             upload_rate = size_mb / statistics.median(uploads)
             view_rate = size_mb / statistics.median(views)
             add_rate = size_mb / statistics.median(adds)
@@ -244,6 +272,11 @@ def measure(stack: BenchStack, sizes: list[int], runs: dict[int, int], warmups: 
                 # and the least wall time that much CPU needs on this machine's cores.
                 "cpu_ms_per_upload": cpu_means(upload_cpu),
                 "cpu_ms_per_ipfs_add": cpu_means(add_cpu),
+                # The API's own account of each upload (Server-Timing, medians): `store` is the part a
+                # bare add also does (receive the bytes, add them), plus hashing and encrypting on the
+                # way; the rest is what a bare add does not do (checks, document, pin, chain).
+                "upload_stage_ms": stage_ms,
+                "store_stage_vs_ipfs_add": round(add_ms / stage_ms["store"], 3) if stage_ms.get("store") else None,
             }
         if "baseline_mb" in memory:
             base = memory["baseline_mb"]

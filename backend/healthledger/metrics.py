@@ -61,6 +61,7 @@ __all__ = [
     "relayer_queue_depth",
     "relayer_queue_oldest_age_seconds",
     "render",
+    "request_stage_seconds",
     "status_class",
     "transactions_total",
     "uploads_total",
@@ -97,6 +98,17 @@ http_request_seconds = Histogram(
     "healthledger_http_request_duration_seconds",
     "Time from a request's arrival to the end of its response, by route template.",
     ["method", "route", "status"],
+    buckets=_HTTP_BUCKETS,
+    registry=REGISTRY,
+)
+
+request_stage_seconds = Histogram(
+    "healthledger_request_stage_duration_seconds",
+    "Time a request spent in each of its stages (uploads: admit = the checks before the file is read; "
+    "store = receive, hash, encrypt and add to IPFS; check = the signed hash and nonce; save = document "
+    "and pin; anchor = relayed until mined), "
+    "by route template; also in the response's Server-Timing header (stages.py).",
+    ["route", "stage"],
     buckets=_HTTP_BUCKETS,
     registry=REGISTRY,
 )

@@ -74,6 +74,37 @@ def test_metrics_name_the_route_template_not_the_path(client: httpx.Client, pati
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]
 
 
+def _server_timing(header: str) -> dict[str, float]:
+    """`store;dur=31.2, total;dur=90.0` -> {"store": 31.2, "total": 90.0}"""
+    out: dict[str, float] = {}
+    for entry in header.split(","):
+        name, _, params = entry.strip().partition(";")
+        assert params.startswith("dur="), header
+        out[name] = float(params[4:])
+    return out
+
+
+def test_an_upload_says_where_its_time_went(client: httpx.Client, patient_wallet: Wallet) -> None:
+    """Server-Timing on the upload (what a browser's developer tools show, what `make bench` reads),
+    the same stages in the stage histogram; a request that has no stages has no header."""
+    began = time.perf_counter()
+    answer = upload(client, patient_wallet, os.urandom(2000))
+    client_ms = (time.perf_counter() - began) * 1000
+    expect_ok(answer, 201)
+    stages = _server_timing(answer.headers["server-timing"])
+    assert list(stages) == ["admit", "store", "check", "save", "anchor", "total"]
+    assert all(value >= 0 for value in stages.values()), stages
+    assert sum(v for k, v in stages.items() if k != "total") <= stages["total"] + 0.5  # 0.1 ms rounding each
+    assert stages["total"] <= client_ms
+    assert "server-timing" not in client.get("/api/system/status").headers
+
+    text = client.get("/metrics").text
+    for stage in ("admit", "store", "check", "save", "anchor"):
+        assert _metric(
+            text, "healthledger_request_stage_duration_seconds_count", route="/api/medical-records/upload", stage=stage
+        ) >= 1, stage
+
+
 def test_metrics_token_when_set(other_api_server) -> None:
     with other_api_server(metrics_token=SecretStr("scrape-me")) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         expect_error(http.get("/metrics"), 401, "invalid_metrics_token")

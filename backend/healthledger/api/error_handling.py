@@ -9,6 +9,8 @@
 - Every request has an id: the client's `X-Request-ID` if it is short and safe
   (request_context.py), else a fresh one. It is set in a contextvar for the whole request, so every
   log line of the request carries it, and returned in the response's `X-Request-ID` header.
+- A request whose services mark stages (stages.py: the uploads) answers with a `Server-Timing`
+  header of them, and each stage feeds the stage histogram by route template.
 - Every response carries `X-Content-Type-Options: nosniff`; the web app's pages also get a
   Content-Security-Policy that allows only this origin's scripts, styles and connections, and may
   not be framed by other sites.
@@ -25,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import metrics
 from ..errors import install_error_handlers
 from ..request_context import new_request_id, request_id_var, valid_request_id
+from ..stages import StageClock, stage_clock_var
 from .body_limit import UPLOAD_PATHS
 from .dependency_errors import install_dependency_error_handlers
 
@@ -72,6 +75,8 @@ class OutermostMiddleware:
         status = {"code": 500, "sent": False}
         request_id = _request_id(scope)
         token = request_id_var.set(request_id)
+        clock = StageClock()
+        clock_token = stage_clock_var.set(clock)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -79,8 +84,11 @@ class OutermostMiddleware:
                 headers = [
                     (k, v)
                     for k, v in message.get("headers", [])
-                    if k.lower() not in (b"x-content-type-options", b"x-request-id")
+                    if k.lower() not in (b"x-content-type-options", b"x-request-id", b"server-timing")
                 ]
+                if timings := clock.server_timing():
+                    total = (time.perf_counter() - started) * 1000
+                    headers.append((b"server-timing", f"{timings}, total;dur={total:.1f}".encode("ascii")))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"x-request-id", request_id.encode("ascii")))
                 if not is_api:
@@ -107,12 +115,15 @@ class OutermostMiddleware:
             seconds = time.perf_counter() - started
             route, method = _route_template(scope), str(scope.get("method"))
             metrics.http_request_seconds.labels(method, route, metrics.status_class(status["code"])).observe(seconds)
+            for name, spent in clock.items():
+                metrics.request_stage_seconds.labels(route, name).observe(spent)
             if method == "POST" and route in UPLOAD_PATHS:
                 metrics.record_upload(status["code"])
             log.info(
                 "request",
                 extra={"method": method, "route": route, "status": status["code"], "duration_ms": round(seconds * 1000, 1)},
             )
+            stage_clock_var.reset(clock_token)
             request_id_var.reset(token)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from ..chain.client import ChainClient
 from ..concurrency import gather_in_order
 from ..domain_errors import forbidden
+from ..stages import stage
 from ..validation import address as checked_address
 from .amendments import check_amendment
 from .deadlines import require_landable
@@ -75,32 +76,34 @@ class DoctorUploadPipeline(UploadPipeline):
     """Runs one doctor upload end to end, with the patient pipeline's shared steps."""
 
     async def run_as_doctor(self, request: DoctorUploadRequest) -> UploadOutcome:
-        settings = self._s.settings
-        chain = self._s.chain
-        doctor = request.doctor
-        kind = record_kind(request.record_type)
-        salt = request_salt(request.salt)
-        await require_landable(chain, request.deadline, settings.deadline_margin_seconds, "record signature")
-        record_signature = parse_signature(request.record_signature, "recordSignature")
-        patient = checked_address(request.patient, "patientAddress")
-        # Two independent chain reads together; their verdicts in the order the client should hear them.
-        registered, grant = await gather_in_order(chain.is_doctor(doctor), chain.get_write_grant(patient, doctor))
-        if not registered:
-            raise forbidden("not_registered_doctor", "your address is not in the provider registry")
-        if grant == 0:
-            raise no_write_grant()
-        request = replace(request, patient=patient)
-        await self._check_rate_limits(request, uploader=doctor)
-        # A structured record (FHIR JSON) is validated whole before anything is stored: the patient
-        # is its subject, this doctor its author.
-        file, checked = await checked_upload_file(request.file, request.content_type, request.record_type, patient, doctor)
-        # An amendment: the previous version must be this doctor's, current and anchored (services/amendments.py).
-        replaces = await check_amendment(self._s, request.replaces, checked, request.record_type, patient, doctor)
-        request = replace(request, file=file)
-        patient_key, doctor_key = await gather_in_order(
-            sealing_key(self._s, patient, "patient_key_missing", "patient"),
-            sealing_key(self._s, doctor, "doctor_key_missing", "doctor"),
-        )
+        # Every check before the file is read (stages.py: the upload's Server-Timing).
+        with stage("admit"):
+            settings = self._s.settings
+            chain = self._s.chain
+            doctor = request.doctor
+            kind = record_kind(request.record_type)
+            salt = request_salt(request.salt)
+            await require_landable(chain, request.deadline, settings.deadline_margin_seconds, "record signature")
+            record_signature = parse_signature(request.record_signature, "recordSignature")
+            patient = checked_address(request.patient, "patientAddress")
+            # Two independent chain reads together; their verdicts in the order the client should hear them.
+            registered, grant = await gather_in_order(chain.is_doctor(doctor), chain.get_write_grant(patient, doctor))
+            if not registered:
+                raise forbidden("not_registered_doctor", "your address is not in the provider registry")
+            if grant == 0:
+                raise no_write_grant()
+            request = replace(request, patient=patient)
+            await self._check_rate_limits(request, uploader=doctor)
+            # A structured record (FHIR JSON) is validated whole before anything is stored: the patient
+            # is its subject, this doctor its author.
+            file, checked = await checked_upload_file(request.file, request.content_type, request.record_type, patient, doctor)
+            # An amendment: the previous version must be this doctor's, current and anchored (services/amendments.py).
+            replaces = await check_amendment(self._s, request.replaces, checked, request.record_type, patient, doctor)
+            request = replace(request, file=file)
+            patient_key, doctor_key = await gather_in_order(
+                sealing_key(self._s, patient, "patient_key_missing", "patient"),
+                sealing_key(self._s, doctor, "doctor_key_missing", "doctor"),
+            )
 
         # The file is hashed, encrypted and added in one pass; the signature is checked on its hash then.
         readers = {patient: patient_key, doctor: doctor_key}

@@ -11,6 +11,10 @@ document is stored, and each transaction hash is saved before the transaction is
 crash at any later point leaves a record the reconciler can finish or remove, never one that looks
 valid and never an anchored hash without its document. A mined record is `anchored`, and
 `confirmed` once CONFIRMATIONS blocks deep (services/anchoring.py).
+
+The steps are timed as the stages `admit` (the checks before the file is read), `store` (receive,
+hash, encrypt, add), `check`, `save` (document and pin) and `anchor` (stages.py): the upload's
+`Server-Timing` header and metrics.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from ..crypto import (
 from ..db.records import RecordDoc, RelayAuthorization
 from ..domain_errors import DomainError, Unavailable, bad_request, conflict
 from ..record_kinds import RECORD_KINDS
+from ..stages import stage
 from ..storage.ipfs import IpfsError
 from .amendments import check_amendment, superseded_claim
 from .anchoring import RecordAnchoring, add_record_call
@@ -159,33 +164,35 @@ class UploadPipeline:
         self._s = services
 
     async def run(self, request: UploadRequest) -> UploadOutcome:
-        settings = self._s.settings
-        kind = record_kind(request.record_type)
-        salt = request_salt(request.salt)
-        duplicate_tag = request_duplicate_tag(request.duplicate_tag)
+        # Every check before the file is read (stages.py: the upload's Server-Timing).
+        with stage("admit"):
+            settings = self._s.settings
+            kind = record_kind(request.record_type)
+            salt = request_salt(request.salt)
+            duplicate_tag = request_duplicate_tag(request.duplicate_tag)
 
-        async def signed_within_limits() -> tuple[bytes, bytes]:
-            wallet_signature = parse_signature(request.wallet_signature, "walletSignature")
-            record_signature = parse_signature(request.record_signature, "recordSignature")
-            check_key_signature(wallet_signature, request.patient)
-            await self._check_rate_limits(request)
-            return wallet_signature, record_signature
+            async def signed_within_limits() -> tuple[bytes, bytes]:
+                wallet_signature = parse_signature(request.wallet_signature, "walletSignature")
+                record_signature = parse_signature(request.record_signature, "recordSignature")
+                check_key_signature(wallet_signature, request.patient)
+                await self._check_rate_limits(request)
+                return wallet_signature, record_signature
 
-        # The deadline's chain read and the rate limits' reads together (a round trip less before the
-        # file is read); a failed deadline check is still the error the client hears first.
-        _, (wallet_signature, record_signature) = await gather_in_order(
-            require_landable(self._s.chain, request.deadline, settings.deadline_margin_seconds, "record signature"),
-            signed_within_limits(),
-        )
-        # A structured record (FHIR JSON) is validated whole before anything is stored; the patient is its author.
-        file, checked = await checked_upload_file(
-            request.file, request.content_type, request.record_type, request.patient, request.patient
-        )
-        replaces = await check_amendment(self._s, request.replaces, checked, request.record_type, request.patient, None)
-        request = replace(request, file=file)
+            # The deadline's chain read and the rate limits' reads together (a round trip less before the
+            # file is read); a failed deadline check is still the error the client hears first.
+            _, (wallet_signature, record_signature) = await gather_in_order(
+                require_landable(self._s.chain, request.deadline, settings.deadline_margin_seconds, "record signature"),
+                signed_within_limits(),
+            )
+            # A structured record (FHIR JSON) is validated whole before anything is stored; the patient is its author.
+            file, checked = await checked_upload_file(
+                request.file, request.content_type, request.record_type, request.patient, request.patient
+            )
+            replaces = await check_amendment(self._s, request.replaces, checked, request.record_type, request.patient, None)
+            request = replace(request, file=file)
 
-        # Keys v2: sealed to the public key the patient's key signature derives (the private half is discarded).
-        _, public_key = derive_account_keypair(wallet_signature)
+            # Keys v2: sealed to the public key the patient's key signature derives (the private half is discarded).
+            _, public_key = derive_account_keypair(wallet_signature)
         return await self._store_and_anchor(
             request, kind, record_signature, salt, readers={request.patient: bytes(public_key)},
             duplicate_tag=duplicate_tag, replaces=replaces,
@@ -223,19 +230,21 @@ class UploadPipeline:
         try:
             try:
                 # Unpinned until the document names it (below): a lost answer cannot leave a pin nobody knows.
-                added = await self._s.ipfs.add_stream(one_pass.ciphertext(), pin=False)
+                with stage("store"):
+                    added = await self._s.ipfs.add_stream(one_pass.ciphertext(), pin=False)
             except IpfsError as exc:
                 log.warning("ipfs add failed", extra={"error_type": type(exc).__name__})
                 raise Unavailable("ipfs_unavailable", "IPFS did not store the file; nothing was saved: try again") from exc
             content_hash = one_pass.content_hash
             try:
-                replayed = await self._earlier_attempt(request, content_hash, record_signature, author)
-                if replayed is not None:
-                    await self._forget_ciphertext(added.cid)
-                    return replayed
-                await self._check_record_signature(
-                    request, kind, content_hash, record_signature, signer=author, current_nonce=await nonce_read
-                )
+                with stage("check"):
+                    replayed = await self._earlier_attempt(request, content_hash, record_signature, author)
+                    if replayed is not None:
+                        await self._forget_ciphertext(added.cid)
+                        return replayed
+                    await self._check_record_signature(
+                        request, kind, content_hash, record_signature, signer=author, current_nonce=await nonce_read
+                    )
             except BaseException:
                 await self._forget_ciphertext(added.cid)
                 raise
@@ -272,7 +281,8 @@ class UploadPipeline:
         # The relayer's chain work (the vault, the gas estimate) needs no document: it runs meanwhile.
         prepared = asyncio.ensure_future(self._prepare_relay(record, request, record_signature))
         try:
-            await self._s.records.insert_pending(record)  # nothing pinned yet: a failure here leaves no trace
+            with stage("save"):
+                await self._s.records.insert_pending(record)  # nothing pinned yet: a failure here leaves no trace
         except DuplicateKeyError as exc:
             await _settle(prepared)
             await self._forget_ciphertext(added.cid)
@@ -284,7 +294,8 @@ class UploadPipeline:
             await _settle(prepared)
             raise
         try:
-            await self._s.ipfs.pin(added.cid)
+            with stage("save"):
+                await self._s.ipfs.pin(added.cid)
         except IpfsError as exc:
             await _settle(prepared)
             await self._abandon(record)
@@ -294,7 +305,8 @@ class UploadPipeline:
             await _settle(prepared)
             await self._abandon(record)
             raise
-        return await self._anchor(record, request, record_signature, prepared)
+        with stage("anchor"):
+            return await self._anchor(record, request, record_signature, prepared)
 
     async def _earlier_attempt(
         self, request: SignedUpload, content_hash: str, signature: bytes, author: str | None = None
