@@ -10,9 +10,10 @@
 //   exactly the amount (RPC), the doctor's Bills tab shows it paid, the audit trail says it in whole
 //   tokens -> the funded patient pays the ETH bill from the wallet (one transaction), Paid -> a list
 //   answer flagged `partial` shows a warning above the bills, and it goes with the next full answer ->
-//   a bill the doctor issues from his own wallet (issueBill, not through HealthLedger) is found by
-//   its transaction hash in "Find a bill by its transaction", after a malformed hash and one that
-//   issued no bill were refused with their reasons.
+//   a bill the doctor issues from his own wallet (issueBill, not through HealthLedger) with an
+//   approved clinic as payee, which his list's scan (by payee) does not find, is found by its
+//   transaction hash in "Find a bill by its transaction", after a malformed hash and one that issued
+//   no bill were refused with their reasons.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
 import { describe } from 'node:test'
@@ -35,6 +36,8 @@ const ETH_UNITS = 5n * 10n ** 16n
 const WALLET_BILL = '0.01 ETH' // issued from the doctor's own wallet (step 7)
 const WALLET_BILL_UNITS = 10n ** 16n
 const ISSUE_BILL = '0x35079279' // issueBill(address,address,address,uint256,uint256,uint256)
+const APPROVE_CLINIC = '0x22fee74f' // approveClinic(address)
+const CLINIC = freshAccount().address // approved by the registrar in step 7, the payee of a wallet-issued bill
 
 const word = (value) => BigInt(value).toString(16).padStart(64, '0')
 const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10)
@@ -290,18 +293,31 @@ describe('browser: a doctor bills a hospital stay; a patient without ETH pays it
     await warning.waitFor({ state: 'detached', timeout: 15_000 })
   })
 
-  step('7. a bill the doctor issued from his own wallet is found by its transaction hash', async () => {
+  step('7. a bill the doctor issued from his own wallet to a clinic is found by its transaction hash', async () => {
     const { rpcUrl, output } = suite.stack
     const billPayments = output().match(/BillPayments\s+(0x[0-9a-fA-F]{40})/)?.[1]
     assert.ok(billPayments, `run_stack.py printed no BillPayments address:\n${output()}`)
+    await sendAndMine(rpcUrl, { from: REGISTRAR, to: billPayments, data: `${APPROVE_CLINIC}${word(CLINIC)}` })
     const due = BigInt(Math.floor(Date.now() / 1000) + 30 * 86_400)
-    const args = [ETH_PATIENT, DOCTOR, 0n, WALLET_BILL_UNITS, due, 0n].map(word).join('')
+    const args = [ETH_PATIENT, CLINIC, 0n, WALLET_BILL_UNITS, due, 0n].map(word).join('')
     const issued = await sendAndMine(rpcUrl, { from: DOCTOR, to: billPayments, data: `${ISSUE_BILL}${args}` })
 
+    // His list's own scan finds bills by their payee: this one is the clinic's, so it is not listed.
     const d = users.doctor.page
     await tab(d, 'Bills')
     const card = region(d, 'Bills you issued')
-    await card.getByText('Missing a bill issued from a wallet?').click()
+    const listed = d.waitForResponse((r) => r.url().includes('/api/bills?role=issuer') && r.request().method() === 'GET')
+    await card.getByRole('button', { name: 'Refresh' }).click()
+    const before = await (await listed).json()
+    assert.equal(before.bills.some((b) => b.issuedTx === issued.transactionHash), false, 'the scan does not find it')
+    assert.ok(before.bills.length > 0)
+    await card.getByRole('row').filter({ hasText: `${ETH_TOTAL} ETH` }).waitFor() // the list is drawn: nothing moves under a click
+
+    const finder = card.locator('details.find-bill')
+    await until('the finder open', async () => {
+      if (!(await finder.evaluate((el) => el.open))) await finder.getByText('Missing a bill issued from a wallet?').click()
+      return finder.evaluate((el) => el.open)
+    })
     const form = card.getByRole('form', { name: 'Find a bill by its transaction' })
     const input = form.getByLabel('Transaction hash')
     const find = form.getByRole('button', { name: 'Find the bill' })
