@@ -104,8 +104,12 @@ class IntegrityReport:
             counts[row.status] += 1
         return counts
 
-    def as_json(self, status_filter: str | None = None) -> dict[str, Any]:
-        rows = [r for r in self.rows if status_filter is None or r.status == status_filter]
+    def rows_with(self, status_filter: str | None = None) -> list[ReportRow]:
+        """The rows of one status (all of them when `status_filter` is None)."""
+        return [r for r in self.rows if status_filter is None or r.status == status_filter]
+
+    def summary(self) -> dict[str, Any]:
+        """Everything of the answer but its rows, in the answer's field order (see `as_json`)."""
         return {
             "scope": self.scope,
             "checked_at": self.checked_at.isoformat(),
@@ -113,8 +117,10 @@ class IntegrityReport:
             "counts": self.counts,
             "patients": len({r.patient for r in self.rows}),
             "timings_ms": self.timings_ms,
-            "records": [r.as_json() for r in rows],
         }
+
+    def as_json(self, status_filter: str | None = None) -> dict[str, Any]:
+        return {**self.summary(), "records": [r.as_json() for r in self.rows_with(status_filter)]}
 
 
 def _normal_cid(cid: str) -> str:
