@@ -17,6 +17,7 @@ from .api import metrics as metrics_route, notifications, selftest
 from .api.body_limit import BodyLimitMiddleware
 from .api.error_handling import install_error_handling
 from .container import build_services
+from .heap import freeze_startup_heap, release_startup_heap
 from .logging_setup import configure_logging
 from .services.maintenance import Maintenance
 from .settings import Settings, get_settings
@@ -41,7 +42,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             services.relay_queue.worker.start()  # takes the relayer lease over when its holder dies
             await maintenance.run_once()
             maintenance.start()
-            yield
+            frozen = freeze_startup_heap()  # full collections skip what start-up made (heap.py)
+            log.info("start-up heap frozen", extra={"objects": frozen})
+            try:
+                yield
+            finally:
+                release_startup_heap()
         finally:
             await maintenance.stop()
             await services.close()
