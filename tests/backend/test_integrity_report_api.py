@@ -13,6 +13,7 @@ import pytest_asyncio
 
 from healthledger.api import integrity_report as integrity_report_api
 from healthledger.chain.relayer import Relayer
+from healthledger.services import integrity_report as integrity_report_service
 from healthledger.db.records import RecordDoc
 from healthledger.storage.ipfs import IpfsClient
 
@@ -78,9 +79,23 @@ async def scenario(client, db, ipfs_client: IpfsClient, ipfs_node):
         _repin(ipfs_node.api_url, unpinned["cid"])
 
 
-def test_each_status_for_the_patient(client, scenario) -> None:
+@pytest.mark.parametrize("targeted", [True, False], ids=["their-cids-only", "every-pin-listed"])
+def test_each_status_for_the_patient(client, scenario, monkeypatch, targeted: bool) -> None:
+    """A patient's few records are looked up among the node's pins by their CIDs only (`pinned_among`);
+    past TARGETED_PIN_CHECK_UP_TO records on chain every pin is listed instead. Both give the same report."""
     wallet, by_status, pending_cid = scenario
+    listings: list[str] = []
+    list_every_pin = IpfsClient.pinned_cids
+
+    async def spied_listing(self: IpfsClient) -> set[str]:
+        listings.append("pin/ls")
+        return await list_every_pin(self)
+
+    monkeypatch.setattr(IpfsClient, "pinned_cids", spied_listing)
+    if not targeted:
+        monkeypatch.setattr(integrity_report_service, "TARGETED_PIN_CHECK_UP_TO", 2)  # 3 on chain
     report = _report(client, wallet)
+    assert listings == ([] if targeted else ["pin/ls"])
     assert report["scope"] == "patient"
     assert report["total"] == 4 and report["patients"] == 1
     assert report["counts"] == {"verified": 1, "mismatched": 1, "missing": 1, "pending": 1, "unanchored": 0}
