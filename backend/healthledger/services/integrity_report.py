@@ -8,8 +8,8 @@ the report is cheap enough to run over thousands of records:
 - chain: `get_records_batch` once per patient (a `recordCount` call, then JSON-RPC batches of
   `getRecord` calls: ceil(n / 500) HTTP requests for n records, a few in flight at once), patients
   in parallel (bounded);
-- IPFS: for one patient's report (up to TARGETED_PIN_CHECK_UP_TO records), `pin/ls` asked about
-  their CIDs only, once MongoDB named them; else one `pin/ls` listing every recursive pin.
+- IPFS: for one patient's report (up to TARGETED_PIN_CHECK_UP_TO records on chain), `pin/ls` asked
+  about their CIDs only, once MongoDB named them; else one `pin/ls` listing every recursive pin.
 
 At 10,000 records the pure-Python work (one row per record) is a few hundred milliseconds: it runs
 in a worker thread (`build_report`, and the router's serialisation) so other requests keep being

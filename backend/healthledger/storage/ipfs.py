@@ -371,6 +371,8 @@ class IpfsClient:
                         await self._call_json("pin/ls", [("type", "recursive"), *(("arg", cid) for cid in left)])
                         return left
                     except IpfsNotFound as exc:
+                        if not _says_not_pinned(exc):
+                            raise  # another "not found" (a timeout...): not an answer about pins
                         missing = _named_in(str(exc), left)
                         if missing is None:  # the node did not say which: one call each
                             return [cid for cid in left if await self._is_pinned(cid)]
@@ -383,7 +385,9 @@ class IpfsClient:
     async def _is_pinned(self, cid: str) -> bool:
         try:
             await self._call_json("pin/ls", {"type": "recursive", "arg": cid})
-        except IpfsNotFound:
+        except IpfsNotFound as exc:
+            if not _says_not_pinned(exc):
+                raise
             return False
         return True
 
@@ -436,6 +440,10 @@ def _well_formed(cid: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _says_not_pinned(exc: IpfsNotFound) -> bool:
+    return "is not pinned" in str(exc)
 
 
 def _named_in(message: str, cids: list[str]) -> str | None:

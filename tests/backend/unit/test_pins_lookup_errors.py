@@ -1,0 +1,43 @@
+"""`IpfsClient.pinned_among` takes only "path '<cid>' is not pinned" as an answer about a pin: any other
+error of the node (a deadline, a lost block) fails the lookup instead of calling files unpinned."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from healthledger.storage.ipfs import IpfsClient, IpfsError
+
+PINNED = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+UNPINNED = "bafkreifps7s7yay3banv3ppmtgwvztgsktmwxgucbh56ljr3ruq7q5ilcq"
+
+
+def _client(answer) -> IpfsClient:
+    return IpfsClient("http://ipfs.invalid:5001", transport=httpx.MockTransport(answer))
+
+
+@pytest.mark.asyncio
+async def test_a_cid_named_not_pinned_is_left_out_and_the_rest_asked_again() -> None:
+    asked: list[list[str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        args = request.url.params.get_list("arg")
+        asked.append(args)
+        if UNPINNED in args:
+            return httpx.Response(500, json={"Message": f"path '{UNPINNED}' is not pinned", "Code": 0, "Type": "error"})
+        return httpx.Response(200, json={"Keys": {cid: {"Type": "recursive"} for cid in args}})
+
+    async with _client(answer) as ipfs:
+        assert await ipfs.pinned_among([UNPINNED, PINNED]) == {PINNED}
+    assert asked == [[UNPINNED, PINNED], [PINNED]]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("message", ["context deadline exceeded", "block was not found locally (offline)"])
+async def test_another_not_found_error_fails_the_lookup(message: str) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"Message": message, "Code": 0, "Type": "error"})
+
+    async with _client(answer) as ipfs:
+        with pytest.raises(IpfsError):
+            await ipfs.pinned_among([PINNED])
