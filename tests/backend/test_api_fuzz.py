@@ -36,9 +36,10 @@ of `POST /api/signing/typed-data` get structured bodies from a `flatmap_body` ho
 caller may sign, with the fields it needs), and that operation gets more examples.
 
 Bounds, so the module stays under 2 minutes on a 2-core machine (10,320 requests to 64 operations
-in 107 s here, measured while the machine ran about 40% slower than usual): `generation.max-examples` per operation and caller in the fuzzing phase, plus
-schemathesis' coverage phase (boundary values, missing and wrongly typed fields, for valid and
-invalid data); a fixed seed with `deterministic` generation, so the same choices are made on every
+in 107 s here, measured while the machine ran about 40% slower than usual):
+`generation.max-examples` per operation and caller in the fuzzing phase, plus schemathesis'
+coverage phase (boundary values, missing and wrongly typed fields, for valid and invalid data); a
+fixed seed with `deterministic` generation, so the same choices are made on every
 run (the wallets, hence the addresses, are new each run); no shrinking (a failure report already
 carries a curl command to replay it); no example database (nothing written to `.hypothesis/`);
 Hypothesis' `too_slow` health check off (generation time on a busy machine is not what this tests).

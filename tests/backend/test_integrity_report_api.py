@@ -13,8 +13,8 @@ import pytest_asyncio
 
 from healthledger.api import integrity_report as integrity_report_api
 from healthledger.chain.relayer import Relayer
-from healthledger.services import integrity_report as integrity_report_service
 from healthledger.db.records import RecordDoc
+from healthledger.services import integrity_report as integrity_report_service
 from healthledger.storage.ipfs import IpfsClient
 
 from .support.records import upload
