@@ -21,6 +21,7 @@ from .db.auth_store import NonceStore, RefreshTokenStore
 from .db.bills import BillStore
 from .db.keys import AccountKeyStore
 from .db.mongo import connect, ensure_indexes
+from .db.pin_releases import PinReleaseStore
 from .db.profiles import ProfileStore
 from .db.records import RecordStore
 from .db.relay_jobs import RelayJobStore
@@ -43,6 +44,8 @@ class Services:
     mongo: AsyncMongoClient
     db: AsyncDatabase
     records: RecordStore
+    # CIDs of removed uploads whose unpin the IPFS node has not confirmed yet (services/pin_release.py).
+    pin_releases: PinReleaseStore
     nonces: NonceStore
     refresh_tokens: RefreshTokenStore
     login: SiweLogin
@@ -123,6 +126,7 @@ async def build_services(settings: Settings) -> Services:
         mongo=mongo,
         db=db,
         records=records,
+        pin_releases=PinReleaseStore(db),
         nonces=nonces,
         refresh_tokens=RefreshTokenStore(db),
         login=SiweLogin(

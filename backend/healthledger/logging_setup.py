@@ -55,6 +55,7 @@ ALLOWED_FIELDS: frozenset[str] = frozenset(
         "resubmitted",
         "unanchored",
         "rechecked",
+        "pins_released",
         "lost_blocks",
     }
 )

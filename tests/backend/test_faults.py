@@ -71,6 +71,7 @@ DEPLOYER_INDEX, RELAYER_INDEX = 0, 9
 # Credentials in the service URLs: they must never reach the log (the nodes ignore them).
 URL_SECRET = "fault-url-secret-" + secrets.token_hex(6)
 IPFS_ADD = b"POST /api/v0/add"
+IPFS_PIN = b"POST /api/v0/pin/add"
 SEND_RAW_TRANSACTION = b'"eth_sendRawTransaction"'
 
 # What each service's outage answers: the status, the error code, and the time it may take.
@@ -405,12 +406,14 @@ def _upload_in_background(client: httpx.Client, wallet: Wallet, prepared: Prepar
 def _upload_held(
     faults: FaultStack, wallet: Wallet, prepared: Prepared, at: str, *, restart: str, answer: bool = False
 ) -> Iterator[tuple[GateProxy, Future]]:
-    """The upload sent in the background and held `at` IPFS "add" or at "send" of its transaction.
+    """The upload sent in the background and held `at` IPFS "add" or "pin", or at "send" of its transaction.
 
     Inside the block the request has reached its proxy (and is held there until the test releases
     it); `restart` is started again after the block, whatever the test stopped.
     """
-    gate, marker = {"add": (faults.ipfs_gate, IPFS_ADD), "send": (faults.anvil_gate, SEND_RAW_TRANSACTION)}[at]
+    gate, marker = {
+        "add": (faults.ipfs_gate, IPFS_ADD), "pin": (faults.ipfs_gate, IPFS_PIN), "send": (faults.anvil_gate, SEND_RAW_TRANSACTION),
+    }[at]
     with faults.client() as uploader, faults.restarting(restart), gate.hold(marker, answer=answer) as held, \
             _upload_in_background(uploader, wallet, prepared) as future:
         held.wait_reached(30.0)
@@ -579,6 +582,25 @@ def test_ipfs_stopped_after_pinning_before_answering_leaves_no_pinned_orphan(fau
         orphans = faults.pins() - before.pins
         _retry_succeeds(client, wallet, prepared)
         assert not orphans, f"pinned ciphertext no document names: {orphans}"
+
+
+def test_ipfs_stopped_after_the_pin_before_answering_leaves_no_pinned_orphan(faults: FaultStack) -> None:
+    # The pending document exists and the node pinned the ciphertext, but the API never hears so: it
+    # abandons the upload, and cannot unpin either (the node is down). The pin must stay named
+    # (`pins_to_release`) until a reconcile pass removes it; deleting the document first lost it.
+    with faults.client() as client:
+        wallet, prepared, before = _ready_to_upload(faults, client)
+        with _upload_held(faults, wallet, prepared, "pin", restart="ipfs", answer=True) as (gate, future):
+            since = _answer_lost_after(gate, faults.stop_ipfs)
+            _expect_error("ipfs stopped after the pin, answer lost", _answer(future, since), *OUTAGE["ipfs"])
+        assert faults.records_of(wallet) == before.records
+        left = faults.pins() - before.pins
+        assert len(left) == 1, f"the node should hold the lost answer's pin, not {left}"
+        assert faults.reconcile()["pins_released"] == 1
+        orphans = faults.pins() - before.pins
+        _retry_succeeds(client, wallet, prepared)
+        assert not orphans, f"pinned ciphertext no document names: {orphans}"
+        assert faults.reconcile()["pins_released"] == 0  # released once, then forgotten
 
 
 # ----------------------------------------------------------------------------- streamed uploads
@@ -801,7 +823,7 @@ def test_hung_service_answers_within_its_timeout(
             assert faults.pins() == before.pins
         # else: the frozen node already holds the whole `add` in its socket buffer, and once it runs
         # again it may still store and pin it, after the API answered 502: the orphan of
-        # test_ipfs_stopped_after_pinning_before_answering_leaves_no_pinned_orphan (xfail, design).
+        # test_ipfs_stopped_after_pinning_before_answering_leaves_no_pinned_orphan.
         _retry_succeeds(client, wallet, prepared)
 
 

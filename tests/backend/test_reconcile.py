@@ -12,7 +12,9 @@ import pytest
 from healthledger.container import build_services
 from healthledger.crypto import new_data_key
 from healthledger.db.records import RecordDoc
+from healthledger.devstack.process import free_port
 from healthledger.services.reconcile import reconcile_pending
+from healthledger.storage.ipfs import IpfsClient
 
 from .support.crypto import encrypt_bytes
 from .support.records import upload
@@ -103,5 +105,38 @@ async def test_an_upload_sent_but_never_seen_is_sent_again_not_removed(client: h
         assert (settled.state, settled.record_id) == ("confirmed", 0) and len(settled.tx_hashes) == 2
         onchain = await services.chain.get_record(wallet.address, 0)
         assert onchain is not None and onchain.content_hash == doc.content_hash
+    finally:
+        await services.close()
+
+
+@pytest.mark.asyncio
+async def test_a_removal_ipfs_cannot_unpin_keeps_the_pin_named_until_a_later_pass(api_settings) -> None:
+    """An abandoned upload is removed while the IPFS node does not answer. Before: its document was
+    deleted and the unpin failed, so its pin stayed with nothing naming it. Now: the CID waits in
+    `pins_to_release`, and the first pass that reaches the node unpins it and forgets it."""
+    wallet = Wallet.random()
+    services = await build_services(api_settings)
+    real_ipfs = services.ipfs
+    try:
+        cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()))
+        await services.records.insert_pending(_pending_doc(wallet.address, cid, datetime.now(UTC) - timedelta(hours=1)))
+
+        services.ipfs = IpfsClient(f"http://127.0.0.1:{free_port()}", timeout_seconds=2.0)  # nothing listens
+        try:
+            away = await reconcile_pending(services, grace_seconds=600)
+        finally:
+            await services.ipfs.aclose()
+            services.ipfs = real_ipfs
+
+        assert away.removed >= 1, away
+        assert await services.records.get_by_cid(cid) is None
+        assert cid in await services.pin_releases.oldest(10_000)
+        assert await real_ipfs.has(cid), "the node was away: the pin is still there"
+
+        back = await reconcile_pending(services, grace_seconds=600)
+
+        assert back.pins_released >= 1, back
+        assert not await real_ipfs.has(cid)
+        assert cid not in await services.pin_releases.oldest(10_000)
     finally:
         await services.close()

@@ -19,6 +19,7 @@ GRANT_KEYS = "grant_keys"
 PROFILES = "profiles"
 RATE_LIMITS = "rate_limits"
 ACCOUNT_KEYS = "account_keys"
+PINS_TO_RELEASE = "pins_to_release"
 
 
 async def purge_expired(collection: AsyncCollection) -> int:
@@ -114,3 +115,5 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[RATE_LIMITS].create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
     # One registered encryption key per account (keys v2): re-registering replaces it.
     await db[ACCOUNT_KEYS].create_index([("account", ASCENDING)], unique=True)
+    # Pins of removed uploads that the node has not yet confirmed removing, oldest first (db/pin_releases.py).
+    await db[PINS_TO_RELEASE].create_index([("since", ASCENDING)])

@@ -17,9 +17,9 @@ user's own regex) and doctors' addresses by prefix.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
 from pymongo import ASCENDING, ReturnDocument

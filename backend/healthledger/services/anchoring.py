@@ -36,6 +36,7 @@ from ..container import Services
 from ..db.records import RecordDoc, RelayAuthorization
 from ..domain_errors import DomainError, conflict
 from .deadlines import can_still_land
+from .pin_release import remove_unanchored_upload
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,15 @@ class AnchorReport:
     resubmitted: int = 0
     unanchored: int = 0
     rechecked: int = 0
+    # Pins of earlier removals the IPFS node could not remove then (services/pin_release.py).
+    pins_released: int = 0
 
     @property
     def total(self) -> int:
-        return self.confirmed + self.anchored + self.removed + self.still_pending + self.resubmitted + self.unanchored
+        return (
+            self.confirmed + self.anchored + self.removed + self.still_pending + self.resubmitted + self.unanchored
+            + self.pins_released
+        )
 
     def count(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
@@ -363,11 +369,7 @@ class RecordAnchoring:
         return "unanchored"
 
     async def _remove(self, record: RecordDoc) -> None:
-        await self._s.records.delete(record.cid)
-        try:
-            await self._s.ipfs.unpin(record.cid)
-        except Exception:  # best effort: an unpinned orphan is garbage-collected, a pinned one is harmless
-            log.warning("could not unpin a removed upload", extra={"cid": record.cid})
+        await remove_unanchored_upload(self._s, record.cid)  # the pin first, then the document
 
 
 def add_record_call(relay: RelayAuthorization, content_hash: str) -> tuple[str, dict[str, Any]]:

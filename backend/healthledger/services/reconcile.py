@@ -1,8 +1,10 @@
 """Finish or clean up uploads, and notice records the chain took back (see services/anchoring.py).
 
 One pass: pending uploads are confirmed when mined, removed when they never reached the chain and
-the grace period is over; anchored and recently confirmed records are re-checked against the chain
-and re-sent or marked `unanchored` if a reorganisation (or a lost dev-chain state) took them away.
+the grace period is over (their pin removed first: services/pin_release.py); anchored and recently
+confirmed records are re-checked against the chain and re-sent or marked `unanchored` if a
+reorganisation (or a lost dev-chain state) took them away. Last, the pins of removed uploads that the
+IPFS node could not remove then are removed now.
 The API runs a pass at start-up and then every RECONCILE_INTERVAL_SECONDS; `healthledger reconcile`
 runs one on demand.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from ..container import Services
 from .anchoring import AnchorReport, reconcile_records
+from .pin_release import release_pins
 
 ReconcileReport = AnchorReport
 
@@ -18,5 +21,10 @@ __all__ = ["ReconcileReport", "reconcile_pending"]
 
 
 async def reconcile_pending(services: Services, grace_seconds: float | None = None) -> ReconcileReport:
-    """One reconcile pass. `grace_seconds` defaults to the transaction timeout."""
-    return await reconcile_records(services, grace_seconds)
+    """One reconcile pass. `grace_seconds` defaults to the transaction timeout.
+
+    Records first (a removal whose unpin fails notes its CID), then the noted pins.
+    """
+    report = await reconcile_records(services, grace_seconds)
+    report.pins_released = await release_pins(services)
+    return report

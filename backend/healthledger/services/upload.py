@@ -54,6 +54,7 @@ from .amendments import check_amendment, superseded_claim
 from .anchoring import RecordAnchoring, add_record_call
 from .deadlines import require_landable
 from .fhir_upload import checked_upload_file
+from .pin_release import remove_unanchored_upload
 from .relay import check_signer_nonce, relayer_unavailable, revert_to_domain_error
 from .relay_queue import NothingSent
 from .signatures import check_key_signature, parse_signature
@@ -463,13 +464,14 @@ class UploadPipeline:
         return UploadOutcome(record=anchored, mined=True)
 
     async def _abandon(self, record: RecordDoc) -> None:
-        """Undo an upload that certainly did not reach the chain (best effort: the reconciler retries)."""
+        """Undo an upload that certainly did not reach the chain (best effort: the reconciler retries).
+
+        Its pin goes before its document (services/pin_release.py): a pin is never left unnamed.
+        """
         try:
-            await self._s.records.delete(record.cid)
+            await remove_unanchored_upload(self._s, record.cid)
         except Exception:  # the database is down: the reconciler removes the pending document later
             log.warning("could not remove an abandoned upload", extra={"cid": record.cid})
-            return
-        await self._forget_ciphertext(record.cid)
 
     async def _forget_ciphertext(self, cid: str) -> None:
         """Unpin `cid` (added unpinned, so normally a no-op): nothing of a refused upload stays pinned."""

@@ -398,14 +398,18 @@ class IpfsClient:
         await self._call_json("pin/add", params, read_timeout=self.content_timeout_seconds)
 
     async def unpin(self, cid: str) -> bool:
-        """Remove the recursive pin of `cid`: True if removed, False if it was not pinned.
+        """Remove the recursive pin of `cid`: True if removed, False if the node says it was not pinned.
 
+        Only that answer means False. Another "not found" error (a node-side deadline, say) raises:
+        the pin may still be there, and callers that forget a CID once it is unpinned must not.
         The blocks stay in the repo until the node garbage-collects them.
         """
         validate_cid(cid)
         try:
             await self._call_json("pin/rm", {"arg": cid})
-        except IpfsNotFound:
+        except IpfsNotFound as exc:
+            if not _says_not_pinned(exc):
+                raise
             return False
         return True
 
@@ -443,7 +447,11 @@ def _well_formed(cid: str) -> bool:
 
 
 def _says_not_pinned(exc: IpfsNotFound) -> bool:
-    return "is not pinned" in str(exc)
+    """The node's answer that a CID has no (recursive) pin: `pin/ls` "path '<cid>' is not pinned"
+    (Kubo and js-ipfs), `pin/rm` "<cid> is not pinned" (js-ipfs) or "not pinned or pinned
+    indirectly" (Kubo)."""
+    message = str(exc)
+    return "is not pinned" in message or "not pinned or pinned indirectly" in message
 
 
 def _named_in(message: str, cids: list[str]) -> str | None:

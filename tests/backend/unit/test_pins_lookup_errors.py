@@ -1,5 +1,6 @@
-"""`IpfsClient.pinned_among` takes only "path '<cid>' is not pinned" as an answer about a pin: any other
-error of the node (a deadline, a lost block) fails the lookup instead of calling files unpinned."""
+"""`IpfsClient.pinned_among` and `unpin` take only the node's "not pinned" as an answer about a pin:
+any other error of the node (a deadline, a lost block) fails the call instead of calling files
+unpinned (services/pin_release.py forgets a CID once `unpin` has answered for it)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ UNPINNED = "bafkreifps7s7yay3banv3ppmtgwvztgsktmwxgucbh56ljr3ruq7q5ilcq"
 
 def _client(answer) -> IpfsClient:
     return IpfsClient("http://ipfs.invalid:5001", transport=httpx.MockTransport(answer))
+
+
+def _node_error(message: str) -> IpfsClient:
+    """A node that answers every call with its error `message` (HTTP 500, Kubo's error shape)."""
+    return _client(lambda request: httpx.Response(500, json={"Message": message, "Code": 0, "Type": "error"}))
 
 
 @pytest.mark.asyncio
@@ -35,9 +41,27 @@ async def test_a_cid_named_not_pinned_is_left_out_and_the_rest_asked_again() -> 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("message", ["context deadline exceeded", "block was not found locally (offline)"])
 async def test_another_not_found_error_fails_the_lookup(message: str) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(500, json={"Message": message, "Code": 0, "Type": "error"})
-
-    async with _client(answer) as ipfs:
+    async with _node_error(message) as ipfs:
         with pytest.raises(IpfsError):
             await ipfs.pinned_among([PINNED])
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"Failed to remove pin: {UNPINNED} is not pinned",  # js-ipfs
+        "not pinned or pinned indirectly",  # Kubo (boxo's ErrNotPinned)
+    ],
+)
+async def test_unpin_of_a_cid_the_node_says_is_not_pinned_answers_false(message: str) -> None:
+    async with _node_error(message) as ipfs:
+        assert await ipfs.unpin(UNPINNED) is False
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("message", ["context deadline exceeded", "block was not found locally (offline)"])
+async def test_unpin_fails_on_another_not_found_error(message: str) -> None:
+    async with _node_error(message) as ipfs:
+        with pytest.raises(IpfsError):
+            await ipfs.unpin(PINNED)

@@ -1,0 +1,63 @@
+"""Removing an upload that never reached the chain, without leaving a pin that nothing names.
+
+An upload's ciphertext is pinned only once its pending document names it (services/upload.py).
+Removing the upload must keep that rule the other way round: the document may go only once the pin
+is gone, or once another document (`pins_to_release`, db/pin_releases.py) names the pin instead.
+
+The order used to be the reverse (delete the document, then unpin as a best effort). When the node
+did not answer the unpin (it was down, or stopped after pinning and before answering), the pin stayed
+and nothing named it any more: no pass could ever find it. Now:
+
+1. unpin; the node's answer "not pinned" counts as done;
+2. if the node did not answer, write the CID to `pins_to_release` (a database outage here raises,
+   and the document stays, so a later reconcile pass removes the upload again);
+3. delete the document.
+
+`release_pins` (each reconcile pass) unpins what step 2 kept, oldest first, and forgets each CID once
+the node has answered for it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..container import Services
+from ..storage.ipfs import IpfsError
+
+log = logging.getLogger(__name__)
+
+PINS_PER_PASS = 200  # a pass after a long IPFS outage works through the backlog over several passes
+
+
+async def remove_unanchored_upload(services: Services, cid: str) -> None:
+    """Unpin `cid` (or note that its pin must go) and then delete its pending document.
+
+    Raises the database's error when the note or the deletion could not be written: the document
+    then still names the ciphertext, and a later reconcile pass removes the upload again.
+    """
+    try:
+        await services.ipfs.unpin(cid)
+    except IpfsError as exc:
+        await services.pin_releases.add(cid)
+        log.warning("unpin deferred to the next reconcile pass", extra={"cid": cid, "error_type": type(exc).__name__})
+    await services.records.delete(cid)
+
+
+async def release_pins(services: Services, limit: int = PINS_PER_PASS) -> int:
+    """Unpin the CIDs `remove_unanchored_upload` could not, oldest first; how many the node answered for.
+
+    A CID that a record document still names (its deletion failed after the note was written) is
+    left to that document: the upload's next removal unpins it. An IPFS error ends this step (the
+    node is still away; the rest waits for the next pass) without failing the pass.
+    """
+    released = 0
+    for cid in await services.pin_releases.oldest(limit):
+        if await services.records.get_by_cid(cid) is None:
+            try:
+                await services.ipfs.unpin(cid)
+            except IpfsError as exc:  # not the records' pass's failure: it is reported as done
+                log.warning("pins of removed uploads wait for IPFS", extra={"error_type": type(exc).__name__})
+                break
+            released += 1
+        await services.pin_releases.done(cid)
+    return released
