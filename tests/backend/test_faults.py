@@ -406,13 +406,16 @@ def _upload_in_background(client: httpx.Client, wallet: Wallet, prepared: Prepar
 def _upload_held(
     faults: FaultStack, wallet: Wallet, prepared: Prepared, at: str, *, restart: str, answer: bool = False
 ) -> Iterator[tuple[GateProxy, Future]]:
-    """The upload sent in the background and held `at` IPFS "add" or "pin", or at "send" of its transaction.
+    """The upload sent in the background and held `at` IPFS "add" or "pin", or at "send" of its
+    transaction.
 
     Inside the block the request has reached its proxy (and is held there until the test releases
     it); `restart` is started again after the block, whatever the test stopped.
     """
     gate, marker = {
-        "add": (faults.ipfs_gate, IPFS_ADD), "pin": (faults.ipfs_gate, IPFS_PIN), "send": (faults.anvil_gate, SEND_RAW_TRANSACTION),
+        "add": (faults.ipfs_gate, IPFS_ADD),
+        "pin": (faults.ipfs_gate, IPFS_PIN),
+        "send": (faults.anvil_gate, SEND_RAW_TRANSACTION),
     }[at]
     with faults.client() as uploader, faults.restarting(restart), gate.hold(marker, answer=answer) as held, \
             _upload_in_background(uploader, wallet, prepared) as future:
