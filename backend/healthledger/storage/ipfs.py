@@ -322,12 +322,18 @@ class IpfsClient:
         return b"".join([chunk async for chunk in self.cat_stream(cid)])
 
     async def has(self, cid: str) -> bool:
-        """Whether the node keeps `cid` pinned (recursively, as `add_stream` pins)."""
+        """Whether the node keeps `cid` pinned (recursively, as `add_stream` pins).
+
+        False only when the node says it is not pinned; another "not found" error (a deadline, a
+        lost block) raises, as in `pinned_among` and `unpin`.
+        """
         validate_cid(cid)
         params = {"arg": cid, "type": "recursive", "timeout": _timeout_param(self.content_timeout_seconds)}
         try:
             data = await self._call_json("pin/ls", params, read_timeout=self.content_timeout_seconds)
-        except IpfsNotFound:
+        except IpfsNotFound as exc:
+            if not _says_not_pinned(exc):
+                raise
             return False
         return bool(data.get("Keys"))
 
@@ -375,21 +381,12 @@ class IpfsClient:
                             raise  # another "not found" (a timeout...): not an answer about pins
                         missing = _named_in(str(exc), left)
                         if missing is None:  # the node did not say which: one call each
-                            return [cid for cid in left if await self._is_pinned(cid)]
+                            return [cid for cid in left if await self.has(cid)]
                         left.remove(missing)
                 return left
 
         found = await asyncio.gather(*(pinned_of(batch) for batch in batches))
         return {cid for batch in found for cid in batch}
-
-    async def _is_pinned(self, cid: str) -> bool:
-        try:
-            await self._call_json("pin/ls", {"type": "recursive", "arg": cid})
-        except IpfsNotFound as exc:
-            if not _says_not_pinned(exc):
-                raise
-            return False
-        return True
 
     async def pin(self, cid: str) -> None:
         """Pin `cid` recursively (its blocks are local after `add_stream`, so this is quick)."""

@@ -1,4 +1,4 @@
-"""`IpfsClient.pinned_among` and `unpin` take only the node's "not pinned" as an answer about a pin:
+"""`IpfsClient.pinned_among`, `has` and `unpin` take only the node's "not pinned" as an answer about a pin:
 any other error of the node (a deadline, a lost block) fails the call instead of calling files
 unpinned (services/pin_release.py forgets a CID once `unpin` has answered for it)."""
 
@@ -38,12 +38,21 @@ async def test_a_cid_named_not_pinned_is_left_out_and_the_rest_asked_again() -> 
     assert asked == [[UNPINNED, PINNED], [PINNED]]
 
 
+# Each call that answers about a pin, asked about PINNED.
+ASK_ABOUT_A_PIN = {
+    "pinned_among": lambda ipfs: ipfs.pinned_among([PINNED]),
+    "has": lambda ipfs: ipfs.has(PINNED),
+    "unpin": lambda ipfs: ipfs.unpin(PINNED),
+}
+
+
 @pytest.mark.asyncio
+@pytest.mark.parametrize("call", list(ASK_ABOUT_A_PIN))
 @pytest.mark.parametrize("message", ["context deadline exceeded", "block was not found locally (offline)"])
-async def test_another_not_found_error_fails_the_lookup(message: str) -> None:
+async def test_another_not_found_error_fails_the_call(call: str, message: str) -> None:
     async with _node_error(message) as ipfs:
         with pytest.raises(IpfsError):
-            await ipfs.pinned_among([PINNED])
+            await ASK_ABOUT_A_PIN[call](ipfs)
 
 
 @pytest.mark.asyncio
@@ -60,8 +69,6 @@ async def test_unpin_of_a_cid_the_node_says_is_not_pinned_answers_false(message:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("message", ["context deadline exceeded", "block was not found locally (offline)"])
-async def test_unpin_fails_on_another_not_found_error(message: str) -> None:
-    async with _node_error(message) as ipfs:
-        with pytest.raises(IpfsError):
-            await ipfs.unpin(PINNED)
+async def test_has_is_false_when_the_node_says_not_pinned() -> None:
+    async with _node_error(f"path '{UNPINNED}' is not pinned") as ipfs:
+        assert await ipfs.has(UNPINNED) is False
