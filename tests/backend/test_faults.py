@@ -72,6 +72,7 @@ DEPLOYER_INDEX, RELAYER_INDEX = 0, 9
 URL_SECRET = "fault-url-secret-" + secrets.token_hex(6)
 IPFS_ADD = b"POST /api/v0/add"
 IPFS_PIN = b"POST /api/v0/pin/add"
+IPFS_UNPIN = b"POST /api/v0/pin/rm"
 SEND_RAW_TRANSACTION = b'"eth_sendRawTransaction"'
 
 # What each service's outage answers: the status, the error code, and the time it may take.
@@ -198,6 +199,10 @@ class FaultStack:
         answer = httpx.post(f"{self.ipfs.api_url}/api/v0/pin/ls", params={"type": "recursive"}, timeout=30.0)
         answer.raise_for_status()
         return {to_base32_v1(cid) for cid in answer.json().get("Keys", {})}
+
+    def pins_to_release(self) -> set[str]:
+        """CIDs of removed uploads whose unpin waits for a reconcile pass (db/pin_releases.py)."""
+        return {doc["_id"] for doc in self.mongo_client[self.settings.mongodb_database]["pins_to_release"].find()}
 
     def relayer_nonce(self) -> int:
         relayer = self.anvil.accounts[RELAYER_INDEX].address
@@ -604,6 +609,33 @@ def test_ipfs_stopped_after_the_pin_before_answering_leaves_no_pinned_orphan(fau
         _retry_succeeds(client, wallet, prepared)
         assert not orphans, f"pinned ciphertext no document names: {orphans}"
         assert faults.reconcile()["pins_released"] == 0  # released once, then forgotten
+
+
+def test_ipfs_hung_at_the_pin_answers_after_one_timeout_and_leaves_the_unpin_to_reconcile(
+    faults: FaultStack,
+) -> None:
+    # The node stops answering while the pending document names the ciphertext (the pin is held at
+    # the proxy, then dropped: it never arrives). The API used to ask the same hung node to unpin
+    # before removing the upload, and answered only after that second timeout; now it answers after
+    # the pin's own timeout, and `pins_to_release` names the CID until a reconcile pass unpins it.
+    with faults.client() as client:
+        wallet, prepared, before = _ready_to_upload(faults, client)
+        waiting_before = faults.pins_to_release()
+        faults.ipfs_gate.count(IPFS_UNPIN)
+        with _upload_held(faults, wallet, prepared, "pin", restart="ipfs") as (gate, future), faults.hung("ipfs"):
+            answer = _answer(future, time.monotonic())
+            unpins_asked = faults.ipfs_gate.seen(IPFS_UNPIN)
+            gate.drop_connections()  # the held pin is never sent on
+        assert unpins_asked == 0, "the hung node was asked to unpin before the answer"
+        # The pin's client-side limit is twice the IPFS timeout (the node is given one to find content).
+        _expect_error("ipfs hung at the pin", answer, *OUTAGE["ipfs"][:2], 2 * IPFS_TIMEOUT_SECONDS)
+        wait_until(lambda: api_answers(faults.ipfs.api_url), 30.0, description="IPFS to answer again")
+        assert faults.records_of(wallet) == before.records
+        (waiting,) = faults.pins_to_release() - waiting_before
+        assert faults.pins() == before.pins
+        assert faults.reconcile()["pins_released"] >= 1  # the node answers "not pinned": done
+        assert waiting not in faults.pins_to_release()
+        _retry_succeeds(client, wallet, prepared)
 
 
 # ----------------------------------------------------------------------------- streamed uploads

@@ -15,6 +15,10 @@ and nothing named it any more: no pass could ever find it. Now:
 
 `release_pins` (each reconcile pass) unpins what step 2 kept, oldest first, and forgets each CID once
 the node has answered for it.
+
+A caller that has just seen the node not answer (the upload's pin timed out or was refused) skips
+step 1: asking a hung node again would wait out the same timeout a second time before the client
+hears its error, and the pass that finds the node back unpins the CID anyway.
 """
 
 from __future__ import annotations
@@ -29,18 +33,27 @@ log = logging.getLogger(__name__)
 PINS_PER_PASS = 200  # a pass after a long IPFS outage works through the backlog over several passes
 
 
-async def remove_unanchored_upload(services: Services, cid: str) -> None:
+async def remove_unanchored_upload(services: Services, cid: str, *, unpin_now: bool = True) -> None:
     """Unpin `cid` (or note that its pin must go) and then delete its pending document.
 
+    `unpin_now=False` notes the CID without asking the node: for a caller whose last IPFS call just
+    went unanswered (IpfsUnavailable), so that its error answer does not wait for a second timeout.
     Raises the database's error when the note or the deletion could not be written: the document
     then still names the ciphertext, and a later reconcile pass removes the upload again.
     """
+    if not unpin_now or not await _unpinned(services, cid):
+        await services.pin_releases.add(cid)
+    await services.records.delete(cid)
+
+
+async def _unpinned(services: Services, cid: str) -> bool:
+    """Whether the node answered the unpin of `cid` ("not pinned" counts): False when it did not."""
     try:
         await services.ipfs.unpin(cid)
     except IpfsError as exc:
-        await services.pin_releases.add(cid)
         log.warning("unpin deferred to the next reconcile pass", extra={"cid": cid, "error_type": type(exc).__name__})
-    await services.records.delete(cid)
+        return False
+    return True
 
 
 async def release_pins(services: Services, limit: int = PINS_PER_PASS) -> int:

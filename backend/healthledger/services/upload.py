@@ -49,7 +49,7 @@ from ..db.records import RecordDoc, RelayAuthorization
 from ..domain_errors import DomainError, Unavailable, bad_request, conflict
 from ..record_kinds import RECORD_KINDS
 from ..stages import stage
-from ..storage.ipfs import IpfsError
+from ..storage.ipfs import IpfsError, IpfsUnavailable
 from .amendments import check_amendment, superseded_claim
 from .anchoring import RecordAnchoring, add_record_call
 from .deadlines import require_landable
@@ -299,7 +299,8 @@ class UploadPipeline:
                 await self._s.ipfs.pin(added.cid)
         except IpfsError as exc:
             await _settle(prepared)
-            await self._abandon(record)
+            # A node that did not answer the pin is not asked to unpin now: the next pass does it.
+            await self._abandon(record, unpin_now=not isinstance(exc, IpfsUnavailable))
             log.warning("ipfs pin failed", extra={"error_type": type(exc).__name__})
             raise Unavailable("ipfs_unavailable", "IPFS did not keep the file; nothing was saved: try again") from exc
         except BaseException:
@@ -463,13 +464,14 @@ class UploadPipeline:
         anchored = await RecordAnchoring(self._s).mined(record, receipt)
         return UploadOutcome(record=anchored, mined=True)
 
-    async def _abandon(self, record: RecordDoc) -> None:
+    async def _abandon(self, record: RecordDoc, *, unpin_now: bool = True) -> None:
         """Undo an upload that certainly did not reach the chain (best effort: the reconciler retries).
 
         Its pin goes before its document (services/pin_release.py): a pin is never left unnamed.
+        `unpin_now=False` (the node just did not answer) leaves the unpin to the next reconcile pass.
         """
         try:
-            await remove_unanchored_upload(self._s, record.cid)
+            await remove_unanchored_upload(self._s, record.cid, unpin_now=unpin_now)
         except Exception:  # the database is down: the reconciler removes the pending document later
             log.warning("could not remove an abandoned upload", extra={"cid": record.cid})
 

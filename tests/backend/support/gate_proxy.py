@@ -12,7 +12,9 @@ happens to end. The API is pointed at this proxy instead of the service, and:
 - `refuse()` / `accept()` close and reopen the proxy's own listening port, so a client sees a
   stopped service exactly as without the proxy: connection refused;
 - `drop_connections()` closes the open connections (a client's kept-alive ones too), as a
-  restarted service does, and `accepted` counts the connections clients opened.
+  restarted service does, and `accepted` counts the connections clients opened;
+- `count(marker)` starts counting the requests whose bytes contain `marker`, `seen(marker)` says
+  how many went by since (whether they were answered or not).
 
 Otherwise bytes go through unchanged, and a connection the service closes or resets is closed
 for the client too. Hold only briefly: the held client's own timeouts keep running.
@@ -69,6 +71,7 @@ class GateProxy:
         self.upstream_port = upstream_port
         self._lock = threading.Lock()
         self._marker: bytes | None = None
+        self._counted: dict[bytes, int] = {}
         self._hold_answer = False
         self._lose_answer = False
         self.reached = threading.Event()
@@ -128,6 +131,16 @@ class GateProxy:
                 self._marker = None
             self._released.set()
             self._answer_released.set()
+
+    def count(self, marker: bytes) -> None:
+        """Count from now on the requests containing `marker` (from zero again if already counted)."""
+        with self._lock:
+            self._counted[marker] = 0
+
+    def seen(self, marker: bytes) -> int:
+        """How many requests containing `marker` reached the proxy since `count(marker)`."""
+        with self._lock:
+            return self._counted[marker]
 
     @staticmethod
     def _wait(event: threading.Event, timeout: float, what: str) -> None:
@@ -221,6 +234,8 @@ class GateProxy:
 
     def _maybe_hold_request(self, connection: _Connection, data: bytes) -> None:
         with self._lock:
+            for counted in self._counted:
+                self._counted[counted] += counted in data
             marker = self._marker
             if marker is None or marker not in data:
                 return
