@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -44,6 +46,33 @@ def _pending_doc(patient: str, cid: str, created_at: datetime, tx_hash: str | No
         tx_hash=tx_hash,
         created_at=created_at,
     )
+
+
+class _HungNode:
+    """A port that takes connections and never answers, as a hung IPFS node's does; `connections`
+    counts them (the IPFS client opens a new one for each call after one timed out)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.connections = 0
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="hung-node", daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            self.connections += 1
+            self._held.append(connection)
+
+    def close(self) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self._listener.close()
+        for connection in self._held:
+            connection.close()
 
 
 @pytest.mark.asyncio
@@ -139,4 +168,44 @@ async def test_a_removal_ipfs_cannot_unpin_keeps_the_pin_named_until_a_later_pas
         assert not await real_ipfs.has(cid)
         assert cid not in await services.pin_releases.oldest(10_000)
     finally:
+        await services.close()
+
+
+@pytest.mark.asyncio
+async def test_a_pass_asks_a_hung_ipfs_node_to_unpin_once_not_once_per_removal(api_settings) -> None:
+    """Three abandoned uploads are removed while the IPFS node hangs. Before: each removal waited out
+    the IPFS timeout (holding its patient's lock), and the release step once more. Now: after the
+    first unanswered unpin, the pass's other removals put their CIDs straight in `pins_to_release`,
+    and a later pass that reaches the node unpins them all."""
+    wallet = Wallet.random()
+    services = await build_services(api_settings)
+    real_ipfs = services.ipfs
+    hung = _HungNode()
+    try:
+        cids = [await _pin(services, encrypt_bytes(os.urandom(100), new_data_key())) for _ in range(3)]
+        for cid in cids:
+            await services.records.insert_pending(_pending_doc(wallet.address, cid, datetime.now(UTC) - timedelta(hours=1)))
+
+        services.ipfs = IpfsClient(f"http://127.0.0.1:{hung.port}", timeout_seconds=1.0)
+        try:
+            away = await reconcile_pending(services, grace_seconds=600)
+        finally:
+            await services.ipfs.aclose()
+            services.ipfs = real_ipfs
+
+        assert away.removed >= 3, away
+        assert hung.connections == 2, "one removal's unpin and one try of the release step, no more"
+        waiting = await services.pin_releases.oldest(10_000)
+        for cid in cids:
+            assert await services.records.get_by_cid(cid) is None
+            assert cid in waiting and await real_ipfs.has(cid)
+
+        back = await reconcile_pending(services, grace_seconds=600)
+
+        assert back.pins_released >= 3, back
+        waiting = await services.pin_releases.oldest(10_000)
+        for cid in cids:
+            assert cid not in waiting and not await real_ipfs.has(cid)
+    finally:
+        hung.close()
         await services.close()

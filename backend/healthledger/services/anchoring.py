@@ -103,6 +103,7 @@ class RecordAnchoring:
 
     def __init__(self, services: Services) -> None:
         self._s = services
+        self._unpin_now = True  # until the IPFS node fails an unpin (`_remove`)
 
     # -- a receipt is in ---------------------------------------------------------------------
 
@@ -369,7 +370,11 @@ class RecordAnchoring:
         return "unanchored"
 
     async def _remove(self, record: RecordDoc) -> None:
-        await remove_unanchored_upload(self._s, record.cid)  # the pin first, then the document
+        """The pin first, then the document (services/pin_release.py). Once the IPFS node has failed
+        one unpin, the other removals of this pass do not ask it again (with a hung node, each would
+        wait out the IPFS timeout under the patient's lock): their CIDs wait in `pins_to_release`."""
+        answered = await remove_unanchored_upload(self._s, record.cid, unpin_now=self._unpin_now)
+        self._unpin_now = self._unpin_now and answered
 
 
 def add_record_call(relay: RelayAuthorization, content_hash: str) -> tuple[str, dict[str, Any]]:

@@ -33,17 +33,21 @@ log = logging.getLogger(__name__)
 PINS_PER_PASS = 200  # a pass after a long IPFS outage works through the backlog over several passes
 
 
-async def remove_unanchored_upload(services: Services, cid: str, *, unpin_now: bool = True) -> None:
-    """Unpin `cid` (or note that its pin must go) and then delete its pending document.
+async def remove_unanchored_upload(services: Services, cid: str, *, unpin_now: bool = True) -> bool:
+    """Unpin `cid` (or note that its pin must go) and then delete its pending document; whether the
+    node answered the unpin (False: the CID waits in `pins_to_release`).
 
     `unpin_now=False` notes the CID without asking the node: for a caller whose last IPFS call just
-    went unanswered (IpfsUnavailable), so that its error answer does not wait for a second timeout.
+    went unanswered, so that it does not wait for the same timeout again (an upload's error answer,
+    a reconcile pass's next removals).
     Raises the database's error when the note or the deletion could not be written: the document
     then still names the ciphertext, and a later reconcile pass removes the upload again.
     """
-    if not unpin_now or not await _unpinned(services, cid):
+    answered = unpin_now and await _unpinned(services, cid)
+    if not answered:
         await services.pin_releases.add(cid)
     await services.records.delete(cid)
+    return answered
 
 
 async def _unpinned(services: Services, cid: str) -> bool:
