@@ -48,6 +48,16 @@ def _pending_doc(patient: str, cid: str, created_at: datetime, tx_hash: str | No
     )
 
 
+async def _reconcile_with_ipfs_at(services, port: int, timeout_seconds: float):
+    """One reconcile pass with the IPFS client pointed at 127.0.0.1:`port`; the real client after it."""
+    real_ipfs, services.ipfs = services.ipfs, IpfsClient(f"http://127.0.0.1:{port}", timeout_seconds=timeout_seconds)
+    try:
+        return await reconcile_pending(services, grace_seconds=600)
+    finally:
+        await services.ipfs.aclose()
+        services.ipfs = real_ipfs
+
+
 class _HungNode:
     """A port that takes connections and never answers, as a hung IPFS node's does; `connections`
     counts them (the IPFS client opens a new one for each call after one timed out)."""
@@ -145,27 +155,21 @@ async def test_a_removal_ipfs_cannot_unpin_keeps_the_pin_named_until_a_later_pas
     `pins_to_release`, and the first pass that reaches the node unpins it and forgets it."""
     wallet = Wallet.random()
     services = await build_services(api_settings)
-    real_ipfs = services.ipfs
     try:
         cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()))
         await services.records.insert_pending(_pending_doc(wallet.address, cid, datetime.now(UTC) - timedelta(hours=1)))
 
-        services.ipfs = IpfsClient(f"http://127.0.0.1:{free_port()}", timeout_seconds=2.0)  # nothing listens
-        try:
-            away = await reconcile_pending(services, grace_seconds=600)
-        finally:
-            await services.ipfs.aclose()
-            services.ipfs = real_ipfs
+        away = await _reconcile_with_ipfs_at(services, free_port(), timeout_seconds=2.0)  # nothing listens
 
         assert away.removed >= 1, away
         assert await services.records.get_by_cid(cid) is None
         assert cid in await services.pin_releases.oldest(10_000)
-        assert await real_ipfs.has(cid), "the node was away: the pin is still there"
+        assert await services.ipfs.has(cid), "the node was away: the pin is still there"
 
         back = await reconcile_pending(services, grace_seconds=600)
 
         assert back.pins_released >= 1, back
-        assert not await real_ipfs.has(cid)
+        assert not await services.ipfs.has(cid)
         assert cid not in await services.pin_releases.oldest(10_000)
     finally:
         await services.close()
@@ -179,33 +183,27 @@ async def test_a_pass_asks_a_hung_ipfs_node_to_unpin_once_not_once_per_removal(a
     and a later pass that reaches the node unpins them all."""
     wallet = Wallet.random()
     services = await build_services(api_settings)
-    real_ipfs = services.ipfs
     hung = _HungNode()
     try:
         cids = [await _pin(services, encrypt_bytes(os.urandom(100), new_data_key())) for _ in range(3)]
         for cid in cids:
             await services.records.insert_pending(_pending_doc(wallet.address, cid, datetime.now(UTC) - timedelta(hours=1)))
 
-        services.ipfs = IpfsClient(f"http://127.0.0.1:{hung.port}", timeout_seconds=1.0)
-        try:
-            away = await reconcile_pending(services, grace_seconds=600)
-        finally:
-            await services.ipfs.aclose()
-            services.ipfs = real_ipfs
+        away = await _reconcile_with_ipfs_at(services, hung.port, timeout_seconds=1.0)
 
         assert away.removed >= 3, away
         assert hung.connections == 2, "one removal's unpin and one try of the release step, no more"
         waiting = await services.pin_releases.oldest(10_000)
         for cid in cids:
             assert await services.records.get_by_cid(cid) is None
-            assert cid in waiting and await real_ipfs.has(cid)
+            assert cid in waiting and await services.ipfs.has(cid)
 
         back = await reconcile_pending(services, grace_seconds=600)
 
         assert back.pins_released >= 3, back
         waiting = await services.pin_releases.oldest(10_000)
         for cid in cids:
-            assert cid not in waiting and not await real_ipfs.has(cid)
+            assert cid not in waiting and not await services.ipfs.has(cid)
     finally:
         hung.close()
         await services.close()
