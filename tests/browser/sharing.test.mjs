@@ -4,15 +4,19 @@
 //   the patient shares record 1 for 5 days -> the doctor asks again (for record 2) -> the request card
 //   shows record 1 as already shared (ticked, locked), the summary names both records and the later
 //   end -> approving with the default ("Add to what … can already see") keeps both: the Sharing card
-//   lists both and the doctor opens both -> revoking record 1 asks first in a dialog (focus on
-//   Cancel): Escape keeps it, confirming revokes it -> the registrar's Unregister asks first too.
+//   lists both and the doctor opens both, then exports them as one FHIR Bundle file -> revoking
+//   record 1 asks first in a dialog (focus on Cancel): Escape keeps it, confirming revokes it -> the
+//   registrar's Unregister asks first too.
 // Issue 14's defect was that the second approval replaced the first (the chain replaces a doctor's
 // grant with the signed set and duration): step 3 fails on that code (record 1 is gone).
 // Screenshots land in test-artifacts/browser/sharing-*.png.
 // Needs frontend/dist (npm --prefix frontend run build), /usr/bin/chromium, .venv with the backend.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe } from 'node:test'
-import { DEV_ACCOUNTS, screenshot, withoutApiNoise } from './lib/harness.mjs'
+import { ARTIFACTS_DIR, DEV_ACCOUNTS, REPO_ROOT, screenshot, withoutApiNoise } from './lib/harness.mjs'
 import { keyIsSetUp, recordsConfirmed, region, registerDoctor, requestAccess, requestCard, sharedRecordRow, unlockIfAsked, uploadRecords } from './lib/journeys.mjs'
 import { CHAIN_TIMEOUT, tab, until, untilRefreshed } from './lib/stack.mjs'
 import { useStack } from './lib/suite.mjs'
@@ -114,6 +118,23 @@ describe('browser: a second approval adds to what is shared; revoking asks first
       await page.keyboard.press('Escape')
       await until(`the preview of ${name} to close`, async () => (await preview.count()) === 0)
     }
+    assert.deepEqual(withoutApiNoise(users.doctor.problems), [])
+  })
+
+  step('4b. the doctor exports what the patient shares: one FHIR Bundle file with both records, valid for fhir.resources', async () => {
+    const { page } = users.doctor
+    const list = region(page, 'Authorized records')
+    const fileName = `healthledger-shared-${PATIENT.toLowerCase().slice(0, 10)}.json`
+    const [download] = await Promise.all([page.waitForEvent('download'), list.getByRole('button', { name: 'Export shared (FHIR)' }).click()])
+    assert.equal(download.suggestedFilename(), fileName)
+    mkdirSync(ARTIFACTS_DIR, { recursive: true })
+    const saved = join(ARTIFACTS_DIR, `sharing-${fileName}`)
+    await download.saveAs(saved)
+    await list.getByRole('status').filter({ hasText: `Saved ${fileName} (2 records)` }).waitFor()
+    const validator = join(REPO_ROOT, 'tests', 'browser', 'lib', 'validate_fhir_bundle.py')
+    const summary = JSON.parse(execFileSync(join(REPO_ROOT, '.venv', 'bin', 'python'), [validator, saved], { encoding: 'utf8' }))
+    assert.equal(summary.type, 'collection')
+    assert.equal(summary.entries.length, 2)
     assert.deepEqual(withoutApiNoise(users.doctor.problems), [])
   })
 

@@ -1,6 +1,6 @@
 /**
  * Doctors: what patients shared, with the time left on each grant; open or verify a record (with the
- * doctor's own key signature, see useRecordReader); ask for more time.
+ * doctor's own key signature, see useRecordReader); export what a patient shares as FHIR; ask for more time.
  */
 import { useMutation } from '@tanstack/react-query'
 import { useId, useState, type ReactNode } from 'react'
@@ -8,6 +8,7 @@ import { useAuthorizedRecords, usePatientNames } from '../../api/queries'
 import type { AuthorizedRecord } from '../../api/types'
 import { ACTIONS_HEADER, DataTable } from '../../components/DataTable'
 import { QueryCard } from '../../components/QueryState'
+import { FhirExportButton, sharedExportFileName } from '../../components/fhir/FhirExportButton'
 import { ChainProgress, StageButton, TxLink } from '../../components/progress/ChainProgress'
 import { useChainAction } from '../../components/progress/useChainAction'
 import { Countdown, ErrorNotice, Notice } from '../../components/ui'
@@ -89,6 +90,10 @@ function PatientGrant({ patient, name, records, reader }: { patient: string; nam
           },
         ]}
       />
+      <div className="row">
+        <FhirExportButton fileName={sharedExportFileName(patient)} patient={patient} label="Export shared (FHIR)"
+          title="The verified records this patient shares with you now, as one FHIR R4 Bundle for your own system" />
+      </div>
       <Extend patient={patient} />
     </article>
   )

@@ -14,6 +14,7 @@ import { saltFromHex, sha256Chunked } from '../../lib/sha256'
 import { useSession } from '../../session/SessionContext'
 import { KeySignatureExplain } from './KeySignatureStep'
 import { RecordViewsNote } from '../audit/RecordViews'
+import { EXPORT_FILE_NAME, FhirExportButton } from '../../components/fhir/FhirExportButton'
 import { RecordHistory } from '../../components/fhir/RecordHistory'
 import { currentVersionOf, SupersededNote } from '../../components/fhir/Superseded'
 import { ImportButton, ImportPanel, useBundleImport } from './ImportBundle'
@@ -61,39 +62,6 @@ function BundleButton({ record }: { record: MedicalRecord }) {
         <code>healthledger verify-bundle</code>, without HealthLedger. It contains the file itself.
       </span>
       <ErrorNotice error={download.error} title="Could not prepare the bundle" />
-    </>
-  )
-}
-
-/** The FHIR file every patient can take to another health system: all their verified records as one Bundle. */
-export const EXPORT_FILE_NAME = 'healthledger-bundle.json'
-
-/** "Export (FHIR)": GET /api/fhir/bundle with the key signature (as opening does), saved as healthledger-bundle.json. */
-function ExportButton({ disabled }: { disabled: boolean }) {
-  const { api, keySignature, signKeyMessage } = useSession()
-  const exporting = useMutation({
-    mutationFn: async () => {
-      const signature = keySignature ?? (await signKeyMessage())
-      const result = await api.fhir.bundle(signature)
-      saveBlob(result.blob, EXPORT_FILE_NAME)
-      return result
-    },
-  })
-  const done = exporting.data
-  return (
-    <>
-      <button type="button" className="btn btn-secondary" onClick={() => exporting.mutate()} disabled={disabled || exporting.isPending}
-        title="All your verified records as one FHIR R4 Bundle, for any other health system">
-        {exporting.isPending ? 'Exporting…' : 'Export (FHIR)'}
-      </button>
-      {done && (
-        <span role="status" className="hint">
-          Saved {EXPORT_FILE_NAME}
-          {done.exported !== null ? ` (${done.exported} record${done.exported === 1 ? '' : 's'})` : ''}
-          {done.skipped ? `; left out, not verified yet: ${done.skipped}` : ''}.
-        </span>
-      )}
-      <ErrorNotice error={exporting.error} title="Could not export the records" />
     </>
   )
 }
@@ -245,7 +213,8 @@ export function Records() {
       <button type="button" className="btn btn-secondary" onClick={() => void verifyAll()} disabled={!records.length}>
         Verify all
       </button>
-      <ExportButton disabled={!records.length} />
+      <FhirExportButton fileName={EXPORT_FILE_NAME} disabled={!records.length}
+        title="All your verified records as one FHIR R4 Bundle, for any other health system" />
       <ImportButton importer={importer} />
     </>
   )
