@@ -16,9 +16,10 @@ and nothing named it any more: no pass could ever find it. Now:
 `release_pins` (each reconcile pass) unpins what step 2 kept, oldest first, and forgets each CID once
 the node has answered for it.
 
-A caller that has just seen the node not answer (the upload's pin timed out or was refused) skips
-step 1: asking a hung node again would wait out the same timeout a second time before the client
-hears its error, and the pass that finds the node back unpins the CID anyway.
+A caller that has just seen the node fail skips step 1: the upload whose pin went unanswered (timed
+out or refused), and a reconcile pass after its first failed unpin. Asking a hung node again would
+wait out the same timeout once more (before the client hears its error; for each removal of the
+pass), and the pass that finds the node back unpins those CIDs anyway.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ async def remove_unanchored_upload(services: Services, cid: str, *, unpin_now: b
 
 
 async def _unpinned(services: Services, cid: str) -> bool:
-    """Whether the node answered the unpin of `cid` ("not pinned" counts): False when it did not."""
+    """True once the node has done the unpin of `cid` (or said it is not pinned); False on an IPFS
+    error (logged), which leaves the pin in place as far as anyone knows."""
     try:
         await services.ipfs.unpin(cid)
     except IpfsError as exc:
