@@ -1,10 +1,11 @@
-"""CIDs whose pin still has to be removed: removed uploads whose unpin the IPFS node did not answer.
+"""CIDs whose pin still has to be removed: removed uploads whose unpin the IPFS node has not done.
 
 Why a collection: an upload that never reached the chain is removed (its document deleted, its
 ciphertext unpinned). When the node does not answer the unpin (it is down, or its answer was lost),
-deleting the document would leave a pin that nothing names any more, kept for ever. The CID is
-written here first; the reconcile pass (services/pin_release.py) unpins it once the node answers
-and only then forgets it. One document per CID: `{_id: cid, since}`.
+or has just failed another call so that it is not asked (services/pin_release.py), deleting the
+document would leave a pin that nothing names any more, kept for ever. The CID is written here
+first; the reconcile pass unpins it once the node answers and only then forgets it. One document
+per CID: `{_id: cid, since}`.
 """
 
 from __future__ import annotations
