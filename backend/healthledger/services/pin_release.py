@@ -72,11 +72,8 @@ async def release_pins(services: Services, limit: int = PINS_PER_PASS) -> int:
     released = 0
     for cid in await services.pin_releases.oldest(limit):
         if await services.records.get_by_cid(cid) is None:
-            try:
-                await services.ipfs.unpin(cid)
-            except IpfsError as exc:  # not the records' pass's failure: it is reported as done
-                log.warning("pins of removed uploads wait for IPFS", extra={"error_type": type(exc).__name__})
-                break
+            if not await _unpinned(services, cid):
+                break  # not the records' pass's failure: the rest waits for the next pass
             released += 1
         await services.pin_releases.done(cid)
     return released
