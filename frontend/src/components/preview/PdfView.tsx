@@ -71,13 +71,17 @@ function useWidth(ref: React.RefObject<HTMLElement | null>): number {
 
 function PdfPage({ doc, pageNumber, width, title }: { doc: PDFDocumentProxy; pageNumber: number; width: number; title: string }) {
   const canvasRef = useRef<HTMLCanvasElement>(null)
-  const [state, setState] = useState<'rendering' | 'rendered' | 'failed'>('rendering')
+  // What the canvas shows, and for which page and width: after a page turn or a resize the canvas is
+  // cleared and drawn again, and until then the old outcome must not be shown as this page's (the
+  // canvas said "rendered" for page 2 while still blank from page 1's clearing).
+  const [outcome, setOutcome] = useState<{ doc: PDFDocumentProxy; pageNumber: number; width: number; state: 'rendered' | 'failed' } | null>(null)
+  const state = outcome && outcome.doc === doc && outcome.pageNumber === pageNumber && outcome.width === width ? outcome.state : 'rendering'
   useEffect(() => {
     const canvas = canvasRef.current
     if (!canvas || width <= 0) return
     let task: RenderTask | null = null
     let cancelled = false
-    setState('rendering')
+    const settle = (result: 'rendered' | 'failed') => setOutcome({ doc, pageNumber, width, state: result })
     void (async () => {
       try {
         const page = await doc.getPage(pageNumber)
@@ -90,10 +94,10 @@ function PdfPage({ doc, pageNumber, width, title }: { doc: PDFDocumentProxy; pag
         canvas.style.width = `${Math.floor(viewport.width)}px`
         task = page.render({ canvas, viewport, transform: ratio === 1 ? undefined : [ratio, 0, 0, ratio, 0, 0] })
         await task.promise
-        if (!cancelled) setState('rendered')
+        if (!cancelled) settle('rendered')
       } catch (error) {
         // A cancelled render (page turned, preview closed) is not a failure.
-        if (!cancelled && (error as { name?: string })?.name !== 'RenderingCancelledException') setState('failed')
+        if (!cancelled && (error as { name?: string })?.name !== 'RenderingCancelledException') settle('failed')
       }
     })()
     return () => {
