@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     reorg_window_blocks: int = Field(default=64, ge=1)
     # Seconds between two passes of the background reconciler (pending uploads, reorgs, expiries).
     reconcile_interval_seconds: float = Field(default=15.0, gt=0)
+    # A removed upload's CID that the IPFS node says is not pinned is asked about again at least this
+    # long after that answer before it is forgotten: a pin request the node held while it hung may be
+    # done when it resumes (services/pin_release.py).
+    pin_release_recheck_seconds: float = Field(default=60.0, ge=0)
     # A signature must stay valid this long after "now" when it is relayed: the time a transaction
     # needs to land (a few blocks). Deadlines closer than this are refused before anything is sent.
     deadline_margin_seconds: int = Field(default=60, ge=0)

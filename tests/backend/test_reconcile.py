@@ -23,11 +23,16 @@ from .support.records import upload
 from .support.wallet import Wallet
 
 
-async def _pin(services, data: bytes) -> str:
+async def _pin(services, data: bytes, *, pin: bool = True) -> str:
     async def chunks():
         yield data
 
-    return (await services.ipfs.add_stream(chunks())).cid
+    return (await services.ipfs.add_stream(chunks(), pin=pin)).cid
+
+
+async def _waiting(services) -> set[str]:
+    """CIDs in `pins_to_release` (db/pin_releases.py)."""
+    return {entry.cid for entry in await services.pin_releases.oldest(10_000)}
 
 
 def _pending_doc(patient: str, cid: str, created_at: datetime, tx_hash: str | None = None) -> RecordDoc:
@@ -163,14 +168,14 @@ async def test_a_removal_ipfs_cannot_unpin_keeps_the_pin_named_until_a_later_pas
 
         assert away.removed >= 1, away
         assert await services.records.get_by_cid(cid) is None
-        assert cid in await services.pin_releases.oldest(10_000)
+        assert cid in await _waiting(services)
         assert await services.ipfs.has(cid), "the node was away: the pin is still there"
 
         back = await reconcile_pending(services, grace_seconds=600)
 
         assert back.pins_released >= 1, back
         assert not await services.ipfs.has(cid)
-        assert cid not in await services.pin_releases.oldest(10_000)
+        assert cid not in await _waiting(services)
     finally:
         await services.close()
 
@@ -193,7 +198,7 @@ async def test_a_pass_asks_a_hung_ipfs_node_to_unpin_once_not_once_per_removal(a
 
         assert away.removed >= 3, away
         assert hung.connections == 2, "one removal's unpin and one try of the release step, no more"
-        waiting = await services.pin_releases.oldest(10_000)
+        waiting = await _waiting(services)
         for cid in cids:
             assert await services.records.get_by_cid(cid) is None
             assert cid in waiting and await services.ipfs.has(cid)
@@ -201,9 +206,53 @@ async def test_a_pass_asks_a_hung_ipfs_node_to_unpin_once_not_once_per_removal(a
         back = await reconcile_pending(services, grace_seconds=600)
 
         assert back.pins_released >= 3, back
-        waiting = await services.pin_releases.oldest(10_000)
+        waiting = await _waiting(services)
         for cid in cids:
             assert cid not in waiting and not await services.ipfs.has(cid)
     finally:
         hung.close()
+        await services.close()
+
+
+@pytest.mark.asyncio
+async def test_a_pin_done_after_the_node_said_not_pinned_is_released_by_a_later_pass(api_settings) -> None:
+    """A node that hung holding an upload's pin request may do that pin when it resumes, after a pass
+    has asked it to unpin and heard "not pinned". Before: the CID was forgotten at that first answer,
+    and the late pin stayed with nothing naming it. Now: the CID is asked about again (not before
+    `pin_recheck_seconds`), and the late pin goes."""
+    services = await build_services(api_settings)
+    try:
+        cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()), pin=False)
+        await services.pin_releases.add(cid)  # as the upload whose pin request went unanswered does
+
+        await reconcile_pending(services, grace_seconds=600, pin_recheck_seconds=0)
+
+        assert cid in await _waiting(services), "forgotten at the first 'not pinned': a late pin would stay"
+        await services.ipfs.pin(cid)  # the node resumes and does the pin it held
+
+        second = await reconcile_pending(services, grace_seconds=600, pin_recheck_seconds=0)
+
+        assert second.pins_released >= 1, second
+        assert not await services.ipfs.has(cid), "the late pin is still there"
+        assert cid not in await _waiting(services)
+    finally:
+        await services.close()
+
+
+@pytest.mark.asyncio
+async def test_a_cid_the_node_keeps_saying_is_not_pinned_is_forgotten_after_the_recheck_time(api_settings) -> None:
+    """Asked again before the recheck time, "not pinned" keeps the CID; asked after it, the CID goes."""
+    services = await build_services(api_settings)
+    try:
+        cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()), pin=False)
+        await services.pin_releases.add(cid)
+
+        await reconcile_pending(services, grace_seconds=600, pin_recheck_seconds=600)
+        await reconcile_pending(services, grace_seconds=600, pin_recheck_seconds=600)
+        assert cid in await _waiting(services), "forgotten before the recheck time"
+
+        await reconcile_pending(services, grace_seconds=600, pin_recheck_seconds=0)
+        assert cid not in await _waiting(services)
+        assert not await services.ipfs.has(cid)
+    finally:
         await services.close()

@@ -14,7 +14,11 @@ and nothing named it any more: no pass could ever find it. Now:
 3. delete the document.
 
 `release_pins` (each reconcile pass) unpins what step 2 kept, oldest first, and forgets each CID once
-the node has answered for it.
+the node has removed its pin. A "not pinned" answer is not enough the first time: a node that hung
+while an upload's pin request was on its way may do that pin when it resumes, after the pass has
+asked. Such a CID is asked about again, and forgotten only when the node still says "not pinned" at
+least PIN_RELEASE_RECHECK_SECONDS after it first did (before, it was forgotten at once, and the late
+pin stayed with nothing naming it).
 
 A caller that has just seen the node fail skips step 1: the upload whose pin went unanswered (timed
 out or refused), and a reconcile pass after its first failed unpin. Asking a hung node again would
@@ -24,7 +28,9 @@ pass), and the pass that finds the node back unpins those CIDs anyway.
 
 from __future__ import annotations
 
+import enum
 import logging
+from datetime import UTC, datetime, timedelta
 
 from ..container import Services
 from ..storage.ipfs import IpfsError
@@ -44,36 +50,57 @@ async def remove_unanchored_upload(services: Services, cid: str, *, unpin_now: b
     Raises the database's error when the note or the deletion could not be written: the document
     then still names the ciphertext, and a later reconcile pass removes the upload again.
     """
-    answered = unpin_now and await _unpinned(services, cid)
+    answered = unpin_now and await _unpin(services, cid) is not Unpin.UNANSWERED
     if not answered:
         await services.pin_releases.add(cid)
     await services.records.delete(cid)
     return answered
 
 
-async def _unpinned(services: Services, cid: str) -> bool:
-    """True once the node has done the unpin of `cid` (or said it is not pinned); False on an IPFS
-    error (logged), which leaves the pin in place as far as anyone knows."""
+class Unpin(enum.Enum):
+    """What became of one unpin request."""
+
+    REMOVED = "removed"
+    NOT_PINNED = "not pinned"
+    UNANSWERED = "unanswered"  # an IPFS error: the pin may still be there, as far as anyone knows
+
+
+async def _unpin(services: Services, cid: str) -> Unpin:
+    """Ask the node to unpin `cid`; an IPFS error is logged (with the CID, never a secret)."""
     try:
-        await services.ipfs.unpin(cid)
+        removed = await services.ipfs.unpin(cid)
     except IpfsError as exc:
         log.warning("unpin deferred to the next reconcile pass", extra={"cid": cid, "error_type": type(exc).__name__})
-        return False
-    return True
+        return Unpin.UNANSWERED
+    return Unpin.REMOVED if removed else Unpin.NOT_PINNED
 
 
-async def release_pins(services: Services, limit: int = PINS_PER_PASS) -> int:
-    """Unpin the CIDs `remove_unanchored_upload` could not, oldest first; how many the node answered for.
+async def release_pins(services: Services, limit: int = PINS_PER_PASS, recheck_seconds: float | None = None) -> int:
+    """Unpin the CIDs `remove_unanchored_upload` could not, oldest first; how many pins the node removed.
 
     A CID that a record document still names (its deletion failed after the note was written) is
     left to that document: the upload's next removal unpins it. An IPFS error ends this step (the
     node is still away; the rest waits for the next pass) without failing the pass.
+    A CID the node says is not pinned is kept until it says so again `recheck_seconds` (default
+    PIN_RELEASE_RECHECK_SECONDS) or more after the first time: a pin it held while hung may come late.
     """
+    if recheck_seconds is None:
+        recheck_seconds = services.settings.pin_release_recheck_seconds
+    recheck = timedelta(seconds=recheck_seconds)
     released = 0
-    for cid in await services.pin_releases.oldest(limit):
-        if await services.records.get_by_cid(cid) is None:
-            if not await _unpinned(services, cid):
-                break  # not the records' pass's failure: the rest waits for the next pass
+    for entry in await services.pin_releases.oldest(limit):
+        if await services.records.get_by_cid(entry.cid) is not None:
+            await services.pin_releases.done(entry.cid)
+            continue
+        outcome = await _unpin(services, entry.cid)
+        if outcome is Unpin.UNANSWERED:
+            break  # not the records' pass's failure: the rest waits for the next pass
+        now = datetime.now(UTC)
+        if outcome is Unpin.REMOVED:
             released += 1
-        await services.pin_releases.done(cid)
+            await services.pin_releases.done(entry.cid)
+        elif entry.not_pinned_since is None:
+            await services.pin_releases.not_pinned(entry.cid, now)
+        elif now - entry.not_pinned_since >= recheck:
+            await services.pin_releases.done(entry.cid)
     return released

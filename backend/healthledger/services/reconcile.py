@@ -20,11 +20,14 @@ ReconcileReport = AnchorReport
 __all__ = ["ReconcileReport", "reconcile_pending"]
 
 
-async def reconcile_pending(services: Services, grace_seconds: float | None = None) -> ReconcileReport:
-    """One reconcile pass. `grace_seconds` defaults to the transaction timeout.
+async def reconcile_pending(
+    services: Services, grace_seconds: float | None = None, pin_recheck_seconds: float | None = None
+) -> ReconcileReport:
+    """One reconcile pass. `grace_seconds` defaults to the transaction timeout, `pin_recheck_seconds`
+    to PIN_RELEASE_RECHECK_SECONDS (services/pin_release.py).
 
     Records first (a removal whose unpin fails notes its CID), then the noted pins.
     """
     report = await reconcile_records(services, grace_seconds)
-    report.pins_released = await release_pins(services)
+    report.pins_released = await release_pins(services, recheck_seconds=pin_recheck_seconds)
     return report
