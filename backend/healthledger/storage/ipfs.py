@@ -329,13 +329,8 @@ class IpfsClient:
         """
         validate_cid(cid)
         params = {"arg": cid, "type": "recursive", "timeout": _timeout_param(self.content_timeout_seconds)}
-        try:
-            data = await self._call_json("pin/ls", params, read_timeout=self.content_timeout_seconds)
-        except IpfsNotFound as exc:
-            if not _says_not_pinned(exc):
-                raise
-            return False
-        return bool(data.get("Keys"))
+        data = await self._call_about_a_pin("pin/ls", params, read_timeout=self.content_timeout_seconds)
+        return data is not None and bool(data.get("Keys"))
 
     pin_ls = has
 
@@ -402,15 +397,21 @@ class IpfsClient:
         The blocks stay in the repo until the node garbage-collects them.
         """
         validate_cid(cid)
+        return await self._call_about_a_pin("pin/rm", {"arg": cid}) is not None
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    async def _call_about_a_pin(
+        self, path: str, params: Mapping[str, str], *, read_timeout: float | None = None
+    ) -> dict[str, Any] | None:
+        """`_call_json`, or None when the node answers that the CID is not pinned. Any other "not
+        found" error (a node-side deadline, a lost block) raises: it says nothing about the pin."""
         try:
-            await self._call_json("pin/rm", {"arg": cid})
+            return await self._call_json(path, params, read_timeout=read_timeout)
         except IpfsNotFound as exc:
             if not _says_not_pinned(exc):
                 raise
-            return False
-        return True
-
-    # -- plumbing ----------------------------------------------------------------------------------
+            return None
 
     async def _call_json(
         self,
