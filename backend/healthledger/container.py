@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -65,6 +66,9 @@ class Services:
     # Accounts' registered encryption keys (keys v2); bindings are signed for `chain_id`.
     account_keys: AccountKeyStore
     chain_id: int
+    # Turns for memory-heavy FHIR Bundle work, FHIR_BUNDLE_CONCURRENCY at once (services/fhir_import.py,
+    # services/fhir_export.py).
+    bundle_turns: asyncio.Semaphore
     # Index of issued bills (terms, ids, issue tx); BillPayments reads and encodings, None when bills
     # are not configured (BILL_PAYMENTS_ADDRESS empty: /api/bills answers 503 `bills_unavailable`).
     bills: BillStore
@@ -158,4 +162,5 @@ async def build_services(settings: Settings) -> Services:
         bill_chain=BillsChain(
             chain, settings.bill_payments_address, settings.bill_payments_deployed_block
         ) if settings.bill_payments_address else None,
+        bundle_turns=asyncio.Semaphore(settings.fhir_bundle_concurrency),
     )

@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     # off (408 `upload_stalled`) instead of holding its IPFS add open for ever.
     upload_idle_timeout_seconds: float = Field(default=30.0, gt=0)
     signature_ttl_seconds: int = 900
+    # FHIR Bundles (an import being prepared, an export being built) one API instance works on at
+    # once; more wait their turn. Each holds its files several times over in memory (about 250 MB
+    # for a Bundle at the 50 MB limit), so this bounds an instance's memory, not its speed.
+    fhir_bundle_concurrency: int = Field(default=2, ge=1)
 
     # Rate limits (services/rate_limits.py), counted in MongoDB so every API process shares them.
     # Each value is a `limits` string ("N/second|minute|hour|day", or "N/M seconds"); an empty

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fhir.resources.R4B.bundle import Bundle
+from healthledger.api.schemas.fhir import ImportPlan
 from healthledger.chain.relayer import Relayer
 from pymongo.database import Database
 
@@ -155,7 +156,10 @@ def test_entries_that_cannot_be_imported_are_listed(client: httpx.Client, patien
             {"fullUrl": "urn:uuid:5", "resource": invoice("0x" + "11" * 20, "0x" + "22" * 20)},
         ],
     }
-    plan = expect_ok(client.post(PREPARE, content=_json(bundle), headers={**patient_wallet.headers, "Content-Type": FHIR_JSON}))
+    answer = client.post(PREPARE, content=_json(bundle), headers={**patient_wallet.headers, "Content-Type": FHIR_JSON})
+    plan = expect_ok(answer)
+    assert answer.headers["content-type"] == "application/json"
+    ImportPlan.model_validate_json(answer.content)  # the documented answer, field for field
     assert [(r["index"], r["code"]) for r in plan["refused"]] == [
         (0, "unsupported_resource"), (1, "invalid_fhir"), (2, "attachment_hash_mismatch"), (3, "attachment_not_inline"),
     ]

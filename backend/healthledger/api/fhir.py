@@ -3,7 +3,7 @@ import: a Bundle from another provider as the records the patient signs and uplo
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
@@ -98,5 +98,6 @@ async def fhir_bundle(
     },
     responses=errors(BODY, AUTH, ROLE, {400: ("invalid_fhir", "too_many_entries"), 413: ("file_too_large",)}, validation=False),
 )
-async def fhir_import_prepare(caller: PatientDep, services: ServicesDep, request: Request) -> dict[str, Any]:
-    return await prepare_import(services, caller.address, await request.body())
+async def fhir_import_prepare(caller: PatientDep, services: ServicesDep, request: Request) -> Response:
+    plan = await prepare_import(services, caller.address, request.body)
+    return Response(content=plan, media_type="application/json")

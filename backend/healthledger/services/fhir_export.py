@@ -18,7 +18,8 @@ Entries (fhir/bundle.py): a structured record (uploaded as `application/fhir+jso
 is exported as itself; any other file, or a structured record that no longer validates, as a
 `DocumentReference` with the file inline. The Bundle is built from R4B models and validated before
 it is sent. It is held in memory whole (validating it needs the whole of it), so the files it
-inlines are capped at EXPORT_MAX_BYTES in total: past that 413 `bundle_too_large`.
+inlines are capped at EXPORT_MAX_BYTES in total: past that 413 `bundle_too_large`. An instance
+opens and builds FHIR_BUNDLE_CONCURRENCY Bundles at once (imports included); the others wait.
 """
 
 from __future__ import annotations
@@ -121,14 +122,16 @@ async def export_bundle(
             total += len(item.content) if item is not None else 0
             return item
 
-    opened = [item for item in await _all_or_nothing([open_one(record) for record in candidates]) if item is not None]
-    if total > EXPORT_MAX_BYTES:
-        raise TooLarge(
-            "bundle_too_large", f"these records hold more than {EXPORT_MAX_BYTES} bytes of files: too much for one Bundle"
-        )
-    # The patient's receipts of paid bills (public chain data, services/bills_receipt.py).
-    receipts = await patient_receipts(services, owner) if role == "patient" else []
-    body = await anyio.to_thread.run_sync(_build, opened, skipped, chain_id, receipts)
+    # The files are held in memory until the Bundle is built: one of FHIR_BUNDLE_CONCURRENCY turns.
+    async with services.bundle_turns:
+        opened = [item for item in await _all_or_nothing([open_one(record) for record in candidates]) if item is not None]
+        if total > EXPORT_MAX_BYTES:
+            raise TooLarge(
+                "bundle_too_large", f"these records hold more than {EXPORT_MAX_BYTES} bytes of files: too much for one Bundle"
+            )
+        # The patient's receipts of paid bills (public chain data, services/bills_receipt.py).
+        receipts = await patient_receipts(services, owner) if role == "patient" else []
+        body = await anyio.to_thread.run_sync(_build, opened, skipped, chain_id, receipts)
     return FhirExport(body=body, exported=len(opened), skipped=skipped)
 
 
