@@ -18,7 +18,7 @@ export APE_DATA_FOLDER ?= $(CURDIR)/.cache/ape
 help:
 	@echo "make run    install what is missing, start the whole stack, print the URL (API_INSTANCES=3: three API processes on one port)"
 	@echo "make test   install what is missing, run every test"
-	@echo "make bench  gas table and service benchmarks (records, doctor-authored flow, integrity, hardening, chain state, upload speed, FHIR export, load on 1 and 3 instances)"
+	@echo "make bench  gas table and service benchmarks (records, doctor-authored flow, integrity, hardening, chain state, upload speed, FHIR export and import, load on 1 and 3 instances)"
 
 install: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/solc $(STAMPS)/ipfs $(STAMPS)/frontend $(STAMPS)/chromium
 
@@ -89,7 +89,7 @@ test: check-solc install frontend/dist/index.html
 	node --test --test-concurrency=$(BROWSER_TEST_FILES_AT_ONCE) tests/browser/*.test.mjs
 
 BENCHMARKS := gas_bench bench_records bench_doctor_flow bench_integrity bench_hardening bench_chain_state \
-	bench_upload_speed bench_fhir_export bench_load
+	bench_upload_speed bench_fhir_export bench_fhir_import bench_load
 
 # Every benchmark runs even when an earlier one misses a target (each exits 1 then, 2 when it could
 # not run); the summary names those that did not pass, and `make bench` then fails.
