@@ -47,6 +47,5 @@ class PinReleaseStore:
         await self._c.update_one({"_id": cid, "not_pinned_since": None}, {"$set": {"not_pinned_since": at}})
 
     async def done(self, cid: str) -> None:
-        """Nothing left to do for `cid`: the node removed its pin, or has said twice it holds none."""
+        """Forget `cid`: the node removed its pin or said twice it holds none, or a record names it again."""
         await self._c.delete_one({"_id": cid})
-
