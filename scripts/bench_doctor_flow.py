@@ -49,7 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_support import ROOT, BenchStack, measure_on, prepare_environment, print_result, result_envelope  # noqa: E402
+from bench_support import ROOT, BenchStack, measure_on, prepare_environment, print_result, result_envelope, save  # noqa: E402
 
 OUT = ROOT / ".cache" / "bench" / "doctor_flow.json"
 STEPS = (
@@ -252,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print_table(result)
     text = print_result(result)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text + "\n")
+    save(text, OUT)
     return 0
 
 

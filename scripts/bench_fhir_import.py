@@ -42,6 +42,7 @@ from bench_support import (  # noqa: E402
     print_result,
     result_envelope,
     rss_mib,
+    save,
 )
 
 OUT = ROOT / ".cache" / "bench" / "fhir_import.json"
@@ -196,8 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     result = result_envelope("fhir_import", "MB = 2**20 bytes; wall time until every answer is read", measured)
     print_table(result)
     text = print_result(result)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text + "\n")
+    save(text, OUT)
     return 0
 
 

@@ -366,10 +366,15 @@ def print_result(result: dict[str, Any]) -> str:
     return text
 
 
-def save_and_check(text: str, out: Path, result: dict[str, Any], missed: str) -> int:
-    """Write the JSON `text` to `out`; the exit status: 1 (after `missed: names`) when a target is missed."""
+def save(text: str, out: Path) -> None:
+    """Write the JSON `text` to `out` (its folder made if needed)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
+
+
+def save_and_check(text: str, out: Path, result: dict[str, Any], missed: str) -> int:
+    """Write the JSON `text` to `out`; the exit status: 1 (after `missed: names`) when a target is missed."""
+    save(text, out)
     failed = [name for name, t in result["targets"].items() if not t["ok"]]
     if failed:
         print(f"\n{missed}: {', '.join(failed)}", file=sys.stderr)
