@@ -23,7 +23,10 @@ from .support.records import upload
 from .support.wallet import Wallet
 
 
-async def _pin(services, data: bytes, *, pin: bool = True) -> str:
+async def _add_ciphertext(services, *, pin: bool = True) -> str:
+    """A fresh record-sized ciphertext added to IPFS (pinned unless `pin=False`); its CID."""
+    data = encrypt_bytes(os.urandom(100), new_data_key())
+
     async def chunks():
         yield data
 
@@ -103,11 +106,11 @@ async def test_reconcile_confirms_mined_and_removes_abandoned(client: httpx.Clie
             {"cid": finished["cid"]}, {"$set": {"state": "pending", "record_id": None, "confirmed_at": None}}
         )
         # 2. Pinned, never sent, and older than the grace period: abandoned.
-        abandoned_cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()))
+        abandoned_cid = await _add_ciphertext(services)
         old = datetime.now(UTC) - timedelta(hours=1)
         await services.records.insert_pending(_pending_doc(wallet.address, abandoned_cid, old))
         # 3. Fresh and never sent: may still be in flight in another process, left alone.
-        fresh_cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()))
+        fresh_cid = await _add_ciphertext(services)
         await services.records.insert_pending(_pending_doc(wallet.address, fresh_cid, datetime.now(UTC)))
 
         report = await reconcile_pending(services, grace_seconds=600)
@@ -136,7 +139,7 @@ async def test_an_upload_sent_but_never_seen_is_sent_again_not_removed(client: h
     wallet.login(client)
     services = await build_services(api_settings)
     try:
-        cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()))
+        cid = await _add_ciphertext(services)
         doc = _pending_doc(wallet.address, cid, datetime.now(UTC) - timedelta(hours=1), tx_hash="0x" + "5a" * 32)
         payload = wallet.typed_data(client, "addRecord", {"recordType": "report", "contentHash": doc.content_hash})
         doc.relay = RelayAuthorization(2, payload["message"]["nonce"], payload["message"]["deadline"], wallet.sign_typed_data(payload))
@@ -161,7 +164,7 @@ async def test_a_removal_ipfs_cannot_unpin_keeps_the_pin_named_until_a_later_pas
     wallet = Wallet.random()
     services = await build_services(api_settings)
     try:
-        cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()))
+        cid = await _add_ciphertext(services)
         await services.records.insert_pending(_pending_doc(wallet.address, cid, datetime.now(UTC) - timedelta(hours=1)))
 
         away = await _reconcile_with_ipfs_at(services, free_port(), timeout_seconds=2.0)  # nothing listens
@@ -190,7 +193,7 @@ async def test_a_pass_asks_a_hung_ipfs_node_to_unpin_once_not_once_per_removal(a
     services = await build_services(api_settings)
     hung = _HungNode()
     try:
-        cids = [await _pin(services, encrypt_bytes(os.urandom(100), new_data_key())) for _ in range(3)]
+        cids = [await _add_ciphertext(services) for _ in range(3)]
         for cid in cids:
             await services.records.insert_pending(_pending_doc(wallet.address, cid, datetime.now(UTC) - timedelta(hours=1)))
 
@@ -222,7 +225,7 @@ async def test_a_pin_done_after_the_node_said_not_pinned_is_released_by_a_later_
     `pin_recheck_seconds`), and the late pin goes."""
     services = await build_services(api_settings)
     try:
-        cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()), pin=False)
+        cid = await _add_ciphertext(services, pin=False)
         await services.pin_releases.add(cid)  # as the upload whose pin request went unanswered does
 
         await reconcile_pending(services, grace_seconds=600, pin_recheck_seconds=0)
@@ -244,7 +247,7 @@ async def test_a_cid_the_node_keeps_saying_is_not_pinned_is_forgotten_after_the_
     """Asked again before the recheck time, "not pinned" keeps the CID; asked after it, the CID goes."""
     services = await build_services(api_settings)
     try:
-        cid = await _pin(services, encrypt_bytes(os.urandom(100), new_data_key()), pin=False)
+        cid = await _add_ciphertext(services, pin=False)
         await services.pin_releases.add(cid)
 
         await reconcile_pending(services, grace_seconds=600, pin_recheck_seconds=600)
