@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # default: http://127.0.0.1:PORT. Its whole run is bounded by SELFTEST_TIMEOUT_SECONDS.
     selftest_api_url: str = ""
     selftest_timeout_seconds: float = Field(default=180.0, gt=0)
+    # Each dependency check of GET /api/system/status and /ready (and `healthledger status`) is
+    # reported `down` (`timeout`) after this long, so a health check answers within it (services/status.py).
+    status_probe_timeout_seconds: float = Field(default=3.0, gt=0)
     # Largest body of any request but a file upload (which MAX_UPLOAD_BYTES bounds); counted as it arrives.
     max_json_body_bytes: int = 65536
 

@@ -64,6 +64,7 @@ MONGODB_TIMEOUT_SECONDS = 2.0
 IPFS_TIMEOUT_SECONDS = 3.0
 RPC_TIMEOUT_SECONDS = 3.0
 RATE_LIMIT_TIMEOUT_SECONDS = 1.0
+STATUS_PROBE_TIMEOUT_SECONDS = 1.0
 # Scheduling on a busy 2-core machine, web3's back-off between attempts to reach a node that
 # refuses connections (about 1.9 s in all) and the answer's round trip.
 MARGIN_SECONDS = 3.0
@@ -262,6 +263,7 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
             tx_timeout_seconds=20.0,
             tx_resend_seconds=15.0,
             rate_limit_timeout_seconds=RATE_LIMIT_TIMEOUT_SECONDS,
+            status_probe_timeout_seconds=STATUS_PROBE_TIMEOUT_SECONDS,
         )
         launcher = ApiProcessLauncher(base, work)
         cleanup.append(launcher.stop_all)
@@ -863,6 +865,36 @@ def test_hung_service_answers_within_its_timeout(
         # after the API answered 502; the add asks for no pin, so that leaves no pin either.
         assert faults.pins() == before.pins
         _retry_succeeds(client, wallet, prepared)
+
+
+@pytest.mark.parametrize("service, dependency", [("mongo", "mongodb"), ("anvil", "chain"), ("ipfs", "ipfs")])
+def test_health_checks_answer_within_the_probe_timeout_while_a_service_hangs(
+    faults: FaultStack, service: str, dependency: str
+) -> None:
+    """A load balancer's health check needs an answer within its own timeout: the hung dependency is
+    reported down once STATUS_PROBE_TIMEOUT_SECONDS passes, not after its adapter's timeout."""
+    budget = STATUS_PROBE_TIMEOUT_SECONDS + 1.5  # the probe's bound, the answer's round trip, scheduling
+    with faults.client() as client, faults.hung(service):
+        response, elapsed = _timed(lambda: client.get("/api/system/status"))
+        MEASURED.append((f"{service} hung: status", response.status_code, "-", elapsed))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "degraded"
+        assert body["dependencies"][dependency] == {
+            "state": "down", "latency_ms": body["dependencies"][dependency]["latency_ms"], "error": "timeout"
+        }
+        # The relayer's balance is read from the chain too.
+        hung = {dependency, "relayer"} if dependency == "chain" else {dependency}
+        assert {name for name, probe in body["dependencies"].items() if probe["state"] == "down"} == hung
+        assert elapsed < budget, f"status took {elapsed:.2f} s"
+
+        answer = _timed(lambda: client.get("/api/system/ready"))
+        _expect_error(f"{service} hung: ready", answer, 503, "not_ready", STATUS_PROBE_TIMEOUT_SECONDS)
+        assert answer[0].json()["error"]["down"] == [dependency]
+        assert answer[1] < budget, f"ready took {answer[1]:.2f} s"
+
+        live = client.get("/api/system/live")
+        assert live.status_code == 200 and live.json() == {"status": "live"}
 
 
 # ----------------------------------------------------------------------------- the log

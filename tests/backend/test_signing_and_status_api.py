@@ -82,6 +82,19 @@ def test_status_reports_every_dependency(client: httpx.Client, deployment) -> No
     assert deps["relayer"]["funded"] is True
 
 
+def test_liveness_and_readiness_for_supervisors_and_load_balancers(client: httpx.Client) -> None:
+    live = client.get("/api/system/live")  # no token: a load balancer has none
+    assert live.status_code == 200, live.text
+    assert live.json() == {"status": "live"}
+    ready = client.get("/api/system/ready")
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert set(body["dependencies"]) == {"mongodb", "ipfs", "chain"}
+    assert all(dep["state"] == "ok" for dep in body["dependencies"].values())
+    assert body["dependencies"]["chain"]["block_number"] >= 0
+
+
 def test_client_config_is_public_and_does_not_leak_the_rpc_url(client: httpx.Client, api_settings: Settings) -> None:
     response = client.get("/api/system/config")  # no token: the page asks before anyone signs in
     assert response.status_code == 200, response.text

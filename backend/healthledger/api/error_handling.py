@@ -5,7 +5,9 @@
   message (addresses, URLs, request data); this layer logs its type and frames only.
 - The access log names the route template (`/api/medical-records/view/{cid}`), never the path or
   query string, with status and duration; the same labels feed the Prometheus request histogram
-  (metrics.py), and upload routes count uploads by outcome.
+  (metrics.py), and upload routes count uploads by outcome. A health check that succeeds (GET
+  /api/system/live and /ready, asked every few seconds by each load balancer and supervisor) is logged
+  at DEBUG, so it does not bury the requests people made; a failed one is logged as any request.
 - Every request has an id: the client's `X-Request-ID` if it is short and safe
   (request_context.py), else a fresh one. It is set in a contextvar for the whole request, so every
   log line of the request carries it, and returned in the response's `X-Request-ID` header.
@@ -41,6 +43,8 @@ APP_CSP = (
     "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-src 'none'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+# Routes a load balancer or supervisor asks again and again (api/system.py).
+HEALTH_CHECK_ROUTES = frozenset({"/api/system/live", "/api/system/ready"})
 _INTERNAL_ERROR = b'{"error":{"code":"internal_error","message":"internal error"}}'
 
 
@@ -119,7 +123,9 @@ class OutermostMiddleware:
                 metrics.request_stage_seconds.labels(route, name).observe(spent)
             if method == "POST" and route in UPLOAD_PATHS:
                 metrics.record_upload(status["code"])
-            log.info(
+            quiet = route in HEALTH_CHECK_ROUTES and status["code"] < 400
+            log.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "request",
                 extra={"method": method, "route": route, "status": status["code"], "duration_ms": round(seconds * 1000, 1)},
             )

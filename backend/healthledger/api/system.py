@@ -1,4 +1,5 @@
-"""Service health (each dependency's state and latency) and the public facts a browser needs first."""
+"""Service health (each dependency's state and latency; liveness and readiness for supervisors and load
+balancers) and the public facts a browser needs first."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Path
 
-from ..services.status import collect_status
+from ..services.status import check_ready, collect_status
 from ..services.transactions import confirmations_of
 from .deps import ServicesDep
 from .schemas.errors import CHAIN, errors
-from .schemas.system import ClientConfig, SystemStatus, TransactionConfirmations
+from .schemas.system import ClientConfig, Liveness, Readiness, SystemStatus, TransactionConfirmations
 
 router = APIRouter(prefix="/api/system", tags=["system"])
 
@@ -26,6 +27,31 @@ router = APIRouter(prefix="/api/system", tags=["system"])
 )
 async def status(services: ServicesDep) -> dict[str, Any]:
     return await collect_status(services)
+
+
+@router.get(
+    "/live",
+    response_model=Liveness,
+    summary="Liveness: this process answers (for a supervisor; asks no dependency)",
+    responses=errors(validation=False),
+)
+async def live() -> Liveness:
+    return Liveness(status="live")
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    response_model_exclude_unset=True,
+    summary="Readiness: this instance reaches MongoDB, IPFS and the chain (for a load balancer)",
+    description=(
+        "200 while every check answers within STATUS_PROBE_TIMEOUT_SECONDS; 503 `not_ready` (naming the "
+        "dependencies in `down`) while one does not, so a load balancer sends requests elsewhere."
+    ),
+    responses=errors({503: ("not_ready",)}, validation=False),
+)
+async def ready(services: ServicesDep) -> dict[str, Any]:
+    return await check_ready(services)
 
 
 @router.get(

@@ -1034,6 +1034,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/system/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness: this process answers (for a supervisor; asks no dependency) */
+        get: operations["live_api_system_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/system/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness: this instance reaches MongoDB, IPFS and the chain (for a load balancer)
+         * @description 200 while every check answers within STATUS_PROBE_TIMEOUT_SECONDS; 503 `not_ready` (naming the dependencies in `down`) while one does not, so a load balancer sends requests elsewhere.
+         */
+        get: operations["ready_api_system_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/system/selftest": {
         parameters: {
             query?: never;
@@ -2192,6 +2229,17 @@ export interface components {
             /** Version */
             version: string;
         };
+        /**
+         * Liveness
+         * @description This process's event loop answers (no dependency is asked).
+         */
+        Liveness: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "live";
+        };
         /** LoginRequest */
         LoginRequest: {
             /**
@@ -2693,6 +2741,24 @@ export interface components {
              * @description Whether doctors can find you by this name
              */
             published: boolean;
+        };
+        /**
+         * Readiness
+         * @description This instance reaches MongoDB, IPFS and the chain node: it can serve requests.
+         */
+        Readiness: {
+            dependencies: components["schemas"]["ReadyDependencies"];
+            /**
+             * Status
+             * @constant
+             */
+            status: "ready";
+        };
+        /** ReadyDependencies */
+        ReadyDependencies: {
+            chain: components["schemas"]["ChainProbe"];
+            ipfs: components["schemas"]["IpfsProbe"];
+            mongodb: components["schemas"]["Probe"];
         };
         /**
          * RecordHistory
@@ -9840,6 +9906,91 @@ export interface operations {
                 };
             };
             /** @description Unavailable (see the code): `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    live_api_system_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Liveness"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ready_api_system_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Request body too large: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Internal error: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unavailable (see the code): `not_ready` */
             503: {
                 headers: {
                     [name: string]: unknown;

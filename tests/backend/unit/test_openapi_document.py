@@ -73,6 +73,8 @@ def test_signed_in_operations_declare_the_bearer_scheme(document: dict[str, Any]
         "GET /api/keys/message",
         "GET /api/signing/key-derivation-message",
         "GET /api/system/config",
+        "GET /api/system/live",
+        "GET /api/system/ready",
         "GET /api/system/status",
         "GET /api/system/transactions/{tx_hash}",
         "POST /api/auth/login",

@@ -39,6 +39,25 @@ class Dependencies(BaseModel):
     relayer: RelayerProbe
 
 
+class ReadyDependencies(BaseModel):
+    mongodb: Probe
+    ipfs: IpfsProbe
+    chain: ChainProbe
+
+
+class Readiness(BaseModel):
+    """This instance reaches MongoDB, IPFS and the chain node: it can serve requests."""
+
+    status: Literal["ready"]
+    dependencies: ReadyDependencies
+
+
+class Liveness(BaseModel):
+    """This process's event loop answers (no dependency is asked)."""
+
+    status: Literal["live"]
+
+
 class SystemStatus(BaseModel):
     status: Literal["ok", "degraded"]
     dependencies: Dependencies
