@@ -64,3 +64,21 @@ async def test_a_kept_connection_the_node_closed_does_not_fail_the_next_request(
     finally:
         await w3.provider.disconnect()
     assert gate.accepted >= 4  # a fresh connection after each drop
+
+
+@pytest.mark.asyncio
+async def test_a_contract_read_and_a_gas_estimate_are_one_request_each(gate: GateProxy, anvil) -> None:
+    """web3's validation middleware asked for the chain id twice around each of them (three round
+    trips instead of one), to check a field these requests never carry."""
+    w3 = make_web3(f"http://127.0.0.1:{gate.port}", 5.0)
+    sender = anvil.accounts[0].address
+    try:
+        gate.count(b'"eth_chainId"')
+        gate.count(b'"eth_call"')
+        gate.count(b'"eth_estimateGas"')
+        assert await w3.eth.call({"from": sender, "to": sender, "data": "0x"}) == b""
+        assert await w3.eth.estimate_gas({"from": sender, "to": sender, "value": 1}) == 21_000
+    finally:
+        await w3.provider.disconnect()
+    assert gate.seen(b'"eth_call"') == 1 and gate.seen(b'"eth_estimateGas"') == 1
+    assert gate.seen(b'"eth_chainId"') == 0

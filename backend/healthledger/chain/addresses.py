@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from eth_utils import is_address, keccak, to_checksum_address
 
 __all__ = ["checksum", "predict_vault_address", "vault_patient_from_code"]
@@ -26,11 +28,14 @@ def _clone_init_code(implementation: str, args: bytes) -> bytes:
     )
 
 
+@lru_cache(maxsize=4096)
 def predict_vault_address(factory: str, implementation: str, patient: str) -> str:
     """The address of `patient`'s vault (clone), as `HealthRecordFactory.predictVaultAddress` computes it.
 
     CREATE2 with salt = the patient's address left-padded to 32 bytes, and the clone's init code
-    carrying the patient's address as its immutable argument.
+    carrying the patient's address as its immutable argument. Cached: an upload asks for its
+    patient's vault about eight times, and each answer costs two Keccak hashes and four checksummed
+    spellings (each a Keccak hash too), about 0.2 ms of CPU.
     """
     patient_bytes = bytes.fromhex(to_checksum_address(patient)[2:])
     salt = patient_bytes.rjust(32, b"\x00")

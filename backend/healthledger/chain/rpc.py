@@ -165,15 +165,26 @@ class TimedHTTPProvider(AsyncHTTPProvider):
 
 
 def make_web3(rpc_url: str, timeout_seconds: float) -> AsyncWeb3:
-    """An async web3 over HTTP with our timeout and retry rules."""
+    """An async web3 over HTTP with our timeout and retry rules, without web3's validation middleware.
+
+    That middleware asks the node for its chain id twice (once for the request, once for the
+    answer) around every `eth_call`, `eth_estimateGas` and `eth_sendTransaction`, only to check a
+    `chainId` field we never put in those requests (the relayer signs its transactions itself, with
+    the chain id ChainClient reads once). That was three round trips instead of one for each
+    contract read made through web3 (a role check on a doctor's request, a bill's state) and the
+    relayer's gas estimate. Its other check refuses a block whose `extraData` is longer than 32 bytes
+    (proof-of-authority chains keep signatures there); we read only timestamps and fees from blocks.
+    """
     # web3's async session manager reads `.total` from the timeout: it must be a ClientTimeout.
-    return AsyncWeb3(
+    w3 = AsyncWeb3(
         TimedHTTPProvider(
             rpc_url,
             request_kwargs={"timeout": ClientTimeout(total=timeout_seconds)},
             exception_retry_configuration=RETRY_ON_CONNECTION_ERRORS,
         )
     )
+    w3.middleware_onion.remove("validation")
+    return w3
 
 
 def rpc_result(response: Mapping[str, Any], what: str) -> Any:
