@@ -259,3 +259,35 @@ async def test_a_cid_the_node_keeps_saying_is_not_pinned_is_forgotten_after_the_
         assert not await services.ipfs.has(cid)
     finally:
         await services.close()
+
+
+@pytest.mark.asyncio
+async def test_a_noted_pin_whose_pending_document_outlived_the_note_is_still_released_late(api_settings) -> None:
+    """The double fault: an upload's pin went unanswered (its CID noted for release) and deleting its
+    pending document failed too. Before: a pass while that document was younger than the grace time
+    forgot the note (a record named the CID), and the pass that later removed the upload heard "not
+    pinned" and took it as final, so a pin the hung node did after that stayed with nothing naming
+    it. Now: the note stays while the document is pending, and the late pin goes."""
+    wallet = Wallet.random()
+    services = await build_services(api_settings)
+    try:
+        cid = await _add_ciphertext(services, pin=False)
+        await services.pin_releases.add(cid)  # the upload's pin went unanswered...
+        await services.records.insert_pending(_pending_doc(wallet.address, cid, datetime.now(UTC)))  # ...and its deletion failed
+
+        await reconcile_pending(services, grace_seconds=600, pin_recheck_seconds=0)
+
+        assert await services.records.get_by_cid(cid) is not None, "removed before the grace time"
+        assert cid in await _waiting(services), "forgotten while its pending document was still there"
+        # Past the grace time: this pass removes the upload (and releases the noted CID).
+        await services.db["records"].update_one({"cid": cid}, {"$set": {"created_at": datetime.now(UTC) - timedelta(hours=1)}})
+        removed = await reconcile_pending(services, grace_seconds=600, pin_recheck_seconds=0)
+        assert removed.removed >= 1 and await services.records.get_by_cid(cid) is None, removed
+        await services.ipfs.pin(cid)  # the node resumes and does the pin it held
+
+        await reconcile_pending(services, grace_seconds=600, pin_recheck_seconds=0)
+
+        assert not await services.ipfs.has(cid), "the late pin is still there"
+        assert cid not in await _waiting(services)
+    finally:
+        await services.close()

@@ -47,5 +47,5 @@ class PinReleaseStore:
         await self._c.update_one({"_id": cid, "not_pinned_since": None}, {"$set": {"not_pinned_since": at}})
 
     async def done(self, cid: str) -> None:
-        """Forget `cid`: the node removed its pin or said twice it holds none, or a record names it again."""
+        """Forget `cid`: the node removed its pin or said twice it holds none, or a record on chain names it."""
         await self._c.delete_one({"_id": cid})

@@ -78,9 +78,12 @@ async def _unpin(services: Services, cid: str) -> Unpin:
 async def release_pins(services: Services, limit: int = PINS_PER_PASS, recheck_seconds: float | None = None) -> int:
     """Unpin the CIDs `remove_unanchored_upload` could not, oldest first; how many pins the node removed.
 
-    A CID that a record document still names (its deletion failed after the note was written) is
-    left to that document: the upload's next removal unpins it. An IPFS error ends this step (the
-    node is still away; the rest waits for the next pass) without failing the pass.
+    A CID that a pending record still names (its deletion failed after the note was written) is
+    skipped, and its note kept: the reconciler removes that upload once it is past the grace time,
+    and a later pass then releases the CID as any other (a pin the node does late included; that
+    removal's own unpin takes its first "not pinned" as final). A CID a record on chain names is
+    that record's, and forgotten. An IPFS error ends this step (the node is still away; the rest
+    waits for the next pass) without failing the pass.
     A CID the node says is not pinned is kept until it says so again `recheck_seconds` (default
     PIN_RELEASE_RECHECK_SECONDS) or more after the first time: a pin it held while hung may come late.
     """
@@ -89,8 +92,10 @@ async def release_pins(services: Services, limit: int = PINS_PER_PASS, recheck_s
     recheck = timedelta(seconds=recheck_seconds)
     released = 0
     for entry in await services.pin_releases.oldest(limit):
-        if await services.records.get_by_cid(entry.cid) is not None:
-            await services.pin_releases.done(entry.cid)
+        record = await services.records.get_by_cid(entry.cid)
+        if record is not None:
+            if record.state != "pending":
+                await services.pin_releases.done(entry.cid)
             continue
         outcome = await _unpin(services, entry.cid)
         if outcome is Unpin.UNANSWERED:
