@@ -39,13 +39,33 @@ async def prepare_import(services: Services, patient: str, read_body: Callable[[
 
 
 def _plan_json(body: bytes, patient: str, max_file_bytes: int) -> bytes:
+    """The ImportPlan as JSON bytes, each record's base64 content spliced in rather than encoded.
+
+    Why not one `json.dumps` of the whole plan: it is a single C call that holds the GIL until the
+    last byte, and for a 48 MiB Bundle's plan that was 95 ms in which no other request of the
+    instance ran (the worker thread does not help). Base64 is JSON-safe ASCII, so it needs no
+    escaping: each record's metadata goes through `json.dumps`, its content is appended as is, and
+    the longest hold is one file's base64 encoding (about 7 ms for 6 MiB).
+    """
     prepared, refused = prepare_entries(body, patient, max_file_bytes)
-    plan = {"records": [_record(record) for record in prepared], "refused": [_refusal(entry) for entry in refused]}
-    return json.dumps(plan, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    parts = [b'{"records":[']
+    for number, record in enumerate(prepared):
+        if number:
+            parts.append(b",")
+        parts.extend(_record_json(record))
+    parts.append(b'],"refused":')
+    parts.append(_json([_refusal(entry) for entry in refused]))
+    parts.append(b"}")
+    return b"".join(parts)
 
 
-def _record(record: PreparedRecord) -> dict[str, Any]:
-    return {
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _record_json(record: PreparedRecord) -> list[bytes]:
+    """One record of the plan as JSON pieces: its fields, then `content` (base64) spliced in last."""
+    fields = _json({
         "index": record.index,
         "fullUrl": record.full_url,
         "resourceType": record.resource_type,
@@ -54,8 +74,8 @@ def _record(record: PreparedRecord) -> dict[str, Any]:
         "contentType": record.content_type,
         "size": len(record.content),
         "sha256": "0x" + hashlib.sha256(record.content).hexdigest(),
-        "content": base64.b64encode(record.content).decode("ascii"),
-    }
+    })
+    return [fields[:-1], b',"content":"', base64.b64encode(record.content), b'"}']
 
 
 def _refusal(entry: RefusedEntry) -> dict[str, Any]:
