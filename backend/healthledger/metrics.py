@@ -58,6 +58,7 @@ __all__ = [
     "observe_dependency_seconds",
     "record_transaction",
     "record_upload",
+    "relayer_balance_eth",
     "relayer_queue_depth",
     "relayer_queue_oldest_age_seconds",
     "render",
@@ -148,6 +149,14 @@ relayer_queue_oldest_age_seconds = Gauge(
     multiprocess_mode="livemostrecent",
 )
 
+relayer_balance_eth = Gauge(
+    "healthledger_relayer_balance_eth",
+    "The relayer account's balance in ETH, which pays every relayed transaction's gas "
+    "(read by each instance every RELAYER_BALANCE_SECONDS; alert before it runs dry).",
+    registry=REGISTRY,
+    multiprocess_mode="livemostrecent",
+)
+
 Dependency = Literal["chain", "ipfs", "mongodb"]
 dependency_seconds = Histogram(
     "healthledger_dependency_duration_seconds",
@@ -185,6 +194,11 @@ def set_relayer_backlog(depth: int, oldest_age_seconds: float) -> None:
     """The shared queue's size and its oldest live job's age, as last read by this instance."""
     relayer_queue_depth.set(depth)
     relayer_queue_oldest_age_seconds.set(max(0.0, oldest_age_seconds))
+
+
+def set_relayer_balance(wei: int) -> None:
+    """The relayer's balance as last read (in ETH: a float holds wei amounts no dashboard needs exactly)."""
+    relayer_balance_eth.set(wei / 10**18)
 
 
 def observe_dependency_seconds(dependency: Dependency, operation: str, seconds: float, ok: bool) -> None:

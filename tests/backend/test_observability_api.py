@@ -47,7 +47,7 @@ async def relayer_is_registrar(chain_client: ChainClient, registrar_relayer: Rel
 def _metric(text: str, name: str, **labels: str) -> float:
     """The value of the sample `name{labels...}` in a Prometheus exposition (0 if absent)."""
     for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{key}="{value}"' in line for key, value in labels.items()):
+        if line.startswith((name + "{", name + " ")) and all(f'{key}="{value}"' in line for key, value in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 
@@ -70,6 +70,8 @@ def test_metrics_name_the_route_template_not_the_path(client: httpx.Client, pati
             text, "healthledger_dependency_duration_seconds_count", dependency=dependency, operation=operation, result="ok"
         ) >= 1, (dependency, operation)
     assert "healthledger_relayer_queue_depth" in text
+    # Read at start-up: the funded dev relayer (10,000 ETH, less the gas of the tests so far).
+    assert _metric(text, "healthledger_relayer_balance_eth") > 1.0
     # Not part of the typed client.
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]
 

@@ -45,7 +45,8 @@ from ..concurrency import cancel_and_wait, gather_in_order, wait_until_set
 from ..db.records import RecordStore
 from ..db.relay_jobs import RelayJob, RelayJobStore
 from ..db.relayer_lease import Lease, LeaseStore
-from ..metrics import set_relayer_backlog
+from ..chain.rpc import ChainError
+from ..metrics import set_relayer_backlog, set_relayer_balance
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2  # how often the holder looks for new jobs (a local submit wakes it at once)
 IDLE_RELEASE_SECONDS = 1.0  # an empty queue for this long: give the lease back
 BACKLOG_SECONDS = 2.0  # how often each instance reads the queue's size and age for /metrics
+BALANCE_SECONDS = 30.0  # how often each instance reads the relayer's balance for /metrics
 
 
 class LeaseLost(Exception):
@@ -101,6 +103,7 @@ class RelayWorker:
         self._idle_since: float | None = None
         self._next_renew = 0.0
         self._next_backlog = 0.0
+        self._next_balance = 0.0
         self._closed = False
 
     # -- life -----------------------------------------------------------------------------------
@@ -158,6 +161,9 @@ class RelayWorker:
                 if now >= self._next_backlog:
                     await self._report_backlog()
                     self._next_backlog = now + BACKLOG_SECONDS
+                if now >= self._next_balance:
+                    self._next_balance = now + BALANCE_SECONDS
+                    await self._report_balance()
                 if self.lease is not None:
                     busy = await self._dispatch()
                     if busy or self._watchers:
@@ -181,6 +187,15 @@ class RelayWorker:
         depth, oldest = await self._jobs.backlog(self._relayer_id)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
         set_relayer_backlog(depth, age)
+
+    async def _report_balance(self) -> None:
+        """The relayer's balance for /metrics: it pays every relayed transaction, so an operator can
+        alert before it runs dry instead of hearing of it from failed uploads. A balance the node
+        does not give is left as last read (the dependency metrics show the node's errors)."""
+        try:
+            set_relayer_balance(await self._chain.balance_of(self._relayer.address))
+        except ChainError:
+            pass
 
     async def _renew(self) -> None:
         self._next_renew = time.monotonic() + self.lease_seconds / 3
