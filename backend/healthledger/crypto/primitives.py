@@ -1,4 +1,5 @@
-"""Thin, separately testable wrappers around the pycryptodome primitives we rely on.
+"""Thin, separately testable wrappers around the primitives we rely on: pycryptodome (HKDF, random
+bytes), OpenSSL through `cryptography` (AES-256-CBC) and the standard library (HMAC-SHA256).
 
 Everything else in this package goes through these functions, so the known-answer tests
 (RFC 5869 HKDF, NIST SP 800-38A CBC, RFC 4231 HMAC) exercise exactly the calls production uses,
@@ -11,10 +12,10 @@ import hashlib
 import hmac
 from typing import cast
 
-from Crypto.Cipher import AES
 from Crypto.Hash import SHA256
 from Crypto.Protocol.KDF import HKDF
 from Crypto.Random import get_random_bytes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .errors import InvalidKeyMaterial, PaddingError
 
@@ -61,15 +62,22 @@ def _check_iv(iv: bytes) -> None:
 
 
 class _Cbc:
-    """Raw AES-256-CBC over whole blocks, chaining across calls. No padding, no MAC."""
+    """Raw AES-256-CBC over whole blocks, chaining across calls. No padding, no MAC.
+
+    OpenSSL's (`cryptography`), not pycryptodome's: it decrypts twice as fast (CBC decryption runs
+    several blocks at once; 115 against 213 ms per 100 MiB here) and encrypts about 10% faster
+    (193 against 213 ms; CBC encryption is serial), and every byte of every view and upload goes
+    through it. The context is never finalised: inputs are whole blocks, so nothing is left over.
+    """
 
     _direction = "encrypt"
 
     def __init__(self, key: bytes, iv: bytes) -> None:
         _check_aes256_key(key)
         _check_iv(iv)
-        cipher = AES.new(bytes(key), AES.MODE_CBC, iv=bytes(iv))
-        self._step = getattr(cipher, self._direction)
+        cipher = Cipher(algorithms.AES(bytes(key)), modes.CBC(bytes(iv)))
+        context = cipher.encryptor() if self._direction == "encrypt" else cipher.decryptor()
+        self._step = context.update
 
     def process(self, blocks: bytes) -> bytes:
         """Encrypt or decrypt `blocks` (a multiple of 16 bytes, possibly empty), continuing the chain."""
