@@ -152,7 +152,7 @@ relayer_queue_oldest_age_seconds = Gauge(
 relayer_balance_eth = Gauge(
     "healthledger_relayer_balance_eth",
     "The relayer account's balance in ETH, which pays every relayed transaction's gas "
-    "(read by each instance every RELAYER_BALANCE_SECONDS; alert before it runs dry).",
+    "(read by each instance every 30 s; alert before it runs dry).",
     registry=REGISTRY,
     multiprocess_mode="livemostrecent",
 )

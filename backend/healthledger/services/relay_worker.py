@@ -41,11 +41,11 @@ from ..chain.relayer import (
     TransactionReverted,
     TransactionTimeout,
 )
+from ..chain.rpc import ChainError
 from ..concurrency import cancel_and_wait, gather_in_order, wait_until_set
 from ..db.records import RecordStore
 from ..db.relay_jobs import RelayJob, RelayJobStore
 from ..db.relayer_lease import Lease, LeaseStore
-from ..chain.rpc import ChainError
 from ..metrics import set_relayer_backlog, set_relayer_balance
 from ..settings import Settings
 
