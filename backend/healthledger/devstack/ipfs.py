@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from .process import ManagedProcess, free_port, wait_until
+from .process import ManagedProcess, PortConflictError, free_port, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 JSIPFS_RELATIVE = Path("tools/ipfs/node_modules/.bin/jsipfs")
 # Written into the repo while our daemon runs (js-ipfs ignores files it does not know).
 PID_FILE = "healthledger-daemon.pid"
+# Daemon starts on new ports after a port conflict, when no port was given.
+START_ATTEMPTS = 3
 
 
 class JsIpfsNotInstalled(RuntimeError):
@@ -108,10 +110,6 @@ class JsIpfsNode:
             raise RuntimeError("the node is already running")
         binary = self.binary or find_jsipfs()
         started = time.perf_counter()
-        api_port, gateway_port, rpc_port = self._ports_given
-        self.api_port = api_port or free_port(self.host)
-        self.gateway_port = gateway_port or free_port(self.host)
-        self.rpc_port = rpc_port or free_port(self.host)
         env = {**os.environ, "IPFS_PATH": str(self.repo_dir)}
 
         self._recover_from_crash()
@@ -120,19 +118,29 @@ class JsIpfsNode:
             self.repo_dir.mkdir(parents=True, exist_ok=True)
             # --profile test: no bootstrap peers, no MDNS; -e: empty repo (no welcome files).
             self._run([binary, "init", "--profile", "test", "-e"], env)
-        self._configure()
 
-        self._process = ManagedProcess(
-            [binary, "daemon", "--offline"], name="jsipfs", env=env, log_path=self.log_path
-        ).start()
-        (self.repo_dir / PID_FILE).write_text(str(self._process.pid))
-        try:
-            self._process.wait_ready(
-                lambda: api_answers(self.api_url), self.start_timeout, interval=0.1, description="jsipfs API"
-            )
-        except BaseException:
-            self.stop()
-            raise
+        # A port chosen here may be taken before the daemon binds it. js-ipfs then logs EADDRINUSE
+        # and hangs; wait_ready notices (PortConflictError) and the daemon starts again on new ports.
+        attempts = 1 if any(self._ports_given) else START_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            self._choose_ports()
+            self._configure()
+            self._process = ManagedProcess(
+                [binary, "daemon", "--offline"], name="jsipfs", env=env, log_path=self.log_path
+            ).start()
+            (self.repo_dir / PID_FILE).write_text(str(self._process.pid))
+            try:
+                self._process.wait_ready(
+                    lambda: api_answers(self.api_url), self.start_timeout, interval=0.1, description="jsipfs API"
+                )
+                break
+            except PortConflictError:
+                self.stop()
+                if attempt == attempts:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
         self.startup_seconds = time.perf_counter() - started
         log.info("jsipfs ready at %s in %.2f s (repo %s)", self.api_url, self.startup_seconds, self.repo_dir)
         return self
@@ -158,6 +166,16 @@ class JsIpfsNode:
         self.stop()
 
     # -- helpers -------------------------------------------------------------------------------------
+
+    def _choose_ports(self) -> None:
+        """The API, gateway and RPC ports: the ones given, else free ones (three different ones)."""
+        chosen: list[int] = []
+        for given in self._ports_given:
+            port = given
+            while not port or (not given and port in chosen):
+                port = free_port(self.host)
+            chosen.append(port)
+        self.api_port, self.gateway_port, self.rpc_port = chosen
 
     def _configure(self) -> None:
         """Point the repo's config at our ports, with no swarm listeners, peers or routing.

@@ -11,11 +11,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from .process import ManagedProcess, free_port, port_open
+from .ports import port_free
+from .process import ManagedProcess, PortConflictError, free_port, port_open
 
 START_TIMEOUT_SECONDS = 30.0
 # SecantusDB flushes WiredTiger on SIGTERM and takes about 5 s to exit.
 STOP_TIMEOUT_SECONDS = 20.0
+# A port chosen here can be taken before the server binds it: start again on a new one.
+START_ATTEMPTS = 3
 
 
 def _server_command() -> str:
@@ -34,6 +37,7 @@ class SecantusServer:
 
     def __init__(self, storage_dir: Path, port: int | None = None, log_path: Path | None = None) -> None:
         self.storage_dir = Path(storage_dir)
+        self._port_given = port is not None
         self.port = port or free_port()
         self._log_path = log_path or self.storage_dir.parent / "secantus.log"
         self._process: ManagedProcess | None = None
@@ -48,21 +52,40 @@ class SecantusServer:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     def start(self) -> "SecantusServer":
+        """Launch the server and wait until it accepts connections.
+
+        A port this class chose may be taken before the server binds it; the server then exits
+        saying so, and is started again on a new port (at most START_ATTEMPTS times). A port the
+        caller gave is never swapped.
+        """
         self.storage_dir.mkdir(parents=True, exist_ok=True)
-        command = [
+        attempts = 1 if self._port_given else START_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            if not self._port_given and not port_free("127.0.0.1", self.port):  # taken since __init__
+                self.port = free_port()
+            self._process = ManagedProcess(self._command(), log_path=self._log_path, name="secantusdb").start()
+            try:
+                self._process.wait_ready(
+                    lambda: port_open("127.0.0.1", self.port),
+                    timeout=START_TIMEOUT_SECONDS,
+                    description=f"SecantusDB to accept connections on port {self.port}",
+                )
+                return self
+            except PortConflictError:
+                self.stop()
+                if attempt == attempts:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _command(self) -> list[str]:
+        return [
             _server_command(),
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--storage-path", str(self.storage_dir),
             "--cache-size", "64M",
         ]
-        self._process = ManagedProcess(command, log_path=self._log_path, name="secantusdb").start()
-        self._process.wait_ready(
-            lambda: port_open("127.0.0.1", self.port),
-            timeout=START_TIMEOUT_SECONDS,
-            description=f"SecantusDB to accept connections on port {self.port}",
-        )
-        return self
 
     def stop(self) -> None:
         if self._process is not None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
+import re
 import signal
 import socket
 import subprocess
@@ -23,16 +25,50 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TypeVar
 
+from .ports import port_free
+
 T = TypeVar("T")
 
-__all__ = ["ManagedProcess", "ProcessExitedError", "free_port", "port_open", "wait_until"]
+__all__ = [
+    "ManagedProcess", "PortConflictError", "ProcessExitedError", "free_port", "port_open", "wait_until",
+]
+
+
+# Ports free_port() hands out start here and end where the kernel's ephemeral range begins.
+LOWEST_FREE_PORT = 20000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Log lines of a server that could not listen: Python, Rust (Anvil) and Node (js-ipfs) spell it so.
+_PORT_CONFLICT = re.compile(r"EADDRINUSE|address already in use", re.IGNORECASE)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (the OS picks it; another process may still take it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port nobody listens on or connects from now, chosen below the kernel's ephemeral range.
+
+    Why not bind(0), which lets the kernel pick: it picks from the ephemeral range, the range every
+    outgoing connection on the machine takes its local port from. Between this call and the server's
+    own bind (seconds, for SecantusDB or js-ipfs), any client connection (the API's, a browser's,
+    another test stack's) may take that port, or leave it in TIME_WAIT for a minute, and the server
+    then cannot listen. Below that range a port is only ever taken by an explicit bind, so only
+    another caller of this function can race us, and it picks at random too. Still "free a moment
+    ago" only: servers started on it retry on a conflict (`ManagedProcess.reports_port_conflict`).
+    """
+    first_ephemeral = _first_ephemeral_port()
+    if first_ephemeral - LOWEST_FREE_PORT >= 1000:
+        for _ in range(200):
+            port = random.randrange(LOWEST_FREE_PORT, first_ephemeral)
+            if port_free(host, port):
+                return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # an unusual range: let the OS pick
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def _first_ephemeral_port() -> int:
+    """The start of the kernel's ephemeral port range (Linux's default 32768 where /proc says nothing)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -71,6 +107,14 @@ class ProcessExitedError(RuntimeError):
     """The child process exited while we waited for it to become ready."""
 
 
+class PortConflictError(ProcessExitedError):
+    """The child said it could not listen on its port, so it will never become ready.
+
+    A kind of ProcessExitedError for its handlers' sake, though the child may still run: js-ipfs logs
+    EADDRINUSE and hangs. Whoever waited stops it, and may start it again on another port.
+    """
+
+
 class ManagedProcess:
     """A child process with its output in a log file, stopped with SIGTERM then SIGKILL.
 
@@ -95,6 +139,7 @@ class ManagedProcess:
         self.log_path = Path(log_path) if log_path is not None else None
         self._popen: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._log_start = 0  # where this run's output begins in a log shared with earlier runs
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -107,6 +152,7 @@ class ManagedProcess:
             self.log_path = Path(path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log_start = self._log.tell()
         try:
             # Its own session (process group): `stop` reaches its children, a terminal's Ctrl-C does not.
             self._popen = subprocess.Popen(
@@ -134,10 +180,16 @@ class ManagedProcess:
     def wait_ready(
         self, probe: Callable[[], T], timeout: float, interval: float = 0.05, *, description: str | None = None
     ) -> T:
-        """Poll `probe` until it is truthy; fail early, with the log's tail, if the process exits."""
+        """Poll `probe` until it is truthy; fail early, with the log's tail, if the process exits or
+        says it cannot listen (PortConflictError)."""
         what = description or f"{self.name} to become ready"
 
         def check() -> T:
+            if self.reports_port_conflict():
+                raise PortConflictError(
+                    f"{self.name} could not listen on its port while waiting for {what}; "
+                    f"log {self.log_path}:\n{self.log_tail()}"
+                )
             if not self.is_running():
                 raise ProcessExitedError(
                     f"{self.name} exited with code {self.returncode} while waiting for {what}; "
@@ -189,6 +241,17 @@ class ManagedProcess:
             f.seek(0, os.SEEK_END)
             f.seek(max(0, f.tell() - max_bytes))
             return f.read().decode(errors="replace")
+
+    def reports_port_conflict(self) -> bool:
+        """Whether this run's output says it could not listen on its port.
+
+        Only this run's: a log shared with an earlier run that met a conflict does not count.
+        """
+        if self.log_path is None or not self.log_path.exists():
+            return False
+        with open(self.log_path, "rb") as f:
+            f.seek(self._log_start)
+            return bool(_PORT_CONFLICT.search(f.read().decode(errors="replace")))
 
     def __enter__(self) -> ManagedProcess:
         if self._popen is None:

@@ -229,7 +229,10 @@ class Stack:
 
     def _start_api(self, env: dict[str, str]) -> None:
         cfg = self.config
-        check_port_free(cfg.host, cfg.port, "the API", "stop the other process or set PORT")
+        try:  # again: the services before it took seconds to start, and the port may be gone since
+            check_port_free(cfg.host, cfg.port, "the API", "stop the other process or set PORT")
+        except PortInUse as exc:
+            raise StackError(str(exc)) from None
         child_env = {**cfg.settings, **env}
         child_env["PYTHONUNBUFFERED"] = "1"
         command = [

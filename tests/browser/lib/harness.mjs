@@ -136,13 +136,48 @@ export function withoutApiNoise(problems) {
   return problems.filter((p) => !/^console: Failed to load resource: .*\(https?:\/\/[^/]+\/api\//.test(p))
 }
 
+/**
+ * A TCP port nobody listens on now, chosen at random below the kernel's ephemeral range (as the
+ * backend's devstack free_port() does, and for its reason): a port the OS picks with listen(0) comes
+ * from the range every outgoing connection takes its local port from, so the browser's or the API's
+ * next connection may hold it by the time the server we start on it binds. Still only free "a
+ * moment ago": startStack() tries again on new ports when a start meets a taken one.
+ */
 export async function freePort(host = '127.0.0.1') {
+  const firstEphemeral = firstEphemeralPort()
+  if (firstEphemeral - LOWEST_FREE_PORT >= 1000) {
+    for (let tries = 0; tries < 200; tries++) {
+      const port = LOWEST_FREE_PORT + Math.floor(Math.random() * (firstEphemeral - LOWEST_FREE_PORT))
+      if (await canListen(host, port)) return port
+    }
+  }
+  return listenAndClose(host, 0) // an unusual range: let the OS pick
+}
+
+const LOWEST_FREE_PORT = 20000
+
+/** The start of the kernel's ephemeral port range (Linux's default 32768 where /proc says nothing). */
+function firstEphemeralPort() {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(first) ? first : 32768
+  } catch {
+    return 32768
+  }
+}
+
+async function canListen(host, port) {
+  return listenAndClose(host, port).then(() => true, () => false)
+}
+
+/** Listen on host:port (0: any), close, and resolve with the port; rejects when it is taken. */
+function listenAndClose(host, port) {
   return new Promise((resolvePort, reject) => {
     const server = createNetServer()
     server.once('error', reject)
-    server.listen(0, host, () => {
-      const { port } = server.address()
-      server.close(() => resolvePort(port))
+    server.listen(port, host, () => {
+      const { port: bound } = server.address()
+      server.close(() => resolvePort(bound))
     })
   })
 }

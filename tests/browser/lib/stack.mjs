@@ -50,25 +50,30 @@ export async function untilRefreshed(what, refresh, check, { timeout = UI_TIMEOU
  *
  * A "free" port is only free when it is chosen: another process (another test file's stack, when the
  * runner runs files side by side) may bind it before a service of this stack does. That start fails
- * with EADDRINUSE and nothing of it is left running, so it is tried again on new ports, at most
- * STACK_START_ATTEMPTS times; any other failure is reported at once.
+ * saying the port is taken (PORT_TAKEN) and nothing of it is left running, so it is tried again on
+ * new ports, at most STACK_START_ATTEMPTS times; any other failure is reported at once.
+ * `firstApiPort`: the API's port for the first attempt only (the test of that retry holds it).
  */
-export async function startStack({ env = {} } = {}) {
+export async function startStack({ env = {}, firstApiPort } = {}) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startStackOnce({ env })
+      return await startStackOnce({ env, port: attempt === 1 ? firstApiPort : undefined })
     } catch (error) {
-      if (attempt >= STACK_START_ATTEMPTS || !/EADDRINUSE/.test(String(error?.message))) throw error
+      if (attempt >= STACK_START_ATTEMPTS || !PORT_TAKEN.test(String(error?.message))) throw error
     }
   }
 }
 
 const STACK_START_ATTEMPTS = 3
+// How a start that met a taken port fails: run_stack.py's own check of PORT and ANVIL_PORT ("port N
+// is in use"), or a server's log quoted in its error (Node: EADDRINUSE; Python, Rust: "Address
+// already in use").
+export const PORT_TAKEN = /EADDRINUSE|address already in use|port \d+ is in use/i
 
-async function startStackOnce({ env }) {
+async function startStackOnce({ env, port: givenPort }) {
   const python = [join(REPO_ROOT, '.venv', 'bin', 'python'), 'python3'].find((p) => p === 'python3' || existsSync(p))
   const dataDir = mkdtempSync(join(tmpdir(), 'healthledger-browser-'))
-  const port = await freePort()
+  const port = givenPort ?? (await freePort())
   let anvilPort = await freePort()
   while (anvilPort === port) anvilPort = await freePort()
   const child = spawn(python, [join(REPO_ROOT, 'scripts', 'run_stack.py')], {
