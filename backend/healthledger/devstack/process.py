@@ -42,7 +42,7 @@ _PORT_CONFLICT = re.compile(r"EADDRINUSE|address already in use", re.IGNORECASE)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on or connects from now, chosen below the kernel's ephemeral range.
+    """A TCP port a server could listen on now, chosen at random below the kernel's ephemeral range.
 
     Why not bind(0), which lets the kernel pick: it picks from the ephemeral range, the range every
     outgoing connection on the machine takes its local port from. Between this call and the server's
