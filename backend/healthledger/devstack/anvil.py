@@ -31,7 +31,7 @@ from typing import Any
 
 from eth_account import Account
 
-from .process import ManagedProcess, ProcessExitedError, free_port
+from .process import ManagedProcess, ProcessExitedError, free_port, start_retrying_port_conflicts
 
 __all__ = [
     "DEFAULT_CHAIN_ID",
@@ -218,31 +218,25 @@ class AnvilNode:
         if self.is_running():
             raise RuntimeError("AnvilNode is already running")
         attempts = 1 if self._requested_port is not None else START_ATTEMPTS
-        for attempt in range(attempts):
-            self.port = self._requested_port or free_port(self.host)
-            process = ManagedProcess(self._command(self.port), name="anvil", log_path=self.log_path, cwd=self.cwd)
-            process.start()
-            self._process = process
-            try:
-                process.wait_ready(
-                    self._answers, timeout=START_TIMEOUT_SECONDS, description=f"anvil on port {self.port}"
-                )
-            except ProcessExitedError:
-                process.stop()
-                self._process = None
-                if attempt + 1 == attempts:
-                    raise
-                continue
-            except BaseException:
-                process.stop()
-                self._process = None
-                raise
-            served = self.rpc_chain_id()
-            if served != self.chain_id:
-                self.stop()
-                raise RuntimeError(f"anvil on port {self.port} serves chain {served}, expected {self.chain_id}")
-            return self
-        raise AssertionError("unreachable")
+        start_retrying_port_conflicts(self._launch, attempts, retry_on=ProcessExitedError)
+        served = self.rpc_chain_id()
+        if served != self.chain_id:
+            self.stop()
+            raise RuntimeError(f"anvil on port {self.port} serves chain {served}, expected {self.chain_id}")
+        return self
+
+    def _launch(self) -> None:
+        """One try: a port (the requested one, else a free one), the process, the wait for its answer."""
+        self.port = self._requested_port or free_port(self.host)
+        process = ManagedProcess(self._command(self.port), name="anvil", log_path=self.log_path, cwd=self.cwd)
+        process.start()
+        self._process = process
+        try:
+            process.wait_ready(self._answers, timeout=START_TIMEOUT_SECONDS, description=f"anvil on port {self.port}")
+        except BaseException:
+            process.stop()
+            self._process = None
+            raise
 
     def stop(self) -> None:
         """SIGTERM Anvil (it writes `--state` then) and wait for it; idempotent."""

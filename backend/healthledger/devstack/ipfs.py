@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from .process import ManagedProcess, PortConflictError, free_port, wait_until
+from .process import ManagedProcess, free_port, start_retrying_port_conflicts, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -122,25 +122,7 @@ class JsIpfsNode:
         # A port chosen here may be taken before the daemon binds it. js-ipfs then logs EADDRINUSE
         # and hangs; wait_ready notices (PortConflictError) and the daemon starts again on new ports.
         attempts = 1 if any(self._ports_given) else START_ATTEMPTS
-        for attempt in range(1, attempts + 1):
-            self._choose_ports()
-            self._configure()
-            self._process = ManagedProcess(
-                [binary, "daemon", "--offline"], name="jsipfs", env=env, log_path=self.log_path
-            ).start()
-            (self.repo_dir / PID_FILE).write_text(str(self._process.pid))
-            try:
-                self._process.wait_ready(
-                    lambda: api_answers(self.api_url), self.start_timeout, interval=0.1, description="jsipfs API"
-                )
-                break
-            except PortConflictError:
-                self.stop()
-                if attempt == attempts:
-                    raise
-            except BaseException:
-                self.stop()
-                raise
+        start_retrying_port_conflicts(lambda: self._launch_daemon(binary, env), attempts)
         self.startup_seconds = time.perf_counter() - started
         log.info("jsipfs ready at %s in %.2f s (repo %s)", self.api_url, self.startup_seconds, self.repo_dir)
         return self
@@ -166,6 +148,22 @@ class JsIpfsNode:
         self.stop()
 
     # -- helpers -------------------------------------------------------------------------------------
+
+    def _launch_daemon(self, binary: str | os.PathLike[str], env: dict[str, str]) -> None:
+        """One try: ports, the config naming them, the daemon, the wait for its API (stopped on failure)."""
+        self._choose_ports()
+        self._configure()
+        self._process = ManagedProcess(
+            [binary, "daemon", "--offline"], name="jsipfs", env=env, log_path=self.log_path
+        ).start()
+        (self.repo_dir / PID_FILE).write_text(str(self._process.pid))
+        try:
+            self._process.wait_ready(
+                lambda: api_answers(self.api_url), self.start_timeout, interval=0.1, description="jsipfs API"
+            )
+        except BaseException:
+            self.stop()
+            raise
 
     def _choose_ports(self) -> None:
         """The API, gateway and RPC ports: the ones given, else free ones (three different ones)."""

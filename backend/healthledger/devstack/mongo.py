@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 from .ports import port_free
-from .process import ManagedProcess, PortConflictError, free_port, port_open
+from .process import (
+    ManagedProcess, PortConflictError, free_port, port_open, start_retrying_port_conflicts,
+)
 
 START_TIMEOUT_SECONDS = 30.0
 # SecantusDB flushes WiredTiger on SIGTERM and takes about 5 s to exit.
@@ -59,24 +61,25 @@ class SecantusServer:
         caller gave is never swapped.
         """
         self.storage_dir.mkdir(parents=True, exist_ok=True)
-        attempts = 1 if self._port_given else START_ATTEMPTS
-        for attempt in range(1, attempts + 1):
-            if not self._port_given and not port_free("127.0.0.1", self.port):  # taken since __init__
+        return start_retrying_port_conflicts(self._launch, 1 if self._port_given else START_ATTEMPTS)
+
+    def _launch(self) -> "SecantusServer":
+        """One try; a chosen port taken since it was chosen is chosen again first."""
+        if not self._port_given and not port_free("127.0.0.1", self.port):
+            self.port = free_port()
+        self._process = ManagedProcess(self._command(), log_path=self._log_path, name="secantusdb").start()
+        try:
+            self._process.wait_ready(
+                lambda: port_open("127.0.0.1", self.port),
+                timeout=START_TIMEOUT_SECONDS,
+                description=f"SecantusDB to accept connections on port {self.port}",
+            )
+        except PortConflictError:
+            self.stop()
+            if not self._port_given:  # the next try's port (a given one is never retried, nor swapped)
                 self.port = free_port()
-            self._process = ManagedProcess(self._command(), log_path=self._log_path, name="secantusdb").start()
-            try:
-                self._process.wait_ready(
-                    lambda: port_open("127.0.0.1", self.port),
-                    timeout=START_TIMEOUT_SECONDS,
-                    description=f"SecantusDB to accept connections on port {self.port}",
-                )
-                return self
-            except PortConflictError:
-                self.stop()
-                if attempt == attempts:
-                    raise
-                self.port = free_port()
-        raise AssertionError("unreachable")
+            raise
+        return self
 
     def _command(self) -> list[str]:
         return [

@@ -30,7 +30,8 @@ from .ports import port_free
 T = TypeVar("T")
 
 __all__ = [
-    "ManagedProcess", "PortConflictError", "ProcessExitedError", "free_port", "port_open", "wait_until",
+    "ManagedProcess", "PortConflictError", "ProcessExitedError", "free_port", "port_open",
+    "start_retrying_port_conflicts", "wait_until",
 ]
 
 
@@ -113,6 +114,24 @@ class PortConflictError(ProcessExitedError):
     A kind of ProcessExitedError for its handlers' sake, though the child may still run: js-ipfs logs
     EADDRINUSE and hangs. Whoever waited stops it, and may start it again on another port.
     """
+
+
+def start_retrying_port_conflicts(
+    start_once: Callable[[], T], attempts: int, retry_on: type[ProcessExitedError] = PortConflictError
+) -> T:
+    """Call `start_once` until it returns, at most `attempts` times; a `retry_on` error means "again".
+
+    `start_once` chooses its ports, launches, waits until ready, and stops what it launched when that
+    fails. A port from free_port() can be taken before the server binds it, so such a start is tried
+    again on new ports (pass attempts=1 for a port the caller gave: it is never swapped).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return start_once()
+        except retry_on:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 class ManagedProcess:
