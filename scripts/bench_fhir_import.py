@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -79,31 +80,35 @@ def bundle(files: int, file_bytes: int) -> bytes:
 
 
 class Probe:
-    """Asks a cheap route every PROBE_INTERVAL_SECONDS from its own thread; `latencies` in seconds."""
+    """Asks a cheap route every PROBE_INTERVAL_SECONDS from a process of its own; `latencies` in seconds.
+
+    Why a process: as a thread of this script it shared the GIL with the clients it measures, and
+    theirs hold it for long stretches (parsing each 48 MiB answer, copying each body as httpcore
+    sends it), so it timed this script's stalls along with the API's.
+    """
 
     def __init__(self, api_url: str) -> None:
         self.api_url = api_url
         self.latencies: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="probe", daemon=True)
-
-    def _run(self) -> None:
-        import httpx
-
-        with httpx.Client(base_url=self.api_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
-            while not self._stop.is_set():
-                began = time.perf_counter()
-                client.get(PROBE).raise_for_status()
-                self.latencies.append(time.perf_counter() - began)
-                self._stop.wait(PROBE_INTERVAL_SECONDS)
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._ready = context.Event()
+        self._results, sender = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_probe_loop, args=(api_url, self._stop, self._ready, sender), name="probe", daemon=True
+        )
 
     def __enter__(self) -> Probe:
-        self._thread.start()
+        self._process.start()
+        if not self._ready.wait(60):
+            raise RuntimeError("the probe process did not start")
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._results.poll(HTTP_TIMEOUT_SECONDS):
+            self.latencies = self._results.recv()
+        self._process.join(10)
 
     def summary(self) -> dict[str, float]:
         ordered = sorted(self.latencies)
@@ -115,6 +120,22 @@ class Probe:
             "p95_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
             "max_ms": round(1000 * ordered[-1], 1),
         }
+
+
+def _probe_loop(api_url: str, stop: Any, ready: Any, results: Any) -> None:
+    """The probe process: GET PROBE every PROBE_INTERVAL_SECONDS until `stop`, then send the latencies."""
+    import httpx
+
+    latencies: list[float] = []
+    with httpx.Client(base_url=api_url, timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
+        client.get(PROBE).raise_for_status()  # connected before the round starts
+        ready.set()
+        while not stop.is_set():
+            began = time.perf_counter()
+            client.get(PROBE).raise_for_status()
+            latencies.append(time.perf_counter() - began)
+            stop.wait(PROBE_INTERVAL_SECONDS)
+    results.send(latencies)
 
 
 def measure(stack: BenchStack, counts: list[int], files: int, file_bytes: int) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from .db.relay_jobs import RelayJobStore
 from .db.relayer_lease import LeaseStore, lease_id
 from .db.views import ViewLog
 from .keyed_locks import KeyedLocks
+from .process_workers import ProcessWorkers
 from .services.rate_limits import RateLimits
 from .services.relay_queue import RelayQueue
 from .services.relay_worker import RelayWorker
@@ -69,6 +70,8 @@ class Services:
     # Turns for memory-heavy FHIR Bundle work, FHIR_BUNDLE_CONCURRENCY at once (services/fhir_import.py,
     # services/fhir_export.py).
     bundle_turns: asyncio.Semaphore
+    # Worker processes for CPU-heavy pure work that holds the GIL (a Bundle's JSON), started on first use.
+    cpu_workers: ProcessWorkers
     # Index of issued bills (terms, ids, issue tx); BillPayments reads and encodings, None when bills
     # are not configured (BILL_PAYMENTS_ADDRESS empty: /api/bills answers 503 `bills_unavailable`).
     bills: BillStore
@@ -80,6 +83,7 @@ class Services:
     selftest: Any = field(default=None, repr=False)
 
     async def close(self) -> None:
+        self.cpu_workers.close()
         await self.relay_queue.close()
         await self.ipfs.aclose()
         await self.chain.aclose()
@@ -163,4 +167,5 @@ async def build_services(settings: Settings) -> Services:
             chain, settings.bill_payments_address, settings.bill_payments_deployed_block
         ) if settings.bill_payments_address else None,
         bundle_turns=asyncio.Semaphore(settings.fhir_bundle_concurrency),
+        cpu_workers=ProcessWorkers(settings.fhir_bundle_concurrency),
     )

@@ -46,6 +46,12 @@ class DomainError(Exception):
         self.message = message
         self.details = details
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its kind, code, message and details: an error raised in a worker process
+        (process_workers.py) reaches the caller as itself. Exception's own pickling rebuilds from
+        `args` (the message alone), which this constructor does not take."""
+        return (_rebuild, (type(self), self.code, self.message, self.details), self.__dict__)
+
 
 class InvalidInput(DomainError):
     """The request itself is wrong (a malformed value, a missing field): fixing it is the caller's job."""
@@ -90,6 +96,10 @@ class ServiceUnavailable(DomainError):
 
 class TimedOut(DomainError):
     """Sent on, but not finished in time (a transaction not mined yet): it may still complete."""
+
+
+def _rebuild(kind: type[DomainError], code: str, message: str, details: dict[str, Any]) -> DomainError:
+    return kind(code, message, **details)
 
 
 def bad_request(code: str, message: str, **details: Any) -> InvalidInput:

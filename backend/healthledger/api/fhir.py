@@ -96,7 +96,11 @@ async def fhir_bundle(
             "content": {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/FhirBundle"}}},
         }
     },
-    responses=errors(BODY, AUTH, ROLE, {400: ("invalid_fhir", "too_many_entries"), 413: ("file_too_large",)}, validation=False),
+    responses=errors(
+        BODY, AUTH, ROLE,
+        {400: ("invalid_fhir", "too_many_entries"), 413: ("file_too_large",), 503: ("worker_unavailable",)},
+        validation=False,
+    ),
 )
 async def fhir_import_prepare(caller: PatientDep, services: ServicesDep, request: Request) -> Response:
     plan = await prepare_import(services, caller.address, request.body)

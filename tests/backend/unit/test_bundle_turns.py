@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
 from healthledger.api.schemas.fhir import ImportPlan
-from healthledger.domain_errors import DomainError
+from healthledger.domain_errors import DomainError, InvalidInput
+from healthledger.process_workers import ProcessWorkers
 from healthledger.services.fhir_import import prepare_import
 
 PATIENT = "0x" + "ab" * 20
@@ -36,13 +38,23 @@ BUNDLE = json.dumps(
 ).encode()
 
 
-def _services(turns: int) -> SimpleNamespace:
-    return SimpleNamespace(bundle_turns=asyncio.Semaphore(turns), settings=SimpleNamespace(max_upload_bytes=1 << 20))
+@pytest.fixture
+def workers() -> Iterator[ProcessWorkers]:
+    """Real worker processes: the plan is made in one, and a refusal comes back from it."""
+    pool = ProcessWorkers(1)
+    yield pool
+    pool.close()
+
+
+def _services(turns: int, workers: ProcessWorkers) -> SimpleNamespace:
+    return SimpleNamespace(
+        bundle_turns=asyncio.Semaphore(turns), cpu_workers=workers, settings=SimpleNamespace(max_upload_bytes=1 << 20)
+    )
 
 
 @pytest.mark.asyncio
-async def test_a_bundle_waits_for_its_turn_before_its_body_is_read() -> None:
-    services = _services(turns=1)
+async def test_a_bundle_waits_for_its_turn_before_its_body_is_read(workers: ProcessWorkers) -> None:
+    services = _services(turns=1, workers=workers)
     reads: list[str] = []
     first_reading, first_may_finish = asyncio.Event(), asyncio.Event()
 
@@ -75,13 +87,14 @@ async def test_a_bundle_waits_for_its_turn_before_its_body_is_read() -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_refused_bundle_gives_its_turn_back() -> None:
-    services = _services(turns=1)
+async def test_a_refused_bundle_gives_its_turn_back(workers: ProcessWorkers) -> None:
+    services = _services(turns=1, workers=workers)
 
     async def not_a_bundle() -> bytes:
         return b"[]"
 
     with pytest.raises(DomainError) as refused:
         await prepare_import(services, PATIENT, not_a_bundle)
+    assert type(refused.value) is InvalidInput  # raised in the worker, arrives as itself
     assert refused.value.code == "invalid_fhir"
     assert not services.bundle_turns.locked()

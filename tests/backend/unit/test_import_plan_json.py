@@ -1,6 +1,6 @@
-"""The import plan's JSON (services/fhir_import.py) is written in pieces, each record's base64
-content spliced in (one `json.dumps` of a large plan held the GIL for ~95 ms): the bytes must parse
-to exactly the plan `json.dumps` would have written, names with any characters included."""
+"""The import plan's JSON (fhir/import_plan.py) is written in pieces, each record's base64 content
+spliced in (one `json.dumps` of a large plan copies it twice more): the bytes must parse to exactly
+the plan `json.dumps` would have written, names with any characters included."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any
 
-from healthledger.services.fhir_import import _plan_json
+from healthledger.fhir.import_plan import plan_json
 
 PATIENT = "0x" + "ab" * 20
 FILES = {"naïve \"quoted\" \\ résumé ✓.txt": "ünïcode body ✓\n".encode(), "scan.pdf": bytes(range(256)) * 40}
@@ -35,7 +35,7 @@ def test_the_spliced_plan_is_the_plan() -> None:
     entries = [_document(i, title, data) for i, (title, data) in enumerate(FILES.items())]
     entries.append({"fullUrl": "urn:uuid:x", "resource": {"resourceType": "Patient", "name": [{"text": "Zoë"}]}})
 
-    plan = json.loads(_plan_json(_bundle(entries), PATIENT, 1 << 20))
+    plan = json.loads(plan_json(_bundle(entries), PATIENT, 1 << 20))
 
     assert [record["name"] for record in plan["records"]] == list(FILES)
     for record, data in zip(plan["records"], FILES.values(), strict=True):
@@ -47,6 +47,6 @@ def test_the_spliced_plan_is_the_plan() -> None:
 
 
 def test_a_bundle_with_nothing_to_import_is_an_empty_plan() -> None:
-    assert json.loads(_plan_json(_bundle([]), PATIENT, 1 << 20)) == {"records": [], "refused": []}
-    one = json.loads(_plan_json(_bundle([_document(0, "a.txt", b"x")]), PATIENT, 1 << 20))
+    assert json.loads(plan_json(_bundle([]), PATIENT, 1 << 20)) == {"records": [], "refused": []}
+    one = json.loads(plan_json(_bundle([_document(0, "a.txt", b"x")]), PATIENT, 1 << 20))
     assert len(one["records"]) == 1 and one["refused"] == []
