@@ -16,6 +16,13 @@ Timed, in each of `--runs` rounds (default 3), in the same process and round so 
 Reported: the medians, the ratio export / views, the Bundle's size, and its size per record. The
 Bundle is checked after the clock (it validates with fhir.resources, it holds every record).
 
+Then large exports, which hold the event loop if anything does: a second patient uploads
+`--large-files` files of `--large-file-mb` MiB (default 6 × 8 MiB, near the 64 MiB export cap),
+and for each count in `--large-concurrency` (default 1,2,1,2) that many exports of that vault run
+at once while another client, in a process of its own (bench_fhir_import.Probe), asks
+GET /api/system/config every 20 ms: the wall time and how long that cheap request waited
+(median, p95, max).
+
 Prints a table and the JSON, writes the JSON to `.cache/bench/fhir_export.json`; exits 2 when the
 benchmark cannot run. No targets: the figures are for the issue's note and for comparing commits.
 """
@@ -124,6 +131,43 @@ def measure(stack: BenchStack, runs: int, records: int, file_size: int) -> dict[
     }
 
 
+def measure_large(stack: BenchStack, files: int, file_size: int, counts: list[int]) -> list[dict[str, Any]]:
+    """Rounds of `count` concurrent exports of a vault of `files` large files, probed from another process."""
+    import threading
+
+    import httpx
+    from bench_fhir_import import Probe
+
+    timeout = httpx.Timeout(HTTP_TIMEOUT_SECONDS, connect=10.0)
+    with httpx.Client(base_url=stack.api_url, timeout=timeout, trust_env=False) as client:
+        patient, key_signature, _ = set_up(client, files * 2, file_size)  # every other record a file
+    headers = {**patient.headers, "X-Wallet-Signature": key_signature}
+    failures: list[str] = []
+
+    def export() -> None:
+        with httpx.Client(base_url=stack.api_url, timeout=timeout, trust_env=False) as client:
+            response = client.get("/api/fhir/bundle", headers=headers)
+        if response.status_code != 200:
+            failures.append(f"HTTP {response.status_code}: {response.text[:300]}")
+
+    export()  # untimed: the first export pays one-time costs (a worker process starting)
+    rounds = []
+    for count in counts:
+        threads = [threading.Thread(target=export) for _ in range(count)]
+        began = time.perf_counter()
+        with Probe(stack.api_url) as probe:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        elapsed = time.perf_counter() - began
+        if failures:
+            raise BenchFailed(f"{len(failures)} large exports failed; first: {failures[0]}")
+        rounds.append({"concurrent_exports": count, "seconds": round(elapsed, 3), "probe": probe.summary()})
+        say(f"  {count} large export(s) at once: {elapsed:.2f} s, probe {rounds[-1]['probe']}")
+    return rounds
+
+
 def print_table(result: dict[str, Any]) -> None:
     print(f"FHIR export: {result['records']} records ({result['structured_records']} MedicationRequest, "
           f"{result['file_records']} files of {result['file_bytes'] // 1024} KiB), {result['runs']} runs")
@@ -132,6 +176,15 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"{'the same, one /view each':<28} {result['views_median_ms']:>10.1f}")
     print(f"export / views ratio: {result['export_per_views_ratio']:.3f}")
     print(f"bundle: {result['bundle_bytes']} bytes ({result['bundle_bytes_per_record']} per record)")
+    large = result.get("large")
+    if large:
+        print(f"\nlarge exports: {large['files']} files of {large['file_bytes'] // (1024 * 1024)} MiB "
+              "(+ as many MedicationRequests); another request's wait meanwhile")
+        print(f"{'at once':>8} {'seconds':>8} {'probe p50':>10} {'p95':>7} {'max':>7}")
+        for row in large["rounds"]:
+            probe = row["probe"]
+            print(f"{row['concurrent_exports']:>8} {row['seconds']:>8.2f} {probe.get('median_ms', 0):>10.1f} "
+                  f"{probe.get('p95_ms', 0):>7.1f} {probe.get('max_ms', 0):>7.1f}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -139,10 +192,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="rounds of export + views (default 3)")
     parser.add_argument("--records", type=int, default=100, help="records in the vault (default 100)")
     parser.add_argument("--file-kb", type=int, default=8, help="size of each file record in KiB (default 8)")
+    parser.add_argument("--large-files", type=int, default=6, help="files in the large vault (default 6; 0: skip)")
+    parser.add_argument("--large-file-mb", type=int, default=8, help="MiB of each large file (default 8)")
+    parser.add_argument("--large-concurrency", default="1,2,1,2", help="exports at once, one round each")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory and logs")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.records < 1 or args.file_kb < 1:
-        parser.error("--runs, --records and --file-kb must be at least 1")
+    if args.runs < 1 or args.records < 1 or args.file_kb < 1 or args.large_files < 0 or args.large_file_mb < 1:
+        parser.error("--runs, --records, --file-kb and --large-file-mb must be at least 1, --large-files at least 0")
+    args.large_counts = [int(part) for part in args.large_concurrency.split(",")]
+    if min(args.large_counts) < 1:
+        parser.error("--large-concurrency counts must be at least 1")
     return args
 
 
@@ -150,9 +209,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     prepare_environment()
     stack = BenchStack(keep_dir=args.keep, say=say)
-    measured = measure_on(
-        stack, "FHIR export", lambda started: measure(started, args.runs, args.records, args.file_kb * 1024), say
-    )
+
+    def run(started: BenchStack) -> dict[str, Any]:
+        measured = measure(started, args.runs, args.records, args.file_kb * 1024)
+        if args.large_files:
+            file_bytes = args.large_file_mb * 1024 * 1024
+            measured["large"] = {
+                "files": args.large_files,
+                "file_bytes": file_bytes,
+                "rounds": measure_large(started, args.large_files, file_bytes, args.large_counts),
+            }
+        return measured
+
+    measured = measure_on(stack, "FHIR export", run, say)
     if args.keep:
         say(f"  kept {stack.tmp}")
     if measured is None:

@@ -1,17 +1,18 @@
 """CPU-heavy pure work in worker processes, so that the GIL it holds is not the event loop's.
 
 Why not a thread: a thread helps only while the work releases the GIL. `json.loads` of a 48 MiB FHIR
-Bundle, the base64 of its files and the checks between them hold it for tens of milliseconds at a
-time, and while they do no other request of the instance moves: GET /api/system/config waited up
-to 229 ms (p95 174 ms) while 8 Bundles were imported (scripts/bench_fhir_import.py). A worker
-process has a GIL of its own; what is left on the API's process is pickling the input and
-unpickling the answer (one copy of the bytes each way).
+Bundle, the base64 of its files, pydantic's validation and `model_dump_json` of an exported Bundle
+hold it for tens to hundreds of milliseconds at a time, and while they do no other request of the
+instance moves: GET /api/system/config waited up to 212-252 ms while 8 Bundles were imported, and
+435-527 ms while two 48 MiB Bundles were exported (scripts/bench_fhir_import.py,
+bench_fhir_export.py). A worker process has a GIL of its own; what is left on the API's process is
+pickling the input and unpickling the answer (one copy of the bytes each way).
 
 The standard library's ProcessPoolExecutor, with these choices:
 - `spawn`, not `fork`: forking a process that runs an event loop and threads can copy a lock some
   other thread holds, and the child would hang on it;
-- made on first use: most instances never import a Bundle, and an idle pool would cost every API
-  start (and every test stack) its processes;
+- made on first use: most instances never import or export a Bundle, and an idle pool would cost
+  every API start (and every test stack) its processes;
 - at most `workers` processes (FHIR_BUNDLE_CONCURRENCY, the turns that bound this work anyway);
 - a worker that dies (killed for its memory) breaks the whole pool: that call fails with
   `ServiceUnavailable` (503 `worker_unavailable`) and the next call starts a fresh pool.

@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     # FHIR Bundles (an import being prepared, an export being built) one API instance works on at
     # once; more wait their turn. Each holds its files several times over in memory (about 250 MB
     # for a Bundle at the 50 MB limit), so this bounds an instance's memory, not its speed. It is
-    # also the most worker processes that parse imports (process_workers.py).
+    # also the most worker processes that parse and build Bundles (process_workers.py).
     fhir_bundle_concurrency: int = Field(default=2, ge=1)
 
     # Rate limits (services/rate_limits.py), counted in MongoDB so every API process shares them.

@@ -17,7 +17,8 @@ elsewhere. Records a doctor may not read are not counted (their number is the pa
 Entries (fhir/bundle.py): a structured record (uploaded as `application/fhir+json`, validated then)
 is exported as itself; any other file, or a structured record that no longer validates, as a
 `DocumentReference` with the file inline. The Bundle is built from R4B models and validated before
-it is sent. It is held in memory whole (validating it needs the whole of it), so the files it
+it is sent, in a worker process (fhir/export_bundle.py): in a thread, pydantic held the GIL, and so
+every other request of the instance, for up to a second at 48 MiB. It is held in memory whole (validating it needs the whole of it), so the files it
 inlines are capped at EXPORT_MAX_BYTES in total: past that 413 `bundle_too_large`. An instance
 opens and builds FHIR_BUNDLE_CONCURRENCY Bundles at once (imports included); the others wait.
 """
@@ -30,7 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
 from eth_utils import to_checksum_address
 
 from ..container import Services
@@ -38,21 +38,14 @@ from ..crypto import salt_hex
 from ..db.records import RecordDoc
 from ..domain_errors import (
     Conflict,
-    DomainError,
     NotAllowed,
     TooLarge,
     bad_request,
     forbidden,
 )
-from ..fhir import is_fhir_content_type, parse_stored_resource
-from ..fhir.bundle import (
-    Anchor,
-    FileRecord,
-    bundle_json,
-    document_entry,
-    structured_entry,
-)
-from ..fhir.payment import receipt_entry
+from ..fhir import is_fhir_content_type
+from ..fhir.bundle import Anchor, FileRecord
+from ..fhir.export_bundle import ExportItem, export_bundle_json
 from ..validation import address as checked_address
 from .bills_receipt import patient_receipts
 from .reading import key_source, open_verified
@@ -70,9 +63,9 @@ _SKIP_REASONS = {"record_pending": "pending", "record_unanchored": "unanchored",
 
 @dataclass(frozen=True)
 class FhirExport:
-    """The Bundle as JSON text, and what it holds."""
+    """The Bundle as JSON (UTF-8 bytes), and what it holds."""
 
-    body: str
+    body: bytes
     exported: int
     skipped: dict[str, int]
 
@@ -131,8 +124,10 @@ async def export_bundle(
             )
         # The patient's receipts of paid bills (public chain data, services/bills_receipt.py).
         receipts = await patient_receipts(services, owner) if role == "patient" else []
-        body = await anyio.to_thread.run_sync(_build, opened, skipped, chain_id, receipts)
-    return FhirExport(body=body, exported=len(opened), skipped=skipped)
+        # Entries, validation and JSON in a worker process (process_workers.py): pydantic holds the GIL.
+        items = [_export_item(item, chain_id) for item in opened]
+        body = await services.cpu_workers.run(export_bundle_json, items, receipts, skipped, datetime.now(UTC))
+    return FhirExport(body=body, exported=len(items), skipped=skipped)
 
 
 async def _all_or_nothing(calls: list[Coroutine[Any, Any, _Opened | None]]) -> list[_Opened | None]:
@@ -186,38 +181,28 @@ async def _open(
     return _Opened(doc, salt, b"".join(pieces))
 
 
-def _build(opened: list[_Opened], skipped: dict[str, int], chain_id: int, receipts: list[dict[str, Any]]) -> str:
-    """The entries and the validated Bundle (CPU work: base64, hashing, validation; run in a thread)."""
-    entries: list[dict[str, Any]] = []
-    for item in opened:
-        entries.append(_entry(item, chain_id))
-    entries.extend(receipt_entry(receipt) for receipt in receipts)
-    return bundle_json(entries, skipped, datetime.now(UTC))
-
-
-def _entry(item: _Opened, chain_id: int) -> dict[str, Any]:
+def _export_item(item: _Opened, chain_id: int) -> ExportItem:
+    """What the worker needs of an opened record (plain values that pickle)."""
     record = item.record
     assert record.record_id is not None  # opened: on chain
-    anchor = Anchor(
-        chain_id=chain_id,
-        vault=to_checksum_address(record.vault_address),
-        record_id=record.record_id,
-        tx_hash=record.tx_hash,
-        content_hash=record.content_hash,
-        cid=record.cid,
-        salt=salt_hex(item.salt) if item.salt is not None else None,
+    return ExportItem(
+        anchor=Anchor(
+            chain_id=chain_id,
+            vault=to_checksum_address(record.vault_address),
+            record_id=record.record_id,
+            tx_hash=record.tx_hash,
+            content_hash=record.content_hash,
+            cid=record.cid,
+            salt=salt_hex(item.salt) if item.salt is not None else None,
+        ),
+        file=FileRecord(
+            patient=to_checksum_address(record.patient),
+            author=to_checksum_address(record.author) if record.author else None,
+            record_type=record.record_type,
+            name=record.name,
+            content_type=record.content_type,
+            created_at=record.created_at,
+        ),
+        content=item.content,
+        structured=is_fhir_content_type(record.content_type),
     )
-    if is_fhir_content_type(record.content_type):
-        try:
-            return structured_entry(parse_stored_resource(item.content), anchor)
-        except DomainError:
-            pass  # stored before validation, or under older rules: exported as the file it is
-    file = FileRecord(
-        patient=to_checksum_address(record.patient),
-        author=to_checksum_address(record.author) if record.author else None,
-        record_type=record.record_type,
-        name=record.name,
-        content_type=record.content_type,
-        created_at=record.created_at,
-    )
-    return document_entry(file, item.content, anchor)
