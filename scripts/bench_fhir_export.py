@@ -133,10 +133,8 @@ def measure(stack: BenchStack, runs: int, records: int, file_size: int) -> dict[
 
 def measure_large(stack: BenchStack, files: int, file_size: int, counts: list[int]) -> list[dict[str, Any]]:
     """Rounds of `count` concurrent exports of a vault of `files` large files, probed from another process."""
-    import threading
-
     import httpx
-    from bench_fhir_import import Probe
+    from bench_fhir_import import probed_round
 
     timeout = httpx.Timeout(HTTP_TIMEOUT_SECONDS, connect=10.0)
     with httpx.Client(base_url=stack.api_url, timeout=timeout, trust_env=False) as client:
@@ -153,17 +151,10 @@ def measure_large(stack: BenchStack, files: int, file_size: int, counts: list[in
     export()  # untimed: the first export pays one-time costs (a worker process starting)
     rounds = []
     for count in counts:
-        threads = [threading.Thread(target=export) for _ in range(count)]
-        began = time.perf_counter()
-        with Probe(stack.api_url) as probe:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        elapsed = time.perf_counter() - began
+        elapsed, probed = probed_round(stack.api_url, [export] * count)
         if failures:
             raise BenchFailed(f"{len(failures)} large exports failed; first: {failures[0]}")
-        rounds.append({"concurrent_exports": count, "seconds": round(elapsed, 3), "probe": probe.summary()})
+        rounds.append({"concurrent_exports": count, "seconds": round(elapsed, 3), "probe": probed})
         say(f"  {count} large export(s) at once: {elapsed:.2f} s, probe {rounds[-1]['probe']}")
     return rounds
 

@@ -10,8 +10,9 @@ of `--files` DocumentReferences with `--file-mb` MiB inline each (default 6 × 6
 at once, after one untimed import. Measured per round:
   - the API process's RSS peak (sampled every 20 ms) and its growth over the RSS before the round;
   - the wall time until every answer is read (each checked: 200, every file prepared);
-  - the latency of GET /api/system/config, asked every 20 ms during the round by another client:
-    whether the imports hold the event loop for everyone else (median, p95, max).
+  - the latency of GET /api/system/config, asked every 20 ms during the round by another client in
+    a process of its own (`Probe`): whether the imports hold the event loop for everyone else
+    (median, p95, max).
 
 Prints a table and the JSON, writes `.cache/bench/fhir_import.json`; exits 2 when it cannot run.
 No targets: the figures are for the issue's note and for comparing commits.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import multiprocessing
 import os
@@ -28,6 +30,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +125,21 @@ class Probe:
         }
 
 
+def probed_round(api_url: str, calls: list[Callable[[], None]]) -> tuple[float, dict[str, float]]:
+    """Run `calls` at once, one thread each, while a Probe asks PROBE from its own process; returns
+    the seconds from the first start to the last end (the probe is already asking when the clock
+    starts: its process's start-up is not counted) and the probe's summary."""
+    threads = [threading.Thread(target=call) for call in calls]
+    with Probe(api_url) as probe:
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - began
+    return elapsed, probe.summary()
+
+
 def _probe_loop(api_url: str, stop: Any, ready: Any, results: Any) -> None:
     """The probe process: GET PROBE every PROBE_INTERVAL_SECONDS until `stop`, then send the latencies."""
     import httpx
@@ -164,14 +182,10 @@ def measure(stack: BenchStack, counts: list[int], files: int, file_bytes: int) -
     rounds = []
     for count in counts:
         before = rss_mib(stack.api_pid)
-        threads = [threading.Thread(target=prepare, args=(wallet, failures)) for wallet in wallets[:count]]
-        began = time.perf_counter()
-        with Probe(stack.api_url) as probe, RssSampler(stack.api_pid) as sampler:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        elapsed = time.perf_counter() - began
+        with RssSampler(stack.api_pid) as sampler:
+            elapsed, probed = probed_round(
+                stack.api_url, [functools.partial(prepare, wallet, failures) for wallet in wallets[:count]]
+            )
         if failures:
             raise RuntimeError(f"{len(failures)} imports failed; first: {failures[0]}")
         row = {
@@ -180,7 +194,7 @@ def measure(stack: BenchStack, counts: list[int], files: int, file_bytes: int) -
             "api_rss_before_mb": round(before, 1),
             "api_rss_peak_mb": round(sampler.peak_mib, 1),
             "api_rss_growth_mb": round(sampler.peak_mib - before, 1),
-            "probe": probe.summary(),
+            "probe": probed,
         }
         say(f"  {count} at once: {row['seconds']} s, API RSS peak {row['api_rss_peak_mb']} MB "
             f"(+{row['api_rss_growth_mb']}), probe {row['probe']}")

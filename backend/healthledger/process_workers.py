@@ -3,9 +3,9 @@
 Why not a thread: a thread helps only while the work releases the GIL. `json.loads` of a 48 MiB FHIR
 Bundle, the base64 of its files, pydantic's validation and `model_dump_json` of an exported Bundle
 hold it for tens to hundreds of milliseconds at a time, and while they do no other request of the
-instance moves: GET /api/system/config waited up to 212-252 ms while 8 Bundles were imported, and
-435-527 ms while two 48 MiB Bundles were exported (scripts/bench_fhir_import.py,
-bench_fhir_export.py). A worker process has a GIL of its own; what is left on the API's process is
+instance moves: GET /api/system/config waited up to 98-115 ms while 8 Bundles of 48 MiB were
+imported, and up to 195-394 ms while two such Bundles were exported (scripts/bench_fhir_import.py,
+bench_fhir_export.py; 58-92 and 38-91 ms in worker processes). A worker process has a GIL of its own; what is left on the API's process is
 pickling the input and unpickling the answer (one copy of the bytes each way).
 
 The standard library's ProcessPoolExecutor, with these choices:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
@@ -37,13 +36,6 @@ BUNDLE = json.dumps(
     }
 ).encode()
 
-
-@pytest.fixture
-def workers() -> Iterator[ProcessWorkers]:
-    """Real worker processes: the plan is made in one, and a refusal comes back from it."""
-    pool = ProcessWorkers(1)
-    yield pool
-    pool.close()
 
 
 def _services(turns: int, workers: ProcessWorkers) -> SimpleNamespace:

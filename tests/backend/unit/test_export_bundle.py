@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -30,12 +29,6 @@ def _item(index: int, content: bytes, content_type: str, structured: bool) -> Ex
                       content_type=content_type, created_at=CREATED)
     return ExportItem(anchor=anchor, file=file, content=content, structured=structured)
 
-
-@pytest.fixture
-def workers() -> Iterator[ProcessWorkers]:
-    pool = ProcessWorkers(1)
-    yield pool
-    pool.close()
 
 
 @pytest.mark.asyncio

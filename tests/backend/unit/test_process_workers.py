@@ -6,19 +6,12 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Iterator
 
 import pytest
 from healthledger.domain_errors import DomainError, RateLimited, ServiceUnavailable, TooLarge, bad_request
 from healthledger.fhir.import_plan import plan_json
 from healthledger.process_workers import ProcessWorkers
 
-
-@pytest.fixture
-def workers() -> Iterator[ProcessWorkers]:
-    pool = ProcessWorkers(1)
-    yield pool
-    pool.close()
 
 
 @pytest.mark.asyncio
