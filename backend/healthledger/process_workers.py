@@ -5,8 +5,9 @@ Bundle, the base64 of its files, pydantic's validation and `model_dump_json` of 
 hold it for tens to hundreds of milliseconds at a time, and while they do no other request of the
 instance moves: GET /api/system/config waited up to 98-115 ms while 8 Bundles of 48 MiB were
 imported, and up to 195-394 ms while two such Bundles were exported (scripts/bench_fhir_import.py,
-bench_fhir_export.py; 58-92 and 38-91 ms in worker processes). A worker process has a GIL of its own; what is left on the API's process is
-pickling the input and unpickling the answer (one copy of the bytes each way).
+bench_fhir_export.py; 58-92 and 38-91 ms with worker processes). A worker process has a GIL of its
+own; what is left on the API's process is pickling the input and unpickling the answer (one copy of
+the bytes each way).
 
 The standard library's ProcessPoolExecutor, with these choices:
 - `spawn`, not `fork`: forking a process that runs an event loop and threads can copy a lock some

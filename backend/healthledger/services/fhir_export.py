@@ -18,8 +18,9 @@ Entries (fhir/bundle.py): a structured record (uploaded as `application/fhir+jso
 is exported as itself; any other file, or a structured record that no longer validates, as a
 `DocumentReference` with the file inline. The Bundle is built from R4B models and validated before
 it is sent, in a worker process (fhir/export_bundle.py): in a thread, pydantic held the GIL, and so
-every other request of the instance, for up to a second at 48 MiB. It is held in memory whole (validating it needs the whole of it), so the files it
-inlines are capped at EXPORT_MAX_BYTES in total: past that 413 `bundle_too_large`. An instance
+every other request of the instance, for up to a second at 48 MiB. It is held in memory whole
+(validating it needs the whole of it), so the files it inlines are capped at EXPORT_MAX_BYTES in
+total: past that 413 `bundle_too_large`. An instance
 opens and builds FHIR_BUNDLE_CONCURRENCY Bundles at once (imports included); the others wait.
 """
 
