@@ -64,8 +64,7 @@ class ProcessWorkers:
     def close(self) -> None:
         """Stop the workers (pending calls are cancelled); the next `run` would start new ones."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            self._discard(self._pool)
 
     def _pool_now(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -73,6 +72,7 @@ class ProcessWorkers:
         return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
+        """Shut `pool` down without waiting; forget it if it is still the current one."""
         if self._pool is pool:
             self._pool = None
         pool.shutdown(wait=False, cancel_futures=True)
