@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from . import metrics
+from .allocator import fix_malloc_thresholds
 from .api import access, audit, auth, bills, directory, doctor_records, fhir, integrity_report, keys, records, signing, system
 from .api import metrics as metrics_route, notifications, selftest
 from .api.body_limit import BodyLimitMiddleware
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, settings.log_format)
+        fix_malloc_thresholds()  # large buffers go back to the kernel once freed (allocator.py)
         services = await build_services(settings)
         app.state.services = services
         maintenance = Maintenance(services)

@@ -15,6 +15,8 @@ The standard library's ProcessPoolExecutor, with these choices:
 - made on first use: most instances never import or export a Bundle, and an idle pool would cost
   every API start (and every test stack) its processes;
 - at most `workers` processes (FHIR_BUNDLE_CONCURRENCY, the turns that bound this work anyway);
+- each worker sets the API's malloc thresholds (allocator.py): a 48 MiB Bundle's buffers go back to
+  the kernel when the call ends;
 - a worker that dies (killed for its memory) breaks the whole pool: that call fails with
   `ServiceUnavailable` (503 `worker_unavailable`) and the next call starts a fresh pool.
 
@@ -32,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from .allocator import fix_malloc_thresholds
 from .domain_errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,9 @@ class ProcessWorkers:
 
     def _pool_now(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=fix_malloc_thresholds
+            )
         return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
