@@ -8,9 +8,9 @@ process. Two 48 MiB exports at once, four rounds (6 files of 8 MiB; API RSS 140 
 555-590 MB, and 366-375 MB still held between rounds.
 
 Fixed thresholds (blocks of MMAP_THRESHOLD_BYTES or more mmapped; the heap's free top returned past
-TRIM_THRESHOLD_BYTES): peak 423-449 MB, 218-226 MB held between rounds. The rounds took 1.88-2.04 s
+TRIM_THRESHOLD_BYTES): peak 431-447 MB, 220-231 MB held between rounds. The rounds took 1.85-1.91 s
 instead of 1.76-1.81 s, since each large buffer is fresh pages. Uploads stream in 256 KiB chunks,
-below both thresholds: API CPU per 100 MB upload 434 ms against 424. glibc's own 128 KiB trim
+below both thresholds: API CPU per 100 MB upload 432 ms against 424-448. glibc's own 128 KiB trim
 threshold kept only 193 MB, but cost those uploads 40% more API CPU, the heap's top shrinking and
 growing again with every chunk. Eight 48 MiB FHIR imports at once: API RSS peak 473-482 MB before,
 432-477 after, in 3.51-3.69 s instead of 3.24-3.49. (scripts/bench_fhir_export.py's and
@@ -18,8 +18,8 @@ bench_fhir_import.py's stacks, one session, 2026-12-01.)
 
 No library sets these, so ctypes calls glibc's `mallopt`. On another C library (musl, macOS) this
 does nothing, and with another allocator preloaded (jemalloc) it tunes a malloc nobody uses. An
-operator who chose thresholds (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, GLIBC_TUNABLES) keeps
-that choice.
+operator who chose malloc settings (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, or `glibc.malloc.`
+tunables in GLIBC_TUNABLES) keeps that choice.
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ TRIM_THRESHOLD_BYTES = 8 * 1024 * 1024
 # mallopt's parameter numbers (glibc's malloc.h).
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-_OPERATOR_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+
+
+def _operator_settings(environ: Mapping[str, str]) -> list[str]:
+    """The environment's own malloc settings, by variable name."""
+    chosen = [name for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_") if environ.get(name)]
+    if "glibc.malloc." in environ.get("GLIBC_TUNABLES", ""):
+        chosen.append("GLIBC_TUNABLES")
+    return chosen
 
 
 def fix_malloc_thresholds(environ: Mapping[str, str] | None = None) -> bool:
@@ -49,7 +56,7 @@ def fix_malloc_thresholds(environ: Mapping[str, str] | None = None) -> bool:
     environ = os.environ if environ is None else environ
     if platform.libc_ver()[0] != "glibc":
         return False
-    chosen = [name for name in _OPERATOR_SETTINGS if environ.get(name)]
+    chosen = _operator_settings(environ)
     if chosen:
         log.info("malloc thresholds left as configured", extra={"settings": chosen})
         return False

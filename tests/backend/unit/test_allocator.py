@@ -75,6 +75,7 @@ def test_fixed_thresholds_give_a_freed_large_buffer_back() -> None:
 def test_an_operators_own_setting_is_left_alone() -> None:
     assert fix_malloc_thresholds({"MALLOC_MMAP_THRESHOLD_": "65536"}) is False
     assert fix_malloc_thresholds({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}) is False
+    assert fix_malloc_thresholds({"GLIBC_TUNABLES": "glibc.cpu.hwcap_mask=0"}) is True  # not a malloc setting
     fixed, _ = _probe_in_fresh_process(fix=True, extra_env={"MALLOC_TRIM_THRESHOLD_": str(64 * MIB)})
     assert fixed == "False"
 
