@@ -45,7 +45,6 @@ def returned_by_freeing_a_large_buffer() -> int:
 def _probe_in_fresh_process(fix: bool, extra_env: dict[str, str] | None = None) -> tuple[str, int]:
     """(what fix_malloc_thresholds returned, or "-" when not called; bytes returned) in a new interpreter."""
     code = (
-        "import sys\n"
         "from healthledger.allocator import fix_malloc_thresholds\n"
         "from test_allocator import returned_by_freeing_a_large_buffer\n"
         f"fixed = fix_malloc_thresholds() if {fix!r} else '-'\n"
