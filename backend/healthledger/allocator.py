@@ -13,9 +13,9 @@ instead of 1.76-1.81 s, since each large buffer is fresh pages. Uploads stream i
 below both thresholds: API CPU per 100 MB upload 432-455 ms against 424-472, and its minor page
 faults 7-49 instead of 994-1267 (medians of 6 uploads, two runs each). Leaving the trim threshold
 at glibc's 128 KiB kept only 193 MB, but cost those uploads 40% more API CPU, the heap's top
-shrinking and growing again with every chunk. Eight 48 MiB FHIR imports at once: API RSS peak 473-482 MB before,
-432-477 after, in 3.51-3.69 s instead of 3.24-3.49. (scripts/bench_fhir_export.py's and
-bench_fhir_import.py's stacks, one session, 2026-12-01.)
+shrinking and growing again with every chunk. Eight 48 MiB FHIR imports at once: API RSS peak
+473-482 MB before, 432-477 after, in 3.51-3.69 s instead of 3.24-3.49. (scripts/bench_fhir_export.py's
+and bench_fhir_import.py's stacks, one session, 2026-12-01.)
 
 No library sets these, so ctypes calls glibc's `mallopt`. On another C library (musl, macOS) this
 does nothing, and with another allocator preloaded (jemalloc) it tunes a malloc nobody uses. An
