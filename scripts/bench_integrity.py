@@ -121,6 +121,7 @@ class Stack:
         from healthledger.devstack.ipfs import JsIpfsNode
         from healthledger.devstack.mongo import SecantusServer
         from healthledger.devstack.process import ManagedProcess, free_port
+        from healthledger.serving import uvicorn_command
 
         logs = self.tmp / "logs"
         logs.mkdir(parents=True)
@@ -154,10 +155,7 @@ class Stack:
             "RELAYER_PRIVATE_KEY": self.accounts[RELAYER_INDEX].private_key,
             "JWT_SECRET": secrets.token_urlsafe(36),
         }
-        command = [
-            sys.executable, "-m", "uvicorn", "--factory", "healthledger.app:create_app",
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        ]
+        command = uvicorn_command("127.0.0.1", port, log_level="warning")
         api_dir = self.tmp / "api"  # no `.env` here: only the settings above apply
         api_dir.mkdir()
         self.api = ManagedProcess(command, name="api", env=env, cwd=api_dir, log_path=logs / "api.log")

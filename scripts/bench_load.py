@@ -127,6 +127,7 @@ class Cluster:
 
     def start(self) -> Cluster:
         from healthledger.devstack.process import ManagedProcess, free_port
+        from healthledger.serving import uvicorn_command
 
         s = self.services
         for _ in range(self.count):
@@ -145,11 +146,7 @@ class Cluster:
                 "RATE_LIMITS_ENABLED": "false", "RATE_LIMIT_TIMEOUT_SECONDS": "5",
                 "FRONTEND_DIST": "",
             }
-            command = [
-                sys.executable, "-m", "uvicorn", "--factory", "healthledger.app:create_app",
-                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                "--timeout-graceful-shutdown", "5",
-            ]
+            command = uvicorn_command("127.0.0.1", port, log_level="warning")
             cwd = s.tmp / f"api-{port}"
             cwd.mkdir()
             process = ManagedProcess(command, name=f"api-{port}", env=env, cwd=cwd,

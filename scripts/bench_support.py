@@ -215,6 +215,7 @@ class BenchStack:
         from healthledger.devstack.ipfs import JsIpfsNode
         from healthledger.devstack.mongo import SecantusServer
         from healthledger.devstack.process import ManagedProcess, free_port
+        from healthledger.serving import uvicorn_command
 
         self.logs.mkdir(parents=True, exist_ok=True)
         began = time.perf_counter()
@@ -256,10 +257,7 @@ class BenchStack:
         }
         # The interpreter itself (not a console-script wrapper), no --reload, no --workers: the PID
         # we get is the one process that serves requests, whose memory we measure.
-        command = [
-            sys.executable, *self.api_python_args, "-m", "uvicorn", "--factory", "healthledger.app:create_app",
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        ]
+        command = uvicorn_command("127.0.0.1", port, log_level="warning", python_args=self.api_python_args)
         api_dir = self.tmp / "api"  # cwd without a `.env`: only the settings above apply
         api_dir.mkdir()
         self._api = ManagedProcess(command, name="api", env=env, cwd=api_dir, log_path=self.logs / "api.log")

@@ -19,7 +19,7 @@ import pytest
 
 from tests.backend.fixtures.api_process import ApiProcess, ApiProcessLauncher, StartApiProcess
 
-from .support.raw_http import StreamOutcome, stream_request
+from .support.raw_http import StreamOutcome, exchange_raw, stream_request
 from .support.records import upload, upload_form
 from .support.wallet import Wallet
 
@@ -198,6 +198,18 @@ def test_json_body_of_exactly_the_limit_still_works(api: ApiProcess, patient: Wa
     assert outcome.status == 200, outcome.body[:500]
     assert outcome.json()["display_name"] == "Body Limit"
     assert not outcome.server_closed  # kept alive: nothing was refused
+
+
+def test_broken_chunked_framing_gets_the_json_error_from_the_process_make_run_starts(api: ApiProcess) -> None:
+    """The command line every launcher uses (healthledger/serving.py) selects the API's HTTP protocol:
+    the parser's 400 is JSON here too (tests/backend/test_malformed_http.py has the cases)."""
+    answer = exchange_raw(
+        api.url,
+        f"POST {UPLOAD_PATH} HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\nnot-a-size\r\n".encode(),
+    )
+    assert answer.status == 400 and answer.headers.get("content-type") == "application/json"
+    assert answer.json()["error"]["code"] == "malformed_http_request"
+    assert answer.server_closed
 
 
 def test_start_api_process_applies_overrides_and_stops(start_api_process: StartApiProcess) -> None:

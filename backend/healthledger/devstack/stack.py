@@ -4,9 +4,9 @@ Starts Anvil (chain 31337, state kept in `.data/anvil/state.json`, saved after e
 stop: see `chainstate.py`), a js-ipfs node (`.data/ipfs`) and
 SecantusDB (`.data/mongo`); deploys the contracts, or reuses the deployment recorded in
 `.data/deployment.json` when it still verifies against the chain; registers a demo doctor; then runs
-the API (`uvicorn --factory healthledger.app:create_app`) with every setting in its environment,
-waits until `/api/system/status` answers, and prints the URL, the contracts, the demo accounts and
-how to add the chain to MetaMask.
+the API (`serving.uvicorn_command`: uvicorn with the app factory and the API's HTTP protocol) with
+every setting in its environment, waits until `/api/system/status` answers, and prints the URL, the
+contracts, the demo accounts and how to add the chain to MetaMask.
 
 Any service whose settings are present (process environment, or `.env`) is used instead of the
 embedded one: ETH_RPC_URL + FACTORY_ADDRESS (+ RELAYER_PRIVATE_KEY): no Anvil and no deployment;
@@ -39,7 +39,6 @@ import argparse
 import shlex
 import shutil
 import signal
-import sys
 import threading
 import time
 import traceback
@@ -49,6 +48,7 @@ from typing import Any
 
 import httpx
 
+from ..serving import uvicorn_command
 from .children import Children, rotate_log
 from .config import EXTERNAL_SERVICE_TIMEOUT_SECONDS, REPO_ROOT, StackConfig, StackError, redact_url
 from .ipfs import JsIpfsNode, wait_for_api
@@ -235,19 +235,12 @@ class Stack:
             raise StackError(str(exc)) from None
         child_env = {**cfg.settings, **env}
         child_env["PYTHONUNBUFFERED"] = "1"
-        command = [
-            sys.executable, "-m", "uvicorn",
-            "--factory", "healthledger.app:create_app",
-            "--host", cfg.host,
-            "--port", str(cfg.port),
-            "--timeout-graceful-shutdown", "5",
-        ]
+        command = uvicorn_command(cfg.host, cfg.port, workers=cfg.api_instances)
         child_env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the launcher decides, below
         if cfg.api_instances > 1:
             # uvicorn's supervisor shares one listening socket across N worker processes (the kernel
             # spreads connections); each worker runs its own lifespan: its relay worker (the queue's
             # lease decides which one broadcasts) and its maintenance loop. No hand-written proxy.
-            command += ["--workers", str(cfg.api_instances)]
             child_env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(cfg.files.metrics))
         # cwd is the data dir so the app reads no `.env` of its own: every setting comes from here.
         process = ManagedProcess(

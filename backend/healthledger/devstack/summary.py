@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api.http_protocol import UVICORN_HTTP
+from ..serving import APP_FACTORY
 from .anvil import dev_accounts
 from .chainstate import ChainLoss
 from .config import DEPLOYER_INDEX, DOCTOR_INDEX, PATIENT_INDEX, RELAYER_INDEX, StackConfig
@@ -83,7 +85,7 @@ def summary(config: StackConfig, info: StackInfo) -> str:
         lines.append(f"  API settings    {config.short(config.files.api_env)} (mode 0600). Run the API yourself, e.g.:")
         lines.append(
             f"    set -a; . {config.short(config.files.api_env)}; set +a; "
-            f"uvicorn --factory healthledger.app:create_app --reload --port {config.port}"
+            f"uvicorn --factory {APP_FACTORY} --http {UVICORN_HTTP} --reload --port {config.port}"
         )
     lines.append(f"  Data            {config.short(config.data_dir)} (logs in {config.short(config.files.logs)}/)")
     lines.append("")

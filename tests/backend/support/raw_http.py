@@ -139,6 +139,32 @@ def stream_request(
         sock.close()
 
 
+def exchange_raw(base_url: str, raw: bytes, *, timeout: float = 10.0) -> StreamOutcome:
+    """Send `raw` as it is (any bytes, valid HTTP or not) and read the answer, then whether the
+    server closes the connection within `timeout`. `status=None` if no whole answer came in time."""
+    target = urlsplit(base_url)
+    outcome = StreamOutcome()
+    received = bytearray()
+    began = time.monotonic()
+    with socket.create_connection((target.hostname or "127.0.0.1", target.port or 80), timeout=timeout) as sock:
+        sock.sendall(raw)
+        outcome.body_bytes_sent = len(raw)
+        while outcome.status is None and time.monotonic() - began < timeout:
+            try:
+                data = sock.recv(65536)
+            except (ConnectionResetError, BrokenPipeError, TimeoutError):
+                data = b""
+            if not data:
+                outcome.server_closed = True
+                break
+            received += data
+            _parse(received, outcome, began)
+        if outcome.status is not None and not outcome.server_closed:
+            sock.setblocking(False)
+            outcome.server_closed = _wait_closed(sock, began + timeout)
+    return outcome
+
+
 def _finish(outcome: StreamOutcome, sent_total: int, head_size: int) -> StreamOutcome:
     outcome.body_bytes_sent = max(0, sent_total - head_size)
     return outcome
