@@ -259,18 +259,6 @@ class RecordStore:
         )
         return RecordDoc.from_mongo(doc) if doc else None
 
-    async def confirm(self, cid: str, record_id: int, tx_hash: str) -> RecordDoc | None:
-        """Mark confirmed without block details (kept for callers that have only a receipt's id)."""
-        doc = await self._records.find_one_and_update(
-            {"cid": cid},
-            {
-                "$set": {"state": "confirmed", "record_id": record_id, "tx_hash": tx_hash, "confirmed_at": datetime.now(UTC)},
-                "$addToSet": {"tx_hashes": tx_hash},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
-        return RecordDoc.from_mongo(doc) if doc else None
-
     async def promote(self, cid: str, block_hash: str) -> bool:
         """`anchored` -> `confirmed`, only if it is still in the block it was seen in."""
         result = await self._records.update_one(
@@ -325,22 +313,30 @@ class RecordStore:
     ) -> RecordDoc | None:
         """An earlier upload of this file into this patient's vault under the same signed nonce (a
         retry), by the same uploader: the patient (`author` None) or that doctor. The patient's and
-        each doctor's nonces count separately, so the uploader is part of the match."""
-        doc = await self._records.find_one(
-            {
-                "patient": patient.lower(),
-                "content_hash": content_hash.lower(),
-                "relay.nonce": nonce,
-                # None matches a missing field too: documents from before doctor uploads.
-                "author": author.lower() if author else None,
-            }
-        )
-        return RecordDoc.from_mongo(doc) if doc else None
+        each doctor's nonces count separately, so the uploader is part of the match.
+
+        The query names exactly the index's fields (patient, content_hash): a salted hash is new on
+        every upload, so it finds this upload's earlier tries only, and the nonce and uploader are
+        matched here. With them in the query, a planner that only uses an index whose fields are the
+        query's (SecantusDB) scans the whole collection on every upload."""
+        uploader = author.lower() if author else None
+        cursor = self._records.find({"patient": patient.lower(), "content_hash": content_hash.lower()})
+        async for doc in cursor:
+            # A missing author is the patient's: documents from before doctor uploads.
+            if (doc.get("relay") or {}).get("nonce") == nonce and doc.get("author") == uploader:
+                return RecordDoc.from_mongo(doc)
+        return None
 
     async def on_chain_from(self, patient: str, first_id: int) -> list[RecordDoc]:
-        """The patient's records held as on chain with an id of at least `first_id` (index: patient, record_id)."""
-        query = {"patient": patient.lower(), "record_id": {"$gte": first_id}, "state": {"$in": list(ON_CHAIN_STATES)}}
-        return [RecordDoc.from_mongo(doc) async for doc in self._records.find(query)]
+        """The patient's records held as on chain with an id of at least `first_id` (none, unless the
+        chain lost some: this runs before every upload and signing payload).
+
+        The query is the index's (patient, record_id range); the state is checked here, since a
+        second operator in the query keeps a planner that pins one trailing range (SecantusDB) off
+        the index, scanning the whole collection instead."""
+        query = {"patient": patient.lower(), "record_id": {"$gte": max(first_id, 0)}}
+        docs = [doc async for doc in self._records.find(query)]
+        return [RecordDoc.from_mongo(doc) for doc in docs if doc.get("state") in ON_CHAIN_STATES]
 
     async def list_for_patient(self, patient: str) -> list[RecordDoc]:
         cursor = self._records.find({"patient": patient.lower()}).sort("created_at", DESCENDING)
