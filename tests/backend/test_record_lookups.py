@@ -2,9 +2,10 @@
 
 An upload looks up its own earlier attempt (`find_attempt`) and the records the chain lost
 (`on_chain_from`, also before every signing payload); a conflict looks up a record id's holder
-(`holder_of`). Before, none of them was served by an index on its fields: SecantusDB scanned the
-whole collection for each (MongoDB would read every record of the patient), and an upload by a
-patient with 10,000 records took 3.1 times a new patient's (scripts/bench_integrity.py). The filters
+(`holder_of`); an amendment looks up a version's successor (`successor_of`). Before, none of them was
+served by an index on its fields: SecantusDB scanned the whole collection for each (MongoDB would
+read every record of the patient, or every record for a successor), and an upload by a patient with
+10,000 records took 3.1 times a new patient's (scripts/bench_integrity.py). The filters
 the store sends are captured from the driver and explained by the server: the plan must scan an
 index whose key is exactly the filter's fields.
 """
@@ -22,7 +23,13 @@ import pytest_asyncio
 from pymongo import ASCENDING, AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
-from healthledger.db.mongo import RECORD_ID_INDEX, RECORD_ID_INDEX_BEFORE, ensure_indexes
+from healthledger.db.mongo import (
+    RECORD_ID_INDEX,
+    RECORD_ID_INDEX_BEFORE,
+    REPLACES_INDEX,
+    REPLACES_INDEX_BEFORE,
+    ensure_indexes,
+)
 from healthledger.db.records import RecordStore
 from healthledger.devstack.mongo import SecantusServer
 
@@ -82,6 +89,7 @@ async def seed(db: AsyncDatabase) -> None:
     docs.append(_doc(PATIENT, 100, state="pending", record_id=None))  # an upload on its way
     docs.append(_doc(PATIENT, 101, state="pending", author=DOCTOR, record_id=None))  # a doctor's
     docs.append(_doc(PATIENT, 102, state="anchored", record_id=41))  # on chain, past the count below
+    docs.append(_doc(PATIENT, 103, state="pending", record_id=None, replaces=_doc(PATIENT, 5)["cid"]))  # amends 5
     await db["records"].insert_many(docs)
 
 
@@ -139,7 +147,21 @@ async def test_the_lost_records_check_and_a_record_ids_holder_seek_the_record_id
         await assert_seeks_its_own_index(db, query)
 
 
-async def test_the_record_id_index_of_an_earlier_version_is_replaced_by_instances_starting_together(
+async def test_an_amendments_successor_check_seeks_the_replaces_index(db, finds) -> None:
+    await seed(db)
+    store = RecordStore(db)
+    finds.filters.clear()
+
+    successor = await store.successor_of(_doc(PATIENT, 5)["cid"])
+    assert successor is not None and successor.cid == _doc(PATIENT, 103)["cid"]
+    assert await store.successor_of(_doc(PATIENT, 6)["cid"]) is None
+
+    assert len(finds.filters) == 2
+    for query in finds.filters:
+        await assert_seeks_its_own_index(db, query)
+
+
+async def test_the_partial_indexes_of_an_earlier_version_are_replaced_by_instances_starting_together(
     mongo_server: SecantusServer,
 ) -> None:
     client: AsyncMongoClient = AsyncMongoClient(mongo_server.uri)
@@ -150,16 +172,26 @@ async def test_the_record_id_index_of_an_earlier_version_is_replaced_by_instance
             [("patient", ASCENDING), ("record_id", ASCENDING)], unique=True,
             partialFilterExpression={"record_id": {"$type": "number"}},
         )
-        await records.insert_many([_doc(PATIENT, 0), _doc(PATIENT, 1, state="pending", record_id=None)])
+        await records.create_index(
+            [("replaces", ASCENDING)], unique=True, partialFilterExpression={"replaces": {"$type": "string"}}
+        )
+        await records.insert_many([
+            _doc(PATIENT, 0, replaces=None), _doc(PATIENT, 1, state="pending", record_id=None, replaces=None),
+            _doc(PATIENT, 2, replaces="bafk-version-1"),
+        ])
 
         await asyncio.gather(*(ensure_indexes(database) for _ in range(3)))
 
         indexes = await records.index_information()
-        assert RECORD_ID_INDEX_BEFORE not in indexes
-        assert indexes[RECORD_ID_INDEX]["unique"]
+        assert RECORD_ID_INDEX_BEFORE not in indexes and REPLACES_INDEX_BEFORE not in indexes
+        assert indexes[RECORD_ID_INDEX]["unique"] and indexes[REPLACES_INDEX]["unique"]
         with pytest.raises(Exception, match="E11000|duplicate key"):  # one document per patient and record id
             await records.insert_one(_doc(PATIENT, 0, cid="bafk-another"))
-        await records.insert_one(_doc(PATIENT, 2, state="pending", record_id=None))  # ids are unique, not their absence
+        with pytest.raises(Exception, match="E11000|duplicate key"):  # one successor per version
+            await records.insert_one(_doc(PATIENT, 3, replaces="bafk-version-1"))
+        # Unique among ids and versions, not among their absence: many pending uploads, many originals.
+        await records.insert_one(_doc(PATIENT, 4, state="pending", record_id=None, replaces=None))
+        await records.insert_one(_doc(PATIENT, 5, state="pending", record_id=None))
     finally:
         await client.drop_database(database.name)
         await client.close()

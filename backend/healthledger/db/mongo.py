@@ -22,11 +22,14 @@ RATE_LIMITS = "rate_limits"
 ACCOUNT_KEYS = "account_keys"
 PINS_TO_RELEASE = "pins_to_release"
 
-# The unique (patient, record_id) index by name. Its partial filter was `{record_id: {$type: "number"}}`
-# under the default name `patient_1_record_id_1`; a query's `record_id: N` or `{$gte: N}` implies
-# `$gte: 0` (planners prove comparisons, not types), so the index now serves the lookups by id.
+# Partial unique indexes by name. Their filters were `{$type: ...}` under the default names: MongoDB's
+# planner uses a partial index only for a query it can prove inside the filter, and it proves
+# comparisons (`record_id: N` is within `record_id >= 0`, `replaces: "cid"` within `replaces >= ""`),
+# never a `$type` the query does not repeat: those indexes served no lookup by id or by version.
 RECORD_ID_INDEX = "patient_record_id"
 RECORD_ID_INDEX_BEFORE = "patient_1_record_id_1"
+REPLACES_INDEX = "replaces_successor"
+REPLACES_INDEX_BEFORE = "replaces_1"
 # IndexNotFound: another instance starting at the same time dropped it first.
 INDEX_NOT_FOUND = 27
 
@@ -116,9 +119,10 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await drop_index_if_present(records, RECORD_ID_INDEX_BEFORE)
     # An amendment names the version it replaces (services/amendments.py): one successor per version,
     # claimed by the new version's pending document, so two amendments of one version cannot both land.
-    await records.create_index(
-        [("replaces", ASCENDING)], unique=True, partialFilterExpression={"replaces": {"$type": "string"}}
+    await records.create_index(  # every string (comparisons never cross types): not null, not missing
+        [("replaces", ASCENDING)], name=REPLACES_INDEX, unique=True, partialFilterExpression={"replaces": {"$gte": ""}}
     )
+    await drop_index_if_present(records, REPLACES_INDEX_BEFORE)
     await db[LOGIN_NONCES].create_index([("nonce", ASCENDING)], unique=True)
     await db[REFRESH_TOKENS].create_index([("jti", ASCENDING)], unique=True)
     # Entries that only matter until they expire: MongoDB's TTL monitor deletes them (about once a

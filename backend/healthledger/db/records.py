@@ -409,7 +409,8 @@ class RecordStore:
     async def cids_by_record_id(self, patients: list[str]) -> dict[str, dict[int, str]]:
         """patient (lower) -> {record id -> CID} for the records that have an id."""
         out: dict[str, dict[int, str]] = {}
-        query = {"patient": {"$in": [p.lower() for p in patients]}, "record_id": {"$type": "number"}}
+        # `>= 0`, not `$type: number`: the same documents, and within the record-id index's filter (db/mongo.py).
+        query = {"patient": {"$in": [p.lower() for p in patients]}, "record_id": {"$gte": 0}}
         async for doc in self._records.find(query, {"_id": 0, "patient": 1, "record_id": 1, "cid": 1}):
             out.setdefault(doc["patient"], {})[int(doc["record_id"])] = doc["cid"]
         return out
