@@ -32,6 +32,7 @@ from healthledger.db.mongo import (
 )
 from healthledger.db.records import RecordStore
 from healthledger.devstack.mongo import SecantusServer
+from tests.backend.fixtures.mongo import fresh_database
 
 pytestmark = pytest.mark.asyncio
 
@@ -64,14 +65,10 @@ def finds() -> FindFilters:
 
 @pytest_asyncio.fixture
 async def db(mongo_server: SecantusServer, finds: FindFilters) -> AsyncIterator[AsyncDatabase]:
-    client: AsyncMongoClient = AsyncMongoClient(mongo_server.uri, event_listeners=[finds], tz_aware=True)
-    database = client[f"healthledger_lookups_{secrets.token_hex(4)}"]
-    await ensure_indexes(database)
-    try:
+    async with fresh_database(mongo_server, "healthledger_lookups", [finds]) as database:
+        await seed(database)
+        finds.filters.clear()
         yield database
-    finally:
-        await client.drop_database(database.name)
-        await client.close()
 
 
 def _doc(patient: str, i: int, **fields: Any) -> dict[str, Any]:
@@ -105,16 +102,17 @@ def index_scans(plan: Any) -> Iterator[dict[str, Any]]:
             yield from index_scans(value)
 
 
-async def assert_seeks_its_own_index(db: AsyncDatabase, query: dict[str, Any]) -> None:
-    explained = await db.command("explain", {"find": "records", "filter": query}, verbosity="queryPlanner")
-    scans = list(index_scans(explained["queryPlanner"]["winningPlan"]))
-    assert [set(key) for key in scans] == [set(query)], (query, explained["queryPlanner"]["winningPlan"])
+async def assert_each_find_seeks_its_own_index(db: AsyncDatabase, finds: FindFilters, count: int) -> None:
+    """The `count` finds sent since the seed each scan one index whose key is exactly the filter's fields."""
+    assert len(finds.filters) == count, finds.filters
+    for query in finds.filters:
+        explained = await db.command("explain", {"find": "records", "filter": query}, verbosity="queryPlanner")
+        scans = list(index_scans(explained["queryPlanner"]["winningPlan"]))
+        assert [set(key) for key in scans] == [set(query)], (query, explained["queryPlanner"]["winningPlan"])
 
 
 async def test_an_uploads_retry_check_finds_its_attempt_through_the_patient_and_hash_index(db, finds) -> None:
-    await seed(db)
     store = RecordStore(db)
-    finds.filters.clear()
 
     found = await store.find_attempt(PATIENT.upper().replace("0X", "0x"), "0x" + f"{100:064x}", 100)
     assert found is not None and found.cid == _doc(PATIENT, 100)["cid"]
@@ -125,15 +123,11 @@ async def test_an_uploads_retry_check_finds_its_attempt_through_the_patient_and_
     assert await store.find_attempt(PATIENT, "0x" + f"{101:064x}", 101) is None  # the doctor's, not the patient's
     assert await store.find_attempt(OTHER, "0x" + f"{100:064x}", 100) is None  # another vault
 
-    assert finds.filters
-    for query in finds.filters:
-        await assert_seeks_its_own_index(db, query)
+    await assert_each_find_seeks_its_own_index(db, finds, 6)
 
 
 async def test_the_lost_records_check_and_a_record_ids_holder_seek_the_record_id_index(db, finds) -> None:
-    await seed(db)
     store = RecordStore(db)
-    finds.filters.clear()
 
     lost = await store.on_chain_from(PATIENT, 39)
     assert sorted(r.record_id for r in lost) == [39, 41]  # on chain only: pending documents have no id
@@ -142,23 +136,17 @@ async def test_the_lost_records_check_and_a_record_ids_holder_seek_the_record_id
     assert holder is not None and holder.cid == _doc(PATIENT, 7)["cid"]
     assert await store.holder_of(PATIENT, 45) is None  # that id is another patient's
 
-    assert len(finds.filters) == 4
-    for query in finds.filters:
-        await assert_seeks_its_own_index(db, query)
+    await assert_each_find_seeks_its_own_index(db, finds, 4)
 
 
 async def test_an_amendments_successor_check_seeks_the_replaces_index(db, finds) -> None:
-    await seed(db)
     store = RecordStore(db)
-    finds.filters.clear()
 
     successor = await store.successor_of(_doc(PATIENT, 5)["cid"])
     assert successor is not None and successor.cid == _doc(PATIENT, 103)["cid"]
     assert await store.successor_of(_doc(PATIENT, 6)["cid"]) is None
 
-    assert len(finds.filters) == 2
-    for query in finds.filters:
-        await assert_seeks_its_own_index(db, query)
+    await assert_each_find_seeks_its_own_index(db, finds, 2)
 
 
 async def test_the_partial_indexes_of_an_earlier_version_are_replaced_by_instances_starting_together(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, monitoring
@@ -64,12 +65,15 @@ class CommandTimer(monitoring.CommandListener):
         observe_dependency_seconds("mongodb", event.command_name, event.duration_micros / 1e6, False)
 
 
-def connect(uri: str, timeout_seconds: float) -> AsyncMongoClient:
-    """A client whose every operation gives up after `timeout_seconds` (no call waits forever)."""
+def connect(
+    uri: str, timeout_seconds: float, listeners: Sequence[monitoring.CommandListener] = ()
+) -> AsyncMongoClient:
+    """A client whose every operation gives up after `timeout_seconds` (no call waits forever);
+    `listeners` see every command too (tests capture the queries the stores send)."""
     timeout_ms = int(timeout_seconds * 1000)
     return AsyncMongoClient(
         uri,
-        event_listeners=[CommandTimer()],
+        event_listeners=[CommandTimer(), *listeners],
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=timeout_ms,
