@@ -3,7 +3,7 @@
 Why one builder: the API must be served with its own HTTP protocol (api/http_protocol.py: JSON even
 for requests the HTTP parser refuses) and the same graceful-shutdown bound everywhere; five launchers
 each spelling out uvicorn's flags drifted apart before. Operators starting uvicorn themselves use the
-same flags (README, "Running the API").
+same flags (README, "Running it").
 """
 
 from __future__ import annotations

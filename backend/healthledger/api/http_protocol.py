@@ -7,8 +7,8 @@ every 4xx; this subclass writes that shape instead, with the same status, `Conne
 uvicorn's default headers (`server`, `date`).
 
 Why a subclass of a private method: uvicorn has no hook for this answer, and a proxy in front would
-only move the problem. Its signature has not changed since uvicorn 0.12; uvicorn is pinned by
-requirements.lock, and tests/backend/test_malformed_http.py fails if an upgrade stops calling it.
+only move the problem. uvicorn is pinned by requirements.lock, and tests/backend/test_malformed_http.py
+fails if an upgrade stops calling this method.
 Every launch of the API selects it: `uvicorn --http` with `UVICORN_HTTP` (serving.py builds the
 command), or `http=` with the class for an in-process server.
 """

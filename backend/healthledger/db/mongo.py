@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, monitoring
-from pymongo.errors import OperationFailure
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from ..metrics import observe_dependency_seconds
 

@@ -148,7 +148,6 @@ def exchange_raw(base_url: str, raw: bytes, *, timeout: float = 10.0) -> StreamO
     began = time.monotonic()
     with socket.create_connection((target.hostname or "127.0.0.1", target.port or 80), timeout=timeout) as sock:
         sock.sendall(raw)
-        outcome.body_bytes_sent = len(raw)
         while outcome.status is None and time.monotonic() - began < timeout:
             try:
                 data = sock.recv(65536)
