@@ -82,15 +82,14 @@ def connect(
     )
 
 
-async def drop_index_if_present(collection: AsyncCollection, name: str) -> None:
-    """Drop an index an earlier version created (idempotent: several instances start at once)."""
-    if name not in await collection.index_information():
-        return
-    try:
-        await collection.drop_index(name)
-    except OperationFailure as exc:
-        if exc.code != INDEX_NOT_FOUND:
-            raise
+async def drop_indexes_if_present(collection: AsyncCollection, *names: str) -> None:
+    """Drop indexes an earlier version created (idempotent: several instances start at once)."""
+    for name in set(names) & set(await collection.index_information()):
+        try:
+            await collection.drop_index(name)
+        except OperationFailure as exc:
+            if exc.code != INDEX_NOT_FOUND:
+                raise
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:
@@ -120,13 +119,12 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
         unique=True,
         partialFilterExpression={"record_id": {"$gte": 0}},
     )
-    await drop_index_if_present(records, RECORD_ID_INDEX_BEFORE)
     # An amendment names the version it replaces (services/amendments.py): one successor per version,
     # claimed by the new version's pending document, so two amendments of one version cannot both land.
     await records.create_index(  # every string (comparisons never cross types): not null, not missing
         [("replaces", ASCENDING)], name=REPLACES_INDEX, unique=True, partialFilterExpression={"replaces": {"$gte": ""}}
     )
-    await drop_index_if_present(records, REPLACES_INDEX_BEFORE)
+    await drop_indexes_if_present(records, RECORD_ID_INDEX_BEFORE, REPLACES_INDEX_BEFORE)
     await db[LOGIN_NONCES].create_index([("nonce", ASCENDING)], unique=True)
     await db[REFRESH_TOKENS].create_index([("jti", ASCENDING)], unique=True)
     # Entries that only matter until they expire: MongoDB's TTL monitor deletes them (about once a
