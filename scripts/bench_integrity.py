@@ -495,7 +495,7 @@ def upload_latencies(client: httpx.Client, *wallets: Any) -> list[dict[str, Any]
     """For each wallet (signed in): the median of UPLOADS_PER_PATIENT uploads of UPLOAD_BYTES, after a
     warm-up, with the median of each `Server-Timing` stage. The wallets take turns, upload by upload,
     so a busy moment of a dependency (js-ipfs after a report) falls on all of them alike."""
-    from bench_records import timed_upload
+    from bench_records import stage_medians, timed_upload
 
     for wallet in wallets:
         timed_upload(client, wallet, os.urandom(UPLOAD_BYTES))
@@ -503,14 +503,13 @@ def upload_latencies(client: httpx.Client, *wallets: Any) -> list[dict[str, Any]
     for _ in range(UPLOADS_PER_PATIENT):
         for mine, wallet in zip(runs, wallets, strict=True):
             mine.append(timed_upload(client, wallet, os.urandom(UPLOAD_BYTES)))
-    summaries = []
-    for mine in runs:
-        stages = sorted(set.intersection(*(set(stages) for *_, stages in mine)))
-        summaries.append({
+    return [
+        {
             "median_ms": round(statistics.median(seconds for seconds, *_ in mine) * 1000, 1),
-            "stage_median_ms": {name: round(statistics.median(r[3][name] for r in mine), 1) for name in stages},
-        })
-    return summaries
+            "stage_median_ms": stage_medians([stages for *_, stages in mine]),
+        }
+        for mine in runs
+    ]
 
 
 def measure_size(stack: Stack, count: int, runs: int) -> dict[str, Any]:

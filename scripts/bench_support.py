@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
-from healthledger.devstack.procfs import stat_fields
+from healthledger.devstack.procfs import stat_fields, status_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 RELAYER_INDEX = 9  # Anvil dev key #9 pays the relayer's gas, as in `make run`
@@ -52,25 +52,12 @@ def prepare_environment() -> None:
 # ------------------------------------------------------------------------------------------- /proc
 
 
-def proc_status_kib(pid: int, *fields: str) -> dict[str, int]:
-    """Selected `VmXxx:  N kB` lines of /proc/<pid>/status, in KiB (missing fields are left out)."""
-    wanted = set(fields)
-    out: dict[str, int] = {}
-    with open(f"/proc/{pid}/status", "rb") as f:
-        for line in f:
-            name, _, rest = line.partition(b":")
-            key = name.decode()
-            if key in wanted:
-                out[key] = int(rest.split()[0])
-    return out
-
-
 def rss_mib(pid: int) -> float:
-    return proc_status_kib(pid, "VmRSS")["VmRSS"] / 1024
+    return status_kib(pid, "VmRSS")["VmRSS"] / 1024
 
 
 def hwm_mib(pid: int) -> float:
-    return proc_status_kib(pid, "VmHWM")["VmHWM"] / 1024
+    return status_kib(pid, "VmHWM")["VmHWM"] / 1024
 
 
 class RssSampler:

@@ -1,6 +1,6 @@
-"""The fields of /proc/<pid>/stat, read one way for the dev stack's tools and the benchmarks.
+"""/proc/<pid>/stat and /proc/<pid>/status, read one way for the dev stack's tools, the tests and the benchmarks.
 
-The second field is the command name in parentheses, which may itself hold spaces and
+In stat, the second field is the command name in parentheses, which may itself hold spaces and
 parentheses: the fields are what follows its last ")". Linux only, as the dev stack is.
 """
 
@@ -15,3 +15,17 @@ def stat_fields(pid: int | str) -> list[str]:
     "self". OSError when the process is gone."""
     text = Path(f"/proc/{pid}/stat").read_text()
     return text[text.rfind(")") + 2 :].split()
+
+
+def status_kib(pid: int | str, *names: str) -> dict[str, int]:
+    """The named `Name:  N kB` lines of /proc/<pid>/status (VmRSS, VmHWM...), in KiB; a missing one
+    is left out. `pid` may be "self". OSError when the process is gone."""
+    wanted = set(names)
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/status", "rb") as status:
+        for line in status:
+            name, _, rest = line.partition(b":")
+            key = name.decode()
+            if key in wanted:
+                out[key] = int(rest.split()[0])
+    return out

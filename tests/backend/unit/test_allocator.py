@@ -14,6 +14,7 @@ import sys
 
 import pytest
 from healthledger.allocator import fix_malloc_thresholds
+from healthledger.devstack.procfs import status_kib
 from healthledger.process_workers import ProcessWorkers
 
 pytestmark = pytest.mark.skipif(
@@ -25,11 +26,7 @@ PROBE_BYTES = 8 * MIB
 
 
 def _rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    return status_kib("self", "VmRSS")["VmRSS"] * 1024
 
 
 def returned_by_freeing_a_large_buffer() -> int:
